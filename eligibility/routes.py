@@ -1,0 +1,47 @@
+"""`POST /api/eligibility` (see /work/shared/CONTRACT.md)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping
+
+from flask import Blueprint, current_app, jsonify, request
+
+from .engine import ProgramRules, evaluate, load_programs
+from .schemas import check_request, field_error
+
+bp = Blueprint("eligibility", __name__)
+
+DEFAULT_PROGRAMS_FILE = Path(__file__).resolve().parent.parent / "programs" / "programs.yaml"
+
+
+def programs_file() -> str:
+    return str(current_app.config.get("PROGRAMS_FILE")
+               or os.environ.get("PROGRAMS_FILE") or DEFAULT_PROGRAMS_FILE)
+
+
+def current_programs() -> Mapping[str, ProgramRules]:
+    """Programmes from the app (lead's factory) or, failing that, loaded once from
+    PROGRAMS_FILE and cached per app (keyed by path so a changed config reloads)."""
+    shared = current_app.extensions.get("programs")
+    if shared is not None:
+        return shared
+    path = programs_file()
+    cache = current_app.extensions.setdefault("eligibility_programs_cache", {})
+    if path not in cache:
+        cache[path] = load_programs(path)
+    return cache[path]
+
+
+@bp.post("/api/eligibility")
+def check_eligibility():
+    body = request.get_json(silent=True, force=True)  # lenient about Content-Type
+    if body is None:
+        return jsonify({"errors": [field_error(
+            "body", "內容不是 JSON。",
+            "body must be JSON")]}), 422
+    checked = check_request(body=body, programs=current_programs())
+    if not checked.ok:
+        return jsonify({"errors": checked.errors}), 422
+    verdict = evaluate(program=checked.program, answers=checked.answers)
+    return jsonify(verdict.to_dict()), 200
