@@ -1,0 +1,248 @@
+"""Pure helpers that read owners' free-text chat answers (zh-TW, as typed on a phone).
+
+Every parser returns None when it can't tell, so the flow asks again rather than guess.
+Full-width digits and punctuation are accepted everywhere; years may be ROC (民國).
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, time, timedelta
+
+_CN_DIGITS = {"零": 0, "〇": 0, "○": 0, "一": 1, "二": 2, "兩": 2, "倆": 2, "三": 3, "四": 4,
+              "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+_CN_CHARS = "".join(_CN_DIGITS) + "".join(_CN_UNITS)
+ROC_OFFSET = 1911  # 民國 = AD - 1911
+
+
+def normalize(text: str | None) -> str:
+    """NFKC (full-width -> half-width), lower-case, whitespace removed."""
+    if text is None:
+        return ""
+    return "".join(unicodedata.normalize("NFKC", str(text)).lower().split())
+
+
+def cn_to_int(chars: str) -> int | None:
+    """'二十五' -> 25, '十二' -> 12, '兩' -> 2, '一百零五' -> 105, '12' -> 12.
+    Two bare digits in a row ('兩三', '五六') are a range, not a number -> None."""
+    if not chars:
+        return None
+    if chars.isdigit():
+        return int(chars)
+    total, current, last_was_digit = 0, 0, False
+    for ch in chars:
+        if ch in _CN_DIGITS:
+            if last_was_digit and _CN_DIGITS[ch] != 0 and current != 0:
+                return None  # '兩三' = two or three
+            current = _CN_DIGITS[ch]
+            last_was_digit = True
+        elif ch in _CN_UNITS:
+            total += (current or 1) * _CN_UNITS[ch]
+            current, last_was_digit = 0, False
+        else:
+            return None
+    return total + current
+
+
+# --- counts ---------------------------------------------------------------------
+
+_ALONE = re.compile(r"只有我|就我|我自己|自己一個|我一個|一人公司|一人店|老闆自己|沒有?請人|沒有?員工|"
+                    r"沒有?其他人|都我自己|自己做")
+_NONE = re.compile(r"^(沒有|沒|無|零|0|nobody|none)[個位名人]?$")
+_VAGUE = re.compile(r"幾|多|左右|以上|以下|不到|至少|差不多|上下|大概|大約|約|應該|可能")
+_WITH_OTHERS = re.compile(r"跟|和|加上?|還有|以及|與")
+_RANGE = re.compile(r"\d+\s*[-~～到至]\s*\d+|[" + _CN_CHARS + r"]+[到至~-][" + _CN_CHARS + r"]+")
+_NUMBER = re.compile(r"\d+|[" + _CN_CHARS + r"]+")
+
+
+def parse_count(text: str | None) -> int | None:
+    """Number of regular employees besides the owner, or None if unclear.
+
+    '5人' / '五個人' / '十二位' / '25' -> the number; '只有我自己', '沒請人' -> 0
+    (the owner is not an employee, 002 貳一 counts 經常性僱用員工);
+    ranges and approximations ('兩三個', '十幾個', '5到6人', '大概十個以上') -> None.
+    """
+    t = normalize(text)
+    if not t:
+        return None
+    if _RANGE.search(t):
+        return None
+    if _ALONE.search(t) and _WITH_OTHERS.search(t):
+        return None  # '就我跟老婆': is she on the payroll? ask
+    numbers = [m for m in _NUMBER.findall(t)]
+    values = [cn_to_int(n) for n in numbers]
+    if any(v is None for v in values):
+        return None  # e.g. '兩三'
+    if _VAGUE.search(t) and values:
+        return None
+    if not values or (_ALONE.search(t) and values in ([1], [0])):
+        # '我一個人' / '只有我' -> 0; a bare '沒有' -> 0
+        if _ALONE.search(t) or _NONE.match(t):
+            return 0
+        return None
+    if len(set(values)) > 1:
+        return None  # '3個正職2個兼職': let the flow ask
+    return values[0]
+
+
+# --- yes / no -----------------------------------------------------------------
+
+_UNSURE = re.compile(r"不確定|不知道|不清楚|不太清楚|不曉得|不記得|忘了|忘記|好像|可能|應該|也許|"
+                     r"大概|或許|不太懂|不懂|看不懂|不一定|不太確定|unsure|notsure|dunno|idk|\?|？")
+_YES_FIRST = re.compile(r"沒錯|沒問題|是的|對的|當然")
+_NO = re.compile(r"沒有|沒|不是|不用|不要|不對|不行|否|^無|^no|^nope|^n$|^不$|錯")
+_YES = re.compile(r"有|是|對|要|好|可以|嗯|恩|yes|^y$|^ok|^okay|yep|對啊|沒錯")
+
+
+def parse_yes_no(text: str | None) -> bool | str | None:
+    """True / False / "unsure" / None (no recognisable answer)."""
+    t = normalize(text)
+    if not t:
+        return None
+    if _UNSURE.search(t):
+        return "unsure"
+    if _YES_FIRST.search(t):
+        return True
+    if _NO.search(t):
+        return False
+    if _YES.search(t):
+        return True
+    return None
+
+
+# --- registration (002 貳一) ------------------------------------------------------
+
+_NEGATION = re.compile(r"(沒有|沒|無|未|不是|並非|非)$")
+_REG_KEYWORDS = (
+    ("company", re.compile(r"公司登記|股份有限公司|有限公司|公司")),
+    # 有限合夥 (limited partnership) is also a registration the 中小企業認定標準 accepts;
+    # the programme's answer values have no own slot for it, so it maps to business.
+    ("business", re.compile(r"商業登記|行號|商號|獨資|合夥|營利事業登記")),
+    ("tax_only", re.compile(r"稅籍|只有報稅|有報稅|稅號")),
+)
+_REG_NONE = re.compile(r"都沒|沒有登記|沒登記|沒辦登記|沒有辦|沒辦|無登記|未登記|沒有任何|什麼都沒|沒有$|^無$|^沒$")
+
+
+def _positive_match(pattern: re.Pattern, t: str) -> bool:
+    for m in pattern.finditer(t):
+        if not _NEGATION.search(t[max(0, m.start() - 3):m.start()]) and \
+                not _NEGATION.search(t[max(0, m.start() - 3):m.start()].replace("有", "")):
+            return True
+    return False
+
+
+def parse_registration(text: str | None) -> str | None:
+    """'company' | 'business' | 'tax_only' | 'none' | None (unclear -> ask again).
+    A negated mention ('沒有公司登記，只有稅籍') does not count."""
+    t = normalize(text)
+    if not t:
+        return None
+    for value, pattern in _REG_KEYWORDS:  # strongest registration wins
+        if _positive_match(pattern, t):
+            return value
+    if _REG_NONE.search(t) or re.search(r"(沒有|沒|無|未)(辦|申請)?稅籍", t):
+        return "none"  # tax registration is the minimum; without it there is none
+    return None
+
+
+# --- dates and times (Asia/Taipei business dates) ------------------------------
+
+_RELATIVE_DAYS = {"今天": 0, "今日": 0, "明天": 1, "明日": 1, "後天": 2, "昨天": -1, "昨日": -1,
+                  "前天": -2, "大後天": 3}
+_WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
+_YMD = re.compile(r"(?:民國)?(\d{2,4})[/.\-年](\d{1,2})[/.\-月](\d{1,2})[日號号]?")
+_MD = re.compile(r"(\d{1,2})[/.\-月](\d{1,2})[日號号]?")
+_WEEK = re.compile(r"(這|本|下|下下)?(?:週|周|星期|禮拜)([一二三四五六日天])")
+
+
+def _year(raw: str) -> int:
+    value = int(raw)
+    return value + ROC_OFFSET if value < 1000 else value  # 112 -> 2023
+
+
+def _safe_date(y: int, m: int, d: int) -> date | None:
+    try:
+        return date(y, m, d)
+    except ValueError:
+        return None
+
+
+def parse_date(text: str | None, *, today: date) -> date | None:
+    """今天/明天/昨天/後天, 3/10, 3月10號, 112/3/10, 112年3月10日, 2023-03-10,
+    (下)週三. A month/day without a year means this year (`today`'s)."""
+    t = normalize(text)
+    if not t:
+        return None
+    for word in sorted(_RELATIVE_DAYS, key=len, reverse=True):
+        if word in t:
+            return today + timedelta(days=_RELATIVE_DAYS[word])
+    m = _YMD.search(t)
+    if m:
+        return _safe_date(_year(m.group(1)), int(m.group(2)), int(m.group(3)))
+    m = _MD.search(t)
+    if m:
+        return _safe_date(today.year, int(m.group(1)), int(m.group(2)))
+    m = _WEEK.search(t)
+    if m:
+        monday = today - timedelta(days=today.weekday())
+        weeks = {"下": 1, "下下": 2}.get(m.group(1) or "", 0)
+        target = monday + timedelta(weeks=weeks, days=_WEEKDAYS[m.group(2)])
+        if not m.group(1) and target < today:
+            target += timedelta(weeks=1)  # bare '週三' = the next one to come
+        return target
+    return None
+
+
+_HHMM = re.compile(r"(\d{1,2})[:：](\d{2})")
+_PERIOD = re.compile(r"(凌晨|清晨|早上|上午|中午|下午|傍晚|晚上|夜間|晚間|am|pm)")
+_CLOCK = re.compile(r"([0-9" + _CN_CHARS + r"]{1,3})[點点時](半|([0-9" + _CN_CHARS + r"]{1,3})分?)?")
+
+
+def _apply_period(hour: int, period: str | None) -> int:
+    if period in ("下午", "傍晚", "晚上", "夜間", "晚間", "pm") and hour < 12:
+        return hour + 12
+    if period == "中午" and hour < 6:
+        return hour + 12
+    if period in ("凌晨", "清晨", "早上", "上午", "am") and hour == 12:
+        return 0
+    if period is None and 1 <= hour <= 6:
+        # Visits and calls happen in business hours: a bare '2點半' means 14:30.
+        return hour + 12
+    return hour
+
+
+def parse_time(text: str | None) -> time | None:
+    """14:00, 下午2點, 2點半 (-> 14:30), 早上9點15分, 晚上七點, 中午12點."""
+    t = normalize(text)
+    if not t:
+        return None
+    period_match = _PERIOD.search(t)
+    period = period_match.group(1) if period_match else None
+    m = _HHMM.search(t)
+    if m:
+        hour, minute = int(m.group(1)), int(m.group(2))
+        if period:
+            hour = _apply_period(hour, period)
+    else:
+        m = _CLOCK.search(t)
+        if not m:
+            return None
+        hour = cn_to_int(m.group(1))
+        if m.group(2) == "半":
+            minute = 30
+        elif m.group(3):
+            minute = cn_to_int(m.group(3))
+        else:
+            minute = 0
+        if hour is None or minute is None:
+            return None
+        hour = _apply_period(hour, period)
+    if not (0 <= hour <= 23 and 0 <= minute <= 59):
+        return None
+    return time(hour, minute)
+
+
+def to_roc(value: date) -> str:
+    """date(2023, 3, 10) -> '112/03/10' (民國 year, as on Taiwanese forms)."""
+    return f"{value.year - ROC_OFFSET}/{value.month:02d}/{value.day:02d}"
