@@ -1,0 +1,94 @@
+"""Free-text answer parsers used by the chat flows (dialogs/parsing.py)."""
+from datetime import date, time
+
+import pytest
+
+from dialogs.parsing import (cn_to_int, parse_count, parse_date, parse_registration, parse_time,
+                             parse_yes_no, to_roc)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("5", 5), ("5人", 5), ("５人", 5), ("五個人", 5), ("十二位", 12), ("二十五", 25),
+    ("25位員工", 25), ("兩個", 2), ("一個", 1), ("一百零五", 105), ("10個", 10), ("0", 0),
+    ("我們有 3 個員工", 3),
+    # the owner is not an employee: 經常性僱用員工 (002 貳一)
+    ("只有我自己", 0), ("我一個人", 0), ("就我一個", 0), ("沒請人", 0), ("沒有員工", 0), ("沒有", 0),
+    # ranges and approximations: ask again rather than guess near the 9/10 boundary
+    ("兩三個", None), ("五六個", None), ("十幾個", None), ("3到5個", None), ("3-5人", None),
+    ("大概10個", None), ("十個左右", None), ("就我跟老婆", None),
+    ("3個正職2個兼職", None), ("", None), (None, None), ("很多", None),
+])
+def test_parse_count(text, expected):
+    assert parse_count(text) == expected
+
+
+@pytest.mark.parametrize("chars, expected", [
+    ("十", 10), ("十二", 12), ("二十", 20), ("二十五", 25), ("一百", 100), ("兩", 2),
+    ("兩三", None), ("12", 12),
+])
+def test_cn_to_int(chars, expected):
+    assert cn_to_int(chars) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("有", True), ("是", True), ("對", True), ("有啊", True), ("是的", True), ("沒錯", True),
+    ("嗯", True), ("yes", True), ("OK", True), ("可以", True),
+    ("沒有", False), ("沒", False), ("不是", False), ("否", False), ("不用", False), ("no", False),
+    ("無", False),
+    ("不確定", "unsure"), ("不知道", "unsure"), ("好像有", "unsure"), ("應該沒有", "unsure"),
+    ("忘了", "unsure"), ("不記得", "unsure"),
+    ("隨便", None), ("", None), (None, None),
+])
+def test_parse_yes_no(text, expected):
+    assert parse_yes_no(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("有公司登記", "company"), ("我們是有限公司", "company"), ("股份有限公司", "company"),
+    ("有商業登記", "business"), ("行號", "business"), ("商號", "business"), ("獨資", "business"),
+    ("我不是公司，是行號", "business"),
+    ("只有稅籍", "tax_only"), ("沒有公司登記，只有稅籍", "tax_only"), ("有稅籍登記", "tax_only"),
+    ("攤商沒登記", "none"), ("都沒有", "none"), ("沒有登記", "none"), ("沒有稅籍", "none"),
+    ("無", "none"),
+    ("攤商", None), ("沒有公司登記", None), ("", None), ("不知道", None),
+])
+def test_parse_registration(text, expected):
+    assert parse_registration(text) == expected
+
+
+TODAY = date(2023, 3, 8)  # a Wednesday
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("今天", date(2023, 3, 8)), ("昨天", date(2023, 3, 7)), ("明天", date(2023, 3, 9)),
+    ("後天", date(2023, 3, 10)),
+    ("3/10", date(2023, 3, 10)), ("3月10號", date(2023, 3, 10)), ("3月10日", date(2023, 3, 10)),
+    ("112/3/10", date(2023, 3, 10)), ("112年3月10日", date(2023, 3, 10)),
+    ("民國112年3月10日", date(2023, 3, 10)), ("112.03.10", date(2023, 3, 10)),
+    ("2023-03-10", date(2023, 3, 10)), ("2023/3/10", date(2023, 3, 10)),
+    ("２０２３／３／１０", date(2023, 3, 10)), ("３/１０", date(2023, 3, 10)),
+    ("下週三", date(2023, 3, 15)), ("週五", date(2023, 3, 10)), ("禮拜一", date(2023, 3, 13)),
+    ("2/30", None), ("112/13/1", None), ("下次", None), ("", None),
+])
+def test_parse_date(text, expected):
+    assert parse_date(text, today=TODAY) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("14:00", time(14, 0)), ("14：30", time(14, 30)), ("下午2點", time(14, 0)),
+    ("下午兩點半", time(14, 30)), ("2點半", time(14, 30)),  # bare 1–6 o'clock = afternoon
+    ("早上9點15分", time(9, 15)), ("上午10點", time(10, 0)), ("十點半", time(10, 30)),
+    ("晚上七點", time(19, 0)), ("中午12點", time(12, 0)), ("中午1點", time(13, 0)),
+    ("14點", time(14, 0)), ("下午2:30", time(14, 30)),
+    ("25:00", None), ("等一下", None), ("", None),
+])
+def test_parse_time(text, expected):
+    assert parse_time(text) == expected
+
+
+@pytest.mark.parametrize("value, expected", [
+    (date(2023, 3, 10), "112/03/10"), (date(2022, 12, 1), "111/12/01"),
+    (date(2011, 1, 1), "100/01/01"),
+])
+def test_to_roc(value, expected):
+    assert to_roc(value) == expected
