@@ -52,8 +52,8 @@ def check_allowed_values(rule: Mapping, lookup: Lookup) -> Result:
 
 def check_max_count(rule: Mapping, lookup: Lookup) -> Result:
     value = lookup(rule["field"])
-    if value is MISSING:
-        return Undecided([rule["field"]])
+    if value is MISSING or not isinstance(value, (int, float)) or isinstance(value, bool):
+        return Undecided([rule["field"]])  # unparsed chat text is "not answered yet"
     if value <= rule["max"]:  # limits in the seeds are inclusive: "9人(含)以下"
         return []
     return [Violation({"value": value, "max": rule["max"]})]
@@ -61,7 +61,7 @@ def check_max_count(rule: Mapping, lookup: Lookup) -> Result:
 
 def check_min_value(rule: Mapping, lookup: Lookup) -> Result:
     value = lookup(rule["field"])
-    if value is MISSING:
+    if value is MISSING or not isinstance(value, (int, float)) or isinstance(value, bool):
         return Undecided([rule["field"]])
     if value >= rule["min"]:
         return []
