@@ -1,0 +1,130 @@
+"""The LINE assistant's Flask application factory (``flask --app bot …``)."""
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask
+from linebot.v3 import WebhookParser
+
+from bot import config as config_module
+from bot.db import Database
+from bot.dispatcher import Dispatcher
+from bot.events import EventWorker
+from bot.gateway import LineGateway
+from bot.outbox import OutboxSender
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+# Domains that plug into the app through their package's ``init_app(app)`` (blueprints, CLI
+# commands, service providers). Listed once here; a domain not yet present is skipped.
+DOMAINS = ("eligibility", "knowledge", "letters", "visits", "broadcasts", "scheduler", "staff", "privacy")
+
+
+@dataclass
+class BotRuntime:
+    """Everything one process shares: reachable as ``app.extensions["bot"]``."""
+
+    database: Database
+    gateway: LineGateway
+    parser: WebhookParser
+    services: Services
+    sender: OutboxSender
+    dispatcher: Dispatcher
+    worker: EventWorker
+    background: list[Any] = field(default_factory=list)
+    started: bool = False
+
+    def start_background(self) -> None:
+        """Start event workers (and, when enabled, the in-process scheduler). Not for CLI runs."""
+        if self.started:
+            return
+        self.started = True
+        self.worker.start()
+        for starter in self.background:
+            starter()
+
+    def stop_background(self) -> None:
+        self.worker.stop()
+        self.started = False
+
+
+def _load_config(app: Flask, test_config: dict | None) -> None:
+    app.config.update(config_module.DEFAULTS)
+    if test_config is None or not test_config.get("IGNORE_ENVIRONMENT"):
+        app.config.update(config_module.settings_from_environment())
+    if test_config:
+        app.config.update(test_config)
+    has_credentials = bool(app.config.get("LINE_CHANNEL_SECRET") and app.config.get("LINE_CHANNEL_ACCESS_TOKEN"))
+    if app.config["BOT_ENV"] == "production":
+        if not has_credentials:
+            raise RuntimeError("production needs LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN")
+        app.config["DEV_MODE"] = False
+    else:
+        app.config["DEV_MODE"] = not has_credentials
+        if app.config["DEV_MODE"]:
+            app.config["LINE_CHANNEL_SECRET"] = config_module.DEVELOPMENT_CHANNEL_SECRET
+            app.config["LINE_CHANNEL_ACCESS_TOKEN"] = config_module.DEVELOPMENT_ACCESS_TOKEN
+            # The local LINE emulator is mounted on this very app (see bot.devmode).
+            emulator = app.config["PUBLIC_BASE_URL"] + "/dev/line-api"
+            app.config["LINE_API_BASE_URL"] = app.config.get("LINE_API_BASE_URL") or emulator
+            app.config["LINE_DATA_API_BASE_URL"] = app.config.get("LINE_DATA_API_BASE_URL") or emulator
+    app.config.setdefault("LINE_API_BASE_URL", None)
+    app.config.setdefault("LINE_DATA_API_BASE_URL", None)
+    app.config["LINE_API_BASE_URL"] = app.config["LINE_API_BASE_URL"] or "https://api.line.me"
+    app.config["LINE_DATA_API_BASE_URL"] = app.config["LINE_DATA_API_BASE_URL"] or "https://api-data.line.me"
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    _load_config(app, test_config)
+
+    from bot import logging_setup
+
+    logging_setup.init_app(app)
+
+    database = Database(app.config["DATABASE_URL"])
+    gateway = LineGateway(access_token=app.config["LINE_CHANNEL_ACCESS_TOKEN"],
+                          api_base_url=app.config["LINE_API_BASE_URL"],
+                          data_api_base_url=app.config["LINE_DATA_API_BASE_URL"],
+                          timeout=app.config["LINE_HTTP_TIMEOUT"])
+    services = Services(database=database, gateway=gateway, config=app.config)
+    sender = OutboxSender(database=database, gateway=gateway, max_attempts=app.config["OUTBOX_MAX_ATTEMPTS"],
+                          base_delay=app.config["RETRY_BASE_DELAY"])
+
+    def pump_outbox() -> None:
+        sender.recover_stuck()
+        sender.deliver_due()
+
+    dispatcher = Dispatcher(services=services, sender=sender)
+    worker = EventWorker(database=database, process=dispatcher.process, pump_outbox=pump_outbox,
+                         threads=app.config["EVENT_WORKER_THREADS"], lease_seconds=app.config["EVENT_LEASE_SECONDS"])
+    app.extensions["bot"] = BotRuntime(
+        database=database, gateway=gateway, parser=WebhookParser(app.config["LINE_CHANNEL_SECRET"]),
+        services=services, sender=sender, dispatcher=dispatcher, worker=worker)
+
+    from bot import cli, health, pages, webhook
+
+    app.register_blueprint(webhook.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(pages.bp)
+    cli.init_app(app)
+
+    for domain in DOMAINS:
+        try:
+            module = importlib.import_module(domain)
+        except ModuleNotFoundError as error:
+            if error.name != domain:
+                raise
+            continue
+        if hasattr(module, "init_app"):
+            module.init_app(app)
+
+    if app.config["DEV_MODE"]:
+        from bot.devmode import init_app as init_devmode
+
+        init_devmode(app)
+    return app

@@ -1,0 +1,58 @@
+"""Settings, read from the environment only inside ``create_app`` (never at import time)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def settings_from_environment(environ: dict[str, str] | None = None) -> dict:
+    """Build the Flask config mapping from environment variables (see CONTRACT.md)."""
+    env = dict(os.environ if environ is None else environ)
+    port = env.get("PORT", "8000")
+    secret = env.get("LINE_CHANNEL_SECRET") or None
+    token = env.get("LINE_CHANNEL_ACCESS_TOKEN") or None
+    has_credentials = bool(secret and token)
+    bot_env = env.get("BOT_ENV") or ("production" if has_credentials else "development")
+    return {
+        "BOT_ENV": bot_env,
+        "LINE_CHANNEL_SECRET": secret,
+        "LINE_CHANNEL_ACCESS_TOKEN": token,
+        "LINE_API_BASE_URL": env.get("LINE_API_BASE_URL") or None,
+        "LINE_DATA_API_BASE_URL": env.get("LINE_DATA_API_BASE_URL") or None,
+        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{REPO_ROOT / 'instance' / 'bot.db'}",
+        "PROGRAMS_FILE": env.get("PROGRAMS_FILE") or str(REPO_ROOT / "programs" / "programs.yaml"),
+        "KNOWLEDGE_DIR": env.get("KNOWLEDGE_DIR") or str(REPO_ROOT / "knowledge" / "entries"),
+        "SEEDS_DIR": env.get("SEEDS_DIR") or str(REPO_ROOT.parent / "shared" / "seeds"),
+        "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{port}").rstrip("/"),
+        "STAFF_API_TOKEN": env.get("STAFF_API_TOKEN") or None,
+        "SCHEDULER_ENABLED": _bool(env.get("SCHEDULER_ENABLED"), False),
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        "PORT": int(port),
+    }
+
+
+# Values used when nothing else is configured (development mode and tests).
+DEVELOPMENT_CHANNEL_SECRET = "dev-channel-secret-not-for-production"
+DEVELOPMENT_ACCESS_TOKEN = "dev-access-token"
+
+DEFAULTS = {
+    "EVENT_WORKER_THREADS": 2,
+    # LINE wants the ack within 2 s; events are processed off the request thread.
+    "EVENT_PROCESSING": "background",  # or "inline" (only for focused unit tests)
+    # A claimed event whose worker died is retried after this lease (seconds).
+    "EVENT_LEASE_SECONDS": 60,
+    "OUTBOX_MAX_ATTEMPTS": 8,
+    "QUIET_HOURS": (21, 8),  # 21:00-08:00 Asia/Taipei: scheduled pushes wait for morning
+    "TIMEZONE": "Asia/Taipei",
+    "LINE_HTTP_TIMEOUT": 10,
+    "RETRY_BASE_DELAY": 0.5,
+    "TESTING": False,
+}

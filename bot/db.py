@@ -1,0 +1,166 @@
+"""Database engine, sessions and schema migrations (Alembic) for SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel
+
+from bot.config import REPO_ROOT
+
+# Top-level domain packages whose ``models.py`` define tables. Discovered rather than listed so a
+# new domain only has to add its own models module (and its Alembic branch).
+DOMAIN_PACKAGES = ("bot", "dialogs", "eligibility", "knowledge", "scheduler", "letters", "visits",
+                   "broadcasts", "staff", "privacy", "people")
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Timezone-aware datetimes on both backends: stored as naive UTC, returned as aware UTC.
+
+    SQLite has no timezone type; normalising here keeps comparisons identical on PostgreSQL.
+    """
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+def import_all_models() -> None:
+    """Import every ``<domain>.models`` module so SQLModel.metadata knows all tables."""
+    for package in DOMAIN_PACKAGES:
+        if not (REPO_ROOT / package / "models.py").exists():
+            continue
+        importlib.import_module(f"{package}.models")
+
+
+def _configure_sqlite(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers run during a write; busy_timeout makes concurrent writers (two gunicorn
+    # workers, the event worker threads) wait instead of failing with "database is locked".
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10},
+                                  pool_size=10, max_overflow=20)
+        event.listen(engine, "connect", _configure_sqlite)
+        # pysqlite's own transaction handling defers BEGIN; issue BEGIN IMMEDIATE ourselves for
+        # write transactions via ``write_session`` so lock waits happen up front, not mid-way.
+        @event.listens_for(engine, "connect")
+        def _no_pysqlite_begin(dbapi_connection, _record):
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class Database:
+    """One per app: the engine plus session helpers."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = make_engine(url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: commits on success, rolls back on error."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    @contextmanager
+    def write_session(self) -> Iterator[Session]:
+        """Like ``session`` but takes SQLite's write lock at BEGIN (avoids lock upgrades failing)."""
+        with self.engine.connect() as connection:
+            connection.info["write"] = True
+            try:
+                with Session(bind=connection, expire_on_commit=False) as session:
+                    try:
+                        yield session
+                        session.commit()
+                    except BaseException:
+                        session.rollback()
+                        raise
+            finally:
+                connection.info.pop("write", None)
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+            return True
+        except Exception:
+            return False
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def alembic_config(url: str):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(REPO_ROOT / "migrations"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade_schema(url: str) -> list[str]:
+    """Apply every Alembic head (each domain has its own branch). Safe to repeat."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
+    config = alembic_config(url)
+    command.upgrade(config, "heads")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            heads = MigrationContext.configure(connection).get_current_heads()
+    finally:
+        engine.dispose()
+    return sorted(heads)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)

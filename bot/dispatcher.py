@@ -1,0 +1,339 @@
+"""The dispatcher: the only place where a conversation's I/O happens.
+
+For one stored webhook event it loads the person's context, routes the input (navigation,
+stale buttons, the active flow, a command, free text to the FAQ), runs the pure step, executes a
+flow's ``finish`` in the same transaction, saves the new context, queues the replies in the outbox
+and marks the event done — all in one commit. Sending happens after the commit.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from bot.db import utc_now
+from bot.messages import Choice, Reply, Text
+from bot.models import Conversation, InboundEvent, RoleGrant, User
+from bot.outbox import OutboxSender, enqueue_reply
+from bot.services import Services, audit
+from bot.texts import t
+from dialogs import framework as fw
+from dialogs import registry
+
+log = logging.getLogger(__name__)
+
+LOADING_AFTER_SECONDS = 0.8  # past this, show LINE's loading animation while we work
+
+
+class LostClaim(Exception):
+    """Another worker took this event over (our lease ran out): our work must not commit."""
+
+
+@dataclass
+class Request:
+    session: Session
+    ctx: fw.Context
+    input: fw.UserInput
+    services: Services
+    argument: str = ""
+    event: dict = field(default_factory=dict)
+
+
+def user_input_from_event(event: dict) -> fw.UserInput | None:
+    kind = event.get("type")
+    if kind == "postback":
+        postback = event.get("postback") or {}
+        return fw.UserInput.postback(postback.get("data", ""), postback.get("params"))
+    if kind != "message":
+        return None
+    message = event.get("message") or {}
+    message_type = message.get("type")
+    if message_type == "text":
+        return fw.UserInput(kind="text", text=str(message.get("text", "")), message_id=message.get("id"))
+    if message_type in ("sticker", "image", "video", "audio", "file", "location"):
+        return fw.UserInput(kind=message_type, message_id=message.get("id"))
+    return fw.UserInput(kind="unknown", message_id=message.get("id"))
+
+
+def main_menu_choices() -> tuple[Choice, ...]:
+    return tuple(Choice(t(f"core.menu_{key}")) for key in
+                 ("eligibility", "faq", "letter", "reminders", "my_data", "staff"))
+
+
+def with_menu(replies: list[Reply]) -> list[Reply]:
+    """Attach the main menu as quick replies to the last text (or add a short prompt)."""
+    replies = list(replies)
+    if replies and isinstance(replies[-1], Text) and not replies[-1].quick_replies:
+        replies[-1] = Text(replies[-1].text, main_menu_choices())
+    else:
+        replies.append(Text(t("core.menu_prompt"), main_menu_choices()))
+    return replies
+
+
+class Dispatcher:
+    def __init__(self, *, services: Services, sender: OutboxSender):
+        self.services = services
+        self.sender = sender
+        registry.load_all()
+
+    # --- entry point from the event worker -------------------------------------------------
+    def process(self, event_id: int, claim_number: int) -> None:
+        database = self.services.database
+        with database.session() as session:
+            event_row = session.get(InboundEvent, event_id)
+            payload = dict(event_row.payload) if event_row else {}
+            received_at = event_row.received_at if event_row else utc_now()
+        prefetched = self._prefetch(payload)
+        user_id = fw_user = payload.get("source", {}).get("userId") if isinstance(payload.get("source"), dict) else None
+        timer = self._loading_timer(fw_user, payload)
+        try:
+            with database.write_session() as session:
+                replies, reply_user = self.handle(session, payload, prefetched)
+                rows = enqueue_reply(session, user_id=reply_user or user_id,
+                                     reply_token=payload.get("replyToken"), received_at=received_at,
+                                     replies=replies, idempotency_key=f"event:{payload.get('webhookEventId')}",
+                                     origin=f"event:{event_id}")
+                done = session.execute(
+                    sa.update(InboundEvent)
+                    .where(InboundEvent.id == event_id, InboundEvent.status == "processing",
+                           InboundEvent.attempts == claim_number)
+                    .values(status="done", processed_at=utc_now(), error=None))
+                if done.rowcount != 1:
+                    raise LostClaim(event_id)
+                row_ids = [row.id for row in rows]
+        finally:
+            if timer:
+                timer.cancel()
+        self.sender.deliver(row_ids)
+
+    def _loading_timer(self, user_id: str | None, payload: dict) -> threading.Timer | None:
+        if not user_id or payload.get("type") not in ("message", "postback"):
+            return None
+        if (payload.get("source") or {}).get("type") != "user":
+            return None  # the loading animation exists only in one-to-one chats
+        timer = threading.Timer(LOADING_AFTER_SECONDS, self.services.gateway.show_loading,
+                                kwargs={"chat_id": user_id, "seconds": 10})
+        timer.daemon = True
+        timer.start()
+        return timer
+
+    def _prefetch(self, payload: dict) -> dict:
+        """HTTP reads done before the transaction (never hold a database lock across the network)."""
+        prefetched: dict[str, Any] = {}
+        if payload.get("type") == "follow":
+            user_id = (payload.get("source") or {}).get("userId")
+            if user_id:
+                prefetched["profile"] = self.services.gateway.get_profile(user_id)
+        return prefetched
+
+    # --- routing ----------------------------------------------------------------------------
+    def handle(self, session: Session, event: dict, prefetched: dict | None = None) -> tuple[list[Reply], str | None]:
+        prefetched = prefetched or {}
+        if event.get("mode") == "standby":
+            return [], None  # another channel owns the chat (module mode): we must stay silent
+        source = event.get("source") or {}
+        kind = event.get("type")
+        user_id = source.get("userId") if isinstance(source, dict) else None
+        if source.get("type") in ("group", "room"):
+            if kind == "join":
+                return [Text(t("core.group_hello"))], None
+            return [], None  # the assistant works in one-to-one chats; groups are left alone
+        if not user_id:
+            return [], None
+        if kind == "follow":
+            return self._on_follow(session, user_id, event, prefetched.get("profile")), user_id
+        if kind == "unfollow":
+            self._on_unfollow(session, user_id)
+            return [], user_id
+        user_input = user_input_from_event(event)
+        if user_input is None:
+            return [], user_id  # beacon, accountLink, unsend, videoPlayComplete…: nothing to say
+        user = self._ensure_user(session, user_id)
+        conversation = self._conversation(session, user_id)
+        ctx = self._context(session, user, conversation)
+        request = Request(session=session, ctx=ctx, input=user_input, services=self.services, event=event)
+        turn = self.route(request)
+        new_ctx, replies = self._complete(request, turn)
+        self._save(session, conversation, new_ctx)
+        return replies, user_id
+
+    def route(self, request: Request) -> fw.Turn:
+        ctx, user_input = request.ctx, request.input
+        active = registry.flow(ctx.flow) if ctx.flow else None
+        if active is not None:
+            resumed = fw.handle_resume_answer(active, ctx, user_input)
+            if resumed is not None:
+                return resumed
+            if fw.needs_resume_offer(ctx):
+                return fw.resume_offer(active, ctx)
+            if user_input.kind == "postback" and "c" in user_input.data:
+                return self._command_by_postback(request)
+            if user_input.kind == "text":
+                found = registry.find_command(user_input.text)
+                # A command word that starts a *different* conversation pauses this one.
+                if found and found[0].name not in ("menu",) and not fw.nav_of(user_input):
+                    cmd, argument = found
+                    if getattr(cmd.handler, "interrupts_flow", True) and not self._is_answer(active, ctx, user_input):
+                        return self._run_command(request, cmd, argument, pause_current=True)
+            return fw.advance(active, ctx, user_input)
+        # No conversation in progress.
+        if user_input.kind == "postback":
+            if "c" in user_input.data:
+                return self._command_by_postback(request)
+            if user_input.data.get("act") in ("resume",) or "s" in user_input.data or "nav" in user_input.data:
+                return fw.Turn(ctx, [Text(t("core.button_expired_no_flow"))], show_menu=True)
+            return fw.Turn(ctx, [Text(t("core.button_expired_no_flow"))], show_menu=True)
+        if user_input.kind == "sticker":
+            return fw.Turn(ctx, [Text(t("core.sticker_idle"))], show_menu=True)
+        if user_input.kind in fw.MEDIA_KINDS or user_input.kind == "unknown":
+            media = t(f"core.media_{user_input.kind}") if user_input.kind in fw.MEDIA_KINDS else t("core.media_file")
+            return fw.Turn(ctx, [Text(t("core.media_idle", media=media))], show_menu=True)
+        text = user_input.text
+        if not text.strip():
+            return fw.Turn(ctx, [Text(t("core.empty_input"))], show_menu=True)
+        found = registry.find_command(text)
+        if found:
+            return self._run_command(request, found[0], found[1])
+        return self.free_text(request)
+
+    @staticmethod
+    def _is_answer(flow: fw.Flow, ctx: fw.Context, user_input: fw.UserInput) -> bool:
+        """Whether the text is a valid answer to the pending step (then it is not a command)."""
+        step = flow.step(ctx.step or "")
+        if step is None:
+            return False
+        try:
+            step.parse(ctx, user_input)
+            return True
+        except fw.Invalid:
+            return False
+        except Exception:
+            return False
+
+    def _command_by_postback(self, request: Request) -> fw.Turn:
+        cmd = registry.command_by_name(request.input.data.get("c", ""))
+        if cmd is None:
+            return fw.Turn(request.ctx, [Text(t("core.button_expired_no_flow"))], show_menu=True)
+        return self._run_command(request, cmd, request.input.data.get("arg", ""))
+
+    def _run_command(self, request: Request, cmd: registry.Command, argument: str,
+                     pause_current: bool = False) -> fw.Turn:
+        ctx = request.ctx
+        if cmd.role and cmd.role not in ctx.roles:
+            # Declared permission: refuse politely, reveal nothing, keep a record.
+            audit(request.session, actor=ctx.user_id, action="permission_denied", target=cmd.name,
+                  required_role=cmd.role)
+            return fw.Turn(ctx, [Text(t("core.no_permission"))])
+        if pause_current and ctx.flow:
+            paused = {"flow": ctx.flow, "step": ctx.step, "session_id": ctx.session_id,
+                      "data": ctx.data, "history": list(ctx.history)}
+            ctx = ctx.cleared().remember(paused=paused)
+        request.ctx = ctx
+        request.argument = argument
+        return cmd.handler(request)
+
+    def free_text(self, request: Request) -> fw.Turn:
+        handler = registry.FREE_TEXT_HANDLER
+        if handler is None:
+            return fw.Turn(request.ctx, [Text(t("core.menu_prompt"))], show_menu=True)
+        return handler(request)
+
+    # --- turning a Turn into state and replies --------------------------------------------
+    def _complete(self, request: Request, turn: fw.Turn, depth: int = 0) -> tuple[fw.Context, list[Reply]]:
+        ctx, replies = turn.ctx, list(turn.replies)
+        if turn.faq:
+            faq_request = Request(request.session, ctx, fw.UserInput.text_input(turn.faq), self.services)
+            faq_turn = self.free_text(faq_request)
+            replies = [*faq_turn.replies, *replies]
+        if turn.start_flow and depth < 3:
+            flow = registry.flow(turn.start_flow)
+            if flow is not None:
+                started = self.start_flow(request.session, ctx, flow)
+                ctx, more = self._complete(request, started, depth + 1)
+                replies = [*replies, *more]
+        elif turn.finish and ctx.flow:
+            flow = registry.flow(ctx.flow)
+            if flow is not None:
+                request.ctx = ctx
+                finished = flow.finish(request)
+                ctx, more = self._complete(request, finished, depth + 1)
+                replies = [*replies, *more]
+        if turn.show_menu:
+            replies = with_menu(replies)
+        return ctx, replies
+
+    def start_flow(self, session: Session, ctx: fw.Context, flow: fw.Flow, prefill: dict | None = None) -> fw.Turn:
+        if flow.requires_consent and not ctx.consented:
+            consent = registry.flow(fw.FlowId.CONSENT)
+            ctx = ctx.remember(after_consent=flow.id.value)
+            return fw.start(consent, ctx)
+        return fw.start(flow, ctx, prefill=prefill)
+
+    # --- people and state -------------------------------------------------------------------
+    def _ensure_user(self, session: Session, user_id: str) -> User:
+        user = session.exec(select(User).where(User.line_user_id == user_id)).first()
+        if user is None:
+            user = User(line_user_id=user_id, followed_at=utc_now())
+            session.add(user)
+            session.flush()
+        return user
+
+    def _on_follow(self, session: Session, user_id: str, event: dict, profile: dict | None) -> list[Reply]:
+        user = session.exec(select(User).where(User.line_user_id == user_id)).first()
+        unblocked = bool((event.get("follow") or {}).get("isUnblocked"))
+        returning = user is not None or unblocked
+        if user is None:
+            user = User(line_user_id=user_id)
+        user.is_following = True
+        user.followed_at = utc_now()
+        name = (profile or {}).get("display_name") or ""
+        if user.consent_version and name:
+            user.display_name = name[:200]  # personal data: only with consent on record
+        session.add(user)
+        audit(session, actor=user_id, action="follow", unblocked=unblocked, returning=returning)
+        greeting = t("core.welcome_back" if returning else "core.welcome", name=f"{name}，" if name else "")
+        return with_menu([Text(greeting)])
+
+    def _on_unfollow(self, session: Session, user_id: str) -> None:
+        user = session.exec(select(User).where(User.line_user_id == user_id)).first()
+        if user is None:
+            return
+        user.is_following = False
+        user.unfollowed_at = utc_now()
+        session.add(user)
+        audit(session, actor=user_id, action="unfollow")
+
+    def _conversation(self, session: Session, user_id: str) -> Conversation:
+        statement = select(Conversation).where(Conversation.line_user_id == user_id).with_for_update()
+        conversation = session.exec(statement).first()
+        if conversation is None:
+            conversation = Conversation(line_user_id=user_id)
+            session.add(conversation)
+            session.flush()
+        return conversation
+
+    def _context(self, session: Session, user: User, conversation: Conversation, now: datetime | None = None) -> fw.Context:
+        roles = frozenset(session.exec(select(RoleGrant.role).where(RoleGrant.line_user_id == user.line_user_id)).all())
+        return fw.Context(
+            user_id=user.line_user_id, now=now or utc_now(), flow=conversation.flow, step=conversation.step,
+            session_id=conversation.session_id, data=dict(conversation.data or {}),
+            history=tuple(conversation.history or ()), memory=dict(conversation.memory or {}),
+            updated_at=conversation.updated_at if conversation.flow else None, roles=roles,
+            consented=bool(user.consent_version), services=self.services)
+
+    def _save(self, session: Session, conversation: Conversation, ctx: fw.Context) -> None:
+        if ctx.flow and not conversation.flow:
+            conversation.started_at = utc_now()
+        conversation.flow = ctx.flow
+        conversation.step = ctx.step
+        conversation.session_id = ctx.session_id
+        conversation.data = dict(ctx.data)
+        conversation.history = list(ctx.history)
+        conversation.memory = dict(ctx.memory)
+        conversation.updated_at = utc_now()
+        session.add(conversation)

@@ -1,0 +1,238 @@
+"""Persistent outbox: a message is a row before it is a request, so nothing is lost or doubled.
+
+* Rows are written in the same transaction as the state change that caused them.
+* A row is claimed atomically (pending -> sending) before its HTTP call, so two pumps (web
+  workers, the scheduler process) never send the same row twice.
+* Push/multicast/broadcast carry the row's X-Line-Retry-Key on every attempt: if LINE accepted an
+  attempt whose answer we lost, the retry gets 409 and counts as sent.
+* Replies use the reply token while it is fresh, then fall back to push. A reply attempt whose
+  outcome is unknown (timeout, dropped connection) is retried as a reply: a token that is then
+  "invalid" was consumed by that attempt, so the message was delivered and is not pushed again.
+* Per recipient, rows are delivered in id order: a later row waits while an earlier one retries.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from datetime import datetime, timedelta
+from typing import Iterable, Sequence
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from bot.db import Database, utc_now
+from bot.gateway import LineGateway, SendResult
+from bot.messages import Reply, batches, to_line_messages
+from bot.models import OutboundMessage, User
+
+log = logging.getLogger(__name__)
+
+# LINE documents reply tokens as short-lived; past this age we push instead of trying to reply.
+REPLY_TOKEN_TTL = timedelta(seconds=50)
+
+
+def _key(prefix: str, index: int) -> str:
+    return f"{prefix}#{index}" if index else prefix
+
+
+def enqueue_reply(session: Session, *, user_id: str | None, reply_token: str | None,
+                  received_at: datetime | None, replies: Sequence[Reply], idempotency_key: str,
+                  origin: str | None = None) -> list[OutboundMessage]:
+    """Queue replies to an event. The first 5 messages use the reply token; any further batches
+    (and everything, when there is no token) are pushes."""
+    messages = to_line_messages(replies)
+    if not messages:
+        return []
+    rows = []
+    for index, batch in enumerate(batches(messages)):
+        use_reply = index == 0 and bool(reply_token)
+        if not use_reply and not user_id:
+            continue  # no way to reach a source without a user id (e.g. some group events)
+        row = OutboundMessage(
+            idempotency_key=_key(idempotency_key, index), kind="reply" if use_reply else "push",
+            recipient=user_id, reply_token=reply_token if use_reply else None,
+            reply_token_received_at=received_at if use_reply else None, messages=batch, origin=origin)
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    return rows
+
+
+def enqueue_push(session: Session, *, to: str, replies: Sequence[Reply], idempotency_key: str,
+                 origin: str | None = None, not_before: datetime | None = None) -> list[OutboundMessage]:
+    """Queue a push, once per idempotency key (a repeated key is a no-op)."""
+    existing = session.exec(select(OutboundMessage.id).where(
+        OutboundMessage.idempotency_key == _key(idempotency_key, 0))).first()
+    if existing is not None:
+        return []
+    rows = []
+    for index, batch in enumerate(batches(to_line_messages(replies))):
+        row = OutboundMessage(idempotency_key=_key(idempotency_key, index), kind="push", recipient=to,
+                              messages=batch, origin=origin, next_attempt_at=not_before or utc_now())
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    return rows
+
+
+def enqueue_multicast(session: Session, *, to: Sequence[str], replies: Sequence[Reply],
+                      idempotency_key: str, origin: str | None = None,
+                      not_before: datetime | None = None) -> list[OutboundMessage]:
+    """Queue one multicast per chunk of <= 500 recipients (LINE's multicast limit)."""
+    messages = to_line_messages(replies)
+    if len(messages) > 5:
+        raise ValueError("a multicast carries at most 5 messages")
+    rows = []
+    recipients = list(dict.fromkeys(to))
+    for chunk_index in range(0, len(recipients), 500):
+        key = f"{idempotency_key}@{chunk_index // 500}"
+        row = OutboundMessage(idempotency_key=key, kind="multicast", recipients=recipients[chunk_index:chunk_index + 500],
+                              messages=messages, origin=origin, next_attempt_at=not_before or utc_now())
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    return rows
+
+
+class OutboxSender:
+    def __init__(self, *, database: Database, gateway: LineGateway, max_attempts: int = 8,
+                 base_delay: float = 0.5):
+        self.database = database
+        self.gateway = gateway
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+
+    # --- claiming ----------------------------------------------------------------------------
+    def _claim(self, row_id: int, *, now: datetime) -> OutboundMessage | None:
+        with self.database.write_session() as session:
+            result = session.execute(
+                sa.update(OutboundMessage)
+                .where(OutboundMessage.id == row_id, OutboundMessage.status == "pending",
+                       OutboundMessage.next_attempt_at <= now)
+                .values(status="sending", attempts=OutboundMessage.attempts + 1, next_attempt_at=now))
+            if result.rowcount != 1:
+                return None
+            return session.get(OutboundMessage, row_id)
+
+    def _recipient_blocked(self, session: Session, row: OutboundMessage) -> bool:
+        """Skip pushes to people who unfollowed or asked us to stop processing (個資法 第3條)."""
+        if row.kind not in ("push",) or not row.recipient:
+            return False
+        user = session.exec(select(User).where(User.line_user_id == row.recipient)).first()
+        return user is not None and (not user.is_following or user.processing_stopped)
+
+    # --- delivering --------------------------------------------------------------------------
+    def deliver(self, row_ids: Iterable[int], *, now: datetime | None = None) -> int:
+        sent = 0
+        for row_id in row_ids:
+            row = self._claim(row_id, now=now or utc_now())
+            if row is not None and self._attempt(row, now=now or utc_now()):
+                sent += 1
+        return sent
+
+    def deliver_due(self, *, limit: int = 500, now: datetime | None = None) -> int:
+        """Send what is due, oldest first, keeping each recipient's messages in order."""
+        now = now or utc_now()
+        with self.database.session() as session:
+            candidates = session.exec(
+                select(OutboundMessage.id, OutboundMessage.recipient, OutboundMessage.status,
+                       OutboundMessage.next_attempt_at)
+                .where(OutboundMessage.status.in_(("pending", "sending")))
+                .order_by(OutboundMessage.id).limit(limit * 4)).all()
+        held: set[str] = set()
+        due: list[int] = []
+        for row_id, recipient, status, next_at in candidates:
+            if recipient and recipient in held:
+                continue
+            if status == "pending" and next_at <= now:
+                due.append(row_id)
+            elif recipient:
+                held.add(recipient)  # an earlier message to this person is not delivered yet
+            if len(due) >= limit:
+                break
+        return self.deliver(due, now=now)
+
+    def recover_stuck(self, *, older_than: timedelta = timedelta(seconds=60)) -> int:
+        """Rows left 'sending' by a crashed process go back to pending; a reply among them is
+        marked ambiguous (it may have been delivered)."""
+        cutoff = utc_now() - older_than
+        with self.database.write_session() as session:
+            stuck = session.exec(select(OutboundMessage).where(
+                OutboundMessage.status == "sending", OutboundMessage.next_attempt_at <= cutoff)).all()
+            for row in stuck:
+                row.status = "pending"
+                if row.kind == "reply":
+                    row.ambiguous_reply = True
+                session.add(row)
+            return len(stuck)
+
+    def _attempt(self, row: OutboundMessage, *, now: datetime) -> bool:
+        with self.database.session() as session:
+            if self._recipient_blocked(session, row):
+                self._finish(row.id, status="cancelled", error="recipient unfollowed or stopped")
+                return False
+        result, sent_as = self._send(row, now=now)
+        if result.ok:
+            self._finish(row.id, status="sent", sent_as=sent_as, error=result.detail or None)
+            return True
+        if result.outcome == "ambiguous" and row.kind == "reply":
+            self._retry(row, result, ambiguous_reply=True)
+        elif result.outcome in ("retry", "ambiguous"):
+            self._retry(row, result)
+        else:
+            self._finish(row.id, status="dead", error=f"{result.status}: {result.detail}")
+        return False
+
+    def _send(self, row: OutboundMessage, *, now: datetime) -> tuple[SendResult, str]:
+        if row.kind == "reply":
+            fresh = row.reply_token_received_at and now - row.reply_token_received_at < REPLY_TOKEN_TTL
+            if row.reply_token and fresh:
+                result = self.gateway.reply(reply_token=row.reply_token, messages=row.messages)
+                if result.outcome != "invalid_reply_token":
+                    return result, "reply"
+                if row.ambiguous_reply:
+                    # Our earlier attempt consumed the token: it was delivered.
+                    return SendResult("ok", result.status, "reply consumed by earlier attempt"), "reply"
+            elif row.ambiguous_reply:
+                # Unknown outcome and the token can no longer tell us: do not risk a duplicate.
+                return SendResult("ok", None, "reply outcome unknown; token expired"), "reply"
+            if not row.recipient:
+                return SendResult("permanent", None, "reply token unusable and no user to push to"), "reply"
+            return self.gateway.push(to=row.recipient, messages=row.messages, retry_key=row.retry_key), "push"
+        if row.kind == "push":
+            return self.gateway.push(to=row.recipient, messages=row.messages, retry_key=row.retry_key), "push"
+        if row.kind == "multicast":
+            recipients = self._active_recipients(row.recipients or [])
+            if not recipients:
+                return SendResult("ok", None, "no active recipients"), "multicast"
+            return self.gateway.multicast(to=recipients, messages=row.messages, retry_key=row.retry_key), "multicast"
+        if row.kind == "broadcast":
+            return self.gateway.broadcast(messages=row.messages, retry_key=row.retry_key), "broadcast"
+        return SendResult("permanent", None, f"unknown kind {row.kind}"), row.kind
+
+    def _active_recipients(self, recipients: list[str]) -> list[str]:
+        with self.database.session() as session:
+            inactive = set(session.exec(select(User.line_user_id).where(
+                User.line_user_id.in_(recipients),
+                sa.or_(User.is_following.is_(False), User.processing_stopped.is_(True)))).all())
+        return [r for r in recipients if r not in inactive]
+
+    def _retry(self, row: OutboundMessage, result: SendResult, *, ambiguous_reply: bool = False) -> None:
+        if row.attempts >= self.max_attempts:
+            self._finish(row.id, status="dead", error=f"gave up after {row.attempts}: {result.status} {result.detail}")
+            return
+        delay = result.retry_after or self.base_delay * (2 ** (row.attempts - 1))
+        delay = min(delay, 300) * (1 + random.random() * 0.2)  # jitter spreads retries out
+        with self.database.write_session() as session:
+            values = {"status": "pending", "next_attempt_at": utc_now() + timedelta(seconds=delay),
+                      "last_error": f"{result.status}: {result.detail}"[:500]}
+            if ambiguous_reply:
+                values["ambiguous_reply"] = True
+            session.execute(sa.update(OutboundMessage).where(OutboundMessage.id == row.id).values(**values))
+
+    def _finish(self, row_id: int, *, status: str, sent_as: str | None = None, error: str | None = None) -> None:
+        with self.database.write_session() as session:
+            values = {"status": status, "last_error": (error or None) and error[:500]}
+            if status == "sent":
+                values.update(sent_at=utc_now(), sent_as=sent_as)
+            session.execute(sa.update(OutboundMessage).where(OutboundMessage.id == row_id).values(**values))

@@ -1,0 +1,69 @@
+"""POST /callback: verify, parse, store, ack. Never waits on slow work (LINE wants 200 in 2 s)."""
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Blueprint, current_app, jsonify, request
+from linebot.v3 import WebhookParser
+from linebot.v3.exceptions import InvalidSignatureError
+
+from bot.events import store_events
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhook", __name__)
+
+# Fields the v3 SDK's models require on every event; a body without them is not a LINE webhook.
+REQUIRED_EVENT_FIELDS = ("type", "timestamp", "mode", "webhookEventId", "deliveryContext")
+
+
+def _bad_request(reason: str):
+    log.info("webhook rejected", extra={"reason": reason})
+    return jsonify({"error": reason}), 400
+
+
+def _well_formed(body: dict) -> bool:
+    if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+        return False
+    for event in body["events"]:
+        if not isinstance(event, dict) or any(field not in event for field in REQUIRED_EVENT_FIELDS):
+            return False
+        if not isinstance(event["webhookEventId"], str) or not event["webhookEventId"] or len(event["webhookEventId"]) > 64:
+            return False
+        if not isinstance(event["deliveryContext"], dict) or not isinstance(event["type"], str):
+            return False
+    return True
+
+
+@bp.post("/callback")
+def callback():
+    bot = current_app.extensions["bot"]
+    signature = request.headers.get("X-Line-Signature")  # werkzeug headers: case-insensitive
+    if not signature:
+        return _bad_request("missing signature")
+    raw = request.get_data()
+    try:
+        body_text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _bad_request("body is not UTF-8")
+    parser: WebhookParser = bot.parser
+    try:
+        parser.parse(body_text, signature)  # verifies the signature on the raw body, then parses
+    except InvalidSignatureError:
+        return _bad_request("invalid signature")
+    except Exception as error:  # the strict v3 models raise on malformed events: a 400, never a 500
+        return _bad_request(f"unparseable ({type(error).__name__})")
+    try:
+        body = json.loads(body_text)
+    except ValueError:
+        return _bad_request("invalid JSON")
+    if not _well_formed(body):
+        return _bad_request("not a LINE webhook body")
+    try:
+        new_events = store_events(bot.database, body["events"])
+    except Exception:
+        # Database unavailable: a non-2xx makes LINE redeliver later; nothing was stored.
+        log.exception("could not store webhook events")
+        return jsonify({"error": "temporarily unavailable"}), 503
+    bot.worker.submit(new_events)
+    return jsonify({}), 200

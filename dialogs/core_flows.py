@@ -1,0 +1,105 @@
+"""Conversations every user meets: the menu, help, consent to the privacy statement, resuming a
+paused conversation, and asking for a person."""
+from __future__ import annotations
+
+import hashlib
+
+from sqlmodel import select
+
+from bot.messages import Choice, Text
+from bot.models import User
+from bot.services import audit
+from bot.texts import t
+from dialogs import framework as fw
+from dialogs.registry import command, flow as flow_by_id, register_flow
+
+# The statement shown before collecting personal data (seed 002 捌 個人資料蒐集與利用聲明).
+# Its version and hash are recorded with each consent; a new version asks again.
+CONSENT_VERSION = "gonghao-2023-v1"
+
+
+def consent_text() -> str:
+    return t("core.consent_intro")
+
+
+def consent_hash() -> str:
+    return hashlib.sha256(consent_text().encode("utf-8")).hexdigest()
+
+
+@command("menu", "選單", "主選單", "menu", "功能", "功能表", "開始", "hi", "hello", "你好", "您好", "嗨", "哈囉")
+def show_menu(request) -> fw.Turn:
+    return fw.Turn(request.ctx, [], show_menu=True)
+
+
+@command("help", "說明", "help", "使用說明", "怎麼用", "你會做什麼", "可以做什麼")
+def show_help(request) -> fw.Turn:
+    return fw.Turn(request.ctx, [Text(t("core.welcome", name=""))], show_menu=True)
+
+
+@command("faq", "常見問題", "問問題", "faq")
+def faq_intro(request) -> fw.Turn:
+    return fw.Turn(request.ctx, [Text(t("core.faq_intro"))])
+
+
+@command("resume", "繼續", "繼續上次", "接著做")
+def resume_paused(request) -> fw.Turn:
+    ctx = request.ctx
+    paused = ctx.memory.get("paused")
+    flow = flow_by_id(paused["flow"]) if paused else None
+    if not paused or flow is None:
+        return fw.Turn(ctx, [Text(t("core.menu_prompt"))], show_menu=True)
+    ctx = ctx.forget("paused").evolve(flow=paused["flow"], step=paused["step"], session_id=paused["session_id"],
+                                      data=paused["data"], history=tuple(paused["history"]))
+    return fw.current_question(flow, ctx)
+
+
+@command("consent", "同意個資聲明", "個資聲明", "隱私權聲明", "個人資料聲明")
+def start_consent(request) -> fw.Turn:
+    return fw.Turn(request.ctx, [], start_flow=fw.FlowId.CONSENT.value)
+
+
+def _ask_consent(ctx: fw.Context):
+    link = ctx.services.public_url("/privacy") if ctx.services else "/privacy"
+    return [Text(f"{consent_text()}\n\n{t('core.consent_full_link')}：{link}",
+                 (ctx.choice(t("core.consent_agree"), "yes"), ctx.choice(t("core.consent_decline"), "no")))]
+
+
+def _parse_consent(ctx: fw.Context, user_input: fw.UserInput) -> bool:
+    answer = fw.squash(user_input.answer_text)
+    if answer in {"yes", "同意", "好", "好的", "可以", "ok", "我同意"}:
+        return True
+    if answer in {"no", "不同意", "不要", "不好"}:
+        return False
+    raise fw.Invalid("請點「同意」或「不同意」喔。")
+
+
+def _finish_consent(request) -> fw.Turn:
+    ctx = request.ctx
+    agreed = ctx.data.get("agree")
+    next_flow = ctx.memory.get("after_consent")
+    ctx = ctx.cleared().forget("after_consent")
+    if not agreed:
+        audit(request.session, actor=ctx.user_id, action="consent_declined", version=CONSENT_VERSION)
+        return fw.Turn(ctx, [Text(t("core.consent_declined"))], show_menu=True)
+    user = request.session.exec(select(User).where(User.line_user_id == ctx.user_id)).first()
+    user.consent_version = CONSENT_VERSION
+    user.consent_hash = consent_hash()
+    user.consented_at = ctx.now
+    request.session.add(user)
+    audit(request.session, actor=ctx.user_id, action="consent_given", version=CONSENT_VERSION,
+          hash=consent_hash())
+    ctx = ctx.evolve(consented=True)
+    if next_flow:
+        return fw.Turn(ctx, [Text(t("core.consent_thanks"))], start_flow=next_flow)
+    return fw.Turn(ctx, [Text(t("core.consent_thanks"))], show_menu=True)
+
+
+register_flow(fw.Flow(
+    id=fw.FlowId.CONSENT,
+    title="個資同意",
+    help="參加計畫前，需要您同意個人資料蒐集與利用聲明。",
+    steps=(fw.Step("agree", "同意聲明", _ask_consent, _parse_consent,
+                   help="依個人資料保護法，我們需要先取得您的同意。"),),
+    finish=_finish_consent,
+    summary=False,
+))

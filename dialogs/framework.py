@@ -1,0 +1,439 @@
+"""The dialog framework: a conversation is a declared sequence of steps; each step is pure.
+
+    advance(flow, context, user_input) -> Turn(new context, replies, …)
+
+Nothing here touches the database or LINE. The dispatcher (bot.dispatcher) loads the context,
+calls ``advance``, runs the flow's ``finish`` inside the same transaction when the turn asks for
+it, saves the new context and queues the replies. That makes every step testable as a function
+and keeps I/O in one place.
+
+How a flow moves: the next question is always *the first applicable step without an answer*
+(``Step.when`` decides applicability). So "上一步" just forgets the last answer, editing from the
+summary forgets one answer, and skipping questions the verdict does not need is a ``when``.
+
+Buttons carry ``f`` (flow), ``s`` (session id) and ``st`` (step) in their postback data; a button
+from another session or an earlier step gets "this button has expired" and the current question.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Callable, Sequence
+from urllib.parse import parse_qsl
+
+from bot.messages import Card, Choice, Reply, Text, encode_postback
+from bot.texts import t
+
+SUMMARY_STEP = "_summary"
+RESUME_AFTER = timedelta(hours=6)  # idle longer than this: offer to resume instead of assuming
+
+
+class FlowId(StrEnum):
+    """The closed set of conversations. Each is registered once in dialogs.registry."""
+
+    CONSENT = "consent"
+    DEMO = "demo"
+    ELIGIBILITY = "eligibility"
+    CLUSTER_CHECK = "cluster_check"
+    LETTER = "letter"
+    VISIT_LOG = "visit_log"
+    VISIT_BOOKING = "visit_booking"
+    BROADCAST = "broadcast"
+    INVITE = "invite"
+    PRIVACY = "privacy"
+    STAFF_ANSWER = "staff_answer"
+
+
+class Nav(StrEnum):
+    BACK = "back"
+    CANCEL = "cancel"
+    RESTART = "restart"
+    MENU = "menu"
+    HELP = "help"
+
+
+# Words people type to navigate; compared after stripping spaces and punctuation.
+NAV_WORDS: dict[str, Nav] = {
+    "上一步": Nav.BACK, "上一題": Nav.BACK, "返回": Nav.BACK, "回上一步": Nav.BACK, "back": Nav.BACK,
+    "取消": Nav.CANCEL, "不要了": Nav.CANCEL, "先不用": Nav.CANCEL, "cancel": Nav.CANCEL, "結束": Nav.CANCEL,
+    "重新開始": Nav.RESTART, "重來": Nav.RESTART, "從頭開始": Nav.RESTART, "restart": Nav.RESTART,
+    "選單": Nav.MENU, "主選單": Nav.MENU, "menu": Nav.MENU, "功能表": Nav.MENU,
+    "說明": Nav.HELP, "help": Nav.HELP, "幫助": Nav.HELP, "?": Nav.HELP, "？": Nav.HELP,
+}
+
+MEDIA_KINDS = {"image", "video", "audio", "file", "location"}
+
+
+def squash(text: str) -> str:
+    """Lower-case text without spaces or trailing punctuation, for matching commands."""
+    return "".join(text.split()).strip("。.!！~～").lower()
+
+
+@dataclass(frozen=True)
+class UserInput:
+    """What the person did, independent of LINE's event shapes."""
+
+    kind: str  # text | postback | sticker | image | video | audio | file | location
+    text: str = ""
+    data: dict[str, str] = field(default_factory=dict)  # decoded postback data
+    params: dict[str, str] = field(default_factory=dict)  # datetime picker result
+    message_id: str | None = None
+
+    @property
+    def is_text(self) -> bool:
+        return self.kind == "text"
+
+    @property
+    def answer_text(self) -> str:
+        """The text to parse: typed text, or a postback's value / picker result."""
+        if self.kind == "text":
+            return self.text
+        if self.kind == "postback":
+            if self.params:
+                return next(iter(self.params.values()))
+            return self.data.get("v", "")
+        return ""
+
+    @classmethod
+    def text_input(cls, text: str) -> "UserInput":
+        return cls(kind="text", text=text)
+
+    @classmethod
+    def postback(cls, data: str, params: dict | None = None) -> "UserInput":
+        return cls(kind="postback", data=dict(parse_qsl(data or "")), params=dict(params or {}))
+
+
+@dataclass(frozen=True)
+class Context:
+    """A snapshot of one user's conversation plus read-only facts about them."""
+
+    user_id: str
+    now: datetime
+    flow: str | None = None
+    step: str | None = None
+    session_id: str | None = None
+    data: dict = field(default_factory=dict)
+    history: tuple[str, ...] = ()
+    memory: dict = field(default_factory=dict)
+    updated_at: datetime | None = None
+    roles: frozenset[str] = frozenset()
+    consented: bool = False
+    services: Any = None  # read-only helpers (knowledge base, programmes); see bot.services
+
+    def evolve(self, **changes) -> "Context":
+        return replace(self, **changes)
+
+    def with_answer(self, step: str, value: Any) -> "Context":
+        return self.evolve(data={**self.data, step: value}, history=(*self.history, step))
+
+    def without_answer(self, step: str) -> "Context":
+        data = {k: v for k, v in self.data.items() if k != step}
+        history = tuple(s for s in self.history if s != step)
+        return self.evolve(data=data, history=history)
+
+    def cleared(self) -> "Context":
+        return self.evolve(flow=None, step=None, session_id=None, data={}, history=())
+
+    def remember(self, **values) -> "Context":
+        return self.evolve(memory={**self.memory, **values})
+
+    def forget(self, *keys: str) -> "Context":
+        return self.evolve(memory={k: v for k, v in self.memory.items() if k not in keys})
+
+    # Buttons bound to this session and step (see module docstring).
+    def choice(self, label: str, value: str, *, step: str | None = None, display: str | None = None) -> Choice:
+        data = encode_postback(f=self.flow, s=self.session_id, st=step or self.step, v=value)
+        return Choice(label=label, data=data, display=display or label)
+
+    def action(self, label: str, act: str, *, step: str | None = None, display: str | None = None, **extra) -> Choice:
+        data = encode_postback(f=self.flow, s=self.session_id, st=step or self.step, act=act, **extra)
+        return Choice(label=label, data=data, display=display or label)
+
+    def picker(self, label: str, mode: str = "datetime", *, initial: str | None = None,
+               min: str | None = None, max: str | None = None) -> Choice:
+        data = encode_postback(f=self.flow, s=self.session_id, st=self.step, act="pick")
+        return Choice(label=label, data=data, kind=mode, initial=initial, min=min, max=max)
+
+
+class Invalid(Exception):
+    """Raised by a step's parser: the input is not an acceptable answer. ``message`` is zh-TW."""
+
+    def __init__(self, message: str, *, looks_like_question: bool | None = None):
+        super().__init__(message)
+        self.message = message
+        self.looks_like_question = looks_like_question
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    label: str  # short zh-TW label used in the summary ("員工人數")
+    ask: Callable[[Context], Sequence[Reply]]  # the question, with its quick replies
+    parse: Callable[[Context, UserInput], Any]  # value, or raise Invalid
+    when: Callable[[Context], bool] = lambda ctx: True  # ask only when it matters
+    display: Callable[[Context, Any], str] | None = None  # how the answer reads in the summary
+    store: Callable[[Context, Any], Context] | None = None  # default: data[name] = value
+    accepts: frozenset[str] = frozenset({"text", "postback"})
+    help: str = ""  # one line on why we ask / what counts
+
+
+@dataclass(frozen=True)
+class Turn:
+    ctx: Context
+    replies: list[Reply]
+    finish: bool = False  # run the flow's finish() (in the dispatcher's transaction)
+    faq: str | None = None  # answer this text with the FAQ, then show ``replies`` (the re-ask)
+    show_menu: bool = False
+    start_flow: str | None = None  # hand the conversation to another flow
+
+
+@dataclass(frozen=True)
+class Flow:
+    id: FlowId
+    title: str  # zh-TW name shown to people ("資格檢查")
+    help: str  # zh-TW: what this conversation does, how to navigate
+    steps: tuple[Step, ...]
+    # Runs in the dispatcher's transaction: (request: bot.dispatcher.Request) -> Turn, where
+    # request.ctx is the context with every answer and request.session the DB session.
+    finish: Callable[..., "Turn"]
+    summary: bool = True
+    requires_consent: bool = False
+    # True when the outcome can no longer change: skip remaining questions and the summary.
+    settled: Callable[[Context], bool] = lambda ctx: False
+    prefill: Callable[[Context], dict] | None = None  # answers known before asking (e.g. from intake)
+    summary_title: str = ""
+    slow_finish: bool = False  # finish() does slow work: show LINE's loading animation first
+
+    def step(self, name: str) -> Step | None:
+        return next((s for s in self.steps if s.name == name), None)
+
+
+# --- the engine ---------------------------------------------------------------------------------
+
+def new_session_id() -> str:
+    return secrets.token_hex(4)
+
+
+def start(flow: Flow, ctx: Context, *, prefill: dict | None = None) -> Turn:
+    data = dict(prefill or {})
+    if flow.prefill:
+        data = {**flow.prefill(ctx), **data}
+    ctx = ctx.evolve(flow=flow.id.value, session_id=new_session_id(), data=data, history=(), step=None)
+    return _move_on(flow, ctx, [])
+
+
+def pending_step(flow: Flow, ctx: Context) -> Step | None:
+    for step in flow.steps:
+        if step.name not in ctx.data and step.when(ctx):
+            return step
+    return None
+
+
+def _ask(flow: Flow, ctx: Context, step: Step, lead: list[Reply]) -> Turn:
+    ctx = ctx.evolve(step=step.name)
+    return Turn(ctx, [*lead, *_with_nav(ctx, list(step.ask(ctx)))])
+
+
+def _with_nav(ctx: Context, replies: list[Reply]) -> list[Reply]:
+    """Give the last question a 上一步 / 取消 quick reply when it has room and none of its own."""
+    if not replies:
+        return replies
+    last = replies[-1]
+    if isinstance(last, Text) and not last.quick_replies:
+        items = [Choice(t("core.nav_cancel"))]
+        if ctx.history:
+            items.insert(0, Choice(t("core.nav_back")))
+        replies[-1] = Text(last.text, tuple(items))
+    return replies
+
+
+def _move_on(flow: Flow, ctx: Context, lead: list[Reply]) -> Turn:
+    if flow.settled(ctx):
+        return Turn(ctx.evolve(step=None), lead, finish=True)
+    step = pending_step(flow, ctx)
+    if step is not None:
+        return _ask(flow, ctx, step, lead)
+    if flow.summary:
+        ctx = ctx.evolve(step=SUMMARY_STEP)
+        return Turn(ctx, [*lead, summary_card(flow, ctx)])
+    return Turn(ctx.evolve(step=None), lead, finish=True)
+
+
+def display_value(step: Step, ctx: Context) -> str:
+    value = ctx.data.get(step.name)
+    if step.display:
+        return step.display(ctx, value)
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, (list, tuple)):
+        return "、".join(map(str, value)) or "無"
+    return "—" if value in (None, "") else str(value)
+
+
+def summary_card(flow: Flow, ctx: Context) -> Card:
+    answered = [s for s in flow.steps if s.name in ctx.data and s.when(ctx)]
+    edits = [ctx.action(t("core.summary_edit", label=s.label), "edit", step=SUMMARY_STEP, target=s.name)
+             for s in answered][:11]  # 11 edits + 確認 + 取消 = LINE's 13 quick replies
+    return Card(
+        title=flow.summary_title or t("core.summary_title"),
+        rows=tuple((s.label, display_value(s, ctx)) for s in answered),
+        note=t("core.summary_edit_hint"),
+        buttons=(ctx.action(t("core.summary_confirm"), "confirm", step=SUMMARY_STEP),),
+        quick_replies=(*edits, ctx.action(t("core.summary_confirm"), "confirm", step=SUMMARY_STEP),
+                       Choice(t("core.nav_cancel"))),
+    )
+
+
+def current_question(flow: Flow, ctx: Context, lead: list[Reply] | None = None) -> Turn:
+    """Repeat whatever the conversation is waiting for."""
+    lead = list(lead or [])
+    if ctx.step == SUMMARY_STEP:
+        return Turn(ctx, [*lead, summary_card(flow, ctx)])
+    step = flow.step(ctx.step or "") or pending_step(flow, ctx)
+    if step is None:
+        return _move_on(flow, ctx, lead)
+    return _ask(flow, ctx, step, lead)
+
+
+def nav_of(user_input: UserInput) -> Nav | None:
+    if user_input.kind == "text":
+        return NAV_WORDS.get(squash(user_input.text))
+    if user_input.kind == "postback" and user_input.data.get("nav"):
+        try:
+            return Nav(user_input.data["nav"])
+        except ValueError:
+            return None
+    return None
+
+
+def is_stale(ctx: Context, user_input: UserInput) -> bool:
+    """A flow button from another session, or for a step we are no longer on."""
+    if user_input.kind != "postback" or "s" not in user_input.data:
+        return False
+    data = user_input.data
+    if data.get("f") != ctx.flow or data.get("s") != ctx.session_id:
+        return True
+    return data.get("st") != ctx.step
+
+
+def advance(flow: Flow, ctx: Context, user_input: UserInput) -> Turn:
+    """One step of a conversation that is in ``flow``. Pure."""
+    nav = nav_of(user_input)
+    if nav is Nav.CANCEL:
+        return Turn(ctx.cleared(), [Text(t("core.cancelled", flow=flow.title))], show_menu=True)
+    if nav is Nav.RESTART:
+        turn = start(flow, ctx.cleared())
+        return Turn(turn.ctx, [Text(t("core.restarted", flow=flow.title)), *turn.replies], turn.finish)
+    if nav is Nav.MENU:
+        paused = {"flow": ctx.flow, "step": ctx.step, "session_id": ctx.session_id,
+                  "data": ctx.data, "history": list(ctx.history)}
+        return Turn(ctx.cleared().remember(paused=paused),
+                    [Text(t("core.paused_for_menu", flow=flow.title))], show_menu=True)
+    if nav is Nav.HELP:
+        step = flow.step(ctx.step or "")
+        lines = [flow.help] + ([step.help] if step and step.help else [])
+        return current_question(flow, ctx, [Text("\n".join(lines))])
+    if nav is Nav.BACK:
+        if not ctx.history:
+            return current_question(flow, ctx, [Text(t("core.back_at_start"))])
+        previous = ctx.history[-1]
+        return current_question(flow, ctx.without_answer(previous).evolve(step=previous))
+
+    if is_stale(ctx, user_input):
+        return current_question(flow, ctx, [Text(t("core.button_expired"))])
+
+    if ctx.step == SUMMARY_STEP:
+        return _summary_input(flow, ctx, user_input)
+
+    step = flow.step(ctx.step or "")
+    if step is None:
+        return _move_on(flow, ctx, [])
+
+    if user_input.kind == "sticker":
+        return current_question(flow, ctx, [Text(t("core.sticker_mid_flow", flow=flow.title))])
+    if user_input.kind not in step.accepts and user_input.kind in MEDIA_KINDS:
+        media = t(f"core.media_{user_input.kind}")
+        return current_question(flow, ctx, [Text(t("core.media_mid_flow", media=media))])
+    if user_input.kind == "text" and not user_input.text.strip():
+        return current_question(flow, ctx, [Text(t("core.empty_input"))])
+
+    try:
+        value = step.parse(ctx, user_input)
+    except Invalid as invalid:
+        if user_input.kind == "text" and _looks_like_question(user_input.text, invalid):
+            # An off-topic question mid-form: answer it from the FAQ, then ask again.
+            again = current_question(flow, ctx, [Text(t("core.faq_answered_resume", flow=flow.title))])
+            return Turn(again.ctx, again.replies, faq=user_input.text)
+        return current_question(flow, ctx, [Text(invalid.message)])
+
+    ctx = step.store(ctx, value) if step.store else ctx.with_answer(step.name, value)
+    if step.name not in ctx.history:
+        ctx = ctx.evolve(history=(*ctx.history, step.name))
+    return _move_on(flow, ctx, [])
+
+
+QUESTION_MARKERS = ("?", "？", "嗎", "呢", "怎麼", "什麼", "如何", "多少", "幾", "哪", "可以", "能不能", "是否", "請問", "為何", "為什麼")
+
+
+def _looks_like_question(text: str, invalid: Invalid) -> bool:
+    if invalid.looks_like_question is not None:
+        return invalid.looks_like_question
+    stripped = text.strip()
+    return len(stripped) >= 4 and any(marker in stripped for marker in QUESTION_MARKERS)
+
+
+def _summary_input(flow: Flow, ctx: Context, user_input: UserInput) -> Turn:
+    act = user_input.data.get("act") if user_input.kind == "postback" else None
+    text = squash(user_input.text) if user_input.kind == "text" else ""
+    if act == "confirm" or text in {"確認", "確定", "沒問題", "ok", "對", "正確", "好"}:
+        return Turn(ctx.evolve(step=None), [], finish=True)
+    target = user_input.data.get("target") if act == "edit" else None
+    if target is None and text:
+        # "修改員工人數" or just "員工人數"
+        wanted = text.removeprefix("修改").removeprefix("改")
+        target = next((s.name for s in flow.steps if squash(s.label) == wanted and s.name in ctx.data), None)
+    step = flow.step(target or "")
+    if step is not None:
+        ctx = ctx.without_answer(step.name)
+        return _ask(flow, ctx, step, [])
+    if user_input.kind == "sticker":
+        return current_question(flow, ctx, [Text(t("core.sticker_mid_flow", flow=flow.title))])
+    if user_input.kind == "text" and len(user_input.text.strip()) >= 4 and any(m in user_input.text for m in QUESTION_MARKERS):
+        again = current_question(flow, ctx, [Text(t("core.faq_answered_resume", flow=flow.title))])
+        return Turn(again.ctx, again.replies, faq=user_input.text)
+    return current_question(flow, ctx, [Text(t("core.edit_which"))])
+
+
+def resume_offer(flow: Flow, ctx: Context) -> Turn:
+    step = flow.step(ctx.step or "")
+    label = step.label if step else t("core.summary_title")
+    offer = Text(t("core.resume_offer", flow=flow.title, step=label), (
+        ctx.action(t("core.resume_continue"), "resume", step=ctx.step),
+        ctx.action(t("core.resume_restart"), "restart", step=ctx.step),
+        ctx.action(t("core.resume_drop"), "drop", step=ctx.step),
+    ))
+    return Turn(ctx.remember(resume_offered=True), [offer])
+
+
+def handle_resume_answer(flow: Flow, ctx: Context, user_input: UserInput) -> Turn | None:
+    """The answer to ``resume_offer``; None when the input is something else."""
+    if not ctx.memory.get("resume_offered"):
+        return None
+    ctx = ctx.forget("resume_offered")
+    act = user_input.data.get("act") if user_input.kind == "postback" else None
+    text = squash(user_input.text) if user_input.kind == "text" else ""
+    if act == "resume" or text in {"繼續", "好", "要"}:
+        return current_question(flow, ctx)
+    if act == "restart" or text in {"重新開始", "重來"}:
+        turn = start(flow, ctx.cleared())
+        return Turn(turn.ctx, [Text(t("core.restarted", flow=flow.title)), *turn.replies], turn.finish)
+    if act == "drop" or text in {"不用了", "不要", "取消"}:
+        return Turn(ctx.cleared(), [Text(t("core.resume_dropped", flow=flow.title))], show_menu=True)
+    return None  # anything else: carry on as a normal input
+
+
+def needs_resume_offer(ctx: Context) -> bool:
+    return bool(ctx.flow and ctx.updated_at and ctx.now - ctx.updated_at > RESUME_AFTER
+                and not ctx.memory.get("resume_offered"))

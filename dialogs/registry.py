@@ -1,0 +1,109 @@
+"""The one routing table: flows by FlowId, and chat commands with the role each requires.
+
+Domains register here from their ``flows.py`` (imported by ``load_all``). Permissions are declared
+at registration (``role="staff"``); the dispatcher refuses before the handler runs, politely and
+without revealing that the command exists, and audits the attempt.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Callable
+
+from dialogs.framework import Flow, FlowId, squash
+
+FLOWS: dict[FlowId, Flow] = {}
+COMMANDS: list["Command"] = []
+
+# Modules that register flows/commands. Order matters only for overlapping phrases.
+FLOW_MODULES = (
+    "dialogs.core_flows",
+    "dialogs.demo",
+    "eligibility.flows",
+    "knowledge.flows",
+    "letters.flows",
+    "visits.flows",
+    "broadcasts.flows",
+    "scheduler.flows",
+    "privacy.flows",
+    "staff.flows",
+)
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    phrases: tuple[str, ...]  # exact phrases (after squash), or prefixes when ``prefix`` is True
+    handler: Callable  # (request) -> Turn ; see bot.dispatcher.Request
+    role: str | None = None  # None: everyone; "staff" / "advisor"
+    prefix: bool = False  # "/公告 內容…" style commands take the rest as an argument
+    help: str = ""
+
+
+def register_flow(flow: Flow) -> Flow:
+    if flow.id in FLOWS and FLOWS[flow.id] is not flow:
+        raise ValueError(f"flow {flow.id} registered twice")
+    FLOWS[flow.id] = flow
+    return flow
+
+
+def command(name: str, *phrases: str, role: str | None = None, prefix: bool = False, help: str = ""):
+    def decorator(handler: Callable) -> Callable:
+        if any(c.name == name for c in COMMANDS):
+            raise ValueError(f"command {name} registered twice")
+        COMMANDS.append(Command(name, tuple(squash(p) for p in phrases), handler, role, prefix, help))
+        return handler
+    return decorator
+
+
+def find_command(text: str) -> tuple[Command, str] | None:
+    """The command a text invokes, with the argument text after a prefix phrase."""
+    key = squash(text)
+    for cmd in COMMANDS:
+        if not cmd.prefix and key in cmd.phrases:
+            return cmd, ""
+    stripped = text.strip()
+    for cmd in COMMANDS:
+        if cmd.prefix:
+            for phrase in cmd.phrases:
+                if key.startswith(phrase):
+                    rest = stripped[len(phrase):] if stripped.lower().startswith(phrase) else stripped
+                    return cmd, rest.strip()
+    return None
+
+
+def command_by_name(name: str) -> Command | None:
+    return next((c for c in COMMANDS if c.name == name), None)
+
+
+def flow(flow_id: str | FlowId) -> Flow | None:
+    try:
+        return FLOWS.get(FlowId(flow_id))
+    except ValueError:
+        return None
+
+
+_loaded = False
+
+
+def load_all() -> None:
+    """Import every domain's flows module once (they register themselves)."""
+    global _loaded
+    if _loaded:
+        return
+    from bot.config import REPO_ROOT
+
+    for module in FLOW_MODULES:
+        package, _, name = module.partition(".")
+        if (REPO_ROOT / package / f"{name}.py").exists():
+            importlib.import_module(module)
+    _loaded = True
+
+# Free text that is neither a navigation word, a command nor an answer goes here (the FAQ).
+FREE_TEXT_HANDLER: Callable | None = None
+
+
+def set_free_text_handler(handler: Callable) -> Callable:
+    global FREE_TEXT_HANDLER
+    FREE_TEXT_HANDLER = handler
+    return handler

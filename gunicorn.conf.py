@@ -1,0 +1,20 @@
+"""gunicorn settings for the web process (Procfile `web:`)."""
+import os
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("WEB_THREADS", "8"))
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+accesslog = None  # the app logs JSON itself; access lines would carry no extra value
+
+
+def worker_exit(server, worker):
+    """Let in-flight events finish (their state is in the database either way)."""
+    app = getattr(worker, "wsgi", None)
+    runtime = getattr(app, "extensions", {}).get("bot") if app else None
+    if runtime:
+        runtime.worker.wait_idle(timeout=10)
+        runtime.stop_background()
