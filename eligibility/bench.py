@@ -46,8 +46,24 @@ def benchmark_decisions(n: int = 10_000, *, programs_file: str | Path | None = N
         evaluate(program=c.program, answers=c.answers)
     full_s = time.perf_counter() - start
 
+    per_case = []  # p99 per request shape, one timing per call
+    for body in SAMPLES:
+        timings = []
+        for _ in range(max(1, n // len(SAMPLES))):
+            t0 = time.perf_counter()
+            c = check_request(body=body, programs=programs)
+            evaluate(program=c.program, answers=c.answers)
+            timings.append(time.perf_counter() - t0)
+        timings.sort()
+        per_case.append({"program": body["program"],
+                         "category": body["answers"].get("category"),
+                         "members": len(body["answers"].get("members", [])),
+                         "p99_ms": timings[int(len(timings) * 0.99) - 1 if len(timings) > 1 else 0]
+                         * 1000})
+
     return {
         "decisions": n,
+        "per_case": per_case,
         "engine_mean_ms": engine_s / n * 1000,
         "validate_and_decide_mean_ms": full_s / n * 1000,
         "under_1ms": full_s / n < 0.001,

@@ -29,39 +29,68 @@ OPERATORS = frozenset(_COMPARATORS)
 COMBINATORS = frozenset({"all", "any", "not"})
 
 
+Compiled = Callable[[Lookup], tuple[bool | None, list[str]]]
+_COMPILED: dict[int, tuple[Any, Compiled]] = {}
+
+
 def evaluate_condition(cond: Any, lookup: Lookup) -> tuple[bool | None, list[str]]:
-    """Kleene evaluation; `missing` lists only fields that could change the result."""
+    """Kleene evaluation; `missing` lists only fields that could change the result.
+    Conditions come from the loaded YAML and live as long as the programme, so they
+    are compiled to closures once (a decision must stay well under 1 ms)."""
     if cond is None:
         return True, []
+    return compiled(cond)(lookup)
+
+
+def compiled(cond: Any) -> Compiled:
+    """The closure for a (long-lived) condition, built once."""
+    cached = _COMPILED.get(id(cond))
+    if cached is None or cached[0] is not cond:
+        cached = (cond, compile_condition(cond))  # keeps cond alive: its id stays unique
+        _COMPILED[id(cond)] = cached
+    return cached[1]
+
+
+def compile_condition(cond: Any) -> Compiled:
+    if cond is None:
+        return lambda lookup: (True, [])
     if isinstance(cond, list):
         cond = {"all": cond}
     if "all" in cond:
-        return _all(cond["all"], lookup)
+        parts = [compile_condition(c) for c in cond["all"]]
+        return lambda lookup: _all(parts, lookup)
     if "any" in cond:
-        return _any(cond["any"], lookup)
+        parts = [compile_condition(c) for c in cond["any"]]
+        return lambda lookup: _any(parts, lookup)
     if "not" in cond:
-        value, missing = evaluate_condition(cond["not"], lookup)
-        return (None if value is None else not value), missing
+        inner = compile_condition(cond["not"])
+
+        def negate(lookup: Lookup) -> tuple[bool | None, list[str]]:
+            value, missing = inner(lookup)
+            return (None if value is None else not value), missing
+        return negate
     field = cond["field"]
-    value = lookup(field)
-    if value is MISSING:
-        return None, [field]
-    for op, param in cond.items():
-        if op == "field":
-            continue
-        try:
-            if not _COMPARATORS[op](value, param):
+    checks = [(_COMPARATORS[op], param) for op, param in cond.items() if op != "field"]
+
+    def leaf(lookup: Lookup) -> tuple[bool | None, list[str]]:
+        value = lookup(field)
+        if value is MISSING:
+            return None, [field]
+        for compare, param in checks:
+            try:
+                if not compare(value, param):
+                    return False, []
+            except TypeError:  # e.g. None > 9: a wrong-typed answer never satisfies
                 return False, []
-        except TypeError:  # e.g. None > 9: a wrong-typed answer never satisfies
-            return False, []
-    return True, []
+        return True, []
+    return leaf
 
 
-def _all(conds: Iterable[Any], lookup: Lookup) -> tuple[bool | None, list[str]]:
+def _all(parts: Iterable[Compiled], lookup: Lookup) -> tuple[bool | None, list[str]]:
     missing: list[str] = []
     unknown = False
-    for c in conds:
-        value, miss = evaluate_condition(c, lookup)
+    for part in parts:
+        value, miss = part(lookup)
         if value is False:
             return False, []
         if value is None:
@@ -70,11 +99,11 @@ def _all(conds: Iterable[Any], lookup: Lookup) -> tuple[bool | None, list[str]]:
     return (None, missing) if unknown else (True, [])
 
 
-def _any(conds: Iterable[Any], lookup: Lookup) -> tuple[bool | None, list[str]]:
+def _any(parts: Iterable[Compiled], lookup: Lookup) -> tuple[bool | None, list[str]]:
     missing: list[str] = []
     unknown = False
-    for c in conds:
-        value, miss = evaluate_condition(c, lookup)
+    for part in parts:
+        value, miss = part(lookup)
         if value is True:
             return True, []
         if value is None:

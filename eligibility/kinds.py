@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable, Mapping
 
-from .conditions import MISSING, Lookup, evaluate_condition, validate_condition
+from .conditions import MISSING, Lookup, compiled, evaluate_condition, validate_condition
 
 
 @dataclass
@@ -78,11 +78,16 @@ def check_forbidden_any(rule: Mapping, lookup: Lookup) -> Result:
 
 
 def check_requires_if(rule: Mapping, lookup: Lookup) -> Result:
-    violated, missing = evaluate_condition(
-        {"all": [rule.get("when"), {"not": rule["require"]}]}, lookup)
-    if violated is None:
-        return Undecided(missing)
-    return [Violation()] if violated else []
+    # violated = when AND NOT require, in Kleene logic (False wins over unknown)
+    applies, when_missing = evaluate_condition(rule.get("when"), lookup)
+    if applies is False:
+        return []
+    satisfied, require_missing = evaluate_condition(rule["require"], lookup)
+    if satisfied is True:
+        return []
+    if applies is None or satisfied is None:
+        return Undecided(when_missing + [m for m in require_missing if m not in when_missing])
+    return [Violation()]
 
 
 # --- roster (collection) kinds -----------------------------------------------
@@ -105,8 +110,9 @@ def _member_lookup(member: Mapping, defaults: Mapping[str, Any]) -> Lookup:
 def _count_where(rule: Mapping, members: list[Mapping], cond: Any,
                  defaults: Mapping) -> tuple[int, list[Mapping]] | Undecided:
     matched = []
+    test = compiled(cond)
     for m in members:
-        value, _ = evaluate_condition(cond, _member_lookup(m, defaults))
+        value, _ = test(_member_lookup(m, defaults))
         if value is None:
             return Undecided([rule["collection"]])
         if value:
@@ -196,10 +202,12 @@ def check_each_member(rule: Mapping, lookup: Lookup, defaults: Mapping) -> Resul
     if isinstance(members, Undecided):
         return members
     offenders = []
+    where = compiled(rule["where"]) if rule.get("where") is not None else None
+    require = compiled(rule["require"])
     for m in members:
         mlookup = _member_lookup(m, defaults)
-        applies, _ = evaluate_condition(rule.get("where"), mlookup)
-        ok, _ = evaluate_condition(rule["require"], mlookup)
+        applies = where(mlookup)[0] if where else True
+        ok = require(mlookup)[0] if applies is not False else True
         if applies is None or (applies and ok is None):
             return Undecided([rule["collection"]])
         if applies and not ok:
