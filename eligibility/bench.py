@@ -58,6 +58,7 @@ def benchmark_decisions(n: int = 10_000, *, programs_file: str | Path | None = N
         per_case.append({"program": body["program"],
                          "category": body["answers"].get("category"),
                          "members": len(body["answers"].get("members", [])),
+                         "median_ms": timings[len(timings) // 2] * 1000,
                          "p99_ms": timings[int(len(timings) * 0.99) - 1 if len(timings) > 1 else 0]
                          * 1000})
 
