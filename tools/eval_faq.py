@@ -1,0 +1,122 @@
+"""Run the FAQ dev set through the engine and print accuracy figures.
+
+Usage: .venv/bin/python tools/eval_faq.py [--entries knowledge/entries]
+                                           [--dev ../shared/eval/faq_dev.jsonl]
+                                           [--seeds ../shared/seeds] [--verbose]
+
+Scoring (shared/eval/README.md): an in-scope answer is correct when it contains
+at least one alternative of EVERY expected group after normalisation (no
+whitespace, full-width ASCII -> half-width, lowercase) and the engine said
+matched=true.  Top-3: the expected facts are in the answer of one of the
+first three candidates (the answer or the suggestions).  Out-of-scope questions
+must get matched=false.  Always exits 0 (it reports, the tests gate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from knowledge.normalize import eval_normalize  # noqa: E402
+from knowledge.service import KnowledgeBase  # noqa: E402
+
+
+def facts_present(answer: str, expect: list[list[str]]) -> bool:
+    text = eval_normalize(answer)
+    return all(any(eval_normalize(alt) in text for alt in group) for group in expect)
+
+
+def evaluate(kb: KnowledgeBase, rows: list[dict]) -> dict:
+    in_scope = [r for r in rows if r.get("kind") != "out_of_scope"]
+    oos = [r for r in rows if r.get("kind") == "out_of_scope"]
+    per_program: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    misses, top3_hits, correct, rejected, false_accepts = [], 0, 0, 0, []
+    for r in in_scope:
+        res = kb.ask(r["q"])
+        ok = res.matched and facts_present(res.answer, r["expect"])
+        cand_ids = ([res.entry_id] if res.entry_id else []) + [s["entry_id"] for s in res.suggestions]
+        cand_ids += [x[0] for x in res.debug.get("top", [])]
+        seen = []
+        for cid in cand_ids:
+            if cid not in seen:
+                seen.append(cid)
+        top3 = ok or any(facts_present(kb.entry(cid).answer, r["expect"]) for cid in seen[:3] if kb.entry(cid))
+        correct += ok
+        top3_hits += top3
+        per_program[r.get("program", "?")][0] += ok
+        per_program[r.get("program", "?")][1] += 1
+        if not ok:
+            expected_entry = next((cid for cid in seen if kb.entry(cid) and facts_present(kb.entry(cid).answer, r["expect"])), None)
+            if expected_entry is None:
+                expected_entry = next((e.id for e in kb.entries if facts_present(e.answer, r["expect"])
+                                       and e.program == r.get("program")), None)
+            misses.append({"id": r["id"], "q": r["q"], "got": res.entry_id, "band": res.band,
+                           "score": round(res.score, 3), "expected": r["expect"], "source": r.get("source"),
+                           "entry_with_facts": expected_entry, "top": res.debug.get("top", [])[:3],
+                           "features": res.debug.get("features")})
+    for r in oos:
+        res = kb.ask(r["q"])
+        if not res.matched:
+            rejected += 1
+        else:
+            false_accepts.append({"id": r["id"], "q": r["q"], "got": res.entry_id, "score": round(res.score, 3),
+                                  "note": r.get("note"), "features": res.debug.get("features")})
+    return {
+        "in_scope": len(in_scope), "correct": correct, "top3": top3_hits,
+        "oos": len(oos), "rejected": rejected,
+        "per_program": {k: tuple(v) for k, v in sorted(per_program.items())},
+        "misses": misses, "false_accepts": false_accepts,
+    }
+
+
+def _pct(a: int, b: int) -> str:
+    return f"{a}/{b} = {100.0 * a / b:.1f}%" if b else "n/a"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", default=str(REPO / "knowledge" / "entries"))
+    parser.add_argument("--dev", default=str(REPO.parent / "shared" / "eval" / "faq_dev.jsonl"))
+    parser.add_argument("--seeds", default=str(REPO.parent / "shared" / "seeds"))
+    parser.add_argument("--verbose", "-v", action="store_true", help="print features of misses")
+    args = parser.parse_args(argv)
+
+    t0 = time.perf_counter()
+    kb = KnowledgeBase.load(args.entries, args.seeds)
+    build_s = time.perf_counter() - t0
+    report = kb.report
+    print(report.summary() + f"; loaded in {build_s:.2f}s")
+    if not report.ok:
+        print(f"  ({len(report.errors)} KB errors; invalid entries skipped; run the loader for details)")
+    rows = [json.loads(line) for line in Path(args.dev).read_text(encoding="utf-8").splitlines() if line.strip()]
+    res = evaluate(kb, rows)
+    print(f"in-scope accuracy : {_pct(res['correct'], res['in_scope'])}")
+    print(f"top-3 accuracy    : {_pct(res['top3'], res['in_scope'])}")
+    print(f"out-of-scope rej. : {_pct(res['rejected'], res['oos'])}")
+    print("per programme:")
+    for prog, (ok, n) in res["per_program"].items():
+        print(f"  {prog:14s} {_pct(ok, n)}")
+    if res["misses"]:
+        print("misses (id | q | got [band score] | expected | entry holding the facts):")
+        for m in res["misses"]:
+            print(f"  {m['id']} | {m['q']} | {m['got']} [{m['band']} {m['score']}] | {m['expected']} | {m['entry_with_facts']}")
+            if args.verbose:
+                print(f"      top={m['top']} features={m['features']}")
+    if res["false_accepts"]:
+        print("out-of-scope answered (id | q | got score | note):")
+        for m in res["false_accepts"]:
+            print(f"  {m['id']} | {m['q']} | {m['got']} {m['score']} | {m['note']}")
+            if args.verbose:
+                print(f"      features={m['features']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
