@@ -26,6 +26,10 @@ def current_programs() -> Mapping[str, ProgramRules]:
     shared = current_app.extensions.get("programs")
     if shared is not None:
         return shared
+    runtime = current_app.extensions.get("bot")  # bot.create_app's shared services
+    services = getattr(runtime, "services", None)
+    if services is not None and services.get("programs") is not None:
+        return services.get("programs")
     path = programs_file()
     cache = current_app.extensions.setdefault("eligibility_programs_cache", {})
     if path not in cache:

@@ -141,3 +141,15 @@ def test_extra_answer_keys_are_ignored_and_tax_id_normalised():
         programs=programs())
     assert checked.ok
     assert checked.answers == {"registration": "company", "employees": 1, "tax_id": "21556433"}
+
+
+def test_init_app_hook_registers_once():
+    import eligibility
+
+    app = Flask(__name__)
+    app.config["PROGRAMS_FILE"] = str(PROGRAMS_FILE)
+    eligibility.init_app(app)
+    eligibility.init_app(app)  # idempotent
+    res = app.test_client().post("/api/eligibility", json={
+        "program": "cluster-2022", "answers": cluster_a(roster(9))})
+    assert res.get_json()["reasons"][0]["code"] == "cluster_too_small"
