@@ -47,7 +47,7 @@ def cn_to_int(chars: str) -> int | None:
 
 # --- counts ---------------------------------------------------------------------
 
-_ALONE = re.compile(r"只有我|就我|我自己|自己一個|我一個|一人公司|一人店|老闆自己|沒有?請人|沒有?員工|"
+_ALONE = re.compile(r"只有我|就我|我自己|自己一個|自己一人|我一個|我一人|一人公司|一人店|老闆自己|沒有?請人|沒有?員工|"
                     r"沒有?其他人|都我自己|自己做")
 _NONE = re.compile(r"^(沒有|沒|無|零|0|nobody|none)[個位名人]?$")
 _VAGUE = re.compile(r"幾|多|左右|以上|以下|不到|至少|差不多|上下|大概|大約|約|應該|可能")
@@ -91,7 +91,7 @@ def parse_count(text: str | None) -> int | None:
 _UNSURE = re.compile(r"不確定|不知道|不清楚|不太清楚|不曉得|不記得|忘了|忘記|好像|可能|應該|也許|"
                      r"大概|或許|不太懂|不懂|看不懂|不一定|不太確定|unsure|notsure|dunno|idk|\?|？")
 _YES_FIRST = re.compile(r"沒錯|沒問題|是的|對的|當然")
-_NO = re.compile(r"沒有|沒|不是|不用|不要|不對|不行|否|^無|^no|^nope|^n$|^不$|錯")
+_NO = re.compile(r"沒有|沒|不是|不用|不要|不對|不行|不會|不曾|未曾|否|^無|^no|^nope|^n$|^不$|錯")
 _YES = re.compile(r"有|是|對|要|好|可以|嗯|恩|yes|^y$|^ok|^okay|yep|對啊|沒錯")
 
 

@@ -73,8 +73,9 @@ def check_forbidden_any(rule: Mapping, lookup: Lookup) -> Result:
     if value is MISSING:
         return Undecided([rule["field"]])
     items = rule["items"]
+    keys = [value] if isinstance(value, str) else list(dict.fromkeys(value or []))
     return [Violation({"value": key, "label": items[key].get("label", key)}, item=items[key])
-            for key in (value or []) if key in items]
+            for key in keys if key in items]
 
 
 def check_requires_if(rule: Mapping, lookup: Lookup) -> Result:
