@@ -1,0 +1,461 @@
+"""Chinese-aware lexical index over knowledge-base entries.
+
+Retrieval = BM25 (bm25s) over two fields per entry, then a rapidfuzz rerank of
+the top-k:
+
+* tokens: jieba words (with ``domain_dict.txt`` so that 意向書, 統一編號,
+  雲端服務供應商 ... stay whole) of 3+ characters, every ASCII run (api, sla,
+  40mb, 9), and character bigrams over the normalised text.  Bigrams make the
+  index robust to jieba's mistakes on Traditional text and to typos; words give
+  exact multi-character terms extra weight.
+* field "q": canonical question (twice: it is the most careful phrasing),
+  alternatives and tags; field "a": the answer, weighted lower (ANSWER_WEIGHT)
+  because answers mention many neighbouring topics.
+* synonyms (``synonyms.yaml``) are applied at query time: each query term found
+  in a synonym group adds the group's other members at SYNONYM_WEIGHT.
+* rerank: rapidfuzz ``token_set_ratio``/``token_sort_ratio`` between the
+  segmented query and each phrasing of a candidate (tokens joined by spaces,
+  because rapidfuzz's token scorers split on whitespace).
+
+The index also exposes the features used to calibrate confidence (service.py):
+idf-weighted coverage of the query's content words by the candidate, the share
+of the query that is unknown to the whole KB, fuzzy similarity and the BM25
+margin between the first two candidates.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import bm25s
+import jieba
+import numpy as np
+import yaml
+from rapidfuzz import fuzz
+
+from .loader import Entry
+from .normalize import normalize_text, to_simplified
+
+KNOWLEDGE_DIR = Path(__file__).resolve().parent
+DOMAIN_DICT = KNOWLEDGE_DIR / "domain_dict.txt"
+SYNONYMS_FILE = KNOWLEDGE_DIR / "synonyms.yaml"
+
+# Field weights, chosen by leave-one-alternative-out retrieval on the KB
+# (fit_calibration.py): answers matter, but less than the questions.
+ANSWER_WEIGHT = 0.6
+SYNONYM_WEIGHT = 0.5      # an expanded term is weaker evidence than the user's own word
+RERANK_K = 12             # candidates passed to the fuzzy rerank
+FUZZ_WEIGHT = 0.3 
+GENERAL_BASE_IDF = 7.5    # log(total/freq) of very common words (比較, 今年, 辦法 ~ 8-9)
+GENERAL_UNSEEN_IDF = 14.0  # words jieba's dictionary lacks (often HMM-glued fragments)       # share of the rerank score given to fuzzy similarity
+
+jieba.setLogLevel(logging.WARNING)
+_ASCII_RUN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
+_UNIT = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?|[^a-z0-9]")
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Retrieval vocabulary loaded from synonyms.yaml (normalised)."""
+
+    synonym_groups: tuple[frozenset[str], ...]
+    stopwords: frozenset[str]
+    facets: tuple[str, ...]
+    programs: dict
+    advice: tuple[str, ...] = ()
+    default_program: str | None = None
+
+    @classmethod
+    def load(cls, path: Path = SYNONYMS_FILE) -> "Vocabulary":
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        groups = tuple(
+            frozenset(t for t in (normalize_text(str(w)) for w in group) if t)
+            for group in data.get("synonyms", [])
+        )
+        stop = frozenset(normalize_text(str(w)) for w in data.get("stopwords", []))
+        facets = tuple(sorted({normalize_text(str(w)) for w in data.get("facets", [])}, key=len, reverse=True))
+        programs = {}
+        for pid, spec in (data.get("programs") or {}).items():
+            spec = dict(spec or {})
+            spec["words"] = sorted({normalize_text(str(w)) for w in spec.get("words", [])}, key=len, reverse=True)
+            spec["years"] = [int(y) for y in spec.get("years", [])]
+            spec["names"] = {normalize_text(str(w)) for w in spec.get("names", [])}
+            programs[pid] = spec
+        advice = tuple(normalize_text(str(w)) for w in data.get("advice", []))
+        return cls(synonym_groups=groups, stopwords=stop, facets=facets, programs=programs, advice=advice,
+                   default_program=data.get("default_program"))
+
+    def program_names(self, program: str) -> set[str]:
+        spec = self.programs.get(program)
+        return spec["names"] if spec else set()
+
+    @property
+    def all_program_words(self) -> set[str]:
+        out: set[str] = set()
+        for spec in self.programs.values():
+            out |= set(spec["words"]) | spec["names"]
+        return out
+
+    def synonyms_of(self, term: str) -> set[str]:
+        out: set[str] = set()
+        for group in self.synonym_groups:
+            if term in group:
+                out |= group
+        out.discard(term)
+        return out
+
+
+class Analyzer:
+    """Normalises and tokenises text the same way for entries and queries."""
+
+    def __init__(self, vocabulary: Vocabulary, domain_dict: Path = DOMAIN_DICT):
+        self.vocab = vocabulary
+        self._jieba = jieba.Tokenizer()
+        self._jieba.initialize()
+        self._gw_cache: dict[str, float] = {}
+        if domain_dict.exists():
+            for line in domain_dict.read_text(encoding="utf-8").splitlines():
+                parts = line.split()
+                if parts:
+                    freq = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+                    self._add_word(normalize_text(parts[0]), freq)
+        for group in vocabulary.synonym_groups:
+            for term in group:
+                if len(term) >= 2:
+                    self._add_word(term, None)
+
+    def _add_word(self, word: str, freq: int | None) -> None:
+        # Segmentation runs on the Simplified form (see words()), so the
+        # Simplified spelling is the one that matters; add both to be safe.
+        self._jieba.add_word(word, freq=freq)
+        simplified = to_simplified(word)
+        if simplified != word:
+            self._jieba.add_word(simplified, freq=freq)
+
+    def words(self, norm: str) -> list[str]:
+        """jieba segmentation of normalised text, stopwords removed."""
+        stop = self.vocab.stopwords
+        return [w for w in _merge_counts(self.segment(norm)) if w.strip() and w not in stop]
+
+    def segment(self, norm: str) -> list[str]:
+        """jieba's dictionary is mostly Simplified and it splits Traditional
+        words such as 颱風/註冊 into characters.  Segment the Simplified form
+        and cut the Traditional text at the same offsets (t2s keeps the length
+        for ordinary text; if it does not, segment the original)."""
+        simplified = to_simplified(norm)
+        if len(simplified) != len(norm):
+            return self._jieba.lcut(norm, HMM=True)
+        out, pos = [], 0
+        for piece in self._jieba.lcut(simplified, HMM=True):
+            out.append(norm[pos: pos + len(piece)])
+            pos += len(piece)
+        return out
+
+    def general_weight(self, word: str) -> float:
+        """How specific a word is in everyday Chinese: log inverse frequency in
+        jieba's general dictionary, minus the level of ordinary words.  Filler
+        such as 辦法/晚上/找到 weighs ~1, topical words such as 續約/會費/蝦皮
+        weigh 5+.  A question's topic lives in its specific words, so coverage of
+        those decides whether an entry really answers it."""
+        cached = self._gw_cache.get(word)
+        if cached is None and word[:1].isdigit():
+            # "12個", "100家": the user's own figures, rarely in the KB text
+            cached = self._gw_cache[word] = 1.0
+        if cached is None:
+            freq = self._jieba.FREQ.get(to_simplified(word), 0) or self._jieba.FREQ.get(word, 0)
+            gidf = math.log(self._jieba.total / (freq + 1))
+            if freq == 0:
+                gidf = min(gidf, GENERAL_UNSEEN_IDF)
+            cached = min(max(gidf - GENERAL_BASE_IDF, 0.5), 10.0)
+            if len(word) == 1:
+                cached *= 0.5
+            self._gw_cache[word] = cached
+        return cached
+
+    def tokens(self, norm: str) -> list[str]:
+        """BM25 tokens: words of 3+ chars, ASCII runs, and bigrams over units."""
+        stop = self.vocab.stopwords
+        units = _UNIT.findall(norm)
+        out: list[str] = []
+        for word in self.words(norm):
+            if len(word) >= 3 or _ASCII_RUN.fullmatch(word):
+                out.append(word)
+        for a, b in zip(units, units[1:]):
+            pair = a + b
+            if pair in stop or (a in stop and b in stop):
+                continue
+            out.append(pair)
+        return out
+
+
+@dataclass
+class Analysis:
+    norm: str
+    words: list[str]
+    tokens: list[str]
+    expansion: list[str]
+    fuzz_text: str
+
+
+@dataclass
+class Candidate:
+    index: int
+    bm25: float
+    fuzzy: float
+    rank_score: float
+    cov_q: float = 0.0
+    cov_all: float = 0.0
+
+
+@dataclass
+class _Doc:
+    entry: Entry
+    q_norm: str              # question + alternatives + tags, normalised, joined
+    all_norm: str            # q_norm + answer
+    phrasings: list[str] = field(default_factory=list)   # space-joined words per phrasing
+
+
+class SearchIndex:
+    """Immutable index over a list of entries; build once, query many times."""
+
+    def __init__(self, entries: Sequence[Entry], analyzer: Analyzer):
+        self.analyzer = analyzer
+        self.vocab = analyzer.vocab
+        self.entries: list[Entry] = list(entries)
+        self.by_id = {e.id: i for i, e in enumerate(self.entries)}
+        self.docs: list[_Doc] = []
+        q_corpus: list[list[str]] = []
+        a_corpus: list[list[str]] = []
+
+        for entry in self.entries:
+            phr_norms = [normalize_text(t) for t in (entry.question, *entry.alternatives)]
+            tag_norms = [normalize_text(t) for t in entry.tags]
+            ans_norm = normalize_text(entry.answer)
+            q_tokens: list[str] = []
+            q_tokens += analyzer.tokens(phr_norms[0])  # canonical question counts twice
+            for norm in phr_norms:
+                q_tokens += analyzer.tokens(norm)
+            for norm in tag_norms:
+                q_tokens += analyzer.tokens(norm) or [norm]
+            q_corpus.append(q_tokens or ["<empty>"])
+            a_corpus.append(analyzer.tokens(ans_norm) or ["<empty>"])
+            q_norm = "|".join(phr_norms + tag_norms)
+            self.docs.append(_Doc(
+                entry=entry,
+                q_norm=q_norm,
+                all_norm=q_norm + "|" + ans_norm,
+                phrasings=[" ".join(analyzer.words(n)) for n in phr_norms],
+            ))
+        self._n = max(len(self.entries), 1)
+        self._kb_text = "\n".join(d.all_norm for d in self.docs)
+        self._bm25_q = self._bm25(q_corpus)
+        self._bm25_a = self._bm25(a_corpus)
+        self._idf_cache: dict[str, float] = {}
+
+    @staticmethod
+    def _bm25(corpus: list[list[str]]) -> bm25s.BM25 | None:
+        if not corpus:
+            return None
+        model = bm25s.BM25()
+        model.index(corpus, show_progress=False)
+        return model
+
+    # ---- query side -------------------------------------------------------
+    def analyze(self, text: str, *, extra: str = "") -> Analysis:
+        norm = normalize_text(text)
+        words = self.analyzer.words(norm)
+        tokens = self.analyzer.tokens(norm)
+        if extra:
+            extra_norm = normalize_text(extra)
+            words = words + self.analyzer.words(extra_norm)
+            tokens = tokens + self.analyzer.tokens(extra_norm)
+            norm = norm + extra_norm
+        expansion: list[str] = []
+        seen = set(tokens)
+        for term in set(words) | set(tokens):
+            for syn in self.vocab.synonyms_of(term):
+                for tok in self.analyzer.tokens(syn) or ([syn] if len(syn) > 1 else []):
+                    if tok not in seen:
+                        seen.add(tok)
+                        expansion.append(tok)
+        return Analysis(norm=norm, words=words, tokens=tokens, expansion=expansion,
+                        fuzz_text=" ".join(words))
+
+    def _field_scores(self, tokens: list[str]) -> np.ndarray:
+        questions = np.asarray(self._bm25_q.get_scores(tokens), dtype=np.float64)
+        answer = np.asarray(self._bm25_a.get_scores(tokens), dtype=np.float64)
+        return questions + ANSWER_WEIGHT * answer
+
+    def bm25_scores(self, analysis: Analysis) -> np.ndarray:
+        if not self.entries:
+            return np.zeros(0, dtype=np.float32)
+        scores = self._field_scores(analysis.tokens)
+        if analysis.expansion:
+            scores = scores + SYNONYM_WEIGHT * self._field_scores(analysis.expansion)
+        return scores
+
+    def fuzzy(self, analysis: Analysis, index: int) -> float:
+        """Best similarity (0..1) between the query and a phrasing of the entry."""
+        query = analysis.fuzz_text
+        if not query:
+            return 0.0
+        best = 0.0
+        for phr in self.docs[index].phrasings:
+            if not phr:
+                continue
+            score = 0.5 * fuzz.token_set_ratio(query, phr) + 0.5 * fuzz.token_sort_ratio(query, phr)
+            if score > best:
+                best = score
+        return best / 100.0
+
+    def search(self, analysis: Analysis, *, weights: np.ndarray | None = None, k: int = RERANK_K) -> list[Candidate]:
+        """Top candidates, best first.  ``weights`` multiplies BM25 per entry
+        (programme boosts/penalties)."""
+        if not self.entries:
+            return []
+        scores = self.bm25_scores(analysis)
+        if weights is not None:
+            scores = scores * weights
+        top = np.argsort(-scores)[: min(k, len(scores))]
+        best = float(scores[top[0]]) if len(top) else 0.0
+        cands: list[Candidate] = []
+        for i in top:
+            s = float(scores[i])
+            if s <= 0:
+                continue
+            fz = self.fuzzy(analysis, int(i))
+            rel = s / best if best > 0 else 0.0
+            cand = Candidate(index=int(i), bm25=s, fuzzy=fz,
+                             rank_score=(1 - FUZZ_WEIGHT) * rel + FUZZ_WEIGHT * fz * (weights[i] if weights is not None else 1.0))
+            cands.append(cand)
+        cands.sort(key=lambda c: c.rank_score, reverse=True)
+        return cands
+
+    # ---- calibration features ------------------------------------------------
+    def idf(self, word: str) -> float:
+        cached = self._idf_cache.get(word)
+        if cached is None:
+            df = sum(1 for d in self.docs if word in d.all_norm)
+            cached = math.log(1 + (self._n - df + 0.5) / (df + 0.5))
+            self._idf_cache[word] = cached
+        return cached
+
+    def content_words(self, analysis: Analysis) -> list[str]:
+        seen, out = set(), []
+        for w in analysis.words:
+            if w not in seen and not w.isdigit():
+                seen.add(w)
+                out.append(w)
+        return out
+
+    def _word_weight(self, word: str) -> float:
+        # Specific words (general-language rarity) carry the question's topic.
+        return self.analyzer.general_weight(word)
+
+    def coverage(self, analysis: Analysis, index: int) -> tuple[float, float, float]:
+        """idf-weighted share of the query's content words found in the entry's
+        question fields and in the whole entry (synonyms count as found), and
+        the idf (relative to the largest possible) of the most informative
+        query word the entry lacks."""
+        doc = self.docs[index]
+        implied = self.vocab.program_names(doc.entry.program)
+        total = cov_q = cov_all = 0.0
+        worst_miss = 0.0
+        for word in self.content_words(analysis):
+            weight = self._word_weight(word)
+            total += weight
+            if word in implied:
+                # "共好" is implied by every 數位共好 entry (programme fit is
+                # handled by the programme weights and program_mismatch).
+                cov_q += weight
+                cov_all += weight
+                continue
+            forms = (word, *self.vocab.synonyms_of(word))
+            if any(f in doc.q_norm for f in forms):
+                cov_q += weight
+                cov_all += weight
+                continue
+            if any(f in doc.all_norm for f in forms):
+                cov_all += weight
+                continue
+            share = 0.0
+            if len(word) >= 3:
+                # long word partly present (e.g. a compound split differently)
+                share = _bigram_share(word, doc.all_norm)
+                if share >= 0.5:
+                    cov_all += share * weight
+                    if _bigram_share(word, doc.q_norm) >= 0.5:
+                        cov_q += share * weight
+                else:
+                    share = 0.0
+            worst_miss = max(worst_miss, (1 - share) * weight / 10.0)
+        if total == 0:
+            return 0.0, 0.0, 1.0
+        return cov_q / total, cov_all / total, worst_miss
+
+    @property
+    def max_idf(self) -> float:
+        return math.log(1 + (self._n + 0.5) / 0.5)
+
+    def unknown_share(self, analysis: Analysis) -> float:
+        """idf-weighted share of the query's content words that occur nowhere
+        in the knowledge base (neither as themselves nor as a synonym)."""
+        total = unknown = 0.0
+        program_words = self.vocab.all_program_words
+        for word in self.content_words(analysis):
+            if word in program_words:
+                continue
+            weight = self._word_weight(word)
+            total += weight
+            forms = (word, *self.vocab.synonyms_of(word))
+            if not any(f in self._kb_text for f in forms):
+                if len(word) >= 3 and _bigram_share(word, self._kb_text) >= 0.5:
+                    unknown += (1 - _bigram_share(word, self._kb_text)) * weight
+                else:
+                    unknown += weight
+        return unknown / total if total else 1.0
+
+
+_COUNTERS = set("家人名個次項年月日天份式類級成萬元週周號條點場間%")
+
+
+def _merge_counts(words: list[str]) -> list[str]:
+    """Keep a number with its counter: jieba cuts 100家店 into 100 / 家店,
+    but the documents' facts are "100家", "9人", "3月"."""
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        nxt = words[i + 1] if i + 1 < len(words) else ""
+        if w.isdigit() and nxt and nxt[0] in _COUNTERS:
+            out.append(w + nxt[0])
+            if len(nxt) > 1:
+                out.append(nxt[1:])
+            i += 2
+            continue
+        out.append(w)
+        i += 1
+    return out
+
+
+def _bigram_share(word: str, text: str) -> float:
+    grams = [word[i:i + 2] for i in range(len(word) - 1)]
+    if not grams:
+        return 0.0
+    return sum(1 for g in grams if g in text) / len(grams)
+
+
+@lru_cache(maxsize=1)
+def default_analyzer() -> Analyzer:
+    """The analyzer is costly (jieba dictionary); share one per process."""
+    return Analyzer(Vocabulary.load())
+
+
+def build_index(entries: Iterable[Entry], analyzer: Analyzer | None = None) -> SearchIndex:
+    return SearchIndex(list(entries), analyzer or default_analyzer())

@@ -1,0 +1,176 @@
+"""Text normalisation shared by the FAQ index and by queries.
+
+Both sides (knowledge-base text at index time, the user's LINE message at query
+time) go through :func:`normalize_text`, so the direction of each mapping does
+not matter; what matters is that variants collapse to one form:
+
+* NFKC (full-width ASCII/digits such as ``ＡＢＣ１２３`` become ``ABC123``);
+* Simplified -> Traditional (OpenCC ``s2twp``, Taiwan phrasing), so a
+  Simplified question matches the zh-TW entries;
+* lowercase;
+* punctuation, symbols, emoji and whitespace removed (LINE messages are full of
+  them and they carry no retrieval signal);
+* Chinese numerals before a counter become digits (三十家 -> 30家, 九人 -> 9人,
+  兩百萬 -> 200萬) because the documents write counts with digits;
+* a small variant/typo map (臺/台, 計劃/計畫, 佈/布 ...);
+* dates and clock times written with / and : become 年月日/點 (3/16 -> 3月16日).
+
+Everything is pure Python; OpenCC instances are created once (they are costly).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from opencc import OpenCC
+
+_S2T = OpenCC("s2twp")
+_T2S = OpenCC("t2s")
+
+# Variant characters / common misspellings seen in Taiwanese chat.  Applied
+# after OpenCC, so keys are Traditional.  Direction is arbitrary but fixed.
+_VARIANTS: tuple[tuple[str, str], ...] = (
+    ("臺", "台"),
+    ("計劃", "計畫"),
+    ("佈", "布"),
+    ("裏", "裡"),
+    ("綫", "線"),
+    ("羣", "群"),
+    ("着", "著"),
+    ("共號", "共好"),   # 共好 typed as 共號
+    ("群居", "群聚"),   # 群聚 homophone slip
+    ("統边", "統編"),
+    ("補主", "補助"),
+    ("補足款", "補助款"),
+    ("意像書", "意向書"),
+    ("登紀", "登記"),
+    ("祕", "秘"),
+    ("甚麼", "什麼"),
+    ("什麽", "什麼"),
+    ("啥", "什麼"),
+    ("幾間", "幾家"),
+    ("多少間", "多少家"),
+)
+
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "兩": 2, "三": 3, "四": 4,
+              "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+# Counters after which a Chinese numeral is a count (or an amount/ordinal the
+# documents write with digits).  Deliberately excludes 大/種/位 etc. whose
+# phrases (三大電信, 一位) are fixed expressions in the seeds.
+_COUNTERS = "家人名個次項年月日天份式類級成萬元週周號條點場間位%"
+_NUM_RUN = re.compile(rf"([零〇一二兩三四五六七八九十百千]+)(?=[{_COUNTERS}])")
+
+# Anything that is not a letter/number (Unicode categories L*, N*) is dropped:
+# punctuation (P*), symbols incl. emoji (S*), separators (Z*), controls (C*).
+_KEEP_CATEGORIES = ("L", "N")
+
+
+def chinese_numeral_to_int(text: str) -> int | None:
+    """Parse a small Chinese numeral (0..9999); None if it is not well formed."""
+    if not text:
+        return None
+    if all(ch in _CN_DIGITS for ch in text) and len(text) > 1:
+        # Digit-by-digit reading such as 一一〇 (110).
+        return int("".join(str(_CN_DIGITS[ch]) for ch in text))
+    total, current = 0, None
+    for ch in text:
+        if ch in _CN_DIGITS:
+            if current is not None:
+                return None  # two digits in a row in unit notation: ambiguous
+            current = _CN_DIGITS[ch]
+        elif ch in _CN_UNITS:
+            total += (1 if current is None else current) * _CN_UNITS[ch]
+            current = None
+        else:
+            return None
+    if current is not None:
+        total += current
+    return total
+
+
+def _numerals_to_digits(text: str) -> str:
+    def repl(match: re.Match[str]) -> str:
+        run = match.group(1)
+        start = match.start(1)
+        # 第一 / 統一 / 唯一: a preceding CJK character that glues to the numeral
+        # makes it part of a word, except for the ordinal marker 第 and 約/近.
+        prev = text[start - 1] if start > 0 else ""
+        if len(run) == 1 and prev and prev in "統唯萬單同逐":
+            return run
+        value = chinese_numeral_to_int(run)
+        return run if value is None else str(value)
+
+    return _NUM_RUN.sub(repl, text)
+
+
+_ROC_DATE = re.compile(r"(?<!\d)(\d{2,4})[/.-](\d{1,2})[/.-](\d{1,2})(?!\d)")
+_MONTH_DAY = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})(?![\d/])")
+_CLOCK = re.compile(r"(?<!\d)(\d{1,2}):(\d{2})(?!\d)")
+
+
+def _dates_to_words(text: str) -> str:
+    """112/3/16 -> 112年3月16日, 3/16 -> 3月16日, 17:00 -> 17點00: the
+    slash and colon are removed with the punctuation, and 316 would match
+    nothing, while the seeds and answers mix both notations."""
+    text = _ROC_DATE.sub(lambda m: f"{m.group(1)}年{int(m.group(2))}月{int(m.group(3))}日", text)
+    text = _MONTH_DAY.sub(lambda m: f"{int(m.group(1))}月{int(m.group(2))}日"
+                          if 1 <= int(m.group(1)) <= 12 and 1 <= int(m.group(2)) <= 31 else m.group(0), text)
+    return _CLOCK.sub(lambda m: f"{int(m.group(1))}點{m.group(2)}", text)
+
+
+def _strip_non_word(text: str) -> str:
+    return "".join(ch for ch in text if unicodedata.category(ch)[0] in _KEEP_CATEGORIES)
+
+
+def _apply_variants(text: str) -> str:
+    for src, dst in _VARIANTS:
+        if src in text:
+            text = text.replace(src, dst)
+    return text
+
+
+@lru_cache(maxsize=4096)
+def normalize_text(text: str) -> str:
+    """Canonical form used for matching (not for display)."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFKC", text)
+    text = text.lower()
+    text = _S2T.convert(text)
+    text = _apply_variants(text)
+    text = _dates_to_words(text)
+    text = _strip_non_word(text)
+    text = _numerals_to_digits(text)
+    return text
+
+
+def normalize_keep_spaces(text: str) -> str:
+    """Like :func:`normalize_text` but keeps word boundaries as single spaces.
+
+    Useful before segmentation so that ``LINE Pay`` stays two tokens.
+    """
+    parts = re.split(r"\s+", unicodedata.normalize("NFKC", text or ""))
+    return " ".join(p for p in (normalize_text(part) for part in parts) if p)
+
+
+def to_simplified(text: str) -> str:
+    """Traditional -> Simplified, character for character (used to help jieba,
+    whose dictionary is mostly Simplified)."""
+    return _T2S.convert(text)
+
+
+def eval_normalize(text: str) -> str:
+    """The eval set's answer normalisation (shared/eval/README.md): remove all
+    whitespace, full-width ASCII (U+FF01-FF5E) to half-width, lowercase."""
+    out = []
+    for ch in text:
+        if ch.isspace():
+            continue
+        code = ord(ch)
+        if 0xFF01 <= code <= 0xFF5E:
+            ch = chr(code - 0xFEE0)
+        out.append(ch)
+    return "".join(out).lower()

@@ -1,0 +1,355 @@
+"""FAQ answering service: ``KnowledgeBase.load(...).ask(question)``.
+
+Pure Python (no Flask/LINE).  The bot's /api/ask and the LINE dialogs call
+:meth:`KnowledgeBase.ask` and render :class:`AskResult`.
+
+Confidence and bands (see :mod:`knowledge.calibration` for the formula and the
+thresholds with their rationale): ``answer`` -> matched, the entry's answer;
+``suggest`` -> not matched, up to three likely questions offered as quick
+replies; ``fallback`` -> not matched, the hand-over-to-staff text.
+
+Programme awareness (names and years are data in synonyms.yaml):
+* an explicit programme word in the question (共好/普及/共融, 群聚/A類/B類,
+  舊規定 or a year such as 110年, 數位券) restricts retrieval to that programme
+  (other programmes are heavily down-weighted) and overrides ``program_hint``;
+* a year glued to a programme word that the KB does not cover ("112年群聚")
+  means the documents do not answer it -> fallback;
+* otherwise ``program_hint`` (or the programme of the previous entry in a
+  follow-up) boosts that programme;
+* with no programme named nor hinted, if the best entries of two programmes
+  are both confident and close, the answer presents both, labelled
+  (``needs_program_choice`` lists the programmes).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import calibration
+from .index import Analysis, Candidate, SearchIndex, Vocabulary, build_index, default_analyzer, Analyzer
+from .loader import DEFAULT_ENTRIES_DIR, DEFAULT_SEEDS_DIR, Entry, KBReport, check_knowledge_base
+from .normalize import normalize_text
+
+FALLBACK_TEXT = "不好意思，這個問題我目前還不確定答案，已經幫您轉給承辦同仁，會再由專人回覆您🙏"
+SUGGEST_TEXT = "我不太確定您想問的是哪一題，請從下面選一個最接近的問題；如果都不是，我會請承辦同仁協助您。"
+
+# Per-entry multipliers on the BM25 score.
+EXPLICIT_OTHER_WEIGHT = 0.3    # entries of a programme the user did not name
+EXPLICIT_GENERAL_WEIGHT = 0.85  # 'general' entries still apply to any programme
+HINT_WEIGHT = 1.25             # programme from the chat context
+DEFAULT_PROGRAM_WEIGHT = 1.1   # mild lean to the main programme when nothing is named
+FOLLOWUP_MAX_CHARS = 8         # 「那共融呢」「B類呢」「如果是A類」 are short
+CHOICE_CLOSENESS = 0.85        # second programme's rank score relative to the first
+
+_YEAR = re.compile(r"(\d{2,4})年")
+_FOLLOWUP_START = ("那", "如果是", "若是", "換成", "改成", "還有", "那如果")
+
+
+class KnowledgeBaseError(Exception):
+    """A (re)load found errors; ``report`` holds them.  The old index stays."""
+
+    def __init__(self, report: KBReport):
+        super().__init__("knowledge base has errors:\n" + "\n".join(report.errors[:20]))
+        self.report = report
+
+
+@dataclass
+class AskResult:
+    matched: bool
+    answer: str
+    entry_id: str | None
+    score: float
+    band: str  # "answer" | "suggest" | "fallback"
+    suggestions: list[dict[str, str]] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    related: list[dict[str, str]] = field(default_factory=list)
+    needs_program_choice: list[str] = field(default_factory=list)
+    program: str | None = None
+    debug: dict[str, Any] = field(default_factory=dict)
+
+    def to_api(self) -> dict[str, Any]:
+        """The /api/ask body (shared/CONTRACT.md) plus the extra fields."""
+        return {
+            "matched": self.matched, "answer": self.answer, "entry_id": self.entry_id,
+            "score": round(self.score, 4), "suggestions": list(self.suggestions),
+            "sources": list(self.sources), "band": self.band, "related": list(self.related),
+            "needs_program_choice": list(self.needs_program_choice),
+        }
+
+
+@dataclass
+class ProgramMention:
+    programs: set[str]
+    conflict: bool = False   # a year + programme the KB does not cover
+
+
+@dataclass
+class _Retrieval:
+    candidates: list[Candidate] = field(default_factory=list)
+    analysis: Analysis | None = None
+    features: dict[str, float] = field(default_factory=dict)
+    score: float = 0.0
+    programs: set[str] = field(default_factory=set)
+    context_program: str | None = None
+    followup: bool = False
+    reason: str | None = None   # set when retrieval stopped early (-> fallback)
+
+
+@dataclass
+class _State:
+    index: SearchIndex
+    report: KBReport
+
+
+class KnowledgeBase:
+    def __init__(self, *, entries_dir: Path, seeds_dir: Path | None, analyzer: Analyzer | None = None):
+        self.entries_dir = Path(entries_dir)
+        self.seeds_dir = Path(seeds_dir) if seeds_dir is not None else None
+        self._analyzer = analyzer or default_analyzer()
+        self._state: _State | None = None
+        self._lock = threading.Lock()
+
+    # ---- construction -----------------------------------------------------
+    @classmethod
+    def load(cls, entries_dir: str | Path | None = None, seeds_dir: str | Path | None = None,
+             *, strict: bool = False) -> "KnowledgeBase":
+        """Build the KB.  ``strict=False`` skips invalid entries (reported in
+        ``.report``) so a half-written file cannot take the bot down;
+        ``strict=True`` raises :class:`KnowledgeBaseError` on any error."""
+        if seeds_dir is None and DEFAULT_SEEDS_DIR.is_dir():
+            seeds_dir = DEFAULT_SEEDS_DIR
+        kb = cls(entries_dir=Path(entries_dir or DEFAULT_ENTRIES_DIR), seeds_dir=seeds_dir)
+        kb._state = kb._build(strict=strict)
+        return kb
+
+    def _build(self, *, strict: bool) -> _State:
+        report = check_knowledge_base(entries_dir=self.entries_dir, seeds_dir=self.seeds_dir)
+        if strict and not report.ok:
+            raise KnowledgeBaseError(report)
+        if not self.entries_dir.is_dir():
+            raise KnowledgeBaseError(report)
+        entries, seen = [], set()
+        for e in report.entries:
+            if e.id in report.invalid_ids or e.id in seen:
+                continue
+            seen.add(e.id)
+            entries.append(e)
+        return _State(index=build_index(entries, self._analyzer), report=report)
+
+    def reload(self, *, strict: bool = True) -> KBReport:
+        """Re-read the entries and swap in a new index atomically.  On error the
+        old index keeps serving and :class:`KnowledgeBaseError` is raised."""
+        with self._lock:
+            state = self._build(strict=strict)
+            self._state = state  # single reference assignment: readers see old or new
+            return state.report
+
+    # ---- accessors ----------------------------------------------------------
+    @property
+    def report(self) -> KBReport:
+        return self._current().report
+
+    @property
+    def entries(self) -> list[Entry]:
+        return list(self._current().index.entries)
+
+    def entry(self, entry_id: str) -> Entry | None:
+        index = self._current().index
+        i = index.by_id.get(entry_id)
+        return None if i is None else index.entries[i]
+
+    def _current(self) -> _State:
+        if self._state is None:
+            raise RuntimeError("KnowledgeBase not loaded")
+        return self._state
+
+    # ---- programme detection ---------------------------------------------
+    def detect_programs(self, norm: str) -> ProgramMention:
+        programs: dict[str, dict] = self._analyzer.vocab.programs
+        families: dict[str, set[str]] = {}
+        for pid, spec in programs.items():
+            if any(w and w in norm for w in spec["words"]):
+                families.setdefault(spec.get("family", pid), set()).add(pid)
+        years = {y - 1911 if y >= 1911 else y for y in (int(m) for m in _YEAR.findall(norm))}
+        result: set[str] = set()
+        conflict = False
+        for family, named in families.items():
+            editions = [p for p, s in programs.items() if s.get("family", p) == family]
+            by_year = [p for p in editions if set(programs[p]["years"]) & years]
+            if by_year:
+                result |= set(by_year)
+                continue
+            if self._year_glued_to_family(norm, programs, family) and any(programs[p]["years"] for p in editions):
+                conflict = True
+                continue
+            older = {p for p in named if not programs[p].get("default")}
+            result |= older or named
+        if not families and years:
+            result |= {p for p, s in programs.items() if set(s["years"]) & years}
+        return ProgramMention(programs=result, conflict=conflict and not result)
+
+    @staticmethod
+    def _year_glued_to_family(norm: str, programs: dict, family: str) -> bool:
+        words = {w for s in programs.values() if s.get("family") == family for w in s["words"]}
+        for m in _YEAR.finditer(norm):
+            tail = norm[m.end(): m.end() + 6]
+            tail = tail.removeprefix("度").removeprefix("的")
+            if any(tail.startswith(w) or tail.startswith("數位" + w) for w in words):
+                return True
+        return False
+
+    # ---- follow-ups ----------------------------------------------------------
+    def _is_elliptical(self, norm: str, analysis: Analysis) -> bool:
+        if not norm or len(norm) > FOLLOWUP_MAX_CHARS:
+            return False
+        if norm.endswith("呢") or norm.startswith(_FOLLOWUP_START):
+            return True
+        facets = self._analyzer.vocab.facets
+        rest = norm
+        for f in facets:
+            rest = rest.replace(f, "")
+        return len(rest) <= 1
+
+    def _strip_facets(self, text: str) -> str:
+        norm = normalize_text(text)
+        for f in self._analyzer.vocab.facets:
+            norm = norm.replace(f, "")
+        return norm
+
+    # ---- main entry point ------------------------------------------------------
+    def ask(self, question: str, *, program_hint: str | None = None,
+            previous_entry_id: str | None = None) -> AskResult:
+        state = self._current()
+        index = state.index
+        found = self.retrieve(index, question, program_hint=program_hint, previous_entry_id=previous_entry_id)
+        if found.reason:
+            return self._fallback(0.0, debug={"reason": found.reason})
+        cands, score, analysis = found.candidates, found.score, found.analysis
+        band = calibration.band(score)
+        debug = {"features": found.features, "programs": sorted(found.programs), "followup": found.followup,
+                 "top": [(index.entries[c.index].id, round(float(c.rank_score), 3)) for c in cands[:5]]}
+        if band == "fallback":
+            return self._fallback(score, debug=debug)
+        if band == "suggest":
+            return AskResult(matched=False, answer=SUGGEST_TEXT, entry_id=None, score=score, band="suggest",
+                             suggestions=self._suggestions(index, cands), debug=debug)
+
+        entry = index.entries[cands[0].index]
+        if not found.programs and not found.context_program:
+            choice = self._program_choice(index, analysis, cands, score)
+            if choice:
+                return choice
+        return AskResult(matched=True, answer=entry.answer, entry_id=entry.id, score=score, band="answer",
+                         sources=[entry.source], related=self._related(index, entry, cands),
+                         program=entry.program, debug=debug)
+
+    def retrieve(self, index: SearchIndex, question: str, *, program_hint: str | None = None,
+                 previous_entry_id: str | None = None) -> "_Retrieval":
+        """Candidates and calibrated confidence for ``question`` on ``index``
+        (separate from :meth:`ask` so calibration can run on held-out indexes)."""
+        norm = normalize_text(question or "")
+        if not norm or not index.entries:
+            return _Retrieval(reason="empty")
+        analysis = index.analyze(question)
+        mention = self.detect_programs(norm)
+        context_program = program_hint
+        prev_i = index.by_id.get(previous_entry_id) if previous_entry_id else None
+        previous = index.entries[prev_i] if prev_i is not None else None
+        followup = False
+        if previous is not None and self._is_elliptical(norm, analysis):
+            followup = True
+            has_facet = any(f in norm for f in self._analyzer.vocab.facets)
+            extra = self._strip_facets(previous.question) if has_facet else normalize_text(previous.question)
+            analysis = index.analyze(question, extra=extra)
+            if not mention.programs and previous.program != "general":
+                context_program = previous.program
+        if mention.conflict:
+            return _Retrieval(reason="edition not covered", programs=mention.programs)
+        weights = self._program_weights(index, mention.programs, context_program)
+        cands = index.search(analysis, weights=weights)
+        if not cands:
+            return _Retrieval(reason="no candidates", programs=mention.programs)
+        features = calibration.features(index, analysis, cands[0], cands[1] if len(cands) > 1 else None)
+        if mention.programs and index.entries[cands[0].index].program not in mention.programs | {"general"}:
+            features["program_mismatch"] = 1.0
+        return _Retrieval(candidates=cands, analysis=analysis, features=features,
+                          score=calibration.confidence(features), programs=mention.programs,
+                          context_program=context_program, followup=followup)
+
+    # ---- helpers -------------------------------------------------------------
+    def _program_weights(self, index: SearchIndex, named: set[str], context: str | None) -> np.ndarray | None:
+        if not named and not context:
+            context = self._analyzer.vocab.default_program
+            boost = DEFAULT_PROGRAM_WEIGHT
+        else:
+            boost = HINT_WEIGHT
+        if not named and not context:
+            return None
+        weights = np.ones(len(index.entries))
+        for i, e in enumerate(index.entries):
+            if named:
+                if e.program in named:
+                    continue
+                weights[i] = EXPLICIT_GENERAL_WEIGHT if e.program == "general" else EXPLICIT_OTHER_WEIGHT
+            elif e.program == context:
+                weights[i] = boost
+        return weights
+
+    def _program_choice(self, index: SearchIndex, analysis: Analysis, cands: list[Candidate],
+                        top_score: float) -> AskResult | None:
+        top_entry = index.entries[cands[0].index]
+        if top_entry.program == "general":
+            return None
+        for cand in cands[1:4]:
+            other = index.entries[cand.index]
+            if other.program in ("general", top_entry.program):
+                continue
+            if cand.rank_score < CHOICE_CLOSENESS * cands[0].rank_score:
+                break
+            feats = calibration.features(index, analysis, cand, None)
+            if calibration.band(calibration.confidence(feats)) != "answer":
+                continue
+            labels = self._analyzer.vocab.programs
+            parts = [f"【{labels.get(e.program, {}).get('label', e.program)}】{e.answer}" for e in (top_entry, other)]
+            return AskResult(matched=True, answer="\n\n".join(parts), entry_id=top_entry.id, score=top_score,
+                             band="answer", sources=[top_entry.source, other.source],
+                             related=[{"entry_id": e.id, "question": e.question} for e in (top_entry, other)],
+                             needs_program_choice=[top_entry.program, other.program],
+                             program=top_entry.program, debug={"choice": [top_entry.id, other.id]})
+        return None
+
+    @staticmethod
+    def _suggestions(index: SearchIndex, cands: list[Candidate]) -> list[dict[str, str]]:
+        out, seen = [], set()
+        for c in cands:
+            e = index.entries[c.index]
+            if e.id in seen:
+                continue
+            seen.add(e.id)
+            out.append({"entry_id": e.id, "question": e.question})
+            if len(out) == 3:
+                break
+        return out
+
+    @staticmethod
+    def _related(index: SearchIndex, entry: Entry, cands: list[Candidate]) -> list[dict[str, str]]:
+        out: list[dict[str, str]] = []
+        ids = [r for r in entry.related if r in index.by_id and r != entry.id]
+        for c in cands[1:]:
+            other = index.entries[c.index]
+            if other.program in (entry.program, "general") and other.id not in ids and other.id != entry.id:
+                ids.append(other.id)
+        for rid in ids[:3]:
+            out.append({"entry_id": rid, "question": index.entries[index.by_id[rid]].question})
+        return out
+
+    @staticmethod
+    def _fallback(score: float, *, debug: dict[str, Any] | None = None) -> AskResult:
+        return AskResult(matched=False, answer=FALLBACK_TEXT, entry_id=None, score=score, band="fallback",
+                         debug=debug or {})
