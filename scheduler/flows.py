@@ -1,0 +1,202 @@
+"""Chat side of reminders: booking a visit (FlowId.VISIT_BOOKING), 「我的提醒」, 「停止提醒」,
+「開啟提醒」, and the owner's answers to a visit reminder (確認訪視 / 申請改期 postbacks)."""
+from __future__ import annotations
+
+from sqlmodel import select
+
+from bot.messages import Card, Choice, Text
+from bot.models import User
+from bot.services import audit
+from bot.texts import t
+from bot.timeutil import format_roc_datetime
+from dialogs import framework as fw
+from dialogs.registry import command, register_flow
+from scheduler.service import upcoming_for
+from scheduler.settings import default_schedule, schedules_for
+from visits import booking
+
+
+# --- visit booking ------------------------------------------------------------------------
+
+def _companies(ctx: fw.Context) -> list[list]:
+    return (ctx.memory.get("booking") or {}).get("companies") or []
+
+
+def _ask_company(ctx: fw.Context):
+    options = _companies(ctx)[:12]  # 12 + 取消 fit LINE's 13 quick replies
+    return [Text(t("reminders.booking_ask_company"),
+                 (*(ctx.choice(str(name), str(cid)) for cid, name in options), Choice(t("core.nav_cancel"))))]
+
+
+def _parse_company(ctx: fw.Context, user_input: fw.UserInput) -> int:
+    answer = user_input.answer_text.strip()
+    for cid, name in _companies(ctx):
+        if answer == str(cid) or (answer and answer == str(name)):
+            return int(cid)
+    matches = [cid for cid, name in _companies(ctx) if answer and answer in str(name)]
+    if len(matches) == 1:
+        return int(matches[0])
+    raise fw.Invalid(t("reminders.booking_ask_company"))
+
+
+def _ask_when(ctx: fw.Context):
+    return [Text(t("reminders.booking_ask_when"), (
+        ctx.picker(t("reminders.booking_pick"), "datetime", min=booking.picker_min(ctx.now)),
+        Choice(t("core.nav_cancel"))))]
+
+
+def _parse_when(ctx: fw.Context, user_input: fw.UserInput) -> str:
+    moment = booking.parse_when(user_input.answer_text, now=ctx.now)
+    if moment is None:
+        raise fw.Invalid(t("reminders.booking_bad_when"))
+    if moment <= ctx.now:
+        raise fw.Invalid(t("reminders.booking_past_when"), looks_like_question=False)
+    return moment.isoformat()
+
+
+def _ask_mode(ctx: fw.Context):
+    return [Text(t("reminders.booking_ask_mode"),
+                 tuple(ctx.choice(booking.mode_label(mode), mode) for mode in booking.MODES))]
+
+
+def _parse_mode(ctx: fw.Context, user_input: fw.UserInput) -> str:
+    answer = user_input.answer_text.strip()
+    for mode in booking.MODES:
+        if answer in (mode, booking.mode_label(mode)) or (answer and booking.mode_label(mode) in answer):
+            return mode
+    if answer in ("到府", "實地", "現場", "現地訪視"):
+        return "onsite"
+    if answer in ("視訊", "遠端", "線上會議"):
+        return "online"
+    raise fw.Invalid(t("reminders.booking_bad_mode"))
+
+
+def _company_name(ctx: fw.Context, value) -> str:
+    return next((str(name) for cid, name in _companies(ctx) if int(cid) == int(value)), "—")
+
+
+def _when_display(ctx: fw.Context, value) -> str:
+    from datetime import datetime
+
+    return format_roc_datetime(datetime.fromisoformat(value))
+
+
+def _prefill(ctx: fw.Context) -> dict:
+    companies = _companies(ctx)
+    return {"company": int(companies[0][0])} if len(companies) == 1 else {}
+
+
+def _finish_booking(request) -> fw.Turn:
+    from datetime import datetime
+
+    ctx = request.ctx
+    company_id = int(ctx.data["company"])
+    if company_id not in {int(cid) for cid, _ in _companies(ctx)}:
+        return fw.Turn(ctx.cleared().forget("booking"), [Text(t("core.no_permission"))], show_menu=True)
+    config = request.services.config
+    visit = booking.book_visit(request.session, company_id=company_id, booked_by=ctx.user_id,
+                               scheduled_at=datetime.fromisoformat(ctx.data["when"]), mode=ctx.data["mode"],
+                               schedule=default_schedule(config), now=ctx.now)
+    text = t("reminders.booking_done", when=format_roc_datetime(visit.scheduled_at),
+             mode=booking.mode_label(visit.mode), company=_company_name(ctx, company_id))
+    return fw.Turn(ctx.cleared().forget("booking"), [Text(text)], show_menu=True)
+
+
+VISIT_BOOKING = register_flow(fw.Flow(
+    id=fw.FlowId.VISIT_BOOKING,
+    title=t("reminders.booking_title"),
+    help=t("reminders.booking_help"),
+    steps=(
+        fw.Step("company", t("reminders.booking_label_company"), _ask_company, _parse_company,
+                display=_company_name),
+        fw.Step("when", t("reminders.booking_label_when"), _ask_when, _parse_when, display=_when_display),
+        fw.Step("mode", t("reminders.booking_label_mode"), _ask_mode, _parse_mode,
+                display=lambda ctx, v: booking.mode_label(v)),
+    ),
+    finish=_finish_booking,
+    prefill=_prefill,
+    summary_title=t("reminders.booking_title"),
+))
+
+
+@command("visit_booking", "預約訪視", "約訪視", "預約輔導", "約顧問")
+def start_booking(request) -> fw.Turn:
+    ctx = request.ctx
+    options = booking.booking_options(request.session, user_id=ctx.user_id, roles=ctx.roles)
+    if not options["companies"]:
+        key = "booking_advisor_no_company" if options["role"] == "advisor" else "booking_no_company"
+        return fw.Turn(ctx, [Text(t(f"reminders.{key}"))], show_menu=True)
+    return fw.Turn(ctx.remember(booking=options), [], start_flow=fw.FlowId.VISIT_BOOKING.value)
+
+
+# --- answers to a visit reminder ---------------------------------------------------------
+
+def _visit_id(request) -> int | None:
+    try:
+        return int(request.argument)
+    except (TypeError, ValueError):
+        return None
+
+
+@command("visit_confirm")
+def confirm_visit(request) -> fw.Turn:
+    visit_id = _visit_id(request)
+    visit = booking.confirm_visit(request.session, visit_id=visit_id, user_id=request.ctx.user_id) if visit_id else None
+    if visit is None:
+        return fw.Turn(request.ctx, [Text(t("reminders.visit_not_found"))])
+    return fw.Turn(request.ctx, [Text(t("reminders.visit_confirmed", when=format_roc_datetime(visit.scheduled_at),
+                                        mode=booking.mode_label(visit.mode)))])
+
+
+@command("visit_reschedule")
+def reschedule_visit(request) -> fw.Turn:
+    visit_id = _visit_id(request)
+    visit = booking.request_reschedule(request.session, visit_id=visit_id, user_id=request.ctx.user_id) if visit_id else None
+    if visit is None:
+        return fw.Turn(request.ctx, [Text(t("reminders.visit_not_found"))])
+    return fw.Turn(request.ctx, [Text(t("reminders.visit_reschedule_asked"))])
+
+
+# --- 我的提醒 / 停止提醒 / 開啟提醒 -----------------------------------------------------------
+
+def _user(request) -> User | None:
+    return request.session.exec(select(User).where(User.line_user_id == request.ctx.user_id)).first()
+
+
+@command("my_reminders", "我的提醒", "提醒", "我的行程", "查提醒")
+def my_reminders(request) -> fw.Turn:
+    ctx = request.ctx
+    user = _user(request)
+    items = upcoming_for(request.session, user_id=ctx.user_id, schedules=schedules_for(request.services.config),
+                         now=ctx.now)
+    enabled = user is None or user.reminders_enabled
+    note = t("reminders.my_reminders_on_hint") if enabled else t("reminders.my_reminders_off")
+    toggle = Choice(t("reminders.stop_button")) if enabled else Choice(t("reminders.start_button"))
+    if not items:
+        return fw.Turn(ctx, [Text(f"{t('reminders.my_reminders_empty')}\n{note}", (toggle,))])
+    lines = [t("reminders.my_reminders_item", when=format_roc_datetime(at), what=what) for at, what in items]
+    return fw.Turn(ctx, [Text("\n".join([t("reminders.my_reminders_title"), *lines, "", note]), (toggle,))])
+
+
+def _set_reminders(request, enabled: bool) -> fw.Turn:
+    user = _user(request)
+    if user is None:
+        return fw.Turn(request.ctx, [Text(t("core.no_permission"))])
+    if user.reminders_enabled == enabled:
+        key = "reminders_already_on" if enabled else "reminders_already_off"
+    else:
+        user.reminders_enabled = enabled
+        request.session.add(user)
+        audit(request.session, actor=user.line_user_id, action="reminders_enabled" if enabled else "reminders_stopped")
+        key = "reminders_started" if enabled else "reminders_stopped"
+    return fw.Turn(request.ctx, [Text(t(f"reminders.{key}"))], show_menu=True)
+
+
+@command("reminders_stop", "停止提醒", "關閉提醒", "不要提醒", "取消提醒")
+def stop_reminders(request) -> fw.Turn:
+    return _set_reminders(request, False)
+
+
+@command("reminders_start", "開啟提醒", "打開提醒", "恢復提醒", "重新提醒")
+def start_reminders(request) -> fw.Turn:
+    return _set_reminders(request, True)

@@ -1,0 +1,46 @@
+"""Staff view of the outbox: dead letters and what is waiting (``GET /staff/outbox``)."""
+from __future__ import annotations
+
+import hmac
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, jsonify, request
+from sqlmodel import select
+
+from bot.models import OutboundMessage
+
+bp = Blueprint("scheduler_staff", __name__, url_prefix="/staff")
+STATUSES = ("pending", "sending", "sent", "dead", "cancelled")
+
+
+def _check_staff_token() -> None:
+    # Inline bearer check (bot/staff_auth.require_staff_token did not exist when this was written).
+    expected = current_app.config.get("STAFF_API_TOKEN")
+    header = request.headers.get("Authorization", "")
+    given = header[7:] if header.startswith("Bearer ") else ""
+    if not expected or not given or not hmac.compare_digest(given.encode(), expected.encode()):
+        abort(403)
+
+
+@bp.get("/outbox")
+def outbox():
+    _check_staff_token()
+    status = request.args.get("status", "dead")
+    if status not in STATUSES:
+        return jsonify({"error": f"status must be one of {', '.join(STATUSES)}"}), 422
+    limit = max(1, min(500, request.args.get("limit", 100, type=int) or 100))
+    runtime = current_app.extensions["bot"]
+    with runtime.database.session() as session:
+        counts = dict(session.exec(select(OutboundMessage.status, sa.func.count(OutboundMessage.id))
+                                   .group_by(OutboundMessage.status)).all())
+        rows = session.exec(select(OutboundMessage).where(OutboundMessage.status == status)
+                            .order_by(OutboundMessage.id.desc()).limit(limit)).all()
+        # No message text: staff see where and why, not what was said (privacy).
+        items = [{"id": r.id, "kind": r.kind, "recipient": r.recipient,
+                  "recipients": len(r.recipients or []) if r.kind == "multicast" else None,
+                  "origin": r.origin, "idempotency_key": r.idempotency_key, "status": r.status,
+                  "attempts": r.attempts, "last_error": r.last_error,
+                  "created_at": r.created_at.isoformat() if r.created_at else None,
+                  "next_attempt_at": r.next_attempt_at.isoformat() if r.next_attempt_at else None}
+                 for r in rows]
+    return jsonify({"status": status, "counts": {s: counts.get(s, 0) for s in STATUSES}, "items": items})

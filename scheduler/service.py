@@ -1,0 +1,437 @@
+"""Reminder planning and the tick: claim what is due, materialise it into the outbox, deliver.
+
+Exactly once: a due row is claimed and turned into outbox rows (idempotency key per reminder,
+recipient and occurrence) in ONE transaction, so a crash rolls both back and a second tick (or a
+second scheduler process) finds nothing left to claim. PostgreSQL claims with
+``SELECT … FOR UPDATE SKIP LOCKED``; SQLite with a conditional ``UPDATE … WHERE status='pending'``
+inside ``BEGIN IMMEDIATE`` (one writer at a time).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time as clock
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from bot.db import utc_now
+from bot.messages import Choice, Text, encode_postback
+from bot.models import User
+from bot.outbox import enqueue_multicast
+from bot.texts import t
+from bot.timeutil import TAIPEI, format_roc_date, format_roc_datetime, to_taipei
+from companies.models import Company, CompanyMember
+from scheduler import audiences
+from scheduler.delivery import BatchDeliverer, DeliveryReport, push_rows
+from scheduler.models import Reminder
+from scheduler.settings import Milestone, ProgramSchedule
+from visits.models import Visit
+from visits.progress import visit_progress
+
+log = logging.getLogger(__name__)
+
+MILESTONE_KINDS = ("milestone", "visit_digest")
+VISIT_KINDS = ("visit_evening", "visit_hour", "visit_log")
+# Visit states in which each reminder still makes sense (re-checked at send time).
+VISIT_STATES = {"visit_evening": ("booked", "confirmed"), "visit_hour": ("booked", "confirmed"),
+                "visit_log": ("booked", "confirmed")}
+DIGEST_MAX_LINES = 30  # keep a digest readable on a phone (and far under 5,000 characters)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:64]
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def mode_label(mode: str) -> str:
+    return t(f"reminders.mode_{mode}") if mode in ("onsite", "online", "phone") else mode
+
+
+def when_text(moment: datetime) -> str:
+    return format_roc_datetime(moment)
+
+
+# --- planning --------------------------------------------------------------------------------
+
+def milestone_key(schedule: ProgramSchedule, milestone: Milestone, offset: str) -> str:
+    return f"ms:{schedule.program_id}:{milestone.code}:{offset}:{_epoch(milestone.at)}"
+
+
+def plan_milestones(session: Session, *, schedules: dict[str, ProgramSchedule], now: datetime) -> int:
+    """Make sure every upcoming (milestone, offset) has its row; cancel rows whose milestone moved
+    or was removed from the data. Cost: the number of milestones, not of reminders."""
+    created = 0
+    for schedule in schedules.values():
+        wanted: dict[str, Reminder] = {}
+        for milestone in schedule.milestones:
+            if milestone.at is None or milestone.at <= now:
+                continue
+            for offset in milestone.offsets:
+                due = schedule.quiet.next_allowed(schedule.offset_moment(milestone, offset))
+                if due >= milestone.at:
+                    continue  # quiet hours pushed it past the moment itself
+                key = milestone_key(schedule, milestone, offset)
+                wanted[key] = Reminder(
+                    key=key, kind="milestone" if milestone.kind == "notice" else milestone.kind,
+                    program_id=schedule.program_id, milestone=milestone.code, offset_label=offset,
+                    due_at=due, expires_at=milestone.at,
+                    payload={"audience": list(milestone.audience), "title": milestone.title})
+        existing = session.exec(select(Reminder.key, Reminder.status).where(
+            Reminder.program_id == schedule.program_id, Reminder.kind.in_(MILESTONE_KINDS))).all()
+        known = {key for key, _ in existing}
+        stale = [key for key, status in existing if status == "pending" and key not in wanted]
+        if stale:
+            session.execute(sa.update(Reminder).where(Reminder.key.in_(stale))
+                            .values(status="cancelled", outcome="milestone changed", processed_at=now))
+        for key, row in wanted.items():
+            if key not in known:
+                session.add(row)
+                created += 1
+    if created:
+        session.flush()
+    return created
+
+
+def visit_recipients(session: Session, visit: Visit) -> tuple[list[str], str | None]:
+    owners = list(session.exec(select(CompanyMember.line_user_id).where(
+        CompanyMember.company_id == visit.company_id, CompanyMember.role == "owner")).all())
+    return owners, visit.advisor_line_user_id
+
+
+def schedule_visit_reminders(session: Session, *, visit: Visit, schedule: ProgramSchedule,
+                             now: datetime | None = None) -> list[Reminder]:
+    """Reminders for a booked visit: the evening before and an hour before (owner(s) and advisor),
+    then a prompt to the advisor to log it. Keys carry the visit time: a rebooked visit gets fresh
+    rows and the old ones are skipped at send time."""
+    now = now or utc_now()
+    at = visit.scheduled_at
+    if at is None:
+        return []
+    settings = schedule.visits
+    local = to_taipei(at)
+    evening = datetime.combine(local.date() - timedelta(days=1), settings.evening_before, tzinfo=TAIPEI)
+    phases = {
+        # the evening before — only if that is not itself quiet (the text says 「明天」)
+        "visit_evening": evening.astimezone(timezone.utc) if not schedule.quiet.contains(evening) else None,
+        "visit_hour": schedule.quiet.next_allowed(at - timedelta(hours=settings.hours_before)),
+        "visit_log": schedule.quiet.next_allowed(at + timedelta(minutes=settings.log_prompt_after_minutes)),
+    }
+    owners, advisor = visit_recipients(session, visit)
+    company = session.get(Company, visit.company_id)
+    rows = []
+    for kind, due in phases.items():
+        if due is None or due <= now:
+            continue
+        if kind != "visit_log" and due >= at:
+            continue  # would arrive after the visit started
+        people = [advisor] if kind == "visit_log" else [*owners, advisor]
+        for person in dict.fromkeys(p for p in people if p):
+            role = "advisor" if person == advisor else "owner"
+            key = f"visit:{visit.id}:{kind}:{_epoch(at)}:{person}"
+            if session.exec(select(Reminder.id).where(Reminder.key == key)).first() is not None:
+                continue
+            row = Reminder(key=key, kind=kind, program_id=company.program_id if company else None,
+                           visit_id=visit.id, recipient=person, due_at=due, expires_at=None if kind == "visit_log" else at,
+                           payload={"at": at.isoformat(), "role": role})
+            session.add(row)
+            rows.append(row)
+    session.flush()
+    return rows
+
+
+def cancel_visit_reminders(session: Session, *, visit_id: int, reason: str = "visit changed") -> int:
+    result = session.execute(sa.update(Reminder).where(Reminder.visit_id == visit_id, Reminder.status == "pending")
+                             .values(status="cancelled", outcome=reason, processed_at=utc_now()))
+    return result.rowcount or 0
+
+
+# --- the tick --------------------------------------------------------------------------------
+
+@dataclass
+class TickReport:
+    now: str
+    planned: int = 0
+    claimed: int = 0
+    materialised: int = 0
+    skipped: dict = field(default_factory=dict)
+    held_quiet_hours: int = 0
+    outbox_rows: int = 0
+    requests: int = 0
+    messages_sent: int = 0  # recipients reached
+    retrying: int = 0
+    dead: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Materialiser:
+    """Turns one claimed batch into outbox rows inside the claiming transaction."""
+
+    def __init__(self, session: Session, *, schedules: dict[str, ProgramSchedule], default: ProgramSchedule,
+                 now: datetime, report: TickReport):
+        self.session = session
+        self.schedules = schedules
+        self.default = default
+        self.now = now
+        self.report = report
+        self.pushes: list[tuple[str, list, str]] = []
+        self.outbox_ids: list[int] = []
+
+    def skip(self, row: Reminder, reason: str) -> None:
+        row.status, row.outcome, row.processed_at = "skipped", reason, self.now
+        self.report.skipped[reason] = self.report.skipped.get(reason, 0) + 1
+
+    def done(self, row: Reminder, outcome: str) -> None:
+        row.status, row.outcome, row.processed_at = "sent", outcome[:120], self.now
+        self.report.materialised += 1
+
+    def run(self, rows: list[Reminder]) -> list[int]:
+        latest: dict[tuple, Reminder] = {}
+        for row in rows:
+            if row.kind in MILESTONE_KINDS:
+                group = (row.program_id, row.milestone)
+                if group not in latest or row.due_at > latest[group].due_at:
+                    latest[group] = row
+        visit_rows = [r for r in rows if r.kind in VISIT_KINDS]
+        for row in rows:
+            if row.expires_at is not None and self.now >= row.expires_at:
+                self.skip(row, "expired")
+            elif row.kind in MILESTONE_KINDS and latest[(row.program_id, row.milestone)] is not row:
+                self.skip(row, "superseded")  # a later reminder for the same milestone is due too
+            elif row.kind == "milestone":
+                self.milestone(row)
+            elif row.kind == "visit_digest":
+                self.digest(row)
+            elif row.kind not in VISIT_KINDS:
+                self.skip(row, "unknown kind")
+        self.visits([r for r in visit_rows if r.status == "claimed"])
+        if self.pushes:
+            self.outbox_ids += [r.id for r in push_rows(self.session, self.pushes, origin="reminder",
+                                                        not_before=self.now)]
+        return self.outbox_ids
+
+    def schedule_of(self, row: Reminder) -> ProgramSchedule:
+        return self.schedules.get(row.program_id or "", self.default)
+
+    # milestones: same text for the whole audience -> multicast (<= 500 per request)
+    def milestone(self, row: Reminder) -> None:
+        schedule = self.schedule_of(row)
+        milestone = schedule.milestone(row.milestone or "")
+        if milestone is None or milestone.at is None:
+            return self.skip(row, "milestone removed")
+        recipients = audiences.resolve(self.session, names=milestone.audience, program_id=schedule.program_id)
+        if not recipients:
+            return self.skip(row, "no audience")
+        text = milestone_text(milestone, offset=row.offset_label or "", now=self.now)
+        replies = [Text(text, (Choice(t("core.menu_reminders")), Choice(t("reminders.stop_button"))))]
+        if len(recipients) == 1:
+            self.pushes.append((recipients[0], replies, f"rem:{row.key}:{recipients[0]}"))
+        else:
+            rows = enqueue_multicast(self.session, to=recipients, replies=replies, idempotency_key=f"rem:{row.key}",
+                                     origin=f"reminder:{row.id}", not_before=self.now)
+            self.outbox_ids += [r.id for r in rows]
+        self.done(row, f"{len(recipients)} recipients")
+
+    # visit-rule digests: one push per advisor with companies below target, one multicast to staff
+    def digest(self, row: Reminder) -> None:
+        schedule = self.schedule_of(row)
+        milestone = schedule.milestone(row.milestone or "")
+        if milestone is None or milestone.at is None:
+            return self.skip(row, "milestone removed")
+        companies = self.session.exec(select(Company.id, Company.name, Company.advisor_line_user_id).where(
+            Company.program_id == schedule.program_id, Company.status == "active",
+            Company.letter_status == "signed")).all()
+        progress = visit_progress(self.session, company_ids=[c[0] for c in companies],
+                                  min_total=schedule.min_total, min_onsite=schedule.min_onsite)
+        behind: dict[str, list] = defaultdict(list)
+        unassigned = 0
+        for company_id, name, advisor in companies:
+            if progress[company_id].meets_rule:
+                continue
+            if advisor:
+                behind[advisor].append((name or f"#{company_id}", progress[company_id]))
+            else:
+                unassigned += 1
+        when = when_text(milestone.at)
+        reachable = audiences.reachable(self.session, behind.keys())
+        for advisor, items in sorted(behind.items()):
+            if advisor not in reachable:
+                continue
+            lines = [t("reminders.digest_advisor_line", company=name, total=p.total, onsite=p.onsite)
+                     for name, p in items[:DIGEST_MAX_LINES]]
+            if len(items) > DIGEST_MAX_LINES:
+                lines.append(t("reminders.digest_more", count=len(items) - DIGEST_MAX_LINES))
+            text = t("reminders.digest_advisor", title=milestone.title, when=when, min_total=schedule.min_total,
+                     min_onsite=schedule.min_onsite, lines="\n".join(lines))
+            self.pushes.append((advisor, [Text(text, (Choice(t("reminders.visit_log_button")),))],
+                                f"rem:{row.key}:{advisor}"))
+        staff = audiences.resolve(self.session, names=["staff"], program_id=schedule.program_id)
+        below = sum(len(items) for items in behind.values()) + unassigned
+        if staff:
+            ranked = sorted(behind.items(), key=lambda kv: -len(kv[1]))
+            labels = dict(self.session.exec(select(User.line_user_id, User.display_name).where(
+                User.line_user_id.in_([a for a, _ in ranked[:DIGEST_MAX_LINES]]))).all())
+            lines = [t("reminders.digest_staff_line", advisor=labels.get(advisor) or advisor[-6:], below=len(items))
+                     for advisor, items in ranked[:DIGEST_MAX_LINES]]
+            text = t("reminders.digest_staff", title=milestone.title, when=when, companies=len(companies),
+                     met=len(companies) - below, below=below, lines="\n".join(lines)).rstrip()
+            rows = enqueue_multicast(self.session, to=staff, replies=[Text(text)], idempotency_key=f"rem:{row.key}:staff",
+                                     origin=f"reminder:{row.id}", not_before=self.now)
+            self.outbox_ids += [r.id for r in rows]
+        self.done(row, f"{len(behind)} advisors, {len(staff)} staff")
+
+    # visits: personal pushes; the reason is re-checked in bulk (cancelled, moved, logged)
+    def visits(self, rows: list[Reminder]) -> None:
+        if not rows:
+            return
+        visit_ids = list({r.visit_id for r in rows if r.visit_id is not None})
+        visits: dict[int, Visit] = {}
+        for start in range(0, len(visit_ids), 900):
+            for visit in self.session.exec(select(Visit).where(Visit.id.in_(visit_ids[start:start + 900]))).all():
+                visits[visit.id] = visit
+        company_ids = list({v.company_id for v in visits.values()})
+        names: dict[int, str] = {}
+        for start in range(0, len(company_ids), 900):
+            names.update({cid: name for cid, name in self.session.exec(select(Company.id, Company.name).where(
+                Company.id.in_(company_ids[start:start + 900]))).all()})
+        reachable = audiences.reachable(self.session, [r.recipient for r in rows if r.recipient])
+        for row in rows:
+            visit = visits.get(row.visit_id or -1)
+            if visit is None or visit.deleted_at is not None or visit.status not in VISIT_STATES[row.kind]:
+                self.skip(row, "visit cancelled or done")
+                continue
+            if visit.scheduled_at is None or visit.scheduled_at.isoformat() != row.payload.get("at"):
+                self.skip(row, "visit moved")
+                continue
+            if row.recipient not in reachable:
+                self.skip(row, "recipient not reachable")
+                continue
+            company = names.get(visit.company_id) or f"#{visit.company_id}"
+            self.pushes.append((row.recipient, visit_replies(row, visit, company), f"rem:{row.key}"))
+            self.done(row, "push")
+
+
+def milestone_text(milestone: Milestone, *, offset: str, now: datetime) -> str:
+    when = when_text(milestone.at)
+    if offset == "morning" or to_taipei(now).date() == to_taipei(milestone.at).date():
+        body = t("reminders.milestone_today", title=milestone.title, when=when)
+    elif offset.endswith("h"):
+        hours = max(1, round((milestone.at - now).total_seconds() / 3600))
+        body = t("reminders.milestone_hours", title=milestone.title, when=when, hours=hours)
+    else:
+        days = (to_taipei(milestone.at).date() - to_taipei(now).date()).days
+        body = t("reminders.milestone_days", title=milestone.title, when=when, days=days)
+    return f"{body}\n{t('reminders.milestone_footer')}"
+
+
+def visit_replies(row: Reminder, visit: Visit, company: str) -> list:
+    at = visit.scheduled_at
+    values = {"time": f"{to_taipei(at):%H:%M}", "mode": mode_label(visit.mode), "company": company,
+              "when": when_text(at)}
+    role = row.payload.get("role", "owner")
+    if row.kind == "visit_log":
+        return [Text(t("reminders.visit_log_prompt", **values), (Choice(t("reminders.visit_log_button")),))]
+    phase = "evening" if row.kind == "visit_evening" else "hour"
+    text = t(f"reminders.visit_{phase}_{role}", **values)
+    if role == "owner" and row.kind == "visit_evening":
+        return [Text(text, (
+            Choice(t("reminders.visit_confirm_button"), data=encode_postback(c="visit_confirm", arg=visit.id),
+                   display=t("reminders.visit_confirm_button")),
+            Choice(t("reminders.visit_reschedule_button"), data=encode_postback(c="visit_reschedule", arg=visit.id),
+                   display=t("reminders.visit_reschedule_button"))))]
+    return [Text(text)]
+
+
+def _claim_batch(session: Session, *, database, now: datetime, limit: int, worker: str) -> list[Reminder]:
+    if database.is_postgres:
+        rows = session.exec(select(Reminder).where(Reminder.status == "pending", Reminder.due_at <= now)
+                            .order_by(Reminder.due_at, Reminder.id).limit(limit)
+                            .with_for_update(skip_locked=True)).all()
+        for row in rows:
+            row.status, row.claimed_by = "claimed", worker
+        return list(rows)
+    # SQLite: BEGIN IMMEDIATE holds the write lock; the conditional UPDATE is the claim.
+    due = (select(Reminder.id).where(Reminder.status == "pending", Reminder.due_at <= now)
+           .order_by(Reminder.due_at, Reminder.id).limit(limit)).scalar_subquery()
+    ids = session.execute(sa.update(Reminder).where(Reminder.id.in_(due), Reminder.status == "pending")
+                          .values(status="claimed", claimed_by=worker).returning(Reminder.id)).scalars().all()
+    if not ids:
+        return []
+    return list(session.exec(select(Reminder).where(Reminder.id.in_(ids))
+                             .order_by(Reminder.due_at, Reminder.id)
+                             .execution_options(populate_existing=True)).all())
+
+
+def run_tick(*, database, deliverer: BatchDeliverer | None, schedules: dict[str, ProgramSchedule],
+             now: datetime | None = None, batch_size: int = 1000, worker: str | None = None) -> TickReport:
+    """One scheduler pass as if the clock read ``now``."""
+    started = clock.perf_counter()
+    now = (now or utc_now()).astimezone(timezone.utc)
+    worker = worker or worker_name()
+    default = schedules.get("gonghao-2023") or next(iter(schedules.values()))
+    report = TickReport(now=now.isoformat())
+    with database.write_session() as session:
+        report.planned = plan_milestones(session, schedules=schedules, now=now)
+    if default.quiet.contains(now):
+        # Quiet hours (21:00–08:00 Taipei by default): nothing is materialised; due rows wait
+        # and are re-checked in the morning.
+        with database.session() as session:
+            report.held_quiet_hours = session.exec(select(sa.func.count(Reminder.id)).where(
+                Reminder.status == "pending", Reminder.due_at <= now)).one()
+        report.seconds = round(clock.perf_counter() - started, 3)
+        return report
+    delivery = DeliveryReport()
+    while True:
+        with database.write_session() as session:
+            rows = _claim_batch(session, database=database, now=now, limit=batch_size, worker=worker)
+            if not rows:
+                break
+            report.claimed += len(rows)
+            outbox_ids = Materialiser(session, schedules=schedules, default=default, now=now, report=report).run(rows)
+            for row in rows:
+                if row.status == "claimed":
+                    row.status, row.outcome, row.processed_at = "skipped", "not handled", now
+            session.flush()
+        report.outbox_rows += len(outbox_ids)
+        if deliverer is not None and outbox_ids:
+            delivery.add(deliverer.deliver(outbox_ids, now=now))
+        if len(rows) < batch_size:
+            break
+    report.requests, report.messages_sent = delivery.requests, delivery.recipients
+    report.retrying, report.dead = delivery.retrying, delivery.dead
+    report.seconds = round(clock.perf_counter() - started, 3)
+    return report
+
+
+# --- what is coming for one person (「我的提醒」) -------------------------------------------
+
+def upcoming_for(session: Session, *, user_id: str, schedules: dict[str, ProgramSchedule], now: datetime,
+                 limit: int = 8) -> list[tuple[datetime, str]]:
+    """(moment, description) of the milestones and visits ahead that concern this person."""
+    items: list[tuple[datetime, str]] = []
+    for schedule in schedules.values():
+        for milestone in schedule.milestones:
+            if milestone.at is None or milestone.at <= now or milestone.kind != "notice":
+                continue
+            if audiences.resolve_any(session, names=milestone.audience, program_id=schedule.program_id, user_id=user_id):
+                items.append((milestone.at, milestone.title))
+    company_ids = select(CompanyMember.company_id).where(CompanyMember.line_user_id == user_id)
+    visits = session.exec(select(Visit, Company.name).join(Company, Company.id == Visit.company_id).where(
+        Visit.deleted_at.is_(None), Visit.status.in_(("booked", "confirmed")), Visit.scheduled_at > now,
+        sa.or_(Visit.advisor_line_user_id == user_id, Visit.company_id.in_(company_ids)))
+        .order_by(Visit.scheduled_at).limit(limit)).all()
+    for visit, name in visits:
+        items.append((visit.scheduled_at, t("reminders.my_reminders_visit", mode=mode_label(visit.mode),
+                                            company=name or f"#{visit.company_id}")))
+    items.sort(key=lambda item: item[0])
+    return items[:limit]

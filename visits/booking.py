@@ -1,0 +1,153 @@
+"""Booking a consultation visit in chat: who may book for which company, parsing the time, and
+the records and notices a booking, a confirmation or a reschedule request produce.
+
+Owners book with their company's advisor (Company.advisor_line_user_id); an advisor books for one
+of the companies assigned to them. Reminders for the visit are scheduled here too (scheduler.service)."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+from sqlmodel import Session, select
+
+from bot.db import utc_now
+from bot.messages import Choice, Text
+from bot.outbox import enqueue_push
+from bot.services import audit
+from bot.texts import t
+from bot.timeutil import TAIPEI, format_roc_datetime, to_taipei
+from companies.models import Company, CompanyMember
+from dialogs.parsing import parse_date, parse_time
+from visits.models import Visit
+
+MODES = ("onsite", "online")
+_PICKER = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})$")  # LINE datetimepicker value
+
+
+def booking_options(session: Session, *, user_id: str, roles: frozenset[str] | set[str]) -> dict:
+    """{"role": "advisor"|"owner"|None, "companies": [[id, name], …]} for the booking flow."""
+    if "advisor" in roles:
+        rows = session.exec(select(Company.id, Company.name).where(
+            Company.advisor_line_user_id == user_id, Company.status == "active").order_by(Company.name)).all()
+        if rows:
+            return {"role": "advisor", "companies": [[cid, name or f"#{cid}"] for cid, name in rows]}
+    rows = session.exec(select(Company.id, Company.name).join(CompanyMember, CompanyMember.company_id == Company.id)
+                        .where(CompanyMember.line_user_id == user_id, Company.status == "active",
+                               Company.advisor_line_user_id.is_not(None)).order_by(Company.name)).all()
+    if rows:
+        return {"role": "owner", "companies": [[cid, name or f"#{cid}"] for cid, name in rows]}
+    return {"role": "advisor" if "advisor" in roles else None, "companies": []}
+
+
+def parse_when(text: str, *, now: datetime) -> datetime | None:
+    """The picker's 'YYYY-MM-DDTHH:mm', or typed '5/10 下午2點' / '112/5/10 14:00' (Taipei)."""
+    text = (text or "").strip()
+    match = _PICKER.match(text)
+    if match:
+        year, month, day, hour, minute = map(int, match.groups())
+        try:
+            return datetime(year, month, day, hour, minute, tzinfo=TAIPEI).astimezone(timezone.utc)
+        except ValueError:
+            return None
+    day = parse_date(text, today=to_taipei(now).date())
+    clock = parse_time(text)
+    if day is None or clock is None:
+        return None
+    return datetime.combine(day, clock, tzinfo=TAIPEI).astimezone(timezone.utc)
+
+
+def picker_min(now: datetime) -> str:
+    return f"{to_taipei(now + timedelta(hours=1)):%Y-%m-%dT%H:00}"
+
+
+def mode_label(mode: str) -> str:
+    return t(f"reminders.mode_{mode}")
+
+
+def owners_of(session: Session, company_id: int) -> list[str]:
+    return list(session.exec(select(CompanyMember.line_user_id).where(
+        CompanyMember.company_id == company_id, CompanyMember.role == "owner")).all())
+
+
+def book_visit(session: Session, *, company_id: int, booked_by: str, scheduled_at: datetime, mode: str,
+               schedule, now: datetime | None = None) -> Visit:
+    """Save the visit, replace a visit the owner asked to reschedule, schedule its reminders and
+    tell the other side."""
+    from scheduler.service import cancel_visit_reminders, schedule_visit_reminders
+
+    now = now or utc_now()
+    company = session.get(Company, company_id)
+    if company is None or not company.advisor_line_user_id:
+        raise ValueError("company has no advisor")
+    for old in session.exec(select(Visit).where(Visit.company_id == company_id,
+                                                Visit.status == "reschedule_requested",
+                                                Visit.deleted_at.is_(None))).all():
+        old.status, old.updated_at = "cancelled", now
+        session.add(old)
+        cancel_visit_reminders(session, visit_id=old.id, reason="rebooked")
+    visit = Visit(company_id=company_id, advisor_line_user_id=company.advisor_line_user_id,
+                  scheduled_at=scheduled_at, mode=mode, status="booked", created_by=booked_by)
+    session.add(visit)
+    session.flush()
+    schedule_visit_reminders(session, visit=visit, schedule=schedule, now=now)
+    values = {"company": company.name or f"#{company.id}", "when": format_roc_datetime(scheduled_at),
+              "mode": mode_label(mode)}
+    if booked_by == company.advisor_line_user_id:
+        for owner in owners_of(session, company_id):
+            enqueue_push(session, to=owner, replies=[Text(t("reminders.booking_notify_owner", **values))],
+                         idempotency_key=f"visit:{visit.id}:booked:{owner}", origin=f"visit:{visit.id}")
+    else:
+        enqueue_push(session, to=company.advisor_line_user_id,
+                     replies=[Text(t("reminders.booking_notify_advisor", **values))],
+                     idempotency_key=f"visit:{visit.id}:booked:{company.advisor_line_user_id}",
+                     origin=f"visit:{visit.id}")
+    audit(session, actor=booked_by, action="visit_booked", target=f"visit:{visit.id}", mode=mode)
+    return visit
+
+
+def _owned_visit(session: Session, *, visit_id: int, user_id: str) -> tuple[Visit, Company] | None:
+    visit = session.get(Visit, visit_id)
+    if visit is None or visit.deleted_at is not None or visit.status not in ("booked", "confirmed"):
+        return None
+    member = session.exec(select(CompanyMember.id).where(CompanyMember.company_id == visit.company_id,
+                                                         CompanyMember.line_user_id == user_id)).first()
+    if member is None:
+        return None
+    return visit, session.get(Company, visit.company_id)
+
+
+def confirm_visit(session: Session, *, visit_id: int, user_id: str) -> Visit | None:
+    found = _owned_visit(session, visit_id=visit_id, user_id=user_id)
+    if found is None:
+        return None
+    visit, company = found
+    if visit.status != "confirmed":
+        visit.status, visit.updated_at = "confirmed", utc_now()
+        session.add(visit)
+        if visit.advisor_line_user_id:
+            enqueue_push(session, to=visit.advisor_line_user_id, replies=[Text(t(
+                "reminders.visit_confirmed_advisor", company=company.name or f"#{company.id}",
+                when=format_roc_datetime(visit.scheduled_at)))],
+                idempotency_key=f"visit:{visit.id}:confirmed", origin=f"visit:{visit.id}")
+        audit(session, actor=user_id, action="visit_confirmed", target=f"visit:{visit.id}")
+    return visit
+
+
+def request_reschedule(session: Session, *, visit_id: int, user_id: str) -> Visit | None:
+    """The owner cannot make it: the visit stops being reminded and the advisor is told."""
+    from scheduler.service import cancel_visit_reminders
+
+    found = _owned_visit(session, visit_id=visit_id, user_id=user_id)
+    if found is None:
+        return None
+    visit, company = found
+    visit.status, visit.updated_at = "reschedule_requested", utc_now()
+    session.add(visit)
+    cancel_visit_reminders(session, visit_id=visit.id, reason="reschedule requested")
+    if visit.advisor_line_user_id:
+        enqueue_push(session, to=visit.advisor_line_user_id, replies=[Text(
+            t("reminders.visit_reschedule_advisor", company=company.name or f"#{company.id}",
+              when=format_roc_datetime(visit.scheduled_at)), (Choice(t("reminders.booking_button")),))],
+            idempotency_key=f"visit:{visit.id}:reschedule", origin=f"visit:{visit.id}")
+    audit(session, actor=user_id, action="visit_reschedule_requested", target=f"visit:{visit.id}")
+    return visit
