@@ -1,0 +1,535 @@
+"""Advisors log visits in chat (FlowId.VISIT_LOG).
+
+* One message is enough: an advisor's free text that names one of their companies together with a
+  mode or a date (「今天線上輔導 好味道小吃 導入LINE官方帳號」), or starts with 訪視, is parsed
+  (visits.parse); whatever is missing or ambiguous is asked with quick replies; a complete record
+  is saved at once and shown as a card with 修改 / 刪除 (24 hours).
+* 「登錄訪視」 asks everything step by step.
+* After saving, the conversation waits in the "photos" step: images sent now are fetched from
+  LINE's content endpoint and attached; 「完成」 ends it.
+* 「我的進度」 shows the advisor's companies against the visit rule (programs.yaml visit_rules).
+"""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+
+from bot.messages import Card, Choice, Text, encode_postback
+from bot.texts import t
+from bot.timeutil import format_roc_date, to_taipei
+from dialogs import framework as fw
+from dialogs import registry
+from dialogs.parsing import parse_time
+from visits import parse as vp
+from visits import service
+
+MAX_COMPANY_CHOICES = 11  # + 上一步/取消 fit LINE's 13 quick replies
+
+
+# --- small helpers -------------------------------------------------------------------------
+
+def _today(ctx: fw.Context) -> date:
+    return to_taipei(ctx.now).date()
+
+
+def _refs(ctx: fw.Context) -> list[vp.CompanyRef]:
+    return [vp.CompanyRef(c["id"], c["name"], c.get("tax_id")) for c in ctx.data.get("_companies", [])]
+
+
+def _company_name(ctx: fw.Context, company_id) -> str:
+    return next((c["name"] for c in ctx.data.get("_companies", []) if c["id"] == company_id), f"#{company_id}")
+
+
+def duration_text(minutes: int | None) -> str:
+    if not minutes:
+        return t("visits.no_time")
+    if minutes % 30 == 0 and minutes >= 60:
+        hours = minutes / 60
+        return t("visits.duration_hours", hours=f"{hours:g}")
+    return t("visits.duration_minutes", minutes=minutes)
+
+
+def _date_text(value: str | None) -> str:
+    return format_roc_date(date.fromisoformat(value)) if value else t("visits.no_time")
+
+
+# --- steps ---------------------------------------------------------------------------------
+
+def _ask_company(ctx: fw.Context):
+    candidates = ctx.data.get("_candidates") or []
+    companies = ctx.data.get("_companies", [])
+    shown = [c for c in companies if c["id"] in candidates] if candidates else companies
+    choices = tuple(ctx.choice(c["name"], str(c["id"])) for c in shown[:MAX_COMPANY_CHOICES])
+    text = t("visits.ask_company_among") if candidates else t("visits.ask_company")
+    if len(shown) > MAX_COMPANY_CHOICES:
+        text += "\n" + t("visits.company_more", shown=MAX_COMPANY_CHOICES)
+    return [Text(text, choices)]
+
+
+def _parse_company(ctx: fw.Context, user_input: fw.UserInput):
+    answer = user_input.answer_text.strip()
+    ids = {c["id"] for c in ctx.data.get("_companies", [])}
+    if user_input.kind == "postback" and answer.isdigit() and int(answer) in ids:
+        return int(answer)
+    found = vp.match_companies(answer, _refs(ctx))
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        return {"ambiguous": found}
+    tax = vp.TAX_ID.search(answer)
+    if tax:
+        raise fw.Invalid(t("visits.company_not_yours", tax_id=tax.group(1)), looks_like_question=False)
+    raise fw.Invalid(t("visits.company_not_found", text=answer[:20]))
+
+
+def _store_company(ctx: fw.Context, value):
+    if isinstance(value, dict):
+        return ctx.evolve(data={**ctx.data, "_candidates": value["ambiguous"]})
+    data = {k: v for k, v in ctx.data.items() if k != "_candidates"}
+    return ctx.evolve(data={**data, "company": value}, history=(*ctx.history, "company"))
+
+
+def _ask_date(ctx: fw.Context):
+    today = _today(ctx)
+    return [Text(t("visits.ask_date"), (
+        ctx.choice(t("visits.date_today"), "今天"), ctx.choice(t("visits.date_yesterday"), "昨天"),
+        ctx.choice(t("visits.date_before_yesterday"), "前天"),
+        ctx.picker(t("visits.date_pick"), "date", initial=today.isoformat(), max=today.isoformat()),
+        Choice(t("core.nav_cancel")),
+    ))]
+
+
+def _parse_date(ctx: fw.Context, user_input: fw.UserInput) -> str:
+    found, future = vp.resolve_visit_date(user_input.answer_text, today=_today(ctx))
+    if found is None:
+        raise fw.Invalid(t("visits.date_invalid"))
+    if future:
+        raise fw.Invalid(t("visits.date_future"), looks_like_question=False)
+    return found.isoformat()
+
+
+def _ask_time(ctx: fw.Context):
+    return [Text(t("visits.ask_time"), (
+        ctx.choice(t("visits.time_skip"), ""), ctx.picker(t("visits.time_pick"), "time", initial="14:00"),
+        ctx.choice("09:00", "09:00"), ctx.choice("10:00", "10:00"), ctx.choice("14:00", "14:00"),
+        ctx.choice("16:00", "16:00"), Choice(t("core.nav_back")), Choice(t("core.nav_cancel")),
+    ))]
+
+
+def _parse_time(ctx: fw.Context, user_input: fw.UserInput) -> str:
+    answer = user_input.answer_text.strip()
+    if answer in ("", t("visits.time_skip"), "不確定", "不記得", "skip"):
+        return ""
+    found = parse_time(answer)
+    if found is None:
+        raise fw.Invalid(t("visits.time_invalid"))
+    return found.strftime("%H:%M")
+
+
+def _ask_mode(ctx: fw.Context):
+    return [Text(t("visits.ask_mode"), tuple(ctx.choice(t(f"visits.mode_{m}"), m) for m in service.MODES))]
+
+
+def _parse_mode(ctx: fw.Context, user_input: fw.UserInput) -> str:
+    answer = user_input.answer_text.strip()
+    if answer in service.MODES:
+        return answer
+    mode = vp.parse_mode(answer)
+    if mode is None:
+        raise fw.Invalid(t("visits.mode_invalid"))
+    return mode
+
+
+def _ask_duration(ctx: fw.Context):
+    options = ((30, "30分鐘"), (60, "1小時"), (90, "1.5小時"), (120, "2小時"), (180, "3小時"))
+    return [Text(t("visits.ask_duration"), (*(ctx.choice(label, str(m)) for m, label in options),
+                                             Choice(t("core.nav_back")), Choice(t("core.nav_cancel"))))]
+
+
+def _parse_duration(ctx: fw.Context, user_input: fw.UserInput) -> int:
+    answer = user_input.answer_text.strip()
+    if user_input.kind == "postback" and answer.isdigit():
+        return int(answer)
+    minutes = vp.parse_duration(answer)
+    if minutes is None and re.fullmatch(r"\d+(\.\d+)?", answer):
+        value = float(answer)
+        minutes = int(value * 60) if value <= 8 else int(value)  # "1.5" hours, "90" minutes
+    if not minutes or not 5 <= minutes <= 12 * 60:
+        raise fw.Invalid(t("visits.duration_invalid"))
+    return minutes
+
+
+def _ask_topics(ctx: fw.Context):
+    suggestions = [s for s in t("visits.topics_suggestions").split("|") if s][:10]
+    return [Text(t("visits.ask_topics"), (*(Choice(s) for s in suggestions), Choice(t("core.nav_back")),
+                                           Choice(t("core.nav_cancel"))))]
+
+
+def _parse_topics(ctx: fw.Context, user_input: fw.UserInput) -> str:
+    answer = " ".join(user_input.answer_text.split())
+    if len(answer) < 2:
+        raise fw.Invalid(t("visits.topics_invalid"))
+    return answer[:500]
+
+
+def _ask_notes(ctx: fw.Context):
+    return [Text(t("visits.ask_notes"), (ctx.choice(t("visits.notes_skip"), ""), Choice(t("core.nav_cancel"))))]
+
+
+def _parse_notes(ctx: fw.Context, user_input: fw.UserInput) -> str:
+    answer = user_input.answer_text.strip()
+    return "" if answer == t("visits.notes_skip") else answer[:2000]
+
+
+DONE_WORDS = {"完成", "好了", "沒有", "沒有了", "不用", "不用了", "ok", "好", "結束", "謝謝", "沒照片"}
+
+
+def _ask_photos(ctx: fw.Context):
+    return [Text(t("visits.photo_prompt"), _photo_quick_replies(ctx))]
+
+
+def _photo_quick_replies(ctx: fw.Context) -> tuple:
+    return (ctx.choice(t("visits.photo_done_button"), "done", step="photos"),
+            ctx.choice(t("visits.button_edit"), "edit", step="photos"),
+            ctx.choice(t("visits.button_delete"), "delete", step="photos"),
+            Choice(label="📷", kind="camera"), Choice(label="🖼", kind="cameraRoll"))
+
+
+def _parse_photos(ctx: fw.Context, user_input: fw.UserInput):
+    if user_input.kind == "image" and user_input.message_id:
+        return {"photo": user_input.message_id}
+    answer = fw.squash(user_input.answer_text)
+    if answer in ("done",) or answer in DONE_WORDS:
+        return "done"
+    if answer in ("edit", "修改", "修改紀錄", "改"):
+        return {"act": "edit"}
+    if answer in ("delete", "刪除", "刪除紀錄", "刪掉"):
+        return {"act": "delete"}
+    raise fw.Invalid(t("visits.photo_step_invalid"))
+
+
+def _store_photos(ctx: fw.Context, value):
+    if isinstance(value, dict) and "photo" in value:
+        pending = [*ctx.data.get("_pending_photos", []), value["photo"]]
+        return ctx.evolve(data={**ctx.data, "_pending_photos": pending})
+    if isinstance(value, dict) and "act" in value:
+        return ctx.evolve(data={**ctx.data, "_act": value["act"]})
+    return ctx.evolve(data={**ctx.data, "photos": "done"})
+
+
+def _is_saved(ctx: fw.Context) -> bool:
+    return "_saved_id" in ctx.data
+
+
+def _is_editing(ctx: fw.Context) -> bool:
+    return "_edit_id" in ctx.data
+
+
+STEPS = (
+    fw.Step("company", t("visits.label_company"), _ask_company, _parse_company, store=_store_company,
+            when=lambda ctx: not _is_saved(ctx), display=lambda ctx, v: _company_name(ctx, v)),
+    fw.Step("date", t("visits.label_date"), _ask_date, _parse_date, when=lambda ctx: not _is_saved(ctx),
+            display=lambda ctx, v: _date_text(v)),
+    fw.Step("time", t("visits.label_time"), _ask_time, _parse_time, when=lambda ctx: not _is_saved(ctx),
+            display=lambda ctx, v: v or t("visits.no_time")),
+    fw.Step("mode", t("visits.label_mode"), _ask_mode, _parse_mode, when=lambda ctx: not _is_saved(ctx),
+            display=lambda ctx, v: t(f"visits.mode_{v}") if v in service.MODES else "—"),
+    fw.Step("duration", t("visits.label_duration"), _ask_duration, _parse_duration,
+            when=lambda ctx: not _is_saved(ctx), display=lambda ctx, v: duration_text(v)),
+    fw.Step("topics", t("visits.label_topics"), _ask_topics, _parse_topics, when=lambda ctx: not _is_saved(ctx)),
+    fw.Step("notes", t("visits.label_notes"), _ask_notes, _parse_notes, when=_is_editing,
+            display=lambda ctx, v: v or "—"),
+    fw.Step("photos", t("visits.label_photos"), _ask_photos, _parse_photos, store=_store_photos, when=_is_saved,
+            accepts=frozenset({"text", "postback", "image"})),
+)
+
+
+def _settled(ctx: fw.Context) -> bool:
+    if _is_saved(ctx):
+        return bool(ctx.data.get("_pending_photos") or ctx.data.get("_act") or "photos" in ctx.data)
+    if _is_editing(ctx):
+        return False  # edits end at the summary card (修改 / 確認)
+    return fw.pending_step(VISIT_FLOW, ctx) is None
+
+
+def _prefill(ctx: fw.Context) -> dict:
+    # Set by the command that starts the flow (always, so nothing stale is reused).
+    return dict(ctx.memory.get("visit_prefill") or {})
+
+
+# --- finishing -----------------------------------------------------------------------------
+
+def visit_card(visit, company_name: str, *, title: str, with_buttons: bool = True, quick=()) -> Card:
+    local = to_taipei(visit.visited_at)
+    when = format_roc_date(local.date()) + (f" {local:%H:%M}" if local.hour or local.minute else "")
+    buttons = ()
+    if with_buttons:
+        buttons = (Choice(t("visits.button_edit"), data=encode_postback(c="visit_edit", arg=visit.id),
+                          display=t("visits.button_edit")),
+                   Choice(t("visits.button_delete"), data=encode_postback(c="visit_delete", arg=visit.id),
+                          display=t("visits.button_delete")))
+    rows = [(t("visits.label_company"), company_name), (t("visits.label_date"), when),
+            (t("visits.label_mode"), t(f"visits.mode_{visit.mode}")),
+            (t("visits.label_duration"), duration_text(visit.duration_minutes)),
+            (t("visits.label_topics"), visit.topics or "—")]
+    if visit.notes:
+        rows.append((t("visits.label_notes"), visit.notes))
+    if visit.photos:
+        rows.append((t("visits.label_photos"), str(len(visit.photos))))
+    return Card(title=title, rows=tuple(rows), note=t("visits.card_note") if with_buttons else "",
+                buttons=buttons, quick_replies=tuple(quick))
+
+
+def _visited_at(ctx: fw.Context) -> datetime:
+    day = date.fromisoformat(ctx.data["date"])
+    at = time.fromisoformat(ctx.data["time"]) if ctx.data.get("time") else None
+    return service.combine(day, at)
+
+
+def _finish(request) -> fw.Turn:
+    ctx = request.ctx
+    session = request.session
+    if _is_saved(ctx):
+        return _after_save(request)
+    fields = dict(company_id=int(ctx.data["company"]), visited_at=_visited_at(ctx), mode=ctx.data["mode"],
+                  duration_minutes=ctx.data.get("duration"), topics=ctx.data.get("topics"))
+    name = _company_name(ctx, fields["company_id"])
+    if _is_editing(ctx):
+        try:
+            visit = service.update_visit(session, visit_id=int(ctx.data["_edit_id"]), advisor=ctx.user_id,
+                                         changes={**fields, "notes": ctx.data.get("notes") or None}, now=ctx.now)
+        except service.VisitError as error:
+            return fw.Turn(ctx.cleared().forget("visit_prefill"), [Text(t(f"visits.{_error_key(error)}"))],
+                           show_menu=True)
+        return fw.Turn(ctx.cleared().forget("visit_prefill"),
+                       [visit_card(visit, name, title=t("visits.updated_title"))])
+    visit = service.record_visit(session, advisor=ctx.user_id, **fields)
+    saved = ctx.evolve(data={"_saved_id": visit.id, "_companies": ctx.data.get("_companies", []),
+                             "_date": ctx.data["date"], "_company_name": name},
+                       history=(), step="photos").forget("visit_prefill")
+    return fw.Turn(saved, [visit_card(visit, name, title=t("visits.saved_title")),
+                           Text(t("visits.photo_prompt"), _photo_quick_replies(saved))])
+
+
+def _error_key(error: service.VisitError) -> str:
+    return {"too_late": "too_late"}.get(error.code, "not_found")
+
+
+def _after_save(request) -> fw.Turn:
+    ctx = request.ctx
+    visit_id = int(ctx.data["_saved_id"])
+    pending = ctx.data.get("_pending_photos") or []
+    if pending:
+        attached = 0
+        for message_id in pending:
+            content = request.services.gateway.get_content(message_id)
+            if content and service.attach_photo(request.session, visit_id=visit_id, message_id=message_id,
+                                                content=content):
+                attached += 1
+        data = {k: v for k, v in ctx.data.items() if k != "_pending_photos"}
+        ctx = ctx.evolve(data=data, step="photos")
+        if not attached:
+            return fw.Turn(ctx, [Text(t("visits.photo_failed"), _photo_quick_replies(ctx))])
+        from visits.models import Visit
+
+        total = len(request.session.get(Visit, visit_id).photos or [])
+        return fw.Turn(ctx, [Text(t("visits.photo_attached", count=attached, total=total),
+                                  _photo_quick_replies(ctx))])
+    act = ctx.data.get("_act")
+    if act == "edit":
+        return _start_edit(request, visit_id, ctx.cleared())
+    if act == "delete":
+        return _ask_delete(request, visit_id, ctx.cleared())
+    return fw.Turn(ctx.cleared(), [Text(t("visits.finished"))], show_menu=True)
+
+
+VISIT_FLOW = registry.register_flow(fw.Flow(
+    id=fw.FlowId.VISIT_LOG,
+    title=t("visits.flow_title"),
+    help=t("visits.flow_help"),
+    steps=STEPS,
+    finish=_finish,
+    settled=_settled,
+    prefill=_prefill,
+    summary_title=t("visits.edit_title"),
+    slow_finish=True,
+))
+
+
+# --- entry points --------------------------------------------------------------------------
+
+def _start(request, prefill: dict, lead: list | None = None) -> fw.Turn:
+    companies = service.advisor_companies(request.session, advisor=request.ctx.user_id)
+    if not companies:
+        return fw.Turn(request.ctx, [Text(t("visits.no_companies"))], show_menu=True)
+    prefill = {**prefill, "_companies": service.company_choices(companies)}
+    ctx = request.ctx.remember(visit_prefill=prefill)
+    return fw.Turn(ctx, list(lead or []), start_flow=fw.FlowId.VISIT_LOG.value)
+
+
+@registry.command("visit_log", "登錄訪視", "記錄訪視", "紀錄訪視", "登記訪視", "新增訪視", "訪視紀錄", "寫訪視紀錄",
+                  role="advisor", help="一步一步記錄一次訪視")
+def start_guided(request) -> fw.Turn:
+    return _start(request, {})
+
+
+def looks_like_visit(text: str) -> bool:
+    squashed = fw.squash(text)
+    return squashed.startswith(("訪視", "輔導紀錄", "輔導記錄")) or vp.parse_mode(text) is not None \
+        or vp.DATE_SPAN.search(text) is not None
+
+
+def log_from_message(request, text: str) -> fw.Turn | None:
+    """An advisor's one-message visit log; None when the text is not one (let the FAQ answer)."""
+    companies = service.advisor_companies(request.session, advisor=request.ctx.user_id)
+    parsed = vp.parse_visit_message(text, today=_today(request.ctx),
+                                    companies=[vp.CompanyRef(c.id, c.name or "", c.tax_id) for c in companies])
+    explicit = fw.squash(text).startswith(("訪視", "輔導紀錄", "輔導記錄"))
+    named = bool(parsed.company_ids)
+    if not explicit and not (named and (parsed.mode or parsed.visit_date)):
+        return None
+    answers = parsed.as_answers()
+    if len(parsed.company_ids) > 1:
+        answers["_candidates"] = parsed.company_ids
+    lead = []
+    if parsed.future_date:
+        lead.append(Text(t("visits.date_future")))
+    elif parsed.company_text and not parsed.company_ids and vp.TAX_ID.fullmatch(parsed.company_text):
+        lead.append(Text(t("visits.company_not_yours", tax_id=parsed.company_text)))
+    return _start(request, answers, lead)
+
+
+def _advisor_free_text(inner):
+    def handler(request):
+        if "advisor" in request.ctx.roles and request.input.kind == "text" and looks_like_visit(request.input.text):
+            turn = log_from_message(request, request.input.text)
+            if turn is not None:
+                return turn
+        return inner(request) if inner else fw.Turn(request.ctx, [Text(t("core.menu_prompt"))], show_menu=True)
+    handler.visits_wrapper = True
+    return handler
+
+
+def install_free_text_hook() -> None:
+    """Give advisors' free text a chance to be a visit log before the FAQ sees it.
+    (registry has one free-text handler; we wrap whatever is installed.)"""
+    current = registry.FREE_TEXT_HANDLER
+    if current is None or not getattr(current, "visits_wrapper", False):
+        registry.set_free_text_handler(_advisor_free_text(current))
+
+
+install_free_text_hook()
+
+
+def _visit_and_name(request, visit_id: int):
+    from companies.models import Company
+
+    visit = service.editable_visit(request.session, visit_id=visit_id, advisor=request.ctx.user_id,
+                                   now=request.ctx.now)
+    company = request.session.get(Company, visit.company_id)
+    return visit, (company.name if company else f"#{visit.company_id}")
+
+
+def _start_edit(request, visit_id: int, ctx: fw.Context) -> fw.Turn:
+    request.ctx = ctx
+    try:
+        visit, _ = _visit_and_name(request, visit_id)
+    except service.VisitError as error:
+        return fw.Turn(ctx, [Text(t(f"visits.{_error_key(error)}"))], show_menu=True)
+    local = to_taipei(visit.visited_at)
+    prefill = {"_edit_id": visit.id, "company": visit.company_id, "date": local.date().isoformat(),
+               "time": local.strftime("%H:%M") if local.hour or local.minute else "", "mode": visit.mode,
+               "duration": visit.duration_minutes or 60, "topics": visit.topics or "", "notes": visit.notes or ""}
+    companies = service.advisor_companies(request.session, advisor=ctx.user_id)
+    choices = service.company_choices(companies)
+    if visit.company_id not in {c["id"] for c in choices}:
+        from companies.models import Company
+
+        company = request.session.get(Company, visit.company_id)
+        choices.append({"id": visit.company_id, "name": company.name if company else f"#{visit.company_id}",
+                        "tax_id": company.tax_id if company else None})
+    ctx = ctx.remember(visit_prefill={**prefill, "_companies": choices})
+    return fw.Turn(ctx, [], start_flow=fw.FlowId.VISIT_LOG.value)
+
+
+def _ask_delete(request, visit_id: int, ctx: fw.Context) -> fw.Turn:
+    request.ctx = ctx
+    try:
+        visit, name = _visit_and_name(request, visit_id)
+    except service.VisitError as error:
+        return fw.Turn(ctx, [Text(t(f"visits.{_error_key(error)}"))], show_menu=True)
+    day = format_roc_date(to_taipei(visit.visited_at).date())
+    return fw.Turn(ctx, [Text(t("visits.confirm_delete", date=day, company=name), (
+        Choice(t("visits.confirm_delete_yes"), data=encode_postback(c="visit_delete", arg=f"{visit.id}:yes"),
+               display=t("visits.confirm_delete_yes")),
+        Choice(t("visits.confirm_delete_no"), data=encode_postback(c="visit_delete", arg=f"{visit.id}:no"),
+               display=t("visits.confirm_delete_no")),
+    ))])
+
+
+def _visit_id_arg(request) -> tuple[int | None, str]:
+    raw = (request.argument or "").strip()
+    visit_part, _, answer = raw.partition(":")
+    if visit_part.isdigit():
+        return int(visit_part), answer
+    last = service.last_visit(request.session, advisor=request.ctx.user_id)
+    return (last.id if last else None), answer
+
+
+@registry.command("visit_edit", "修改訪視", "修改訪視紀錄", "改訪視", role="advisor")
+def edit_visit(request) -> fw.Turn:
+    visit_id, _ = _visit_id_arg(request)
+    if visit_id is None:
+        return fw.Turn(request.ctx, [Text(t("visits.no_recent"))], show_menu=True)
+    return _start_edit(request, visit_id, request.ctx.cleared() if request.ctx.flow == fw.FlowId.VISIT_LOG.value
+                       else request.ctx)
+
+
+@registry.command("visit_delete", "刪除訪視", "刪除訪視紀錄", role="advisor")
+def delete_visit(request) -> fw.Turn:
+    visit_id, answer = _visit_id_arg(request)
+    ctx = request.ctx.cleared() if request.ctx.flow == fw.FlowId.VISIT_LOG.value else request.ctx
+    if visit_id is None:
+        return fw.Turn(ctx, [Text(t("visits.no_recent"))], show_menu=True)
+    if answer == "no":
+        return fw.Turn(ctx, [Text(t("visits.kept"))], show_menu=True)
+    if answer != "yes":
+        return _ask_delete(request, visit_id, ctx)
+    request.ctx = ctx
+    try:
+        visit, name = _visit_and_name(request, visit_id)
+        service.delete_visit(request.session, visit_id=visit_id, advisor=ctx.user_id, now=ctx.now)
+    except service.VisitError as error:
+        return fw.Turn(ctx, [Text(t(f"visits.{_error_key(error)}"))], show_menu=True)
+    day = format_roc_date(to_taipei(visit.visited_at).date())
+    return fw.Turn(ctx, [Text(t("visits.deleted", date=day, company=name))], show_menu=True)
+
+
+@registry.command("visit_progress", "我的進度", "訪視進度", "我的訪視進度", role="advisor")
+def my_progress(request) -> fw.Turn:
+    session, ctx = request.session, request.ctx
+    companies = service.advisor_companies(session, advisor=ctx.user_id)
+    if not companies:
+        return fw.Turn(ctx, [Text(t("visits.progress_none"))], show_menu=True)
+    rules = service.visit_rules(request.services.config, companies[0].program_id)
+    progress = service.progress_by_company(session, companies=companies, rules=rules)
+    lines = [t("visits.progress_title"),
+             t("visits.progress_rule", min_total=rules.min_total, min_onsite=rules.min_onsite, source=rules.source)]
+    done = 0
+    ordered = sorted(companies, key=lambda c: (progress[c.id].meets_rule, progress[c.id].total))
+    for company in ordered:
+        p = progress[company.id]
+        name = company.name or company.tax_id or f"#{company.id}"
+        if p.meets_rule:
+            done += 1
+            lines.append(t("visits.progress_line_ok", name=name, total=p.total, onsite=p.onsite))
+        else:
+            missing = []
+            if p.missing_total:
+                missing.append(t("visits.progress_missing_total", count=p.missing_total))
+            if p.missing_onsite:
+                missing.append(t("visits.progress_missing_onsite", count=p.missing_onsite))
+            lines.append(t("visits.progress_line_missing", name=name, total=p.total, onsite=p.onsite,
+                           missing="、".join(missing)))
+    lines.append(t("visits.progress_summary", done=done, all=len(companies)))
+    return fw.Turn(ctx, [Text("\n".join(lines))], show_menu=True)

@@ -1,0 +1,257 @@
+"""Reading one free-text visit message from an advisor (pure: no database, no LINE).
+
+    parse_visit_message("訪視 12345675 現地 3/10 14:00 POS教學 1.5小時", today=..., companies=[...])
+
+Pieces are taken out of the text one kind at a time, most specific first (統編, duration, date,
+time, mode), so "1.5小時" is never read as the date 1/5 or the time 5時; whatever text is left
+names the company (exact, then fuzzy among *this advisor's* companies) and the topics.
+Dates and times are read by dialogs.parsing (shared with the other flows).
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, time, timedelta
+
+from rapidfuzz import fuzz
+
+from dialogs.parsing import cn_to_int, parse_date, parse_time
+
+# Words for the three visit modes (輔導方式: 現地 / 線上 / 電話), as advisors type them.
+MODE_WORDS: dict[str, tuple[str, ...]] = {
+    "onsite": ("現地", "實地", "到店", "到府", "到場", "現場", "親訪", "拜訪", "實體", "面訪", "臨櫃", "onsite",
+               "on-site", "到現場", "去店裡", "店訪"),
+    "online": ("線上", "視訊", "遠端", "遠距", "googlemeet", "meet", "zoom", "teams", "webex", "online",
+               "line視訊", "網路會議", "視頻"),
+    "phone": ("電話", "通話", "致電", "打電話", "phone", "call", "語音通話"),
+}
+# Filler words that start or decorate a visit message; removed before looking for the company.
+FILLER = ("登錄訪視", "登記訪視", "紀錄訪視", "記錄訪視", "訪視紀錄", "訪視記錄", "訪視", "輔導紀錄", "輔導記錄",
+          "輔導", "拜訪", "去了", "今天去", "有去")
+
+TAX_ID = re.compile(r"(?<!\d)(\d{8})(?!\d)")
+_NUM = r"(\d+(?:\.\d+)?|[一二兩三四五六七八九十半]+)"
+DURATION = re.compile(
+    r"(?:(?P<h>\d+(?:\.\d+)?|[一二兩三四五六七八九十]+)\s*(?:個)?(?P<half>半)?\s*(?:小時|hr|hrs|h|鐘頭)"
+    r"(?:\s*(?P<hm>\d+|[一二三四五六七八九十]+)\s*(?:分鐘|分))?)"
+    r"|(?:(?P<halfhour>半)\s*(?:個)?\s*(?:小時|鐘頭))"
+    r"|(?:(?P<m>\d+|[一二三四五六七八九十]+)\s*(?:分鐘|min|mins|minutes))", re.IGNORECASE)
+DATE_SPAN = re.compile(
+    r"(?:民國)?\d{2,4}[/.\-年]\d{1,2}[/.\-月]\d{1,2}[日號]?"
+    r"|\d{1,2}[/月]\d{1,2}[日號]?"
+    r"|大後天|今天|今日|昨天|昨日|前天|(?:這|本|上)?(?:週|周|星期|禮拜)[一二三四五六日天]")
+TIME_SPAN = re.compile(
+    r"(?:凌晨|清晨|早上|上午|中午|下午|傍晚|晚上)?\s*\d{1,2}[:：]\d{2}"
+    r"|(?:凌晨|清晨|早上|上午|中午|下午|傍晚|晚上)?\s*[0-9一二三四五六七八九十]{1,3}[點点](?:半|[0-9一二三四五六七八九十]{1,3}分?)?")
+_PUNCT = " \t\n,，、。.;；:：!！~～-—()（）[]「」『』"
+
+
+@dataclass(frozen=True)
+class CompanyRef:
+    id: int
+    name: str
+    tax_id: str | None = None
+
+
+@dataclass
+class ParsedVisit:
+    company_ids: list[int] = field(default_factory=list)  # one: found; several: ask which
+    company_text: str = ""  # what looked like a company but matched none of the advisor's
+    visit_date: date | None = None
+    visit_time: time | None = None
+    mode: str | None = None
+    duration_minutes: int | None = None
+    topics: str = ""
+    future_date: bool = False
+
+    def as_answers(self) -> dict:
+        """The flow's answers known from the message (dialog step name -> value)."""
+        answers: dict = {}
+        if len(self.company_ids) == 1:
+            answers["company"] = self.company_ids[0]
+        if self.visit_date and not self.future_date:
+            answers["date"] = self.visit_date.isoformat()
+            answers["time"] = self.visit_time.strftime("%H:%M") if self.visit_time else ""
+        if self.mode:
+            answers["mode"] = self.mode
+        if self.duration_minutes:
+            answers["duration"] = self.duration_minutes
+        if self.topics:
+            answers["topics"] = self.topics
+        return answers
+
+
+def _norm(text: str) -> str:
+    return unicodedata.normalize("NFKC", text or "")
+
+
+def _key(text: str) -> str:
+    return "".join(_norm(text).lower().split())
+
+
+def _to_number(raw: str) -> float | None:
+    if raw is None:
+        return None
+    if re.fullmatch(r"\d+(?:\.\d+)?", raw):
+        return float(raw)
+    value = cn_to_int(raw)
+    return float(value) if value is not None else None
+
+
+def parse_duration(text: str) -> int | None:
+    """'1.5小時' / '一個半小時' / '90分鐘' / '2h' / '半小時' / '1小時30分' -> minutes."""
+    match = DURATION.search(_norm(text))
+    return _duration_of(match) if match else None
+
+
+def _duration_of(match: re.Match) -> int | None:
+    if match.group("halfhour"):
+        return 30
+    if match.group("h") is not None:
+        hours = _to_number(match.group("h"))
+        if hours is None:
+            return None
+        minutes = hours * 60 + (30 if match.group("half") else 0)
+        if match.group("hm"):
+            extra = _to_number(match.group("hm"))
+            minutes += extra or 0
+        return int(round(minutes)) or None
+    if match.group("m") is not None:
+        value = _to_number(match.group("m"))
+        return int(value) if value else None
+    return None
+
+
+def parse_mode(text: str) -> str | None:
+    key = _key(text)
+    for mode in ("phone", "online", "onsite"):  # "線上拜訪": online wins over 拜訪
+        if any(word in key for word in MODE_WORDS[mode]):
+            return mode
+    return None
+
+
+def _remove_mode_words(text: str) -> str:
+    words = sorted((w for ws in MODE_WORDS.values() for w in ws), key=len, reverse=True)
+    for word in words:
+        text = re.sub(re.escape(word), " ", text, flags=re.IGNORECASE)
+    return text
+
+
+def resolve_visit_date(text: str, *, today: date) -> tuple[date | None, bool]:
+    """(date, is_future). A month/day without a year that would be in the future means last year
+    (an advisor logs what already happened)."""
+    found = parse_date(text, today=today)
+    if found is None:
+        return None, False
+    has_year = bool(re.search(r"\d{2,4}[/.\-年]\d{1,2}[/.\-月]\d{1,2}", _norm(text)))
+    if found > today and not has_year and re.search(r"\d{1,2}[/月]\d{1,2}", _norm(text)):
+        try:
+            found = found.replace(year=found.year - 1)
+        except ValueError:
+            found = found - timedelta(days=365)
+    if re.search(r"上(?:週|周|星期|禮拜)", _norm(text)) and found > today - timedelta(days=today.weekday()):
+        found -= timedelta(weeks=1)
+    return found, found > today
+
+
+def match_companies(text: str, companies: list[CompanyRef], *, threshold: float = 80) -> list[int]:
+    """Companies the text names: 統編, exact name, the name inside the text, then fuzzy (rapidfuzz).
+    Returns the best candidates (several when it is a close call)."""
+    key = _key(text)
+    if not key or not companies:
+        return []
+    tax = TAX_ID.search(key)
+    if tax:
+        hits = [c.id for c in companies if c.tax_id == tax.group(1)]
+        if hits:
+            return hits
+    exact = [c.id for c in companies if _key(c.name) == key]
+    if exact:
+        return exact
+    inside = [c for c in companies if c.name and len(_key(c.name)) >= 2 and _key(c.name) in key]
+    if inside:
+        longest = max(len(_key(c.name)) for c in inside)
+        return [c.id for c in inside if len(_key(c.name)) == longest]
+    scored = []
+    for company in companies:
+        name = _key(company.name)
+        if not name:
+            continue
+        score = max(fuzz.ratio(name, key), fuzz.partial_ratio(name, key) if len(key) >= 2 else 0)
+        if score >= threshold:
+            scored.append((score, company.id))
+    if not scored:
+        return []
+    scored.sort(reverse=True)
+    best = scored[0][0]
+    return [cid for score, cid in scored if score >= best - 5][:10]
+
+
+def parse_visit_message(text: str, *, today: date, companies: list[CompanyRef]) -> ParsedVisit:
+    result = ParsedVisit()
+    rest = _norm(text)
+
+    tax = TAX_ID.search(rest)
+    if tax:
+        hits = [c.id for c in companies if c.tax_id == tax.group(1)]
+        result.company_ids = hits
+        if not hits:
+            result.company_text = tax.group(1)
+        rest = rest[:tax.start()] + " " + rest[tax.end():]
+
+    duration = DURATION.search(rest)
+    if duration:
+        result.duration_minutes = _duration_of(duration)
+        rest = rest[:duration.start()] + " " + rest[duration.end():]
+
+    date_span = DATE_SPAN.search(rest)
+    if date_span:
+        result.visit_date, result.future_date = resolve_visit_date(date_span.group(0), today=today)
+        rest = rest[:date_span.start()] + " " + rest[date_span.end():]
+
+    time_span = TIME_SPAN.search(rest)
+    if time_span:
+        result.visit_time = parse_time(time_span.group(0))
+        if result.visit_time is not None:
+            rest = rest[:time_span.start()] + " " + rest[time_span.end():]
+
+    result.mode = parse_mode(rest)
+    rest = _remove_mode_words(rest)
+    for word in sorted(FILLER, key=len, reverse=True):
+        rest = rest.replace(word, " ")
+
+    if not tax:
+        rest = _take_company(rest, companies, result)
+    result.topics = " ".join(part.strip(_PUNCT) for part in rest.split() if part.strip(_PUNCT))[:500]
+    return result
+
+
+def _take_company(rest: str, companies: list[CompanyRef], result: ParsedVisit) -> str:
+    """Find the company in what is left and cut it out; the remainder is the topics."""
+    # 1) a company name appearing verbatim (spaces or not)
+    squashed = rest
+    for company in sorted(companies, key=lambda c: len(c.name or ""), reverse=True):
+        if company.name and company.name in squashed:
+            same = [c.id for c in companies if c.name == company.name]
+            result.company_ids = same
+            return squashed.replace(company.name, " ", 1)
+    # 2) a whitespace-separated token that fuzzily names one (typos, 簡稱)
+    tokens = [tok.strip(_PUNCT) for tok in rest.split()]
+    best: tuple[float, str, list[int]] | None = None
+    for token in tokens:
+        if len(token) < 2:
+            continue
+        ids = match_companies(token, companies)
+        if ids:
+            name = next(c.name for c in companies if c.id == ids[0])
+            score = fuzz.ratio(_key(name), _key(token))
+            if best is None or score > best[0]:
+                best = (score, token, ids)
+    if best:
+        result.company_ids = best[2]
+        return rest.replace(best[1], " ", 1)
+    # 3) the first token is probably the company (for the "not one of yours" message)
+    if tokens and companies:
+        result.company_text = tokens[0] if len(tokens) > 1 else ""
+    return rest
