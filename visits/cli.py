@@ -6,7 +6,7 @@ import sys
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 
 def export_group(app) -> click.Group:
@@ -19,6 +19,7 @@ def export_group(app) -> click.Group:
 
 
 @click.command("visits")
+@with_appcontext
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv")
 @click.option("--program", "program_id", default=None, help="only this programme id")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None)

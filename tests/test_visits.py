@@ -1,0 +1,230 @@
+"""Advisors log visits by message: parsing, the chat flow end to end, photos, edit/delete, progress,
+export. Real HTTP to the fake LINE API; real database."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlmodel import select
+
+from bot.db import utc_now
+from bot.models import AuditEntry, RoleGrant
+from companies.models import Company
+from tests.conftest import joined
+from visits.models import Visit
+from visits.parse import CompanyRef, parse_duration, parse_mode, parse_visit_message
+from visits.photos import VisitPhoto
+
+ADVISOR = "U" + "d" * 32
+OWNER = "U" + "e" * 32
+TODAY = date(2023, 3, 12)
+COMPANIES = [CompanyRef(1, "好味道小吃", "12345675"), CompanyRef(2, "阿明咖啡館", "24536806"),
+             CompanyRef(3, "好味道麵店", None)]
+
+
+# --- pure parsing ---------------------------------------------------------------------------
+
+def test_parse_full_message_by_tax_id():
+    parsed = parse_visit_message("訪視 12345675 現地 3/10 14:00 POS教學 1.5小時", today=TODAY, companies=COMPANIES)
+    assert parsed.company_ids == [1]
+    assert parsed.visit_date == date(2023, 3, 10)
+    assert parsed.visit_time.strftime("%H:%M") == "14:00"
+    assert (parsed.mode, parsed.duration_minutes, parsed.topics) == ("onsite", 90, "POS教學")
+
+
+def test_parse_name_inside_text_and_relative_date():
+    parsed = parse_visit_message("今天線上輔導 好味道小吃 導入LINE官方帳號", today=TODAY, companies=COMPANIES)
+    assert parsed.company_ids == [1]
+    assert parsed.visit_date == TODAY and parsed.mode == "online"
+    assert parsed.topics == "導入LINE官方帳號" and parsed.duration_minutes is None
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("112/3/10 到店 阿明咖啡館 教學", date(2023, 3, 10)),
+    ("2023-03-10 視訊 阿明咖啡館", date(2023, 3, 10)),
+    ("昨天 電話 阿明咖啡館", date(2023, 3, 11)),
+    ("12/30 現地 阿明咖啡館", date(2022, 12, 30)),  # no year and in the future: last year
+])
+def test_parse_dates(text, expected):
+    assert parse_visit_message(text, today=TODAY, companies=COMPANIES).visit_date == expected
+
+
+def test_fuzzy_name_and_ambiguity():
+    typo = parse_visit_message("訪視 阿民咖啡館 現地 盤點", today=TODAY, companies=COMPANIES)
+    assert typo.company_ids == [2]
+    vague = parse_visit_message("訪視 好味道 現地", today=TODAY, companies=COMPANIES)
+    assert sorted(vague.company_ids) == [1, 3]
+
+
+@pytest.mark.parametrize("text, minutes", [("1.5小時", 90), ("一個半小時", 90), ("90分鐘", 90), ("2h", 120),
+                                           ("半小時", 30), ("1小時30分", 90)])
+def test_parse_duration(text, minutes):
+    assert parse_duration(text) == minutes
+
+
+@pytest.mark.parametrize("text, mode", [("到店教學", "onsite"), ("實地訪視", "onsite"), ("google meet", "online"),
+                                        ("視訊", "online"), ("打電話", "phone"), ("線上拜訪", "online")])
+def test_parse_mode(text, mode):
+    assert parse_mode(text) == mode
+
+
+# --- chat, end to end ---------------------------------------------------------------------
+
+def _setup(app, *, other_advisor_company=False) -> dict[str, int]:
+    runtime = app.extensions["bot"]
+    with runtime.database.session() as session:
+        session.add(RoleGrant(line_user_id=ADVISOR, role="advisor", granted_by="test"))
+        ids = {}
+        for name, tax_id in (("好味道小吃", "12345675"), ("阿明咖啡館", "24536806"), ("好味道麵店", None)):
+            company = Company(name=name, tax_id=tax_id, advisor_line_user_id=ADVISOR, county="臺北市")
+            session.add(company)
+            session.flush()
+            ids[name] = company.id
+        other = Company(name="別人的店", tax_id="04595257", advisor_line_user_id="U" + "9" * 32)
+        session.add(other)
+        session.flush()
+        ids["別人的店"] = other.id
+    return ids
+
+
+def _visits(app) -> list[Visit]:
+    with app.extensions["bot"].database.session() as session:
+        return list(session.exec(select(Visit).order_by(Visit.id)).all())
+
+
+def test_one_message_logs_a_done_visit_with_card(app, chat):
+    ids = _setup(app)
+    advisor = chat.as_user(ADVISOR)
+    advisor.follow()
+    texts = advisor.say("訪視 12345675 現地 3/10 14:00 POS教學 1.5小時")
+    text = joined(texts)
+    assert "訪視已記錄" in text and "好味道小吃" in text and "現地" in text and "1.5 小時" in text
+    assert "修改" in advisor.labels() and "刪除" in advisor.labels()
+    [visit] = _visits(app)
+    assert visit.status == "done" and visit.company_id == ids["好味道小吃"] and visit.mode == "onsite"
+    assert visit.duration_minutes == 90 and visit.topics == "POS教學"
+    assert visit.advisor_line_user_id == ADVISOR
+
+
+def test_missing_parts_are_asked_with_quick_replies(app, chat):
+    _setup(app)
+    advisor = chat.as_user(ADVISOR)
+    advisor.follow()
+    texts = advisor.say("今天線上輔導 好味道 導入LINE官方帳號")
+    assert "哪一家" in joined(texts)  # two companies named 好味道…
+    assert {"好味道小吃", "好味道麵店"} <= set(advisor.labels())
+    texts = advisor.tap("好味道麵店")
+    assert "多久" in joined(texts)  # the date was in the message; a time is not required
+    texts = advisor.say("2小時")
+    assert "訪視已記錄" in joined(texts)
+    [visit] = _visits(app)
+    assert visit.mode == "online" and visit.duration_minutes == 120 and visit.topics == "導入LINE官方帳號"
+
+
+def test_guided_flow_and_photos_attached(app, chat, fake_line):
+    _setup(app)
+    advisor = chat.as_user(ADVISOR)
+    advisor.follow()
+    texts = advisor.say("登錄訪視")
+    assert "哪一家" in joined(texts)
+    advisor.tap("阿明咖啡館")
+    advisor.tap("昨天")
+    advisor.say("10:30")
+    advisor.tap("電話")
+    advisor.tap("1小時")
+    texts = advisor.say("雲端發票開立")
+    assert "訪視已記錄" in joined(texts)
+    fake_line.contents["m-photo-1"] = (b"\xff\xd8\xff" + b"x" * 100, "image/jpeg")
+    texts = advisor.send("image", message_id="m-photo-1")
+    assert "已附上 1 張照片" in joined(texts)
+    texts = advisor.tap("完成")
+    assert "完成" in joined(texts)
+    [visit] = _visits(app)
+    assert len(visit.photos) == 1
+    with app.extensions["bot"].database.session() as session:
+        photo = session.exec(select(VisitPhoto)).one()
+        assert photo.visit_id == visit.id and photo.mime == "image/jpeg" and photo.size == 103
+
+
+def test_edit_and_delete_within_24_hours(app, chat):
+    _setup(app)
+    advisor = chat.as_user(ADVISOR)
+    advisor.follow()
+    advisor.say("訪視 12345675 現地 3/10 POS教學 1小時")
+    texts = advisor.tap("修改")
+    assert "修改訪視紀錄" in joined(texts)
+    advisor.tap("修改方式")
+    advisor.tap("線上")
+    texts = advisor.tap("確認")
+    assert "訪視已更新" in joined(texts)
+    [visit] = _visits(app)
+    assert visit.mode == "online"
+    advisor.say("刪除訪視")
+    texts = advisor.tap("確定刪除")
+    assert "已刪除" in joined(texts)
+    assert _visits(app)[0].deleted_at is not None
+
+
+def test_edit_refused_after_24_hours(app, chat):
+    _setup(app)
+    advisor = chat.as_user(ADVISOR)
+    advisor.follow()
+    advisor.say("訪視 12345675 現地 3/10 POS教學 1小時")
+    with app.extensions["bot"].database.session() as session:
+        visit = session.exec(select(Visit)).one()
+        visit.created_at = utc_now() - timedelta(hours=25)
+        session.add(visit)
+    advisor.tap("完成")
+    texts = advisor.say("修改訪視")
+    assert "超過 24 小時" in joined(texts)
+
+
+def test_company_not_assigned_and_future_date(app, chat):
+    _setup(app)
+    advisor = chat.as_user(ADVISOR)
+    advisor.follow()
+    texts = advisor.say("訪視 04595257 現地 今天 教學")
+    assert "不是指派給您的企業" in joined(texts)
+    assert not _visits(app)
+
+
+def test_non_advisor_cannot_log_or_see_progress(app, chat):
+    _setup(app)
+    owner = chat.as_user(OWNER)
+    owner.follow()
+    texts = owner.say("我的進度")
+    assert "無法使用" in joined(texts)
+    owner.say("登錄訪視")
+    assert not _visits(app)
+    with app.extensions["bot"].database.session() as session:
+        denied = session.exec(select(AuditEntry).where(AuditEntry.action == "permission_denied")).all()
+        assert len(denied) == 2
+
+
+def test_progress_against_visit_rules(app, chat):
+    _setup(app)
+    advisor = chat.as_user(ADVISOR)
+    advisor.follow()
+    for message in ("訪視 12345675 現地 3/1 教學 1小時", "訪視 12345675 線上 3/5 教學 1小時",
+                    "訪視 12345675 電話 3/8 教學 1小時"):
+        advisor.say(message)
+        advisor.tap("完成")
+    advisor.say("訪視 24536806 線上 3/8 教學 1小時")
+    advisor.tap("完成")
+    text = joined(advisor.say("我的進度"))
+    assert "✅ 好味道小吃：3 次（現地 1）" in text
+    assert "⏳ 阿明咖啡館：1 次（現地 0），還差 2 次、現地 1 次" in text
+    assert "已達標 1/3 家" in text
+
+
+def test_export_csv_cli(app, chat):
+    _setup(app)
+    advisor = chat.as_user(ADVISOR)
+    advisor.follow()
+    advisor.say("訪視 12345675 現地 112/3/10 14:00 POS教學 1.5小時")
+    result = app.test_cli_runner().invoke(args=["export", "visits", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("visit_id,company_tax_id,company_name")
+    assert "12345675,好味道小吃" in lines[1] and "112/03/10" in lines[1] and "14:00" in lines[1]
+    assert ",onsite,現地,90,POS教學," in lines[1]
