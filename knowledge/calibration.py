@@ -10,12 +10,14 @@ import math
 from .index import Analysis, Candidate, SearchIndex
 
 FEATURES = ("cov_q", "cov_all", "fuzzy", "margin", "unknown", "worst_miss", "program_mismatch", "advice")
-WEIGHTS = {"cov_q": 1.5, "cov_all": 3.0, "fuzzy": 2.5, "margin": 1.0, "unknown": -3.0,
-           "worst_miss": -1.0, "program_mismatch": -3.0, "advice": -4.0}
-BIAS = -4.0
+WEIGHTS = {"cov_q": 1.0, "cov_all": 6.0, "fuzzy": 1.5, "margin": 1.5, "unknown": -3.0,
+           "worst_miss": -1.5, "program_mismatch": -4.0, "advice": -10.0}
+BIAS = -5.0
 
-ANSWER_THRESHOLD = 0.5
-SUGGEST_THRESHOLD = 0.3
+ANSWER_THRESHOLD = 0.4
+SUGGEST_THRESHOLD = 0.15
+# A question made only of programme/track names is capped inside the suggest band.
+TOPICLESS_CAP = (ANSWER_THRESHOLD + SUGGEST_THRESHOLD) / 2
 
 
 def features(index: SearchIndex, analysis: Analysis, top: Candidate, second: Candidate | None) -> dict[str, float]:

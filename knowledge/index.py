@@ -52,6 +52,7 @@ ANSWER_WEIGHT = 0.6
 SYNONYM_WEIGHT = 0.5      # an expanded term is weaker evidence than the user's own word
 RERANK_K = 12             # candidates passed to the fuzzy rerank
 FUZZ_WEIGHT = 0.3 
+KB_IDF_SPECIFIC = 3.0     # idf of a word in ~5% of entries: fully specific
 GENERAL_BASE_IDF = 7.5    # log(total/freq) of very common words (比較, 今年, 辦法 ~ 8-9)
 GENERAL_UNSEEN_IDF = 14.0  # words jieba's dictionary lacks (often HMM-glued fragments)       # share of the rerank score given to fuzzy similarity
 
@@ -119,6 +120,7 @@ class Analyzer:
         self._jieba = jieba.Tokenizer()
         self._jieba.initialize()
         self._gw_cache: dict[str, float] = {}
+        self._words_cache: dict[str, list[str]] = {}
         if domain_dict.exists():
             for line in domain_dict.read_text(encoding="utf-8").splitlines():
                 parts = line.split()
@@ -129,6 +131,14 @@ class Analyzer:
             for term in group:
                 if len(term) >= 2:
                     self._add_word(term, None)
+        # programme and track names must stay whole (共融, 普及, a類 ...)
+        for spec in vocabulary.programs.values():
+            for term in (*spec["words"], *spec["names"]):
+                if len(term) >= 2 and not term[:1].isdigit():
+                    self._add_word(term, 50)
+        for term in vocabulary.facets:
+            if len(term) >= 2 and not term[:1].isdigit():
+                self._add_word(term, 50)
 
     def _add_word(self, word: str, freq: int | None) -> None:
         # Segmentation runs on the Simplified form (see words()), so the
@@ -140,8 +150,14 @@ class Analyzer:
 
     def words(self, norm: str) -> list[str]:
         """jieba segmentation of normalised text, stopwords removed."""
-        stop = self.vocab.stopwords
-        return [w for w in _merge_counts(self.segment(norm)) if w.strip() and w not in stop]
+        cached = self._words_cache.get(norm)
+        if cached is None:
+            stop = self.vocab.stopwords
+            cached = [w for w in _merge_counts(self.segment(norm)) if w.strip() and w not in stop]
+            if len(self._words_cache) > 20000:
+                self._words_cache.clear()
+            self._words_cache[norm] = cached
+        return list(cached)
 
     def segment(self, norm: str) -> list[str]:
         """jieba's dictionary is mostly Simplified and it splits Traditional
@@ -150,9 +166,12 @@ class Analyzer:
         for ordinary text; if it does not, segment the original)."""
         simplified = to_simplified(norm)
         if len(simplified) != len(norm):
-            return self._jieba.lcut(norm, HMM=True)
+            return self._jieba.lcut(norm, HMM=False)
         out, pos = [], 0
-        for piece in self._jieba.lcut(simplified, HMM=True):
+        # HMM off: the HMM glues unknown neighbours into pseudo-words (各寫,
+        # 完要) that look rare and distort coverage; dictionary words and
+        # ASCII runs are what we want, bigrams cover the rest.
+        for piece in self._jieba.lcut(simplified, HMM=False):
             out.append(norm[pos: pos + len(piece)])
             pos += len(piece)
         return out
@@ -355,8 +374,11 @@ class SearchIndex:
         return out
 
     def _word_weight(self, word: str) -> float:
-        # Specific words (general-language rarity) carry the question's topic.
-        return self.analyzer.general_weight(word)
+        # Specific words (general-language rarity) carry the question's topic;
+        # a word found in a large part of the KB (輔導, 企業) is domain-generic
+        # and says little about which entry answers, so it is damped.
+        kb_factor = 0.3 + 0.7 * min(1.0, self.idf(word) / KB_IDF_SPECIFIC)
+        return self.analyzer.general_weight(word) * kb_factor
 
     def coverage(self, analysis: Analysis, index: int) -> tuple[float, float, float]:
         """idf-weighted share of the query's content words found in the entry's

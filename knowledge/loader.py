@@ -25,6 +25,9 @@ from typing import Any
 
 import yaml
 
+# libyaml's C parser is ~10x faster than the pure-Python one (start-up budget).
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 from .normalize import normalize_text
 
 ALLOWED_PROGRAMS: tuple[str, ...] = ("gonghao-2023", "cluster-2022", "cluster-2021", "voucher", "general")
@@ -179,7 +182,7 @@ def _validate_entry(entry: Entry, seeds: SeedLibrary, errors: list[str], warning
 def load_entries_from_file(path: Path, errors: list[str], warnings: list[str], *, root: Path | None = None) -> list[Entry]:
     where = str(path.relative_to(root)) if root else str(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         errors.append(f"{where}: cannot parse YAML: {str(exc).splitlines()[0]}")
         return []

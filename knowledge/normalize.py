@@ -23,11 +23,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 
+import opencc
 from opencc import OpenCC
 
 _S2T = OpenCC("s2twp")
-_T2S = OpenCC("t2s")
 
 # Variant characters / common misspellings seen in Taiwanese chat.  Applied
 # after OpenCC, so keys are Traditional.  Direction is arbitrary but fixed.
@@ -54,6 +55,43 @@ _VARIANTS: tuple[tuple[str, str], ...] = (
     ("多少間", "多少家"),
 )
 
+_DICT_DIR = Path(opencc.__file__).resolve().parent / "dictionary"
+
+
+def _char_table(name: str) -> dict[int, str]:
+    table: dict[int, str] = {}
+    path = _DICT_DIR / name
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            parts = line.split("\t")
+            if len(parts) == 2 and len(parts[0]) == 1:
+                target = parts[1].split(" ")[0]
+                if len(target) == 1 and target != parts[0]:
+                    table[ord(parts[0])] = target
+    return table
+
+
+# Character-level Traditional -> Simplified (length preserving, ~100x faster
+# than OpenCC's converter); used only to help jieba segment.
+_T2S_TABLE = _char_table("TSCharacters.txt")
+# Characters that only exist in Simplified: text without them is already
+# Traditional and skips the (slow) OpenCC phrase conversion.
+def _simplified_only() -> frozenset[str]:
+    out = set()
+    path = _DICT_DIR / "STCharacters.txt"
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            parts = line.split("\t")
+            targets = [_CHAR_VARIANTS.get(t, t) for t in parts[1].split(" ")] if len(parts) == 2 else []
+            # 群 -> 羣 is undone by our variant map, so 群 is not "Simplified only"
+            if len(parts[0]) == 1 and targets and parts[0] not in targets:
+                out.add(parts[0])
+    return frozenset(out)
+
+
+_CHAR_VARIANTS = {src: dst for src, dst in _VARIANTS if len(src) == 1 and len(dst) == 1}
+_SIMPLIFIED_ONLY = _simplified_only()
+
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "兩": 2, "三": 3, "四": 4,
               "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
@@ -77,6 +115,8 @@ def chinese_numeral_to_int(text: str) -> int | None:
         return int("".join(str(_CN_DIGITS[ch]) for ch in text))
     total, current = 0, None
     for ch in text:
+        if ch in "零〇" and current is None:
+            continue  # placeholder zero: 一百零五
         if ch in _CN_DIGITS:
             if current is not None:
                 return None  # two digits in a row in unit notation: ambiguous
@@ -139,7 +179,8 @@ def normalize_text(text: str) -> str:
         return ""
     text = unicodedata.normalize("NFKC", text)
     text = text.lower()
-    text = _S2T.convert(text)
+    if any(ch in _SIMPLIFIED_ONLY for ch in text):
+        text = _S2T.convert(text)
     text = _apply_variants(text)
     text = _dates_to_words(text)
     text = _strip_non_word(text)
@@ -159,7 +200,7 @@ def normalize_keep_spaces(text: str) -> str:
 def to_simplified(text: str) -> str:
     """Traditional -> Simplified, character for character (used to help jieba,
     whose dictionary is mostly Simplified)."""
-    return _T2S.convert(text)
+    return text.translate(_T2S_TABLE)
 
 
 def eval_normalize(text: str) -> str:

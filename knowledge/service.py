@@ -45,6 +45,8 @@ EXPLICIT_GENERAL_WEIGHT = 0.85  # 'general' entries still apply to any programme
 HINT_WEIGHT = 1.25             # programme from the chat context
 DEFAULT_PROGRAM_WEIGHT = 1.1   # mild lean to the main programme when nothing is named
 FOLLOWUP_MAX_CHARS = 8         # 「那共融呢」「B類呢」「如果是A類」 are short
+FACET_NEW_WEIGHT = 1.3         # follow-up: entries about the facet just named
+FACET_OLD_WEIGHT = 0.5         # follow-up: entries about the facet it replaces
 CHOICE_CLOSENESS = 0.85        # second programme's rank score relative to the first
 
 _YEAR = re.compile(r"(\d{2,4})年")
@@ -216,6 +218,29 @@ class KnowledgeBase:
             rest = rest.replace(f, "")
         return len(rest) <= 1
 
+    def _facets_in(self, norm: str) -> list[str]:
+        found: list[str] = []
+        rest = norm
+        for f in self._analyzer.vocab.facets:  # longest first: 數位共融 before 共融
+            if f in rest:
+                found.append(f)
+                rest = rest.replace(f, "|")
+        return found
+
+    @staticmethod
+    def _facet_weights(index: SearchIndex, weights: np.ndarray | None, new: list[str], old: list[str]) -> np.ndarray:
+        """「那共融呢？」 after a 普及 answer: the user swaps one facet for
+        another, so entries about the new facet rise and those about the old
+        one (and not the new) sink."""
+        out = np.ones(len(index.entries)) if weights is None else weights.copy()
+        for i, doc in enumerate(index.docs):
+            has_new = any(f in doc.q_norm for f in new)
+            if has_new:
+                out[i] *= FACET_NEW_WEIGHT
+            elif any(f in doc.q_norm for f in old):
+                out[i] *= FACET_OLD_WEIGHT
+        return out
+
     def _strip_facets(self, text: str) -> str:
         norm = normalize_text(text)
         for f in self._analyzer.vocab.facets:
@@ -262,24 +287,36 @@ class KnowledgeBase:
         prev_i = index.by_id.get(previous_entry_id) if previous_entry_id else None
         previous = index.entries[prev_i] if prev_i is not None else None
         followup = False
+        new_facets: list[str] = []
+        old_facets: list[str] = []
         if previous is not None and self._is_elliptical(norm, analysis):
             followup = True
-            has_facet = any(f in norm for f in self._analyzer.vocab.facets)
-            extra = self._strip_facets(previous.question) if has_facet else normalize_text(previous.question)
+            new_facets = self._facets_in(norm)
+            extra = self._strip_facets(previous.question) if new_facets else normalize_text(previous.question)
             analysis = index.analyze(question, extra=extra)
+            old_facets = [f for f in self._facets_in(normalize_text(previous.question)) if f not in new_facets]
             if not mention.programs and previous.program != "general":
                 context_program = previous.program
         if mention.conflict:
             return _Retrieval(reason="edition not covered", programs=mention.programs)
         weights = self._program_weights(index, mention.programs, context_program)
+        if new_facets:
+            weights = self._facet_weights(index, weights, new_facets, old_facets)
         cands = index.search(analysis, weights=weights)
         if not cands:
             return _Retrieval(reason="no candidates", programs=mention.programs)
         features = calibration.features(index, analysis, cands[0], cands[1] if len(cands) > 1 else None)
         if mention.programs and index.entries[cands[0].index].program not in mention.programs | {"general"}:
             features["program_mismatch"] = 1.0
+        score = calibration.confidence(features)
+        program_words = self._analyzer.vocab.all_program_words | set(self._analyzer.vocab.facets)
+        if not any(w not in program_words for w in index.content_words(analysis)):
+            # Only a programme/track name (「共融呢」「B類」) and no topic: too
+            # vague to answer; offer the likely questions instead.
+            score = min(score, calibration.TOPICLESS_CAP)
+            features["topicless"] = 1.0
         return _Retrieval(candidates=cands, analysis=analysis, features=features,
-                          score=calibration.confidence(features), programs=mention.programs,
+                          score=score, programs=mention.programs,
                           context_program=context_program, followup=followup)
 
     # ---- helpers -------------------------------------------------------------

@@ -1,0 +1,49 @@
+"""Normalisation used by the FAQ engine (knowledge/normalize.py)."""
+
+from knowledge.normalize import chinese_numeral_to_int, eval_normalize, normalize_text
+
+
+def test_simplified_input_becomes_traditional():
+    assert normalize_text("共好计划的目标是什么") == normalize_text("共好計畫的目標是什麼")
+    assert normalize_text("数位券平台会抽查吗") == "數位券平台會抽查嗎"
+
+
+def test_full_width_and_case_fold():
+    assert normalize_text("ＬＩＮＥ　Ｐａｙ １２３") == "linepay123"
+    assert normalize_text("API") == normalize_text("ａｐｉ") == "api"
+
+
+def test_punctuation_emoji_and_spaces_removed():
+    assert normalize_text("請問～共好！！😀 截止  是哪天？？") == "請問共好截止是哪天"
+
+
+def test_chinese_counts_become_digits():
+    assert normalize_text("三十家") == "30家"
+    assert normalize_text("九人以下") == "9人以下"
+    assert normalize_text("兩百萬") == "200萬"
+    assert normalize_text("十二個人") == "12個人"
+    # not a count: 統一 stays a word
+    assert normalize_text("統一編號") == "統一編號"
+
+
+def test_chinese_numeral_parser():
+    assert chinese_numeral_to_int("三十") == 30
+    assert chinese_numeral_to_int("一百零五") == 105
+    assert chinese_numeral_to_int("一一〇") == 110
+    assert chinese_numeral_to_int("十") == 10
+
+
+def test_variants_and_typos_collapse():
+    assert normalize_text("臺北") == normalize_text("台北")
+    assert normalize_text("計劃書") == normalize_text("計畫書")
+    assert normalize_text("甚麼") == normalize_text("什麼")
+    assert normalize_text("意像書") == normalize_text("意向書")
+
+
+def test_dates_and_times_unified():
+    assert normalize_text("3/16") == normalize_text("3月16日")
+    assert normalize_text("112/3/16 17:00") == "112年3月16日17點00"
+
+
+def test_eval_normalisation_is_minimal():
+    assert eval_normalize("上限 ２００萬 SLA") == "上限200萬sla"

@@ -1,0 +1,157 @@
+"""FAQ service behaviour (knowledge/service.py) on the fixture KB."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from knowledge import calibration
+from knowledge.service import FALLBACK_TEXT, KnowledgeBase, KnowledgeBaseError
+
+FIXTURES = Path(__file__).parent / "fixtures" / "kb"
+
+
+@pytest.fixture(scope="module")
+def kb():
+    return KnowledgeBase.load(FIXTURES / "entries", FIXTURES / "seeds", strict=True)
+
+
+def test_paraphrase_is_answered_with_source(kb):
+    res = kb.ask("共融最少要找幾家小微企業？", program_hint=None)
+    assert res.matched and res.band == "answer"
+    assert res.entry_id == "fx-gh-integration-count"
+    assert "30家" in res.answer
+    assert res.sources == ["002 叁 輔導對象"]
+    assert 0.0 <= res.score <= 1.0
+
+
+def test_simplified_question_is_answered(kb):
+    res = kb.ask("合作意向书有范本吗")
+    assert res.matched and res.entry_id == "fx-gh-loi-template"
+
+
+def test_out_of_scope_falls_back(kb):
+    for q in ("明天會放颱風假嗎", "蝦皮開店要錢嗎", "", "😀😀"):
+        res = kb.ask(q)
+        assert not res.matched and res.band == "fallback"
+        assert res.answer == FALLBACK_TEXT and res.entry_id is None
+
+
+def test_advice_question_is_not_answered(kb):
+    assert not kb.ask("意向書跟合作意向書哪個比較好").matched
+
+
+def test_bands_follow_thresholds():
+    assert calibration.band(calibration.ANSWER_THRESHOLD) == "answer"
+    assert calibration.band((calibration.ANSWER_THRESHOLD + calibration.SUGGEST_THRESHOLD) / 2) == "suggest"
+    assert calibration.band(calibration.SUGGEST_THRESHOLD - 1e-6) == "fallback"
+    assert calibration.SUGGEST_THRESHOLD < calibration.ANSWER_THRESHOLD
+
+
+def test_suggest_band_offers_three_questions(kb, monkeypatch):
+    monkeypatch.setattr(calibration, "ANSWER_THRESHOLD", 1.01)
+    monkeypatch.setattr(calibration, "SUGGEST_THRESHOLD", 0.0)
+    res = kb.ask("共融最少幾家")
+    assert res.band == "suggest" and not res.matched
+    assert len(res.suggestions) == 3
+    assert res.suggestions[0]["entry_id"] == "fx-gh-integration-count"
+    assert all(set(s) == {"entry_id", "question"} for s in res.suggestions)
+
+
+def test_related_questions_for_quick_replies(kb):
+    res = kb.ask("普及員工人數上限多少")
+    assert res.entry_id == "fx-gh-employees"
+    ids = [r["entry_id"] for r in res.related]
+    assert ids and ids[0] == "fx-gh-integration-count"   # the entry's own 'related' first
+    assert "fx-gh-employees" not in ids and len(ids) <= 3
+
+
+def test_followup_switches_track(kb):
+    first = kb.ask("數位普及員工人數上限是多少")
+    assert first.entry_id == "fx-gh-employees"
+    res = kb.ask("那共融呢？", previous_entry_id=first.entry_id)
+    assert res.matched and res.entry_id == "fx-gh-integration-employees"
+
+
+def test_followup_switches_category(kb):
+    res = kb.ask("B類呢", previous_entry_id="fx-cl-a-count")
+    assert res.matched and res.entry_id == "fx-cl-b-count"
+
+
+def test_bare_facet_without_context_only_suggests(kb):
+    for q in ("那共融呢？", "B類呢", "共好"):
+        res = kb.ask(q)
+        assert not res.matched and res.band == "suggest", q
+        assert res.suggestions
+
+
+def test_ambiguous_programme_presents_both(kb):
+    res = kb.ask("提案截止時間是什麼時候")
+    assert res.matched
+    assert sorted(res.needs_program_choice) == ["cluster-2022", "gonghao-2023"]
+    assert "【數位共好】" in res.answer and "【數位群聚】" in res.answer
+    assert "3月16日" in res.answer and "3月17日" in res.answer
+
+
+def test_hint_settles_programme(kb):
+    res = kb.ask("提案截止時間是什麼時候", program_hint="cluster-2022")
+    assert res.entry_id == "fx-cl-deadline" and not res.needs_program_choice
+
+
+def test_explicit_programme_word_overrides_hint(kb):
+    res = kb.ask("共好提案截止時間是什麼時候", program_hint="cluster-2022")
+    assert res.entry_id == "fx-gh-deadline" and not res.needs_program_choice
+    res = kb.ask("群聚最後一天是哪天", program_hint="gonghao-2023")
+    assert res.entry_id == "fx-cl-deadline"
+
+
+def test_edition_not_in_kb_falls_back(kb):
+    # the KB covers the 111年 cluster rules only
+    assert not kb.ask("112年群聚什麼時候截止").matched
+    assert kb.ask("111年群聚什麼時候截止").entry_id == "fx-cl-deadline"
+
+
+def test_entry_lookup(kb):
+    assert kb.entry("fx-cl-a-count").program == "cluster-2022"
+    assert kb.entry("nope") is None
+
+
+def test_api_shape(kb):
+    body = kb.ask("A類最少幾家").to_api()
+    for key in ("matched", "answer", "entry_id", "score", "suggestions", "sources"):
+        assert key in body
+
+
+def test_reload_keeps_old_index_when_a_file_breaks(tmp_path):
+    shutil.copytree(FIXTURES / "entries", tmp_path / "entries")
+    kb = KnowledgeBase.load(tmp_path / "entries", FIXTURES / "seeds", strict=True)
+    assert kb.ask("A類最少幾家").entry_id == "fx-cl-a-count"
+
+    bad = tmp_path / "entries" / "cluster-2022" / "new.yaml"
+    bad.write_text("- id: fx-cl-new\n  program: cluster-2022\n  question: [broken\n", encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError) as info:
+        kb.reload()
+    assert any("cannot parse YAML" in e for e in info.value.report.errors)
+    assert kb.ask("A類最少幾家").entry_id == "fx-cl-a-count"   # old index still serves
+    assert kb.entry("fx-cl-new") is None
+
+    bad.write_text(
+        "- id: fx-cl-fee\n  program: cluster-2022\n  question: 數位群聚每家輔導經費上限多少？\n"
+        "  alternatives: [群聚經費上限, 群聚補助多少錢, 群聚可以拿多少]\n  answer: 測試：經費上限100萬元。\n"
+        "  source: 003 貳 提案類別\n  reviewed: 2026-11-21\n", encoding="utf-8")
+    report = kb.reload()
+    assert report.ok and report.counts["cluster-2022"] == 4
+    assert kb.ask("群聚經費上限是多少").entry_id == "fx-cl-fee"
+
+
+def test_unresolvable_source_blocks_strict_reload(tmp_path):
+    shutil.copytree(FIXTURES / "entries", tmp_path / "entries")
+    kb = KnowledgeBase.load(tmp_path / "entries", FIXTURES / "seeds")
+    path = tmp_path / "entries" / "general" / "contact.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("002 伍 申請方式", "002 伍 沒有這節"), encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError):
+        kb.reload()
+    assert kb.entry("fx-gen-human") is not None
+    # a lenient load skips the bad entry but serves the rest
+    lenient = KnowledgeBase.load(tmp_path / "entries", FIXTURES / "seeds", strict=False)
+    assert lenient.entry("fx-gen-human") is None and lenient.entry("fx-cl-a-count") is not None
