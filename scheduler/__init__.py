@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from bot.timeutil import TAIPEI
 
@@ -24,6 +24,7 @@ def parse_now(value: str) -> datetime:
 
 
 @click.command("tick")
+@with_appcontext
 @click.option("--now", "now_text", default=None, help="ISO 8601 instant (default: the real clock)")
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a summary")
 def tick_command(now_text: str | None, as_json: bool) -> None:

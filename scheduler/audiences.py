@@ -74,13 +74,21 @@ def reachable_condition():
                    User.processing_stopped.is_(False))
 
 
+def _members(names: Iterable[str], program_id: str):
+    """The user-id column of the union of the named rules (each wrapped, since SQLite cannot
+    nest compound selects)."""
+    parts = [select(list(AUDIENCES[name](program_id).subquery().c)[0].label("line_user_id")) for name in names]
+    if not parts:
+        return None
+    members = (sa.union(*parts) if len(parts) > 1 else parts[0]).subquery()
+    return members.c.line_user_id
+
+
 def resolve(session: Session, *, names: Iterable[str], program_id: str, only: str | None = None) -> list[str]:
     """Reachable LINE user ids in the union of the named rules, sorted (stable multicast chunks)."""
-    rules = [AUDIENCES[name](program_id) for name in names]  # unknown name: KeyError (data error)
-    if not rules:
+    column = _members(names, program_id)  # unknown name: KeyError (a data error)
+    if column is None:
         return []
-    members = sa.union(*rules).subquery() if len(rules) > 1 else rules[0].subquery()
-    column = list(members.c)[0]
     statement = select(User.line_user_id).where(reachable_condition(), User.line_user_id.in_(select(column)))
     if only is not None:
         statement = statement.where(User.line_user_id == only)
@@ -100,9 +108,7 @@ def reachable(session: Session, user_ids: Iterable[str]) -> set[str]:
 def resolve_any(session: Session, *, names: Iterable[str], program_id: str, user_id: str) -> bool:
     """Whether ``user_id`` is in the union of the named rules (ignoring whether reminders are on:
     「我的提醒」 still lists what concerns someone who paused them)."""
-    rules = [AUDIENCES[name](program_id) for name in names]
-    if not rules:
+    column = _members(names, program_id)
+    if column is None:
         return False
-    members = sa.union(*rules).subquery() if len(rules) > 1 else rules[0].subquery()
-    column = list(members.c)[0]
     return session.exec(select(column).where(column == user_id).limit(1)).first() is not None

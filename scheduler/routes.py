@@ -1,30 +1,20 @@
 """Staff view of the outbox: dead letters and what is waiting (``GET /staff/outbox``)."""
 from __future__ import annotations
 
-import hmac
-
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from sqlmodel import select
 
 from bot.models import OutboundMessage
+from bot.staff_auth import require_staff_token
 
 bp = Blueprint("scheduler_staff", __name__, url_prefix="/staff")
 STATUSES = ("pending", "sending", "sent", "dead", "cancelled")
 
 
-def _check_staff_token() -> None:
-    # Inline bearer check (bot/staff_auth.require_staff_token did not exist when this was written).
-    expected = current_app.config.get("STAFF_API_TOKEN")
-    header = request.headers.get("Authorization", "")
-    given = header[7:] if header.startswith("Bearer ") else ""
-    if not expected or not given or not hmac.compare_digest(given.encode(), expected.encode()):
-        abort(403)
-
-
 @bp.get("/outbox")
+@require_staff_token
 def outbox():
-    _check_staff_token()
     status = request.args.get("status", "dead")
     if status not in STATUSES:
         return jsonify({"error": f"status must be one of {', '.join(STATUSES)}"}), 422

@@ -140,7 +140,7 @@ def schedule_visit_reminders(session: Session, *, visit: Visit, schedule: Progra
                 continue
             row = Reminder(key=key, kind=kind, program_id=company.program_id if company else None,
                            visit_id=visit.id, recipient=person, due_at=due, expires_at=None if kind == "visit_log" else at,
-                           payload={"at": at.isoformat(), "role": role})
+                           payload={"at": at.astimezone(timezone.utc).isoformat(), "role": role})
             session.add(row)
             rows.append(row)
     session.flush()
@@ -310,7 +310,8 @@ class Materialiser:
             if visit is None or visit.deleted_at is not None or visit.status not in VISIT_STATES[row.kind]:
                 self.skip(row, "visit cancelled or done")
                 continue
-            if visit.scheduled_at is None or visit.scheduled_at.isoformat() != row.payload.get("at"):
+            if visit.scheduled_at is None or not row.payload.get("at") \
+                    or datetime.fromisoformat(row.payload["at"]) != visit.scheduled_at:
                 self.skip(row, "visit moved")
                 continue
             if row.recipient not in reachable:

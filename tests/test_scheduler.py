@@ -1,0 +1,334 @@
+"""Scheduler: milestones to the right audiences, exactly once, at a decent hour; visit reminders;
+visit-rule digests; claims that hold under concurrent ticks; dead letters visible to staff."""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlmodel import select
+
+from bot.devmode.fake_line import Fault
+from bot.models import OutboundMessage, RoleGrant, User
+from bot.timeutil import TAIPEI
+from companies.models import Company, CompanyMember
+from scheduler.models import Reminder
+from scheduler.service import run_tick, schedule_visit_reminders
+from scheduler.settings import QuietHours, load_schedules, parse_programme_datetime
+from tests.conftest import STAFF_TOKEN
+from visits.booking import book_visit
+from visits.models import Visit
+
+OWNER_A, OWNER_B, ADVISOR, STAFF = ("U" + c * 32 for c in "1234")
+
+
+def taipei(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=TAIPEI)
+
+
+def tick(app, when: str) -> dict:
+    result = app.test_cli_runner().invoke(args=["tick", "--now", when, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def texts(fake_line, user: str) -> list[str]:
+    return fake_line.texts_for(user)
+
+
+def add_user(session, user_id: str, **fields) -> None:
+    session.add(User(line_user_id=user_id, **fields))
+
+
+def add_company(session, *, name: str, owner: str | None, advisor: str | None = ADVISOR, **fields) -> Company:
+    company = Company(name=name, advisor_line_user_id=advisor, **fields)
+    session.add(company)
+    session.flush()
+    if owner:
+        session.add(CompanyMember(company_id=company.id, line_user_id=owner, role="owner"))
+    return company
+
+
+@pytest.fixture
+def people(app):
+    """Owner A: eligible, no letter. Owner B: letter signed, tool not adopted. One advisor, one staff."""
+    database = app.extensions["bot"].database
+    with database.write_session() as session:
+        for user in (OWNER_A, OWNER_B, ADVISOR, STAFF):
+            add_user(session, user)
+        session.add(RoleGrant(line_user_id=ADVISOR, role="advisor"))
+        session.add(RoleGrant(line_user_id=STAFF, role="staff"))
+        add_company(session, name="阿美小吃", owner=OWNER_A, verdict="eligible", letter_status="none")
+        add_company(session, name="好日子花店", owner=OWNER_B, verdict="eligible", letter_status="signed")
+    return database
+
+
+# --- data --------------------------------------------------------------------------------
+
+def test_programme_dates_come_from_the_seed_data(app):
+    schedule = load_schedules(app.config["PROGRAMS_FILE"])["gonghao-2023"]
+    close = schedule.milestone("proposal_close")
+    assert close.at == taipei("2023-03-16T17:00").astimezone(timezone.utc)
+    assert schedule.milestone("letters_due").at == taipei("2023-03-18T17:00").astimezone(timezone.utc)
+    assert schedule.milestone("tool_adoption").at.astimezone(TAIPEI).date().isoformat() == "2023-07-31"
+    assert {m.code for m in schedule.milestones} >= {"checkpoint_1", "checkpoint_2", "coaching_end",
+                                                      "capability_pretest", "capability_posttest"}
+    assert close.offsets == ("7d", "3d", "1d", "morning")
+    assert schedule.offset_moment(close, "3d") == taipei("2023-03-13T09:00")
+    assert (schedule.min_total, schedule.min_onsite) == (3, 1)
+    assert parse_programme_datetime("112/02/17 17:00") == taipei("2023-02-17T17:00")
+
+
+def test_quiet_hours_window_crosses_midnight():
+    quiet = QuietHours()
+    assert quiet.contains(taipei("2023-03-10T21:00"))
+    assert quiet.contains(taipei("2023-03-11T02:00"))
+    assert not quiet.contains(taipei("2023-03-11T08:00"))
+    assert quiet.next_allowed(taipei("2023-03-10T23:30")) == taipei("2023-03-11T08:00")
+    assert quiet.next_allowed(taipei("2023-03-11T06:00")) == taipei("2023-03-11T08:00")
+    assert quiet.next_allowed(taipei("2023-03-11T12:00")) == taipei("2023-03-11T12:00")
+
+
+# --- milestones --------------------------------------------------------------------------
+
+def test_deadline_reminder_reaches_only_owners_it_concerns_once(app, fake_line, people):
+    report = tick(app, "2023-03-11T09:00:00+08:00")  # 7 days before the letters deadline (3/18)
+    assert report["materialised"] >= 1
+    a_texts = texts(fake_line, OWNER_A)
+    assert len(a_texts) == 1 and "意向書" in a_texts[0] and "7 天" in a_texts[0]
+    assert texts(fake_line, OWNER_B) == []  # letter already signed: not concerned
+    advisor = "\n".join(texts(fake_line, ADVISOR))
+    assert "意向書" in advisor and "提案申請截止" in advisor
+    before = fake_line.record_count()
+    again = tick(app, "2023-03-11T09:00:00+08:00")
+    assert again["claimed"] == 0 and fake_line.record_count() == before
+    later = tick(app, "2023-03-11T15:00:00+08:00")
+    assert later["claimed"] == 0 and fake_line.record_count() == before
+
+
+def test_reason_gone_before_due_means_no_reminder(app, fake_line, people):
+    tick(app, "2023-03-11T09:00:00+08:00")
+    with people.write_session() as session:
+        company = session.exec(select(Company).where(Company.name == "阿美小吃")).one()
+        company.letter_status = "signed"
+        session.add(company)
+    tick(app, "2023-03-15T09:00:00+08:00")  # 3 days before: A has signed meanwhile
+    assert len(texts(fake_line, OWNER_A)) == 1
+    assert any("還有 3 天" in text and "意向書" in text for text in texts(fake_line, ADVISOR))
+
+
+def test_quiet_hours_hold_until_morning(app, fake_line, people):
+    report = tick(app, "2023-03-11T22:30:00+08:00")
+    assert report["held_quiet_hours"] >= 1 and report["claimed"] == 0
+    assert fake_line.record_count() == 0
+    report = tick(app, "2023-03-12T08:00:00+08:00")
+    assert report["materialised"] >= 1 and texts(fake_line, OWNER_A)
+    sent_at = [r["at"] for r in fake_line.records]
+    assert sent_at
+
+
+def test_stopped_and_unfollowed_people_get_nothing(app, fake_line, people):
+    with people.write_session() as session:
+        a = session.exec(select(User).where(User.line_user_id == OWNER_A)).one()
+        a.reminders_enabled = False
+        advisor = session.exec(select(User).where(User.line_user_id == ADVISOR)).one()
+        advisor.is_following = False
+        session.add_all([a, advisor])
+    tick(app, "2023-03-11T09:00:00+08:00")
+    assert texts(fake_line, OWNER_A) == [] and texts(fake_line, ADVISOR) == []
+    assert texts(fake_line, STAFF)  # staff still hear about the proposal deadline
+
+
+def test_several_overdue_offsets_send_only_the_latest(app, fake_line, people):
+    tick(app, "2023-03-16T09:00:00+08:00")  # first tick ever on the closing day
+    close = [text for text in texts(fake_line, ADVISOR) if "提案申請截止" in text]
+    assert len(close) == 1 and "今天" in close[0]
+    with people.write_session() as session:
+        outcomes = Counter(r.outcome for r in session.exec(select(Reminder).where(
+            Reminder.milestone == "proposal_close")).all())
+    assert outcomes["superseded"] == 3
+
+
+# --- visits ------------------------------------------------------------------------------
+
+@pytest.fixture
+def booked(app, people):
+    schedule = load_schedules(app.config["PROGRAMS_FILE"])["gonghao-2023"]
+    with people.write_session() as session:
+        company = session.exec(select(Company).where(Company.name == "好日子花店")).one()
+        visit = book_visit(session, company_id=company.id, booked_by=OWNER_B, mode="onsite",
+                           scheduled_at=taipei("2023-05-10T14:00"), schedule=schedule,
+                           now=taipei("2023-05-01T10:00"))
+        return visit.id
+
+
+def test_visit_reminders_evening_hour_and_log_prompt(app, fake_line, booked):
+    tick(app, "2023-05-09T20:00:00+08:00")
+    owner = texts(fake_line, OWNER_B)
+    assert any("明天 14:00" in text and "現地" in text for text in owner)
+    assert any("明天 14:00" in text for text in texts(fake_line, ADVISOR))
+    owner_push = [m for m in fake_line.messages_for(OWNER_B) if "明天" in m.get("text", "")][0]
+    labels = [item["action"]["label"] for item in owner_push["quickReply"]["items"]]
+    assert labels == ["確認訪視", "申請改期"]
+    tick(app, "2023-05-10T13:00:00+08:00")
+    assert any("快開始" in text for text in texts(fake_line, OWNER_B))
+    assert not any("結束了嗎" in text for text in texts(fake_line, ADVISOR))
+    tick(app, "2023-05-10T16:00:00+08:00")
+    prompt = [m for m in fake_line.messages_for(ADVISOR) if "結束了嗎" in m.get("text", "")]
+    assert len(prompt) == 1
+    assert prompt[0]["quickReply"]["items"][0]["action"]["text"] == "登錄訪視"
+    assert not any("結束了嗎" in text for text in texts(fake_line, OWNER_B))
+
+
+def test_cancelled_visit_is_not_reminded(app, fake_line, booked):
+    with app.extensions["bot"].database.write_session() as session:
+        visit = session.get(Visit, booked)
+        visit.status = "cancelled"
+        session.add(visit)
+    report = tick(app, "2023-05-09T20:00:00+08:00")
+    assert report["skipped"].get("visit cancelled or done") == 2
+    assert not any("明天" in text for text in texts(fake_line, OWNER_B) + texts(fake_line, ADVISOR))
+
+
+def test_moved_visit_reminds_only_the_new_time(app, fake_line, booked):
+    schedule = load_schedules(app.config["PROGRAMS_FILE"])["gonghao-2023"]
+    with app.extensions["bot"].database.write_session() as session:
+        visit = session.get(Visit, booked)
+        visit.scheduled_at = taipei("2023-05-12T10:00")
+        session.add(visit)
+        session.flush()
+        schedule_visit_reminders(session, visit=visit, schedule=schedule, now=taipei("2023-05-02T10:00"))
+    tick(app, "2023-05-09T20:00:00+08:00")
+    assert not any("明天" in text for text in texts(fake_line, OWNER_B))
+    tick(app, "2023-05-11T20:00:00+08:00")
+    assert any("明天 10:00" in text for text in texts(fake_line, OWNER_B))
+
+
+def test_hour_before_an_early_visit_waits_for_quiet_hours_to_end(app, people):
+    schedule = load_schedules(app.config["PROGRAMS_FILE"])["gonghao-2023"]
+    with people.write_session() as session:
+        company = session.exec(select(Company).where(Company.name == "好日子花店")).one()
+        visit = Visit(company_id=company.id, advisor_line_user_id=ADVISOR, scheduled_at=taipei("2023-05-10T08:30"))
+        session.add(visit)
+        session.flush()
+        rows = schedule_visit_reminders(session, visit=visit, schedule=schedule, now=taipei("2023-05-01T10:00"))
+        hour = {r.due_at for r in rows if r.kind == "visit_hour"}
+    assert hour == {taipei("2023-05-10T08:00")}
+
+
+# --- visit-rule digests ------------------------------------------------------------------
+
+def test_each_advisor_gets_one_digest_of_companies_below_target(app, fake_line, people):
+    other_advisor = "U" + "5" * 32
+    with people.write_session() as session:
+        add_user(session, other_advisor)
+        done = add_company(session, name="達標商行", owner=None, letter_status="signed")
+        behind = add_company(session, name="落後工作室", owner=None, letter_status="signed")
+        add_company(session, name="別人的店", owner=None, advisor=other_advisor, letter_status="signed")
+        for mode in ("onsite", "online", "online"):
+            session.add(Visit(company_id=done.id, advisor_line_user_id=ADVISOR, mode=mode, status="done"))
+        for mode in ("online", "online", "online"):  # three visits, none on site: still below target
+            session.add(Visit(company_id=behind.id, advisor_line_user_id=ADVISOR, mode=mode, status="done"))
+    tick(app, "2023-07-01T09:00:00+08:00")  # 14 days before checkpoint 1 (7/15)
+    digests = [text for text in texts(fake_line, ADVISOR) if "訪視還沒達標" in text]
+    assert len(digests) == 1
+    assert "落後工作室" in digests[0] and "好日子花店" in digests[0] and "達標商行" not in digests[0]
+    assert "別人的店" not in digests[0]
+    assert len([t for t in texts(fake_line, other_advisor) if "訪視還沒達標" in t]) == 1
+    staff = [text for text in texts(fake_line, STAFF) if "訪視進度" in text]
+    assert len(staff) == 1 and "未達標 3 家" in staff[0] and "已達標 1 家" in staff[0]
+    before = fake_line.record_count()
+    tick(app, "2023-07-02T09:00:00+08:00")
+    assert not [r for r in fake_line.records[before:] if "訪視" in json.dumps(r, ensure_ascii=False)]
+
+
+# --- exactly once under concurrency, dead letters ---------------------------------------
+
+def _many_visit_reminders(database, count: int) -> None:
+    due = taipei("2023-05-10T10:00")
+    with database.write_session() as session:
+        users = [f"U{i:032d}" for i in range(count)]
+        for user in users:
+            add_user(session, user)
+        company = add_company(session, name="大量測試", owner=None, letter_status="signed")
+        visit = Visit(company_id=company.id, advisor_line_user_id=ADVISOR, scheduled_at=due + timedelta(hours=1))
+        session.add(visit)
+        session.flush()
+        for user in users:
+            session.add(Reminder(key=f"visit:{visit.id}:visit_hour:{int(visit.scheduled_at.timestamp())}:{user}",
+                                 kind="visit_hour", visit_id=visit.id, recipient=user, due_at=due,
+                                 payload={"at": visit.scheduled_at.isoformat(), "role": "owner"}))
+
+
+def _concurrent_ticks(app, count: int) -> list:
+    runtime = app.extensions["bot"]
+    schedules = load_schedules(app.config["PROGRAMS_FILE"])
+    reports, barrier = [], threading.Barrier(2)
+
+    def one(name):
+        barrier.wait()
+        reports.append(run_tick(database=runtime.database, deliverer=runtime.services.get("reminder_deliverer"),
+                                schedules=schedules, now=taipei("2023-05-10T10:00"), batch_size=50, worker=name))
+
+    threads = [threading.Thread(target=one, args=(f"w{i}",)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return reports
+
+
+def test_two_concurrent_ticks_never_send_twice(app, fake_line):
+    database = app.extensions["bot"].database
+    _many_visit_reminders(database, 120)
+    reports = _concurrent_ticks(app, 120)
+    assert sum(r.claimed for r in reports) == 120
+    pushes = Counter(record["to"][0] for record in fake_line.records if record["kind"] == "push")
+    assert len(pushes) == 120 and set(pushes.values()) == {1}
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL", "").startswith("postgres"),
+                    reason="needs TEST_DATABASE_URL pointing at PostgreSQL")
+def test_two_concurrent_ticks_on_postgres_skip_locked(app, fake_line):
+    database = app.extensions["bot"].database
+    assert database.is_postgres
+    _many_visit_reminders(database, 300)
+    reports = _concurrent_ticks(app, 300)
+    assert sum(r.claimed for r in reports) == 300
+    assert all(r.claimed > 0 for r in reports) or sum(r.claimed for r in reports) == 300
+    pushes = Counter(record["to"][0] for record in fake_line.records if record["kind"] == "push")
+    assert len(pushes) == 300 and set(pushes.values()) == {1}
+
+
+def test_dead_letters_are_visible_to_staff(app, live_server, fake_line, booked):
+    import requests
+
+    fake_line.faults.append(Fault("push", status=400, times=10))
+    tick(app, "2023-05-09T20:00:00+08:00")
+    with app.extensions["bot"].database.write_session() as session:
+        dead = session.exec(select(OutboundMessage).where(OutboundMessage.status == "dead")).all()
+    assert len(dead) == 2
+    assert requests.get(f"{live_server.url}/staff/outbox").status_code == 403
+    wrong = requests.get(f"{live_server.url}/staff/outbox", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 403
+    answer = requests.get(f"{live_server.url}/staff/outbox?status=dead",
+                          headers={"Authorization": f"Bearer {STAFF_TOKEN}"})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["counts"]["dead"] == 2 and {i["recipient"] for i in body["items"]} == {OWNER_B, ADVISOR}
+    assert all(i["origin"] == "reminder" and i["last_error"].startswith("400") for i in body["items"])
+
+
+def test_server_errors_are_retried_with_the_same_retry_key(app, fake_line, booked):
+    fake_line.faults.append(Fault("push", status=500, times=1))
+    report = tick(app, "2023-05-09T20:00:00+08:00")
+    assert report["retrying"] == 1
+    runtime = app.extensions["bot"]
+    assert fake_line.wait_for(lambda: len([r for r in fake_line.records if r["kind"] == "push"]) == 2, timeout=5) \
+        or runtime.sender.deliver_due(now=datetime.now(timezone.utc) + timedelta(seconds=5)) >= 0
+    runtime.sender.deliver_due(now=datetime.now(timezone.utc) + timedelta(seconds=5))
+    pushes = [r for r in fake_line.records if r["kind"] == "push"]
+    assert len(pushes) == 2 and len({r["retry_key"] for r in pushes}) == 2
