@@ -1,0 +1,163 @@
+"""Reminders in chat: booking a visit with the date-time picker, answering a visit reminder,
+「我的提醒」, 「停止提醒」 / 「開啟提醒」."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from bot.models import RoleGrant, User
+from bot.timeutil import TAIPEI
+from companies.models import Company, CompanyMember
+from scheduler.models import Reminder
+from tests.conftest import joined
+from visits.models import Visit
+
+OWNER = "U" + "a" * 32
+ADVISOR = "U" + "b" * 32
+
+
+def future(days: int = 3, hour: int = 14) -> datetime:
+    day = (datetime.now(TAIPEI) + timedelta(days=days)).date()
+    return datetime(day.year, day.month, day.day, hour, 0, tzinfo=TAIPEI)
+
+
+def tick(app, moment: datetime) -> dict:
+    result = app.test_cli_runner().invoke(args=["tick", "--now", moment.isoformat(), "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+@pytest.fixture
+def company(app, chat):
+    chat.follow()
+    chat.as_user(ADVISOR).follow()
+    with app.extensions["bot"].database.write_session() as session:
+        session.add(RoleGrant(line_user_id=ADVISOR, role="advisor"))
+        company = Company(name="阿美小吃", advisor_line_user_id=ADVISOR, verdict="eligible", letter_status="signed")
+        session.add(company)
+        session.flush()
+        session.add(CompanyMember(company_id=company.id, line_user_id=OWNER, role="owner"))
+        return company.id
+
+
+def book(chat, when: datetime, mode_label: str = "現地") -> list[str]:
+    texts = chat.say("預約訪視")
+    assert "日期和時間" in joined(texts)
+    texts = chat.tap("選日期時間", value=f"{when:%Y-%m-%dT%H:%M}")
+    assert "現地" in chat.labels() and "線上" in chat.labels()
+    chat.tap(mode_label)
+    return chat.tap("確認")
+
+
+def test_owner_books_a_visit_and_the_advisor_is_told(app, chat, fake_line, company):
+    when = future()
+    texts = book(chat, when)
+    assert "已預約" in joined(texts) and f"{when:%H:%M}" in joined(texts)
+    with app.extensions["bot"].database.session() as session:
+        visit = session.exec(select(Visit)).one()
+        kinds = sorted(r.kind for r in session.exec(select(Reminder).where(Reminder.visit_id == visit.id)).all())
+    assert visit.status == "booked" and visit.mode == "onsite" and visit.advisor_line_user_id == ADVISOR
+    assert visit.scheduled_at == when
+    assert kinds == ["visit_evening", "visit_evening", "visit_hour", "visit_hour", "visit_log"]
+    app.extensions["bot"].sender.deliver_due()
+    assert any("預約了" in text for text in fake_line.texts_for(ADVISOR))
+
+
+def test_typed_time_and_past_time(app, chat, company):
+    chat.say("預約訪視")
+    texts = chat.say("昨天下午2點")
+    assert "已經過了" in joined(texts)
+    texts = chat.say("隨便")
+    assert "看不懂" in joined(texts)
+    texts = chat.say("後天下午2點")
+    assert "還是線上" in joined(texts)
+
+
+def test_advisor_books_for_one_of_their_companies(app, chat, fake_line, company):
+    with app.extensions["bot"].database.write_session() as session:
+        session.add(Company(name="好日子花店", advisor_line_user_id=ADVISOR, letter_status="signed"))
+    advisor = chat.as_user(ADVISOR)
+    texts = advisor.say("預約訪視")
+    assert "哪一家" in joined(texts) and "好日子花店" in advisor.labels()
+    advisor.tap("阿美小吃")
+    advisor.tap("選日期時間", value=f"{future(4, 10):%Y-%m-%dT%H:%M}")
+    advisor.tap("線上")
+    assert "已預約" in joined(advisor.tap("確認"))
+    app.extensions["bot"].sender.deliver_due()
+    assert any("顧問預約了" in text and "線上" in text for text in fake_line.texts_for(OWNER))
+
+
+def test_someone_without_a_company_cannot_book(app, chat):
+    chat.as_user("U" + "c" * 32).follow()
+    texts = chat.as_user("U" + "c" * 32).say("預約訪視")
+    assert "找不到您的企業" in joined(texts)
+
+
+def test_owner_confirms_from_the_evening_reminder(app, chat, fake_line, company):
+    when = future()
+    book(chat, when)
+    tick(app, when - timedelta(hours=18))  # 20:00 the evening before
+    assert any("明天" in text for text in fake_line.texts_for(OWNER))
+    chat.last = [m for m in fake_line.messages_for(OWNER) if "明天" in m.get("text", "")]
+    texts = chat.tap("確認訪視")
+    assert "已確認" in joined(texts)
+    app.extensions["bot"].sender.deliver_due()
+    assert any("已確認" in text for text in fake_line.texts_for(ADVISOR))
+    with app.extensions["bot"].database.session() as session:
+        assert session.exec(select(Visit)).one().status == "confirmed"
+    tick(app, when - timedelta(hours=1))
+    assert any("快開始" in text for text in fake_line.texts_for(OWNER))
+
+
+def test_owner_asks_to_reschedule_and_reminders_stop(app, chat, fake_line, company):
+    when = future()
+    book(chat, when)
+    tick(app, when - timedelta(hours=18))
+    chat.last = [m for m in fake_line.messages_for(OWNER) if "明天" in m.get("text", "")]
+    texts = chat.tap("申請改期")
+    assert "已通知顧問" in joined(texts)
+    app.extensions["bot"].sender.deliver_due()
+    assert any("希望改期" in text for text in fake_line.texts_for(ADVISOR))
+    before = len(fake_line.texts_for(OWNER))
+    tick(app, when - timedelta(hours=1))
+    assert len(fake_line.texts_for(OWNER)) == before
+    # The advisor rebooks: the old visit is replaced.
+    advisor = chat.as_user(ADVISOR)
+    advisor.say("預約訪視")
+    advisor.tap("選日期時間", value=f"{future(5):%Y-%m-%dT%H:%M}")
+    advisor.tap("現地")
+    advisor.tap("確認")
+    with app.extensions["bot"].database.session() as session:
+        statuses = sorted(v.status for v in session.exec(select(Visit)).all())
+    assert statuses == ["booked", "cancelled"]
+
+
+def test_my_reminders_lists_visits_and_stop_start(app, chat, fake_line, company):
+    when = future()
+    book(chat, when)
+    texts = chat.say("我的提醒")
+    assert "接下來的提醒" in joined(texts) and "阿美小吃" in joined(texts) and "現地訪視" in joined(texts)
+    texts = chat.say("停止提醒")
+    assert "已停止提醒" in joined(texts)
+    with app.extensions["bot"].database.session() as session:
+        assert session.exec(select(User).where(User.line_user_id == OWNER)).one().reminders_enabled is False
+    assert "已停止提醒" in joined(chat.say("我的提醒")) or "開啟提醒" in joined(chat.say("我的提醒"))
+    tick(app, when - timedelta(hours=18))
+    assert not any("明天" in text for text in fake_line.texts_for(OWNER))
+    assert any("明天" in text for text in fake_line.texts_for(ADVISOR))
+    texts = chat.say("開啟提醒")
+    assert "已開啟提醒" in joined(texts)
+    tick(app, when - timedelta(hours=1))
+    assert any("快開始" in text for text in fake_line.texts_for(OWNER))
+
+
+def test_unfollowed_owner_gets_no_visit_reminder(app, chat, fake_line, company):
+    when = future()
+    book(chat, when)
+    chat.unfollow()
+    report = tick(app, when - timedelta(hours=18))
+    assert report["skipped"].get("recipient not reachable") == 1
+    assert not any("明天" in text for text in fake_line.texts_for(OWNER))
