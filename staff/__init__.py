@@ -1,0 +1,11 @@
+"""Staff side: roles by invite (「/邀請」「綁定」), dashboard login (「/登入」), company assignment
+(「/指派」), and the /staff dashboard."""
+
+
+def init_app(app) -> None:
+    from staff.auth import ensure_secret_key
+    from staff.routes import bp
+
+    ensure_secret_key(app)
+    if bp.name not in app.blueprints:
+        app.register_blueprint(bp)

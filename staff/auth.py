@@ -1,0 +1,104 @@
+"""Who may use /staff: a bearer STAFF_API_TOKEN (scripts; bot.staff_auth), or a staff member's
+browser session opened with a one-time login link from 「/登入」 in LINE.
+
+The session cookie is Flask's signed cookie; the staff role is re-checked on every request, so
+revoking the role (``flask roles revoke``) ends dashboard access at once. Form posts made with a
+session carry a CSRF token; bearer requests need none (no ambient credentials).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from functools import wraps
+
+from flask import abort, current_app, g, jsonify, render_template, request, session
+from sqlmodel import select
+
+from bot.models import RoleGrant
+
+try:  # written by the lead; the fallback keeps this module usable on its own
+    from bot.staff_auth import staff_token_ok
+except ImportError:  # pragma: no cover
+    def staff_token_ok() -> bool:
+        expected = current_app.config.get("STAFF_API_TOKEN")
+        header = request.headers.get("Authorization", "")
+        scheme, _, given = header.partition(" ")
+        return bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode(), str(expected).encode())
+
+SESSION_SECONDS = 12 * 3600
+
+
+def ensure_secret_key(app) -> None:
+    """Sessions need a key; derive a stable one from the channel secret when none is configured
+    (every worker of one deployment then agrees without another setting)."""
+    if not app.config.get("SECRET_KEY"):
+        base = str(app.config.get("LINE_CHANNEL_SECRET") or "dev") + "|" + str(app.config.get("DATABASE_URL"))
+        app.config["SECRET_KEY"] = hmac.new(base.encode(), b"staff-dashboard-session", hashlib.sha256).hexdigest()
+
+
+def is_staff(line_user_id: str) -> bool:
+    with current_app.extensions["bot"].database.session() as db:
+        return db.exec(select(RoleGrant.id).where(RoleGrant.line_user_id == line_user_id,
+                                                  RoleGrant.role == "staff")).first() is not None
+
+
+def start_session(line_user_id: str) -> None:
+    session.clear()
+    session["staff_uid"] = line_user_id
+    session["login_at"] = int(time.time())
+    session["csrf"] = secrets.token_urlsafe(16)
+    session.permanent = False
+
+
+def session_user() -> str | None:
+    uid = session.get("staff_uid")
+    if not uid or time.time() - session.get("login_at", 0) > SESSION_SECONDS:
+        return None
+    return uid if is_staff(uid) else None
+
+
+def authenticate() -> str | None:
+    """'staff-token' for a good bearer token, the LINE user id for a staff session, else None."""
+    if staff_token_ok():
+        g.staff_via = "token"
+        return "staff-token"
+    uid = session_user()
+    if uid:
+        g.staff_via = "session"
+        return uid
+    return None
+
+
+def current_actor() -> str:
+    return getattr(g, "staff_actor", None) or "staff-token"
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(16)
+    return session["csrf"]
+
+
+def _wants_html() -> bool:
+    return "text/html" in request.headers.get("Accept", "") and not request.path.startswith("/staff/api/")
+
+
+def require_staff(view):
+    """Staff only: bearer token or a staff session; POSTs from a session must carry the CSRF token."""
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        actor = authenticate()
+        if actor is None:
+            if _wants_html():
+                return render_template("staff/login_needed.html"), 403
+            return jsonify({"error": "forbidden"}), 403
+        if request.method == "POST" and g.staff_via == "session":
+            given = request.form.get("csrf") or request.headers.get("X-CSRF-Token", "")
+            if not hmac.compare_digest(str(given), str(session.get("csrf", ""))):
+                abort(400)
+        g.staff_actor = actor
+        return view(*args, **kwargs)
+    return guarded
