@@ -9,12 +9,12 @@ import math
 
 from .index import Analysis, Candidate, SearchIndex
 
-FEATURES = ("cov_q", "cov_all", "fuzzy", "margin", "unknown", "worst_miss", "program_mismatch", "advice")
+FEATURES = ("cov_q", "cov_all", "fuzzy", "margin", "unknown", "worst_miss", "program_mismatch", "advice", "intent_mismatch")
 WEIGHTS = {"cov_q": 1.0, "cov_all": 6.0, "fuzzy": 1.5, "margin": 1.5, "unknown": -3.0,
-           "worst_miss": -1.5, "program_mismatch": -4.0, "advice": -10.0}
+           "worst_miss": -1.5, "program_mismatch": -4.0, "advice": -10.0, "intent_mismatch": -1.5}
 BIAS = -5.0
 
-ANSWER_THRESHOLD = 0.4
+ANSWER_THRESHOLD = 0.45
 SUGGEST_THRESHOLD = 0.15
 # A question made only of programme/track names is capped inside the suggest band.
 TOPICLESS_CAP = (ANSWER_THRESHOLD + SUGGEST_THRESHOLD) / 2
@@ -35,6 +35,7 @@ def features(index: SearchIndex, analysis: Analysis, top: Candidate, second: Can
         "worst_miss": round(worst_miss, 4),
         "program_mismatch": 0.0,
         "advice": float(any(p in analysis.norm for p in index.vocab.advice)),
+        "intent_mismatch": index.intent_mismatch(analysis, top.index),
     }
 
 

@@ -15,7 +15,8 @@ the top-k:
   in a synonym group adds the group's other members at SYNONYM_WEIGHT.
 * rerank: rapidfuzz ``token_set_ratio``/``token_sort_ratio`` between the
   segmented query and each phrasing of a candidate (tokens joined by spaces,
-  because rapidfuzz's token scorers split on whitespace).
+  because rapidfuzz's token scorers split on whitespace), plus a bonus for the
+  share of the query's specific words the candidate covers.
 
 The index also exposes the features used to calibrate confidence (service.py):
 idf-weighted coverage of the query's content words by the candidate, the share
@@ -52,6 +53,11 @@ ANSWER_WEIGHT = 0.6
 SYNONYM_WEIGHT = 0.5      # an expanded term is weaker evidence than the user's own word
 RERANK_K = 12             # candidates passed to the fuzzy rerank
 FUZZ_WEIGHT = 0.3 
+# Rerank bonus for covering the query's specific words (see coverage()); only
+# for candidates within half of the best BM25 score.  Both chosen on the KB's
+# own leave-one-alternative-out retrieval (top-1 0.53 -> 0.56), not on dev.
+COVERAGE_WEIGHT = 0.25
+COVERAGE_RERANK_MIN = 0.5
 KB_IDF_SPECIFIC = 3.0     # idf of a word in ~5% of entries: fully specific
 GENERAL_BASE_IDF = 7.5    # log(total/freq) of very common words (比較, 今年, 辦法 ~ 8-9)
 GENERAL_UNSEEN_IDF = 14.0  # words jieba's dictionary lacks (often HMM-glued fragments)       # share of the rerank score given to fuzzy similarity
@@ -71,6 +77,10 @@ class Vocabulary:
     programs: dict
     advice: tuple[str, ...] = ()
     default_program: str | None = None
+    intents: tuple[tuple[str, "re.Pattern[str]"], ...] = ()
+
+    def intents_of(self, norm: str) -> frozenset[str]:
+        return frozenset(name for name, pattern in self.intents if pattern.search(norm))
 
     @classmethod
     def load(cls, path: Path = SYNONYMS_FILE) -> "Vocabulary":
@@ -89,8 +99,9 @@ class Vocabulary:
             spec["names"] = {normalize_text(str(w)) for w in spec.get("names", [])}
             programs[pid] = spec
         advice = tuple(normalize_text(str(w)) for w in data.get("advice", []))
+        intents = tuple((str(k), re.compile(str(v))) for k, v in (data.get("intents") or {}).items())
         return cls(synonym_groups=groups, stopwords=stop, facets=facets, programs=programs, advice=advice,
-                   default_program=data.get("default_program"))
+                   default_program=data.get("default_program"), intents=intents)
 
     def program_names(self, program: str) -> set[str]:
         spec = self.programs.get(program)
@@ -237,6 +248,7 @@ class _Doc:
     entry: Entry
     q_norm: str              # question + alternatives + tags, normalised, joined
     all_norm: str            # q_norm + answer
+    intents: frozenset[str] = frozenset()   # answer kinds its phrasings ask for
     phrasings: list[str] = field(default_factory=list)   # space-joined words per phrasing
 
 
@@ -270,6 +282,7 @@ class SearchIndex:
                 q_norm=q_norm,
                 all_norm=q_norm + "|" + ans_norm,
                 phrasings=[" ".join(analyzer.words(n)) for n in phr_norms],
+                intents=frozenset().union(*(self.vocab.intents_of(n) for n in phr_norms)),
             ))
         self._n = max(len(self.entries), 1)
         self._kb_text = "\n".join(d.all_norm for d in self.docs)
@@ -350,9 +363,12 @@ class SearchIndex:
                 continue
             fz = self.fuzzy(analysis, int(i))
             rel = s / best if best > 0 else 0.0
-            cand = Candidate(index=int(i), bm25=s, fuzzy=fz,
-                             rank_score=(1 - FUZZ_WEIGHT) * rel + FUZZ_WEIGHT * fz * (weights[i] if weights is not None else 1.0))
-            cands.append(cand)
+            w = weights[i] if weights is not None else 1.0
+            rank = (1 - FUZZ_WEIGHT) * rel + FUZZ_WEIGHT * fz * w
+            if COVERAGE_WEIGHT and rel >= COVERAGE_RERANK_MIN:
+                cov_q, cov_all, _ = self.coverage(analysis, int(i))
+                rank += COVERAGE_WEIGHT * cov_all * min(w, 1.0)
+            cands.append(Candidate(index=int(i), bm25=s, fuzzy=fz, rank_score=rank))
         cands.sort(key=lambda c: c.rank_score, reverse=True)
         return cands
 
@@ -424,6 +440,14 @@ class SearchIndex:
     @property
     def max_idf(self) -> float:
         return math.log(1 + (self._n + 0.5) / 0.5)
+
+    def intent_mismatch(self, analysis: Analysis, index: int) -> float:
+        """1.0 when the question asks for a kind of answer (when/how/how many
+        ...) that none of the entry's phrasings asks for; 0.0 otherwise."""
+        wanted = self.vocab.intents_of(analysis.norm)
+        if not wanted:
+            return 0.0
+        return 0.0 if wanted & self.docs[index].intents else 1.0
 
     def unknown_share(self, analysis: Analysis) -> float:
         """idf-weighted share of the query's content words that occur nowhere
