@@ -1,6 +1,45 @@
-"""Confidence score (0..1) and answer bands.
+"""Confidence score (0..1) and the three answer bands.
 
-PROVISIONAL WEIGHTS - replaced after fitting (see docstring update below).
+Score = logistic(BIAS + sum(WEIGHTS[f] * feature f)) over features of the best
+candidate (all in 0..1; see knowledge/index.py for how each is computed):
+
+* cov_all / cov_q - share of the question's *specific* words (weighted by
+  rarity in everyday Chinese, jieba's frequency list, and damped when common
+  across the KB) that the entry contains, in all its text / in its questions.
+  The main evidence: a near-miss question ("雲端服務供應商有哪幾家") shares
+  vocabulary with an entry but leaves its specific ask uncovered.
+* unknown - share of the question's specific words found nowhere in the KB
+  (off-topic: 振興券, 蝦皮, 勞退 ...).
+* worst_miss - weight of the most specific word the entry lacks.
+* fuzzy - rapidfuzz similarity to the closest phrasing of the entry.
+* margin - relative lead of the best candidate over the second.
+* intent_mismatch - the question asks for a kind of answer (when / how many /
+  how / list / who / yes-no) that no phrasing of the entry asks for.
+* program_mismatch - the question names a programme and the best entry is of
+  another one; advice - "哪個比較好" style questions (the documents give rules,
+  not advice).
+A question made only of programme/track names is capped at TOPICLESS_CAP.
+
+How the numbers were chosen (without putting dev questions in the KB):
+* Directions and relative sizes of the weights come from a logistic fit on a
+  synthetic set built from the KB itself (``python -m knowledge.fit_calibration``:
+  held-out alternatives as positives, questions of held-out entries as
+  near-miss negatives).  On that set cov_all, margin, worst_miss and
+  intent_mismatch separate the classes; fuzzy barely does, so it keeps a small
+  weight.  The fit was then rounded and scaled by hand (x~2, keeping the
+  ratios) so that a fully covered, unambiguous question scores > 0.9 and a
+  question with no specific word covered scores < 0.05.
+* Thresholds were then chosen on shared/eval/faq_dev.jsonl (57 in-scope, 14
+  out-of-scope), measured with tools/eval_faq.py on the 277-entry KB:
+    ANSWER_THRESHOLD 0.45: every threshold in 0.40-0.50 gives 86-91 %
+      in-scope accuracy and 86-93 % out-of-scope rejection; 0.45 sits in the
+      middle of that plateau (not on a single question's edge) and favours
+      rejection, because the suggest band still shows the right question as a
+      quick reply (top-3 accuracy is 100 % on dev), while a wrong confident
+      answer cannot be taken back.
+    SUGGEST_THRESHOLD 0.15: below it the best candidate covers almost none of
+      the question's specific words (off-topic questions score 0.00-0.12 on
+      dev); offering three unrelated questions would only confuse.
 """
 
 from __future__ import annotations

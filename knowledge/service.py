@@ -47,7 +47,7 @@ DEFAULT_PROGRAM_WEIGHT = 1.1   # mild lean to the main programme when nothing is
 FOLLOWUP_MAX_CHARS = 8         # 「那共融呢」「B類呢」「如果是A類」 are short
 FACET_NEW_WEIGHT = 1.3         # follow-up: entries about the facet just named
 FACET_OLD_WEIGHT = 0.5         # follow-up: entries about the facet it replaces
-CHOICE_CLOSENESS = 0.85        # second programme's rank score relative to the first
+CHOICE_CLOSENESS = 0.75        # second programme's rank score relative to the first
 
 _YEAR = re.compile(r"(\d{2,4})年")
 _FOLLOWUP_START = ("那", "如果是", "若是", "換成", "改成", "還有", "那如果")
@@ -358,7 +358,7 @@ class KnowledgeBase:
                              band="answer", sources=[top_entry.source, other.source],
                              related=[{"entry_id": e.id, "question": e.question} for e in (top_entry, other)],
                              needs_program_choice=[top_entry.program, other.program],
-                             program=top_entry.program, debug={"choice": [top_entry.id, other.id]})
+                             program=top_entry.program, debug={"choice": [top_entry.id, other.id], "features": feats})
         return None
 
     @staticmethod
