@@ -84,14 +84,21 @@ def _members(names: Iterable[str], program_id: str):
     return members.c.line_user_id
 
 
-def resolve(session: Session, *, names: Iterable[str], program_id: str, only: str | None = None) -> list[str]:
-    """Reachable LINE user ids in the union of the named rules, sorted (stable multicast chunks)."""
+def resolve(session: Session, *, names: Iterable[str], program_id: str, only: str | None = None,
+            among: list[str] | None = None) -> list[str]:
+    """Reachable LINE user ids in the union of the named rules, sorted (stable multicast chunks).
+    ``among`` restricts the answer to those ids (re-checking personal reminders in bulk)."""
     column = _members(names, program_id)  # unknown name: KeyError (a data error)
     if column is None:
         return []
     statement = select(User.line_user_id).where(reachable_condition(), User.line_user_id.in_(select(column)))
     if only is not None:
         statement = statement.where(User.line_user_id == only)
+    if among is not None:
+        found: set[str] = set()
+        for start in range(0, len(among), 900):
+            found |= set(session.exec(statement.where(User.line_user_id.in_(among[start:start + 900]))).all())
+        return sorted(found)
     return sorted(session.exec(statement.order_by(User.line_user_id)).all())
 
 

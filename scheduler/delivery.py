@@ -95,9 +95,15 @@ class BatchDeliverer:
         self.workers = workers
         self.buckets = {kind: TokenBucket(rate) for kind, rate in (rates or RATE_LIMITS).items()}
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reminder-send")
+        self.batches = ThreadPoolExecutor(max_workers=2, thread_name_prefix="reminder-batch")
 
     def close(self) -> None:
+        self.batches.shutdown(wait=True)
         self.pool.shutdown(wait=True)
+
+    def submit(self, row_ids: Sequence[int], *, now: datetime | None = None):
+        """Deliver in the background; returns a future of the DeliveryReport."""
+        return self.batches.submit(self.deliver, list(row_ids), now=now)
 
     # --- claiming ------------------------------------------------------------------------
     def _claim(self, ids: list[int], now: datetime) -> list[dict]:

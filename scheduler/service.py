@@ -8,6 +8,8 @@ inside ``BEGIN IMMEDIATE`` (one writer at a time).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import socket
@@ -20,7 +22,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from bot.db import utc_now
-from bot.messages import Choice, Text, encode_postback
+from bot.messages import Choice, Text, encode_postback, to_line_messages
 from bot.models import User
 from bot.outbox import enqueue_multicast
 from bot.texts import t
@@ -147,6 +149,26 @@ def schedule_visit_reminders(session: Session, *, visit: Visit, schedule: Progra
     return rows
 
 
+def schedule_reminder(session: Session, *, key: str, to: str, due_at: datetime, text: str,
+                      schedule: ProgramSchedule, expires_at: datetime | None = None,
+                      audience: list[str] | None = None, quick_replies: list[str] | None = None) -> Reminder | None:
+    """A one-off personal reminder any domain may schedule (e.g. "your letter is due").
+
+    ``key`` names the reason and occurrence (a repeated key is a no-op). ``audience`` (rule
+    names from scheduler.audiences) is re-checked when it is due: if the person no longer
+    matches, nothing is sent. Quiet hours move ``due_at`` to the morning. Identical texts due in
+    the same tick go out as one multicast."""
+    key = f"personal:{key}:{to}"
+    if session.exec(select(Reminder.id).where(Reminder.key == key)).first() is not None:
+        return None
+    row = Reminder(key=key, kind="personal", program_id=schedule.program_id, recipient=to,
+                   due_at=schedule.quiet.next_allowed(due_at), expires_at=expires_at,
+                   payload={"text": text, "audience": list(audience or ()), "quick_replies": list(quick_replies or ())})
+    session.add(row)
+    session.flush()
+    return row
+
+
 def cancel_visit_reminders(session: Session, *, visit_id: int, reason: str = "visit changed") -> int:
     result = session.execute(sa.update(Reminder).where(Reminder.visit_id == visit_id, Reminder.status == "pending")
                              .values(status="cancelled", outcome=reason, processed_at=utc_now()))
@@ -187,11 +209,11 @@ class Materialiser:
         self.pushes: list[tuple[str, list, str]] = []
         self.outbox_ids: list[int] = []
 
-    def skip(self, row: Reminder, reason: str) -> None:
+    def skip(self, row: "Claimed", reason: str) -> None:
         row.status, row.outcome, row.processed_at = "skipped", reason, self.now
         self.report.skipped[reason] = self.report.skipped.get(reason, 0) + 1
 
-    def done(self, row: Reminder, outcome: str) -> None:
+    def done(self, row: "Claimed", outcome: str) -> None:
         row.status, row.outcome, row.processed_at = "sent", outcome[:120], self.now
         self.report.materialised += 1
 
@@ -203,6 +225,7 @@ class Materialiser:
                 if group not in latest or row.due_at > latest[group].due_at:
                     latest[group] = row
         visit_rows = [r for r in rows if r.kind in VISIT_KINDS]
+        personal_rows = [r for r in rows if r.kind == "personal"]
         for row in rows:
             if row.expires_at is not None and self.now >= row.expires_at:
                 self.skip(row, "expired")
@@ -212,13 +235,54 @@ class Materialiser:
                 self.milestone(row)
             elif row.kind == "visit_digest":
                 self.digest(row)
-            elif row.kind not in VISIT_KINDS:
+            elif row.kind not in VISIT_KINDS and row.kind != "personal":
                 self.skip(row, "unknown kind")
         self.visits([r for r in visit_rows if r.status == "claimed"])
-        if self.pushes:
-            self.outbox_ids += [r.id for r in push_rows(self.session, self.pushes, origin="reminder",
-                                                        not_before=self.now)]
+        self.personal([r for r in personal_rows if r.status == "claimed"])
+        self.flush_pushes()
         return self.outbox_ids
+
+    def flush_pushes(self) -> None:
+        """Pushes with identical messages become multicasts (<= 500 people per request, LINE's
+        limit); the rest stay pushes. Either way the outbox key derives from the claimed rows."""
+        groups: dict[str, list[tuple[str, list, str]]] = defaultdict(list)
+        for to, replies, key in self.pushes:
+            groups[json.dumps(to_line_messages(replies), sort_keys=True, ensure_ascii=False)].append((to, replies, key))
+        singles = []
+        for items in groups.values():
+            people = list(dict.fromkeys(to for to, _, _ in items))
+            if len(people) < 2:
+                singles += items
+                continue
+            digest = hashlib.sha1("|".join(sorted(key for _, _, key in items)).encode()).hexdigest()[:20]
+            rows = enqueue_multicast(self.session, to=people, replies=items[0][1], idempotency_key=f"rem:mc:{digest}",
+                                     origin="reminder", not_before=self.now)
+            self.outbox_ids += [r.id for r in rows]
+        if singles:
+            self.outbox_ids += [r.id for r in push_rows(self.session, singles, origin="reminder", not_before=self.now)]
+        self.pushes = []
+
+    # personal reminders (scheduled by any domain): the audience rule, if any, is re-checked now
+    def personal(self, rows: list[Reminder]) -> None:
+        if not rows:
+            return
+        reachable = audiences.reachable(self.session, [r.recipient for r in rows if r.recipient])
+        by_rule: dict[tuple, list[Reminder]] = defaultdict(list)
+        for row in rows:
+            if row.recipient not in reachable:
+                self.skip(row, "recipient not reachable")
+            else:
+                by_rule[(row.program_id or self.default.program_id, tuple(row.payload.get("audience") or ()))].append(row)
+        for (program_id, names), members in by_rule.items():
+            concerned = set(audiences.resolve(self.session, names=names, program_id=program_id,
+                                              among=[r.recipient for r in members])) if names else None
+            for row in members:
+                if concerned is not None and row.recipient not in concerned:
+                    self.skip(row, "no longer concerned")
+                    continue
+                buttons = tuple(Choice(label) for label in row.payload.get("quick_replies") or ())
+                self.pushes.append((row.recipient, [Text(row.payload.get("text", ""), buttons)], f"rem:{row.key}"))
+                self.done(row, "push")
 
     def schedule_of(self, row: Reminder) -> ProgramSchedule:
         return self.schedules.get(row.program_id or "", self.default)
@@ -353,24 +417,62 @@ def visit_replies(row: Reminder, visit: Visit, company: str) -> list:
     return [Text(text)]
 
 
-def _claim_batch(session: Session, *, database, now: datetime, limit: int, worker: str) -> list[Reminder]:
-    if database.is_postgres:
-        rows = session.exec(select(Reminder).where(Reminder.status == "pending", Reminder.due_at <= now)
-                            .order_by(Reminder.due_at, Reminder.id).limit(limit)
-                            .with_for_update(skip_locked=True)).all()
-        for row in rows:
-            row.status, row.claimed_by = "claimed", worker
-        return list(rows)
-    # SQLite: BEGIN IMMEDIATE holds the write lock; the conditional UPDATE is the claim.
+@dataclass
+class Claimed:
+    """A claimed reminder as plain data (loading ORM objects for 10,000 rows costs seconds)."""
+
+    id: int
+    key: str
+    kind: str
+    program_id: str | None
+    milestone: str | None
+    offset_label: str | None
+    visit_id: int | None
+    recipient: str | None
+    payload: dict
+    due_at: datetime
+    expires_at: datetime | None
+    status: str = "claimed"
+    outcome: str | None = None
+    processed_at: datetime | None = None
+
+
+_CLAIM_COLUMNS = (Reminder.id, Reminder.key, Reminder.kind, Reminder.program_id, Reminder.milestone,
+                  Reminder.offset_label, Reminder.visit_id, Reminder.recipient, Reminder.payload,
+                  Reminder.due_at, Reminder.expires_at)
+
+
+def _claim_batch(session: Session, *, database, now: datetime, limit: int, worker: str) -> list[Claimed]:
     due = (select(Reminder.id).where(Reminder.status == "pending", Reminder.due_at <= now)
-           .order_by(Reminder.due_at, Reminder.id).limit(limit)).scalar_subquery()
-    ids = session.execute(sa.update(Reminder).where(Reminder.id.in_(due), Reminder.status == "pending")
-                          .values(status="claimed", claimed_by=worker).returning(Reminder.id)).scalars().all()
-    if not ids:
-        return []
-    return list(session.exec(select(Reminder).where(Reminder.id.in_(ids))
-                             .order_by(Reminder.due_at, Reminder.id)
-                             .execution_options(populate_existing=True)).all())
+           .order_by(Reminder.due_at, Reminder.id).limit(limit))
+    if database.is_postgres:
+        # Rows another tick holds are skipped, not waited for: two schedulers split the work.
+        ids = session.execute(due.with_for_update(skip_locked=True)).scalars().all()
+        if not ids:
+            return []
+        claimed = session.execute(sa.update(Reminder).where(Reminder.id.in_(ids))
+                                  .values(status="claimed", claimed_by=worker).returning(*_CLAIM_COLUMNS)).all()
+    else:
+        # SQLite: BEGIN IMMEDIATE holds the write lock; the conditional UPDATE is the claim.
+        claimed = session.execute(sa.update(Reminder)
+                                  .where(Reminder.id.in_(due.scalar_subquery()), Reminder.status == "pending")
+                                  .values(status="claimed", claimed_by=worker).returning(*_CLAIM_COLUMNS)).all()
+    rows = [Claimed(*row) for row in claimed]
+    rows.sort(key=lambda r: (r.due_at, r.id))
+    return rows
+
+
+def _record_outcomes(session: Session, rows: list[Claimed], now: datetime) -> None:
+    """One UPDATE per (status, outcome) instead of one per row."""
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for row in rows:
+        if row.status == "claimed":
+            row.status, row.outcome = "skipped", "not handled"
+        groups[(row.status, row.outcome)].append(row.id)
+    for (status, outcome), ids in groups.items():
+        for start in range(0, len(ids), 900):
+            session.execute(sa.update(Reminder).where(Reminder.id.in_(ids[start:start + 900]))
+                            .values(status=status, outcome=outcome, processed_at=now))
 
 
 def run_tick(*, database, deliverer: BatchDeliverer | None, schedules: dict[str, ProgramSchedule],
@@ -392,6 +494,7 @@ def run_tick(*, database, deliverer: BatchDeliverer | None, schedules: dict[str,
         report.seconds = round(clock.perf_counter() - started, 3)
         return report
     delivery = DeliveryReport()
+    pending = []
     while True:
         with database.write_session() as session:
             rows = _claim_batch(session, database=database, now=now, limit=batch_size, worker=worker)
@@ -399,15 +502,15 @@ def run_tick(*, database, deliverer: BatchDeliverer | None, schedules: dict[str,
                 break
             report.claimed += len(rows)
             outbox_ids = Materialiser(session, schedules=schedules, default=default, now=now, report=report).run(rows)
-            for row in rows:
-                if row.status == "claimed":
-                    row.status, row.outcome, row.processed_at = "skipped", "not handled", now
-            session.flush()
+            _record_outcomes(session, rows, now)
         report.outbox_rows += len(outbox_ids)
         if deliverer is not None and outbox_ids:
-            delivery.add(deliverer.deliver(outbox_ids, now=now))
+            # Deliver this batch while the next one is claimed and materialised.
+            pending.append(deliverer.submit(outbox_ids, now=now))
         if len(rows) < batch_size:
             break
+    for future in pending:
+        delivery.add(future.result())
     report.requests, report.messages_sent = delivery.requests, delivery.recipients
     report.retrying, report.dead = delivery.retrying, delivery.dead
     report.seconds = round(clock.perf_counter() - started, 3)

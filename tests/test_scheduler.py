@@ -286,8 +286,9 @@ def test_two_concurrent_ticks_never_send_twice(app, fake_line):
     _many_visit_reminders(database, 120)
     reports = _concurrent_ticks(app, 120)
     assert sum(r.claimed for r in reports) == 120
-    pushes = Counter(record["to"][0] for record in fake_line.records if record["kind"] == "push")
-    assert len(pushes) == 120 and set(pushes.values()) == {1}
+    received = Counter(person for record in fake_line.records for person in record["to"])
+    assert len(received) == 120 and set(received.values()) == {1}
+    assert {record["kind"] for record in fake_line.records} == {"multicast"}  # same text: coalesced
 
 
 @pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL", "").startswith("postgres"),
@@ -299,8 +300,8 @@ def test_two_concurrent_ticks_on_postgres_skip_locked(app, fake_line):
     reports = _concurrent_ticks(app, 300)
     assert sum(r.claimed for r in reports) == 300
     assert all(r.claimed > 0 for r in reports) or sum(r.claimed for r in reports) == 300
-    pushes = Counter(record["to"][0] for record in fake_line.records if record["kind"] == "push")
-    assert len(pushes) == 300 and set(pushes.values()) == {1}
+    received = Counter(person for record in fake_line.records for person in record["to"])
+    assert len(received) == 300 and set(received.values()) == {1}
 
 
 def test_dead_letters_are_visible_to_staff(app, live_server, fake_line, booked):
@@ -332,3 +333,25 @@ def test_server_errors_are_retried_with_the_same_retry_key(app, fake_line, booke
     runtime.sender.deliver_due(now=datetime.now(timezone.utc) + timedelta(seconds=5))
     pushes = [r for r in fake_line.records if r["kind"] == "push"]
     assert len(pushes) == 2 and len({r["retry_key"] for r in pushes}) == 2
+
+
+def test_personal_reminders_recheck_their_rule_and_coalesce_into_multicast(app, fake_line, people):
+    from scheduler.service import schedule_reminder
+
+    schedule = load_schedules(app.config["PROGRAMS_FILE"])["gonghao-2023"]
+    others = [f"U{i:032d}" for i in range(3)]
+    with people.write_session() as session:
+        for user in others:
+            add_user(session, user)
+            add_company(session, name=f"店{user[-2:]}", owner=user, verdict="eligible", letter_status="none")
+        for user in [OWNER_A, OWNER_B, *others]:
+            schedule_reminder(session, key="letters-3d", to=user, text="意向書還沒簽喔", schedule=schedule,
+                              due_at=taipei("2023-03-15T22:00"), audience=["owners_eligible_no_letter"])
+            assert schedule_reminder(session, key="letters-3d", to=user, text="x", schedule=schedule,
+                                     due_at=taipei("2023-03-15T22:00")) is None  # same key: no-op
+        rows = session.exec(select(Reminder).where(Reminder.kind == "personal")).all()
+        assert {r.due_at for r in rows} == {taipei("2023-03-16T08:00")}  # quiet hours moved it
+    report = tick(app, "2023-03-16T08:00:00+08:00")
+    assert report["skipped"].get("no longer concerned") == 1  # OWNER_B signed already
+    multicasts = [r for r in fake_line.records if r["kind"] == "multicast" and "意向書還沒簽" in json.dumps(r, ensure_ascii=False)]
+    assert len(multicasts) == 1 and sorted(multicasts[0]["to"]) == sorted([OWNER_A, *others])
