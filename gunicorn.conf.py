@@ -1,6 +1,11 @@
 """gunicorn settings for the web process (Procfile `web:`)."""
 import os
 
+# Import the code (not the app) in the master so forked workers boot in well under a second:
+# the LINE SDK alone takes seconds to import. Each worker still builds its own app and threads.
+import bot  # noqa: F401,E402
+import bot.wsgi  # noqa: F401,E402
+
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))

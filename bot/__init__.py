@@ -54,8 +54,8 @@ class BotRuntime:
 
 def _load_config(app: Flask, test_config: dict | None) -> None:
     app.config.update(config_module.DEFAULTS)
-    if test_config is None or not test_config.get("IGNORE_ENVIRONMENT"):
-        app.config.update(config_module.settings_from_environment())
+    ignore_environment = bool(test_config and test_config.get("IGNORE_ENVIRONMENT"))
+    app.config.update(config_module.settings_from_environment({} if ignore_environment else None))
     if test_config:
         app.config.update(test_config)
     has_credentials = bool(app.config.get("LINE_CHANNEL_SECRET") and app.config.get("LINE_CHANNEL_ACCESS_TOKEN"))

@@ -90,6 +90,11 @@ class EventWorker:
             thread = threading.Thread(target=self._run, args=(q,), name=f"event-worker-{index}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        # Restart recovery: whatever an earlier process stored but did not finish is picked up now.
+        try:
+            self.sweep(min_age=0.0)
+        except Exception:
+            log.exception("start-up sweep failed")
         sweeper = threading.Thread(target=self._sweep_loop, name="event-sweeper", daemon=True)
         sweeper.start()
         self._threads.append(sweeper)

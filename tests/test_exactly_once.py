@@ -1,0 +1,106 @@
+"""Each webhookEventId takes effect once: redeliveries, two gunicorn workers, restarts."""
+import concurrent.futures
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import requests
+from sqlmodel import select
+
+from bot import create_app
+from bot.db import Database, utc_now
+from bot.devmode import build_event, post_webhook
+from bot.events import store_events
+from bot.models import InboundEvent
+from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET, REPO, base_config
+
+
+def test_redelivery_takes_effect_once(chat, fake_line):
+    event = chat.event("text", text="數位小測驗")
+    assert chat.post([event]).status_code == 200
+    chat.runtime.worker.wait_idle(10)
+    redelivered = dict(event, deliveryContext={"isRedelivery": True})
+    for _ in range(3):
+        assert chat.post([redelivered]).status_code == 200
+    chat.runtime.worker.wait_idle(10)
+    texts = fake_line.texts_for(chat.user_id)
+    assert sum("客人" in text for text in texts) == 1
+
+
+def test_same_event_in_one_body_twice(chat, fake_line):
+    event = chat.event("text", text="數位小測驗")
+    assert chat.post([event, event]).status_code == 200
+    chat.runtime.worker.wait_idle(10)
+    assert sum("客人" in text for text in fake_line.texts_for(chat.user_id)) == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_concurrent_deliveries_to_two_gunicorn_workers(app, fake_line, database_url):
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "LINE_CHANNEL_SECRET": CHANNEL_SECRET,
+           "LINE_CHANNEL_ACCESS_TOKEN": ACCESS_TOKEN, "LINE_API_BASE_URL": fake_line.url,
+           "LINE_DATA_API_BASE_URL": fake_line.url, "BOT_ENV": "production", "LOG_LEVEL": "WARNING",
+           "PROGRAMS_FILE": str(REPO / "programs" / "programs.yaml")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", "2", "--threads", "4",
+         "--bind", f"127.0.0.1:{port}", "bot.wsgi:create_web_app()"], cwd=REPO, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.2)
+        users = [f"U{index:032d}" for index in range(20)]
+        events = [build_event(fake_line, user_id=user, kind="text", text="數位小測驗") for user in users]
+        # Every event is delivered 4 times at once (as LINE may after a timeout), spread over workers.
+        deliveries = [event for event in events for _ in range(4)]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+            statuses = list(pool.map(lambda e: post_webhook(base, CHANNEL_SECRET, [e]).status_code, deliveries))
+        assert set(statuses) == {200}
+        assert fake_line.wait_for(lambda: all(any("客人" in t for t in fake_line.texts_for(u)) for u in users), 20)
+        time.sleep(1.0)  # anything doubled would have arrived by now
+        for user in users:
+            assert sum("客人" in t for t in fake_line.texts_for(user)) == 1, user
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def test_events_stored_before_a_crash_are_processed_after_restart(app, fake_line, database_url):
+    """A process stored events and died before processing them; the next process finishes them."""
+    database = Database(database_url)
+    user = "U" + "r" * 32
+    stored = store_events(database, [build_event(fake_line, user_id=user, kind="text", text="數位小測驗")])
+    assert len(stored) == 1
+    # ...and one that a dead worker had claimed (its lease has run out).
+    claimed = store_events(database, [build_event(fake_line, user_id="U" + "q" * 32, kind="text", text="數位小測驗")])
+    with database.write_session() as session:
+        row = session.get(InboundEvent, claimed[0][0])
+        row.status, row.attempts, row.claimed_at = "processing", 1, utc_now() - timedelta(minutes=5)
+        session.add(row)
+    restarted = create_app(base_config(database_url, fake_line))
+    runtime = restarted.extensions["bot"]
+    runtime.start_background()
+    try:
+        assert fake_line.wait_for(lambda: fake_line.texts_for(user) and fake_line.texts_for("U" + "q" * 32), 10)
+        time.sleep(0.5)
+        assert sum("客人" in t for t in fake_line.texts_for(user)) == 1
+        with database.session() as session:
+            statuses = set(session.exec(select(InboundEvent.status)).all())
+        assert statuses == {"done"}
+    finally:
+        runtime.stop_background()
+        database.dispose()

@@ -1,0 +1,284 @@
+"""Letters of intent end to end: the signing conversation through the real SDK and fake LINE."""
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+from sqlmodel import select
+
+from bot.models import OutboundMessage
+from companies.models import Company, CompanyMember
+from letters import service
+from letters.models import Letter, LetterAttachment, LetterEvent, LetterVersion
+from tests.conftest import joined
+
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 200 + b"\xff\xd9"
+
+
+def make_company(app, user_id: str, *, verdict: str = "eligible", **fields) -> int:
+    values = {"tax_id": "04595257", "name": "小明商行", "registration": "business", "employees": 3,
+              "main_product": "手搖飲", "verdict": verdict, "answers": {"prior_funding": []}}
+    values.update(fields)
+    with app.extensions["bot"].database.session() as session:
+        company = Company(**values)
+        session.add(company)
+        session.flush()
+        session.add(CompanyMember(company_id=company.id, line_user_id=user_id))
+        return company.id
+
+
+def start_and_fill(chat) -> None:
+    """From 「簽署合作意向書」 to the review card (consent to the privacy statement included)."""
+    texts = chat.say("簽署合作意向書")
+    assert "個人資料" in joined(texts)
+    chat.tap("同意")
+    chat.say("王小明")
+    chat.say("0912-345-678")
+    chat.say("02-2345-6789#12")
+    chat.say("shop@example.com")
+    chat.say("台北市大同區承德路二段239號")
+    texts = chat.say("王大明")
+    assert "請確認意向書內容" in joined(texts)
+
+
+def sign_in_chat(chat) -> list[str]:
+    start_and_fill(chat)
+    chat.tap("內容正確")
+    chat.tap("我同意")
+    return chat.say("王大明")
+
+
+def test_owner_signs_in_chat_and_attaches_stamped_photo(app, chat, fake_line):
+    chat.follow()
+    company_id = make_company(app, chat.user_id)
+    texts = chat.say("簽署合作意向書")
+    assert "個人資料" in joined(texts)
+    texts = chat.tap("同意")
+    assert "聯絡人" in joined(texts)
+    assert "統一編號" not in joined(texts)  # prefilled from the intake: not asked again
+    chat.say("王小明")
+    texts = chat.say("1234")
+    assert "09 開頭" in joined(texts)
+    chat.say("0912-345-678")
+    texts = chat.say("2345")
+    assert "區碼" in joined(texts)
+    assert "同手機" in chat.labels()
+    chat.say("02-2345-6789#12")
+    texts = chat.say("shop at example")
+    assert "E-mail 格式" in joined(texts)
+    chat.say("shop@example.com")
+    texts = chat.say("大同區")
+    assert "縣市" in joined(texts)
+    chat.say("台北市大同區承德路二段239號")
+    texts = chat.say("王大明")
+    review = joined(texts)
+    for expected in ("小明商行", "04595257", "王小明", "0912345678", "02-2345-6789#12", "王大明", "112/07/31"):
+        assert expected in review
+    assert "看完整意向書" in chat.labels()
+    draft_link = next(a["uri"] for a in chat.actions() if a.get("type") == "uri")
+    page = requests.get(draft_link, timeout=5)
+    assert page.status_code == 200 and "不得於當年度同時接受經濟部中小企業處其他計畫輔導" in page.text
+
+    # edit one field from the review: asked again, then the letter again
+    texts = chat.tap("改電話")
+    assert "區碼" in joined(texts)
+    texts = chat.say("(04)2234-5678")
+    assert "04-2234-5678" in joined(texts) and "請確認意向書內容" in joined(texts)
+
+    texts = chat.tap("內容正確")
+    assert "三、參與本計畫之企業" in joined(texts) and "七、個人資料蒐集與利用聲明" in joined(texts)
+    texts = chat.tap("我同意")
+    assert "王大明" in joined(texts) and "在網頁上手寫簽名" in chat.labels()
+    texts = chat.say("王小明")
+    assert "一字不差" in joined(texts)
+    with app.extensions["bot"].database.session() as session:
+        assert session.exec(select(Letter)).first() is None  # nothing signed yet
+    texts = chat.say("王 大明")
+    assert "簽署完成" in joined(texts)
+    assert "下載意向書 PDF" in chat.labels() and "略過" in chat.labels()
+    pdf_link = next(a["uri"] for a in chat.actions() if a.get("type") == "uri")
+
+    fake_line.contents["img-1"] = (JPEG, "image/jpeg")
+    texts = chat.send("image", message_id="img-1")
+    assert "用印頁照片已附" in joined(texts)
+
+    with app.extensions["bot"].database.session() as session:
+        letter = session.exec(select(Letter)).one()
+        version = session.get(LetterVersion, letter.current_version_id)
+        company = session.get(Company, company_id)
+        kinds = [e.kind for e in service.events_of(session, letter_id=letter.id)]
+        photo = session.exec(select(LetterAttachment)).one()
+        assert letter.status == "signed" and company.letter_status == "signed"
+        assert (company.county, company.township) == ("臺北市", "大同區")
+        assert version.channel == "chat" and version.signed_name == "王大明"
+        assert version.signer_display_name  # from the LINE profile
+        content = service.version_content(version)
+        assert content["fields"]["phone"] == "04-2234-5678"
+        assert content["consent_sha256"] == version.consent_sha256
+        assert kinds == ["started", "viewed", "consented", "signed", "photo_attached"]
+        assert photo.content == JPEG and photo.letter_id == letter.id
+        assert service.verify_letter(session, letter=letter) == []
+
+    response = requests.get(pdf_link, timeout=30)
+    assert response.status_code == 200 and response.content.startswith(b"%PDF")
+    assert requests.get(pdf_link.rstrip("x") + "x", timeout=5).status_code == 410  # forged token
+
+
+def test_no_company_or_not_eligible_points_to_the_eligibility_check(app, chat):
+    chat.follow()
+    texts = chat.say("簽意向書")
+    assert "資格" in joined(texts) and "我符合資格嗎？" in chat.labels()
+    make_company(app, chat.user_id, verdict="ineligible")
+    texts = chat.say("意向書")
+    assert "不符合" in joined(texts) and "我符合資格嗎？" in chat.labels()
+
+
+def test_declining_the_clauses_signs_nothing(app, chat):
+    chat.follow()
+    make_company(app, chat.user_id)
+    start_and_fill(chat)
+    chat.tap("內容正確")
+    texts = chat.tap("不同意")
+    assert "無法簽署" in joined(texts)
+    with app.extensions["bot"].database.session() as session:
+        assert session.exec(select(Letter)).first() is None
+
+
+def test_question_mid_flow_goes_to_faq_and_flow_resumes(app, chat):
+    chat.follow()
+    make_company(app, chat.user_id)
+    chat.say("簽署合作意向書")
+    chat.tap("同意")
+    texts = chat.say("意向書什麼時候要交呢？")
+    assert "聯絡人" in joined(texts)  # asked again after the FAQ answer
+    texts = chat.say("王小明")
+    assert "手機" in joined(texts)
+
+
+def test_sign_page_signs_with_a_drawn_signature_once(app, chat, fake_line):
+    chat.follow()
+    make_company(app, chat.user_id)
+    start_and_fill(chat)
+    chat.tap("內容正確")
+    chat.tap("我同意")
+    sign_link = next(a["uri"] for a in chat.actions() if a.get("type") == "uri")
+    page = requests.get(sign_link, timeout=5)
+    assert page.status_code == 200 and "canvas" in page.text
+    png = "data:image/png;base64," + __import__("base64").b64encode(_png()).decode()
+    wrong = requests.post(sign_link, data={"signed_name": "王小明", "signature": png}, timeout=10)
+    assert wrong.status_code == 422
+    done = requests.post(sign_link, data={"signed_name": "王大明", "signature": png}, timeout=30,
+                         headers={"User-Agent": "TestBrowser/1.0"})
+    assert done.status_code == 200 and "簽署完成" in done.text
+    assert fake_line.wait_for(lambda: any("簽署完成" in t for t in fake_line.texts_for(chat.user_id)))
+    again = requests.post(sign_link, data={"signed_name": "王大明", "signature": png}, timeout=10)
+    assert again.status_code == 410  # one-time
+    with app.extensions["bot"].database.session() as session:
+        version = session.exec(select(LetterVersion)).one()
+        assert version.channel == "sign_page" and version.user_agent == "TestBrowser/1.0" and version.ip
+        assert version.signature_png == _png()
+    texts = chat.tap("略過")
+    assert "傳用印頁" in joined(texts)
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (120, 40), "white")
+    ImageDraw.Draw(image).line((5, 30, 60, 5, 115, 30), fill="black", width=3)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_crash_while_signing_leaves_nothing_then_the_retry_signs_once(app, chat, fake_line, monkeypatch):
+    chat.follow()
+    make_company(app, chat.user_id)
+    start_and_fill(chat)
+    chat.tap("內容正確")
+    chat.tap("我同意")
+    import letters.flows as flows
+
+    real_audit = flows.audit
+    calls = {"n": 0}
+
+    def crash_once(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("simulated crash after the version was written")
+        return real_audit(*args, **kwargs)
+
+    monkeypatch.setattr(flows, "audit", crash_once)
+    runtime = app.extensions["bot"]
+    texts = chat.say("王大明")
+    assert not any("簽署完成" in t for t in texts)
+    with runtime.database.session() as session:
+        assert session.exec(select(LetterVersion)).first() is None
+        assert session.exec(select(LetterEvent)).first() is None
+        assert not any("簽署完成" in str(row.messages) for row in session.exec(select(OutboundMessage)).all())
+    runtime.worker.sweep(min_age=0)
+    assert runtime.worker.wait_idle(10)
+    assert fake_line.wait_for(lambda: sum("簽署完成" in t for t in fake_line.texts_for(chat.user_id)) == 1)
+    with runtime.database.session() as session:
+        assert len(session.exec(select(LetterVersion)).all()) == 1
+
+
+def test_correction_supersedes_and_withdrawal_respects_the_deadline(app, chat):
+    chat.follow()
+    company_id = make_company(app, chat.user_id)
+    sign_in_chat(chat)
+    chat.tap("略過")
+    texts = chat.say("意向書")
+    assert "已經簽署" in joined(texts) and "修改意向書" in chat.labels()
+
+    texts = chat.say("修改意向書")
+    assert "新版本" in joined(texts) and "請確認意向書內容" in joined(texts)
+    chat.tap("改E-mail")
+    chat.say("boss@example.com.tw")
+    chat.tap("內容正確")
+    chat.tap("我同意")
+    texts = chat.say("王大明")
+    assert "第 2 版" in joined(texts)
+    chat.tap("略過")
+    with app.extensions["bot"].database.session() as session:
+        letter = session.exec(select(Letter)).one()
+        versions = service.versions_of(session, letter_id=letter.id)
+        assert [v.version_no for v in versions] == [1, 2]
+        assert versions[1].supersedes_id == versions[0].id and letter.current_version_id == versions[1].id
+        assert service.version_content(versions[1])["supersedes_sha256"] == versions[0].sha256
+        assert service.version_content(versions[1])["fields"]["email"] == "boss@example.com.tw"
+        assert "corrected" in [e.kind for e in service.events_of(session, letter_id=letter.id)]
+
+    # The shipped proposal deadline (112/03/16) has passed: withdrawal is refused.
+    texts = chat.say("撤回意向書")
+    assert "截止" in joined(texts) and "確定撤回意向書" not in chat.labels()
+    app.config["LETTERS_CAMPAIGN_OVERRIDES"] = {"gonghao-2023": {"proposal_deadline": "200/01/01 00:00"}}
+    try:
+        chat.say("撤回意向書")
+        texts = chat.tap("確定撤回意向書")
+        assert "已撤回" in joined(texts)
+    finally:
+        app.config.pop("LETTERS_CAMPAIGN_OVERRIDES")
+    with app.extensions["bot"].database.session() as session:
+        letter = session.exec(select(Letter)).one()
+        assert letter.status == "withdrawn" and session.get(Company, company_id).letter_status == "withdrawn"
+        assert service.verify_letter(session, letter=letter) == []
+    texts = chat.say("我的意向書")
+    assert "撤回" in joined(texts)
+
+
+def test_photo_can_be_sent_later(app, chat, fake_line):
+    chat.follow()
+    make_company(app, chat.user_id)
+    sign_in_chat(chat)
+    chat.tap("略過")
+    texts = chat.say("傳用印頁")
+    assert "公司大小章" in joined(texts)
+    fake_line.contents["img-2"] = (JPEG, "image/jpeg")
+    texts = chat.send("image", message_id="img-2")
+    assert "已附" in joined(texts)
+    texts = chat.say("我的意向書")
+    assert "已附" in joined(texts)

@@ -1,0 +1,20 @@
+from tests.conftest import joined
+
+
+def test_follow_greets_and_offers_menu(chat):
+    texts = chat.follow()
+    assert "歡迎" in joined(texts)
+    assert "我符合資格嗎？" in chat.labels()
+
+
+def test_demo_flow_end_to_end(chat):
+    chat.follow()
+    texts = chat.say("數位小測驗")
+    assert "客人" in joined(texts)
+    chat.tap("LINE官方帳號")
+    texts = chat.say("二十")
+    assert "數字" in joined(texts)
+    texts = chat.say("20")
+    assert "請確認" in joined(texts)
+    texts = chat.tap("確認")
+    assert "小測驗完成" in joined(texts)

@@ -1,0 +1,151 @@
+"""Roles by one-time invite codes, permissions, the dashboard login link, assigning companies."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import requests
+from sqlmodel import select
+
+from bot.db import utc_now
+from bot.models import AuditEntry, OutboundMessage, RoleGrant
+from companies.models import Company
+from staff import service
+from staff.models import StaffInvite, TeamMember
+from tests.conftest import joined
+
+STAFF = "U" + "5" * 32
+NEWBIE = "U" + "6" * 32
+STRANGER = "U" + "7" * 32
+
+
+def _grant(app, user: str, role: str) -> None:
+    with app.extensions["bot"].database.session() as session:
+        session.add(RoleGrant(line_user_id=user, role=role, granted_by="test"))
+
+
+def _roles(app, user: str) -> set[str]:
+    with app.extensions["bot"].database.session() as session:
+        return set(session.exec(select(RoleGrant.role).where(RoleGrant.line_user_id == user)).all())
+
+
+def _code(texts: list[str]) -> str:
+    match = re.search(r"綁定 ([A-Z0-9]{4}-[A-Z0-9]{4})", joined(texts))
+    assert match, texts
+    return match.group(1)
+
+
+def test_invite_code_binds_an_advisor_once(app, chat):
+    _grant(app, STAFF, "staff")
+    staff = chat.as_user(STAFF)
+    staff.follow()
+    texts = staff.say("/邀請 顧問 王小明")
+    assert "24 小時" in joined(texts)
+    code = _code(texts)
+    newbie = chat.as_user(NEWBIE)
+    newbie.follow()
+    texts = newbie.say(f"綁定 {code.lower()}")
+    assert "綁定完成" in joined(texts) and "顧問" in joined(texts)
+    assert _roles(app, NEWBIE) == {"advisor"}
+    with app.extensions["bot"].database.session() as session:
+        assert session.get(TeamMember, NEWBIE).display_name == "王小明"
+        invite = session.exec(select(StaffInvite)).one()
+        assert invite.used_by == NEWBIE and code.replace("-", "") not in invite.code_hash
+    stranger = chat.as_user(STRANGER)
+    stranger.follow()
+    assert "已經使用過" in joined(stranger.say(f"綁定 {code}"))
+    assert _roles(app, STRANGER) == set()
+
+
+def test_invite_flow_asks_role_and_name(app, chat):
+    _grant(app, STAFF, "staff")
+    staff = chat.as_user(STAFF)
+    staff.follow()
+    texts = staff.say("/邀請")
+    assert "哪一種身分" in joined(texts)
+    staff.tap("計畫人員")
+    texts = staff.tap("略過")
+    code = _code(texts)
+    newbie = chat.as_user(NEWBIE)
+    newbie.follow()
+    newbie.say(f"綁定 {code}")
+    assert _roles(app, NEWBIE) == {"staff"}
+
+
+def test_expired_code_and_rate_limited_redemption(app, chat):
+    runtime = app.extensions["bot"]
+    with runtime.database.session() as session:
+        code, invite = service.create_invite(session, actor=STAFF, role="advisor", now=utc_now() - timedelta(hours=25))
+    newbie = chat.as_user(NEWBIE)
+    newbie.follow()
+    assert "過期" in joined(newbie.say(f"綁定 {code}"))
+    for _ in range(4):
+        assert "不正確" in joined(newbie.say("綁定 ZZZZ-ZZZZ"))
+    with runtime.database.session() as session:
+        good, _ = service.create_invite(session, actor=STAFF, role="advisor")
+    # Five failures in the hour: even a good code is refused now.
+    assert "嘗試次數太多" in joined(newbie.say(f"綁定 {good}"))
+    assert _roles(app, NEWBIE) == set()
+
+
+def test_staff_commands_refused_politely_and_audited(app, chat):
+    stranger = chat.as_user(STRANGER)
+    stranger.follow()
+    for command in ("/邀請 顧問", "/公告", "/登入", "/指派 12345675"):
+        texts = stranger.say(command)
+        assert "無法使用" in joined(texts)
+        assert "staff" not in joined(texts) and "權限" not in joined(texts)  # reveals nothing
+    with app.extensions["bot"].database.session() as session:
+        denied = session.exec(select(AuditEntry).where(AuditEntry.action == "permission_denied",
+                                                       AuditEntry.actor == STRANGER)).all()
+    assert {d.target for d in denied} == {"invite", "broadcast", "staff_login", "staff_assign"}
+    with app.extensions["bot"].database.session() as session:
+        assert session.exec(select(StaffInvite)).all() == []
+
+
+def test_login_link_is_one_time_and_needs_the_role(app, chat, live_server):
+    _grant(app, STAFF, "staff")
+    staff = chat.as_user(STAFF)
+    staff.follow()
+    staff.say("/登入")
+    [button] = [a for a in staff.actions() if a.get("type") == "uri"]
+    url = button["uri"]
+    assert url.startswith(live_server.url + "/staff/login/")
+    browser = requests.Session()
+    assert browser.get(url).status_code == 200  # a GET (link preview) does not use it up
+    response = browser.post(url, allow_redirects=False)
+    assert response.status_code == 302
+    page = browser.get(f"{live_server.url}/staff/", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "招募進度" in page.text
+    again = requests.Session().post(url, allow_redirects=False)
+    assert again.status_code == 403
+    # Revoking the role ends the session at once.
+    app.test_cli_runner().invoke(args=["roles", "revoke", STAFF, "staff"])
+    assert browser.get(f"{live_server.url}/staff/", headers={"Accept": "text/html"}).status_code == 403
+
+
+def test_assign_company_in_chat_notifies_the_advisor(app, chat, fake_line):
+    _grant(app, STAFF, "staff")
+    _grant(app, NEWBIE, "advisor")
+    with app.extensions["bot"].database.session() as session:
+        session.add(TeamMember(line_user_id=NEWBIE, display_name="林顧問"))
+        company = Company(name="好味道小吃", tax_id="12345675")
+        session.add(company)
+        session.flush()
+        company_id = company.id
+    staff = chat.as_user(STAFF)
+    staff.follow()
+    texts = staff.say("/指派 好味道")
+    assert "指派給哪位顧問" in joined(texts)
+    texts = staff.tap("林顧問")
+    assert "已將「好味道小吃」指派給 林顧問" in joined(texts)
+    with app.extensions["bot"].database.session() as session:
+        assert session.get(Company, company_id).advisor_line_user_id == NEWBIE
+        assert session.exec(select(AuditEntry).where(AuditEntry.action == "company_assigned")).one()
+    app.extensions["bot"].sender.deliver_due()
+    assert fake_line.wait_for(lambda: any("新的輔導企業" in t for t in fake_line.texts_for(NEWBIE)))
+    # A stranger tapping the same (forged) postback is refused.
+    stranger = chat.as_user(STRANGER)
+    stranger.follow()
+    texts = stranger.send("postback", data=f"c=staff_assign&arg=c{company_id}%3A{STRANGER}")
+    assert "無法使用" in joined(texts)
