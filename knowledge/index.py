@@ -59,6 +59,7 @@ FUZZ_WEIGHT = 0.3
 COVERAGE_WEIGHT = 0.25
 COVERAGE_RERANK_MIN = 0.5
 KB_IDF_SPECIFIC = 3.0     # idf of a word in ~5% of entries: fully specific
+INTERROGATIVE_WEIGHT = 2.0  # 幾份 / 哪幾家 / 多少錢
 GENERAL_BASE_IDF = 7.5    # log(total/freq) of very common words (比較, 今年, 辦法 ~ 8-9)
 GENERAL_UNSEEN_IDF = 14.0  # words jieba's dictionary lacks (often HMM-glued fragments)       # share of the rerank score given to fuzzy similarity
 
@@ -197,6 +198,11 @@ class Analyzer:
         if cached is None and word[:1].isdigit():
             # "12個", "100家": the user's own figures, rarely in the KB text
             cached = self._gw_cache[word] = 1.0
+        if cached is None and is_interrogative(word):
+            # 幾份 / 哪幾家 / 多少錢 ask *for* something; a fixed moderate
+            # weight, however rare the compound is in the dictionary (coverage
+            # counts them as covered when the entry answers that kind of ask).
+            cached = self._gw_cache[word] = INTERROGATIVE_WEIGHT
         if cached is None:
             freq = self._jieba.FREQ.get(to_simplified(word), 0) or self._jieba.FREQ.get(word, 0)
             gidf = math.log(self._jieba.total / (freq + 1))
@@ -406,16 +412,16 @@ class SearchIndex:
         total = cov_q = cov_all = 0.0
         worst_miss = 0.0
         for word in self.content_words(analysis):
+            if word in implied:
+                # "共好" is implied by every 數位共好 entry; programme fit is
+                # handled by the programme weights and program_mismatch, so the
+                # name neither helps nor hurts topic coverage.
+                continue
             weight = self._word_weight(word)
             total += weight
-            if word in implied:
-                # "共好" is implied by every 數位共好 entry (programme fit is
-                # handled by the programme weights and program_mismatch).
-                cov_q += weight
-                cov_all += weight
-                continue
             forms = (word, *self.vocab.synonyms_of(word))
-            if any(f in doc.q_norm for f in forms):
+            if any(f in doc.q_norm for f in forms) or (
+                    is_interrogative(word) and self.vocab.intents_of(word) & doc.intents):
                 cov_q += weight
                 cov_all += weight
                 continue
@@ -466,6 +472,10 @@ class SearchIndex:
                 else:
                     unknown += weight
         return unknown / total if total else 1.0
+
+
+def is_interrogative(word: str) -> bool:
+    return word[:1] in "幾哪" or word.startswith("多少")
 
 
 _COUNTERS = set("家人名個次項年月日天份式類級成萬元週周號條點場間%")
