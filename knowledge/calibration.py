@@ -18,7 +18,7 @@ candidate (all in 0..1; see knowledge/index.py for how each is computed):
 * program_mismatch - the question names a programme and the best entry is of
   another one; advice - "哪個比較好" style questions (the documents give rules,
   not advice).
-A question made only of programme/track names is capped at TOPICLESS_CAP.
+A question made only of programme/track names scores TOPICLESS_CAP (suggest).
 
 How the numbers were chosen (without putting dev questions in the KB):
 * Directions and relative sizes of the weights come from a logistic fit on a
@@ -55,7 +55,7 @@ BIAS = -5.0
 
 ANSWER_THRESHOLD = 0.45
 SUGGEST_THRESHOLD = 0.15
-# A question made only of programme/track names is capped inside the suggest band.
+# A question made only of programme/track names lands inside the suggest band.
 TOPICLESS_CAP = (ANSWER_THRESHOLD + SUGGEST_THRESHOLD) / 2
 
 

@@ -311,9 +311,10 @@ class KnowledgeBase:
         score = calibration.confidence(features)
         program_words = self._analyzer.vocab.all_program_words | set(self._analyzer.vocab.facets)
         if not any(w not in program_words for w in index.content_words(analysis)):
-            # Only a programme/track name (「共融呢」「B類」) and no topic: too
-            # vague to answer; offer the likely questions instead.
-            score = min(score, calibration.TOPICLESS_CAP)
+            # Only a programme/track name (「共融呢」「B類」「共好」) and no
+            # topic: too vague to answer; offer that programme's likely
+            # questions instead (suggest band).
+            score = calibration.TOPICLESS_CAP
             features["topicless"] = 1.0
         return _Retrieval(candidates=cands, analysis=analysis, features=features,
                           score=score, programs=mention.programs,
