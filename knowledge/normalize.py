@@ -5,7 +5,7 @@ time) go through :func:`normalize_text`, so the direction of each mapping does
 not matter; what matters is that variants collapse to one form:
 
 * NFKC (full-width ASCII/digits such as ``ＡＢＣ１２３`` become ``ABC123``);
-* Simplified -> Traditional (OpenCC ``s2twp``, Taiwan phrasing), so a
+* Simplified -> Traditional (OpenCC ``s2tw``: s2t with Taiwan character forms; idioms such as 軟件/軟體 are synonyms), so a
   Simplified question matches the zh-TW entries;
 * lowercase;
 * punctuation, symbols, emoji and whitespace removed (LINE messages are full of
@@ -28,7 +28,7 @@ from pathlib import Path
 import opencc
 from opencc import OpenCC
 
-_S2T = OpenCC("s2twp")
+_S2T = OpenCC("s2tw")  # Taiwan characters (查核, not s2t 查覈); not s2twp: its idiom swaps (数据->資料) diverge from the documents
 
 # Variant characters / common misspellings seen in Taiwanese chat.  Applied
 # after OpenCC, so keys are Traditional.  Direction is arbitrary but fixed.
@@ -39,6 +39,7 @@ _VARIANTS: tuple[tuple[str, str], ...] = (
     ("裏", "裡"),
     ("綫", "線"),
     ("羣", "群"),
+    ("覈", "核"),
     ("着", "著"),
     ("共號", "共好"),   # 共好 typed as 共號
     ("群居", "群聚"),   # 群聚 homophone slip

@@ -47,3 +47,9 @@ def test_dates_and_times_unified():
 
 def test_eval_normalisation_is_minimal():
     assert eval_normalize("上限 ２００萬 SLA") == "上限200萬sla"
+
+
+def test_simplified_keeps_taiwan_document_terms():
+    # s2t would give 查覈; s2twp would turn 數據 into 資料 - the documents say 查核點 and 數據
+    assert normalize_text("查核点") == "查核點"
+    assert normalize_text("数据分析") == "數據分析"
