@@ -16,7 +16,7 @@ full_answers = st.fixed_dictionaries({
 })
 
 
-@settings(max_examples=300, deadline=None, database=None)
+@settings(max_examples=150, deadline=None, database=None)
 @given(full_answers)
 def test_chat_following_next_needed_field_reaches_the_api_verdict(answers):
     """Answer only what next_needed_field asks: the early verdict must equal the
@@ -36,7 +36,7 @@ def test_chat_following_next_needed_field_reaches_the_api_verdict(answers):
     raise AssertionError(f"no verdict after asking {sorted(known)}")
 
 
-@settings(max_examples=200, deadline=None, database=None)
+@settings(max_examples=100, deadline=None, database=None)
 @given(full_answers)
 def test_more_prior_funding_never_improves_the_verdict(answers):
     rank = {"eligible": 0, "needs_review": 1, "ineligible": 2}
