@@ -72,7 +72,7 @@ def plan_milestones(session: Session, *, schedules: dict[str, ProgramSchedule], 
     or was removed from the data. Cost: the number of milestones, not of reminders."""
     created = 0
     for schedule in schedules.values():
-        wanted: dict[str, Reminder] = {}
+        wanted: dict[str, dict] = {}
         for milestone in schedule.milestones:
             if milestone.at is None or milestone.at <= now:
                 continue
@@ -81,10 +81,10 @@ def plan_milestones(session: Session, *, schedules: dict[str, ProgramSchedule], 
                 if due >= milestone.at:
                     continue  # quiet hours pushed it past the moment itself
                 key = milestone_key(schedule, milestone, offset)
-                wanted[key] = Reminder(
+                wanted[key] = dict(
                     key=key, kind="milestone" if milestone.kind == "notice" else milestone.kind,
                     program_id=schedule.program_id, milestone=milestone.code, offset_label=offset,
-                    due_at=due, expires_at=milestone.at,
+                    due_at=due, expires_at=milestone.at, status="pending", created_at=now,
                     payload={"audience": list(milestone.audience), "title": milestone.title})
         existing = session.exec(select(Reminder.key, Reminder.status).where(
             Reminder.program_id == schedule.program_id, Reminder.kind.in_(MILESTONE_KINDS))).all()
@@ -93,13 +93,21 @@ def plan_milestones(session: Session, *, schedules: dict[str, ProgramSchedule], 
         if stale:
             session.execute(sa.update(Reminder).where(Reminder.key.in_(stale))
                             .values(status="cancelled", outcome="milestone changed", processed_at=now))
-        for key, row in wanted.items():
-            if key not in known:
-                session.add(row)
-                created += 1
-    if created:
-        session.flush()
+        missing = [row for key, row in wanted.items() if key not in known]
+        if missing:
+            # Two schedulers may plan at once: a key the other one inserted first is left alone.
+            created += _insert_ignoring_duplicates(session, missing)
     return created
+
+
+def _insert_ignoring_duplicates(session: Session, rows: list[dict]) -> int:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    inserted = session.execute(insert(Reminder).on_conflict_do_nothing(index_elements=["key"])
+                               .returning(Reminder.id), rows).all()
+    return len(inserted)
 
 
 def visit_recipients(session: Session, visit: Visit) -> tuple[list[str], str | None]:

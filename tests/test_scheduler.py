@@ -323,16 +323,17 @@ def test_dead_letters_are_visible_to_staff(app, live_server, fake_line, booked):
     assert all(i["origin"] == "reminder" and i["last_error"].startswith("400") for i in body["items"])
 
 
-def test_server_errors_are_retried_with_the_same_retry_key(app, fake_line, booked):
+def test_server_errors_are_retried_with_backoff_and_sent_once(app, fake_line, booked):
     fake_line.faults.append(Fault("push", status=500, times=1))
     report = tick(app, "2023-05-09T20:00:00+08:00")
-    assert report["retrying"] == 1
+    assert report["retrying"] == 1 and report["messages_sent"] == 1
     runtime = app.extensions["bot"]
-    assert fake_line.wait_for(lambda: len([r for r in fake_line.records if r["kind"] == "push"]) == 2, timeout=5) \
-        or runtime.sender.deliver_due(now=datetime.now(timezone.utc) + timedelta(seconds=5)) >= 0
-    runtime.sender.deliver_due(now=datetime.now(timezone.utc) + timedelta(seconds=5))
-    pushes = [r for r in fake_line.records if r["kind"] == "push"]
-    assert len(pushes) == 2 and len({r["retry_key"] for r in pushes}) == 2
+    runtime.sender.deliver_due(now=datetime.now(timezone.utc) + timedelta(seconds=30))
+    evening = [r for r in fake_line.records if "明天" in json.dumps(r, ensure_ascii=False)]
+    assert sorted(r["to"][0] for r in evening) == sorted([OWNER_B, ADVISOR])
+    with runtime.database.session() as session:
+        rows = session.exec(select(OutboundMessage).where(OutboundMessage.origin == "reminder")).all()
+    assert sorted(r.attempts for r in rows) == [1, 2] and {r.status for r in rows} == {"sent"}
 
 
 def test_personal_reminders_recheck_their_rule_and_coalesce_into_multicast(app, fake_line, people):
