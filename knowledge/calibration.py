@@ -18,7 +18,9 @@ candidate (all in 0..1; see knowledge/index.py for how each is computed):
 * program_mismatch - the question names a programme and the best entry is of
   another one; advice - "哪個比較好" style questions (the documents give rules,
   not advice).
-A question made only of programme/track names scores TOPICLESS_CAP (suggest).
+A question with no topic beyond programme names and question words (topic
+mass < MIN_TOPIC_MASS) scores TOPICLESS_CAP (suggest band) unless it is
+almost identical to a KB phrasing (fuzzy >= NEAR_EXACT_FUZZY).
 
 How the numbers were chosen (without putting dev questions in the KB):
 * Directions and relative sizes of the weights come from a logistic fit on a
@@ -57,6 +59,10 @@ ANSWER_THRESHOLD = 0.45
 SUGGEST_THRESHOLD = 0.15
 # A question made only of programme/track names lands inside the suggest band.
 TOPICLESS_CAP = (ANSWER_THRESHOLD + SUGGEST_THRESHOLD) / 2
+# "Topicless": the specific words other than programme names / question words
+# weigh less than one ordinary content word (今天 ~0.7, 時間 ~1.5, 截止 ~4).
+MIN_TOPIC_MASS = 1.5
+NEAR_EXACT_FUZZY = 0.9
 
 
 def features(index: SearchIndex, analysis: Analysis, top: Candidate, second: Candidate | None) -> dict[str, float]:

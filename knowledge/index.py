@@ -408,10 +408,13 @@ class SearchIndex:
         the idf (relative to the largest possible) of the most informative
         query word the entry lacks."""
         doc = self.docs[index]
+        words = self.content_words(analysis)
         implied = self.vocab.program_names(doc.entry.program)
+        if all(w in implied for w in words):
+            implied = set()  # "數位券是什麼": the name is the topic
         total = cov_q = cov_all = 0.0
         worst_miss = 0.0
-        for word in self.content_words(analysis):
+        for word in words:
             if word in implied:
                 # "共好" is implied by every 數位共好 entry; programme fit is
                 # handled by the programme weights and program_mismatch, so the
@@ -442,6 +445,13 @@ class SearchIndex:
         if total == 0:
             return 0.0, 0.0, 1.0
         return cov_q / total, cov_all / total, worst_miss
+
+    def topic_mass(self, analysis: Analysis) -> float:
+        """Weight of the words that carry a topic: not programme/track names,
+        not interrogatives (幾號, 多少), not the user's own figures."""
+        skip = self.vocab.all_program_words | set(self.vocab.facets)
+        return sum(self._word_weight(w) for w in self.content_words(analysis)
+                   if w not in skip and not is_interrogative(w) and not w[:1].isdigit())
 
     @property
     def max_idf(self) -> float:

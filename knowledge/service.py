@@ -309,11 +309,13 @@ class KnowledgeBase:
         if mention.programs and index.entries[cands[0].index].program not in mention.programs | {"general"}:
             features["program_mismatch"] = 1.0
         score = calibration.confidence(features)
-        program_words = self._analyzer.vocab.all_program_words | set(self._analyzer.vocab.facets)
-        if not any(w not in program_words for w in index.content_words(analysis)):
-            # Only a programme/track name (「共融呢」「B類」「共好」) and no
-            # topic: too vague to answer; offer that programme's likely
-            # questions instead (suggest band).
+        if (not followup and index.topic_mass(analysis) < calibration.MIN_TOPIC_MASS
+                and features["fuzzy"] < calibration.NEAR_EXACT_FUZZY):
+            # Only a programme/track name or a bare question word
+            # (「共融呢」「B類」「今天幾號」) and no topic: too vague to answer;
+            # offer the likely questions instead (suggest band).  A question
+            # almost identical to a KB phrasing (「數位券是什麼」) is not vague,
+            # and a follow-up inherits the previous question's topic.
             score = calibration.TOPICLESS_CAP
             features["topicless"] = 1.0
         return _Retrieval(candidates=cands, analysis=analysis, features=features,
