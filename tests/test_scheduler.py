@@ -356,3 +356,46 @@ def test_personal_reminders_recheck_their_rule_and_coalesce_into_multicast(app, 
     assert report["skipped"].get("no longer concerned") == 1  # OWNER_B signed already
     multicasts = [r for r in fake_line.records if r["kind"] == "multicast" and "意向書還沒簽" in json.dumps(r, ensure_ascii=False)]
     assert len(multicasts) == 1 and sorted(multicasts[0]["to"]) == sorted([OWNER_A, *others])
+
+
+# --- processes and listings --------------------------------------------------------------
+
+def test_scheduler_runs_in_process_when_enabled(database_url, fake_line):
+    from bot import create_app
+    from tests.conftest import base_config
+
+    disabled = create_app(base_config(database_url, fake_line))
+    assert disabled.extensions["bot"].background == []
+    enabled = create_app(base_config(database_url, fake_line, SCHEDULER_ENABLED=True,
+                                     SCHEDULER_INTERVAL_SECONDS=3600))
+    runtime = enabled.extensions["bot"]
+    assert len(runtime.background) == 1
+    runtime.background[0]()  # what BotRuntime.start_background() does
+    scheduler = enabled.extensions["scheduler"]
+    try:
+        assert scheduler.running
+        job = scheduler.get_job("reminder_tick")
+        assert job is not None and job.trigger.interval == timedelta(hours=1)
+    finally:
+        scheduler.shutdown(wait=True)
+
+
+def test_upcoming_lists_only_what_concerns_the_person(app, people):
+    from scheduler.service import upcoming_for
+
+    schedules = load_schedules(app.config["PROGRAMS_FILE"])
+    with people.session() as session:
+        owner_a = [what for _, what in upcoming_for(session, user_id=OWNER_A, schedules=schedules,
+                                                     now=taipei("2023-03-10T09:00"))]
+        owner_b = [what for _, what in upcoming_for(session, user_id=OWNER_B, schedules=schedules,
+                                                     now=taipei("2023-03-10T09:00"))]
+    assert any("意向書" in what for what in owner_a)
+    assert not any("意向書" in what for what in owner_b)
+    assert any("雲工具" in what for what in owner_b) and any("輔導期間結束" in what for what in owner_b)
+
+
+def test_tick_prints_a_human_summary(app, people):
+    result = app.test_cli_runner().invoke(args=["tick", "--now", "2023-03-11T09:00"])
+    assert result.exit_code == 0 and "tick 2023-03-11T01:00:00+00:00" in result.output and "due" in result.output
+    result = app.test_cli_runner().invoke(args=["tick", "--now", "not-a-date"])
+    assert result.exit_code != 0
