@@ -32,16 +32,24 @@ How the numbers were chosen (without putting dev questions in the KB):
   ratios) so that a fully covered, unambiguous question scores > 0.9 and a
   question with no specific word covered scores < 0.05.
 * Thresholds were then chosen on shared/eval/faq_dev.jsonl (57 in-scope, 14
-  out-of-scope), measured with tools/eval_faq.py on the 277-entry KB:
-    ANSWER_THRESHOLD 0.45: every threshold in 0.40-0.50 gives 86-91 %
-      in-scope accuracy and 86-93 % out-of-scope rejection; 0.45 sits in the
-      middle of that plateau (not on a single question's edge) and favours
-      rejection, because the suggest band still shows the right question as a
-      quick reply (top-3 accuracy is 100 % on dev), while a wrong confident
-      answer cannot be taken back.
+  out-of-scope), measured with tools/eval_faq.py on the 277-entry KB
+  (2026-11-21 15:15 UTC):
+    ANSWER_THRESHOLD 0.45: in-scope accuracy is flat (50/57) for any
+      threshold in 0.35-0.47 and falls above 0.5; out-of-scope rejection is
+      13/14 from 0.35 and 14/14 at 0.45.  The upper part of the plateau is
+      taken because a refused in-scope question still gets the right question
+      as a quick reply (suggest band; top-3 accuracy is 100 % on dev), while a
+      wrong confident answer cannot be taken back.  Caveat: the last rejected
+      dev question (x002) scores 0.447, so on fresh data expect ~93 % rather
+      than 100 % rejection.
     SUGGEST_THRESHOLD 0.15: below it the best candidate covers almost none of
-      the question's specific words (off-topic questions score 0.00-0.12 on
-      dev); offering three unrelated questions would only confuse.
+      the question's specific words (off-topic questions score 0.00-0.01 on
+      dev; the lowest answerable one with its entry on top scores 0.02);
+      offering three unrelated questions would only confuse.
+* intent_mismatch: the synthetic fit gives it ~1/4 of cov_all's weight (-1.5
+  on this scale); -2.0 is used: the synthetic AUC is unchanged (0.738) and it
+  moves held-out-entry questions below the threshold (+2 pts) at the cost of
+  held-out phrasings (-2 pts), which the suggest band still catches.
 """
 
 from __future__ import annotations
@@ -52,7 +60,7 @@ from .index import Analysis, Candidate, SearchIndex
 
 FEATURES = ("cov_q", "cov_all", "fuzzy", "margin", "unknown", "worst_miss", "program_mismatch", "advice", "intent_mismatch")
 WEIGHTS = {"cov_q": 1.0, "cov_all": 6.0, "fuzzy": 1.5, "margin": 1.5, "unknown": -3.0,
-           "worst_miss": -1.5, "program_mismatch": -4.0, "advice": -10.0, "intent_mismatch": -1.5}
+           "worst_miss": -1.5, "program_mismatch": -4.0, "advice": -10.0, "intent_mismatch": -2.0}
 BIAS = -5.0
 
 ANSWER_THRESHOLD = 0.45

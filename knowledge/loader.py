@@ -270,3 +270,24 @@ def check_knowledge_base(*, entries_dir: str | Path, seeds_dir: str | Path | Non
         if entry.program in ALLOWED_PROGRAMS:
             report.counts[entry.program] = report.counts.get(entry.program, 0) + 1
     return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m knowledge.loader [ENTRIES_DIR] [--seeds DIR]``: print the report."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Validate the FAQ knowledge base")
+    parser.add_argument("entries", nargs="?", default=str(DEFAULT_ENTRIES_DIR))
+    parser.add_argument("--seeds", default=str(DEFAULT_SEEDS_DIR))
+    args = parser.parse_args(argv)
+    report = check_knowledge_base(entries_dir=args.entries, seeds_dir=args.seeds)
+    print(report.summary())
+    for line in report.errors:
+        print("ERROR  " + line)
+    for line in report.warnings:
+        print("warn   " + line)
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
