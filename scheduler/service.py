@@ -362,6 +362,22 @@ class Materialiser:
             self.outbox_ids += [r.id for r in rows]
         self.done(row, f"{len(behind)} advisors, {len(staff)} staff")
 
+    def logged_companies(self, visits: dict[int, Visit], rows: list) -> dict:
+        """{Taipei date: company ids} with a visit already logged (status done) that day: the
+        visit-log flow records a new row rather than completing the booking, so match by day."""
+        booked = [visits[r.visit_id] for r in rows if r.visit_id in visits and visits[r.visit_id].scheduled_at]
+        if not booked:
+            return {}
+        earliest = min(v.scheduled_at for v in booked) - timedelta(days=1)
+        found: dict = defaultdict(set)
+        company_ids = list({v.company_id for v in booked})
+        for start in range(0, len(company_ids), 900):
+            for company_id, visited_at in self.session.exec(select(Visit.company_id, Visit.visited_at).where(
+                    Visit.company_id.in_(company_ids[start:start + 900]), Visit.status == "done",
+                    Visit.deleted_at.is_(None), Visit.visited_at >= earliest)).all():
+                found[to_taipei(visited_at).date()].add(company_id)
+        return found
+
     # visits: personal pushes; the reason is re-checked in bulk (cancelled, moved, logged)
     def visits(self, rows: list[Reminder]) -> None:
         if not rows:
@@ -377,8 +393,13 @@ class Materialiser:
             names.update({cid: name for cid, name in self.session.exec(select(Company.id, Company.name).where(
                 Company.id.in_(company_ids[start:start + 900]))).all()})
         reachable = audiences.reachable(self.session, [r.recipient for r in rows if r.recipient])
+        logged = self.logged_companies(visits, [r for r in rows if r.kind == "visit_log"])
         for row in rows:
             visit = visits.get(row.visit_id or -1)
+            if row.kind == "visit_log" and visit is not None and visit.company_id in logged.get(
+                    to_taipei(visit.scheduled_at).date() if visit.scheduled_at else None, set()):
+                self.skip(row, "already logged")
+                continue
             if visit is None or visit.deleted_at is not None or visit.status not in VISIT_STATES[row.kind]:
                 self.skip(row, "visit cancelled or done")
                 continue

@@ -183,6 +183,16 @@ def test_visit_reminders_evening_hour_and_log_prompt(app, fake_line, booked):
     assert not any("結束了嗎" in text for text in texts(fake_line, OWNER_B))
 
 
+def test_no_log_prompt_when_the_advisor_already_logged_that_visit(app, fake_line, booked):
+    with app.extensions["bot"].database.write_session() as session:
+        visit = session.get(Visit, booked)
+        session.add(Visit(company_id=visit.company_id, advisor_line_user_id=ADVISOR, status="done",
+                          visited_at=taipei("2023-05-10T14:05"), mode="onsite"))
+    report = tick(app, "2023-05-10T16:00:00+08:00")
+    assert report["skipped"].get("already logged") == 1
+    assert not any("結束了嗎" in text for text in texts(fake_line, ADVISOR))
+
+
 def test_cancelled_visit_is_not_reminded(app, fake_line, booked):
     with app.extensions["bot"].database.write_session() as session:
         visit = session.get(Visit, booked)
