@@ -44,6 +44,7 @@ EXPLICIT_OTHER_WEIGHT = 0.3    # entries of a programme the user did not name
 EXPLICIT_GENERAL_WEIGHT = 0.85  # 'general' entries still apply to any programme
 HINT_WEIGHT = 1.25             # programme from the chat context
 DEFAULT_PROGRAM_WEIGHT = 1.1   # mild lean to the main programme when nothing is named
+MAX_QUERY_CHARS = 300         # FAQ questions are short; a pasted page must not cost 100 ms
 FOLLOWUP_MAX_CHARS = 8         # 「那共融呢」「B類呢」「如果是A類」 are short
 FACET_NEW_WEIGHT = 1.3         # follow-up: entries about the facet just named
 FACET_OLD_WEIGHT = 0.5         # follow-up: entries about the facet it replaces
@@ -278,7 +279,8 @@ class KnowledgeBase:
                  previous_entry_id: str | None = None) -> "_Retrieval":
         """Candidates and calibrated confidence for ``question`` on ``index``
         (separate from :meth:`ask` so calibration can run on held-out indexes)."""
-        norm = normalize_text(question or "")
+        question = (question or "")[:MAX_QUERY_CHARS]
+        norm = normalize_text(question)
         if not norm or not index.entries:
             return _Retrieval(reason="empty")
         analysis = index.analyze(question)

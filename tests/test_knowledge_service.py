@@ -155,3 +155,9 @@ def test_unresolvable_source_blocks_strict_reload(tmp_path):
     # a lenient load skips the bad entry but serves the rest
     lenient = KnowledgeBase.load(tmp_path / "entries", FIXTURES / "seeds", strict=False)
     assert lenient.entry("fx-gen-human") is None and lenient.entry("fx-cl-a-count") is not None
+
+
+def test_pasted_long_text_is_handled(kb):
+    res = kb.ask("請問共融最少幾家？" + "哈" * 5000)
+    assert res.band in ("answer", "suggest", "fallback")
+    assert kb.ask("😀" * 3000).band == "fallback"
