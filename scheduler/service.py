@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 
 from bot.db import utc_now
 from bot.messages import Choice, Text, encode_postback, to_line_messages
-from bot.models import User
+from bot.models import OutboundMessage, User
 from bot.outbox import enqueue_multicast
 from bot.texts import t
 from bot.timeutil import TAIPEI, format_roc_date, format_roc_datetime, to_taipei
@@ -42,7 +42,8 @@ VISIT_KINDS = ("visit_evening", "visit_hour", "visit_log")
 # Visit states in which each reminder still makes sense (re-checked at send time).
 VISIT_STATES = {"visit_evening": ("booked", "confirmed"), "visit_hour": ("booked", "confirmed"),
                 "visit_log": ("booked", "confirmed")}
-DIGEST_MAX_LINES = 30  # keep a digest readable on a phone (and far under 5,000 characters)
+DIGEST_MAX_LINES = 30
+LEFTOVER_LIMIT = 5000  # per tick; the rest go next tick (or via the web process's outbox pump)  # keep a digest readable on a phone (and far under 5,000 characters)
 
 
 def worker_name() -> str:
@@ -540,6 +541,14 @@ def run_tick(*, database, deliverer: BatchDeliverer | None, schedules: dict[str,
             break
     for future in pending:
         delivery.add(future.result())
+    if deliverer is not None:
+        # Reminder rows a crashed tick materialised but never delivered (a restart loses nothing).
+        with database.session() as session:
+            leftovers = session.exec(select(OutboundMessage.id).where(
+                OutboundMessage.status == "pending", OutboundMessage.next_attempt_at <= now,
+                OutboundMessage.origin.like("reminder%")).order_by(OutboundMessage.id).limit(LEFTOVER_LIMIT)).all()
+        if leftovers:
+            delivery.add(deliverer.deliver(list(leftovers), now=now))
     report.requests, report.messages_sent = delivery.requests, delivery.recipients
     report.retrying, report.dead = delivery.retrying, delivery.dead
     report.seconds = round(clock.perf_counter() - started, 3)

@@ -314,6 +314,31 @@ def test_two_concurrent_ticks_on_postgres_skip_locked(app, fake_line):
     assert len(received) == 300 and set(received.values()) == {1}
 
 
+def test_reminders_materialised_by_a_crashed_tick_are_delivered_by_the_next(app, fake_line, booked):
+    runtime = app.extensions["bot"]
+    schedules = load_schedules(app.config["PROGRAMS_FILE"])
+    crashed = run_tick(database=runtime.database, deliverer=None, schedules=schedules,
+                       now=taipei("2023-05-09T20:00"))  # claimed and queued, then "died" before sending
+    assert crashed.materialised == 2 and not [r for r in fake_line.records if "明天" in json.dumps(r, ensure_ascii=False)]
+    report = tick(app, "2023-05-09T20:01:00+08:00")  # (the web process's outbox pump may beat it)
+    assert report["claimed"] == 0
+    fake_line.wait_for(lambda: len([r for r in fake_line.records if "明天" in json.dumps(r, ensure_ascii=False)]) >= 2)
+    evening = [r for r in fake_line.records if "明天" in json.dumps(r, ensure_ascii=False)]
+    assert sorted(r["to"][0] for r in evening) == sorted([OWNER_B, ADVISOR])
+
+
+def test_token_bucket_holds_requests_to_the_rate():
+    import time as clock
+
+    from scheduler.delivery import TokenBucket
+
+    bucket = TokenBucket(rate=200, capacity=1)
+    started = clock.perf_counter()
+    for _ in range(41):
+        bucket.take()
+    assert clock.perf_counter() - started >= 0.19  # 40 refills at 200/s
+
+
 def test_dead_letters_are_visible_to_staff(app, live_server, fake_line, booked):
     import requests
 
