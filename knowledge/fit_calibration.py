@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 
 import numpy as np
 
@@ -108,7 +107,6 @@ def main() -> None:
         tp = ((p >= t) & (y == 1)).sum() / max(y.sum(), 1)
         tn = ((p < t) & (y == 0)).sum() / max((y == 0).sum(), 1)
         print(f"  threshold {t:.1f}: positives accepted {tp:.3f}, negatives rejected {tn:.3f}")
-    _ = math
 
 
 if __name__ == "__main__":

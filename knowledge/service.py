@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from . import calibration
-from .index import Analysis, Candidate, SearchIndex, Vocabulary, build_index, default_analyzer, Analyzer
+from .index import Analysis, Analyzer, Candidate, SearchIndex, build_index, default_analyzer
 from .loader import DEFAULT_ENTRIES_DIR, DEFAULT_SEEDS_DIR, Entry, KBReport, check_knowledge_base
 from .normalize import normalize_text
 
