@@ -29,8 +29,8 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -517,10 +517,26 @@ def _bigram_share(word: str, text: str) -> float:
     return sum(1 for g in grams if g in text) / len(grams)
 
 
-@lru_cache(maxsize=1)
+_ANALYZER_LOCK = threading.Lock()
+_ANALYZER: Analyzer | None = None
+
+
 def default_analyzer() -> Analyzer:
-    """The analyzer is costly (jieba dictionary); share one per process."""
-    return Analyzer(Vocabulary.load())
+    """The analyzer is costly (jieba's dictionary, ~1 s); one per process,
+    shared by every index and reload."""
+    global _ANALYZER
+    with _ANALYZER_LOCK:
+        if _ANALYZER is None:
+            _ANALYZER = Analyzer(Vocabulary.load())
+        return _ANALYZER
+
+
+def warm_up() -> threading.Thread:
+    """Load jieba's dictionary in the background (call early at start-up so
+    that it overlaps with the rest of the app's initialisation)."""
+    thread = threading.Thread(target=default_analyzer, name="faq-analyzer-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def build_index(entries: Iterable[Entry], analyzer: Analyzer | None = None) -> SearchIndex:
