@@ -288,7 +288,8 @@ class SearchIndex:
                 q_norm=q_norm,
                 all_norm=q_norm + "|" + ans_norm,
                 phrasings=[" ".join(analyzer.words(n)) for n in phr_norms],
-                intents=frozenset().union(*(self.vocab.intents_of(n) for n in phr_norms)),
+                intents=frozenset().union(*(self.vocab.intents_of(n) for n in phr_norms))
+                | _answer_intents(ans_norm),
             ))
         self._n = max(len(self.entries), 1)
         self._kb_text = "\n".join(d.all_norm for d in self.docs)
@@ -482,6 +483,21 @@ class SearchIndex:
                 else:
                     unknown += weight
         return unknown / total if total else 1.0
+
+
+_ANSWER_QTY = re.compile(r"\d+(?:\.\d+)?(?:家|人|名|萬|元|%|次|項|份|式|個|小時|天|級|成|分|類|年內|週)")
+_ANSWER_WHEN = re.compile(r"\d+月\d+日|\d+年\d+月|\d+點|[上中下]旬|月底|月初")
+
+
+def _answer_intents(answer_norm: str) -> frozenset[str]:
+    """Kinds of question an answer can serve by its content: one that states
+    amounts answers 'how many', one that states dates answers 'when'."""
+    out = set()
+    if _ANSWER_QTY.search(answer_norm):
+        out.add("qty")
+    if _ANSWER_WHEN.search(answer_norm):
+        out.add("when")
+    return frozenset(out)
 
 
 def is_interrogative(word: str) -> bool:
