@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 import requests
@@ -17,6 +18,16 @@ from tests.conftest import joined
 STAFF = "U" + "5" * 32
 NEWBIE = "U" + "6" * 32
 STRANGER = "U" + "7" * 32
+
+
+def eventually(predicate, timeout: float = 5.0) -> bool:
+    """Poll (FakeLine.wait_for holds its lock while asking, so its helpers can't be used there)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
 
 
 def _grant(app, user: str, role: str) -> None:
@@ -143,7 +154,7 @@ def test_assign_company_in_chat_notifies_the_advisor(app, chat, fake_line):
         assert session.get(Company, company_id).advisor_line_user_id == NEWBIE
         assert session.exec(select(AuditEntry).where(AuditEntry.action == "company_assigned")).one()
     app.extensions["bot"].sender.deliver_due()
-    assert fake_line.wait_for(lambda: any("新的輔導企業" in t for t in fake_line.texts_for(NEWBIE)))
+    assert eventually(lambda: any("新的輔導企業" in t for t in fake_line.texts_for(NEWBIE)))
     # A stranger tapping the same (forged) postback is refused.
     stranger = chat.as_user(STRANGER)
     stranger.follow()
