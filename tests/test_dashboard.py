@@ -1,0 +1,196 @@
+"""The /staff dashboard: access control, figures, CSV, assignment and broadcasts from the browser
+(plain HTTP), and a headless-Chromium pass at phone size (Playwright)."""
+from __future__ import annotations
+
+import os
+import re
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from sqlmodel import select
+
+from bot.db import utc_now
+from bot.models import AuditEntry, RoleGrant, User
+from companies.models import Company, CompanyMember
+from staff import service as staff_service
+from staff.models import TeamMember
+from tests.conftest import STAFF_TOKEN
+from visits.models import Visit
+
+STAFF = "U" + "5" * 32
+ADVISOR = "U" + "d" * 32
+BEARER = {"Authorization": f"Bearer {STAFF_TOKEN}", "Accept": "text/html"}
+SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", "/tmp/dashboard-screens"))
+
+
+def eventually(predicate, timeout: float = 8.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def _programme(app) -> dict[str, int]:
+    """Three companies, followers, one signed letter, visits for one company (meets the rule)."""
+    ids = {}
+    with app.extensions["bot"].database.session() as session:
+        session.add(RoleGrant(line_user_id=STAFF, role="staff", granted_by="test"))
+        session.add(RoleGrant(line_user_id=ADVISOR, role="advisor", granted_by="test"))
+        session.add(TeamMember(line_user_id=ADVISOR, display_name="林顧問"))
+        session.add(User(line_user_id=STAFF))
+        for n, (name, tax, verdict, letter) in enumerate((("好味道小吃", "12345675", "eligible", "signed"),
+                                                          ("阿明咖啡館", "24536806", "eligible", "none"),
+                                                          ("小林鞋店", "04595257", "ineligible", "none"))):
+            user = f"U{n:032d}"
+            session.add(User(line_user_id=user, consent_version="v1"))
+            company = Company(name=name, tax_id=tax, verdict=verdict, letter_status=letter, county="臺中市",
+                              advisor_line_user_id=ADVISOR if n < 2 else None)
+            session.add(company)
+            session.flush()
+            session.add(CompanyMember(company_id=company.id, line_user_id=user))
+            ids[name] = company.id
+        for day, mode in ((1, "onsite"), (2, "online"), (3, "phone")):
+            session.add(Visit(company_id=ids["好味道小吃"], advisor_line_user_id=ADVISOR, status="done", mode=mode,
+                              visited_at=utc_now() - timedelta(days=day), duration_minutes=60, topics="POS教學"))
+    return ids
+
+
+def _login(app, live_server) -> requests.Session:
+    with app.extensions["bot"].database.session() as session:
+        token = staff_service.create_login_token(session, line_user_id=STAFF)
+    browser = requests.Session()
+    assert browser.post(f"{live_server.url}/staff/login/{token}", allow_redirects=False).status_code == 302
+    return browser
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def test_staff_pages_need_token_or_login(app, live_server):
+    for path in ("/staff/", "/staff/visits", "/staff/visits.csv", "/staff/broadcasts", "/staff/audit",
+                 "/staff/api/summary", "/staff/api/broadcasts"):
+        assert requests.get(live_server.url + path).status_code == 403, path
+        wrong = requests.get(live_server.url + path, headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 403, path
+        assert requests.get(live_server.url + path, headers=BEARER).status_code == 200, path
+    page = requests.get(live_server.url + "/staff/", headers={"Accept": "text/html"})
+    assert "/登入" in page.text  # tells a person how to get in
+
+
+def test_overview_figures(app, live_server):
+    _programme(app)
+    html = requests.get(live_server.url + "/staff/", headers=BEARER).text
+    assert re.search(r'class="big">3 <small>家', html)  # recruited, against tiers from programs.yaml
+    assert "A 級（50–75 家）" in html and "距 A 級還差 47 家" in html
+    assert "已簽署 <b>1</b> / 招募 3 家" in html and "33%" in html
+    assert "達標企業 <b>1</b> / 3 家" in html
+    assert 'id="unanswered"' not in html  # the FAQ's unanswered log does not exist here
+    summary = requests.get(live_server.url + "/staff/api/summary", headers=BEARER).json()
+    assert summary["recruited"] == 3 and summary["letters"]["signed"] == 1
+    assert summary["visits"]["met"] == 1 and summary["visits"]["min_total"] == 3
+    funnel = {step["label"]: step["value"] for step in summary["funnel"]}
+    assert funnel["符合資格"] == 2 and funnel["同意個資聲明"] == 3
+
+
+def test_visits_csv_has_bom_and_rows(app, live_server):
+    _programme(app)
+    response = requests.get(live_server.url + "/staff/visits.csv", headers=BEARER)
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/csv")
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    lines = response.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("visit_id,company_tax_id,company_name")
+    assert len(lines) == 4 and all("好味道小吃" in line for line in lines[1:])
+    page = requests.get(live_server.url + "/staff/visits", headers=BEARER).text
+    assert "林顧問" in page and "3 / 3" in page
+
+
+def test_assign_from_dashboard_needs_csrf_and_is_audited(app, live_server):
+    ids = _programme(app)
+    browser = _login(app, live_server)
+    page = browser.get(f"{live_server.url}/staff/companies").text
+    url = f"{live_server.url}/staff/companies/{ids['小林鞋店']}/assign"
+    assert browser.post(url, data={"advisor": ADVISOR}).status_code == 400  # no CSRF token
+    response = browser.post(url, data={"advisor": ADVISOR, "csrf": _csrf(page)}, allow_redirects=False)
+    assert response.status_code == 302
+    with app.extensions["bot"].database.session() as session:
+        assert session.get(Company, ids["小林鞋店"]).advisor_line_user_id == ADVISOR
+        entry = session.exec(select(AuditEntry).where(AuditEntry.action == "company_assigned")).one()
+        assert entry.actor == STAFF
+
+
+def test_broadcast_from_dashboard_preview_then_report(app, live_server, fake_line):
+    _programme(app)
+    browser = _login(app, live_server)
+    page = browser.get(f"{live_server.url}/staff/broadcasts").text
+    form = {"csrf": _csrf(page), "text": "意向書 3/16 截止，請記得簽署。", "audience_kind": "verdict",
+            "value_verdict": "eligible"}
+    preview = browser.post(f"{live_server.url}/staff/broadcasts/preview", data=form)
+    assert preview.status_code == 200
+    assert 'id="recipient-count">2 人' in preview.text
+    assert '<div class="bubble">意向書 3/16 截止，請記得簽署。</div>' in preview.text
+    confirm = {k: v for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', preview.text)}
+    report = browser.post(f"{live_server.url}/staff/broadcasts", data=confirm)
+    assert report.status_code == 200 and "發送報告" in report.text
+    assert eventually(lambda: fake_line.texts_for("U" + "0" * 32) == ["意向書 3/16 截止，請記得簽署。"])
+    broadcast_id = int(re.search(r"公告 #(\d+)", report.text).group(1))
+    assert eventually(lambda: browser.get(f"{live_server.url}/staff/broadcasts/{broadcast_id}?format=json")
+                      .json()["sent"] == 2)
+    assert fake_line.texts_for("U" + "0" * 31 + "2") == []  # ineligible owner not in this audience
+
+
+BROWSER = "/usr/bin/chromium"
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path(BROWSER).exists(), reason="needs /usr/bin/chromium")
+def test_dashboard_in_headless_chromium_on_a_phone(app, live_server, fake_line):
+    from playwright.sync_api import sync_playwright
+
+    _programme(app)
+    with app.extensions["bot"].database.session() as session:
+        token = staff_service.create_login_token(session, line_user_id=STAFF)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=BROWSER, headless=True,
+                                             args=["--no-sandbox", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=1, is_mobile=True,
+                                has_touch=True)
+        page.goto(f"{live_server.url}/staff/login/{token}")
+        page.click("#login-button")
+        page.wait_for_selector("#recruitment")
+        assert page.locator("#funnel .bar-row").count() == 7
+        assert page.locator("#letters svg.donut").is_visible()
+        # Phone-friendly: nothing wider than the screen.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.screenshot(path=str(SCREENSHOTS / "overview-phone.png"), full_page=True)
+
+        page.click("text=公告")
+        page.fill("textarea[name=text]", "本週六 14:00 數位工具說明會，歡迎參加！")
+        page.check("input[name=audience_kind][value=county]")
+        page.select_option("select[name=value_county]", "臺中市")
+        page.click("#preview-button")
+        page.wait_for_selector("#recipient-count")
+        assert page.inner_text("#recipient-count") == "3 人"
+        assert "本週六 14:00 數位工具說明會" in page.inner_text(".phone")
+        page.screenshot(path=str(SCREENSHOTS / "broadcast-preview-phone.png"), full_page=True)
+        page.click("#confirm-button")
+        page.wait_for_selector("#report")
+        assert eventually(lambda: len(fake_line.texts_for("U" + "0" * 32)) == 1)
+        page.reload()
+        assert page.inner_text("#sent") == "3"
+        page.screenshot(path=str(SCREENSHOTS / "broadcast-report-phone.png"), full_page=True)
+
+        page.click("text=企業與顧問")
+        page.select_option("tr:has-text('小林鞋店') select[name=advisor]", ADVISOR)
+        page.click("tr:has-text('小林鞋店') button")
+        page.wait_for_selector("#companies-table")
+        assert page.locator("tr:has-text('小林鞋店') select[name=advisor]").input_value() == ADVISOR
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.screenshot(path=str(SCREENSHOTS / "companies-phone.png"), full_page=True)
+        browser.close()
