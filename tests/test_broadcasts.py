@@ -99,6 +99,11 @@ def test_chat_broadcast_with_preview_count_report_and_audit(app, chat, fake_line
     assert fake_line.texts_for(uid(1)) == ["3/25 下午兩點在市府辦數位工具講座，歡迎報名！\n\n🔗 https://example.org/signup"]
     assert fake_line.texts_for(uid(2)) == fake_line.texts_for(uid(1))
     assert fake_line.texts_for(uid(3)) == [] and fake_line.texts_for(uid(4)) == []
+    # The sender gets the delivery report by itself once every chunk is out…
+    assert eventually(lambda: any("公告發送報告" in t for t in fake_line.texts_for(STAFF)))
+    pushed = [t for t in fake_line.texts_for(STAFF) if "公告發送報告" in t]
+    assert len(pushed) == 1 and "已送出\n2" in pushed[0]
+    # …and on demand.
     texts = staff.tap("查看發送報告")
     report = joined(texts)
     assert "收件人數\n2" in report and "已送出\n2" in report and "完成" in report
@@ -201,3 +206,25 @@ def test_compose_validation_and_preview_matches_delivery():
     assert messages == [{"type": "text", "text": "公告"},
                         {"type": "image", "originalContentUrl": "https://example.org/a.png",
                          "previewImageUrl": "https://example.org/a.png"}]
+
+
+def test_chat_schedule_in_quiet_hours_moves_to_morning_and_waits(app, chat, fake_line):
+    _population(app)
+    staff = chat.as_user(STAFF)
+    texts = staff.say("/公告 明天的講座改到下午三點")  # the text can come with the command
+    assert "圖片或連結" in joined(texts)
+    staff.say("https://example.org/poster.png")
+    staff.tap("顧問")
+    staff.tap("排程發送")
+    night = (datetime.now(TAIPEI) + timedelta(days=1)).replace(hour=23, minute=0, second=0, microsecond=0)
+    texts = staff.tap("選時間", value=night.strftime("%Y-%m-%dT%H:%M"))
+    assert "[image https://example.org/poster.png]" in texts  # the preview shows the image too
+    morning = night + timedelta(hours=9)
+    assert f"{morning.year - 1911}/{morning:%m/%d} 08:00" in joined(texts)
+    texts = staff.tap("確認發送")
+    assert "已排程" in joined(texts) and "延到早上 8:00" in joined(texts)
+    app.extensions["bot"].sender.deliver_due()
+    assert fake_line.texts_for(uid(9)) == []
+    with app.extensions["bot"].database.session() as session:
+        row = session.exec(select(OutboundMessage).where(OutboundMessage.kind == "multicast")).one()
+        assert row.recipients == [uid(9)] and row.next_attempt_at == morning.astimezone(row.next_attempt_at.tzinfo)
