@@ -228,3 +228,31 @@ def test_export_csv_cli(app, chat):
     assert lines[0].startswith("visit_id,company_tax_id,company_name")
     assert "12345675,好味道小吃" in lines[1] and "112/03/10" in lines[1] and "14:00" in lines[1]
     assert ",onsite,現地,90,POS教學," in lines[1]
+
+
+def test_logging_a_booked_visit_completes_that_booking(app, chat):
+    from datetime import datetime
+
+    from bot.timeutil import TAIPEI
+
+    ids = _setup(app)
+    with app.extensions["bot"].database.session() as session:
+        booked = Visit(company_id=ids["阿明咖啡館"], advisor_line_user_id=ADVISOR, status="confirmed", mode="onsite",
+                       scheduled_at=datetime(2023, 3, 10, 14, 0, tzinfo=TAIPEI), created_by=OWNER)
+        session.add(booked)
+        session.flush()
+        booked_id = booked.id
+    advisor = chat.as_user(ADVISOR)
+    advisor.follow()
+    advisor.say("訪視 24536806 現地 112/3/10 14:00 盤點系統 2小時")
+    [visit] = _visits(app)
+    assert visit.id == booked_id and visit.status == "done" and visit.duration_minutes == 120
+
+
+def test_advisor_question_goes_to_the_faq_not_a_log(app, chat):
+    _setup(app)
+    advisor = chat.as_user(ADVISOR)
+    advisor.follow()
+    texts = advisor.say("訪視要幾次才算完成？")
+    assert "哪一家" not in joined(texts)
+    assert not _visits(app)

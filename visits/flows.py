@@ -373,10 +373,17 @@ def start_guided(request) -> fw.Turn:
     return _start(request, {})
 
 
+EXPLICIT_PREFIXES = ("訪視", "輔導紀錄", "輔導記錄")
+
+
 def looks_like_visit(text: str) -> bool:
     squashed = fw.squash(text)
-    return squashed.startswith(("訪視", "輔導紀錄", "輔導記錄")) or vp.parse_mode(text) is not None \
+    return squashed.startswith(EXPLICIT_PREFIXES) or vp.parse_mode(text) is not None \
         or vp.DATE_SPAN.search(text) is not None
+
+
+def _is_question(text: str) -> bool:
+    return any(marker in text for marker in fw.QUESTION_MARKERS)
 
 
 def log_from_message(request, text: str) -> fw.Turn | None:
@@ -384,10 +391,12 @@ def log_from_message(request, text: str) -> fw.Turn | None:
     companies = service.advisor_companies(request.session, advisor=request.ctx.user_id)
     parsed = vp.parse_visit_message(text, today=_today(request.ctx),
                                     companies=[vp.CompanyRef(c.id, c.name or "", c.tax_id) for c in companies])
-    explicit = fw.squash(text).startswith(("訪視", "輔導紀錄", "輔導記錄"))
+    explicit = fw.squash(text).startswith(EXPLICIT_PREFIXES)
     named = bool(parsed.company_ids)
     if not explicit and not (named and (parsed.mode or parsed.visit_date)):
         return None
+    if explicit and not named and not parsed.visit_date and _is_question(text):
+        return None  # 「訪視要幾次？」 is a question for the FAQ, not a log
     answers = parsed.as_answers()
     if len(parsed.company_ids) > 1:
         answers["_candidates"] = parsed.company_ids

@@ -107,14 +107,36 @@ def record_visit(session: Session, *, advisor: str, company_id: int, visited_at:
 
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode}")
-    visit = Visit(company_id=company_id, advisor_line_user_id=advisor, visited_at=visited_at,
-                  scheduled_at=None, mode=mode, duration_minutes=duration_minutes, topics=(topics or None),
-                  notes=(notes or None), status="done", created_by=advisor)
+    visit = booked_visit_on(session, company_id=company_id, advisor=advisor, day=to_taipei(visited_at).date())
+    if visit is None:
+        visit = Visit(company_id=company_id, scheduled_at=None, created_by=advisor)
+    else:
+        visit.created_at = utc_now()  # the 24-hour edit window starts with the log
+    # A booked visit (visits.booking) that took place becomes the record: one row per visit.
+    visit.advisor_line_user_id = advisor
+    visit.visited_at = visited_at
+    visit.mode = mode
+    visit.duration_minutes = duration_minutes
+    visit.topics = topics or None
+    visit.notes = notes or None
+    visit.status = "done"
+    visit.updated_at = utc_now()
     session.add(visit)
     session.flush()
     audit(session, actor=advisor, action="visit_logged", target=f"visit:{visit.id}", company_id=company_id,
-          mode=mode)
+          mode=mode, from_booking=visit.scheduled_at is not None)
     return visit
+
+
+def booked_visit_on(session: Session, *, company_id: int, advisor: str, day: date) -> Visit | None:
+    """A booked or confirmed visit to this company on that Taipei day (the advisor's, or nobody's)."""
+    start = datetime.combine(day, time(0, 0), tzinfo=TAIPEI)
+    candidates = session.exec(select(Visit).where(
+        Visit.company_id == company_id, Visit.status.in_(("booked", "confirmed")), Visit.deleted_at.is_(None),
+        Visit.scheduled_at >= start, Visit.scheduled_at < start + timedelta(days=1),
+        sa.or_(Visit.advisor_line_user_id == advisor, Visit.advisor_line_user_id.is_(None)))
+        .order_by(Visit.scheduled_at)).all()
+    return candidates[0] if candidates else None
 
 
 def editable_visit(session: Session, *, visit_id: int, advisor: str, now: datetime | None = None) -> Visit:
