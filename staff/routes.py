@@ -37,6 +37,16 @@ def _roc(value) -> str:
     return format_roc_datetime(value) if isinstance(value, datetime) else format_roc_date(value)
 
 
+@bp.app_template_filter("audit_label")
+def _audit_label(action: str) -> str:
+    from bot.texts import t
+
+    try:
+        return t(f"staff.audit_{action}")
+    except KeyError:
+        return action
+
+
 @bp.app_template_filter("pct")
 def _pct(value) -> str:
     return f"{100 * (value or 0):.0f}%"
@@ -152,6 +162,10 @@ def visits():
         per_advisor = {a: (n, o) for a, n, o in visits_service.visits_per_advisor(db)}
         names = service.team_names(db)
         recent = visits_service.export_rows(db)[-30:][::-1]
+        photos: dict[int, list[int]] = {}
+        for photo_id, visit_id in db.exec(select(VisitPhoto.id, VisitPhoto.visit_id).where(
+                VisitPhoto.visit_id.in_([row["visit_id"] for row in recent])).order_by(VisitPhoto.id)).all():
+            photos.setdefault(visit_id, []).append(photo_id)
         company_count = {}
         for company, progress in rows:
             entry = company_count.setdefault(company.advisor_line_user_id or "", [0, 0])
@@ -160,7 +174,7 @@ def visits():
         for advisor in per_advisor:
             company_count.setdefault(advisor, [0, 0])
     return render_template("staff/visits.html", rules=rules, rows=rows, per_advisor=per_advisor, names=names,
-                           recent=recent, company_count=company_count)
+                           recent=recent, company_count=company_count, photos=photos)
 
 
 @bp.get("/visits.csv")

@@ -194,3 +194,21 @@ def test_dashboard_in_headless_chromium_on_a_phone(app, live_server, fake_line):
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         page.screenshot(path=str(SCREENSHOTS / "companies-phone.png"), full_page=True)
         browser.close()
+
+
+def test_visit_photos_and_audit_labels_on_the_dashboard(app, live_server):
+    from visits.photos import VisitPhoto
+
+    _programme(app)
+    with app.extensions["bot"].database.session() as session:
+        visit = session.exec(select(Visit)).first()
+        session.add(VisitPhoto(visit_id=visit.id, message_id="m1", mime="image/png", size=4, data=b"\x89PNG"))
+        from bot.services import audit
+        audit(session, actor=STAFF, action="broadcast_created", target="broadcast:1")
+    page = requests.get(live_server.url + "/staff/visits", headers=BEARER).text
+    link = re.search(r'href="(/staff/visits/photos/\d+)"', page).group(1)
+    photo = requests.get(live_server.url + link, headers=BEARER)
+    assert photo.status_code == 200 and photo.headers["Content-Type"] == "image/png" and photo.content == b"\x89PNG"
+    assert requests.get(live_server.url + link).status_code == 403
+    audit_page = requests.get(live_server.url + "/staff/audit", headers=BEARER).text
+    assert "建立公告" in audit_page
