@@ -34,6 +34,8 @@ def settings_from_environment(environ: dict[str, str] | None = None) -> dict:
         "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{port}").rstrip("/"),
         "STAFF_API_TOKEN": env.get("STAFF_API_TOKEN") or None,
         "SCHEDULER_ENABLED": _bool(env.get("SCHEDULER_ENABLED"), False),
+        "SCHEDULER_INTERVAL_SECONDS": int(env.get("SCHEDULER_INTERVAL_SECONDS") or 60),
+        "SCHEDULER_SEND_THREADS": int(env.get("SCHEDULER_SEND_THREADS") or 8),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
         "PORT": int(port),
     }
@@ -50,7 +52,6 @@ DEFAULTS = {
     # A claimed event whose worker died is retried after this lease (seconds).
     "EVENT_LEASE_SECONDS": 60,
     "OUTBOX_MAX_ATTEMPTS": 8,
-    "QUIET_HOURS": (21, 8),  # 21:00-08:00 Asia/Taipei: scheduled pushes wait for morning
     "TIMEZONE": "Asia/Taipei",
     "LINE_HTTP_TIMEOUT": 10,
     "RETRY_BASE_DELAY": 0.5,

@@ -84,8 +84,12 @@ def enqueue_multicast(session: Session, *, to: Sequence[str], replies: Sequence[
         raise ValueError("a multicast carries at most 5 messages")
     rows = []
     recipients = list(dict.fromkeys(to))
+    existing = set(session.exec(select(OutboundMessage.idempotency_key).where(
+        OutboundMessage.idempotency_key.like(f"{idempotency_key}@%"))).all())
     for chunk_index in range(0, len(recipients), 500):
         key = f"{idempotency_key}@{chunk_index // 500}"
+        if key in existing:
+            continue  # this chunk was queued before (a resumed or repeated send)
         row = OutboundMessage(idempotency_key=key, kind="multicast", recipients=recipients[chunk_index:chunk_index + 500],
                               messages=messages, origin=origin, next_attempt_at=not_before or utc_now())
         session.add(row)

@@ -37,7 +37,7 @@ class FakeLine:
     rich_menus: dict[str, dict] = field(default_factory=dict)
     default_rich_menu: str | None = None
     followers: set[str] = field(default_factory=set)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.RLock = field(default_factory=threading.RLock)  # re-entrant: wait_for predicates read state
     cond: threading.Condition = field(default=None)
     calls: dict[str, int] = field(default_factory=dict)
     latency: float = 0.0
