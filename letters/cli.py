@@ -5,7 +5,7 @@ import sys
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from bot.cli import emit, json_option
 from letters import service
@@ -33,6 +33,7 @@ def verify(as_json: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("--program", default="gonghao-2023", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="write to a file instead of stdout")
+@with_appcontext
 def export_companies(fmt: str, program: str, output: str | None) -> None:
     """The 預定輔導企業彙總表 (seed 002 附件一): one row per recruited business."""
     with current_app.extensions["bot"].database.session() as session:

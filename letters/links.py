@@ -18,7 +18,14 @@ PAGE_MAX_AGE = 24 * 3600  # a draft/sign link lives as long as a reasonable sign
 
 
 def link_days(config: dict) -> int:
-    return int(config.get("LETTER_LINK_DAYS") or 7)
+    days = config.get("LETTER_LINK_DAYS")
+    return 7 if days is None else int(days)
+
+
+def pdf_max_age(config: dict) -> int:
+    """Seconds an owner's PDF link stays valid (LETTER_LINK_SECONDS overrides the days)."""
+    seconds = config.get("LETTER_LINK_SECONDS")
+    return int(seconds) if seconds is not None else link_days(config) * 86400
 
 
 def _serializer(config: dict, purpose: str) -> URLSafeTimedSerializer:

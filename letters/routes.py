@@ -171,8 +171,7 @@ def _download(letter_id: int, version_id: int | None, *, actor: str, via: str):
 
 @bp.get("/letters/pdf/<token>")
 def owner_pdf(token: str):
-    payload = links.read_token(current_app.config, links.PDF, token,
-                               max_age=links.link_days(current_app.config) * 86400)
+    payload = links.read_token(current_app.config, links.PDF, token, max_age=links.pdf_max_age(current_app.config))
     if payload is None:
         return _message(t("letters.page_expired"), 410)
     response = _download(int(payload["l"]), int(payload["v"]), actor=str(payload.get("u") or "owner"),
