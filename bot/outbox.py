@@ -128,11 +128,24 @@ class OutboxSender:
     # --- delivering --------------------------------------------------------------------------
     def deliver(self, row_ids: Iterable[int], *, now: datetime | None = None) -> int:
         sent = 0
+        stalled: set[str] = set()  # a failed row holds back that person's later rows (order)
         for row_id in row_ids:
             row = self._claim(row_id, now=now or utc_now())
-            if row is not None and self._attempt(row, now=now or utc_now()):
+            if row is None:
+                continue
+            if row.recipient and row.recipient in stalled:
+                self._unclaim(row)
+                continue
+            if self._attempt(row, now=now or utc_now()):
                 sent += 1
+            elif row.recipient:
+                stalled.add(row.recipient)
         return sent
+
+    def _unclaim(self, row: OutboundMessage) -> None:
+        with self.database.write_session() as session:
+            session.execute(sa.update(OutboundMessage).where(OutboundMessage.id == row.id)
+                            .values(status="pending", attempts=OutboundMessage.attempts - 1))
 
     def deliver_due(self, *, limit: int = 500, now: datetime | None = None) -> int:
         """Send what is due, oldest first, keeping each recipient's messages in order."""
