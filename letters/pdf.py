@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 from datetime import datetime
 from functools import lru_cache
@@ -20,6 +21,9 @@ from fpdf.fonts import FontFace
 from bot.timeutil import format_roc_datetime
 from letters import document as doc
 from letters.models import Letter, LetterAttachment, LetterEvent, LetterVersion
+
+# fontTools logs every subsetting step at INFO; that is noise in the app log.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 # Where distributions install Noto Sans CJK (TC face) or Noto Sans TC; first match wins.
 FONT_CANDIDATES = (
@@ -121,7 +125,7 @@ def render_letter_pdf(*, letter: Letter, version: LetterVersion, events: list[Le
     checked = {kind: ("■" if fields.get("registration") == kind else "□") for kind in ("registered", "tax_only")}
     registration = "　　".join(f"{checked[k]} {tpl['registration_options'][k]}" for k in ("registered", "tax_only"))
     label_style = FontFace(fill_color=(238, 238, 238))
-    with pdf.table(col_widths=(20, 40, 14, 34, 14, 52), text_align="LEFT", first_row_as_headings=False,
+    with pdf.table(col_widths=(20, 36, 18, 32, 16, 52), text_align="LEFT", first_row_as_headings=False,
                    line_height=7, padding=1.5) as table:
         row = table.row()
         row.cell(labels["company_name"], style=label_style)
@@ -178,7 +182,7 @@ def render_letter_pdf(*, letter: Letter, version: LetterVersion, events: list[Le
     for name, label in tpl["signature_labels"].items():
         pdf.cell(110, 8, f"{label}：{fields.get(name) or ''}", new_x="LMARGIN", new_y="NEXT")
     if version.signature_png:
-        pdf.image(io.BytesIO(version.signature_png), x=70, y=top + 7, h=12)
+        pdf.image(io.BytesIO(version.signature_png), x=70, y=top + 5, h=11)
         note = tpl["signed_drawn"]
     else:
         note = tpl["signed_typed"]
@@ -190,9 +194,14 @@ def render_letter_pdf(*, letter: Letter, version: LetterVersion, events: list[Le
     pdf.rect(140, top, 52, 40)
     pdf.set_xy(140, top + 17)
     pdf.cell(52, 6, tpl["stamp_label"], align="C")
+    photos = [a for a in attachments if a.kind == "stamped_page"]
+    if photos:
+        pdf.set_xy(140, top + 24)
+        pdf.set_font("cjk", size=8)
+        pdf.cell(52, 5, tpl["stamp_see_annex"], align="C")
+        pdf.set_font("cjk", size=10.5)
     pdf.set_xy(pdf.l_margin, max(pdf.get_y(), top + 44))
 
-    photos = [a for a in attachments if a.kind == "stamped_page"]
     for photo in photos:
         pdf.add_page()
         _lines(pdf, tpl["annex_title"], size=13, height=8)
@@ -220,7 +229,7 @@ def render_letter_pdf(*, letter: Letter, version: LetterVersion, events: list[Le
     rows += [(cert["consent_hash"], version.consent_sha256), (cert["version_hash"], version.sha256)]
     if content.get("supersedes_sha256"):
         rows.append((cert["supersedes"], content["supersedes_sha256"]))
-    with pdf.table(col_widths=(50, 124), text_align="LEFT", first_row_as_headings=False, line_height=6,
+    with pdf.table(col_widths=(56, 118), text_align="LEFT", first_row_as_headings=False, line_height=6,
                    padding=1.2) as table:
         for key, value in rows:
             row = table.row()
@@ -230,12 +239,12 @@ def render_letter_pdf(*, letter: Letter, version: LetterVersion, events: list[Le
     _lines(pdf, cert["trail"], size=12, height=8)
     names = tpl["events"]
     pdf.set_font("cjk", size=8.5)
-    with pdf.table(col_widths=(10, 40, 30, 44, 50), text_align="LEFT", line_height=5, padding=1,
+    with pdf.table(col_widths=(9, 31, 24, 62, 48), text_align="LEFT", line_height=5, padding=1,
                    headings_style=FontFace(fill_color=(220, 220, 220))) as table:
         table.row(cert["trail_columns"])
         for event in events:
             table.row([str(event.seq), _taipei(event.at), names.get(event.kind, event.kind), event.actor or "",
-                       event.hash[:24] + "…"])
+                       event.hash[:20] + "…"])
     pdf.set_font("cjk", size=10.5)
     pdf.ln(3)
     _lines(pdf, cert["note"], size=8.5, height=5)
