@@ -1,10 +1,51 @@
-"""FAQ retrieval engine (pure Python; no Flask, no LINE).
+"""FAQ: the retrieval engine (pure Python) and its wiring into the app.
 
 Public interface:
     from knowledge.service import KnowledgeBase, AskResult, KnowledgeBaseError
     kb = KnowledgeBase.load(entries_dir=None, seeds_dir=None, *, strict=False)
     kb.ask(question, *, program_hint=None, previous_entry_id=None) -> AskResult
     kb.entry(entry_id) -> Entry | None;  kb.reload(*, strict=True) -> KBReport
+    kb.watch(interval=3.0); kb.check_for_changes(background=True)   # automatic reload
     from knowledge.loader import check_knowledge_base   # kb check
     from knowledge.bench import benchmark_ask            # make bench
+    knowledge.unanswered: log_question / answer_question / list_questions (staff answers)
+
+In the app (``init_app``): services provider "kb", ``GET /api/ask``, ``/staff/unanswered``,
+CLI ``kb check|reload`` and ``faq list|answer``; the chat side is knowledge.flows.
 """
+from __future__ import annotations
+
+import threading
+
+AUTO_RELOAD_SECONDS = 3.0  # how often ask() may look at the entry files' mtimes
+
+
+def init_app(app) -> None:
+    from . import index
+    from .cli import faq_cli, kb_cli
+    from .routes import api, staff_bp
+    from .service import KnowledgeBase
+
+    config = app.config
+    runtime = app.extensions["bot"]
+
+    def build(_services=None):
+        kb = KnowledgeBase.load(entries_dir=config["KNOWLEDGE_DIR"], seeds_dir=config["SEEDS_DIR"])
+        kb.watch(interval=float(config.get("KB_RELOAD_SECONDS", AUTO_RELOAD_SECONDS)))
+        return kb
+
+    runtime.services.providers["kb"] = build
+
+    def start_building() -> None:
+        # Serving processes build the index at start-up (jieba's dictionary first, in
+        # parallel with the rest of start-up), not on the first question. CLI runs skip it.
+        index.warm_up()
+        threading.Thread(target=runtime.services.get, args=("kb",), name="faq-kb-build", daemon=True).start()
+
+    runtime.background.append(start_building)
+    for bp in (api, staff_bp):
+        if bp.name not in app.blueprints:
+            app.register_blueprint(bp)
+    for group in (kb_cli, faq_cli):
+        if group.name not in app.cli.commands:
+            app.cli.add_command(group)
