@@ -4,15 +4,20 @@ from .engine import (ProgramRules, Reason, Verdict, early_verdict, evaluate,  # 
 
 
 def init_app(app) -> None:
-    """Hook for bot.create_app: mounts POST /api/eligibility and offers the shared
-    "programs" service (loaded once from PROGRAMS_FILE) to flows and other domains."""
+    """Hook for bot.create_app: mounts POST /api/eligibility, the `funding import` CLI, and offers
+    the shared "programs" service (loaded once from PROGRAMS_FILE) and the funded-business
+    "funding_lookup" (統編 -> register records) to flows, the API and other domains."""
+    from .funding import database_lookup, funding_cli
     from .routes import bp
 
     if bp.name not in app.blueprints:
         app.register_blueprint(bp)
+    if "funding" not in app.cli.commands:
+        app.cli.add_command(funding_cli)
     runtime = app.extensions.get("bot")
     services = getattr(runtime, "services", None)
     if services is not None:
         path = app.config.get("PROGRAMS_FILE")
         services.providers.setdefault(
             "programs", lambda s: load_programs(path or s.config.get("PROGRAMS_FILE")))
+        services.providers.setdefault("funding_lookup", lambda s: database_lookup(s.database))

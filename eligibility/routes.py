@@ -8,6 +8,7 @@ from typing import Mapping
 from flask import Blueprint, current_app, jsonify, request
 
 from .engine import ProgramRules, evaluate, load_programs
+from .funding import apply_register
 from .schemas import check_request, field_error
 
 bp = Blueprint("eligibility", __name__)
@@ -48,4 +49,19 @@ def check_eligibility():
     if not checked.ok:
         return jsonify({"errors": checked.errors}), 422
     verdict = evaluate(program=checked.program, answers=checked.answers)
+    tax_id = checked.answers.get("tax_id")
+    lookup = funding_lookup()
+    if tax_id and lookup is not None:
+        # No double funding beyond asking: the imported register, by 統編 (002 叁 限制條件).
+        verdict = apply_register(program=checked.program, verdict=verdict, records=lookup(tax_id))
     return jsonify(verdict.to_dict()), 200
+
+
+def funding_lookup():
+    """The injected 統編 -> funded-register lookup (eligibility.funding), if the app offers one."""
+    injected = current_app.extensions.get("funding_lookup")
+    if injected is not None:
+        return injected
+    runtime = current_app.extensions.get("bot")
+    services = getattr(runtime, "services", None)
+    return services.get("funding_lookup") if services is not None else None

@@ -1,0 +1,559 @@
+"""「我符合資格嗎？」: the eligibility intake as a chat conversation, driven by the engine.
+
+Verdict questions come from the programme's ``eligibility.fields`` (programs.yaml, asking order)
+and are asked only while the engine says their answer could still change the verdict
+(``next_needed_field``); an answer that settles the case as ineligible ends the conversation at
+once (``early_verdict``), e.g. 30 employees in 數位普及. 「不確定」 is an answer: the engine is run
+for every value the owner might mean, and when those disagree the result is ``needs_review``.
+Only for eligible / needs_review cases do we then ask what the company record needs (統編, name,
+縣市/鄉鎮, industry, main product), show the summary, and give the verdict; the funded-business
+register (eligibility.funding) is checked by 統編 at that point.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+from typing import Any, Mapping
+
+from sqlmodel import select
+
+from bot.messages import Card, Choice, Text, encode_postback
+from bot.models import RoleGrant
+from bot.outbox import enqueue_push
+from bot.services import audit
+from bot.texts import all_keys, t
+from companies.service import upsert_company
+from dialogs import framework as fw
+from dialogs.parsing import normalize, parse_count, parse_registration, parse_yes_no
+from dialogs.registry import command, register_flow
+
+from .engine import (ELIGIBLE, INELIGIBLE, NEEDS_REVIEW, ProgramRules, Reason, Verdict,
+                     early_verdict, evaluate, next_needed_field)
+from .funding import apply_register, find_records
+from .taxid import normalize_tax_id, tax_id_problem
+
+DEFAULT_PROGRAM = "gonghao-2023"
+UNSURE = "unsure"
+NO_TAX_ID = "none"
+CLOSED_TYPES = ("choice", "multi_choice", "boolean")
+# Questions asked after the verdict questions, for the company record (not rules: record fields).
+DETAIL_STEPS = ("tax_id", "company_name", "region", "industry", "main_product")
+MAX_TEXT = 200  # companies.name / main_product column size
+ACCENT = {ELIGIBLE: "#06C755", NEEDS_REVIEW: "#F5A623", INELIGIBLE: "#8A8A8A"}
+
+
+# --- programme and analysis (pure) --------------------------------------------------------
+
+def program_id(ctx: fw.Context) -> str:
+    config = getattr(ctx.services, "config", None) or {}
+    return config.get("ELIGIBILITY_PROGRAM") or DEFAULT_PROGRAM
+
+
+def program_of(ctx: fw.Context) -> ProgramRules:
+    return ctx.services.programs[program_id(ctx)]
+
+
+def _has_text(key: str) -> bool:
+    return key in _text_keys()
+
+
+_TEXT_KEYS: set[str] = set()
+
+
+def _text_keys() -> set[str]:
+    if not _TEXT_KEYS:
+        _TEXT_KEYS.update(all_keys())
+    return _TEXT_KEYS
+
+
+def _text_or(key: str, fallback: str, **values) -> str:
+    return t(key, **values) if _has_text(key) else fallback
+
+
+def verdict_fields(program: ProgramRules) -> list[str]:
+    """The fields the chat asks as verdict questions (everything but 統編 and rosters)."""
+    return [name for name, spec in program.fields.items() if spec.get("type") not in ("tax_id", "roster")]
+
+
+def _candidates(spec: Mapping[str, Any]) -> list[Any]:
+    """Every value an owner who answered 「不確定」 might mean."""
+    kind = spec.get("type")
+    if kind == "boolean":
+        return [True, False]
+    if kind == "choice":
+        return list(spec.get("choices") or {})
+    if kind == "multi_choice":
+        return [[]] + [[key] for key in spec.get("choices") or {}]
+    return [None]
+
+
+def answer_variants(program: ProgramRules, data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The engine's answers: one dict, or one per combination of values for 「不確定」 answers."""
+    base, unsure = {}, []
+    for name in verdict_fields(program):
+        if name not in data or data[name] is None:
+            continue
+        if data[name] == UNSURE:
+            unsure.append(name)
+        else:
+            base[name] = data[name]
+    if data.get("tax_id") and data["tax_id"] != NO_TAX_ID:
+        base["tax_id"] = data["tax_id"]
+    if not unsure:
+        return [base]
+    combos = itertools.product(*(_candidates(program.fields[name]) for name in unsure))
+    return [{**base, **dict(zip(unsure, values))} for values in combos]
+
+
+_ANALYSIS: dict[tuple, tuple[frozenset, bool]] = {}
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    return value
+
+
+def analysis(program: ProgramRules, data: Mapping[str, Any]) -> tuple[frozenset, bool]:
+    """(fields whose answer could still change the verdict, settled-as-ineligible).
+    A field counts when it is the next needed one for any reading of 「不確定」 answers; the case is
+    settled only when every reading is already ineligible. Memoised: ``when`` asks it per step."""
+    fields = verdict_fields(program)
+    key = (program.id, id(program), _freeze({k: data.get(k) for k in fields if k in data}))
+    cached = _ANALYSIS.get(key)
+    if cached is not None:
+        return cached
+    variants = answer_variants(program, data)
+    needed = {next_needed_field(program=program, answers=v) for v in variants} - {None}
+    settled = all((early_verdict(program=program, answers=v) or Verdict(ELIGIBLE)).verdict == INELIGIBLE
+                  for v in variants)
+    if len(_ANALYSIS) > 4096:
+        _ANALYSIS.clear()
+    _ANALYSIS[key] = result = (frozenset(needed), settled)
+    return result
+
+
+def settled(ctx: fw.Context) -> bool:
+    return analysis(program_of(ctx), ctx.data)[1]
+
+
+def verdict_questions_done(ctx: fw.Context) -> bool:
+    needed, is_settled = analysis(program_of(ctx), ctx.data)
+    return not needed and not is_settled
+
+
+def final_verdict(program: ProgramRules, data: Mapping[str, Any]) -> Verdict:
+    """The engine's verdict over every reading of 「不確定」 answers: the same verdict for all
+    readings stands; readings that disagree make it needs_review (staff check, not a guess)."""
+    variants = answer_variants(program, data)
+    verdicts = [evaluate(program=program, answers=v) for v in variants]
+    outcomes = {v.verdict for v in verdicts}
+    if len(outcomes) == 1:
+        return _merge_reasons(outcomes.pop(), verdicts)
+    unsure = [name for name in verdict_fields(program) if data.get(name) == UNSURE]
+    worse = [r for v in verdicts if v.verdict != ELIGIBLE for r in v.reasons]
+    sources = "; ".join(dict.fromkeys(r.source for r in worse if r.source))
+    reasons = [Reason(code=f"unsure_{name}", message=t("eligibility.unsure_reason", label=program.field_label(name)),
+                      source=sources) for name in unsure]
+    reviews = [r for v in verdicts if v.verdict == NEEDS_REVIEW for r in v.reasons]
+    return Verdict(NEEDS_REVIEW, _unique(reasons + reviews))
+
+
+def _unique(reasons: list[Reason]) -> list[Reason]:
+    return list({r.code: r for r in reasons}.values())
+
+
+def _merge_reasons(outcome: str, verdicts: list[Verdict]) -> Verdict:
+    return Verdict(outcome, _unique([r for v in verdicts for r in v.reasons]))
+
+
+# --- question building blocks ----------------------------------------------------------------
+
+def _nav(ctx: fw.Context) -> list[Choice]:
+    items = [Choice(t("core.nav_back"))] if ctx.history else []
+    return items + [Choice(t("core.nav_cancel"))]
+
+
+def _help_choice(ctx: fw.Context, name: str) -> list[Choice]:
+    if not _has_text(f"eligibility.help_{name}"):
+        return []
+    return [Choice(t("eligibility.whats_this"), data=encode_postback(nav=fw.Nav.HELP.value),
+                   display=t("eligibility.whats_this"))]
+
+
+def _choice_label(field: str, key: str, spec: Mapping) -> str:
+    return _text_or(f"eligibility.choice_{field}_{key}", str((spec.get("choices") or {}).get(key, key)))
+
+
+def _question(ctx: fw.Context, name: str, spec: Mapping, **values) -> str:
+    text = _text_or(f"eligibility.ask_{name}", str(spec.get("label", name)), **values)
+    if not ctx.history and not ctx.data.get(name):
+        text = t("eligibility.intro", program=program_of(ctx).name) + "\n\n" + text
+    return text
+
+
+def _ask_verdict_field(name: str):
+    def ask(ctx: fw.Context):
+        program = program_of(ctx)
+        spec = program.fields[name]
+        kind = spec.get("type")
+        options: list[Choice] = []
+        extra = {}
+        if kind == "choice":
+            options = [ctx.choice(_choice_label(name, key, spec), key) for key in spec.get("choices") or {}]
+            options.append(ctx.choice(t("eligibility.unsure"), UNSURE))
+        elif kind == "multi_choice":
+            extra["items"] = _prior_items(program, name, spec)
+            options = [ctx.choice(_choice_label(name, key, spec), key) for key in spec.get("choices") or {}]
+            options += [ctx.choice(t("eligibility.answer_none"), "none"), ctx.choice(t("eligibility.unsure"), UNSURE)]
+        elif kind == "boolean":
+            options = [ctx.choice(t("eligibility.answer_yes"), "yes"), ctx.choice(t("eligibility.answer_no"), "no"),
+                       ctx.choice(t("eligibility.unsure"), UNSURE)]
+        elif kind == "integer":
+            options = [ctx.choice(t("eligibility.choice_employees_zero"), "0")]
+            options += [ctx.choice(str(n), str(n)) for n in range(1, 10)]
+        quick = options + _help_choice(ctx, name) + _nav(ctx)
+        if len(quick) > 13:  # LINE's quick reply limit: drop the help shortcut, then 取消
+            quick = options + _nav(ctx)[:13 - len(options)]
+        return [Text(_question(ctx, name, spec, **extra), tuple(quick[:13]))]
+    return ask
+
+
+def _prior_items(program: ProgramRules, name: str, spec: Mapping) -> str:
+    """The prior-funding options in plain words, numbered, with the agencies that count (002 註4)."""
+    agencies = {}
+    for rule in program.rules:
+        if rule.spec.get("field") == name:
+            for key, item in (rule.spec.get("items") or {}).items():
+                if item.get("agencies"):
+                    agencies[key] = "、".join(item["agencies"][:4])
+    lines = []
+    for n, (key, label) in enumerate((spec.get("choices") or {}).items(), start=1):
+        line = t("eligibility.prior_item_line", n=n, label=label)
+        if key in agencies:
+            line += t("eligibility.prior_agencies", agencies=agencies[key])
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _is_unsure(text: str) -> bool:
+    return parse_yes_no(text) == UNSURE or normalize(text) in {normalize(t("eligibility.unsure")), "unsure"}
+
+
+def _match_choice(text: str, field: str, spec: Mapping) -> str | None:
+    """A typed answer naming one option: its key, label or short label, a part of the short label
+    ('普及'), or the short label's first words inside a sentence ('拿過雲世代的')."""
+    folded = normalize(text)
+    hits = []
+    for key, label in (spec.get("choices") or {}).items():
+        short = normalize(_choice_label(field, key, spec))
+        if folded in (key, normalize(label), short):
+            return key
+        if (len(folded) >= 2 and folded in short) or short in folded or short[:3] in folded:
+            hits.append(key)
+    return hits[0] if len(hits) == 1 else None
+
+
+def _parse_verdict_field(name: str):
+    def parse(ctx: fw.Context, user_input: fw.UserInput):
+        program = program_of(ctx)
+        spec = program.fields[name]
+        kind = spec.get("type")
+        text = user_input.answer_text.strip()
+        if user_input.kind == "postback":
+            return _postback_value(kind, text)
+        if kind == "integer":
+            count = parse_count(text)
+            if count is None or count < int(spec.get("min", 0)) or count > 100000:
+                raise fw.Invalid(_text_or(f"eligibility.invalid_{name}", t("eligibility.invalid_employees")))
+            return count
+        if _is_unsure(text):
+            return UNSURE
+        if kind == "choice":
+            value = parse_registration(text) if name == "registration" else None
+            value = value or _match_choice(text, name, spec)
+            if value in (spec.get("choices") or {}):
+                return value
+            raise fw.Invalid(_text_or(f"eligibility.invalid_{name}", t("eligibility.invalid_yes_no")))
+        if kind == "multi_choice":
+            value = _match_choice(text, name, spec)
+            if value:
+                return [value]
+            if parse_yes_no(text) is False or normalize(text) in {normalize(t("eligibility.answer_none")), "都沒", "沒拿過"}:
+                return []
+            raise fw.Invalid(_text_or(f"eligibility.invalid_{name}", t("eligibility.invalid_yes_no")))
+        if kind == "boolean":
+            answer = parse_yes_no(text)
+            if answer is None:
+                raise fw.Invalid(t("eligibility.invalid_yes_no"))
+            return answer
+        raise fw.Invalid(t("eligibility.invalid_yes_no"))
+    return parse
+
+
+def _postback_value(kind: str, value: str) -> Any:
+    if value == UNSURE:
+        return UNSURE
+    if kind == "integer":
+        return int(value)
+    if kind == "boolean":
+        return value == "yes"
+    if kind == "multi_choice":
+        return [] if value == "none" else [value]
+    return value
+
+
+def _display_verdict_field(name: str):
+    def display(ctx: fw.Context, value: Any) -> str:
+        spec = program_of(ctx).fields.get(name, {})
+        if value == UNSURE:
+            return t("eligibility.unsure_display")
+        kind = spec.get("type")
+        if kind == "integer":
+            return t("eligibility.employees_display_zero") if value == 0 else t("eligibility.employees_display", count=value)
+        if kind == "boolean":
+            return t("eligibility.answer_yes") if value else t("eligibility.answer_no")
+        if kind == "multi_choice":
+            return "、".join(_choice_label(name, k, spec) for k in value or []) or t("eligibility.answer_none")
+        return _choice_label(name, str(value), spec)
+    return display
+
+
+def _verdict_when(name: str):
+    def when(ctx: fw.Context) -> bool:
+        if name in ctx.data:
+            return True
+        program = program_of(ctx)
+        return name in program.fields and name in analysis(program, ctx.data)[0]
+    return when
+
+
+# --- company detail steps ----------------------------------------------------------------------
+
+def _details_when(ctx: fw.Context) -> bool:
+    return verdict_questions_done(ctx)
+
+
+def _ask_tax_id(ctx: fw.Context):
+    optional = ctx.data.get("registration") in ("tax_only", UNSURE)
+    quick = ([ctx.choice(t("eligibility.choice_no_tax_id"), NO_TAX_ID)] if optional else []) + _nav(ctx)
+    key = "eligibility.ask_tax_id_optional" if optional else "eligibility.ask_tax_id"
+    return [Text(t(key), tuple(quick))]
+
+
+def _parse_tax_id(ctx: fw.Context, user_input: fw.UserInput) -> str:
+    text = user_input.answer_text.strip()
+    optional = ctx.data.get("registration") in ("tax_only", UNSURE)
+    if optional and (text == NO_TAX_ID or normalize(text) in {normalize(t("eligibility.choice_no_tax_id")), "沒有", "沒有統編", "無"}):
+        return NO_TAX_ID
+    digits = re.findall(r"\d+", unicodedata.normalize("NFKC", text))
+    candidate = digits[0] if len(digits) == 1 and not re.search(r"[-–—]", text) else normalize_tax_id(text)
+    problem = tax_id_problem(candidate)
+    if problem:
+        looks_like_question = None if not digits else False
+        raise fw.Invalid(problem, looks_like_question=looks_like_question)
+    return candidate
+
+
+def _display_tax_id(ctx: fw.Context, value: str) -> str:
+    return t("eligibility.choice_no_tax_id") if value == NO_TAX_ID else str(value)
+
+
+def _free_text(name: str):
+    """Names and products: any short text, except a question (which goes to the FAQ)."""
+    def parse(ctx: fw.Context, user_input: fw.UserInput) -> str:
+        text = " ".join(user_input.answer_text.split())
+        if re.search(r"[?？]|[嗎呢]$", text):
+            raise fw.Invalid(t(f"eligibility.invalid_{name}"), looks_like_question=True)
+        if not text or len(text) > MAX_TEXT:
+            raise fw.Invalid(t(f"eligibility.invalid_{name}"))
+        return text
+    return parse
+
+
+def _ask_text(name: str, choices: tuple[str, ...] = ()):
+    def ask(ctx: fw.Context):
+        quick = tuple(ctx.choice(c, c) for c in choices) + tuple(_help_choice(ctx, name)) + tuple(_nav(ctx))
+        return [Text(t(f"eligibility.ask_{name}"), quick[:13])]
+    return ask
+
+
+def counties() -> list[str]:
+    return t("eligibility.counties").split("、")
+
+
+def parse_region(text: str) -> dict[str, str] | None:
+    """'台北市大安區' -> {'county': '臺北市', 'township': '大安區'}; '台中西屯區' works too (台/臺
+    both accepted; a county without 市/縣 only when unambiguous). None when unclear."""
+    folded = normalize(text).replace("台", "臺")
+    folded = re.sub(r"^(我們|店|我的店|店家)?(在|位於|住在)", "", folded)
+    rest = None
+    for county in counties():
+        if folded.startswith(county):
+            found, rest = county, folded[len(county):]
+            break
+    else:
+        bases = [c for c in counties() if folded.startswith(c[:-1])]
+        if len(bases) != 1:
+            return None
+        found, rest = bases[0], folded[len(bases[0]) - 1:]
+    match = re.match(r"^(.{1,4}?[區鄉鎮市])", rest or "")
+    if not match:
+        return None
+    return {"county": found, "township": match.group(1)}
+
+
+def _parse_region(ctx: fw.Context, user_input: fw.UserInput) -> dict[str, str]:
+    region = parse_region(user_input.answer_text)
+    if region is None:
+        raise fw.Invalid(t("eligibility.invalid_region"))
+    return region
+
+
+def _parse_industry(ctx: fw.Context, user_input: fw.UserInput) -> str:
+    text = " ".join(user_input.answer_text.split())
+    if normalize(text) == normalize(t("eligibility.industry_other")):
+        raise fw.Invalid(t("eligibility.invalid_industry"), looks_like_question=False)
+    return _free_text("industry")(ctx, user_input)
+
+
+def _industry_choices() -> tuple[str, ...]:
+    return tuple(t("eligibility.industry_choices").split("、")) + (t("eligibility.industry_other"),)
+
+
+# --- finish: verdict, record, notifications ------------------------------------------------------
+
+def staff_ids(session) -> list[str]:
+    return sorted(set(session.exec(select(RoleGrant.line_user_id).where(RoleGrant.role == "staff")).all()))
+
+
+def _notify_staff(session, *, text: str, key: str, origin: str) -> int:
+    recipients = staff_ids(session)
+    for staff in recipients:
+        enqueue_push(session, to=staff, replies=[Text(text)], idempotency_key=f"{key}:{staff}", origin=origin)
+    return len(recipients)
+
+
+def _alternatives(program: ProgramRules, programs: Mapping[str, ProgramRules], verdict: Verdict) -> list[str]:
+    others = "、".join(p.short_name for pid, p in programs.items() if pid != program.id)
+    lines = []
+    for reason in verdict.reasons:
+        key = f"eligibility.alt_{reason.code}"
+        if _has_text(key):
+            lines.append(t(key, others=others))
+    return list(dict.fromkeys(lines)) or [t("eligibility.alt_default")]
+
+
+def verdict_card(*, program: ProgramRules, programs: Mapping[str, ProgramRules], verdict: Verdict) -> Card:
+    body = "\n".join(f"• {r.message}" for r in verdict.reasons) or t("eligibility.verdict_none")
+    buttons: tuple[Choice, ...] = ()
+    if verdict.verdict == ELIGIBLE:
+        note = t("eligibility.next_eligible")
+        buttons = (Choice(t("core.menu_letter")),)  # message action: the letter flow's phrase
+    elif verdict.verdict == NEEDS_REVIEW:
+        note = t("eligibility.next_needs_review")
+        buttons = (Choice(t("core.menu_faq")),)
+    else:
+        note = "\n".join([t("eligibility.next_ineligible"), t("eligibility.alternatives_title"),
+                          *(f"• {line}" for line in _alternatives(program, programs, verdict))])
+        buttons = (Choice(t("eligibility.recheck"), text=t("core.menu_eligibility")),)
+    title = t(f"eligibility.verdict_title_{verdict.verdict}")
+    return Card(title=title, body=body, note=note, buttons=buttons, accent=ACCENT[verdict.verdict],
+                alt_text=f"{title}：{body}"[:400])
+
+
+def _record_fields(program: ProgramRules, ctx: fw.Context, verdict: Verdict) -> dict:
+    data = ctx.data
+    region = data.get("region") or {}
+    track = data.get("track")
+    if track in (None, UNSURE):
+        track = (program.data.get("campaign") or {}).get("track") or program.fields.get("track", {}).get("default")
+    answers = {k: data[k] for k in verdict_fields(program) if k in data}
+    return {
+        "program_id": program.id, "name": data.get("company_name"), "county": region.get("county"),
+        "township": region.get("township"), "industry": data.get("industry"),
+        "main_product": data.get("main_product"),
+        "registration": data.get("registration") if data.get("registration") != UNSURE else None,
+        "employees": data.get("employees"), "track": track, "answers": answers,
+        "verdict": verdict.verdict, "verdict_reasons": [r.to_dict() for r in verdict.reasons],
+        "verdict_at": ctx.now,
+    }
+
+
+def finish(request) -> fw.Turn:
+    ctx, session = request.ctx, request.session
+    programs = request.services.programs
+    program = programs[program_id(ctx)]
+    verdict = final_verdict(program, ctx.data)
+    tax_id = ctx.data.get("tax_id") if ctx.data.get("tax_id") not in (None, NO_TAX_ID) else None
+    if tax_id:
+        verdict = apply_register(program=program, verdict=verdict, records=find_records(session, tax_id=tax_id))
+    replies: list = []
+    company_id = None
+    if "company_name" in ctx.data:  # details were collected: keep the intake as the company record
+        company, second_account = upsert_company(session, line_user_id=ctx.user_id, tax_id=tax_id,
+                                                 fields=_record_fields(program, ctx, verdict))
+        company_id = company.id
+        label = {"name": company.name or "", "tax_id": tax_id or "—"}
+        if second_account:
+            replies.append(Text(t("eligibility.second_account")))
+            _notify_staff(session, text=t("eligibility.staff_second_account", **label),
+                          key=f"eligibility:second:{company.id}:{ctx.user_id}", origin=f"eligibility:{company.id}")
+        if verdict.verdict == NEEDS_REVIEW:
+            reasons = "\n".join(f"• {r.message}" for r in verdict.reasons)
+            _notify_staff(session, text=t("eligibility.staff_review", reasons=reasons, **label),
+                          key=f"eligibility:review:{company.id}:{verdict.verdict}", origin=f"eligibility:{company.id}")
+    audit(session, actor=ctx.user_id, action="eligibility_verdict",
+          target=f"company:{company_id}" if company_id else None, program=program.id,
+          verdict=verdict.verdict, codes=verdict.codes)
+    replies.append(verdict_card(program=program, programs=programs, verdict=verdict))
+    return fw.Turn(ctx.cleared(), replies, show_menu=True)
+
+
+# --- the flow ----------------------------------------------------------------------------------
+
+def _verdict_steps(field_names: list[str], labels: Mapping[str, str]) -> tuple[fw.Step, ...]:
+    return tuple(fw.Step(name, labels.get(name, name), _ask_verdict_field(name), _parse_verdict_field(name),
+                         when=_verdict_when(name), display=_display_verdict_field(name),
+                         help=_text_or(f"eligibility.help_{name}", ""))
+                 for name in field_names)
+
+
+def _build_flow() -> fw.Flow:
+    from .engine import load_programs
+    from .routes import DEFAULT_PROGRAMS_FILE
+
+    # Step names are fixed at start-up from the programme file's fields (asking order); the
+    # questions, choices and rules are read from the app's programmes at run time.
+    default = load_programs(DEFAULT_PROGRAMS_FILE)[DEFAULT_PROGRAM]
+    names = verdict_fields(default)
+    labels = {n: default.field_label(n) for n in names}
+    details = (
+        fw.Step("tax_id", default.field_label("tax_id"), _ask_tax_id, _parse_tax_id, when=_details_when,
+                display=_display_tax_id, help=t("eligibility.help_tax_id")),
+        fw.Step("company_name", t("eligibility.label_company_name"), _ask_text("company_name"),
+                _free_text("company_name"), when=_details_when),
+        fw.Step("region", t("eligibility.label_region"), _ask_text("region"), _parse_region, when=_details_when,
+                display=lambda ctx, v: f"{v.get('county', '')}{v.get('township', '')}" if v else "—",
+                help=t("eligibility.help_region")),
+        fw.Step("industry", t("eligibility.label_industry"), _ask_text("industry", _industry_choices()),
+                _parse_industry, when=_details_when),
+        fw.Step("main_product", t("eligibility.label_main_product"), _ask_text("main_product"),
+                _free_text("main_product"), when=_details_when),
+    )
+    return fw.Flow(
+        id=fw.FlowId.ELIGIBILITY, title=t("eligibility.flow_title"), help=t("eligibility.flow_help"),
+        steps=_verdict_steps(names, labels) + details, finish=finish, requires_consent=True,
+        settled=settled, summary_title=t("eligibility.summary_title"))
+
+
+ELIGIBILITY = register_flow(_build_flow())
+
+
+@command("eligibility", "我符合資格嗎？", "我符合資格嗎", "資格", "資格檢查", "檢查資格", "可以申請嗎",
+         "能不能參加", "符合資格嗎")
+def start_eligibility(request) -> fw.Turn:
+    return fw.Turn(request.ctx, [], start_flow=fw.FlowId.ELIGIBILITY.value)
