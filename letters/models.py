@@ -20,7 +20,9 @@ class Letter(SQLModel, table=True):
     __tablename__ = "letters"
     id: Optional[int] = Field(default=None, primary_key=True)
     program_id: str = Field(default="gonghao-2023", max_length=40, index=True)
-    company_id: int = Field(foreign_key="companies.id", index=True)
+    # One letter per company (its versions hold the history): two owners of the same company
+    # signing at once cannot create two letters.
+    company_id: int = Field(foreign_key="companies.id", index=True, unique=True)
     owner_line_user_id: str = Field(max_length=64, index=True)
     status: str = Field(default="signed", max_length=12, index=True)  # signed | withdrawn
     current_version_id: Optional[int] = Field(default=None)
