@@ -173,6 +173,13 @@ def parse_address(text: str) -> str:
     return value
 
 
+def parse_main_product(text: str) -> str:
+    value = normalize(text)
+    if not 1 <= len(value) <= 100:
+        raise FieldError(t("letters.invalid_main_product"))
+    return value
+
+
 def parse_employees(text: str) -> int:
     value = normalize(text).rstrip("人位名個")
     if not value.isdigit() or int(value) > 100000:

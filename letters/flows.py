@@ -111,6 +111,9 @@ FIELD_STEPS = (
     _field_step("tax_id", _ask("ask_tax_id"), _parse_tax_id),
     _field_step("registration", _ask_registration, _parse_registration),
     _field_step("employees", _ask("ask_employees"), lambda ctx, text: doc.parse_employees(text)),
+    # Not in the letter: 附件一 預定輔導企業彙總表 needs it, so ask once when the intake did not.
+    fw.Step("main_product", t("letters.main_product_label"), _ask("ask_main_product"),
+            _wrap(lambda ctx, text: doc.parse_main_product(text)), when=_signing),
     _field_step("contact_name", _ask("ask_contact_name"), lambda ctx, text: doc.parse_person_name(text)),
     _field_step("mobile", _ask("ask_mobile"), lambda ctx, text: doc.parse_mobile(text)),
     _field_step("phone", _ask_phone, lambda ctx, text: doc.parse_phone(text, mobile=ctx.data.get("mobile"))),
@@ -244,6 +247,9 @@ def complete_signing(*, session, services, ctx: fw.Context, signature: service.S
         fields={name: data.get(name) for name in doc.FIELDS}, campaign=campaign, signature=signature,
         consent_sha256=data.get("consent_sha256") or doc.consent_sha256(),
         timeline={key: data.get(key) for key in ("started_at", "viewed_at", "consented_at")}, now=ctx.now)
+    if data.get("main_product") and not company.main_product:
+        company.main_product = data["main_product"]
+        session.add(company)
     audit(session, actor=ctx.user_id, action="letter_signed", target=f"letter:{letter.id}",
           version=version.version_no, sha256=version.sha256, channel=signature.channel)
     url = links.pdf_url(config, letter_id=letter.id, version_id=version.id, user_id=ctx.user_id)
@@ -322,7 +328,8 @@ def _begin(request, company: Company, *, previous=None, lead: list | None = None
     """Start the flow with what is already known (intake, or the version being corrected)."""
     prefill: dict = {"company_id": company.id, "program_id": company.program_id}
     known = {"company_name": company.name, "tax_id": company.tax_id,
-             "registration": doc.registration_kind(company.registration), "employees": company.employees}
+             "registration": doc.registration_kind(company.registration), "employees": company.employees,
+             "main_product": company.main_product}
     if previous is not None:
         known.update({k: v for k, v in service.version_content(previous)["fields"].items() if v not in (None, "")})
     prefill.update({k: v for k, v in known.items() if v not in (None, "")})

@@ -292,3 +292,31 @@ def test_photo_can_be_sent_later(app, chat, fake_line):
     assert "已附" in joined(texts)
     texts = chat.say("我的意向書")
     assert "已附" in joined(texts)
+
+
+def test_missing_intake_details_are_asked_and_saved_on_the_company(app, chat):
+    chat.follow()
+    company_id = make_company(app, chat.user_id, tax_id=None, main_product=None, county=None)
+    chat.say("簽署合作意向書")
+    texts = chat.tap("同意")
+    assert "統一編號" in joined(texts)
+    texts = chat.say("04595258")
+    assert "檢查碼" in joined(texts)
+    texts = chat.say("０４５９５２５７")  # full-width digits are fine
+    assert "主要的服務或產品" in joined(texts)
+    chat.say("手搖飲")
+    for answer in ("王小明", "0912345678"):
+        chat.say(answer)
+    texts = chat.tap("同手機")
+    assert "E-mail" in joined(texts)
+    for answer in ("shop@example.com", "新竹縣竹北市光明六路10號", "王大明"):
+        chat.say(answer)
+    chat.tap("內容正確")
+    chat.tap("我同意")
+    assert "簽署完成" in joined(chat.say("王大明"))
+    with app.extensions["bot"].database.session() as session:
+        company = session.get(Company, company_id)
+        assert (company.tax_id, company.main_product, company.county, company.township) == \
+            ("04595257", "手搖飲", "新竹縣", "竹北市")
+        version = session.exec(select(LetterVersion)).one()
+        assert service.version_content(version)["fields"]["phone"] == "0912345678"
