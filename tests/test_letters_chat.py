@@ -320,3 +320,22 @@ def test_missing_intake_details_are_asked_and_saved_on_the_company(app, chat):
             ("04595257", "手搖飲", "新竹縣", "竹北市")
         version = session.exec(select(LetterVersion)).one()
         assert service.version_content(version)["fields"]["phone"] == "0912345678"
+
+
+def test_after_the_eligibility_chat_the_owner_signs_with_only_the_missing_details(app, chat):
+    """The whole outcome of issue 5: verdict -> 「簽署合作意向書」 -> signed, asking only what is missing."""
+    from tests.test_eligibility_chat import begin, drive
+
+    begin(chat)
+    drive(chat, {"registration": "company", "employees": 3, "prior_funding": [], "tax_id": "21556433"})
+    texts = chat.tap("簽署合作意向書")
+    assert "聯絡人" in joined(texts)  # consent already given; 名稱/統編/型態/人數/產品 prefilled
+    for answer in ("王小明", "0912345678", "02-2345-6789", "shop@example.com", "臺北市大安區復興南路一段1號"):
+        chat.say(answer)
+    texts = chat.say("王大明")
+    assert "小明咖啡有限公司" in joined(texts) and "21556433" in joined(texts)
+    chat.tap("內容正確")
+    chat.tap("我同意")
+    assert "簽署完成" in joined(chat.say("王大明"))
+    with app.extensions["bot"].database.session() as session:
+        assert session.exec(select(Company)).one().letter_status == "signed"

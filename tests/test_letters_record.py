@@ -261,3 +261,19 @@ def test_owner_link_expires_and_cannot_be_forged(app):
         assert client.get(path).status_code == 410
     finally:
         app.config.pop("LETTER_LINK_SECONDS")
+
+
+def test_a_missing_font_is_a_clear_error(app, monkeypatch):
+    from letters import pdf
+
+    letter_id = signed_letter(app)
+    monkeypatch.setattr(pdf, "FONT_CANDIDATES", ("/nonexistent/NotoSansCJK-Regular.ttc",))
+    monkeypatch.delenv("LETTERS_FONT_PATH", raising=False)
+    pdf.find_font.cache_clear()
+    try:
+        with pytest.raises(pdf.FontMissing, match="fonts-noto-cjk"):
+            pdf.find_font(None)
+        response = app.test_client().get(f"/staff/letters/{letter_id}/pdf", headers=AUTH)
+        assert response.status_code == 503 and b"fonts-noto-cjk" in response.data
+    finally:
+        pdf.find_font.cache_clear()
