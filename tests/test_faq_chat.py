@@ -1,0 +1,209 @@
+"""FAQ in chat, end to end: real SDK -> fake LINE over HTTP (the ``chat`` fixture)."""
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from sqlmodel import select
+
+from bot.models import RoleGrant
+from knowledge.models import UnansweredQuestion
+from knowledge.service import KnowledgeBase
+from tests.conftest import REPO, SHARED, STAFF_TOKEN, joined
+
+OWNER = "U" + "1" * 32
+STAFF = "U" + "2" * 32
+OFF_TOPIC = "你們那邊停車方便嗎"  # the documents say nothing about parking
+
+
+def eventually(predicate, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def _grant_staff(app, user: str = STAFF) -> None:
+    with app.extensions["bot"].database.session() as session:
+        session.add(RoleGrant(line_user_id=user, role="staff", granted_by="test"))
+
+
+def _rows(app) -> list[UnansweredQuestion]:
+    with app.extensions["bot"].database.session() as session:
+        rows = list(session.exec(select(UnansweredQuestion).order_by(UnansweredQuestion.id)).all())
+        for row in rows:
+            session.expunge(row)
+        return rows
+
+
+def _pushed_text(app, fake_line, user: str, needle: str) -> bool:
+    def seen() -> bool:
+        app.extensions["bot"].sender.deliver_due()
+        return any(needle in text for text in fake_line.texts_for(user))
+    return eventually(seen)
+
+
+@pytest.fixture
+def kb_copy(app, tmp_path):
+    """A private copy of the entries, swapped in as the app's KB (edits must not touch the repo)."""
+    services = app.extensions["bot"].services
+    original = services.get("kb")
+    entries = tmp_path / "entries"
+    shutil.copytree(REPO / "knowledge" / "entries", entries)
+    kb = KnowledgeBase.load(entries, SHARED / "seeds", strict=True)
+    services.replace("kb", kb)
+    yield kb
+    services.replace("kb", original)
+
+
+def test_confident_answer_has_source_and_related_quick_replies(chat):
+    texts = chat.say("普及的補助上限是多少")
+    answer = joined(texts)
+    assert "200萬" in answer and "150萬" in answer
+    assert "來源：112年數位共好計畫提案作業規範" in answer
+    actions = chat.actions()
+    assert 2 <= len(actions) <= 3
+    assert all(a["type"] == "message" for a in actions)
+    # Tapping a related question asks it, and it is answered with its own source line.
+    follow = chat.tap_action(actions[0])
+    assert "來源：" in joined(follow)
+
+
+def test_suggest_band_offers_top3_and_staff_option(app, chat, fake_line):
+    _grant_staff(app)
+    texts = chat.say("共好")  # only a programme name: too vague to answer outright
+    assert "你是想問" in joined(texts)
+    labels = chat.labels()
+    assert len(labels) == 4 and labels[-1] == "都不是，請專人回覆"
+    picked = chat.tap_action(chat.actions()[0])
+    assert "來源：" in joined(picked)
+    other = chat.as_user(OWNER)  # a fresh conversation (no previous topic to follow up on)
+    other.say("共好")
+    texts = other.tap("都不是")
+    assert "承辦同仁" in joined(texts)
+    rows = _rows(app)
+    assert len(rows) == 1 and rows[0].question == "共好" and rows[0].reason == "declined"
+    assert rows[0].candidates and rows[0].candidates[0]["entry_id"]
+    assert _pushed_text(app, fake_line, STAFF, f"#{rows[0].id}")
+
+
+def test_fallback_logs_and_tells_staff_once_then_api_answer_reaches_asker(app, chat, fake_line, live_server):
+    _grant_staff(app)
+    owner = chat.as_user(OWNER)
+    texts = owner.say(OFF_TOPIC)
+    assert "找不到" in joined(texts) and "承辦同仁" in joined(texts)
+    owner.say(OFF_TOPIC)  # asked twice: still one open row, one staff notification
+    rows = _rows(app)
+    assert len(rows) == 1 and rows[0].line_user_id == OWNER and rows[0].status == "open"
+    assert _pushed_text(app, fake_line, STAFF, OFF_TOPIC)
+    assert sum(OFF_TOPIC in t for t in fake_line.texts_for(STAFF)) == 1
+
+    url = f"{live_server.url}/staff/unanswered"
+    assert requests.get(url, timeout=5, headers={"Authorization": "Bearer wrong"}).status_code == 403
+    listed = requests.get(url, timeout=5, headers={"Authorization": f"Bearer {STAFF_TOKEN}"}).json()
+    assert [q["question"] for q in listed["questions"]] == [OFF_TOPIC]
+    qid = listed["questions"][0]["id"]
+    response = requests.post(f"{url}/{qid}/answer", json={"answer": "活動地點有特約停車場，可折抵2小時。"},
+                             headers={"Authorization": f"Bearer {STAFF_TOKEN}"}, timeout=5)
+    assert response.status_code == 200 and response.json()["pushed"] is True
+    assert _pushed_text(app, fake_line, OWNER, "特約停車場")
+    assert _rows(app)[0].status == "answered"
+    bad = requests.post(f"{url}/{qid}/answer", json={"answer": ""},
+                        headers={"Authorization": f"Bearer {STAFF_TOKEN}"}, timeout=5)
+    assert bad.status_code == 422
+
+
+def test_staff_answers_in_chat_and_asker_gets_push(app, chat, fake_line):
+    _grant_staff(app)
+    owner = chat.as_user(OWNER)
+    owner.say(OFF_TOPIC)
+    qid = _rows(app)[0].id
+    staff = chat.as_user(STAFF)
+    listing = joined(staff.say("/回覆"))
+    assert f"#{qid}" in listing
+    done = joined(staff.say(f"/回覆 {qid} 現場有停車場喔"))
+    assert f"#{qid}" in done
+    assert _pushed_text(app, fake_line, OWNER, "現場有停車場喔")
+    # Not staff: the command is refused and nothing changes.
+    refused = joined(owner.say(f"/回覆 {qid} 亂回"))
+    assert "無法使用" in refused
+    assert _rows(app)[0].answer == "現場有停車場喔"
+
+
+def test_answer_added_as_phrasing_is_answered_next_time(app, chat, fake_line, kb_copy, live_server):
+    question = "我那間小吃部請了十二個阿姨 還能報名嗎"
+    assert kb_copy.ask(question).band != "answer"
+    owner = chat.as_user(OWNER)
+    owner.say(question)
+    qid = _rows(app)[0].id
+    response = requests.post(f"{live_server.url}/staff/unanswered/{qid}/answer",
+                             json={"answer": "數位普及要9人以下；超過9人可以看看數位共融。",
+                                   "add_to_entry": "gh-integration-over-9"},
+                             headers={"Authorization": f"Bearer {STAFF_TOKEN}"}, timeout=5)
+    assert response.status_code == 200, response.text
+    assert response.json()["added_to_entry"] == "gh-integration-over-9"
+    assert question in kb_copy.entry("gh-integration-over-9").alternatives
+    result = kb_copy.ask(question)
+    assert result.matched and result.entry_id == "gh-integration-over-9"
+    again = joined(chat.as_user("U" + "3" * 32).say(question))
+    assert "來源：" in again
+    # A phrasing that another entry already owns is refused and the file is left untouched.
+    before = (kb_copy.entries_dir / "gonghao-2023").joinpath("eligibility.yaml").read_bytes()
+    taken = kb_copy.entry("gh-eligibility-who").question
+    with app.extensions["bot"].database.session() as session:
+        session.add(UnansweredQuestion(line_user_id=OWNER, question=taken))
+    qid2 = _rows(app)[-1].id
+    response = requests.post(f"{live_server.url}/staff/unanswered/{qid2}/answer",
+                             json={"answer": "x", "add_to_entry": "gh-integration-over-9"},
+                             headers={"Authorization": f"Bearer {STAFF_TOKEN}"}, timeout=5)
+    assert response.status_code == 422
+    assert (kb_copy.entries_dir / "gonghao-2023" / "eligibility.yaml").read_bytes() == before
+    assert _rows(app)[-1].status == "open"
+
+
+def test_follow_up_is_understood_against_previous_topic(chat):
+    first = joined(chat.say("數位普及A級要輔導幾家"))
+    assert "50" in first
+    second = joined(chat.say("那共融呢？"))
+    assert "30" in second and "40" in second  # 數位共融 A級 30-40家
+
+
+def test_question_mid_demo_flow_is_answered_and_flow_resumes(chat):
+    assert "客人" in joined(chat.say("數位小測驗"))
+    texts = joined(chat.say("共好的提案截止是幾點？"))
+    assert "17:00" in texts          # the FAQ answer
+    assert "客人" in texts           # the pending question is asked again
+    chat.tap("LINE官方帳號")
+    assert "請確認" in joined(chat.say("20"))
+    assert "小測驗完成" in joined(chat.tap("確認"))
+
+
+def test_program_hint_from_context_decides(app, chat):
+    # With no context the engine leans to 數位共好; a paused cluster intake makes it 群聚.
+    from knowledge import flows
+
+    class Ctx:
+        flow = "cluster_check"
+        data: dict = {}
+        memory: dict = {}
+        user_id = OWNER
+
+    class Req:
+        ctx = Ctx
+        session = None
+
+    assert flows.program_hint(Req) == "cluster-2022"
+    Ctx.flow, Ctx.memory = None, {"paused": {"flow": "eligibility", "data": {}}}
+    assert flows.program_hint(Req) == "gonghao-2023"
+
+
+def test_readable_source():
+    from knowledge.flows import readable_source
+
+    assert readable_source("003 貳 申請資格") == "111年數位群聚輔導提案作業規範 貳 申請資格"
+    assert readable_source("999 x") == "999 x"
