@@ -1,0 +1,309 @@
+"""「我符合資格嗎？」 end to end: signed webhooks through the real SDK to fake LINE over HTTP.
+
+The dev-set scenarios are driven from their ``answers`` dict: each answer becomes the tap or the
+typed reply an owner would give to the question the bot is actually asking (read from the
+conversation state), so the test follows whatever order the engine chooses.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from bot.models import AuditEntry, Conversation, OutboundMessage, RoleGrant
+from bot.texts import t
+from companies.models import Company, CompanyMember
+from eligibility.taxid import tax_id_problem
+from tests.conftest import SHARED, joined
+
+DEV_SET = SHARED / "eval" / "eligibility_dev.jsonl"
+SCENARIOS = [json.loads(line) for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
+GONGHAO = [s for s in SCENARIOS if s["program"] == "gonghao-2023"]
+STAFF = "U" + "5" * 32
+CN_NUMBERS = {1: "一個人", 2: "兩個", 3: "三位", 4: "四個人", 5: "五個人", 6: "6人", 9: "九個人",
+              11: "十一個", 15: "十五人", 30: "三十個員工"}
+
+
+def eventually(predicate, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def step_of(chat) -> str | None:
+    with chat.runtime.database.session() as session:
+        row = session.exec(select(Conversation).where(Conversation.line_user_id == chat.user_id)).first()
+        return row.step if row and row.flow == "eligibility" else None
+
+
+def begin(chat) -> list[str]:
+    """Follow, ask 「我符合資格嗎？」, agree to the privacy statement: the first question."""
+    chat.follow()
+    texts = chat.say("我符合資格嗎？")
+    assert "個人資料" in joined(texts)
+    texts = chat.tap("同意")
+    assert step_of(chat) == "registration"
+    return texts
+
+
+def grant_staff(app, user_id: str = STAFF) -> None:
+    with app.extensions["bot"].database.session() as session:
+        session.add(RoleGrant(line_user_id=user_id, role="staff", granted_by="test"))
+
+
+DETAILS = {"company_name": "小明咖啡有限公司", "region": "台北市大安區", "industry": "餐飲",
+           "main_product": "手沖咖啡與烘焙豆"}
+
+
+def reply_for(step: str, answers: dict, details: dict) -> tuple[str, str]:
+    """('tap' | 'say', label or text) an owner would give, derived from the scenario's answers."""
+    if step == "registration":
+        return "tap", t(f"eligibility.choice_registration_{answers['registration']}")
+    if step == "employees":
+        n = answers["employees"]
+        if n == 0:
+            return "tap", t("eligibility.choice_employees_zero")
+        return "say", CN_NUMBERS.get(n, f"{n}人")  # typed, often in Chinese numerals
+    if step == "track":
+        return "tap", t(f"eligibility.choice_track_{answers.get('track', 'popularization')}")
+    if step == "prior_funding":
+        prior = answers.get("prior_funding") or []
+        return "tap", t(f"eligibility.choice_prior_funding_{prior[0]}") if prior else t("eligibility.answer_none")
+    if step in ("existing_provider_customer", "new_purchase"):
+        return "tap", t("eligibility.answer_yes") if answers.get(step) else t("eligibility.answer_no")
+    if step == "tax_id":
+        if answers.get("tax_id"):
+            return "say", answers["tax_id"]
+        return "tap", t("eligibility.choice_no_tax_id")
+    if step == "_summary":
+        return "tap", t("core.summary_confirm")
+    return "say", details[step]
+
+
+def drive(chat, answers: dict, details: dict = DETAILS, *, stop_at: str | None = None) -> list[str]:
+    """Answer whatever is asked until the conversation ends (or reaches ``stop_at``)."""
+    texts: list[str] = []
+    asked = []
+    for _ in range(20):
+        step = step_of(chat)
+        if step is None or step == stop_at:
+            return texts
+        asked.append(step)
+        how, value = reply_for(step, answers, details)
+        texts = chat.tap(value) if how == "tap" else chat.say(value)
+    raise AssertionError(f"conversation did not end: {asked}")
+
+
+@pytest.mark.parametrize("scenario", GONGHAO, ids=[s["id"] for s in GONGHAO])
+def test_dev_set_scenarios_through_chat(app, chat, scenario):
+    begin(chat)
+    answers = scenario["answers"]
+    if scenario["verdict"] == "error_422":
+        drive(chat, answers, stop_at="tax_id")
+        assert step_of(chat) == "tax_id"
+        texts = chat.say(answers["tax_id"])
+        assert tax_id_problem(answers["tax_id"]) in joined(texts)
+        assert step_of(chat) == "tax_id"  # asked again, nothing saved
+        return
+    texts = drive(chat, answers)
+    shown = joined(texts)
+    assert t(f"eligibility.verdict_title_{scenario['verdict']}") in shown, shown
+    for code in scenario["reason_codes_hint"]:
+        with chat.runtime.database.session() as session:
+            entry = session.exec(select(AuditEntry).where(AuditEntry.action == "eligibility_verdict")).first()
+            assert code in entry.detail["codes"]
+
+
+def test_eligible_owner_gets_letter_button_and_company_record(app, chat):
+    begin(chat)
+    texts = drive(chat, {"registration": "company", "employees": 3, "prior_funding": [], "tax_id": "21556433"})
+    assert t("eligibility.verdict_title_eligible") in joined(texts)
+    letter = [a for a in chat.actions() if a.get("label") == t("core.menu_letter")]
+    assert letter and letter[0]["type"] == "message" and letter[0]["text"] == "簽署合作意向書"
+    with chat.runtime.database.session() as session:
+        company = session.exec(select(Company)).one()
+        assert (company.tax_id, company.name, company.county, company.township) == \
+            ("21556433", "小明咖啡有限公司", "臺北市", "大安區")
+        assert (company.industry, company.main_product, company.registration, company.employees) == \
+            ("餐飲", "手沖咖啡與烘焙豆", "company", 3)
+        assert company.verdict == "eligible" and company.verdict_at is not None
+        assert company.program_id == "gonghao-2023" and company.track == "popularization"
+        assert company.answers["prior_funding"] == []
+        assert session.exec(select(CompanyMember.line_user_id)).all() == [chat.user_id]
+    assert step_of(chat) is None
+
+
+def test_thirty_employees_hears_at_once_with_alternatives(app, chat):
+    begin(chat)
+    chat.tap(t("eligibility.choice_registration_company"))
+    texts = chat.say("三十個員工")
+    assert step_of(chat) == "track"  # 30 is final only once the track is known (共融: review)
+    texts = chat.tap(t("eligibility.choice_track_popularization"))
+    shown = joined(texts)
+    assert t("eligibility.verdict_title_ineligible") in shown
+    assert "30 人" in shown and "數位群聚" in shown  # why, and what else might fit
+    assert step_of(chat) is None
+    assert "統一編號" not in shown and "店家的全名" not in shown  # no company questions
+    with chat.runtime.database.session() as session:
+        assert session.exec(select(Company)).all() == []
+
+
+def test_no_registration_stops_after_first_question(app, chat):
+    begin(chat)
+    texts = chat.tap(t("eligibility.choice_registration_none"))
+    assert t("eligibility.verdict_title_ineligible") in joined(texts)
+    assert "稅籍" in joined(texts)
+
+
+@pytest.mark.parametrize("typed,expected", [("五個人", 5), ("5人", 5), ("只有我自己", 0), ("九個", 9)])
+def test_typed_numbers(app, chat, typed, expected):
+    begin(chat)
+    chat.say("有公司登記")
+    assert step_of(chat) == "employees"
+    chat.say(typed)
+    with chat.runtime.database.session() as session:
+        row = session.exec(select(Conversation).where(Conversation.line_user_id == chat.user_id)).one()
+        assert row.data["employees"] == expected and row.data["registration"] == "company"
+    assert step_of(chat) == "prior_funding"
+
+
+def test_vague_count_is_asked_again(app, chat):
+    begin(chat)
+    chat.say("有公司登記")
+    texts = chat.say("兩三個")
+    assert t("eligibility.invalid_employees") in joined(texts)
+    assert step_of(chat) == "employees"
+
+
+def test_free_typed_answers(app, chat):
+    begin(chat)
+    chat.say("有商業登記")
+    chat.say("5人")
+    chat.say("沒有")
+    chat.say("不是")
+    assert step_of(chat) == "tax_id"
+
+
+def test_invalid_tax_id_then_corrected(app, chat):
+    begin(chat)
+    drive(chat, {"registration": "company", "employees": 2, "prior_funding": []}, stop_at="tax_id")
+    texts = chat.say("21556434")
+    assert "檢查碼不對" in joined(texts)
+    texts = chat.say("1234567")
+    assert "8 位數字" in joined(texts)
+    chat.say("21556433")
+    assert step_of(chat) == "company_name"
+
+
+def test_edit_from_summary_without_starting_over(app, chat):
+    begin(chat)
+    drive(chat, {"registration": "company", "employees": 2, "prior_funding": [], "tax_id": "21556433"},
+          stop_at="_summary")
+    assert step_of(chat) == "_summary"
+    chat.tap("修改經常性僱用員工數")
+    assert step_of(chat) == "employees"
+    texts = chat.say("4人")
+    assert step_of(chat) == "_summary"  # straight back to the summary: nothing else re-asked
+    assert "4 人" in joined(texts)
+    texts = chat.tap(t("core.summary_confirm"))
+    assert t("eligibility.verdict_title_eligible") in joined(texts)
+    with chat.runtime.database.session() as session:
+        assert session.exec(select(Company)).one().employees == 4
+
+
+def test_stale_button_sticker_and_back(app, chat):
+    begin(chat)
+    old_actions = chat.actions()
+    chat.tap(t("eligibility.choice_registration_company"))
+    stale = next(a for a in old_actions if a.get("label") == t("eligibility.choice_registration_business"))
+    texts = chat.tap_action(stale)
+    assert t("core.button_expired") in joined(texts)
+    assert step_of(chat) == "employees"
+    texts = chat.send("sticker")
+    assert "貼圖" in joined(texts) and step_of(chat) == "employees"
+    chat.say("3")
+    assert step_of(chat) == "prior_funding"
+    chat.say("上一步")
+    assert step_of(chat) == "employees"
+
+
+def test_help_line_with_official_lookup_links(app, chat):
+    begin(chat)
+    texts = chat.tap(t("eligibility.whats_this"))
+    assert "https://cisatw365.pse.is/3vd8v6" in joined(texts)  # 002 註2 稅籍登記查詢
+    chat.tap(t("eligibility.choice_registration_company"))
+    texts = chat.say("說明")
+    assert "經常性僱用員工" in joined(texts)
+    assert step_of(chat) == "employees"
+
+
+def test_question_mid_flow_is_answered_and_flow_resumes(app, chat):
+    begin(chat)
+    chat.tap(t("eligibility.choice_registration_company"))
+    texts = chat.say("輔導期間要配合做什麼事情呢？")
+    assert t("core.faq_answered_resume", flow=t("eligibility.flow_title")) in joined(texts)
+    assert step_of(chat) == "employees"
+    chat.say("3")
+    assert step_of(chat) == "prior_funding"
+
+
+def test_unsure_prior_funding_needs_review_and_staff_notified(app, chat, fake_line):
+    grant_staff(app)
+    begin(chat)
+    chat.tap(t("eligibility.choice_registration_business"))
+    chat.say("4")
+    chat.tap(t("eligibility.unsure"))
+    texts = drive(chat, {"registration": "business", "employees": 4, "tax_id": "04595257"})
+    assert t("eligibility.verdict_title_needs_review") in joined(texts)
+    assert t("eligibility.next_needs_review") in joined(texts)
+    with chat.runtime.database.session() as session:
+        company = session.exec(select(Company)).one()
+        assert company.verdict == "needs_review"
+        assert company.verdict_reasons[0]["code"] == "unsure_prior_funding"
+    assert eventually(lambda: any("資格待確認" in x for x in fake_line.texts_for(STAFF)))
+    assert any("04595257" in x for x in fake_line.texts_for(STAFF))
+
+
+def test_second_line_account_same_tax_id_links_to_one_company(app, chat, fake_line):
+    grant_staff(app)
+    answers = {"registration": "company", "employees": 3, "prior_funding": [], "tax_id": "21556433"}
+    begin(chat)
+    drive(chat, answers)
+    second = chat.as_user("U" + "b" * 32)
+    begin(second)
+    texts = drive(second, answers, {**DETAILS, "company_name": "小明咖啡"})
+    assert t("eligibility.second_account") in joined(texts)
+    with chat.runtime.database.session() as session:
+        companies = session.exec(select(Company)).all()
+        assert len(companies) == 1 and companies[0].name == "小明咖啡"
+        members = sorted(session.exec(select(CompanyMember.line_user_id)).all())
+        assert members == sorted([chat.user_id, second.user_id])
+    assert eventually(lambda: any("同一店家新帳號" in x for x in fake_line.texts_for(STAFF)))
+
+
+def test_interrupted_intake_resumes_after_menu(app, chat):
+    begin(chat)
+    chat.tap(t("eligibility.choice_registration_company"))
+    chat.say("選單")
+    assert step_of(chat) is None
+    chat.say("繼續")
+    assert step_of(chat) == "employees"
+
+
+def test_region_variants_and_tax_only_without_tax_id(app, chat):
+    begin(chat)
+    drive(chat, {"registration": "tax_only", "employees": 0, "prior_funding": []}, stop_at="region")
+    texts = chat.say("大安")
+    assert t("eligibility.invalid_region") in joined(texts)
+    chat.say("台中西屯區")
+    drive(chat, {"registration": "tax_only"})
+    with chat.runtime.database.session() as session:
+        company = session.exec(select(Company)).one()
+        assert (company.tax_id, company.county, company.township, company.verdict) == \
+            (None, "臺中市", "西屯區", "eligible")
