@@ -23,6 +23,12 @@ from letters import links, service
 from letters.models import Letter, LetterVersion
 from letters.pdf import FontMissing, render_letter_pdf
 
+try:  # the staff dashboard's guard: the bearer token, or a staff member's browser session
+    from staff.auth import current_actor as staff_actor
+    from staff.auth import require_staff as staff_only
+except ImportError:  # pragma: no cover - without the dashboard: bearer STAFF_API_TOKEN only
+    staff_only, staff_actor = require_staff_token, (lambda: "staff-token")
+
 bp = Blueprint("letters", __name__, template_folder="templates")
 staff_bp = Blueprint("letters_staff", __name__, url_prefix="/staff")
 
@@ -64,7 +70,7 @@ def draft(token: str):
         if conversation is None:
             return _message(t("letters.page_expired"), 410)
         text = _letter_text(conversation.data or {})
-    return render_template("letters/draft.html", text=text, notice=t("letters.review_hint"))
+    return render_template("letters/draft.html", text=text, notice=t("letters.draft_notice"))
 
 
 def _sign_page(conversation: Conversation, error: str | None = None, status: int = 200):
@@ -116,7 +122,7 @@ def sign_submit(token: str):
         if not same_name(typed, representative):
             return _sign_page(conversation, t("letters.invalid_sign", name=representative), 422)
         if png is None:
-            return _sign_page(conversation, t("letters.sign_page_button"), 422)
+            return _sign_page(conversation, t("letters.sign_draw_first"), 422)
         ctx = fw.Context(user_id=conversation.line_user_id, now=utc_now(), flow=conversation.flow,
                          step=conversation.step, session_id=conversation.session_id, data=data,
                          history=tuple(conversation.history or ()), memory=dict(conversation.memory or {}),
@@ -201,16 +207,16 @@ def _csv_response(text: str, filename: str) -> Response:
 
 
 @staff_bp.get("/companies.csv")
-@require_staff_token
+@staff_only
 def companies_csv():
     with _runtime().database.session() as session:
         header, rows = service.companies_table(session, program_id=_program(), config=current_app.config)
-        audit(session, actor="staff-token", action="export_companies", rows=len(rows))
+        audit(session, actor=staff_actor(), action="export_companies", rows=len(rows))
     return _csv_response(csv_text(header, rows), f"companies-{_program()}.csv")
 
 
 @staff_bp.get("/letters")
-@require_staff_token
+@staff_only
 def letters_json():
     with _runtime().database.session() as session:
         letters = service.letters_table(session, program_id=request.args.get("program"))
@@ -218,7 +224,7 @@ def letters_json():
 
 
 @staff_bp.get("/letters.csv")
-@require_staff_token
+@staff_only
 def letters_csv():
     with _runtime().database.session() as session:
         header, rows = service.letters_csv_rows(service.letters_table(session, program_id=request.args.get("program")))
@@ -226,7 +232,7 @@ def letters_csv():
 
 
 @staff_bp.get("/letters/<int:letter_id>")
-@require_staff_token
+@staff_only
 def letter_detail(letter_id: int):
     with _runtime().database.session() as session:
         letter = session.get(Letter, letter_id)
@@ -247,7 +253,7 @@ def letter_detail(letter_id: int):
 
 
 @staff_bp.get("/letters/<int:letter_id>/pdf")
-@require_staff_token
+@staff_only
 def staff_pdf(letter_id: int):
     version = request.args.get("version", type=int)
     version_id = None
@@ -258,12 +264,12 @@ def staff_pdf(letter_id: int):
             if found is None:
                 return jsonify({"error": "not found"}), 404
             version_id = found.id
-    response = _download(letter_id, version_id, actor="staff-token", via="staff")
+    response = _download(letter_id, version_id, actor=staff_actor(), via="staff")
     return response if response is not None else (jsonify({"error": "not found"}), 404)
 
 
 @staff_bp.get("/summary")
-@require_staff_token
+@staff_only
 def summary():
     program = _program()
     campaign = doc.campaign_settings(current_app.config, program)
