@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from bot.db import utc_now
+from bot.events import event_user_id
 from bot.messages import Choice, Reply, Text
 from bot.models import Conversation, InboundEvent, RoleGrant, User
 from bot.outbox import OutboxSender, enqueue_reply
@@ -75,6 +76,14 @@ def with_menu(replies: list[Reply]) -> list[Reply]:
     return replies
 
 
+def _has_current_consent(user: User) -> bool:
+    """Consent to the statement's *current* version: a new version asks again before more data
+    is collected (issue 8; seed 002 捌)."""
+    from dialogs.core_flows import CONSENT_VERSION
+
+    return bool(user.consent_version) and user.consent_version == CONSENT_VERSION
+
+
 class Dispatcher:
     def __init__(self, *, services: Services, sender: OutboxSender):
         self.services = services
@@ -89,7 +98,7 @@ class Dispatcher:
             payload = dict(event_row.payload) if event_row else {}
             received_at = event_row.received_at if event_row else utc_now()
         prefetched = self._prefetch(payload)
-        user_id = fw_user = payload.get("source", {}).get("userId") if isinstance(payload.get("source"), dict) else None
+        user_id = fw_user = event_user_id(payload)
         timer = self._loading_timer(fw_user, payload)
         try:
             with database.write_session() as session:
@@ -136,9 +145,9 @@ class Dispatcher:
         prefetched = prefetched or {}
         if event.get("mode") == "standby":
             return [], None  # another channel owns the chat (module mode): we must stay silent
-        source = event.get("source") or {}
+        source = event.get("source") if isinstance(event.get("source"), dict) else {}
         kind = event.get("type")
-        user_id = source.get("userId") if isinstance(source, dict) else None
+        user_id = event_user_id(event)
         if source.get("type") in ("group", "room"):
             if kind == "join":
                 return [Text(t("core.group_hello"))], None
@@ -324,7 +333,7 @@ class Dispatcher:
             session_id=conversation.session_id, data=dict(conversation.data or {}),
             history=tuple(conversation.history or ()), memory=dict(conversation.memory or {}),
             updated_at=conversation.updated_at if conversation.flow else None, roles=roles,
-            consented=bool(user.consent_version), services=self.services)
+            consented=_has_current_consent(user), services=self.services)
 
     def _save(self, session: Session, conversation: Conversation, ctx: fw.Context) -> None:
         if ctx.flow and not conversation.flow:

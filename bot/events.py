@@ -27,8 +27,14 @@ log = logging.getLogger(__name__)
 
 
 def event_user_id(event: dict) -> str | None:
+    """The sender's LINE user id, or None when absent or not a plausible id (a signed but odd
+    body must not reach the database as a huge integer or a 20,000-character "id": that failed
+    the insert and answered 503, so the body was redelivered forever)."""
     source = event.get("source") or {}
-    return source.get("userId") if isinstance(source, dict) else None
+    user_id = source.get("userId") if isinstance(source, dict) else None
+    if isinstance(user_id, str) and 0 < len(user_id) <= 64:
+        return user_id
+    return None
 
 
 def store_events(database: Database, events: list[dict]) -> list[tuple[int, str | None]]:

@@ -1,0 +1,1 @@
+"""Helpers shared by the resilience tests (fuzz, faults, crashes, floods)."""

@@ -1,0 +1,68 @@
+"""Shared pieces for the resilience tests: isolated apps on their own database, database
+snapshots, and the counts file the README quotes (bench/results/resilience.json, git-ignored)."""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from bot import create_app
+from bot.db import Database, upgrade_schema
+
+REPO = Path(__file__).resolve().parents[2]
+RESULTS = REPO / "bench" / "results" / "resilience.json"
+_results_lock = threading.Lock()
+
+# Tables whose rows are effects of a webhook; a rejected request must leave them untouched.
+EFFECT_TABLES = ("inbound_events", "users", "conversations", "outbound_messages", "audit_log")
+
+
+def record_counts(section: str, **counts) -> dict:
+    """Merge one test's counts into bench/results/resilience.json (and return them)."""
+    with _results_lock:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            data = json.loads(RESULTS.read_text("utf-8"))
+        except (OSError, ValueError):
+            data = {}
+        data[section] = counts
+        RESULTS.write_text(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True), "utf-8")
+    print(f"\n[resilience] {section}: {json.dumps(counts, ensure_ascii=False)}")
+    return counts
+
+
+def fresh_database_url(tmp_path: Path, name: str = "bot.db") -> str:
+    """A migrated database of its own (SQLite under tmp_path, or the PostgreSQL test server)."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        engine = sa.create_engine(url)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        engine.dispose()
+    else:
+        url = f"sqlite:///{tmp_path / name}"
+    upgrade_schema(url)
+    return url
+
+
+def isolated_app(database_url: str, fake_line, *, background: bool = False, **extra):
+    from tests.conftest import base_config
+
+    app = create_app(base_config(database_url, fake_line, **extra))
+    if background:
+        app.extensions["bot"].start_background()
+    return app
+
+
+def snapshot(database: Database) -> dict[str, tuple]:
+    """(row count, max id) per effect table: cheap and enough to see any insert or delete."""
+    result = {}
+    with database.engine.connect() as connection:
+        for table in EFFECT_TABLES:
+            newest = "MAX(updated_at)" if table == "conversations" else "MAX(id)"
+            row = connection.exec_driver_sql(f"SELECT COUNT(*), {newest} FROM {table}").first()
+            result[table] = (row[0], row[1])
+    return result
