@@ -276,7 +276,7 @@ def _finish(request) -> fw.Turn:
 def _finish_photo(request) -> fw.Turn:
     ctx = request.ctx
     photo = ctx.data.get("photo")
-    letter = request.session.get(Letter, ctx.data["letter_id"])
+    letter = service.lock_letter(request.session, letter_id=ctx.data["letter_id"])
     if photo == "skip" or not isinstance(photo, dict) or letter is None:
         return fw.Turn(_done(ctx), [Text(t("letters.photo_skipped"))], show_menu=True)
     content = request.services.gateway.get_content(photo["message_id"])
@@ -428,6 +428,7 @@ def confirm_withdraw(request) -> fw.Turn:
     letter = _my_letter(request)
     if letter is None or letter.status != "signed":
         return fw.Turn(request.ctx, [Text(t("letters.status_none"))], show_menu=True)
+    letter = service.lock_letter(request.session, letter_id=letter.id)
     campaign = doc.campaign_settings(request.services.config, letter.program_id)
     try:
         service.withdraw_letter(request.session, letter=letter, actor=request.ctx.user_id, campaign=campaign,

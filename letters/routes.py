@@ -160,7 +160,7 @@ def _download(letter_id: int, version_id: int | None, *, actor: str, via: str):
     """Record the download in the chain, then render from the committed record."""
     database = _runtime().database
     with database.write_session() as session:
-        letter = session.get(Letter, letter_id)
+        letter = service.lock_letter(session, letter_id=letter_id)
         version = session.get(LetterVersion, version_id or (letter.current_version_id if letter else 0) or 0)
         if letter is None or version is None or version.letter_id != letter.id:
             return None

@@ -64,8 +64,14 @@ def append_event(session: Session, *, letter: Letter, kind: str, actor: str | No
 
 # --- reading -------------------------------------------------------------------------------------
 
-def letter_of_company(session: Session, *, company_id: int) -> Letter | None:
-    return session.exec(select(Letter).where(Letter.company_id == company_id).order_by(Letter.id.desc())).first()
+def letter_of_company(session: Session, *, company_id: int, lock: bool = False) -> Letter | None:
+    """The company's letter; ``lock`` holds its row (PostgreSQL) so chain appends never race."""
+    statement = select(Letter).where(Letter.company_id == company_id)
+    return session.exec(statement.with_for_update() if lock else statement).first()
+
+
+def lock_letter(session: Session, *, letter_id: int) -> Letter | None:
+    return session.exec(select(Letter).where(Letter.id == letter_id).with_for_update()).first()
 
 
 def letters_of_user(session: Session, *, line_user_id: str) -> list[Letter]:
@@ -118,7 +124,7 @@ def sign_letter(session: Session, *, company: Company, line_user_id: str, displa
     audit events and the company's letter status. Everything in the caller's transaction."""
     now = _second(now or utc_now())
     timeline = timeline or {}
-    letter = letter_of_company(session, company_id=company.id)
+    letter = letter_of_company(session, company_id=company.id, lock=True)
     previous = current_version(session, letter=letter) if letter else None
     correcting = letter is not None and letter.status == "signed" and previous is not None
     if letter is None:
