@@ -501,7 +501,12 @@ def _answer_intents(answer_norm: str) -> frozenset[str]:
 
 
 def is_interrogative(word: str) -> bool:
-    return word[:1] in "幾哪" or word.startswith("多少")
+    if word[:1] in "幾哪" or word.startswith("多少") or word in ("怎麼辦", "怎麼做"):
+        return True
+    # A-not-A yes/no questions (算不算, 要不要, 可不可以, 有沒有): they ask, they
+    # carry no topic; without this, a rare compound such as 算不算 outweighs the topic.
+    cut = word.find("不") if "不" in word else word.find("沒")
+    return 1 <= cut < len(word) - 1 and len(word) <= 5 and word[cut + 1] == word[0]
 
 
 _COUNTERS = set("家人名個次項年月日天份式類級成萬元週周號條點場間%")

@@ -392,7 +392,7 @@ class KnowledgeBase:
         cands = index.search(analysis, weights=weights)
         if not cands:
             return _Retrieval(reason="no candidates", programs=mention.programs)
-        features = calibration.features(index, analysis, cands[0], cands[1] if len(cands) > 1 else None)
+        features = calibration.features(index, analysis, cands[0], self._runner_up(index, cands))
         if mention.programs and index.entries[cands[0].index].program not in mention.programs | {"general"}:
             features["program_mismatch"] = 1.0
         score = calibration.confidence(features)
@@ -410,6 +410,18 @@ class KnowledgeBase:
                           context_program=context_program, followup=followup)
 
     # ---- helpers -------------------------------------------------------------
+    @staticmethod
+    def _runner_up(index: SearchIndex, cands: list[Candidate]) -> Candidate | None:
+        """The competitor for the margin feature: the best other entry of the same
+        programme (or a general one).  The same question answered by another
+        programme's parallel entry (「輔導期間到什麼時候」 for 共好 and 群聚) is not
+        doubt about the topic; it is handled by the programme choice instead."""
+        top_program = index.entries[cands[0].index].program
+        for cand in cands[1:]:
+            if index.entries[cand.index].program in (top_program, "general"):
+                return cand
+        return None
+
     def _program_weights(self, index: SearchIndex, named: set[str], context: str | None) -> np.ndarray | None:
         if not named and not context:
             context = self._analyzer.vocab.default_program
@@ -433,11 +445,19 @@ class KnowledgeBase:
         top_entry = index.entries[cands[0].index]
         if top_entry.program == "general":
             return None
+        default = self._analyzer.vocab.default_program
+
+        def unbiased(cand: Candidate) -> float:
+            # Compare programmes without the mild lean to the default one
+            # (DEFAULT_PROGRAM_WEIGHT): "要幾家才能申請？" is as much 群聚 as 共好.
+            program = index.entries[cand.index].program
+            return cand.rank_score / (DEFAULT_PROGRAM_WEIGHT if program == default else 1.0)
+
         for cand in cands[1:4]:
             other = index.entries[cand.index]
             if other.program in ("general", top_entry.program):
                 continue
-            if cand.rank_score < CHOICE_CLOSENESS * cands[0].rank_score:
+            if unbiased(cand) < CHOICE_CLOSENESS * unbiased(cands[0]):
                 break
             feats = calibration.features(index, analysis, cand, None)
             if calibration.band(calibration.confidence(feats)) != "answer":

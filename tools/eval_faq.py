@@ -2,6 +2,7 @@
 
 Usage: .venv/bin/python tools/eval_faq.py [--entries knowledge/entries]
                                            [--dev ../shared/eval/faq_dev.jsonl]
+                                           [--probes tests/fixtures/faq_probes.jsonl]
                                            [--seeds ../shared/seeds] [--verbose]
 
 Scoring (shared/eval/README.md): an in-scope answer is correct when it contains
@@ -10,6 +11,12 @@ whitespace, full-width ASCII -> half-width, lowercase) and the engine said
 matched=true.  Top-3: the expected facts are in the answer of one of the
 first three candidates (the answer or the suggestions).  Out-of-scope questions
 must get matched=false.  Always exits 0 (it reports, the tests gate).
+
+Probes (tests/fixtures/faq_probes.jsonl) are the team's own paraphrases, written
+without looking at the dev questions, to check that KB/engine changes generalise:
+each in-scope probe lists the acceptable entry ids (``expect_ids``); it is
+correct when the engine answers (matched) with one of them (for a two-programme
+answer, either entry shown counts).
 """
 
 from __future__ import annotations
@@ -76,6 +83,30 @@ def evaluate(kb: KnowledgeBase, rows: list[dict]) -> dict:
     }
 
 
+def evaluate_probes(kb: KnowledgeBase, rows: list[dict]) -> dict:
+    in_scope = [r for r in rows if r.get("kind") != "out_of_scope"]
+    oos = [r for r in rows if r.get("kind") == "out_of_scope"]
+    correct = top3 = rejected = 0
+    misses, false_accepts = [], []
+    for r in in_scope:
+        res = kb.ask(r["q"])
+        shown = {res.entry_id} | ({x["entry_id"] for x in res.related} if res.needs_program_choice else set())
+        ok = res.matched and bool(shown & set(r["expect_ids"]))
+        ranked = [x[0] for x in res.debug.get("top", [])][:3] or [s["entry_id"] for s in res.suggestions]
+        correct += ok
+        top3 += ok or bool(set(ranked) & set(r["expect_ids"]))
+        if not ok:
+            misses.append({"id": r["id"], "q": r["q"], "got": res.entry_id, "band": res.band,
+                           "score": round(res.score, 3), "expected": r["expect_ids"], "top": ranked})
+    for r in oos:
+        res = kb.ask(r["q"])
+        rejected += not res.matched
+        if res.matched:
+            false_accepts.append({"id": r["id"], "q": r["q"], "got": res.entry_id, "score": round(res.score, 3)})
+    return {"in_scope": len(in_scope), "correct": correct, "top3": top3, "oos": len(oos), "rejected": rejected,
+            "misses": misses, "false_accepts": false_accepts}
+
+
 def _pct(a: int, b: int) -> str:
     return f"{a}/{b} = {100.0 * a / b:.1f}%" if b else "n/a"
 
@@ -84,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", default=str(REPO / "knowledge" / "entries"))
     parser.add_argument("--dev", default=str(REPO.parent / "shared" / "eval" / "faq_dev.jsonl"))
+    parser.add_argument("--probes", default=str(REPO / "tests" / "fixtures" / "faq_probes.jsonl"),
+                        help="own paraphrase probes (empty string to skip)")
     parser.add_argument("--seeds", default=str(REPO.parent / "shared" / "seeds"))
     parser.add_argument("--verbose", "-v", action="store_true", help="print features of misses")
     args = parser.parse_args(argv)
@@ -115,6 +148,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {m['id']} | {m['q']} | {m['got']} {m['score']} | {m['note']}")
             if args.verbose:
                 print(f"      features={m['features']}")
+    if args.probes and Path(args.probes).exists():
+        probe_rows = [json.loads(line) for line in Path(args.probes).read_text(encoding="utf-8").splitlines()
+                      if line.strip()]
+        pr = evaluate_probes(kb, probe_rows)
+        print(f"probes ({Path(args.probes).name}, own paraphrases):")
+        print(f"  in-scope (right entry) : {_pct(pr['correct'], pr['in_scope'])}")
+        print(f"  top-3                  : {_pct(pr['top3'], pr['in_scope'])}")
+        print(f"  out-of-scope rejected  : {_pct(pr['rejected'], pr['oos'])}")
+        for m in pr["misses"]:
+            print(f"  miss {m['id']} | {m['q']} | {m['got']} [{m['band']} {m['score']}] | want {m['expected']} | top {m['top']}")
+        for m in pr["false_accepts"]:
+            print(f"  answered out-of-scope {m['id']} | {m['q']} | {m['got']} {m['score']}")
     return 0
 
 
