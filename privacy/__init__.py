@@ -1,0 +1,96 @@
+"""Personal data (seed 002 捌 個人資料蒐集與利用聲明; 個資法 第3條): 「我的資料」 summary and export,
+correction, stop/resume processing, erasure, and the staff view of a person.
+
+Other domains declare how their tables hold personal data with
+``privacy.registry.register_personal_data`` (see its docstring); undeclared tables get a safe
+generic rule from their column names."""
+from __future__ import annotations
+
+import logging
+import threading
+
+import click
+
+log = logging.getLogger(__name__)
+
+FINALISE_EVERY_SECONDS = 2.0
+
+
+def init_app(app) -> None:
+    from privacy.routes import bp
+    from privacy.rules import register_known_tables
+
+    register_known_tables()
+    if bp.name not in app.blueprints:
+        app.register_blueprint(bp)
+    if "privacy" not in app.cli.commands:
+        app.cli.add_command(privacy_cli)
+    runtime = app.extensions.get("bot")
+    if runtime is not None and hasattr(runtime, "background"):
+        runtime.background.append(lambda: _start_finaliser(runtime))
+
+
+def finalise(database) -> int:
+    """Finish erasures whose confirmation reply has been sent (see privacy.models)."""
+    from privacy.erasure import finalise_pending
+
+    with database.write_session() as session:
+        return finalise_pending(session)
+
+
+def _start_finaliser(runtime) -> None:
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(FINALISE_EVERY_SECONDS):
+            try:
+                finalise(runtime.database)
+            except Exception as error:  # the database may be away: try again next time
+                log.warning("privacy finaliser failed", extra={"error": type(error).__name__})
+
+    thread = threading.Thread(target=loop, name="privacy-finaliser", daemon=True)
+    thread.start()
+
+
+@click.group("privacy", help="Personal data: erase a person, finish pending erasures, export.")
+def privacy_cli() -> None:
+    pass
+
+
+@privacy_cli.command("finalise")
+def finalise_command() -> None:
+    from flask import current_app
+
+    click.echo(f"finalised {finalise(current_app.extensions['bot'].database)}")
+
+
+@privacy_cli.command("erase")
+@click.argument("line_user_id")
+@click.option("--yes", is_flag=True, help="Confirm: this cannot be undone.")
+def erase_command(line_user_id: str, yes: bool) -> None:
+    """Erase a person on a written request (002 捌 六: 書面或電子郵件)."""
+    from flask import current_app
+
+    from privacy.erasure import erase_person
+
+    if not yes:
+        raise click.UsageError("add --yes to confirm (erasure cannot be undone)")
+    database = current_app.extensions["bot"].database
+    with database.write_session() as session:
+        result = erase_person(session, line_user_id=line_user_id, config=current_app.config, actor="cli")
+    finalise(database)
+    click.echo(f"erased: {result.found}; tables: {sorted(result.tables)}; retained: {result.retained}")
+
+
+@privacy_cli.command("export")
+@click.argument("line_user_id")
+def export_command(line_user_id: str) -> None:
+    """Print one person's data as JSON (for a written request); audited."""
+    from flask import current_app
+
+    from bot.services import audit
+    from privacy.service import export_json
+
+    with current_app.extensions["bot"].database.session() as session:
+        click.echo(export_json(session, line_user_id=line_user_id))
+        audit(session, actor="cli", action="privacy_staff_viewed", target=line_user_id)

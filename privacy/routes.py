@@ -1,0 +1,58 @@
+"""HTTP: the owner's export link, and the staff view of one person (by role, audited)."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, jsonify
+
+from bot.services import audit
+from bot.staff_auth import require_staff_token
+from privacy import service
+
+bp = Blueprint("privacy", __name__)
+
+NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+
+
+def _runtime():
+    return current_app.extensions["bot"]
+
+
+@bp.get("/privacy/export/<token>.<fmt>")
+def export(token: str, fmt: str):
+    if fmt not in ("json", "csv"):
+        abort(404)
+    database = _runtime().database
+    with database.session() as session:
+        try:
+            user = service.read_export_token(session, current_app.config, token)
+        except service.ExportLinkExpired:
+            return Response("此下載連結已過期，請在 LINE 輸入「我的資料」重新取得。", status=410,
+                            mimetype="text/plain", headers=NO_STORE)
+        if user is None:
+            abort(404)
+        line_user_id = user.line_user_id
+        if fmt == "json":
+            body, mimetype = service.export_json(session, line_user_id=line_user_id), "application/json"
+        else:
+            body, mimetype = service.export_csv(session, line_user_id=line_user_id), "text/csv"
+        audit(session, actor=line_user_id, action="privacy_exported", format=fmt)
+    headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="my-data.{fmt}"'}
+    return Response(body, mimetype=mimetype, headers=headers)
+
+
+@bp.get("/staff/people/<line_user_id>")
+@require_staff_token
+def staff_person(line_user_id: str):
+    """Everything held about one person, for answering a data-subject request. Every access is
+    audited (who: the staff token; whom: the id; never the data itself)."""
+    if not line_user_id.startswith("U") or len(line_user_id) > 64:
+        abort(404)
+    database = _runtime().database
+    with database.session() as session:
+        data = service.person_data(session, line_user_id=line_user_id)
+        audit(session, actor="staff-token", action="privacy_staff_viewed", target=line_user_id,
+              tables=sorted(data))
+    if not data:
+        return jsonify({"error": "not_found"}), 404
+    response = jsonify({"line_user_id": line_user_id, "tables": data})
+    response.headers.update(NO_STORE)
+    return response
