@@ -17,7 +17,7 @@ from bot.models import AuditEntry, Conversation, OutboundMessage, RoleGrant
 from bot.texts import t
 from companies.models import Company, CompanyMember
 from eligibility.taxid import tax_id_problem
-from tests.conftest import SHARED, joined
+from tests.conftest import SHARED, Chat, joined
 
 DEV_SET = SHARED / "eval" / "eligibility_dev.jsonl"
 SCENARIOS = [json.loads(line) for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -25,6 +25,27 @@ GONGHAO = [s for s in SCENARIOS if s["program"] == "gonghao-2023"]
 STAFF = "U" + "5" * 32
 CN_NUMBERS = {1: "一個人", 2: "兩個", 3: "三位", 4: "四個人", 5: "五個人", 6: "6人", 9: "九個人",
               11: "十一個", 15: "十五人", 30: "三十個員工"}
+
+
+class SteadyChat(Chat):
+    """Chat that also waits for a reply the outbox pump claimed before the event worker could
+    (then ``wait_idle`` returns before that reply is sent): every input here gets a reply."""
+
+    def _exchange(self, event: dict) -> list[dict]:
+        before = len(self.fake.messages_for(self.user_id))
+        messages = super()._exchange(event)
+        if not messages and event.get("type") != "unfollow":
+            eventually(lambda: len(self.fake.messages_for(self.user_id)) > before, 5)
+            self.last = messages = self.fake.messages_for(self.user_id)[before:]
+        return messages
+
+    def as_user(self, user_id: str) -> "SteadyChat":
+        return SteadyChat(self.app, self.server, self.fake, user_id)
+
+
+@pytest.fixture
+def chat(app, live_server, fake_line) -> SteadyChat:
+    return SteadyChat(app, live_server, fake_line)
 
 
 def eventually(predicate, timeout: float = 10.0) -> bool:

@@ -11,7 +11,7 @@ from eligibility.engine import ELIGIBLE, INELIGIBLE, NEEDS_REVIEW, Reason, Verdi
 from eligibility.funding import FundedRecord, apply_register, classify, parse_year, read_rows
 from eligibility.models import FundedBusiness
 from eligibility.routes import DEFAULT_PROGRAMS_FILE
-from tests.test_eligibility_chat import begin, drive
+from tests.test_eligibility_chat import begin, chat, drive  # noqa: F401 (chat: the steady fixture)
 
 PROGRAMS = load_programs(DEFAULT_PROGRAMS_FILE)
 GONGHAO = PROGRAMS["gonghao-2023"]
