@@ -93,7 +93,9 @@ def answer_free_text(request) -> fw.Turn:
         return fw.Turn(ctx, [Text(t("faq.chitchat_reply"))])
     hint = program_hint(request)
     result = kb.ask(text, program_hint=hint, previous_entry_id=ctx.memory.get(MEMORY_LAST_ENTRY))
-    if result.band == "answer" and result.needs_program_choice and not hint:
+    if result.band == "answer" and result.needs_program_choice and not hint and not ctx.flow:
+        # Two programmes answer differently: ask which (one tap). Mid-flow the buttons would
+        # sit under the re-asked question, so there the engine's both-labelled answer is shown.
         return _ask_program(ctx, text)
     if result.band == "answer":
         return _answer(ctx, result)

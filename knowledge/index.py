@@ -451,8 +451,19 @@ class SearchIndex:
         """Weight of the words that carry a topic: not programme/track names,
         not interrogatives (幾號, 多少), not the user's own figures."""
         skip = self.vocab.all_program_words | set(self.vocab.facets)
-        return sum(self._word_weight(w) for w in self.content_words(analysis)
-                   if w not in skip and not is_interrogative(w) and not w[:1].isdigit())
+        mass = 0.0
+        for w in self.content_words(analysis):
+            if w in skip or w[:1].isdigit():
+                continue
+            if is_interrogative(w):
+                # 幾家 / 幾人 / 多少錢 ask for a count of something concrete: with a
+                # programme name that is a real question (「群聚A類要幾家」); 幾號 / 幾點
+                # alone (「今天幾號」) still are not.
+                if len(w) >= 2 and w[-1] in _TOPIC_COUNTERS:
+                    mass += INTERROGATIVE_WEIGHT
+                continue
+            mass += self._word_weight(w)
+        return mass
 
     @property
     def max_idf(self) -> float:
@@ -509,6 +520,7 @@ def is_interrogative(word: str) -> bool:
     return 1 <= cut < len(word) - 1 and len(word) <= 5 and word[cut + 1] == word[0]
 
 
+_TOPIC_COUNTERS = set("家人名次場份項個件張元錢萬")
 _COUNTERS = set("家人名個次項年月日天份式類級成萬元週周號條點場間%")
 
 

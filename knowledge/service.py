@@ -352,6 +352,13 @@ class KnowledgeBase:
                              suggestions=self._suggestions(index, cands), debug=debug)
 
         entry = index.entries[cands[0].index]
+        if (not found.programs and found.context_program
+                and entry.program not in (found.context_program, "general")):
+            # The owner's context names a programme and the question fits it about as well
+            # as another programme's parallel entry ("要幾家才能申請？" from a 群聚 owner).
+            preferred = self._context_candidate(index, analysis, cands, found.context_program)
+            if preferred is not None:
+                entry, score = preferred
         if not found.programs and not found.context_program:
             choice = self._program_choice(index, analysis, cands, score)
             if choice:
@@ -439,6 +446,18 @@ class KnowledgeBase:
             elif e.program == context:
                 weights[i] = boost
         return weights
+
+    def _context_candidate(self, index: SearchIndex, analysis: Analysis, cands: list[Candidate],
+                           program: str) -> tuple[Entry, float] | None:
+        for cand in cands[1:4]:
+            other = index.entries[cand.index]
+            if other.program != program:
+                continue
+            if cand.rank_score < CHOICE_CLOSENESS * cands[0].rank_score:
+                return None
+            score = calibration.confidence(calibration.features(index, analysis, cand, None))
+            return (other, score) if calibration.band(score) == "answer" else None
+        return None
 
     def _program_choice(self, index: SearchIndex, analysis: Analysis, cands: list[Candidate],
                         top_score: float) -> AskResult | None:

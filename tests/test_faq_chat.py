@@ -207,3 +207,25 @@ def test_readable_source():
 
     assert readable_source("003 貳 申請資格") == "111年數位群聚輔導提案作業規範 貳 申請資格"
     assert readable_source("999 x") == "999 x"
+
+
+def test_ambiguous_programme_asks_which_then_answers_for_it(chat):
+    texts = joined(chat.say("要幾家才能申請？"))
+    assert "數位共好" in texts and "數位群聚" in texts
+    assert set(chat.labels()) == {"數位共好", "數位群聚"}
+    answer = joined(chat.tap("數位群聚"))
+    assert "來源：111年數位群聚輔導提案作業規範" in answer
+    # The choice sticks for the next ambiguous question.
+    assert "來源：111年數位群聚" in joined(chat.say("經費上限多少"))
+
+
+def test_company_programme_settles_ambiguous_question(app, chat):
+    from companies.models import Company, CompanyMember
+
+    with app.extensions["bot"].database.session() as session:
+        company = Company(name="阿明小吃", program_id="cluster-2022")
+        session.add(company)
+        session.flush()
+        session.add(CompanyMember(company_id=company.id, line_user_id=chat.user_id, role="owner"))
+    answer = joined(chat.say("要幾家才能申請？"))
+    assert "來源：111年數位群聚" in answer and "數位共好" not in chat.labels()
