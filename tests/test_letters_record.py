@@ -277,3 +277,29 @@ def test_a_missing_font_is_a_clear_error(app, monkeypatch):
         assert response.status_code == 503 and b"fonts-noto-cjk" in response.data
     finally:
         pdf.find_font.cache_clear()
+
+
+def test_verify_accepts_a_documented_redaction_but_not_a_silent_edit(app):
+    """privacy/letters_retention.py redacts retained letters on erasure: the version keeps its
+    signed SHA-256 and a chained 'redacted' event records the new hash."""
+    letter_id = signed_letter(app)
+    database = app.extensions["bot"].database
+    with database.write_session() as session:
+        letter = session.get(Letter, letter_id)
+        version = session.get(LetterVersion, letter.current_version_id)
+        content = json.loads(version.canonical_json)
+        content["fields"]["mobile"] = None
+        version.canonical_json = doc.canonical_json(content)
+        session.add(version)
+        event = LetterEvent(letter_id=letter.id, seq=letter.event_count + 1, kind="redacted", actor="anon-1",
+                            at=datetime(2026, 1, 1, tzinfo=timezone.utc), prev_hash=letter.head_hash, hash="",
+                            detail={"versions": {str(version.id): {
+                                "original_sha256": version.sha256,
+                                "redacted_sha256": doc.sha256_hex(version.canonical_json)}}})
+        event.hash = service.event_hash(event.prev_hash, event)
+        letter.event_count, letter.head_hash = event.seq, event.hash
+        session.add_all([event, letter])
+    assert verify(app)["ok"]
+    with database.engine.begin() as connection:
+        connection.execute(sa.text("UPDATE letter_versions SET canonical_json = replace(canonical_json, '王大明', '王二明')"))
+    assert not verify(app)["ok"]
