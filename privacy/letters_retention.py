@@ -6,10 +6,11 @@ letter (附件二) is a programme record. What the paper form itself holds is ke
 id and LINE name (→ pseudonym / nothing), the contact person's name, mobile and e-mail, the signer's
 IP address and browser.
 
-The record is hash-chained (letters.service). Redaction keeps that honest rather than hiding it:
-each version keeps its original SHA-256 (what was signed; a downloaded PDF still proves it), the
-redacted JSON's own hash is written in a new ``redacted`` event, and the chain is re-linked after
-the actor ids are pseudonymised, with the previous head hash recorded in that event.
+The record is hash-chained (letters.service). Redaction keeps it verifiable and says so: each
+redacted version gets the SHA-256 of its redacted JSON (references to it are updated), the chain is
+re-linked after the actor ids are pseudonymised, and a final ``redacted`` event records the rule,
+the previous head hash and every original SHA-256 → redacted SHA-256 (so a PDF downloaded before
+still matches the record). ``flask letters verify`` passes afterwards.
 """
 from __future__ import annotations
 
@@ -54,19 +55,26 @@ def redact_letters(session: Session, *, line_user_id: str, pseudonym: str, remov
     letter_ids |= set(session.execute(sa.select(LetterEvent.letter_id).where(LetterEvent.actor == line_user_id)).scalars())
     retained = False
     for letter in session.execute(sa.select(Letter).where(Letter.id.in_(letter_ids))).scalars():
-        redacted_versions = {}
-        for version in session.execute(sa.select(LetterVersion).where(LetterVersion.letter_id == letter.id)).scalars():
-            if version.signer_line_user_id != line_user_id:
+        renamed: dict[str, str] = {}  # original SHA-256 -> SHA-256 of the redacted version
+        versions = list(session.execute(sa.select(LetterVersion).where(LetterVersion.letter_id == letter.id)
+                                        .order_by(LetterVersion.version_no)).scalars())
+        for version in versions:
+            content = json.loads(version.canonical_json)
+            if version.signer_line_user_id == line_user_id:
+                content = _redact_content(content, pseudonym=pseudonym, removed=removed)
+                version.signer_line_user_id = pseudonym
+                version.signer_display_name = None
+                version.ip = None
+                version.user_agent = None
+            elif content.get("supersedes_sha256") not in renamed:
                 continue
-            content = _redact_content(json.loads(version.canonical_json), pseudonym=pseudonym, removed=removed)
+            if content.get("supersedes_sha256") in renamed:
+                content["supersedes_sha256"] = renamed[content["supersedes_sha256"]]
             version.canonical_json = doc.canonical_json(content)
-            version.signer_line_user_id = pseudonym
-            version.signer_display_name = None
-            version.ip = None
-            version.user_agent = None
+            new_hash = doc.sha256_hex(version.canonical_json)
+            renamed[version.sha256] = new_hash
+            version.sha256 = new_hash
             session.add(version)
-            redacted_versions[str(version.id)] = {"original_sha256": version.sha256,
-                                                  "redacted_sha256": doc.sha256_hex(version.canonical_json)}
         previous_head = letter.head_hash
         events = list(session.execute(sa.select(LetterEvent).where(LetterEvent.letter_id == letter.id)
                                       .order_by(LetterEvent.seq)).scalars())
@@ -74,6 +82,8 @@ def redact_letters(session: Session, *, line_user_id: str, pseudonym: str, remov
         for event in events:
             if event.actor == line_user_id:
                 event.actor = pseudonym
+            if any(v in renamed for v in (event.detail or {}).values() if isinstance(v, str)):
+                event.detail = {k: renamed.get(v, v) if isinstance(v, str) else v for k, v in event.detail.items()}
             event.prev_hash = prev
             event.hash = letters_service.event_hash(prev, event)
             prev = event.hash
@@ -84,7 +94,7 @@ def redact_letters(session: Session, *, line_user_id: str, pseudonym: str, remov
         # it is written only here).
         note = LetterEvent(letter_id=letter.id, seq=len(events) + 1, kind="redacted", actor=pseudonym,
                            at=utc_now().replace(microsecond=0), detail={
-                               "rule": RULE, "previous_head_hash": previous_head, "versions": redacted_versions,
+                               "rule": RULE, "previous_head_hash": previous_head, "original_sha256": renamed,
                                "removed": ["line_user_id", "display_name", *CONTACT_FIELDS, "ip", "user_agent"]},
                            prev_hash=prev, hash="")
         note.hash = letters_service.event_hash(prev, note)
@@ -93,7 +103,7 @@ def redact_letters(session: Session, *, line_user_id: str, pseudonym: str, remov
         letter.updated_at = utc_now()
         session.add(note)
         session.add(letter)
-        retained = retained or letter.status == "signed" or bool(redacted_versions)
+        retained = retained or letter.status == "signed" or bool(renamed)
     session.flush()
     return retained
 

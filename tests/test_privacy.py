@@ -313,6 +313,13 @@ def test_delete_erases_the_person_everywhere_except_the_signed_letter(app, chat)
         assert content["fields"]["representative"] == REPRESENTATIVE and content["fields"]["phone"] == COMPANY_PHONE
         assert content["fields"]["mobile"] is None and content["ip"] is None
         assert kinds[-1] == "redacted"
+        from letters import service as letters_service
+
+        with _db(app).session() as session:  # the hash chain still verifies after the redaction
+            assert letters_service.verify_letter(session, letter=session.get(Letter, letter_id)) == []
+            note = session.exec(select(LetterEvent).where(LetterEvent.letter_id == letter_id,
+                                                          LetterEvent.kind == "redacted")).one()
+        assert list(note.detail["original_sha256"].values()) == [version.sha256]
         holders = {table for table, _, text in values if REPRESENTATIVE in text}
         assert holders <= {"letter_versions", "letters", "letter_events"}, holders
     # The other person is untouched; the account can start over.
@@ -377,5 +384,5 @@ def test_nothing_personal_in_info_logs(app, chat, caplog):
     chat.say("確定刪除")
     app.extensions["bot"].worker.wait_idle(5)
     logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records if r.levelno >= logging.INFO)
-    for needle in (NAME, MOBILE, EMAIL, "林新名字"):
+    for needle in (NAME, MOBILE, EMAIL, "林新名字", USER):
         assert needle not in logged, needle
