@@ -57,12 +57,11 @@ def isolated_app(database_url: str, fake_line, *, background: bool = False, **ex
     return app
 
 
-def snapshot(database: Database) -> dict[str, tuple]:
-    """(row count, max id) per effect table: cheap and enough to see any insert or delete."""
-    result = {}
+def snapshot(database: Database) -> tuple:
+    """(row count, newest id) per effect table in one round trip: enough to see any insert or delete."""
+    parts = []
+    for table in EFFECT_TABLES:
+        newest = "MAX(updated_at)" if table == "conversations" else "MAX(id)"
+        parts.append(f"(SELECT COUNT(*) FROM {table}), (SELECT {newest} FROM {table})")
     with database.engine.connect() as connection:
-        for table in EFFECT_TABLES:
-            newest = "MAX(updated_at)" if table == "conversations" else "MAX(id)"
-            row = connection.exec_driver_sql(f"SELECT COUNT(*), {newest} FROM {table}").first()
-            result[table] = (row[0], row[1])
-    return result
+        return tuple(connection.exec_driver_sql("SELECT " + ", ".join(parts)).first())
