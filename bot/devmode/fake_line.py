@@ -22,6 +22,7 @@ class Fault:
     times: int = 1
     mode: str = "status"  # "status" | "timeout" | "drop" | "accept_then_drop" (delivered, answer lost)
     delay: float = 0.0
+    retry_after: int | None = None  # Retry-After header (seconds) on a status fault, as LINE sends with 429
 
 
 @dataclass
@@ -41,6 +42,7 @@ class FakeLine:
     cond: threading.Condition = field(default=None)
     calls: dict[str, int] = field(default_factory=dict)
     latency: float = 0.0
+    injected: int = 0  # faults answered so far (resilience tests report it)
 
     def __post_init__(self):
         self.cond = threading.Condition(self.lock)
@@ -59,6 +61,7 @@ class FakeLine:
             self.retry_keys.clear()
             self.loading.clear()
             self.faults.clear()
+            self.injected = 0
             self.calls.clear()
             self.contents.clear()
 
@@ -89,13 +92,15 @@ class FakeLine:
             for fault in self.faults:
                 if fault.times > 0 and fault.endpoint in (endpoint, "*"):
                     fault.times -= 1
+                    self.injected += 1
                     return fault
         return None
 
-    def _record(self, kind: str, to: list[str], messages: list[dict], retry_key: str | None) -> None:
+    def _record(self, kind: str, to: list[str], messages: list[dict], retry_key: str | None,
+                reply_token: str | None = None) -> None:
         with self.cond:
             self.records.append({"kind": kind, "to": to, "messages": messages, "retry_key": retry_key,
-                                 "at": time.time()})
+                                 "reply_token": reply_token, "at": time.time()})
             self.cond.notify_all()
 
 
@@ -177,7 +182,8 @@ def create_blueprint(fake: FakeLine, name: str = "fake_line") -> Blueprint:
             _drop_connection()
         if fault.mode == "accept_then_drop":
             return "accept_then_drop"
-        return jsonify({"message": f"injected {fault.status}"}), fault.status
+        headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+        return jsonify({"message": f"injected {fault.status}"}), fault.status, headers
 
     def limit_error(error: LimitViolation):
         return jsonify({"message": "The request body has 1 error(s)", "details": [{"message": str(error)}]}), 400
@@ -200,7 +206,7 @@ def create_blueprint(fake: FakeLine, name: str = "fake_line") -> Blueprint:
                 token["used"] = True
         if not valid:
             return jsonify({"message": "Invalid reply token"}), 400
-        fake._record("reply", [token["user"]], body["messages"], None)
+        fake._record("reply", [token["user"]], body["messages"], None, reply_token=body.get("replyToken"))
         if fault == "accept_then_drop":
             _drop_connection()
         return jsonify({"sentMessages": [{"id": secrets.token_hex(8)} for _ in body["messages"]]})
