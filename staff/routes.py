@@ -357,9 +357,39 @@ def audit():
 @bp.get("/unanswered")
 @require_staff
 def unanswered():
-    """Only a pointer until the FAQ domain serves its own page here."""
+    """The FAQ's unanswered questions, to answer from a phone. (knowledge.routes serves the JSON
+    for bearer clients at the same address and hands browsers to this page.)"""
     with _db().session() as db:
         summary = metrics.unanswered_summary(db)
-    if summary is None:
-        abort(404)
-    return render_template("staff/unanswered.html", summary=summary)
+        if summary is None:
+            abort(404)
+        try:
+            from knowledge import unanswered as faq_unanswered
+        except ImportError:  # pragma: no cover - the FAQ domain is part of the app
+            faq_unanswered = None
+        rows = faq_unanswered.list_questions(db, status="open", limit=100) if faq_unanswered else []
+        answered = (faq_unanswered.list_questions(db, status="answered", limit=500)[-10:][::-1]
+                    if faq_unanswered else [])
+    # Reached through knowledge.routes' endpoint too, where this blueprint's context processor
+    # does not run: pass the page globals explicitly.
+    return render_template("staff/unanswered.html", summary=summary, rows=rows, answered=answered,
+                           done=request.args.get("done"), error=request.args.get("error"), **_globals())
+
+
+@bp.post("/unanswered/<int:question_id>/reply")
+@require_staff
+def unanswered_reply(question_id: int):
+    from knowledge import unanswered as faq_unanswered
+
+    answer = (request.form.get("answer") or "").strip()
+    add_to = (request.form.get("add_to_entry") or "").strip() or None
+    runtime = current_app.extensions["bot"]
+    try:
+        with runtime.database.write_session() as db:
+            faq_unanswered.answer_question(db, question_id=question_id, answer=answer, answered_by=current_actor(),
+                                           kb=runtime.services.kb, add_to_entry=add_to,
+                                           add_as_entry=request.form.get("add_as_entry") == "1")
+    except faq_unanswered.UnansweredError:
+        return redirect(url_for("staff.unanswered", error=question_id))
+    runtime.sender.deliver_due(limit=20)
+    return redirect(url_for("staff.unanswered", done=question_id))

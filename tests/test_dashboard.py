@@ -90,7 +90,12 @@ def test_overview_figures(app, live_server):
     assert "A 級（50–75 家）" in html and "距 A 級還差 47 家" in html
     assert "已簽署 <b>1</b> / 招募 3 家" in html and "33%" in html
     assert "達標企業 <b>1</b> / 3 家" in html
-    assert 'id="unanswered"' not in html  # the FAQ's unanswered log does not exist here
+    # The FAQ's unanswered log: shown (with a link) only when that table exists.
+    from staff.metrics import unanswered_table
+
+    with app.extensions["bot"].database.session() as session:
+        has_log = unanswered_table(session) is not None
+    assert ('id="unanswered"' in html) == has_log
     summary = requests.get(live_server.url + "/staff/api/summary", headers=BEARER).json()
     assert summary["recruited"] == 3 and summary["letters"]["signed"] == 1
     assert summary["visits"]["met"] == 1 and summary["visits"]["min_total"] == 3
@@ -212,3 +217,26 @@ def test_visit_photos_and_audit_labels_on_the_dashboard(app, live_server):
     assert requests.get(live_server.url + link).status_code == 403
     audit_page = requests.get(live_server.url + "/staff/audit", headers=BEARER).text
     assert "建立公告" in audit_page
+
+
+def test_unanswered_questions_answered_from_the_dashboard(app, live_server, fake_line):
+    knowledge_models = pytest.importorskip("knowledge.models")
+    asker = "U" + "a" * 32
+    with app.extensions["bot"].database.session() as session:
+        session.add(User(line_user_id=asker))
+        row = knowledge_models.UnansweredQuestion(line_user_id=asker, question="可以用手機報名嗎？")
+        session.add(row)
+        session.flush()
+        question_id = row.id
+    _programme(app)
+    overview = requests.get(live_server.url + "/staff/", headers=BEARER).text
+    assert 'id="unanswered"' in overview and 'href="/staff/unanswered"' in overview
+    browser = _login(app, live_server)
+    page = browser.get(f"{live_server.url}/staff/unanswered")
+    assert page.status_code == 200 and "可以用手機報名嗎？" in page.text
+    done = browser.post(f"{live_server.url}/staff/unanswered/{question_id}/reply",
+                        data={"csrf": _csrf(page.text), "answer": "可以，用手機填表即可。"})
+    assert done.status_code == 200 and f"已回覆 #{question_id}" in done.text
+    assert eventually(lambda: any("可以，用手機填表即可。" in t for t in fake_line.texts_for(asker)))
+    with app.extensions["bot"].database.session() as session:
+        assert session.get(knowledge_models.UnansweredQuestion, question_id).answered_by == STAFF
