@@ -10,6 +10,7 @@ import logging
 import threading
 
 import click
+from flask.cli import AppGroup
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +53,7 @@ def _start_finaliser(runtime) -> None:
     thread.start()
 
 
-@click.group("privacy", help="Personal data: erase a person, finish pending erasures, export.")
-def privacy_cli() -> None:
-    pass
+privacy_cli = AppGroup("privacy", help="Personal data: erase a person, finish pending erasures, export.")
 
 
 @privacy_cli.command("finalise")

@@ -61,7 +61,7 @@ def identifiers(session: Session, *, line_user_id: str) -> set[str]:
         rule = rule_for(table)
         for row in datamap.owned_rows(session, table, rule, line_user_id):
             for name, value in row.items():
-                if name in rule.erase_columns or name in rule.json_columns or (table.name != "users" and is_personal_key(name)):
+                if name in rule.erase_columns or name in rule.json_columns:
                     values |= _personal_values(value, key=name)
     conversation = session.get(Conversation, line_user_id)
     if conversation is not None:

@@ -13,7 +13,8 @@ Terms (used by the summary, the export and erasure — 個資法 第3條 查詢�
   erasure the person's id becomes a one-way pseudonym (in lists: removed, so nothing is ever sent).
 * ``owner_columns``: the subset meaning "this row is about that person" (default: user_columns).
   Their rows are listed in 「我的資料」 and exported.
-* ``erase_columns``: emptied on the person's rows (names, phones, message text…).
+* ``erase_columns``: emptied on the person's rows (names, phones, message text…); their values are
+  also searched for and scrubbed from every other table (with ``delete_rows`` too).
 * ``json_columns``: JSON columns of the person's rows whose personal keys (name, phone, e-mail,
   address, text…) are emptied, recursively.
 * ``delete_rows``: the person's rows are deleted outright (conversation state, sessions…).

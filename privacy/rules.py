@@ -52,10 +52,11 @@ def register_known_tables() -> None:
     register_personal_data("staff_invite_attempts", user_columns=("line_user_id",), delete_rows=True)
     register_personal_data("staff_login_tokens", user_columns=("line_user_id",), delete_rows=True,
                            hidden_columns=("token_hash",))
-    register_personal_data("team_members", user_columns=("line_user_id",), delete_rows=True)
+    register_personal_data("team_members", user_columns=("line_user_id",), erase_columns=("display_name",),
+                           delete_rows=True)
     # --- knowledge: the unanswered-question log ---
     register_personal_data("unanswered_questions", user_columns=("line_user_id", "answered_by"),
-                           owner_columns=("line_user_id",), delete_rows=True)
+                           owner_columns=("line_user_id",), erase_columns=("question",), delete_rows=True)
     # --- eligibility: the funded-business register holds businesses, not people (generic fallback) ---
     # --- privacy: erasures hold only pseudonyms ---
     register_personal_data("privacy_erasures", owner_columns=())

@@ -169,7 +169,7 @@ def test_stop_processing_blocks_pushes_and_resume_restores(app, chat):
 
 # --- statement versioning -------------------------------------------------------------------------
 
-def test_a_new_statement_version_asks_again(app, chat, monkeypatch):
+def test_a_new_statement_version_asks_again(app, chat):
     consent(chat)
     with _db(app).write_session() as session:
         user = session.exec(select(User).where(User.line_user_id == USER)).one()
@@ -177,10 +177,48 @@ def test_a_new_statement_version_asks_again(app, chat, monkeypatch):
         session.add(user)
     chat.say("我的資料")
     assert "尚未重新同意" in latest_text(chat)
-    from bot.dispatcher import _has_current_consent
-
+    # A conversation that collects personal data asks for consent to the current version first.
+    chat.say("我符合資格嗎？")
+    assert "同意" in chat.labels() and "不同意" in chat.labels()
+    chat.tap("同意")
     with _db(app).session() as session:
-        assert _has_current_consent(session.exec(select(User).where(User.line_user_id == USER)).one()) is False
+        from dialogs.core_flows import CONSENT_VERSION
+
+        assert session.exec(select(User.consent_version).where(User.line_user_id == USER)).one() == CONSENT_VERSION
+
+
+def test_generic_rule_for_an_undeclared_table():
+    """A table a domain adds later, never declared: ids and personal columns are still found."""
+    from privacy.erasure import scrub
+    from privacy.registry import infer_rule
+
+    table = sa.Table("future_things", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("line_user_id", sa.String(64)), sa.Column("advisor_line_user_id", sa.String(64)),
+                     sa.Column("contact_phone", sa.String(20)), sa.Column("email", sa.String(200)),
+                     sa.Column("recipients", sa.JSON), sa.Column("extra", sa.JSON), sa.Column("county", sa.String(20)))
+    rule = infer_rule(table)
+    assert set(rule.user_columns) == {"line_user_id", "advisor_line_user_id", "recipients"}
+    assert set(rule.owner_columns) == {"line_user_id", "recipients"}
+    assert set(rule.erase_columns) == {"contact_phone", "email"} and "county" not in rule.erase_columns
+    scrubbed = scrub({"to": [USER, OTHER], "note": f"{NAME} {MOBILE}", "by": USER}, line_user_id=USER,
+                     pseudonym="anon-x", values={NAME, MOBILE})
+    assert scrubbed == {"to": [OTHER], "note": "[已刪除] [已刪除]", "by": "anon-x"}
+
+
+def test_cli_erase_on_a_written_request(app):
+    company_id = add_company(app)
+    with _db(app).write_session() as session:
+        session.add(User(line_user_id=USER, display_name=NAME, consent_version="v"))
+        session.add(AuditEntry(actor=USER, action="consent_given"))
+    result = app.test_cli_runner().invoke(args=["privacy", "erase", USER])
+    assert result.exit_code != 0  # needs --yes
+    result = app.test_cli_runner().invoke(args=["privacy", "erase", USER, "--yes"])
+    assert result.exit_code == 0, result.output
+    leaks = [(t, c) for t, c, text in _every_text_value(app) if USER in text or NAME in text]
+    assert not leaks, leaks
+    with _db(app).session() as session:
+        company = session.get(Company, company_id)
+        assert company.name is None and company.answers == {}
 
 
 # --- 刪除 ------------------------------------------------------------------------------------------
