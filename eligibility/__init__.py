@@ -21,3 +21,6 @@ def init_app(app) -> None:
         services.providers.setdefault(
             "programs", lambda s: load_programs(path or s.config.get("PROGRAMS_FILE")))
         services.providers.setdefault("funding_lookup", lambda s: database_lookup(s.database))
+        # Build the programmes now, not on the first chat turn: Services.get builds lazies under
+        # one lock, so a first 「我符合資格嗎？」 would otherwise wait for a slow build (the FAQ index).
+        services.get("programs")
