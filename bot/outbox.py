@@ -37,9 +37,13 @@ def _key(prefix: str, index: int) -> str:
 
 def enqueue_reply(session: Session, *, user_id: str | None, reply_token: str | None,
                   received_at: datetime | None, replies: Sequence[Reply], idempotency_key: str,
-                  origin: str | None = None) -> list[OutboundMessage]:
+                  origin: str | None = None, claimed: bool = False) -> list[OutboundMessage]:
     """Queue replies to an event. The first 5 messages use the reply token; any further batches
-    (and everything, when there is no token) are pushes."""
+    (and everything, when there is no token) are pushes.
+
+    ``claimed``: the rows are born claimed ("sending", attempt 1) by the caller, who sends them
+    right after its commit (``OutboxSender.send_claimed``) — one transaction fewer on the hot path.
+    If the caller dies first, ``recover_stuck`` hands them back after the lease, as for any claim."""
     messages = to_line_messages(replies)
     if not messages:
         return []
@@ -51,7 +55,8 @@ def enqueue_reply(session: Session, *, user_id: str | None, reply_token: str | N
         row = OutboundMessage(
             idempotency_key=_key(idempotency_key, index), kind="reply" if use_reply else "push",
             recipient=user_id, reply_token=reply_token if use_reply else None,
-            reply_token_received_at=received_at if use_reply else None, messages=batch, origin=origin)
+            reply_token_received_at=received_at if use_reply else None, messages=batch, origin=origin,
+            status="sending" if claimed else "pending", attempts=1 if claimed else 0)
         session.add(row)
         rows.append(row)
     session.flush()
@@ -142,6 +147,16 @@ class OutboxSender:
                 stalled.add(row.recipient)
         return sent
 
+    def send_claimed(self, rows: Sequence[OutboundMessage], *, now: datetime | None = None) -> int:
+        """Send rows this worker created already claimed (see ``enqueue_reply(claimed=True)``)."""
+        sent = 0
+        for row in rows:
+            if self._attempt(row, now=now or utc_now()):
+                sent += 1
+            else:
+                break  # keep this person's order: later rows wait for the pump
+        return sent
+
     def _unclaim(self, row: OutboundMessage) -> None:
         with self.database.write_session() as session:
             session.execute(sa.update(OutboundMessage).where(OutboundMessage.id == row.id)
@@ -169,9 +184,11 @@ class OutboxSender:
                 break
         return self.deliver(due, now=now)
 
-    def recover_stuck(self, *, older_than: timedelta = timedelta(seconds=60)) -> int:
+    def recover_stuck(self, *, older_than: timedelta = timedelta(seconds=20)) -> int:
         """Rows left 'sending' by a crashed process go back to pending; a reply among them is
-        marked ambiguous (it may have been delivered)."""
+        marked ambiguous (it may have been delivered). The lease is longer than one HTTP attempt
+        (LINE_HTTP_TIMEOUT) but short enough that a reply token is usually still fresh: retrying
+        the reply then tells delivered ("invalid token": consumed) from not delivered."""
         cutoff = utc_now() - older_than
         with self.database.write_session() as session:
             stuck = session.exec(select(OutboundMessage).where(

@@ -33,7 +33,7 @@ def main() -> None:
         config.set_main_option("only_tables", args.tables)
         script = ScriptDirectory.from_config(config)
         has_branch = any(args.domain in (rev.branch_labels or ()) for rev in script.walk_revisions())
-        command.revision(config, message=args.message, autogenerate=True, rev_id=args.rev,
+        command.revision(config, message=args.message, autogenerate=True, rev_id=args.rev, splice=not has_branch,
                          head=f"{args.domain}@head" if has_branch else "0002_companies",
                          branch_label=None if has_branch else args.domain)
 

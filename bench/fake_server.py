@@ -1,0 +1,47 @@
+"""The fake Messaging API as its own process for benchmarks (so it does not share the GIL with
+the load generator). Records the arrival time of every message; GET /_bench/arrivals returns them."""
+from __future__ import annotations
+
+import sys
+import time
+
+from flask import jsonify
+from werkzeug.serving import make_server
+
+from bot.devmode.fake_line import FakeLine, create_fake_line_app
+
+
+def main(port: int, token: str) -> None:
+    fake = FakeLine(access_token=token)
+    app = create_fake_line_app(fake)
+    arrivals: dict[str, float] = {}
+    original = fake._record
+
+    def record(kind, to, messages, retry_key):
+        now = time.time()
+        for user in to:
+            arrivals.setdefault(user, now)
+        original(kind, to, messages, retry_key)
+
+    fake._record = record
+
+    @app.post("/_bench/token/<user_id>")
+    def token_for(user_id: str):
+        return jsonify({"token": fake.issue_reply_token(user_id)})
+
+    @app.get("/_bench/arrivals")
+    def get_arrivals():
+        return jsonify({"arrivals": arrivals, "records": len(fake.records)})
+
+    @app.post("/_bench/reset")
+    def reset():
+        fake.reset()
+        arrivals.clear()
+        return "{}"
+
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), sys.argv[2])
