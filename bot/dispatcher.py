@@ -117,7 +117,7 @@ class Dispatcher:
                 rows = enqueue_reply(session, user_id=reply_user or user_id,
                                      reply_token=_reply_token(payload), received_at=received_at,
                                      replies=replies, idempotency_key=f"event:{payload.get('webhookEventId')}",
-                                     origin=f"event:{event_id}")
+                                     origin=f"event:{event_id}", claimed=True)
                 done = session.execute(
                     sa.update(InboundEvent)
                     .where(InboundEvent.id == event_id, InboundEvent.status == "processing",
@@ -125,11 +125,10 @@ class Dispatcher:
                     .values(status="done", processed_at=utc_now(), error=None))
                 if done.rowcount != 1:
                     raise LostClaim(event_id)
-                row_ids = [row.id for row in rows]
         finally:
             if timer:
                 timer.cancel()
-        self.sender.deliver(row_ids)
+        self.sender.send_claimed(rows)
 
     def _loading_timer(self, user_id: str | None, payload: dict) -> threading.Timer | None:
         if not user_id or payload.get("type") not in ("message", "postback"):
