@@ -113,3 +113,38 @@ def test_automatic_reload_picks_up_an_edit(live_kb):
     finally:
         path.unlink()
         live_kb.reload(strict=True)
+
+
+def test_kb_reload_cli(app, tmp_path):
+    entries = tmp_path / "entries"
+    shutil.copytree(REPO / "knowledge" / "entries", entries)
+    ok = _cli(app, "kb", "reload", "--json", KNOWLEDGE_DIR=str(entries))
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.output.splitlines()[-1])["ok"] is True
+    assert (entries / ".reload").exists()  # running bots see the stamp change and swap
+    (entries / "voucher" / "broken.yaml").write_text("- id: x\n  program: [\n", encoding="utf-8")
+    bad = _cli(app, "kb", "reload", KNOWLEDGE_DIR=str(entries))
+    assert bad.exit_code == 1 and "NOT reloaded" in bad.output
+
+
+def test_faq_answer_cli_pushes_to_asker(app, fake_line):
+    from knowledge.models import UnansweredQuestion
+
+    asker = "U" + "4" * 32
+    with app.extensions["bot"].database.session() as session:
+        row = UnansweredQuestion(line_user_id=asker, question="可以帶寵物去說明會嗎")
+        session.add(row)
+        session.flush()
+        qid = row.id
+    result = _cli(app, "faq", "answer", str(qid), "說明會場地不方便帶寵物，敬請見諒。")
+    assert result.exit_code == 0, result.output
+    assert f"answered #{qid}" in result.output
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not any("寵物" in t for t in fake_line.texts_for(asker)):
+        app.extensions["bot"].sender.deliver_due()
+        time.sleep(0.05)
+    assert any("說明會場地不方便帶寵物" in t for t in fake_line.texts_for(asker))
+    listed = json.loads(_cli(app, "faq", "list", "--all", "--json").output)
+    assert listed["questions"][0]["status"] == "answered"
+    missing = _cli(app, "faq", "answer", "99999", "x")
+    assert missing.exit_code == 1
