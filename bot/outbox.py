@@ -138,7 +138,7 @@ class OutboxSender:
             row = self._claim(row_id, now=now or utc_now())
             if row is None:
                 continue
-            if row.recipient and row.recipient in stalled:
+            if row.recipient and (row.recipient in stalled or self._earlier_unsent(row)):
                 self._unclaim(row)
                 continue
             if self._attempt(row, now=now or utc_now()):
@@ -150,12 +150,35 @@ class OutboxSender:
     def send_claimed(self, rows: Sequence[OutboundMessage], *, now: datetime | None = None) -> int:
         """Send rows this worker created already claimed (see ``enqueue_reply(claimed=True)``)."""
         sent = 0
-        for row in rows:
-            if self._attempt(row, now=now or utc_now()):
-                sent += 1
-            else:
-                break  # keep this person's order: later rows wait for the pump
+        rows = list(rows)
+        for index, row in enumerate(rows):
+            if index == 0 and row.recipient and self._earlier_unsent(row):
+                # An earlier message to this person is still waiting (a retry): sending now
+                # would overtake it. The pump sends these after it, in order.
+                for waiting in rows:
+                    self._unclaim(waiting)
+                break
+            if not self._attempt(row, now=now or utc_now()):
+                # Keep this person's order: later rows wait for the pump. They go back to pending
+                # now — left "sending" they would wait for recover_stuck and return as ambiguous.
+                for waiting in rows[index + 1:]:
+                    self._unclaim(waiting)
+                break
+            sent += 1
         return sent
+
+    def _earlier_unsent(self, row: OutboundMessage) -> bool:
+        """Whether an earlier message to the same person is still waiting (pending or sending):
+        then this one must wait too, or a retried message would arrive after a later one."""
+        now = utc_now()
+        with self.database.session() as session:
+            return session.exec(select(OutboundMessage.id).where(
+                OutboundMessage.recipient == row.recipient, OutboundMessage.id < row.id,
+                sa.or_(OutboundMessage.status == "sending",
+                       # a scheduled push (not_before, never tried) is not "earlier": it waits its turn
+                       sa.and_(OutboundMessage.status == "pending",
+                               sa.or_(OutboundMessage.attempts > 0, OutboundMessage.next_attempt_at <= now))))
+                .limit(1)).first() is not None
 
     def _unclaim(self, row: OutboundMessage) -> None:
         with self.database.write_session() as session:
@@ -168,18 +191,19 @@ class OutboxSender:
         with self.database.session() as session:
             candidates = session.exec(
                 select(OutboundMessage.id, OutboundMessage.recipient, OutboundMessage.status,
-                       OutboundMessage.next_attempt_at)
+                       OutboundMessage.next_attempt_at, OutboundMessage.attempts)
                 .where(OutboundMessage.status.in_(("pending", "sending")))
                 .order_by(OutboundMessage.id).limit(limit * 4)).all()
         held: set[str] = set()
         due: list[int] = []
-        for row_id, recipient, status, next_at in candidates:
+        for row_id, recipient, status, next_at, attempts in candidates:
             if recipient and recipient in held:
                 continue
             if status == "pending" and next_at <= now:
                 due.append(row_id)
-            elif recipient:
-                held.add(recipient)  # an earlier message to this person is not delivered yet
+            elif recipient and (status == "sending" or attempts > 0):
+                held.add(recipient)  # an earlier message to this person is being retried
+            # (a push scheduled for later, never tried, holds nothing back)
             if len(due) >= limit:
                 break
         return self.deliver(due, now=now)

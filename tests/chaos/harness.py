@@ -65,3 +65,54 @@ def snapshot(database: Database) -> tuple:
         parts.append(f"(SELECT COUNT(*) FROM {table}), (SELECT {newest} FROM {table})")
     with database.engine.connect() as connection:
         return tuple(connection.exec_driver_sql("SELECT " + ", ".join(parts)).first())
+
+
+def outbox_deliveries(database: Database, fake_line) -> tuple[dict, dict[int, list[float]]]:
+    """(rows, deliveries): rows maps outbox row id -> (webhookEventId or origin, recipient, kind);
+    deliveries maps row id -> times at which the fake accepted that row's messages.
+
+    A reply is matched by its reply token, anything pushed by its X-Line-Retry-Key."""
+    from sqlmodel import select
+
+    from bot.models import InboundEvent, OutboundMessage
+
+    with database.session() as session:
+        events = {row.id: row.webhook_event_id for row in session.exec(select(InboundEvent)).all()}
+        outbox = session.exec(select(OutboundMessage)).all()
+    rows, by_token, by_key = {}, {}, {}
+    for row in outbox:
+        origin = row.origin or ""
+        label = events.get(int(origin[6:]), origin) if origin.startswith("event:") else origin
+        rows[row.id] = (label, row.recipient, row.kind)
+        by_key[row.retry_key] = row.id
+        if row.reply_token:
+            by_token[row.reply_token] = row.id
+    deliveries: dict[int, list[float]] = {}
+    with fake_line.lock:
+        records = list(fake_line.records)
+    for record in records:
+        row_id = by_token.get(record.get("reply_token")) if record["kind"] == "reply" else by_key.get(record.get("retry_key"))
+        if row_id is not None:
+            deliveries.setdefault(row_id, []).append(record["at"])
+    return rows, deliveries
+
+
+def losses_and_duplicates(rows: dict, deliveries: dict) -> tuple[list, list]:
+    lost = [row_id for row_id in rows if not deliveries.get(row_id)]
+    doubled = [row_id for row_id, times in deliveries.items() if len(times) > 1]
+    return lost, doubled
+
+
+def out_of_order(rows: dict, deliveries: dict) -> list[str]:
+    """Recipients whose messages arrived in a different order from the outbox's (row id) order."""
+    per_user: dict[str, list[tuple[float, int]]] = {}
+    for row_id, times in deliveries.items():
+        recipient = rows[row_id][1]
+        if recipient:
+            per_user.setdefault(recipient, []).append((min(times), row_id))
+    bad = []
+    for recipient, items in per_user.items():
+        ids = [row_id for _, row_id in sorted(items)]
+        if ids != sorted(ids):
+            bad.append(recipient)
+    return bad
