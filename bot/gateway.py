@@ -121,6 +121,17 @@ class LineGateway:
         request = ShowLoadingAnimationRequest(chatId=chat_id, loadingSeconds=seconds)
         return self._call(self.api.show_loading_animation, request)
 
+    def install_rich_menu(self, *, definition: dict, image_png: bytes) -> str:
+        """Create the rich menu, upload its image, make it everyone's default; returns its id."""
+        from linebot.v3.messaging import RichMenuRequest
+
+        timeout = (3, self.timeout)
+        created = self.api.create_rich_menu(RichMenuRequest.from_dict(definition), _request_timeout=timeout)
+        self.blob.set_rich_menu_image(created.rich_menu_id, image_png, _request_timeout=timeout,
+                                      _headers={"Content-Type": "image/png"})
+        self.api.set_default_rich_menu(created.rich_menu_id, _request_timeout=timeout)
+        return created.rich_menu_id
+
     # --- reading -----------------------------------------------------------------------------
     def get_profile(self, user_id: str) -> dict | None:
         try:

@@ -61,17 +61,6 @@ richmenu_cli = AppGroup("richmenu", help="Create the rich menu and make it the d
 
 @richmenu_cli.command("setup")
 def setup() -> None:
-    import requests
-
-    config = current_app.config
-    headers = {"Authorization": f"Bearer {config['LINE_CHANNEL_ACCESS_TOKEN']}"}
-    created = requests.post(f"{config['LINE_API_BASE_URL']}/v2/bot/richmenu", json=rich_menu_definition(),
-                            headers=headers, timeout=10)
-    created.raise_for_status()
-    menu_id = created.json()["richMenuId"]
-    upload = requests.post(f"{config['LINE_DATA_API_BASE_URL']}/v2/bot/richmenu/{menu_id}/content",
-                           data=rich_menu_image(), headers={**headers, "Content-Type": "image/png"}, timeout=30)
-    upload.raise_for_status()
-    requests.post(f"{config['LINE_API_BASE_URL']}/v2/bot/user/all/richmenu/{menu_id}", headers=headers,
-                  timeout=10).raise_for_status()
+    gateway = current_app.extensions["bot"].gateway
+    menu_id = gateway.install_rich_menu(definition=rich_menu_definition(), image_png=rich_menu_image())
     click.echo(f"Rich menu {menu_id} is now the default.")

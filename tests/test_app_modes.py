@@ -117,3 +117,12 @@ def test_stale_button_without_a_conversation(chat):
 def test_sticker_and_image_when_idle(chat):
     assert any("貼圖" in t for t in chat.send("sticker"))
     assert any("圖片" in t for t in chat.send("image"))
+
+
+def test_rich_menu_setup_through_the_sdk(app, fake_line):
+    result = app.test_cli_runner().invoke(args=["richmenu", "setup"])
+    assert result.exit_code == 0, result.output
+    assert fake_line.default_rich_menu in fake_line.rich_menus
+    menu = fake_line.rich_menus[fake_line.default_rich_menu]
+    assert [area["action"]["text"] for area in menu["areas"]][0] == "我符合資格嗎？"
+    assert menu["_image_bytes"] > 1000
