@@ -104,5 +104,23 @@ def init_app(app: Flask) -> None:
         return jsonify({"messages": items[after:], "total": len(items), "loading": any(
             entry.get("chatId") == user_id for entry in fake.loading[-3:])})
 
+    @bp.post("/simulator/api/role")
+    def set_role():
+        """Development only: let a simulated user try the advisor and staff features."""
+        from sqlmodel import select
+
+        from bot.models import RoleGrant
+
+        payload = request.get_json(force=True) or {}
+        user_id = str(payload.get("user") or "")[:64]
+        role = payload.get("role")
+        database = current_app.extensions["bot"].database
+        with database.write_session() as session:
+            for grant in session.exec(select(RoleGrant).where(RoleGrant.line_user_id == user_id)).all():
+                session.delete(grant)
+            if role in ("advisor", "staff"):
+                session.add(RoleGrant(line_user_id=user_id, role=role, granted_by="simulator"))
+        return jsonify({"user": user_id, "role": role or "owner"})
+
     app.register_blueprint(bp)
     app.extensions["dev_message_text"] = message_text
