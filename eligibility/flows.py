@@ -11,6 +11,8 @@ register (eligibility.funding) is checked by 統編 at that point.
 """
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import re
 import unicodedata
@@ -34,6 +36,7 @@ from .funding import apply_register, find_records
 from .taxid import normalize_tax_id, tax_id_problem
 
 DEFAULT_PROGRAM = "gonghao-2023"
+CLUSTER_PROGRAM = "cluster-2022"  # the roster check (FlowId.CLUSTER_CHECK), 003 貳四 提案類別
 UNSURE = "unsure"
 NO_TAX_ID = "none"
 CLOSED_TYPES = ("choice", "multi_choice", "boolean")
@@ -47,6 +50,8 @@ ACCENT = {ELIGIBLE: "#06C755", NEEDS_REVIEW: "#F5A623", INELIGIBLE: "#8A8A8A"}
 
 def program_id(ctx: fw.Context) -> str:
     config = getattr(ctx.services, "config", None) or {}
+    if ctx.flow == fw.FlowId.CLUSTER_CHECK.value:
+        return config.get("CLUSTER_CHECK_PROGRAM") or CLUSTER_PROGRAM
     return config.get("ELIGIBILITY_PROGRAM") or DEFAULT_PROGRAM
 
 
@@ -76,6 +81,10 @@ def verdict_fields(program: ProgramRules) -> list[str]:
     return [name for name, spec in program.fields.items() if spec.get("type") not in ("tax_id", "roster")]
 
 
+def roster_fields(program: ProgramRules) -> list[str]:
+    return [name for name, spec in program.fields.items() if spec.get("type") == "roster"]
+
+
 def _candidates(spec: Mapping[str, Any]) -> list[Any]:
     """Every value an owner who answered 「不確定」 might mean."""
     kind = spec.get("type")
@@ -100,6 +109,9 @@ def answer_variants(program: ProgramRules, data: Mapping[str, Any]) -> list[dict
             base[name] = data[name]
     if data.get("tax_id") and data["tax_id"] != NO_TAX_ID:
         base["tax_id"] = data["tax_id"]
+    for name in roster_fields(program):
+        if data.get(name) is not None:
+            base[name] = data[name]
     if not unsure:
         return [base]
     combos = itertools.product(*(_candidates(program.fields[name]) for name in unsure))
@@ -121,7 +133,7 @@ def analysis(program: ProgramRules, data: Mapping[str, Any]) -> tuple[frozenset,
     """(fields whose answer could still change the verdict, settled-as-ineligible).
     A field counts when it is the next needed one for any reading of 「不確定」 answers; the case is
     settled only when every reading is already ineligible. Memoised: ``when`` asks it per step."""
-    fields = verdict_fields(program)
+    fields = verdict_fields(program) + roster_fields(program)
     key = (program.id, id(program), _freeze({k: data.get(k) for k in fields if k in data}))
     cached = _ANALYSIS.get(key)
     if cached is not None:
@@ -190,7 +202,7 @@ def _choice_label(field: str, key: str, spec: Mapping) -> str:
 
 def _question(ctx: fw.Context, name: str, spec: Mapping, **values) -> str:
     text = _text_or(f"eligibility.ask_{name}", str(spec.get("label", name)), **values)
-    if not ctx.history and not ctx.data.get(name):
+    if not ctx.history and not ctx.data.get(name) and ctx.flow == fw.FlowId.ELIGIBILITY.value:
         text = t("eligibility.intro", program=program_of(ctx).name) + "\n\n" + text
     return text
 
@@ -212,8 +224,9 @@ def _ask_verdict_field(name: str):
         elif kind == "boolean":
             options = [ctx.choice(t("eligibility.answer_yes"), "yes"), ctx.choice(t("eligibility.answer_no"), "no"),
                        ctx.choice(t("eligibility.unsure"), UNSURE)]
-        elif kind == "integer":
-            options = [ctx.choice(t("eligibility.choice_employees_zero"), "0")]
+        elif kind == "integer" and _has_text(f"eligibility.choice_{name}_zero"):
+            # small counts as taps (002: 9 人(含)以下); larger ones are typed
+            options = [ctx.choice(t(f"eligibility.choice_{name}_zero"), "0")]
             options += [ctx.choice(str(n), str(n)) for n in range(1, 10)]
         quick = options + _help_choice(ctx, name) + _nav(ctx)
         if len(quick) > 13:  # LINE's quick reply limit: drop the help shortcut, then 取消
@@ -339,7 +352,8 @@ def _details_when(ctx: fw.Context) -> bool:
 
 def _ask_tax_id(ctx: fw.Context):
     optional = ctx.data.get("registration") in ("tax_only", UNSURE)
-    quick = ([ctx.choice(t("eligibility.choice_no_tax_id"), NO_TAX_ID)] if optional else []) + _nav(ctx)
+    quick = ([ctx.choice(t("eligibility.choice_no_tax_id"), NO_TAX_ID)] if optional else []) + \
+        _help_choice(ctx, "tax_id") + _nav(ctx)
     key = "eligibility.ask_tax_id_optional" if optional else "eligibility.ask_tax_id"
     return [Text(t(key), tuple(quick))]
 
@@ -447,10 +461,14 @@ def _alternatives(program: ProgramRules, programs: Mapping[str, ProgramRules], v
     return list(dict.fromkeys(lines)) or [t("eligibility.alt_default")]
 
 
-def verdict_card(*, program: ProgramRules, programs: Mapping[str, ProgramRules], verdict: Verdict) -> Card:
+def verdict_card(*, program: ProgramRules, programs: Mapping[str, ProgramRules], verdict: Verdict,
+                 roster: bool = False) -> Card:
     body = "\n".join(f"• {r.message}" for r in verdict.reasons) or t("eligibility.verdict_none")
     buttons: tuple[Choice, ...] = ()
-    if verdict.verdict == ELIGIBLE:
+    if roster:  # a 群聚 roster: no letter of intent; say what to fix or that it is ready
+        note = t(f"eligibility.next_cluster_{verdict.verdict}")
+        buttons = (Choice(t("eligibility.cluster_recheck")),)
+    elif verdict.verdict == ELIGIBLE:
         note = t("eligibility.next_eligible")
         buttons = (Choice(t("core.menu_letter")),)  # message action: the letter flow's phrase
     elif verdict.verdict == NEEDS_REVIEW:
@@ -557,3 +575,102 @@ ELIGIBILITY = register_flow(_build_flow())
          "能不能參加", "符合資格嗎")
 def start_eligibility(request) -> fw.Turn:
     return fw.Turn(request.ctx, [], start_flow=fw.FlowId.ELIGIBILITY.value)
+
+
+# --- 數位群聚 roster check (003 貳四 提案類別), for staff and lead businesses ---------------------
+
+def _member_columns(program: ProgramRules) -> tuple[str, Mapping[str, Mapping]]:
+    name = roster_fields(program)[0]
+    return name, program.fields[name].get("member_fields") or {}
+
+
+def _ask_roster(ctx: fw.Context):
+    program = program_of(ctx)
+    _, members = _member_columns(program)
+    header = ",".join(str(spec.get("label", key)) for key, spec in members.items())
+    return [Text(t("eligibility.ask_members", header=header), tuple(_help_choice(ctx, "members") + _nav(ctx)))]
+
+
+def parse_roster(text: str, member_fields: Mapping[str, Mapping]) -> list[dict]:
+    """Pasted CSV (header row of labels or keys; full-width commas fine) -> members for the engine.
+    Yes/no columns read 是/否/有/沒有/v/空白; a blank boolean takes the field's default."""
+    lines = [line for line in unicodedata.normalize("NFKC", text).splitlines() if line.strip()]
+    rows = list(csv.reader(io.StringIO("\n".join(lines))))
+    if len(rows) < 2:
+        raise fw.Invalid(t("eligibility.invalid_members"))
+    by_header = {}
+    for index, cell in enumerate(rows[0]):
+        folded = normalize(cell)
+        for key, spec in member_fields.items():
+            if folded in (normalize(key), normalize(str(spec.get("label", key)))):
+                by_header[key] = index
+    missing = [str(spec.get("label", key)) for key, spec in member_fields.items()
+               if spec.get("required") and key not in by_header]
+    if missing:
+        raise fw.Invalid(t("eligibility.invalid_members_columns", columns="、".join(missing)))
+    members = []
+    for line, row in enumerate(rows[1:], start=2):
+        member = {}
+        for key, index in by_header.items():
+            cell = row[index].strip() if index < len(row) else ""
+            spec = member_fields[key]
+            if spec.get("type") == "boolean":
+                answer = True if normalize(cell) in ("v", "✓", "o") else parse_yes_no(cell) if cell else None
+                if answer not in (True, False, None):
+                    raise fw.Invalid(t("eligibility.invalid_members_cell", line=line, value=cell))
+                member[key] = spec.get("default", False) if answer is None else answer
+            elif spec.get("type") == "tax_id":
+                if cell and tax_id_problem(cell):
+                    raise fw.Invalid(t("eligibility.invalid_members_cell", line=line, value=cell))
+                member[key] = normalize_tax_id(cell) or None
+            else:
+                member[key] = cell or None
+        if any(spec.get("required") and not member.get(key) for key, spec in member_fields.items()):
+            raise fw.Invalid(t("eligibility.invalid_members_cell", line=line, value=",".join(row)))
+        members.append(member)
+    return members
+
+
+def _parse_roster(ctx: fw.Context, user_input: fw.UserInput) -> list[dict]:
+    text = user_input.answer_text
+    if "," not in unicodedata.normalize("NFKC", text):
+        raise fw.Invalid(t("eligibility.invalid_members"))  # a question goes to the FAQ
+    _, members = _member_columns(program_of(ctx))
+    return parse_roster(text, members)
+
+
+def finish_cluster(request) -> fw.Turn:
+    ctx, programs = request.ctx, request.services.programs
+    program = programs[program_id(ctx)]
+    verdict = final_verdict(program, ctx.data)
+    audit(request.session, actor=ctx.user_id, action="cluster_roster_checked", program=program.id,
+          verdict=verdict.verdict, codes=verdict.codes, members=len(ctx.data.get("members") or []))
+    card = verdict_card(program=program, programs=programs, verdict=verdict, roster=True)
+    return fw.Turn(ctx.cleared(), [card], show_menu=True)
+
+
+def _build_cluster_flow() -> fw.Flow:
+    from .engine import load_programs
+    from .routes import DEFAULT_PROGRAMS_FILE
+
+    default = load_programs(DEFAULT_PROGRAMS_FILE)[CLUSTER_PROGRAM]
+    names = verdict_fields(default)
+    labels = {n: default.field_label(n) for n in names}
+    roster = roster_fields(default)[0]
+    return fw.Flow(
+        id=fw.FlowId.CLUSTER_CHECK, title=t("eligibility.cluster_title"), help=t("eligibility.cluster_help"),
+        steps=_verdict_steps(names, labels) + (
+            fw.Step(roster, default.field_label(roster), _ask_roster, _parse_roster,
+                    when=lambda ctx: not settled(ctx),
+                    display=lambda ctx, v: t("eligibility.members_display", count=len(v or [])),
+                    help=t("eligibility.help_members")),),
+        finish=finish_cluster, settled=settled, summary_title=t("eligibility.summary_title"),
+        requires_consent=True)  # the pasted roster names owners (kept only until the verdict)
+
+
+CLUSTER_CHECK = register_flow(_build_cluster_flow())
+
+
+@command("cluster_check", "群聚名單檢查", "檢查群聚名單", "群聚資格", "數位群聚資格")
+def start_cluster_check(request) -> fw.Turn:
+    return fw.Turn(request.ctx, [], start_flow=fw.FlowId.CLUSTER_CHECK.value)
