@@ -125,6 +125,10 @@ def _suggest(ctx: fw.Context, text: str, result, hint: str | None) -> fw.Turn:
 
 
 def _fallback(request, text: str, result, hint: str | None) -> fw.Turn:
+    kb = request.services.kb
+    if kb is not None and not kb.has_content(text):
+        # 「嗎」「？？」: nothing to hand to staff; ask for the question instead.
+        return fw.Turn(request.ctx.forget(MEMORY_PENDING), [Text(t("faq.fallback_no_log"))])
     row = unanswered.log_question(request.session, line_user_id=request.ctx.user_id, question=text,
                                   result=result, program_hint=hint, reason="fallback")
     return fw.Turn(request.ctx.forget(MEMORY_PENDING), [Text(t("faq.fallback", id=row.id))])

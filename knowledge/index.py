@@ -327,6 +327,9 @@ class SearchIndex:
                         fuzz_text=" ".join(words))
 
     def _field_scores(self, tokens: list[str]) -> np.ndarray:
+        if not tokens:
+            # Only stopwords (「謝謝」「好的」): bm25s cannot score an empty query.
+            return np.zeros(len(self.entries), dtype=np.float64)
         questions = np.asarray(self._bm25_q.get_scores(tokens), dtype=np.float64)
         answer = np.asarray(self._bm25_a.get_scores(tokens), dtype=np.float64)
         return questions + ANSWER_WEIGHT * answer

@@ -237,6 +237,12 @@ class KnowledgeBase:
         self._next_check = now + self._watch_interval
         self.check_for_changes(background=True)
 
+    def has_content(self, question: str) -> bool:
+        """Whether the text has any word beyond stopwords and punctuation (「嗎」「？？」
+        「好的」 do not): such input is not worth a staff member's time."""
+        norm = normalize_text((question or "")[:MAX_QUERY_CHARS])
+        return bool(norm) and bool(self._analyzer.words(norm))
+
     # ---- accessors ----------------------------------------------------------
     @property
     def report(self) -> KBReport:

@@ -98,6 +98,7 @@ def test_fallback_logs_and_tells_staff_once_then_api_answer_reaches_asker(app, c
     texts = owner.say(OFF_TOPIC)
     assert "找不到" in joined(texts) and "承辦同仁" in joined(texts)
     owner.say(OFF_TOPIC)  # asked twice: still one open row, one staff notification
+    assert "換個說法" in joined(owner.say("嗎？"))  # nothing to hand over: not logged
     rows = _rows(app)
     assert len(rows) == 1 and rows[0].line_user_id == OWNER and rows[0].status == "open"
     assert _pushed_text(app, fake_line, STAFF, OFF_TOPIC)

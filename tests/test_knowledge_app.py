@@ -25,6 +25,10 @@ def test_api_ask_contract_shape(app):
     off = client.get("/api/ask", query_string={"q": "台北哪裡的牛肉麵好吃"}).get_json()
     assert off["matched"] is False and off["entry_id"] is None and off["answer"]
 
+    for only_stopwords in ("謝謝", "嗎", "？？"):
+        body = client.get("/api/ask", query_string={"q": only_stopwords}).get_json()
+        assert body["matched"] is False
+
     for query in ({}, {"q": "   "}):
         response = client.get("/api/ask", query_string=query)
         assert response.status_code == 400 and response.get_json()["error"] == "missing_q"
