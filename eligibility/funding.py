@@ -21,7 +21,7 @@ import click
 from flask.cli import with_appcontext
 from sqlmodel import Session, select
 
-from .engine import ELIGIBLE, INELIGIBLE, NEEDS_REVIEW, ProgramRules, Reason, Verdict
+from .engine import INELIGIBLE, NEEDS_REVIEW, ProgramRules, Reason, Verdict
 from .models import FundedBusiness
 from .taxid import normalize_tax_id, tax_id_problem
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
-from bot.models import AuditEntry, Conversation, OutboundMessage, RoleGrant
+from bot.models import AuditEntry, Conversation, RoleGrant
 from bot.texts import t
 from companies.models import Company, CompanyMember
 from eligibility.taxid import tax_id_problem

@@ -3,11 +3,13 @@ the roster pasted as CSV built from each scenario's ``answers`` (labels as the h
 from __future__ import annotations
 
 import pytest
+from sqlmodel import select
 
+from bot.models import Conversation
 from bot.texts import t
 from eligibility.engine import load_programs
 from eligibility.routes import DEFAULT_PROGRAMS_FILE
-from tests.test_eligibility_chat import SCENARIOS, chat, step_of  # noqa: F401 (steady chat fixture)
+from tests.test_eligibility_chat import SCENARIOS, chat  # noqa: F401 (steady chat fixture)
 from tests.conftest import joined
 
 CLUSTER = [s for s in SCENARIOS if s["program"] == "cluster-2022"]
@@ -27,9 +29,7 @@ def roster_csv(members: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def cluster_step(flow_step: str | None, chat) -> str | None:
-    from sqlmodel import select
-    from bot.models import Conversation
+def cluster_step(chat) -> str | None:
     with chat.runtime.database.session() as session:
         row = session.exec(select(Conversation).where(Conversation.line_user_id == chat.user_id)).first()
         return row.step if row and row.flow == "cluster_check" else None
@@ -38,7 +38,7 @@ def cluster_step(flow_step: str | None, chat) -> str | None:
 def drive_cluster(chat, answers: dict) -> list[str]:
     texts: list[str] = []
     for _ in range(10):
-        step = cluster_step(None, chat)
+        step = cluster_step(chat)
         if step is None:
             return texts
         if step == "category":
@@ -59,7 +59,7 @@ def test_dev_set_rosters_through_chat(app, chat, scenario):
     chat.follow()
     chat.say("群聚名單檢查")
     chat.tap("同意")
-    assert cluster_step(None, chat) == "category"
+    assert cluster_step(chat) == "category"
     texts = drive_cluster(chat, scenario["answers"])
     assert t(f"eligibility.verdict_title_{scenario['verdict']}") in joined(texts), joined(texts)
 
@@ -71,4 +71,4 @@ def test_roster_with_missing_column_is_explained(app, chat):
     chat.tap(PROGRAM.fields["category"]["choices"]["A"])
     texts = chat.say("企業名稱,統一編號\n甲店,21556433")
     assert "負責人" in joined(texts)
-    assert cluster_step(None, chat) == "members"
+    assert cluster_step(chat) == "members"
