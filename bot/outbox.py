@@ -105,11 +105,12 @@ def enqueue_multicast(session: Session, *, to: Sequence[str], replies: Sequence[
 
 class OutboxSender:
     def __init__(self, *, database: Database, gateway: LineGateway, max_attempts: int = 8,
-                 base_delay: float = 0.5):
+                 base_delay: float = 0.5, retry_window: timedelta = timedelta(hours=24)):
         self.database = database
         self.gateway = gateway
         self.max_attempts = max_attempts
         self.base_delay = base_delay
+        self.retry_window = retry_window
 
     # --- claiming ----------------------------------------------------------------------------
     def _claim(self, row_id: int, *, now: datetime) -> OutboundMessage | None:
@@ -276,10 +277,15 @@ class OutboxSender:
         return [r for r in recipients if r not in inactive]
 
     def _retry(self, row: OutboundMessage, result: SendResult, *, ambiguous_reply: bool = False) -> None:
-        if row.attempts >= self.max_attempts:
+        # A retryable failure (5xx, 429, network) means LINE is unwell, not that the message is
+        # wrong: give up only after max_attempts AND retry_window, or an outage longer than the
+        # backoff's few minutes would silently drop everything queued (found by
+        # tests/test_resilience_line_faults.py). Delays are capped at 300 s meanwhile.
+        created = row.created_at or utc_now()
+        if row.attempts >= self.max_attempts and utc_now() - created >= self.retry_window:
             self._finish(row.id, status="dead", error=f"gave up after {row.attempts}: {result.status} {result.detail}")
             return
-        delay = result.retry_after or self.base_delay * (2 ** (row.attempts - 1))
+        delay = result.retry_after or self.base_delay * (2 ** min(row.attempts - 1, 20))
         delay = min(delay, 300) * (1 + random.random() * 0.2)  # jitter spreads retries out
         with self.database.write_session() as session:
             values = {"status": "pending", "next_attempt_at": utc_now() + timedelta(seconds=delay),
