@@ -394,6 +394,10 @@ class SearchIndex:
     def content_words(self, analysis: Analysis) -> list[str]:
         seen, out = set(), []
         for w in analysis.words:
+            # A lone Latin letter ("a", "x") is a substring of half the KB (aws, a級):
+            # as evidence it would make any entry look covered.
+            if len(w) == 1 and w.isascii():
+                continue
             if w not in seen and not w.isdigit():
                 seen.add(w)
                 out.append(w)

@@ -240,8 +240,11 @@ class KnowledgeBase:
     def has_content(self, question: str) -> bool:
         """Whether the text has any word beyond stopwords and punctuation (「嗎」「？？」
         「好的」 do not): such input is not worth a staff member's time."""
-        norm = normalize_text((question or "")[:MAX_QUERY_CHARS])
-        return bool(norm) and bool(self._analyzer.words(norm))
+        question = (question or "")[:MAX_QUERY_CHARS]
+        if not normalize_text(question):
+            return False
+        index = self._current().index
+        return bool(index.content_words(index.analyze(question)))
 
     # ---- accessors ----------------------------------------------------------
     @property
@@ -399,6 +402,8 @@ class KnowledgeBase:
                 context_program = previous.program
         if mention.conflict:
             return _Retrieval(reason="edition not covered", programs=mention.programs)
+        if not followup and not index.content_words(analysis):
+            return _Retrieval(reason="no content words")  # 「a」「123」「？？」
         weights = self._program_weights(index, mention.programs, context_program)
         if new_facets:
             weights = self._facet_weights(index, weights, new_facets, old_facets)

@@ -152,3 +152,10 @@ def test_faq_answer_cli_pushes_to_asker(app, fake_line):
     assert listed["questions"][0]["status"] == "answered"
     missing = _cli(app, "faq", "answer", "99999", "x")
     assert missing.exit_code == 1
+
+
+def test_odd_inputs_never_answer_confidently(app):
+    client = app.test_client()
+    for q in ("a", "x", "123", "😀😀", "<script>alert(1)</script>", "x" * 5000, "\u200b"):
+        response = client.get("/api/ask", query_string={"q": q})
+        assert response.status_code == 200 and response.get_json()["matched"] is False, q
