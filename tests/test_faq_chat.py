@@ -230,3 +230,18 @@ def test_company_programme_settles_ambiguous_question(app, chat):
         session.add(CompanyMember(company_id=company.id, line_user_id=chat.user_id, role="owner"))
     answer = joined(chat.say("要幾家才能申請？"))
     assert "來源：111年數位群聚" in answer and "數位共好" not in chat.labels()
+
+
+def test_staff_answer_saved_as_new_entry(app, chat, kb_copy, live_server):
+    owner = chat.as_user(OWNER)
+    owner.say(OFF_TOPIC)
+    qid = _rows(app)[0].id
+    response = requests.post(f"{live_server.url}/staff/unanswered/{qid}/answer",
+                             json={"answer": "說明會場地有特約停車場，可以折抵2小時。", "add_as_entry": True,
+                                   "answered_by": "lin"},
+                             headers={"Authorization": f"Bearer {STAFF_TOKEN}"}, timeout=5)
+    assert response.status_code == 200, response.text
+    entry_id = response.json()["added_to_entry"]
+    assert (kb_copy.entries_dir / "staff-answers" / f"{entry_id}.yaml").exists()
+    answer = joined(chat.as_user("U" + "3" * 32).say(OFF_TOPIC))
+    assert "特約停車場" in answer and "來源：承辦同仁回覆" in answer
