@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,7 @@ class BotRuntime:
         if self.started:
             return
         self.started = True
+        threading.Thread(target=self.services.warm_up, name="warm-up", daemon=True).start()
         self.worker.start()
         for starter in self.background:
             starter()

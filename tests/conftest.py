@@ -9,16 +9,17 @@ import json
 import os
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import requests
 import sqlalchemy as sa
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 from werkzeug.serving import make_server
 
 from bot import create_app
-from bot.db import Database, import_all_models, upgrade_schema
+from bot.db import Database, import_all_models, upgrade_schema, utc_now
 from bot.devmode import build_event, new_event_id, post_webhook, sign
 from bot.devmode.fake_line import FakeLine, create_fake_line_app, message_text
 
@@ -156,9 +157,26 @@ class Chat:
         response = self.post([event])
         assert response.status_code == 200, response.text
         assert self.runtime.worker.wait_idle(10), "event processing did not finish"
+        self.settle_outbox()
         messages = self.fake.messages_for(self.user_id)
         self.last = messages[before:]
         return self.last
+
+    def settle_outbox(self, timeout: float = 10.0) -> None:
+        """Wait until nothing due for this user is still queued (a pump may be sending it)."""
+        from bot.models import OutboundMessage
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.runtime.database.session() as session:
+                open_rows = session.exec(select(OutboundMessage.id).where(
+                    OutboundMessage.recipient == self.user_id,
+                    OutboundMessage.status.in_(("pending", "sending")),
+                    OutboundMessage.next_attempt_at <= utc_now() + timedelta(seconds=1))).first()
+            if open_rows is None:
+                return
+            self.runtime.sender.deliver_due()
+            time.sleep(0.02)
 
     def event(self, kind: str, **kwargs) -> dict:
         return build_event(self.fake, user_id=self.user_id, kind=kind, **kwargs)
