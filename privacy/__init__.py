@@ -33,8 +33,16 @@ def init_app(app) -> None:
 
 def finalise(database) -> int:
     """Finish erasures whose confirmation reply has been sent (see privacy.models)."""
-    from privacy.erasure import finalise_pending
+    import sqlalchemy as sa
 
+    from privacy.erasure import finalise_pending
+    from privacy.models import PrivacyErasure
+
+    with database.session() as session:  # cheap check first: no write lock when there is nothing to do
+        waiting = session.execute(sa.select(sa.func.count()).select_from(PrivacyErasure)
+                                  .where(PrivacyErasure.finalised_at.is_(None))).scalar_one()
+    if not waiting:
+        return 0
     with database.write_session() as session:
         return finalise_pending(session)
 
@@ -90,6 +98,6 @@ def export_command(line_user_id: str) -> None:
     from bot.services import audit
     from privacy.service import export_json
 
-    with current_app.extensions["bot"].database.session() as session:
+    with current_app.extensions["bot"].database.write_session() as session:
         click.echo(export_json(session, line_user_id=line_user_id))
         audit(session, actor="cli", action="privacy_staff_viewed", target=line_user_id)

@@ -34,6 +34,8 @@ def export(token: str, fmt: str):
             body, mimetype = service.export_json(session, line_user_id=line_user_id), "application/json"
         else:
             body, mimetype = service.export_csv(session, line_user_id=line_user_id), "text/csv"
+    # A separate write transaction: upgrading a SQLite read transaction to a write can fail.
+    with database.write_session() as session:
         audit(session, actor=line_user_id, action="privacy_exported", format=fmt)
     headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="my-data.{fmt}"'}
     return Response(body, mimetype=mimetype, headers=headers)
@@ -49,6 +51,7 @@ def staff_person(line_user_id: str):
     database = _runtime().database
     with database.session() as session:
         data = service.person_data(session, line_user_id=line_user_id)
+    with database.write_session() as session:
         audit(session, actor="staff-token", action="privacy_staff_viewed", target=line_user_id,
               tables=sorted(data))
     if not data:
