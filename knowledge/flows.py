@@ -89,6 +89,11 @@ def answer_free_text(request) -> fw.Turn:
     kb = request.services.kb
     if kb is None or not text.strip():
         return fw.Turn(ctx, [Text(t("core.menu_prompt"))], show_menu=True)
+    if ctx.memory.get(MEMORY_HANDOFF):
+        # The person asked for a human (「找專人」): this text is their question for staff.
+        request.ctx = ctx.forget(MEMORY_HANDOFF)
+        row = unanswered.log_question(request.session, line_user_id=ctx.user_id, question=text, reason="handoff")
+        return fw.Turn(request.ctx, [Text(t("faq.handoff_logged", id=row.id))], show_menu=True)
     if _is_chitchat(text):
         return fw.Turn(ctx, [Text(t("faq.chitchat_reply"))])
     hint = program_hint(request)
@@ -147,6 +152,14 @@ def _program_postback(program: str) -> str:
 
 
 set_free_text_handler(answer_free_text)
+
+MEMORY_HANDOFF = "handoff"
+
+
+@command("staff_handoff", "找專人", "真人", "真人客服", "客服", "聯絡承辦", "找承辦", "專人", "人工客服")
+def ask_for_a_person(request) -> fw.Turn:
+    """「找專人」: the next message goes to staff as a question; the answer comes back by push."""
+    return fw.Turn(request.ctx.remember(**{MEMORY_HANDOFF: True}), [Text(t("faq.handoff_prompt"))])
 
 
 # --- commands --------------------------------------------------------------------------------------
