@@ -70,7 +70,7 @@ def _parse_consent(ctx: fw.Context, user_input: fw.UserInput) -> bool:
         return True
     if answer in {"no", "不同意", "不要", "不好"}:
         return False
-    raise fw.Invalid("請點「同意」或「不同意」喔。")
+    raise fw.Invalid(t("core.consent_pick"))
 
 
 def _finish_consent(request) -> fw.Turn:
@@ -96,10 +96,9 @@ def _finish_consent(request) -> fw.Turn:
 
 register_flow(fw.Flow(
     id=fw.FlowId.CONSENT,
-    title="個資同意",
-    help="參加計畫前，需要您同意個人資料蒐集與利用聲明。",
-    steps=(fw.Step("agree", "同意聲明", _ask_consent, _parse_consent,
-                   help="依個人資料保護法，我們需要先取得您的同意。"),),
+    title=t("core.consent_title"),
+    help=t("core.consent_help"),
+    steps=(fw.Step("agree", t("core.consent_label"), _ask_consent, _parse_consent, help=t("core.consent_why")),),
     finish=_finish_consent,
     summary=False,
 ))
