@@ -59,7 +59,8 @@ def _ask_company(ctx: fw.Context):
     candidates = ctx.data.get("_candidates") or []
     companies = ctx.data.get("_companies", [])
     shown = [c for c in companies if c["id"] in candidates] if candidates else companies
-    choices = tuple(ctx.choice(c["name"], str(c["id"])) for c in shown[:MAX_COMPANY_CHOICES])
+    choices = (*(ctx.choice(c["name"], str(c["id"])) for c in shown[:MAX_COMPANY_CHOICES]),
+               Choice(t("core.nav_cancel")))
     text = t("visits.ask_company_among") if candidates else t("visits.ask_company")
     if len(shown) > MAX_COMPANY_CHOICES:
         text += "\n" + t("visits.company_more", shown=MAX_COMPANY_CHOICES)
@@ -523,7 +524,8 @@ def my_progress(request) -> fw.Turn:
     rules = service.visit_rules(request.services.config, companies[0].program_id)
     progress = service.progress_by_company(session, companies=companies, rules=rules)
     lines = [t("visits.progress_title"),
-             t("visits.progress_rule", min_total=rules.min_total, min_onsite=rules.min_onsite, source=rules.source)]
+             t("visits.progress_rule", min_total=rules.min_total, min_onsite=rules.min_onsite,
+               source=rules.source.split("(")[0].split("（")[0].strip())]
     done = 0
     ordered = sorted(companies, key=lambda c: (progress[c.id].meets_rule, progress[c.id].total))
     for company in ordered:
