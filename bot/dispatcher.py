@@ -21,6 +21,7 @@ from bot.events import event_user_id
 from bot.messages import Choice, Reply, Text
 from bot.models import Conversation, InboundEvent, RoleGrant, User
 from bot.outbox import OutboxSender, enqueue_reply
+from bot.ratelimit import flood_notice_due
 from bot.services import Services, audit
 from bot.texts import t
 from dialogs import framework as fw
@@ -114,6 +115,8 @@ class Dispatcher:
         try:
             with database.write_session() as session:
                 replies, reply_user = self.handle(session, payload, prefetched)
+                if replies and flood_notice_due(session, event_id=event_id, user_id=user_id, received_at=received_at):
+                    replies = [Text(t("core.slow_down")), *replies]  # once per flood (bot.ratelimit)
                 rows = enqueue_reply(session, user_id=reply_user or user_id,
                                      reply_token=_reply_token(payload), received_at=received_at,
                                      replies=replies, idempotency_key=f"event:{payload.get('webhookEventId')}",

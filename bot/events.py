@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from datetime import datetime, timedelta
 from typing import Callable, Iterable
 
@@ -22,6 +23,7 @@ from sqlmodel import select
 
 from bot.db import Database, utc_now
 from bot.models import InboundEvent
+from bot.ratelimit import FloodGuard
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +77,21 @@ class EventWorker:
 
     def __init__(self, *, database: Database, process: Callable[[int, int], None],
                  pump_outbox: Callable[[], None], threads: int = 2, lease_seconds: int = 60,
-                 sweep_every: float = 1.0, max_attempts: int = 5):
+                 sweep_every: float = 1.0, max_attempts: int = 5, flood_guard: FloodGuard | None = None):
         self.database = database
         self.process = process
         self.pump_outbox = pump_outbox
         self.lease = timedelta(seconds=lease_seconds)
         self.sweep_every = sweep_every
         self.max_attempts = max_attempts
-        self.queues = [queue.Queue() for _ in range(max(1, threads))]
+        self.thread_count = max(1, threads)
+        # Fairness: each person's events wait in their own queue; threads take *people* in turn
+        # from ``_ready``, one event at a time, so one person's backlog (a flood) delays only
+        # them, and one person is never handled by two threads at once (their order holds).
+        self._ready: queue.Queue = queue.Queue()
+        self._backlog: dict[str, deque] = {}
+        self._queued: set[int] = set()
+        self.flood_guard = flood_guard or FloodGuard()
         self._in_flight = 0
         self._cond = threading.Condition()
         self._stop = threading.Event()
@@ -92,8 +101,8 @@ class EventWorker:
     def start(self) -> None:
         if self._threads:
             return
-        for index, q in enumerate(self.queues):
-            thread = threading.Thread(target=self._run, args=(q,), name=f"event-worker-{index}", daemon=True)
+        for index in range(self.thread_count):
+            thread = threading.Thread(target=self._run, name=f"event-worker-{index}", daemon=True)
             thread.start()
             self._threads.append(thread)
         # Restart recovery: whatever an earlier process stored but did not finish is picked up now.
@@ -107,8 +116,8 @@ class EventWorker:
 
     def stop(self) -> None:
         self._stop.set()
-        for q in self.queues:
-            q.put(None)
+        for _ in range(self.thread_count):
+            self._ready.put(None)
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads = []
@@ -116,21 +125,45 @@ class EventWorker:
     # --- feeding ----------------------------------------------------------------------------
     def submit(self, items: Iterable[tuple[int, str | None]]) -> None:
         for event_id, user_id in items:
+            key = user_id or f"#event{event_id}"
             with self._cond:
+                if event_id in self._queued:
+                    continue  # the sweeper found it pending while it still waits its turn here
+                self._queued.add(event_id)
                 self._in_flight += 1
-            self.queues[hash(user_id or event_id) % len(self.queues)].put(event_id)
+                backlog = self._backlog.get(key)
+                if backlog is not None:
+                    backlog.append(event_id)  # this person is queued or being handled already
+                    continue
+                self._backlog[key] = deque([event_id])
+            self._ready.put(key)
 
-    def _run(self, q: queue.Queue) -> None:
+    def _run(self) -> None:
         while True:
-            event_id = q.get()
-            if event_id is None:
+            key = self._ready.get()
+            if key is None:
                 return
+            with self._cond:
+                event_id = self._backlog[key].popleft()
+                self._queued.discard(event_id)
             try:
                 self.run_one(event_id)
             finally:
+                wait = self.flood_guard.record(key) if not key.startswith("#") else 0.0
                 with self._cond:
                     self._in_flight -= 1
                     self._cond.notify_all()
+                    more = bool(self._backlog[key])
+                    if not more:
+                        del self._backlog[key]
+                if more:
+                    if wait and not self._stop.is_set():
+                        # A flood: this person's next event waits on a timer, not on a thread.
+                        timer = threading.Timer(wait, self._ready.put, args=(key,))
+                        timer.daemon = True
+                        timer.start()
+                    else:
+                        self._ready.put(key)  # back of the line: everyone else goes first
 
     def run_one(self, event_id: int) -> None:
         try:
