@@ -88,7 +88,10 @@ def is_user_id_column(name: str) -> bool:
 
 
 def is_personal_key(name: str) -> bool:
-    return name not in NOT_PERSONAL and bool(PERSONAL_NAME.search(name))
+    # "message_id", "ip_hash"…: references and digests, not the detail itself.
+    if name in NOT_PERSONAL or name.endswith(("_id", "_hash", "_sha256", "_count")):
+        return False
+    return bool(PERSONAL_NAME.search(name))
 
 
 def infer_rule(table: sa.Table) -> TableRule:

@@ -207,6 +207,23 @@ def test_generic_rule_for_an_undeclared_table():
     assert scrubbed == {"to": [OTHER], "note": "[已刪除] [已刪除]", "by": "anon-x"}
 
 
+def test_every_table_with_a_user_id_column_is_covered(app):
+    """A domain that adds a column holding LINE ids must name it in its rule (privacy.registry)."""
+    from privacy.registry import _texty, is_user_id_column, rule_for
+
+    with _db(app).session() as session:
+        tables = datamap.all_tables(session)
+    uncovered = {}
+    for table in tables:
+        rule = rule_for(table)
+        if not rule.generic:
+            continue  # a handler owns it (letters)
+        ids = {c.name for c in table.columns if is_user_id_column(c.name) and _texty(c)}
+        if ids - set(rule.user_columns):
+            uncovered[table.name] = sorted(ids - set(rule.user_columns))
+    assert not uncovered, f"register_personal_data(...) user_columns missing: {uncovered}"
+
+
 def test_cli_erase_on_a_written_request(app):
     company_id = add_company(app)
     with _db(app).write_session() as session:
