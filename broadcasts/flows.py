@@ -57,8 +57,9 @@ def _attachment_display(ctx, value) -> str:
 
 
 def _ask_audience(ctx):
-    return [Text(t("broadcasts.ask_audience"), tuple(
-        ctx.choice(t(f"broadcasts.aud_{kind}"), kind) for kind in service.AUDIENCE_KINDS))]
+    return [Text(t("broadcasts.ask_audience"), (
+        *(ctx.choice(t(f"broadcasts.aud_{kind}"), kind) for kind in service.AUDIENCE_KINDS),
+        Choice(t("core.nav_back")), Choice(t("core.nav_cancel"))))]
 
 
 def _parse_audience(ctx, user_input) -> str:
@@ -80,7 +81,8 @@ def _ask_value(ctx):
         return [Text(t("broadcasts.no_options", kind=kind_label), (Choice(t("core.nav_back")),
                                                                    Choice(t("core.nav_cancel"))))]
     return [Text(t("broadcasts.ask_audience_value", kind=kind_label),
-                 tuple(ctx.choice(label[:20], value) for value, label in options[:12]))]
+                 (*(ctx.choice(label[:20], value) for value, label in options[:11]),
+                  Choice(t("core.nav_back")), Choice(t("core.nav_cancel"))))]
 
 
 def _parse_value(ctx, user_input) -> str:
