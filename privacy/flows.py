@@ -9,6 +9,7 @@ from bot.messages import Card, Choice, Text, encode_postback
 from bot.texts import t
 from bot.timeutil import format_roc_date
 from dialogs import framework as fw
+from dialogs import registry
 from dialogs.registry import command, register_flow
 from privacy import erasure, service
 
@@ -46,7 +47,9 @@ def show_my_data(request) -> fw.Turn:
         consent = t("privacy.row_consent_no")
     companies = "、".join(c.get("name") or c.get("tax_id") or "—" for c in found.companies) or t("privacy.none")
     answers = sum(len(c.get("answers") or {}) for c in found.companies)
-    letters = "、".join(f"{c.get('status')}（v{c.get('version_count')}）" for c in found.letters) or t("privacy.none")
+    letters = "、".join(t("privacy.letter_status", status=t(f"privacy.letter_{c.get('status')}"),
+                          version=c.get("version_count")) for c in found.letters) or t("privacy.none")
+    active = registry.flow(found.conversation_flow) if found.conversation_flow else None
     listed = {"users", "companies", "letters", "visits", "reminders", "unanswered_questions", "conversations"}
     other = sum(n for table, n in found.counts.items() if table not in listed)
     rows = (
@@ -62,7 +65,7 @@ def show_my_data(request) -> fw.Turn:
         (t("privacy.row_visits"), _count(len(found.visits))),
         (t("privacy.row_reminders_pending"), _count(found.reminders_pending)),
         (t("privacy.row_questions"), _count(found.questions)),
-        (t("privacy.row_conversation"), found.conversation_flow or t("privacy.none")),
+        (t("privacy.row_conversation"), active.title if active else t("privacy.none")),
         (t("privacy.row_other"), _count(other)),
     )
     config = request.services.config

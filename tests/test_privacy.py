@@ -66,7 +66,7 @@ def test_my_data_summary_and_export_link(app, chat, live_server):
     add_company(app)
     texts = chat.say("我的資料")
     text = joined(texts)
-    assert "我的資料" in text and NAME in text and "林家小吃" in text
+    assert "我的資料" in text and NAME in text and "林家小吃" in text and "已簽署" not in text
     assert "修正資料" in chat.labels() and "刪除我的資料" in chat.labels()
     urls = [word for word in text.split() if "/privacy/export/" in word]
     json_url = next(u.split("：", 1)[-1] for u in urls if u.endswith(".json"))
@@ -329,6 +329,15 @@ def test_delete_erases_the_person_everywhere_except_the_signed_letter(app, chat)
     _fill_every_table(app, company_id)
     chat.say(f"我的電話是 {MOBILE}，email {EMAIL}")  # typed personal data: inbound payloads, outbox
     chat.say("我的資料")
+    summary_text = joined(chat.fake.texts_for(USER)[-3:])
+    if letter_id:
+        assert "已簽署（第 1 版）" in summary_text
+    export_url = next(w.split("：", 1)[-1] for w in summary_text.split() if w.endswith(".json"))
+    exported = requests.get(export_url, timeout=5).json()["tables"]
+    assert {"users", "companies", "conversations", "inbound_events", "audit_log"} <= set(exported)
+    if letter_id:
+        assert {"letters", "letter_versions", "letter_events"} <= set(exported)
+        assert "signature_png" not in exported["letter_versions"][0]
     chat.as_user(OTHER).follow()
 
     texts = chat.say("刪除我的資料")
@@ -388,6 +397,7 @@ def test_delete_erases_the_person_everywhere_except_the_signed_letter(app, chat)
         multicast = session.exec(select(OutboundMessage).where(OutboundMessage.idempotency_key == "bc:1@0")).one()
         assert multicast.recipients == [OTHER]
         assert session.exec(select(User).where(User.line_user_id == USER)).first() is None
+    assert requests.get(export_url, timeout=5).status_code == 404  # the old link died with the data
     texts = joined(chat.say("我的資料"))  # a fresh start: nothing of the old account
     assert "尚未同意" in texts and "林家小吃" not in texts and NAME not in texts
 
