@@ -5,7 +5,13 @@ until it does, these rules or the generic fallback apply. Declared by table *nam
 imports another domain."""
 from __future__ import annotations
 
-from privacy.registry import register_personal_data
+from privacy import registry
+
+
+def register_personal_data(table: str, **rule) -> None:
+    """A default: a domain's own declaration (made before or after) wins over this one."""
+    if table not in registry.RULES:
+        registry.register_personal_data(table, **rule)
 
 
 def register_known_tables() -> None:
