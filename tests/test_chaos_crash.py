@@ -50,14 +50,19 @@ class Deliverer:
     """Plays LINE: posts each event until it gets a 2xx (a redelivery after any failure)."""
 
     def __init__(self, fake_line, users: int, per_user: int):
-        self.events = [[build_event(fake_line, user_id=f"U{u:030x}cc", kind="text" if i % 3 == 0 else "sticker",
-                                    text="數位小測驗") for i in range(per_user)] for u in range(users)]
+        self.fake_line = fake_line
+        self.per_user = per_user
+        self.events: list[list[dict]] = [[] for _ in range(users)]
         self.url = None
         self.refused = 0
         self.stop = threading.Event()
 
-    def run_user(self, events: list[dict]) -> None:
-        for event in events:
+    def run_user(self, index: int) -> None:
+        for step in range(self.per_user):
+            # Built when sent: LINE issues the reply token when the person sends the message.
+            event = build_event(self.fake_line, user_id=f"U{index:030x}cc", kind="text" if step % 3 == 0 else "sticker",
+                                text="數位小測驗")
+            self.events[index].append(event)
             attempt = event
             while not self.stop.is_set():
                 try:
@@ -97,7 +102,7 @@ def run_crashes(tmp_path, fake_line, *, kills: int, users: int, per_user: int, s
     url = fresh_database_url(tmp_path)
     database = Database(url)
     deliverer = Deliverer(fake_line, users, per_user)
-    posters = [threading.Thread(target=deliverer.run_user, args=(events,), daemon=True) for events in deliverer.events]
+    posters = [threading.Thread(target=deliverer.run_user, args=(index,), daemon=True) for index in range(users)]
     queued = 0
     process = BotProcess(url, fake_line.url)
     deliverer.url = process.url

@@ -1,0 +1,140 @@
+"""Bad input at the other JSON/CSV endpoints: POST /api/eligibility and the staff JSON/CSV
+endpoints, with and without the staff token, never answer 5xx; without a valid token they
+refuse; a refused request changes nothing. CLI input files: `funding import` and knowledge base
+files are fuzzed when those commands exist."""
+from __future__ import annotations
+
+import json
+import random
+from urllib.parse import quote
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.chaos.harness import record_counts, snapshot
+from tests.chaos.hostile import any_json, nasty_text
+from tests.conftest import STAFF_TOKEN
+
+SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck))
+
+# (method, path) of the JSON and CSV endpoints; <id> is filled with a fuzzed number.
+STAFF_ENDPOINTS = (
+    ("GET", "/staff/api/summary"), ("GET", "/staff/api/broadcasts"), ("GET", "/staff/api/broadcasts/<id>"),
+    ("POST", "/staff/api/broadcasts"), ("GET", "/staff/outbox"), ("GET", "/staff/summary"),
+    ("GET", "/staff/companies.csv"), ("GET", "/staff/letters.csv"), ("GET", "/staff/visits.csv"),
+    ("GET", "/staff/letters"), ("GET", "/staff/audit"), ("GET", "/staff/queue"), ("GET", "/staff/unanswered"),
+    ("POST", "/staff/lists"), ("POST", "/staff/broadcasts/preview"), ("POST", "/staff/broadcasts"),
+)
+# 5xx found by this test in code owned by other engineers, reported to the lead (2026-11-21).
+# Listed so CI stays green until they are fixed; any *new* 5xx fails the test. Remove when fixed.
+KNOWN_BUGS = {
+    ("GET", "/staff/audit", "ValueError"),  # staff/routes.py: int(request.args["page"]) on any text
+    ("GET", "/staff/api/broadcasts", "ValueError"),  # broadcasts/routes.py: int(request.args["limit"])
+    ("POST", "/staff/api/broadcasts", "AttributeError"),  # broadcasts/routes.py: body.get on a JSON list/number
+}
+QUERY_KEYS = ("limit", "status", "q", "since", "until", "page", "format", "program", "id", "audience")
+
+bodies = st.one_of(any_json.map(lambda v: json.dumps(v, ensure_ascii=False).encode("utf-8", "surrogatepass")),
+                   st.binary(max_size=200),
+                   st.fixed_dictionaries({"text": nasty_text, "audience": st.sampled_from(("all", "program", "x", "")),
+                                          "scheduled_for": st.one_of(nasty_text, st.just("2026-13-45T99:00"))})
+                   .map(lambda d: json.dumps(d, ensure_ascii=False).encode("utf-8", "surrogatepass")))
+queries = st.dictionaries(st.sampled_from(QUERY_KEYS), st.one_of(nasty_text, st.integers().map(str)), max_size=3)
+auths = st.sampled_from(("none", "wrong", "right", "garbage"))
+
+
+def _headers(auth: str) -> dict:
+    return {"none": {}, "wrong": {"Authorization": "Bearer nope"}, "right": {"Authorization": f"Bearer {STAFF_TOKEN}"},
+            "garbage": {"Authorization": "Basic \u00ff\u00fe"}}[auth]
+
+
+def _query(params: dict) -> str:
+    return "&".join(f"{quote(k)}={quote(v, safe='')}" for k, v in params.items())
+
+
+class Count:
+    tried = 0
+
+
+@pytest.mark.slow
+def test_eligibility_api_never_fails_with_5xx(app):
+    client = app.test_client()
+    runtime = app.extensions["bot"]
+    count = Count()
+
+    @settings(max_examples=300, **SETTINGS)
+    @given(bodies, st.sampled_from(("application/json", "text/plain", "")))
+    def check(body, content_type):
+        before = snapshot(runtime.database)
+        count.tried += 1
+        response = client.post("/api/eligibility", data=body, headers={"Content-Type": content_type})
+        assert response.status_code < 500, (response.status_code, body[:200])
+        assert snapshot(runtime.database) == before  # a check stores nothing
+    check()
+    record_counts("bad_input_eligibility_api", inputs_tried=count.tried, server_errors=0)
+
+
+@pytest.mark.slow
+def test_staff_endpoints_never_fail_and_refuse_without_token(app):
+    client = app.test_client()
+    runtime = app.extensions["bot"]
+    count = Count()
+    failures: list = []
+
+    @settings(max_examples=600, **SETTINGS)
+    @given(st.sampled_from(STAFF_ENDPOINTS), st.integers(-5, 2**40), queries, bodies, auths)
+    def check(endpoint, number, params, body, auth):
+        method, path = endpoint
+        url = path.replace("<id>", str(abs(number))) + ("?" + _query(params) if params else "")
+        before = snapshot(runtime.database)
+        count.tried += 1
+        try:
+            response = client.open(url, method=method, data=body if method == "POST" else None,
+                                   headers={"Content-Type": "application/json", **_headers(auth)})
+        except Exception as error:  # TESTING propagates what would be a 500
+            failures.append((method, path, type(error).__name__, repr(params)[:80], body[:60]))
+            return
+        if response.status_code >= 500:
+            failures.append((method, path, str(response.status_code), repr(params)[:80], body[:60]))
+            return
+        if auth != "right":
+            assert response.status_code in (302, 401, 403), (method, url, response.status_code)
+        if response.status_code >= 400 or auth != "right":
+            assert snapshot(runtime.database) == before, (method, url)
+    check()
+    found = {failure[:3] for failure in failures}
+    record_counts("bad_input_staff_endpoints", inputs_tried=count.tried, server_errors=len(failures),
+                  known_bugs_hit=sorted(map(list, found & KNOWN_BUGS)))
+    new = found - KNOWN_BUGS
+    assert not new, f"5xx from staff endpoints: {[f for f in failures if f[:3] in new][:5]}"
+
+
+def _cli_command(app, *names):
+    group = app.cli
+    for name in names:
+        commands = getattr(group, "commands", {})
+        if name not in commands:
+            return None
+        group = commands[name]
+    return group
+
+
+@pytest.mark.parametrize("command", [("funding", "import"), ("kb", "check")])
+def test_cli_input_files_never_crash(app, tmp_path, command):
+    if _cli_command(app, *command) is None:
+        pytest.skip(f"`flask --app bot {' '.join(command)}` does not exist yet: nothing to fuzz")
+    runner = app.test_cli_runner()
+    rng = random.Random(7)
+    tried = 0
+    samples = [b"", b"\xff\xfe\x00", b"- [", b"a: b: c", b"{{{{", "欄位,金額\n甲,abc\n".encode(), b"x" * 100_000,
+               "\ufeffname: 測試\nrules: [1, 2,\n".encode(), json.dumps({"k": [None] * 50}).encode()]
+    samples += [rng.randbytes(rng.randint(1, 400)) for _ in range(40)]
+    for index, data in enumerate(samples):
+        path = tmp_path / f"input{index}.{('yaml', 'csv', 'json')[index % 3]}"
+        path.write_bytes(data)
+        result = runner.invoke(args=[*command, str(path)])
+        tried += 1
+        # A clean refusal (exit code != 0 with a message) is fine; a traceback is not.
+        assert result.exception is None or isinstance(result.exception, SystemExit), (data[:60], result.output)
+    record_counts(f"bad_input_cli_{'_'.join(command)}", inputs_tried=tried, crashes=0)
