@@ -82,7 +82,7 @@ def test_staff_endpoints_never_fail_and_refuse_without_token(app):
     count = Count()
     failures: list = []
 
-    @settings(max_examples=600, **SETTINGS)
+    @settings(max_examples=400, **SETTINGS)
     @given(st.sampled_from(STAFF_ENDPOINTS), st.integers(-5, 2**40), queries, bodies, auths)
     def check(endpoint, number, params, body, auth):
         method, path = endpoint
