@@ -20,8 +20,9 @@ Terms (used by the summary, the export and erasure — 個資法 第3條 查詢�
 * ``delete_rows``: the person's rows are deleted outright (conversation state, sessions…).
 * ``retain_reason``: the person's rows are kept (pseudonymised) because a rule requires it; the key
   of a zh-TW text in ``bot/texts/privacy.yaml`` (``retain_<reason>``) that tells the owner why.
-* ``handler``: ``(session, subject) -> list[str]`` for tables that need more than columns (the
-  hash-chained letters); returns retention reasons it applied.
+* ``handler``: ``(session, *, line_user_id, pseudonym, values) -> list[str]`` for tables that need
+  more than columns; ``values`` are the person's identifiers (names, phones, e-mails); returns the
+  retention reasons it applied. (The hash-chained letters use privacy.letters_retention.)
 * ``generic=False``: erasure leaves the table to its handler (its retained values are not scrubbed).
 Every string and JSON column of every table is additionally scrubbed of the person's identifiers
 (LINE id, names, phones, e-mails), whatever the rules say.
