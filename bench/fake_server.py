@@ -17,11 +17,11 @@ def main(port: int, token: str) -> None:
     arrivals: dict[str, float] = {}
     original = fake._record
 
-    def record(kind, to, messages, retry_key):
+    def record(kind, to, messages, retry_key, **extra):
         now = time.time()
         for user in to:
             arrivals.setdefault(user, now)
-        original(kind, to, messages, retry_key)
+        original(kind, to, messages, retry_key, **extra)
 
     fake._record = record
 

@@ -89,7 +89,8 @@ class Processes:
         self.procs: list[subprocess.Popen] = []
 
     def start(self, args: list[str], env: dict) -> subprocess.Popen:
-        proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        log = open(os.environ.get("BENCH_LOG", os.devnull), "ab")
+        proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=log, stderr=log,
                                 start_new_session=True)
         self.procs.append(proc)
         return proc
@@ -219,7 +220,7 @@ def _paced_run(base: str, fake_url: str, *, rate: int, seconds: int, prefix: str
     prepared = []
     with requests.Session() as session:
         for index in range(total):
-            user = f"U{prefix}{index:031d}"[:33]
+            user = f"U{prefix}{index:0{32 - len(prefix)}d}"  # 33 characters, unique per event
             token = session.post(f"{fake_url}/_bench/token/{user}", timeout=5).json()["token"]
             body = body_of(text_event(user, token))
             prepared.append((user, body, sign(SECRET, body)))
@@ -252,6 +253,7 @@ def _paced_run(base: str, fake_url: str, *, rate: int, seconds: int, prefix: str
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] if latencies else float("nan")
 
     return {"events": total, "replied": len(latencies), "lost": lost, "non_200": sum(s != 200 for s in statuses),
+            "statuses": {str(code): statuses.count(code) for code in set(statuses)},
             "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
             "mean_ms": statistics.fmean(latencies) if latencies else float("nan")}
 
