@@ -33,6 +33,8 @@ def settings_from_environment(environ: dict[str, str] | None = None) -> dict:
         "SEEDS_DIR": env.get("SEEDS_DIR") or str(REPO_ROOT.parent / "shared" / "seeds"),
         "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{port}").rstrip("/"),
         "STAFF_API_TOKEN": env.get("STAFF_API_TOKEN") or None,
+        # Signs session cookies, export/sign/login links and pseudonyms; falls back to the channel secret.
+        "SECRET_KEY": env.get("SECRET_KEY") or None,
         "SCHEDULER_ENABLED": _bool(env.get("SCHEDULER_ENABLED"), False),
         "SCHEDULER_INTERVAL_SECONDS": int(env.get("SCHEDULER_INTERVAL_SECONDS") or 60),
         "SCHEDULER_SEND_THREADS": int(env.get("SCHEDULER_SEND_THREADS") or 8),

@@ -260,6 +260,10 @@ class Dispatcher:
         return cmd.handler(request)
 
     def free_text(self, request: Request) -> fw.Turn:
+        for interceptor in registry.FREE_TEXT_INTERCEPTORS:
+            turn = interceptor(request)
+            if turn is not None:
+                return turn
         handler = registry.FREE_TEXT_HANDLER
         if handler is None:
             return fw.Turn(request.ctx, [Text(t("core.menu_prompt"))], show_menu=True)
@@ -314,7 +318,7 @@ class Dispatcher:
         user.is_following = True
         user.followed_at = utc_now()
         name = (profile or {}).get("display_name") or ""
-        if user.consent_version and name:
+        if _has_current_consent(user) and name:
             user.display_name = name[:200]  # personal data: only with consent on record
         session.add(user)
         audit(session, actor=user_id, action="follow", unblocked=unblocked, returning=returning)

@@ -101,6 +101,15 @@ def load_all() -> None:
 
 # Free text that is neither a navigation word, a command nor an answer goes here (the FAQ).
 FREE_TEXT_HANDLER: Callable | None = None
+# Before the FAQ, interceptors may claim a free text (e.g. an advisor's one-message visit log):
+# each is (request) -> Turn | None, tried in registration order; None means "not mine".
+FREE_TEXT_INTERCEPTORS: list[Callable] = []
+
+
+def intercept_free_text(interceptor: Callable) -> Callable:
+    if interceptor not in FREE_TEXT_INTERCEPTORS:
+        FREE_TEXT_INTERCEPTORS.append(interceptor)
+    return interceptor
 
 
 def set_free_text_handler(handler: Callable) -> Callable:

@@ -409,26 +409,12 @@ def log_from_message(request, text: str) -> fw.Turn | None:
     return _start(request, answers, lead)
 
 
-def _advisor_free_text(inner):
-    def handler(request):
-        if "advisor" in request.ctx.roles and request.input.kind == "text" and looks_like_visit(request.input.text):
-            turn = log_from_message(request, request.input.text)
-            if turn is not None:
-                return turn
-        return inner(request) if inner else fw.Turn(request.ctx, [Text(t("core.menu_prompt"))], show_menu=True)
-    handler.visits_wrapper = True
-    return handler
-
-
-def install_free_text_hook() -> None:
-    """Give advisors' free text a chance to be a visit log before the FAQ sees it.
-    (registry has one free-text handler; we wrap whatever is installed.)"""
-    current = registry.FREE_TEXT_HANDLER
-    if current is None or not getattr(current, "visits_wrapper", False):
-        registry.set_free_text_handler(_advisor_free_text(current))
-
-
-install_free_text_hook()
+@registry.intercept_free_text
+def advisor_visit_message(request) -> fw.Turn | None:
+    """Give advisors' free text a chance to be a visit log before the FAQ sees it."""
+    if "advisor" in request.ctx.roles and request.input.kind == "text" and looks_like_visit(request.input.text):
+        return log_from_message(request, request.input.text)
+    return None
 
 
 def _visit_and_name(request, visit_id: int):
