@@ -80,6 +80,7 @@ def run_redelivery(tmp_path, fake_line, *, users: int, per_user: int) -> dict:
             application.extensions["bot"].database.dispose()
 
 
+@pytest.mark.slow
 def test_redelivered_events_take_effect_once_small(tmp_path, fake_line):
     run_redelivery(tmp_path, fake_line, users=6, per_user=5)
 
