@@ -120,21 +120,61 @@ def _cli_command(app, *names):
     return group
 
 
-@pytest.mark.parametrize("command", [("funding", "import"), ("kb", "check")])
-def test_cli_input_files_never_crash(app, tmp_path, command):
-    if _cli_command(app, *command) is None:
-        pytest.skip(f"`flask --app bot {' '.join(command)}` does not exist yet: nothing to fuzz")
+def _hostile_files(seed: int, header: str) -> list[bytes]:
+    rng = random.Random(seed)
+    samples = [b"", b"\xff\xfe\x00", b"- [", b"a: b: c", b"{{{{", b"x" * 100_000, "\ufeff".encode() + header.encode(),
+               (header + "\n" + "12345678,甲,雲市集,abc\n" * 3).encode(), (header + "\n\x00,\"unterminated\n").encode(),
+               (header + "\n" + ",".join(["9" * 5000] * 4) + "\n").encode(), json.dumps({"k": [None] * 50}).encode(),
+               "id: x\nquestion: [1, 2,\n".encode(), "- id: 1\n  answer: !!python/object/apply:os.system ['true']\n".encode()]
+    for _ in range(30):
+        lines = [",".join(rng.choice(("12345678", "１２３４５６７８", "甲", "", "112", "民國112年", "\u202e", "👍", "a" * 300))
+                          for _ in range(rng.randint(0, 6))) for _ in range(rng.randint(0, 6))]
+        samples.append(((header + "\n") if rng.random() < 0.5 else "").encode() + "\n".join(lines).encode("utf-8"))
+        samples.append(rng.randbytes(rng.randint(1, 300)))
+    return samples
+
+
+def _clean_refusal(result) -> bool:
+    """A refusal with a message and an exit code is fine; a traceback is not."""
+    return result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_funding_import_files_never_crash(app, tmp_path):
+    if _cli_command(app, "funding", "import") is None:
+        pytest.skip("`flask --app bot funding import FILE` does not exist yet: nothing to fuzz")
     runner = app.test_cli_runner()
-    rng = random.Random(7)
     tried = 0
-    samples = [b"", b"\xff\xfe\x00", b"- [", b"a: b: c", b"{{{{", "欄位,金額\n甲,abc\n".encode(), b"x" * 100_000,
-               "\ufeffname: 測試\nrules: [1, 2,\n".encode(), json.dumps({"k": [None] * 50}).encode()]
-    samples += [rng.randbytes(rng.randint(1, 400)) for _ in range(40)]
-    for index, data in enumerate(samples):
-        path = tmp_path / f"input{index}.{('yaml', 'csv', 'json')[index % 3]}"
+    for index, data in enumerate(_hostile_files(7, "統編,名稱,計畫,年度")):
+        path = tmp_path / f"register{index}.csv"
         path.write_bytes(data)
-        result = runner.invoke(args=[*command, str(path)])
+        result = runner.invoke(args=["funding", "import", str(path)])
         tried += 1
-        # A clean refusal (exit code != 0 with a message) is fine; a traceback is not.
-        assert result.exception is None or isinstance(result.exception, SystemExit), (data[:60], result.output)
-    record_counts(f"bad_input_cli_{'_'.join(command)}", inputs_tried=tried, crashes=0)
+        assert _clean_refusal(result), (data[:80], result.output[-500:], repr(result.exception))
+    record_counts("bad_input_cli_funding_import", inputs_tried=tried, crashes=0)
+
+
+def test_knowledge_base_files_never_crash_the_checker(app, tmp_path):
+    if _cli_command(app, "kb", "check") is None:
+        pytest.skip("`flask --app bot kb check` does not exist yet: nothing to fuzz")
+    import shutil
+
+    runner = app.test_cli_runner()
+    original = app.config["KNOWLEDGE_DIR"]
+    entries = tmp_path / "entries"
+    shutil.copytree(original, entries)
+    target = next(p for p in sorted(entries.rglob("*.yaml")))
+    tried = refused = 0
+    try:
+        app.config["KNOWLEDGE_DIR"] = str(entries)
+        for index, data in enumerate(_hostile_files(11, "id: fuzz")[:40]):
+            hostile = target.with_name(f"zz-fuzz-{index}.yaml")
+            hostile.write_bytes(data)
+            result = runner.invoke(args=["kb", "check"])
+            hostile.unlink()
+            tried += 1
+            refused += result.exit_code != 0
+            assert _clean_refusal(result), (data[:80], result.output[-500:], repr(result.exception))
+    finally:
+        app.config["KNOWLEDGE_DIR"] = original
+    assert refused > tried // 2  # the checker really read (and refused) the hostile files
+    record_counts("bad_input_knowledge_files", inputs_tried=tried, refused=refused, crashes=0)
