@@ -103,12 +103,16 @@ class Dispatcher:
         registry.load_all()
 
     # --- entry point from the event worker -------------------------------------------------
-    def process(self, event_id: int, claim_number: int) -> None:
+    def process(self, event_id: int, claim_number: int, *, payload: dict | None = None,
+                received_at: datetime | None = None) -> None:
         database = self.services.database
-        with database.session() as session:
-            event_row = session.get(InboundEvent, event_id)
-            payload = dict(event_row.payload) if event_row else {}
-            received_at = event_row.received_at if event_row else utc_now()
+        if payload is None:  # not handed over by the claim: read it
+            with database.session() as session:
+                event_row = session.get(InboundEvent, event_id)
+                payload = dict(event_row.payload) if event_row else {}
+                received_at = event_row.received_at if event_row else utc_now()
+        payload = dict(payload) if isinstance(payload, dict) else {}
+        received_at = received_at or utc_now()
         prefetched = self._prefetch(payload)
         user_id = fw_user = event_user_id(payload)
         timer = self._loading_timer(fw_user, payload)

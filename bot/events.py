@@ -59,16 +59,23 @@ def store_events(database: Database, events: list[dict]) -> list[tuple[int, str 
         return [(row[0], row[1]) for row in session.execute(statement).all()]
 
 
-def claim(database: Database, event_id: int) -> int | None:
-    """Take an event for processing; returns the claim number (attempts) or None if taken."""
+def claim_with_payload(database: Database, event_id: int) -> tuple[int, dict, datetime] | None:
+    """Take an event for processing: (claim number, payload, received_at), or None if taken.
+    One statement claims and reads (RETURNING), keeping the hot path to as few commits as possible."""
     with database.write_session() as session:
         result = session.execute(
             sa.update(InboundEvent)
             .where(InboundEvent.id == event_id, InboundEvent.status == "pending")
             .values(status="processing", attempts=InboundEvent.attempts + 1, claimed_at=utc_now())
-            .returning(InboundEvent.attempts))
+            .returning(InboundEvent.attempts, InboundEvent.payload, InboundEvent.received_at))
         row = result.first()
-        return row[0] if row else None
+        return (row[0], row[1], row[2]) if row else None
+
+
+def claim(database: Database, event_id: int) -> int | None:
+    """Take an event for processing; returns the claim number (attempts) or None if taken."""
+    claimed = claim_with_payload(database, event_id)
+    return claimed[0] if claimed else None
 
 
 class EventWorker:
@@ -167,10 +174,11 @@ class EventWorker:
 
     def run_one(self, event_id: int) -> None:
         try:
-            claim_number = claim(self.database, event_id)
-            if claim_number is None:
+            claimed = claim_with_payload(self.database, event_id)
+            if claimed is None:
                 return
-            self.process(event_id, claim_number)
+            claim_number, payload, received_at = claimed
+            self.process(event_id, claim_number, payload=payload, received_at=received_at)
         except Exception:  # the event goes back to pending (or failed) below; never lost
             log.exception("event processing failed", extra={"event_row": event_id})
             self._release(event_id)

@@ -231,8 +231,10 @@ class OutboxSender:
             return len(stuck)
 
     def _attempt(self, row: OutboundMessage, *, now: datetime) -> bool:
-        with self.database.session() as session:
-            if self._recipient_blocked(session, row):
+        if row.kind == "push" and row.recipient:  # replies answer the person who just wrote
+            with self.database.session() as session:
+                blocked = self._recipient_blocked(session, row)
+            if blocked:
                 self._finish(row.id, status="cancelled", error="recipient unfollowed or stopped")
                 return False
         result, sent_as = self._send(row, now=now)
