@@ -151,5 +151,128 @@ def run_crashes(tmp_path, fake_line, *, kills: int, users: int, per_user: int, s
 
 @pytest.mark.slow
 def test_random_sigkills_lose_and_double_nothing(tmp_path, fake_line):
-    counts = run_crashes(tmp_path, fake_line, kills=5, users=10, per_user=10, seed=20261121)
+    counts = run_crashes(tmp_path, fake_line, kills=4, users=10, per_user=10, seed=20261121)
     record_counts("crash_sigkill", **counts)
+
+
+class RemoteChat:
+    """Drives a conversation with a bot process that may be killed: every event is redelivered
+    until some process answers 2xx (as LINE does), replies are read from the fake."""
+
+    def __init__(self, fake_line, user: str):
+        self.fake = fake_line
+        self.user = user
+        self.url = None
+        self.last: list[dict] = []
+
+    def deliver(self, event: dict, *, wait: bool = True) -> list[dict]:
+        before = len(self.fake.messages_for(self.user))
+        attempt = event
+        for _ in range(600):
+            try:
+                if self.url and post_webhook(self.url, CHANNEL_SECRET, [attempt]).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            attempt = dict(event, deliveryContext={"isRedelivery": True})
+            time.sleep(0.1)
+        if not wait:
+            return []
+        deadline = time.monotonic() + 60
+        while len(self.fake.messages_for(self.user)) == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        self.last = self.fake.messages_for(self.user)[before:]
+        return self.last
+
+    def say(self, text: str, **kwargs) -> list[dict]:
+        return self.deliver(build_event(self.fake, user_id=self.user, kind="text", text=text), **kwargs)
+
+    def tap(self, label: str) -> list[dict]:
+        from tests.conftest import _button_actions
+
+        actions = []
+        for message in self.last:
+            actions += [item["action"] for item in (message.get("quickReply") or {}).get("items", [])]
+            actions += _button_actions(message.get("contents", {}))
+        action = next(a for a in actions if label in a.get("label", ""))
+        if action["type"] == "message":
+            return self.say(action["text"])
+        return self.deliver(build_event(self.fake, user_id=self.user, kind="postback", data=action["data"]))
+
+
+@pytest.mark.slow
+def test_sigkill_while_signing_a_letter_leaves_one_whole_letter(tmp_path, fake_line):
+    """Killed right after the signature is sent (random moment) and once mid-form: after the
+    restart there is exactly one signed letter with its version and events, confirmed once."""
+    letters = pytest.importorskip("letters.models")
+    from companies.models import Company, CompanyMember
+    from tests.conftest import joined
+    from bot.devmode.fake_line import message_text
+
+    random.seed(8)
+    fake_line.reset()
+    url = fresh_database_url(tmp_path)
+    database = Database(url)
+    user = "U" + "7e" * 16
+    with database.write_session() as session:
+        company = Company(tax_id="04595257", name="小明商行", registration="business", employees=3,
+                          main_product="手搖飲", verdict="eligible", answers={"prior_funding": []})
+        session.add(company)
+        session.flush()
+        session.add(CompanyMember(company_id=company.id, line_user_id=user))
+    chat = RemoteChat(fake_line, user)
+    process = BotProcess(url, fake_line.url)
+    chat.url = process.url
+    kills = 0
+    try:
+        texts = lambda: joined([message_text(m) for m in chat.last])  # noqa: E731
+        chat.say("簽署合作意向書")
+        chat.tap("同意")
+        chat.say("王小明")
+        # Killed while the phone number is being processed; LINE redelivers it to the new process.
+        chat.url = None
+        pending = build_event(fake_line, user_id=user, kind="text", text="0912-345-678")
+        post_webhook(process.url, CHANNEL_SECRET, [pending])
+        time.sleep(random.uniform(0.0, 0.4))
+        process.kill()
+        kills += 1
+        process = BotProcess(url, fake_line.url)
+        chat.url = process.url
+        chat.deliver(dict(pending, deliveryContext={"isRedelivery": True}))
+        chat.say("02-2345-6789#12")
+        chat.say("shop@example.com")
+        chat.say("台北市大同區承德路二段239號")
+        chat.say("王大明")
+        assert "請確認意向書內容" in texts()
+        chat.tap("內容正確")
+        chat.tap("我同意")
+        signature = build_event(fake_line, user_id=user, kind="text", text="王大明")
+        post_webhook(process.url, CHANNEL_SECRET, [signature])
+        time.sleep(random.uniform(0.0, 0.5))  # somewhere in processing, committing or replying
+        process.kill()
+        kills += 1
+        process = BotProcess(url, fake_line.url)
+        chat.url = process.url
+        chat.deliver(dict(signature, deliveryContext={"isRedelivery": True}), wait=False)
+        deadline = time.monotonic() + 60
+        while not _settled(database) and time.monotonic() < deadline:
+            time.sleep(0.25)
+        time.sleep(1.0)
+        with database.session() as session:
+            signed = session.exec(select(letters.Letter)).all()
+            versions = session.exec(select(letters.LetterVersion)).all()
+            events = session.exec(select(letters.LetterEvent)).all()
+        assert len(signed) == 1 and signed[0].status == "signed"
+        assert versions and all(v.letter_id == signed[0].id for v in versions)
+        assert events and all(e.letter_id == signed[0].id for e in events)
+        all_texts = fake_line.texts_for(user)
+        assert sum("簽署完成" in text for text in all_texts) == 1, "the confirmation was lost or doubled"
+        assert sum("09 開頭" in text for text in all_texts) == 0  # the redelivered phone number was taken once
+        rows, deliveries = outbox_deliveries(database, fake_line)
+        lost, doubled = losses_and_duplicates(rows, deliveries)
+        assert lost == [] and doubled == []
+        record_counts("crash_letter_signing", kills=kills, letters=len(signed), losses=len(lost), duplicates=len(doubled))
+    finally:
+        process.kill()
+        database.dispose()
