@@ -6,7 +6,7 @@ import sys
 import time
 
 from flask import jsonify
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from bot.devmode.fake_line import FakeLine, create_fake_line_app
 
@@ -39,7 +39,10 @@ def main(port: int, token: str) -> None:
         arrivals.clear()
         return "{}"
 
-    server = make_server("127.0.0.1", port, app, threaded=True)
+    class KeepAlive(WSGIRequestHandler):
+        protocol_version = "HTTP/1.1"  # like api.line.me: connections are reused, not one per call
+
+    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=KeepAlive)
     server.serve_forever()
 
 
