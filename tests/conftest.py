@@ -241,5 +241,15 @@ def chat(app, live_server, fake_line) -> Chat:
     return Chat(app, live_server, fake_line)
 
 
+def eventually(predicate, timeout: float = 10.0) -> bool:
+    """Poll until ``predicate()`` holds (for effects that land after the reply, e.g. pushes)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
 def joined(texts: list[str]) -> str:
     return "\n".join(texts)

@@ -17,6 +17,7 @@ from broadcasts import service
 from broadcasts.models import SavedList
 from companies.models import Company, CompanyMember
 from tests.conftest import joined
+from tests.conftest import eventually  # noqa: E402
 
 STAFF = "U" + "5" * 32
 
@@ -25,13 +26,6 @@ def uid(n: int) -> str:
     return f"U{n:032d}"
 
 
-def eventually(predicate, timeout: float = 8.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def _population(app) -> None:

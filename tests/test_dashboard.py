@@ -19,6 +19,7 @@ from staff import service as staff_service
 from staff.models import TeamMember
 from tests.conftest import STAFF_TOKEN
 from visits.models import Visit
+from tests.conftest import eventually  # noqa: E402
 
 STAFF = "U" + "5" * 32
 ADVISOR = "U" + "d" * 32
@@ -26,13 +27,6 @@ BEARER = {"Authorization": f"Bearer {STAFF_TOKEN}", "Accept": "text/html"}
 SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", "/tmp/dashboard-screens"))
 
 
-def eventually(predicate, timeout: float = 8.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def _programme(app) -> dict[str, int]:

@@ -17,6 +17,7 @@ from bot.texts import t
 from companies.models import Company, CompanyMember
 from eligibility.taxid import tax_id_problem
 from tests.conftest import SHARED, Chat, joined
+from tests.conftest import eventually  # noqa: E402
 
 DEV_SET = SHARED / "eval" / "eligibility_dev.jsonl"
 SCENARIOS = [json.loads(line) for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -47,13 +48,6 @@ def chat(app, live_server, fake_line) -> SteadyChat:
     return SteadyChat(app, live_server, fake_line)
 
 
-def eventually(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def step_of(chat) -> str | None:

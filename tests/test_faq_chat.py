@@ -13,19 +13,13 @@ from bot.models import RoleGrant
 from knowledge.models import UnansweredQuestion
 from knowledge.service import KnowledgeBase
 from tests.conftest import REPO, SHARED, STAFF_TOKEN, joined
+from tests.conftest import eventually  # noqa: E402
 
 OWNER = "U" + "1" * 32
 STAFF = "U" + "2" * 32
 OFF_TOPIC = "你們那邊停車方便嗎"  # the documents say nothing about parking
 
 
-def eventually(predicate, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def _grant_staff(app, user: str = STAFF) -> None:

@@ -12,18 +12,11 @@ from companies.models import Company, CompanyMember
 from letters import service
 from letters.models import Letter, LetterAttachment, LetterEvent, LetterVersion
 from tests.conftest import joined
+from tests.conftest import eventually  # noqa: E402
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 200 + b"\xff\xd9"
 
 
-def eventually(predicate, timeout: float = 10.0) -> bool:
-    """Poll (FakeLine.wait_for holds its condition's lock while the predicate takes it again)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def make_company(app, user_id: str, *, verdict: str = "eligible", **fields) -> int:

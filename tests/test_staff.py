@@ -14,20 +14,13 @@ from companies.models import Company
 from staff import service
 from staff.models import StaffInvite, TeamMember
 from tests.conftest import joined
+from tests.conftest import eventually  # noqa: E402
 
 STAFF = "U" + "5" * 32
 NEWBIE = "U" + "6" * 32
 STRANGER = "U" + "7" * 32
 
 
-def eventually(predicate, timeout: float = 5.0) -> bool:
-    """Poll (FakeLine.wait_for holds its lock while asking, so its helpers can't be used there)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def _grant(app, user: str, role: str) -> None:
