@@ -149,43 +149,9 @@ def write_bodies(path: Path, count: int, users: int = 2000) -> None:
             handle.write(sign(SECRET, body) + "\t" + body.decode() + "\n")
 
 
-def ack_benchmark(*, seconds: int = 10, connections: int = 16) -> dict:
-    if not shutil.which("wrk"):
-        return {"skipped": "wrk not installed (make system-deps)"}
-    procs = Processes()
-    with tempfile.TemporaryDirectory() as tmp_dir:
-        tmp = Path(tmp_dir)
-        fake_port = free_port()
-        fake_url = f"http://127.0.0.1:{fake_port}"
-        procs.start([sys.executable, "-m", "bench.fake_server", str(fake_port), TOKEN], {**os.environ, "PYTHONPATH": str(REPO)})
-        lines = tmp / "bodies.tsv"
-        write_bodies(lines, 60000)
-        results = {}
-        try:
-            wait_http(fake_url + "/_bench/arrivals")
-            for name, target in (("bare", "bench.baseline_app:create_bare_app()"), ("bot", "bot.wsgi:create_web_app()")):
-                port = free_port()
-                env = environment(tmp, fake_url, port)
-                if name == "bot":
-                    subprocess.run([sys.executable, "-m", "flask", "--app", "bot", "init-db"], cwd=REPO, env=env,
-                                   check=True, capture_output=True)
-                proc = procs.start(gunicorn_command(target), env)
-                wait_http(f"http://127.0.0.1:{port}/healthz")
-                # Warm-up: first requests load the knowledge base and connections.
-                run_wrk(f"http://127.0.0.1:{port}/callback", lines, threads=2, connections=4, seconds=3)
-                time.sleep(2)
-                results[name] = run_wrk(f"http://127.0.0.1:{port}/callback", lines, threads=2,
-                                        connections=connections, seconds=seconds)
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=60)
-        finally:
-            procs.stop_all()
-    results["ratio"] = results["bot"]["rps"] / results["bare"]["rps"] if results.get("bare", {}).get("rps") else 0.0
-    results["connections"] = connections
-    return results
-
-
-def e2e_benchmark(*, rate: int = 200, seconds: int = 10) -> dict:
+def _compare(apps: tuple[tuple[str, str], ...], measure, *, prepare=None) -> dict:
+    """Start the fake Messaging API, then serve each app in turn under the Procfile's gunicorn
+    command and call ``measure(base_url, fake_url, name)``; returns {name: figures}."""
     procs = Processes()
     results = {}
     with tempfile.TemporaryDirectory() as tmp_dir:
@@ -193,23 +159,51 @@ def e2e_benchmark(*, rate: int = 200, seconds: int = 10) -> dict:
         fake_port = free_port()
         fake_url = f"http://127.0.0.1:{fake_port}"
         procs.start([sys.executable, "-m", "bench.fake_server", str(fake_port), TOKEN], {**os.environ, "PYTHONPATH": str(REPO)})
+        if prepare:
+            prepare(tmp)
         try:
             wait_http(fake_url + "/_bench/arrivals")
-            for name, target in (("echo", "bench.baseline_app:create_echo_app()"), ("bot", "bot.wsgi:create_web_app()")):
+            for name, target in apps:
                 port = free_port()
                 env = environment(tmp, fake_url, port)
-                if name == "bot":
+                if target.startswith("bot."):
                     subprocess.run([sys.executable, "-m", "flask", "--app", "bot", "init-db"], cwd=REPO, env=env,
                                    check=True, capture_output=True)
                 proc = procs.start(gunicorn_command(target), env)
                 base = f"http://127.0.0.1:{port}"
                 wait_http(base + "/healthz")
-                _paced_run(base, fake_url, rate=rate, seconds=2, prefix=f"W{name}")  # warm-up
-                results[name] = _paced_run(base, fake_url, rate=rate, seconds=seconds, prefix=f"M{name}")
+                results[name] = measure(base, fake_url, name, tmp)
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(timeout=60)
         finally:
             procs.stop_all()
+    return results
+
+
+def ack_benchmark(*, seconds: int = 10, connections: int = 16) -> dict:
+    if not shutil.which("wrk"):
+        return {"skipped": "wrk not installed (make system-deps)"}
+
+    def measure(base, fake_url, name, tmp):
+        lines = tmp / "bodies.tsv"
+        # Warm-up: first requests load the knowledge base and open connections.
+        run_wrk(f"{base}/callback", lines, threads=2, connections=4, seconds=3)
+        time.sleep(2)
+        return run_wrk(f"{base}/callback", lines, threads=2, connections=connections, seconds=seconds)
+
+    results = _compare((("bare", "bench.baseline_app:create_bare_app()"), ("bot", "bot.wsgi:create_web_app()")),
+                       measure, prepare=lambda tmp: write_bodies(tmp / "bodies.tsv", 60000))
+    results["ratio"] = results["bot"]["rps"] / results["bare"]["rps"] if results.get("bare", {}).get("rps") else 0.0
+    results["connections"] = connections
+    return results
+
+
+def e2e_benchmark(*, rate: int = 200, seconds: int = 10) -> dict:
+    def measure(base, fake_url, name, tmp):
+        _paced_run(base, fake_url, rate=rate, seconds=2, prefix=f"W{name}")  # warm-up
+        return _paced_run(base, fake_url, rate=rate, seconds=seconds, prefix=f"M{name}")
+
+    results = _compare((("echo", "bench.baseline_app:create_echo_app()"), ("bot", "bot.wsgi:create_web_app()")), measure)
     results["rate"] = rate
     return results
 
