@@ -39,6 +39,9 @@ def settings_from_environment(environ: dict[str, str] | None = None) -> dict:
         "SCHEDULER_INTERVAL_SECONDS": int(env.get("SCHEDULER_INTERVAL_SECONDS") or 60),
         "SCHEDULER_SEND_THREADS": int(env.get("SCHEDULER_SEND_THREADS") or 8),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        # Event threads per web process: replies wait on LINE's API, so a few more threads than
+        # cores keep the CPU busy while others wait on the network.
+        "EVENT_WORKER_THREADS": int(env.get("EVENT_WORKER_THREADS") or 6),
         "PORT": int(port),
     }
 
@@ -48,7 +51,6 @@ DEVELOPMENT_CHANNEL_SECRET = "dev-channel-secret-not-for-production"
 DEVELOPMENT_ACCESS_TOKEN = "dev-access-token"
 
 DEFAULTS = {
-    "EVENT_WORKER_THREADS": 2,
     # LINE wants the ack within 2 s; events are processed off the request thread.
     "EVENT_PROCESSING": "background",  # or "inline" (only for focused unit tests)
     # A claimed event whose worker died is retried after this lease (seconds).
