@@ -20,7 +20,7 @@ def _runtime():
 @require_staff
 def list_broadcasts():
     with _runtime().database.session() as session:
-        items = service.recent_broadcasts(session, limit=int(request.args.get("limit", 50)))
+        items = service.recent_broadcasts(session, limit=request.args.get("limit", 50, type=int) or 50)
         return jsonify({"broadcasts": [
             {"id": b.id, "audience": b.audience_label, "recipients": b.recipients_count, "status": b.status,
              "send_at": b.send_at.isoformat(), "created_by": b.created_by, "source": b.source,
@@ -39,7 +39,9 @@ def report(broadcast_id: int):
 @bp.post("")
 @require_staff
 def create():
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        body = {}  # a JSON list or number is not a broadcast: treated as empty (fields missing → 422)
     scheduled = body.get("scheduled_for")
     try:
         scheduled_for = datetime.fromisoformat(scheduled) if scheduled else None

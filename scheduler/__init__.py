@@ -70,4 +70,7 @@ def init_app(app: Flask) -> None:
     if app.config.get("SCHEDULER_ENABLED"):
         from scheduler.runner import start_in_process
 
-        runtime.background.append(lambda: start_in_process(app))
+        def start_scheduler() -> None:
+            start_in_process(app)
+
+        runtime.background.append(start_scheduler)

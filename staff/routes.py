@@ -346,7 +346,7 @@ def queue():
 @bp.get("/audit")
 @require_staff
 def audit():
-    page = max(1, int(request.args.get("page", 1) or 1))
+    page = max(1, request.args.get("page", 1, type=int) or 1)  # ?page=abc → first page, not a 500
     action = request.args.get("action") or None
     with _db().session() as db:
         entries = metrics.recent_audit(db, limit=100, offset=(page - 1) * 100, action=action)

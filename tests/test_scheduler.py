@@ -399,13 +399,16 @@ def test_scheduler_runs_in_process_when_enabled(database_url, fake_line):
     from bot import create_app
     from tests.conftest import base_config
 
+    def scheduler_starters(app):
+        return [s for s in app.extensions["bot"].background if s.__name__ == "start_scheduler"]
+
     disabled = create_app(base_config(database_url, fake_line))
-    assert disabled.extensions["bot"].background == []
+    assert scheduler_starters(disabled) == []
     enabled = create_app(base_config(database_url, fake_line, SCHEDULER_ENABLED=True,
                                      SCHEDULER_INTERVAL_SECONDS=3600))
-    runtime = enabled.extensions["bot"]
-    assert len(runtime.background) == 1
-    runtime.background[0]()  # what BotRuntime.start_background() does
+    starters = scheduler_starters(enabled)
+    assert len(starters) == 1
+    starters[0]()  # what BotRuntime.start_background() does
     scheduler = enabled.extensions["scheduler"]
     try:
         assert scheduler.running
