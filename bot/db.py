@@ -91,7 +91,8 @@ class Database:
         self.engine = make_engine(url)
         # SQLite allows one writer at a time. Threads of this process queue on this lock instead
         # of SQLite's busy handler, which sleeps in coarse steps (up to 100 ms) and wrecks latency.
-        self._sqlite_writer = threading.Lock() if self.is_sqlite else None
+        self._sqlite_writer = threading.RLock() if self.is_sqlite else None
+        self._local = threading.local()  # how many write transactions this thread has open
 
     @property
     def is_sqlite(self) -> bool:
@@ -103,7 +104,17 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A unit of work: commits on success, rolls back on error."""
+        """A unit of work: commits on success, rolls back on error.
+
+        On SQLite a top-level unit of work is a write transaction (BEGIN IMMEDIATE, queued on the
+        process lock): a deferred transaction that reads and then writes fails at once with
+        "database is locked" when another connection committed in between (WAL snapshot), and
+        the busy timeout cannot help it. Inside an open write transaction of this thread, a nested
+        session is a plain deferred one (reads only; WAL lets it read while the outer one writes)."""
+        if self._sqlite_writer is not None and not getattr(self._local, "depth", 0):
+            with self.write_session() as session:
+                yield session
+            return
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
@@ -117,8 +128,12 @@ class Database:
         """Like ``session`` but takes SQLite's write lock at BEGIN (avoids lock upgrades failing)."""
         if self._sqlite_writer is not None:
             with self._sqlite_writer:
-                with self._write_session() as session:
-                    yield session
+                self._local.depth = getattr(self._local, "depth", 0) + 1
+                try:
+                    with self._write_session() as session:
+                        yield session
+                finally:
+                    self._local.depth -= 1
             return
         with self._write_session() as session:
             yield session
