@@ -27,10 +27,31 @@ def staff_token_ok() -> bool:
     return hmac.compare_digest(given.strip().encode(), str(expected).encode())
 
 
+DATA_MIMETYPES = ("text/csv", "application/json", "application/pdf")
+
+
+def audit_staff_data_access(response, *, actor: str):
+    """Staff reading personal data is audited (個資法; issue 8): every CSV/JSON/PDF answer of a
+    staff route records who read which path — never the data itself."""
+    from flask import make_response
+
+    from bot.services import audit
+
+    response = make_response(response)
+    if request.method == "GET" and response.status_code < 400 and response.mimetype in DATA_MIMETYPES:
+        try:
+            with current_app.extensions["bot"].database.write_session() as session:
+                audit(session, actor=actor, action="staff_data_read", target=request.path[:120],
+                      format=response.mimetype)
+        except Exception:  # auditing must not turn a served export into an error
+            current_app.logger.exception("could not audit staff data access")
+    return response
+
+
 def require_staff_token(view):
     @wraps(view)
     def guarded(*args, **kwargs):
         if not staff_token_ok():
             return jsonify({"error": "forbidden"}), 403
-        return view(*args, **kwargs)
+        return audit_staff_data_access(view(*args, **kwargs), actor="staff-token")
     return guarded

@@ -100,5 +100,7 @@ def require_staff(view):
             if not hmac.compare_digest(str(given), str(session.get("csrf", ""))):
                 abort(400)
         g.staff_actor = actor
-        return view(*args, **kwargs)
+        from bot.staff_auth import audit_staff_data_access
+
+        return audit_staff_data_access(view(*args, **kwargs), actor=str(actor)[:64])
     return guarded
