@@ -14,6 +14,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 import yaml
+from bot.texts import t
 from sqlmodel import Session, select
 
 from bot.db import utc_now
@@ -210,7 +211,8 @@ def progress_by_company(session: Session, *, companies: list[Company], rules: Vi
 
 
 MODE_LABELS = {"onsite": "現地", "online": "線上", "phone": "電話"}
-CSV_COLUMNS = ("visit_id", "company_tax_id", "company_name", "county", "advisor_line_user_id", "visit_date_roc",
+# The programme office needs the advisor's name, not a LINE user id (export only what the table needs).
+CSV_COLUMNS = ("visit_id", "company_tax_id", "company_name", "county", "advisor", "visit_date_roc",
                "visit_date", "visit_time", "mode", "mode_label", "duration_minutes", "topics", "notes",
                "photo_count", "logged_at")
 
@@ -222,12 +224,15 @@ def export_rows(session: Session, *, program_id: str | None = None) -> list[dict
                  .order_by(Company.id, Visit.visited_at, Visit.id))
     if program_id:
         statement = statement.where(Company.program_id == program_id)
+    from staff.models import TeamMember
+
+    names = dict(session.exec(select(TeamMember.line_user_id, TeamMember.display_name)).all())
     rows = []
     for visit, company in session.exec(statement).all():
         local = to_taipei(visit.visited_at) if visit.visited_at else None
         rows.append({
             "visit_id": visit.id, "company_tax_id": company.tax_id or "", "company_name": company.name or "",
-            "county": company.county or "", "advisor_line_user_id": visit.advisor_line_user_id or "",
+            "county": company.county or "", "advisor": names.get(visit.advisor_line_user_id or "", t("visits.advisor_unnamed")),
             "visit_date_roc": format_roc_date(local.date()) if local else "",
             "visit_date": local.date().isoformat() if local else "",
             "visit_time": local.strftime("%H:%M") if local and (local.hour or local.minute) else "",
