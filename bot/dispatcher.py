@@ -52,7 +52,7 @@ def user_input_from_event(event: dict) -> fw.UserInput | None:
     kind = event.get("type")
     if kind == "postback":
         postback = event.get("postback") if isinstance(event.get("postback"), dict) else {}
-        data = postback.get("data") if isinstance(postback.get("data"), str) else ""
+        data = postback.get("data").replace("\x00", "") if isinstance(postback.get("data"), str) else ""
         params = postback.get("params") if isinstance(postback.get("params"), dict) else None
         return fw.UserInput.postback(data, params)
     if kind != "message":
@@ -62,7 +62,9 @@ def user_input_from_event(event: dict) -> fw.UserInput | None:
     message_id = message.get("id") if isinstance(message.get("id"), str) else None
     if message_type == "text":
         text = message.get("text")
-        return fw.UserInput(kind="text", text=text if isinstance(text, str) else "", message_id=message_id)
+        # NUL can't be stored in PostgreSQL text columns and means nothing to a person: dropped.
+        text = text.replace("\x00", "") if isinstance(text, str) else ""
+        return fw.UserInput(kind="text", text=text, message_id=message_id)
     if message_type in ("sticker", "image", "video", "audio", "file", "location"):
         return fw.UserInput(kind=message_type, message_id=message_id)
     return fw.UserInput(kind="unknown", message_id=message_id)

@@ -34,7 +34,7 @@ def event_user_id(event: dict) -> str | None:
     the insert and answered 503, so the body was redelivered forever)."""
     source = event.get("source") or {}
     user_id = source.get("userId") if isinstance(source, dict) else None
-    if isinstance(user_id, str) and 0 < len(user_id) <= 64:
+    if isinstance(user_id, str) and 0 < len(user_id) <= 64 and user_id.isprintable():
         return user_id
     return None
 
@@ -45,7 +45,7 @@ def store_events(database: Database, events: list[dict]) -> list[tuple[int, str 
         return []
     rows = [{
         "webhook_event_id": event["webhookEventId"],
-        "event_type": str(event.get("type", ""))[:40],
+        "event_type": str(event.get("type", "")).replace("\x00", "")[:40],
         "line_user_id": (event_user_id(event) or None),
         "payload": event,
         "is_redelivery": bool((event.get("deliveryContext") or {}).get("isRedelivery")),

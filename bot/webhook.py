@@ -28,7 +28,10 @@ def _well_formed(body: dict) -> bool:
     for event in body["events"]:
         if not isinstance(event, dict) or any(field not in event for field in REQUIRED_EVENT_FIELDS):
             return False
-        if not isinstance(event["webhookEventId"], str) or not event["webhookEventId"] or len(event["webhookEventId"]) > 64:
+        event_id = event["webhookEventId"]
+        # LINE's ids are printable ASCII (ULIDs); a NUL or control character is not a LINE id, and
+        # PostgreSQL text cannot even store NUL.
+        if not isinstance(event_id, str) or not 0 < len(event_id) <= 64 or not event_id.isprintable():
             return False
         if not isinstance(event["deliveryContext"], dict) or not isinstance(event["type"], str):
             return False

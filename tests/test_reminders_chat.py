@@ -12,11 +12,17 @@ from bot.models import RoleGrant, User
 from bot.timeutil import TAIPEI
 from companies.models import Company, CompanyMember
 from scheduler.models import Reminder
-from tests.conftest import joined
+from tests.conftest import eventually, joined
 from visits.models import Visit
 
 OWNER = "U" + "a" * 32
 ADVISOR = "U" + "b" * 32
+
+
+def _pumped(app) -> bool:
+    """Deliver whatever is due (pushes land after the commit that queued them); always True."""
+    app.extensions["bot"].sender.deliver_due()
+    return True
 
 
 def future(days: int = 3, hour: int = 14) -> datetime:
@@ -63,7 +69,7 @@ def test_owner_books_a_visit_and_the_advisor_is_told(app, chat, fake_line, compa
     assert visit.scheduled_at == when
     assert kinds == ["visit_evening", "visit_evening", "visit_hour", "visit_hour", "visit_log"]
     app.extensions["bot"].sender.deliver_due()
-    assert any("預約了" in text for text in fake_line.texts_for(ADVISOR))
+    assert eventually(lambda: _pumped(app) and any("預約了" in text for text in fake_line.texts_for(ADVISOR)))
 
 
 def test_typed_time_and_past_time(app, chat, company):
@@ -100,16 +106,16 @@ def test_owner_confirms_from_the_evening_reminder(app, chat, fake_line, company)
     when = future()
     book(chat, when)
     tick(app, when - timedelta(hours=18))  # 20:00 the evening before
-    assert any("明天" in text for text in fake_line.texts_for(OWNER))
+    assert eventually(lambda: _pumped(app) and any("明天" in text for text in fake_line.texts_for(OWNER)))
     chat.last = [m for m in fake_line.messages_for(OWNER) if "明天" in m.get("text", "")]
     texts = chat.tap("確認訪視")
     assert "已確認" in joined(texts)
     app.extensions["bot"].sender.deliver_due()
-    assert any("已確認" in text for text in fake_line.texts_for(ADVISOR))
+    assert eventually(lambda: _pumped(app) and any("已確認" in text for text in fake_line.texts_for(ADVISOR)))
     with app.extensions["bot"].database.session() as session:
         assert session.exec(select(Visit)).one().status == "confirmed"
     tick(app, when - timedelta(hours=1))
-    assert any("快開始" in text for text in fake_line.texts_for(OWNER))
+    assert eventually(lambda: _pumped(app) and any("快開始" in text for text in fake_line.texts_for(OWNER)))
 
 
 def test_owner_asks_to_reschedule_and_reminders_stop(app, chat, fake_line, company):
@@ -120,7 +126,7 @@ def test_owner_asks_to_reschedule_and_reminders_stop(app, chat, fake_line, compa
     texts = chat.tap("申請改期")
     assert "已通知顧問" in joined(texts)
     app.extensions["bot"].sender.deliver_due()
-    assert any("希望改期" in text for text in fake_line.texts_for(ADVISOR))
+    assert eventually(lambda: _pumped(app) and any("希望改期" in text for text in fake_line.texts_for(ADVISOR)))
     before = len(fake_line.texts_for(OWNER))
     tick(app, when - timedelta(hours=1))
     assert len(fake_line.texts_for(OWNER)) == before
@@ -147,11 +153,11 @@ def test_my_reminders_lists_visits_and_stop_start(app, chat, fake_line, company)
     assert "已停止提醒" in joined(chat.say("我的提醒")) or "開啟提醒" in joined(chat.say("我的提醒"))
     tick(app, when - timedelta(hours=18))
     assert not any("明天" in text for text in fake_line.texts_for(OWNER))
-    assert any("明天" in text for text in fake_line.texts_for(ADVISOR))
+    assert eventually(lambda: _pumped(app) and any("明天" in text for text in fake_line.texts_for(ADVISOR)))
     texts = chat.say("開啟提醒")
     assert "已開啟提醒" in joined(texts)
     tick(app, when - timedelta(hours=1))
-    assert any("快開始" in text for text in fake_line.texts_for(OWNER))
+    assert eventually(lambda: _pumped(app) and any("快開始" in text for text in fake_line.texts_for(OWNER)))
 
 
 def test_unfollowed_owner_gets_no_visit_reminder(app, chat, fake_line, company):

@@ -118,3 +118,17 @@ def test_ack_does_not_wait_for_slow_processing(app, live_server, fake_line, chat
 def test_healthz(app, live_server):
     response = requests.get(f"{live_server.url}/healthz", timeout=5)
     assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_nul_characters_never_reach_the_database(app, live_server, fake_line):
+    """PostgreSQL text cannot hold NUL: such ids are rejected, such texts are cleaned."""
+    bad_id = _valid_event() | {"webhookEventId": "\u0000"}
+    body = json.dumps({"destination": "U0", "events": [bad_id]}).encode()
+    assert _post_raw(live_server, body, sign(CHANNEL_SECRET, body)).status_code == 400
+    odd = _valid_event(text="選\u0000單") | {"type": "message"}
+    odd["source"] = {"type": "user", "userId": "U" + "n" * 31 + "\u0000"}
+    weird_type = _valid_event() | {"type": "mess\u0000age"}
+    body = json.dumps({"destination": "U0", "events": [odd, weird_type]}).encode()
+    assert _post_raw(live_server, body, sign(CHANNEL_SECRET, body)).status_code == 200
+    assert app.extensions["bot"].worker.wait_idle(10)
+    assert _count_events(app) == 2
