@@ -83,6 +83,42 @@ def make_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+class WriterGate:
+    """SQLite's one-writer rule inside one process, as a re-entrant lock with a fast lane.
+
+    Webhook acks (``priority=True``) go before queued event processing: LINE wants the 200 within
+    seconds, while processing can wait its turn without anyone noticing."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._owner: int | None = None
+        self._depth = 0
+        self._priority_waiting = 0
+
+    def acquire(self, *, priority: bool = False) -> None:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+                return
+            if priority:
+                self._priority_waiting += 1
+            try:
+                while self._owner is not None or (not priority and self._priority_waiting):
+                    self._cond.wait()
+            finally:
+                if priority:
+                    self._priority_waiting -= 1
+            self._owner, self._depth = me, 1
+
+    def release(self) -> None:
+        with self._cond:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._cond.notify_all()
+
+
 class Database:
     """One per app: the engine plus session helpers."""
 
@@ -91,7 +127,7 @@ class Database:
         self.engine = make_engine(url)
         # SQLite allows one writer at a time. Threads of this process queue on this lock instead
         # of SQLite's busy handler, which sleeps in coarse steps (up to 100 ms) and wrecks latency.
-        self._sqlite_writer = threading.RLock() if self.is_sqlite else None
+        self._sqlite_writer = WriterGate() if self.is_sqlite else None
         self._local = threading.local()  # how many write transactions this thread has open
 
     @property
@@ -124,16 +160,18 @@ class Database:
                 raise
 
     @contextmanager
-    def write_session(self) -> Iterator[Session]:
-        """Like ``session`` but takes SQLite's write lock at BEGIN (avoids lock upgrades failing)."""
+    def write_session(self, *, priority: bool = False) -> Iterator[Session]:
+        """Like ``session`` but takes SQLite's write lock at BEGIN (avoids lock upgrades failing).
+        ``priority``: jump the in-process queue of writers (webhook acks)."""
         if self._sqlite_writer is not None:
-            with self._sqlite_writer:
-                self._local.depth = getattr(self._local, "depth", 0) + 1
-                try:
-                    with self._write_session() as session:
-                        yield session
-                finally:
-                    self._local.depth -= 1
+            self._sqlite_writer.acquire(priority=priority)
+            self._local.depth = getattr(self._local, "depth", 0) + 1
+            try:
+                with self._write_session() as session:
+                    yield session
+            finally:
+                self._local.depth -= 1
+                self._sqlite_writer.release()
             return
         with self._write_session() as session:
             yield session
