@@ -276,3 +276,56 @@ def test_sigkill_while_signing_a_letter_leaves_one_whole_letter(tmp_path, fake_l
     finally:
         process.kill()
         database.dispose()
+
+
+@pytest.mark.slow
+def test_sigkill_while_logging_visits_leaves_each_visit_once(tmp_path, fake_line):
+    """An advisor logs visits in one message each; the process is killed at a random moment
+    while each log is processed and LINE redelivers it to the restarted process: every visit is
+    on record exactly once (whole, status done) and confirmed exactly once."""
+    from bot.devmode.fake_line import message_text
+    from bot.models import RoleGrant
+    from companies.models import Company
+    from visits.models import Visit
+
+    random.seed(11)
+    fake_line.reset()
+    url = fresh_database_url(tmp_path)
+    database = Database(url)
+    advisor = "U" + "ad" * 16
+    with database.write_session() as session:
+        session.add(RoleGrant(line_user_id=advisor, role="advisor", granted_by="test"))
+        session.add(Company(name="好味道小吃", tax_id="12345675", advisor_line_user_id=advisor, county="臺北市"))
+    chat = RemoteChat(fake_line, advisor)
+    process = BotProcess(url, fake_line.url)
+    chat.url = process.url
+    messages = ["訪視 12345675 現地 3/10 14:00 POS教學 1.5小時", "訪視 12345675 線上 3/12 10:00 LINE官方帳號 1小時",
+                "訪視 12345675 電話 3/15 09:30 記帳系統 0.5小時"]
+    kills = 0
+    try:
+        for text in messages:
+            event = build_event(fake_line, user_id=advisor, kind="text", text=text)
+            post_webhook(process.url, CHANNEL_SECRET, [event])
+            time.sleep(random.uniform(0.0, 0.3))  # storing, processing, committing or replying
+            process.kill()
+            kills += 1
+            process = BotProcess(url, fake_line.url)
+            chat.url = process.url
+            chat.deliver(dict(event, deliveryContext={"isRedelivery": True}), wait=False)
+            deadline = time.monotonic() + 60
+            while not _settled(database) and time.monotonic() < deadline:
+                time.sleep(0.25)
+        time.sleep(1.0)
+        with database.session() as session:
+            visits = session.exec(select(Visit).where(Visit.deleted_at.is_(None))).all()
+        assert sorted(v.mode for v in visits) == ["online", "onsite", "phone"]
+        assert all(v.status == "done" and v.duration_minutes and v.topics for v in visits)
+        confirmations = [message_text(m) for m in fake_line.messages_for(advisor) if "訪視已記錄" in message_text(m)]
+        assert len(confirmations) == 3, "a visit confirmation was lost or doubled"
+        rows, deliveries = outbox_deliveries(database, fake_line)
+        lost, doubled = losses_and_duplicates(rows, deliveries)
+        assert lost == [] and doubled == []
+        record_counts("crash_visit_logging", kills=kills, visits=len(visits), losses=len(lost), duplicates=len(doubled))
+    finally:
+        process.kill()
+        database.dispose()

@@ -256,3 +256,13 @@ def test_advisor_question_goes_to_the_faq_not_a_log(app, chat):
     texts = advisor.say("訪視要幾次才算完成？")
     assert "哪一家" not in joined(texts)
     assert not _visits(app)
+
+
+def test_next_visit_typed_right_after_a_log_is_logged_too(app, chat):
+    _setup(app)
+    advisor = chat.as_user(ADVISOR)
+    advisor.follow()
+    advisor.say("訪視 12345675 現地 3/10 14:00 POS教學 1.5小時")
+    texts = advisor.say("訪視 12345675 線上 3/12 10:00 LINE官方帳號 1小時")
+    assert "訪視已記錄" in joined(texts)
+    assert sorted(v.mode for v in _visits(app)) == ["online", "onsite"]

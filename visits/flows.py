@@ -206,6 +206,9 @@ def _parse_photos(ctx: fw.Context, user_input: fw.UserInput):
         return {"act": "edit"}
     if answer in ("delete", "刪除", "刪除紀錄", "刪掉"):
         return {"act": "delete"}
+    if user_input.kind == "text" and looks_like_visit(user_input.text):
+        # The next visit typed right away: this record is complete, log the new one.
+        return {"next_visit": user_input.text}
     raise fw.Invalid(t("visits.photo_step_invalid"))
 
 
@@ -215,6 +218,8 @@ def _store_photos(ctx: fw.Context, value):
         return ctx.evolve(data={**ctx.data, "_pending_photos": pending})
     if isinstance(value, dict) and "act" in value:
         return ctx.evolve(data={**ctx.data, "_act": value["act"]})
+    if isinstance(value, dict) and "next_visit" in value:
+        return ctx.evolve(data={**ctx.data, "photos": "done", "_next_visit": value["next_visit"]})
     return ctx.evolve(data={**ctx.data, "photos": "done"})
 
 
@@ -318,6 +323,14 @@ def _error_key(error: service.VisitError) -> str:
 
 def _after_save(request) -> fw.Turn:
     ctx = request.ctx
+    next_visit = ctx.data.get("_next_visit")
+    if next_visit and not ctx.data.get("_pending_photos"):
+        request.ctx = ctx.cleared()
+        turn = log_from_message(request, next_visit)
+        if turn is None:
+            return fw.Turn(request.ctx, [Text(t("visits.finished"))], show_menu=True)
+        return fw.Turn(turn.ctx, [Text(t("visits.finished")), *turn.replies], finish=turn.finish,
+                       start_flow=turn.start_flow, show_menu=turn.show_menu)
     visit_id = int(ctx.data["_saved_id"])
     pending = ctx.data.get("_pending_photos") or []
     if pending:
