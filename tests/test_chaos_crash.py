@@ -201,6 +201,22 @@ class RemoteChat:
         return self.deliver(build_event(self.fake, user_id=self.user, kind="postback", data=action["data"]))
 
 
+def _kill_and_redeliver(process: "BotProcess", chat: "RemoteChat", database: Database, url: str, fake_line,
+                        event: dict, *, max_delay: float) -> "BotProcess":
+    """Post ``event``, SIGKILL the process at a random moment of its handling, start a new one on
+    the same database, let LINE redeliver the event, and wait until everything has settled."""
+    post_webhook(process.url, CHANNEL_SECRET, [event])
+    time.sleep(random.uniform(0.0, max_delay))  # storing, processing, committing or replying
+    process.kill()
+    process = BotProcess(url, fake_line.url)
+    chat.url = process.url
+    chat.deliver(dict(event, deliveryContext={"isRedelivery": True}), wait=False)
+    deadline = time.monotonic() + 60
+    while not _settled(database) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    return process
+
+
 @pytest.mark.slow
 def test_sigkill_while_signing_a_letter_leaves_one_whole_letter(tmp_path, fake_line):
     """Killed right after the signature is sent (random moment) and once mid-form: after the
@@ -248,16 +264,8 @@ def test_sigkill_while_signing_a_letter_leaves_one_whole_letter(tmp_path, fake_l
         chat.tap("內容正確")
         chat.tap("我同意")
         signature = build_event(fake_line, user_id=user, kind="text", text="王大明")
-        post_webhook(process.url, CHANNEL_SECRET, [signature])
-        time.sleep(random.uniform(0.0, 0.5))  # somewhere in processing, committing or replying
-        process.kill()
+        process = _kill_and_redeliver(process, chat, database, url, fake_line, signature, max_delay=0.5)
         kills += 1
-        process = BotProcess(url, fake_line.url)
-        chat.url = process.url
-        chat.deliver(dict(signature, deliveryContext={"isRedelivery": True}), wait=False)
-        deadline = time.monotonic() + 60
-        while not _settled(database) and time.monotonic() < deadline:
-            time.sleep(0.25)
         time.sleep(1.0)
         with database.session() as session:
             signed = session.exec(select(letters.Letter)).all()
@@ -305,16 +313,8 @@ def test_sigkill_while_logging_visits_leaves_each_visit_once(tmp_path, fake_line
     try:
         for text in messages:
             event = build_event(fake_line, user_id=advisor, kind="text", text=text)
-            post_webhook(process.url, CHANNEL_SECRET, [event])
-            time.sleep(random.uniform(0.0, 0.3))  # storing, processing, committing or replying
-            process.kill()
+            process = _kill_and_redeliver(process, chat, database, url, fake_line, event, max_delay=0.3)
             kills += 1
-            process = BotProcess(url, fake_line.url)
-            chat.url = process.url
-            chat.deliver(dict(event, deliveryContext={"isRedelivery": True}), wait=False)
-            deadline = time.monotonic() + 60
-            while not _settled(database) and time.monotonic() < deadline:
-                time.sleep(0.25)
         time.sleep(1.0)
         with database.session() as session:
             visits = session.exec(select(Visit).where(Visit.deleted_at.is_(None))).all()
