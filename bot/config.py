@@ -51,8 +51,6 @@ DEVELOPMENT_CHANNEL_SECRET = "dev-channel-secret-not-for-production"
 DEVELOPMENT_ACCESS_TOKEN = "dev-access-token"
 
 DEFAULTS = {
-    # LINE wants the ack within 2 s; events are processed off the request thread.
-    "EVENT_PROCESSING": "background",  # or "inline" (only for focused unit tests)
     # A claimed event whose worker died is retried after this lease (seconds).
     "EVENT_LEASE_SECONDS": 60,
     "OUTBOX_MAX_ATTEMPTS": 8,

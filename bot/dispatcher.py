@@ -116,8 +116,8 @@ class Dispatcher:
         payload = dict(payload) if isinstance(payload, dict) else {}
         received_at = received_at or utc_now()
         prefetched = self._prefetch(payload)
-        user_id = fw_user = event_user_id(payload)
-        timer = self._loading_timer(fw_user, payload)
+        user_id = event_user_id(payload)
+        timer = self._loading_timer(user_id, payload)
         try:
             with database.write_session() as session:
                 replies, reply_user = self.handle(session, payload, prefetched)
@@ -213,8 +213,7 @@ class Dispatcher:
         if user_input.kind == "postback":
             if "c" in user_input.data:
                 return self._command_by_postback(request)
-            if user_input.data.get("act") in ("resume",) or "s" in user_input.data or "nav" in user_input.data:
-                return fw.Turn(ctx, [Text(t("core.button_expired_no_flow"))], show_menu=True)
+            # A flow button with no conversation to belong to (finished, cancelled, another phone).
             return fw.Turn(ctx, [Text(t("core.button_expired_no_flow"))], show_menu=True)
         if user_input.kind == "sticker":
             return fw.Turn(ctx, [Text(t("core.sticker_idle"))], show_menu=True)
@@ -238,9 +237,7 @@ class Dispatcher:
         try:
             step.parse(ctx, user_input)
             return True
-        except fw.Invalid:
-            return False
-        except Exception:
+        except Exception:  # fw.Invalid or a parser's own error: either way not an answer
             return False
 
     def _command_by_postback(self, request: Request) -> fw.Turn:

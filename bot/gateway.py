@@ -6,7 +6,6 @@ development mode talk to a local fake Messaging API through the real SDK.
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Literal
@@ -148,6 +147,3 @@ class LineGateway:
             log.warning("content fetch failed", extra={"error": type(error).__name__})
             return None
 
-
-def dumps(messages: list[dict]) -> str:
-    return json.dumps(messages, ensure_ascii=False)

@@ -377,8 +377,8 @@ def advance(flow: Flow, ctx: Context, user_input: UserInput) -> Turn:
 QUESTION_MARKERS = ("?", "？", "嗎", "呢", "怎麼", "什麼", "如何", "多少", "幾", "哪", "可以", "能不能", "是否", "請問", "為何", "為什麼")
 
 
-def _looks_like_question(text: str, invalid: Invalid) -> bool:
-    if invalid.looks_like_question is not None:
+def _looks_like_question(text: str, invalid: Invalid | None = None) -> bool:
+    if invalid is not None and invalid.looks_like_question is not None:
         return invalid.looks_like_question
     stripped = text.strip()
     return len(stripped) >= 4 and any(marker in stripped for marker in QUESTION_MARKERS)
@@ -400,7 +400,7 @@ def _summary_input(flow: Flow, ctx: Context, user_input: UserInput) -> Turn:
         return _ask(flow, ctx, step, [])
     if user_input.kind == "sticker":
         return current_question(flow, ctx, [Text(t("core.sticker_mid_flow", flow=flow.title))])
-    if user_input.kind == "text" and len(user_input.text.strip()) >= 4 and any(m in user_input.text for m in QUESTION_MARKERS):
+    if user_input.kind == "text" and _looks_like_question(user_input.text):
         again = current_question(flow, ctx, [Text(t("core.faq_answered_resume", flow=flow.title))])
         return Turn(again.ctx, again.replies, faq=user_input.text)
     return current_question(flow, ctx, [Text(t("core.edit_which"))])

@@ -86,30 +86,27 @@ def compile_condition(cond: Any) -> Compiled:
     return leaf
 
 
-def _all(parts: Iterable[Compiled], lookup: Lookup) -> tuple[bool | None, list[str]]:
+def _combine(parts: Iterable[Compiled], lookup: Lookup, *, decisive: bool) -> tuple[bool | None, list[str]]:
+    """Three-valued AND (decisive=False) / OR (decisive=True): a part equal to ``decisive``
+    settles it; otherwise unknown parts make the result unknown, listing the missing fields."""
     missing: list[str] = []
     unknown = False
     for part in parts:
         value, miss = part(lookup)
-        if value is False:
-            return False, []
+        if value is decisive:
+            return decisive, []
         if value is None:
             unknown = True
             missing.extend(m for m in miss if m not in missing)
-    return (None, missing) if unknown else (True, [])
+    return (None, missing) if unknown else (not decisive, [])
+
+
+def _all(parts: Iterable[Compiled], lookup: Lookup) -> tuple[bool | None, list[str]]:
+    return _combine(parts, lookup, decisive=False)
 
 
 def _any(parts: Iterable[Compiled], lookup: Lookup) -> tuple[bool | None, list[str]]:
-    missing: list[str] = []
-    unknown = False
-    for part in parts:
-        value, miss = part(lookup)
-        if value is True:
-            return True, []
-        if value is None:
-            unknown = True
-            missing.extend(m for m in miss if m not in missing)
-    return (None, missing) if unknown else (False, [])
+    return _combine(parts, lookup, decisive=True)
 
 
 def condition_fields(cond: Any) -> list[str]:

@@ -135,3 +135,13 @@ def test_question_mid_flow_is_handed_to_the_faq(ctx):
     turn = fw.start(flow, ctx)
     turn = fw.advance(flow, turn.ctx, fw.UserInput.text_input("請問意向書什麼時候要交？"))
     assert turn.faq == "請問意向書什麼時候要交？" and turn.ctx.step == "channel"
+
+
+def test_question_on_the_summary_is_handed_to_the_faq_and_the_summary_stays(ctx):
+    flow = registry.FLOWS[fw.FlowId.DEMO]
+    turn = fw.start(flow, ctx)
+    turn = fw.advance(flow, turn.ctx, fw.UserInput.text_input("LINE官方帳號"))
+    turn = fw.advance(flow, turn.ctx, fw.UserInput.text_input("12"))
+    asked = fw.advance(flow, turn.ctx, fw.UserInput.text_input("請問補助款什麼時候撥？"))
+    assert asked.faq == "請問補助款什麼時候撥？" and asked.ctx.step == fw.SUMMARY_STEP
+    assert asked.ctx.data == turn.ctx.data and not asked.finish

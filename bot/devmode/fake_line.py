@@ -188,30 +188,9 @@ def create_blueprint(fake: FakeLine, name: str = "fake_line") -> Blueprint:
     def limit_error(error: LimitViolation):
         return jsonify({"message": "The request body has 1 error(s)", "details": [{"message": str(error)}]}), 400
 
-    @bp.post("/v2/bot/message/reply")
-    def reply():
-        authorised()
-        fault = apply_fault("reply")
-        if fault not in (None, "accept_then_drop"):
-            return fault
-        body = request.get_json(force=True)
-        try:
-            validate_messages(body.get("messages"))
-        except LimitViolation as error:
-            return limit_error(error)
-        with fake.lock:
-            token = fake.reply_tokens.get(body.get("replyToken", ""))
-            valid = token and not token["used"] and time.time() - token["issued"] < REPLY_TOKEN_TTL_SECONDS
-            if valid:
-                token["used"] = True
-        if not valid:
-            return jsonify({"message": "Invalid reply token"}), 400
-        fake._record("reply", [token["user"]], body["messages"], None, reply_token=body.get("replyToken"))
-        if fault == "accept_then_drop":
-            _drop_connection()
-        return jsonify({"sentMessages": [{"id": secrets.token_hex(8)} for _ in body["messages"]]})
-
-    def _send(kind: str, recipients_of):
+    def message_call(kind: str, admit):
+        """What every message endpoint shares: auth, injected faults, LINE's limits, recording.
+        ``admit(body)`` returns an error response, or {"to": [...], "retry_key": …, **record extras}."""
         authorised()
         fault = apply_fault(kind)
         if fault not in (None, "accept_then_drop"):
@@ -221,19 +200,41 @@ def create_blueprint(fake: FakeLine, name: str = "fake_line") -> Blueprint:
             validate_messages(body.get("messages"))
         except LimitViolation as error:
             return limit_error(error)
-        retry_key = request.headers.get("X-Line-Retry-Key")
-        with fake.lock:
-            if retry_key and retry_key in fake.retry_keys:
-                return jsonify({"message": "The retry key is already accepted"}), 409
-            if retry_key:
-                fake.retry_keys.add(retry_key)
-        recipients = recipients_of(body)
-        if kind == "multicast" and not 1 <= len(recipients) <= 500:
-            return jsonify({"message": "to must hold 1..500 user ids"}), 400
-        fake._record(kind, recipients, body["messages"], retry_key)
+        admitted = admit(body)
+        if not isinstance(admitted, dict):
+            return admitted
+        fake._record(kind, admitted.pop("to"), body["messages"], admitted.pop("retry_key", None), **admitted)
         if fault == "accept_then_drop":
             _drop_connection()
         return jsonify({"sentMessages": [{"id": secrets.token_hex(8)} for _ in body["messages"]]})
+
+    def admit_reply(body):
+        with fake.lock:
+            token = fake.reply_tokens.get(body.get("replyToken", ""))
+            valid = token and not token["used"] and time.time() - token["issued"] < REPLY_TOKEN_TTL_SECONDS
+            if valid:
+                token["used"] = True
+        if not valid:
+            return jsonify({"message": "Invalid reply token"}), 400
+        return {"to": [token["user"]], "reply_token": body.get("replyToken")}
+
+    @bp.post("/v2/bot/message/reply")
+    def reply():
+        return message_call("reply", admit_reply)
+
+    def _send(kind: str, recipients_of):
+        def admit(body):
+            retry_key = request.headers.get("X-Line-Retry-Key")
+            with fake.lock:
+                if retry_key and retry_key in fake.retry_keys:
+                    return jsonify({"message": "The retry key is already accepted"}), 409
+                if retry_key:
+                    fake.retry_keys.add(retry_key)
+            recipients = recipients_of(body)
+            if kind == "multicast" and not 1 <= len(recipients) <= 500:
+                return jsonify({"message": "to must hold 1..500 user ids"}), 400
+            return {"to": recipients, "retry_key": retry_key}
+        return message_call(kind, admit)
 
     @bp.post("/v2/bot/message/push")
     def push():
