@@ -6,7 +6,6 @@ import sys
 import time
 
 from flask import jsonify
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 from bot.devmode.fake_line import FakeLine, create_fake_line_app
 
@@ -39,11 +38,25 @@ def main(port: int, token: str) -> None:
         arrivals.clear()
         return "{}"
 
-    class KeepAlive(WSGIRequestHandler):
-        protocol_version = "HTTP/1.1"  # like api.line.me: connections are reused, not one per call
+    serve(app, port)
 
-    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=KeepAlive)
-    server.serve_forever()
+
+def serve(app, port: int) -> None:
+    """One gunicorn worker (the fake's state lives in this process) with threads and HTTP
+    keep-alive, like api.line.me: Werkzeug's server closes every connection, which would charge
+    each reply a TCP handshake that LINE does not."""
+    from gunicorn.app.base import BaseApplication
+
+    class FakeServer(BaseApplication):
+        def load_config(self):
+            for key, value in {"bind": f"127.0.0.1:{port}", "workers": 1, "worker_class": "gthread",
+                               "threads": 32, "keepalive": 60, "loglevel": "warning", "accesslog": None}.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return app
+
+    FakeServer().run()
 
 
 if __name__ == "__main__":

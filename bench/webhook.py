@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -113,11 +114,27 @@ def environment(tmp: Path, fake_url: str, port: int) -> dict:
     return {**os.environ, "LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
             "LINE_API_BASE_URL": fake_url, "LINE_DATA_API_BASE_URL": fake_url, "BOT_ENV": "production",
             "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tmp / 'bench.db'}",
-            "PORT": str(port), "LOG_LEVEL": "WARNING", "SCHEDULER_ENABLED": "false", "PYTHONPATH": str(REPO)}
+            "PORT": str(port), "LOG_LEVEL": "WARNING", "SCHEDULER_ENABLED": "false", "PYTHONPATH": str(REPO),
+            # The Procfile's commands (gunicorn, flask) from this interpreter's environment.
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
-def gunicorn_command(target: str) -> list[str]:
-    # The Procfile's web command (gunicorn -c gunicorn.conf.py …): same workers/threads for both.
+def procfile() -> dict[str, str]:
+    lines = (REPO / "Procfile").read_text().splitlines()
+    return {name.strip(): command.strip() for name, _, command in (line.partition(":") for line in lines) if command}
+
+
+def bot_commands() -> list[list[str]]:
+    """The Procfile's web and worker lines, run as the platform runs them (through a shell)."""
+    commands = procfile()
+    return [["sh", "-c", commands[name]] for name in ("web", "worker") if name in commands]
+
+
+def baseline_command(target: str) -> list[str]:
+    # The Procfile's web command with the baseline app instead of the bot: same gunicorn settings
+    # (gunicorn.conf.py: workers, threads) for both.
+    web = procfile()["web"]
+    assert "gunicorn -c gunicorn.conf.py" in web, web
     return [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", target]
 
 
@@ -150,8 +167,8 @@ def write_bodies(path: Path, count: int, users: int = 2000) -> None:
 
 
 def _compare(apps: tuple[tuple[str, str], ...], measure, *, prepare=None) -> dict:
-    """Start the fake Messaging API, then serve each app in turn under the Procfile's gunicorn
-    command and call ``measure(base_url, fake_url, name)``; returns {name: figures}."""
+    """Start the fake Messaging API, then serve each app in turn (the bot: the Procfile's web and
+    worker lines; a baseline: the web line's gunicorn settings) and call ``measure(base_url, fake_url, name)``; returns {name: figures}."""
     procs = Processes()
     results = {}
     with tempfile.TemporaryDirectory() as tmp_dir:
@@ -166,15 +183,19 @@ def _compare(apps: tuple[tuple[str, str], ...], measure, *, prepare=None) -> dic
             for name, target in apps:
                 port = free_port()
                 env = environment(tmp, fake_url, port)
-                if target.startswith("bot."):
+                if target == "bot":
                     subprocess.run([sys.executable, "-m", "flask", "--app", "bot", "init-db"], cwd=REPO, env=env,
                                    check=True, capture_output=True)
-                proc = procs.start(gunicorn_command(target), env)
+                    started = [procs.start(command, env) for command in bot_commands()]
+                else:
+                    started = [procs.start(baseline_command(target), env)]
                 base = f"http://127.0.0.1:{port}"
                 wait_http(base + "/healthz")
                 results[name] = measure(base, fake_url, name, tmp)
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=60)
+                for proc in started:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                for proc in started:
+                    proc.wait(timeout=60)
         finally:
             procs.stop_all()
     return results
@@ -191,7 +212,7 @@ def ack_benchmark(*, seconds: int = 10, connections: int = 16) -> dict:
         time.sleep(2)
         return run_wrk(f"{base}/callback", lines, threads=2, connections=connections, seconds=seconds)
 
-    results = _compare((("bare", "bench.baseline_app:create_bare_app()"), ("bot", "bot.wsgi:create_web_app()")),
+    results = _compare((("bare", "bench.baseline_app:create_bare_app()"), ("bot", "bot")),
                        measure, prepare=lambda tmp: write_bodies(tmp / "bodies.tsv", 60000))
     results["ratio"] = results["bot"]["rps"] / results["bare"]["rps"] if results.get("bare", {}).get("rps") else 0.0
     results["connections"] = connections
@@ -203,7 +224,7 @@ def e2e_benchmark(*, rate: int = 200, seconds: int = 10) -> dict:
         _paced_run(base, fake_url, rate=rate, seconds=2, prefix=f"W{name}")  # warm-up
         return _paced_run(base, fake_url, rate=rate, seconds=seconds, prefix=f"M{name}")
 
-    results = _compare((("echo", "bench.baseline_app:create_echo_app()"), ("bot", "bot.wsgi:create_web_app()")), measure)
+    results = _compare((("echo", "bench.baseline_app:create_echo_app()"), ("bot", "bot")), measure)
     results["rate"] = rate
     return results
 
@@ -220,16 +241,26 @@ def _paced_run(base: str, fake_url: str, *, rate: int, seconds: int, prefix: str
             prepared.append((user, body, sign(SECRET, body)))
     sent_at: dict[str, float] = {}
     statuses: list[int] = []
+    host, port = base.removeprefix("http://").split(":")
     local = threading.local()
 
     def post(item):
+        # http.client with one keep-alive connection per thread, as LINE's delivery would: the
+        # load generator shares the 2 cores with what it measures, and `requests` cost it ~5x.
         user, body, signature = item
-        session = getattr(local, "session", None) or requests.Session()
-        local.session = session
+        connection = getattr(local, "connection", None)
+        if connection is None:
+            connection = local.connection = http.client.HTTPConnection(host, int(port), timeout=10)
         sent_at[user] = time.time()
-        response = session.post(base + "/callback", data=body, timeout=10,
-                                headers={"Content-Type": "application/json", "X-Line-Signature": signature})
-        statuses.append(response.status_code)
+        try:
+            connection.request("POST", "/callback", body=body,
+                               headers={"Content-Type": "application/json", "X-Line-Signature": signature})
+            response = connection.getresponse()
+            response.read()
+            statuses.append(response.status)
+        except (OSError, http.client.HTTPException):
+            local.connection = None
+            statuses.append(0)
 
     start = time.monotonic()
     with ThreadPoolExecutor(max_workers=32) as pool:

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 from linebot.v3 import WebhookParser
 
 from bot import config as config_module
 from bot.db import Database
 from bot.dispatcher import Dispatcher
-from bot.events import EventWorker
+from bot.events import EventInbox, EventWorker
 from bot.gateway import LineGateway
 from bot.outbox import OutboxSender
 from bot.services import Services
@@ -36,8 +37,12 @@ class BotRuntime:
     sender: OutboxSender
     dispatcher: Dispatcher
     worker: EventWorker
+    inbox: EventInbox
     background: list[Any] = field(default_factory=list)
     started: bool = False
+    # False when a separate worker process handles events (EVENT_PROCESSING=worker): the web
+    # process then only stores and acks them.
+    processes_events: bool = True
 
     def start_background(self) -> None:
         """Start event workers (and, when enabled, the in-process scheduler). Not for CLI runs."""
@@ -45,13 +50,24 @@ class BotRuntime:
             return
         self.started = True
         threading.Thread(target=self.services.warm_up, name="warm-up", daemon=True).start()
-        self.worker.start()
+        if self.processes_events:
+            self.sender.start()
+            self.worker.start()
         for starter in self.background:
             starter()
 
     def stop_background(self) -> None:
         self.worker.stop()
+        self.sender.stop()
         self.started = False
+
+    def run_event_worker(self, *, poll_interval: float) -> None:
+        """The worker process: process what the web processes store, until interrupted."""
+        self.sender.start()
+        try:
+            self.worker.run_forever(poll_interval=poll_interval)
+        finally:
+            self.stop_background()
 
 
 def _load_config(app: Flask, test_config: dict | None) -> None:
@@ -80,8 +96,21 @@ def _load_config(app: Flask, test_config: dict | None) -> None:
     app.config["LINE_DATA_API_BASE_URL"] = app.config["LINE_DATA_API_BASE_URL"] or "https://api-data.line.me"
 
 
+class _CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions (staff pages), with the signer built once per key instead
+    of on every request: Flask opens a session for every request, webhooks included."""
+
+    def get_signing_serializer(self, app: Flask):
+        key = app.secret_key
+        cached = getattr(self, "_cached", None)
+        if cached is None or cached[0] != key:
+            cached = self._cached = (key, super().get_signing_serializer(app))
+        return cached[1]
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.session_interface = _CookieSessions()
     _load_config(app, test_config)
 
     from bot import logging_setup
@@ -103,10 +132,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     dispatcher = Dispatcher(services=services, sender=sender)
     worker = EventWorker(database=database, process=dispatcher.process, pump_outbox=pump_outbox,
-                         threads=app.config["EVENT_WORKER_THREADS"], lease_seconds=app.config["EVENT_LEASE_SECONDS"])
+                         threads=app.config["EVENT_WORKER_THREADS"], lease_seconds=app.config["EVENT_LEASE_SECONDS"],
+                         on_idle=sender.flush_marks)
     app.extensions["bot"] = BotRuntime(
         database=database, gateway=gateway, parser=WebhookParser(app.config["LINE_CHANNEL_SECRET"]),
-        services=services, sender=sender, dispatcher=dispatcher, worker=worker)
+        services=services, sender=sender, dispatcher=dispatcher, worker=worker, inbox=EventInbox(database),
+        processes_events=app.config["EVENT_PROCESSING"] != "worker")
 
     from bot import cli, health, pages, webhook
 

@@ -78,8 +78,88 @@ def roles_list(as_json: bool) -> None:
     emit(as_json, {"roles": rows}, "\n".join(lines))
 
 
+events_cli = AppGroup("events", help="Webhook event processing.")
+
+
+@events_cli.command("run")
+@click.option("--processes", type=int, default=None,
+              help="worker processes, each handling a share of the people (default EVENT_WORKER_PROCESSES)")
+def events_run(processes: int | None) -> None:
+    """The worker process (Procfile `worker:`): processes events the web processes stored, when
+    they run with EVENT_PROCESSING=worker. Any number may run at once: each event takes effect
+    once, and each person's events are handled by one process, in order."""
+    import os
+    import signal
+
+    config = current_app.config
+    count = max(1, processes or config["EVENT_WORKER_PROCESSES"])
+    click.echo(f"Processing events: {count} process(es) x {config['EVENT_WORKER_THREADS']} threads, "
+               f"polling every {config['EVENT_POLL_SECONDS'] * 1000:.0f} ms.")
+    if count == 1:
+        _serve_events(runtime(), config)
+        return
+    # One process per core: the GIL lets one process use one core. Forked before any thread or
+    # connection exists in the child's copy; the children share nothing but the database.
+    children: dict[int, int] = {}
+    for index in range(count):
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                bot = runtime()
+                bot.database.engine.dispose(close=False)
+                bot.worker.shard = (index, count)
+                _serve_events(bot, config)
+            except BaseException:  # noqa: BLE001 - report and leave with a failure code
+                import traceback
+
+                traceback.print_exc()
+                code = 1
+            os._exit(code)
+        children[pid] = index
+    stopping = False
+
+    def forward(signum, _frame):
+        nonlocal stopping
+        stopping = True
+        for pid in children:
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    failed = False
+    while children:
+        pid, status = os.wait()
+        children.pop(pid, None)
+        if not stopping and status != 0:
+            # A share of the people would go unserved: stop everything so the platform restarts us.
+            failed = True
+            forward(signal.SIGTERM, None)
+    raise SystemExit(1 if failed else 0)
+
+
+def _serve_events(bot, config) -> None:
+    import os
+    import signal
+
+    if config["EVENT_WORKER_NICE"]:
+        os.nice(config["EVENT_WORKER_NICE"])
+    bot.services.warm_up()
+
+    def stop(_signum, _frame):
+        bot.worker.request_stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    bot.run_event_worker(poll_interval=config["EVENT_POLL_SECONDS"])
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(init_db_command)
+    app.cli.add_command(events_cli)
     app.cli.add_command(roles_cli)
     from bot.richmenu import richmenu_cli
 

@@ -13,6 +13,13 @@ def _bool(value: str | None, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _choice(value: str | None, allowed: tuple[str, ...], default: str) -> str:
+    value = (value or "").strip().lower() or default
+    if value not in allowed:
+        raise RuntimeError(f"expected one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
 def settings_from_environment(environ: dict[str, str] | None = None) -> dict:
     """Build the Flask config mapping from environment variables (see CONTRACT.md)."""
     env = dict(os.environ if environ is None else environ)
@@ -42,6 +49,17 @@ def settings_from_environment(environ: dict[str, str] | None = None) -> dict:
         # Event threads per web process: replies wait on LINE's API, so a few more threads than
         # cores keep the CPU busy while others wait on the network.
         "EVENT_WORKER_THREADS": int(env.get("EVENT_WORKER_THREADS") or 6),
+        # "inline": web processes handle events on their own threads (make run, tests, one-box
+        # installs). "worker": they only store and ack; `flask --app bot events run` (the
+        # Procfile's worker line) processes them, so acks never wait on the GIL behind processing.
+        "EVENT_PROCESSING": _choice(env.get("EVENT_PROCESSING"), ("inline", "worker"), "inline"),
+        "EVENT_POLL_SECONDS": float(env.get("EVENT_POLL_SECONDS") or 0.01),
+        # The worker process lowers its CPU priority by this much (Unix nice): where it shares
+        # cores with web processes, acks (LINE wants them within 2 s) go first and processing
+        # uses what is left; on its own machine it changes nothing.
+        "EVENT_WORKER_NICE": int(env.get("EVENT_WORKER_NICE", "").strip() or 10),
+        # Processes of `events run`: one Python process uses at most one core (the GIL).
+        "EVENT_WORKER_PROCESSES": int(env.get("EVENT_WORKER_PROCESSES") or 2),
         "PORT": int(port),
     }
 

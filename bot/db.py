@@ -1,7 +1,9 @@
 """Database engine, sessions and schema migrations (Alembic) for SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import fcntl
 import importlib
+import os
 import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -83,17 +85,30 @@ def make_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+def _sqlite_lock_path(url: str) -> str | None:
+    path = url.split("///", 1)[-1] if url.startswith("sqlite") else ""
+    if not path or path == ":memory:" or "mode=memory" in path:
+        return None
+    return path.split("?", 1)[0] + "-writer.lock"
+
+
 class WriterGate:
     """SQLite's one-writer rule inside one process, as a re-entrant lock with a fast lane.
 
     Webhook acks (``priority=True``) go before queued event processing: LINE wants the 200 within
     seconds, while processing can wait its turn without anyone noticing."""
 
-    def __init__(self):
+    def __init__(self, lock_path: str | None = None):
         self._cond = threading.Condition()
         self._owner: int | None = None
         self._depth = 0
         self._priority_waiting = 0
+        # Across processes (gunicorn workers, the event worker, the scheduler) writers queue on an
+        # flock of a file next to the database: the kernel wakes the next writer the moment the
+        # lock is free, where SQLite's own busy handler sleeps in steps of up to 100 ms.
+        self._lock_path = lock_path
+        self._lock_file = None
+        self._lock_pid = None
 
     def acquire(self, *, priority: bool = False) -> None:
         me = threading.get_ident()
@@ -110,13 +125,28 @@ class WriterGate:
                 if priority:
                     self._priority_waiting -= 1
             self._owner, self._depth = me, 1
+        try:
+            self._lock_across_processes()
+        except BaseException:
+            self.release(unlock=False)
+            raise
 
-    def release(self) -> None:
+    def release(self, *, unlock: bool = True) -> None:
         with self._cond:
             self._depth -= 1
             if self._depth == 0:
+                if unlock and self._lock_file is not None:
+                    fcntl.flock(self._lock_file, fcntl.LOCK_UN)
                 self._owner = None
                 self._cond.notify_all()
+
+    def _lock_across_processes(self) -> None:
+        if not self._lock_path:
+            return
+        if self._lock_file is None or self._lock_pid != os.getpid():  # opened after a fork
+            self._lock_file = open(self._lock_path, "a+b")  # noqa: SIM115 - held for the process
+            self._lock_pid = os.getpid()
+        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
 
 
 class Database:
@@ -127,7 +157,7 @@ class Database:
         self.engine = make_engine(url)
         # SQLite allows one writer at a time. Threads of this process queue on this lock instead
         # of SQLite's busy handler, which sleeps in coarse steps (up to 100 ms) and wrecks latency.
-        self._sqlite_writer = WriterGate() if self.is_sqlite else None
+        self._sqlite_writer = WriterGate(_sqlite_lock_path(url)) if self.is_sqlite else None
         self._local = threading.local()  # how many write transactions this thread has open
 
     @property
@@ -175,6 +205,26 @@ class Database:
             return
         with self._write_session() as session:
             yield session
+
+    @contextmanager
+    def write_connection(self, *, priority: bool = False) -> Iterator[sa.Connection]:
+        """A Core connection in a write transaction: for hot paths made of a few prebuilt
+        statements, without the ORM session's bookkeeping (webhook acks)."""
+        if self._sqlite_writer is not None:
+            self._sqlite_writer.acquire(priority=priority)
+            self._local.depth = getattr(self._local, "depth", 0) + 1
+        try:
+            with self.engine.connect() as connection:
+                connection.info["write"] = True
+                try:
+                    with connection.begin():
+                        yield connection
+                finally:
+                    connection.info.pop("write", None)
+        finally:
+            if self._sqlite_writer is not None:
+                self._local.depth -= 1
+                self._sqlite_writer.release()
 
     @contextmanager
     def _write_session(self) -> Iterator[Session]:

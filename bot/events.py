@@ -1,11 +1,20 @@
 """Inbound webhook events: stored once by webhookEventId, processed off the request thread.
 
 The webhook handler only verifies, parses and inserts (ON CONFLICT DO NOTHING on the event id),
-then acks. Worker threads in each process claim an event (pending -> processing, attempts+1) and
-run the dispatcher; the dispatcher's transaction finishes with a conditional "done" update on the
-same claim, so if two processes ever ran one event, only one transaction could commit its effects.
-A sweeper returns events whose worker died to pending after a lease, and picks up events left
-pending by another process or a restart.
+then acks. Processing runs either on threads of the web process (``EVENT_PROCESSING=inline``,
+``make run`` and tests) or in its own process (``EVENT_PROCESSING=worker`` in the web process plus
+``flask --app bot events run``, the Procfile's ``worker:`` line), which polls for new events, so
+acks never share a CPU-bound interpreter (the GIL) with processing.
+
+Two ways to take an event:
+
+* Fresh events (the payload in hand): one transaction does everything — it flips the event
+  pending -> done first (a row lock on PostgreSQL, the write lock on SQLite), then routes, saves
+  state and queues the replies. A crash rolls it all back and the event is still pending.
+* Events found by the sweeper (older than a few seconds: a failure, a restart, a dead process)
+  take the careful path: a claim committed on its own (pending -> processing, attempts+1), then the
+  processing transaction ends with a conditional "done" on that claim, so an event that keeps
+  killing its process is counted and eventually parked as "failed" instead of looping forever.
 """
 from __future__ import annotations
 
@@ -13,9 +22,10 @@ import logging
 import queue
 import threading
 import time
+import zlib
 from collections import deque
 from datetime import datetime, timedelta
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,6 +36,11 @@ from bot.models import InboundEvent
 from bot.ratelimit import FloodGuard
 
 log = logging.getLogger(__name__)
+
+
+def shard_of(key: str, count: int) -> int:
+    """A stable shard for a person (the same in every process, unlike hash())."""
+    return zlib.crc32(key.encode("utf-8")) % count
 
 
 def event_user_id(event: dict) -> str | None:
@@ -39,8 +54,26 @@ def event_user_id(event: dict) -> str | None:
     return None
 
 
-def store_events(database: Database, events: list[dict]) -> list[tuple[int, str | None]]:
-    """Insert events not seen before; returns (row id, user id) of the new ones."""
+_inbound = InboundEvent.__table__
+# Built once per dialect: {is_postgres: INSERT … ON CONFLICT (webhook_event_id) DO NOTHING RETURNING}.
+_INSERT_NEW_EVENT = {
+    is_postgres: dialect.insert(_inbound).on_conflict_do_nothing(index_elements=["webhook_event_id"])
+    .returning(_inbound.c.id, _inbound.c.webhook_event_id)
+    for is_postgres, dialect in ((True, postgresql), (False, sqlite))}
+
+
+class Queued(NamedTuple):
+    """An event waiting for a worker thread. ``payload`` is None when it must be read (and
+    claimed) from the database first: the careful path."""
+
+    event_id: int
+    user_id: str | None
+    payload: dict | None = None
+    received_at: datetime | None = None
+
+
+def store_events(database: Database, events: list[dict]) -> list[Queued]:
+    """Insert events not seen before; returns the new ones, ready to hand to the worker."""
     if not events:
         return []
     rows = [{
@@ -51,12 +84,72 @@ def store_events(database: Database, events: list[dict]) -> list[tuple[int, str 
         "is_redelivery": bool((event.get("deliveryContext") or {}).get("isRedelivery")),
         "status": "pending", "attempts": 0, "received_at": utc_now(),
     } for event in events]
-    dialect = postgresql if database.is_postgres else sqlite
-    table = InboundEvent.__table__
-    statement = dialect.insert(table).values(rows).on_conflict_do_nothing(
-        index_elements=["webhook_event_id"]).returning(table.c.id, table.c.line_user_id)
-    with database.write_session(priority=True) as session:  # the ack waits on this: fast lane
-        return [(row[0], row[1]) for row in session.execute(statement).all()]
+    statement = _INSERT_NEW_EVENT[database.is_postgres]
+    with database.write_connection(priority=True) as connection:  # the ack waits on this: fast lane
+        # One prebuilt statement per event (a body usually carries one): a multi-row VALUES
+        # would be compiled anew for every request.
+        inserted = [found for found in (connection.execute(statement, row).first() for row in rows) if found]
+    by_id = {row["webhook_event_id"]: row for row in rows}
+    return [Queued(event_id, by_id[webhook_id]["line_user_id"], by_id[webhook_id]["payload"],
+                   by_id[webhook_id]["received_at"]) for event_id, webhook_id in inserted]
+
+
+class EventInbox:
+    """Group commit for webhook acks. Each request queues its events, then takes the inbox
+    mutex; whoever holds it stores *everything* queued in one transaction. While one request
+    writes, the next ones queue up, and the next holder stores them all at once: the others
+    find their events stored when their turn comes and answer at once. One commit (and, on
+    SQLite, one turn of the write lock the event worker also needs) then serves many acks, yet
+    each request answers only after its own events are durable: a 200 never stands for an event
+    that could be lost."""
+
+    def __init__(self, database: Database):
+        self.database = database
+        self._queue: list[_InboxEntry] = []
+        self._queue_lock = threading.Lock()
+        self._writer = threading.Lock()
+
+    def store(self, events: list[dict]) -> list[Queued]:
+        entry = _InboxEntry(events)
+        with self._queue_lock:
+            self._queue.append(entry)
+        with self._writer:
+            if not entry.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._write(batch)
+        if entry.error is not None:
+            raise entry.error
+        return entry.stored
+
+    def _write(self, batch: list["_InboxEntry"]) -> None:
+        try:
+            stored = store_events(self.database, [event for entry in batch for event in entry.events])
+        except Exception as error:
+            if len(batch) > 1:
+                # One body the database refuses must not fail the others with it: one by one.
+                for entry in batch:
+                    self._write([entry])
+                return
+            batch[0].error, batch[0].done = error, True
+            return
+        by_event_id = {item.payload["webhookEventId"]: item for item in stored if item.payload}
+        for entry in batch:
+            # Each request gets the events it brought that were new (a duplicate in another
+            # request of the same batch was stored once and goes to one of them).
+            entry.stored = [by_event_id.pop(event["webhookEventId"]) for event in entry.events
+                            if event["webhookEventId"] in by_event_id]
+            entry.done = True
+
+
+class _InboxEntry:
+    __slots__ = ("events", "stored", "error", "done")
+
+    def __init__(self, events: list[dict]):
+        self.events = events
+        self.stored: list[Queued] = []
+        self.error: Exception | None = None
+        self.done = False
 
 
 def claim_with_payload(database: Database, event_id: int) -> tuple[int, dict, datetime] | None:
@@ -82,12 +175,17 @@ class EventWorker:
     """Background processing for one process: a few threads, each owning a share of users so one
     user's events are handled in order, plus a sweeper for leases, restarts and the outbox."""
 
-    def __init__(self, *, database: Database, process: Callable[[int, int], None],
+    def __init__(self, *, database: Database, process: Callable[..., None],
                  pump_outbox: Callable[[], None], threads: int = 2, lease_seconds: int = 60,
-                 sweep_every: float = 1.0, max_attempts: int = 5, flood_guard: FloodGuard | None = None):
+                 sweep_every: float = 1.0, max_attempts: int = 5, flood_guard: FloodGuard | None = None,
+                 on_idle: Callable[[], None] | None = None, shard: tuple[int, int] = (0, 1)):
         self.database = database
+        # (k, n): this process handles the people whose shard_of(...) is k of n, so several
+        # worker processes split the work and one person's events still go to one of them.
+        self.shard = shard
         self.process = process
         self.pump_outbox = pump_outbox
+        self.on_idle = on_idle
         self.lease = timedelta(seconds=lease_seconds)
         self.sweep_every = sweep_every
         self.max_attempts = max_attempts
@@ -96,18 +194,20 @@ class EventWorker:
         # from ``_ready``, one event at a time, so one person's backlog (a flood) delays only
         # them, and one person is never handled by two threads at once (their order holds).
         self._ready: queue.Queue = queue.Queue()
-        self._backlog: dict[str, deque] = {}
+        self._backlog: dict[str, deque[Queued]] = {}
         self._queued: set[int] = set()
         self.flood_guard = flood_guard or FloodGuard()
         self._in_flight = 0
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._high_water = 0  # the poller's last seen event id (worker process)
 
     # --- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
         if self._threads:
             return
+        self._stop.clear()
         for index in range(self.thread_count):
             thread = threading.Thread(target=self._run, name=f"event-worker-{index}", daemon=True)
             thread.start()
@@ -129,20 +229,63 @@ class EventWorker:
             thread.join(timeout=5)
         self._threads = []
 
+    def request_stop(self) -> None:
+        """Ask ``run_forever`` to return (a signal handler may call this)."""
+        self._stop.set()
+
+    def run_forever(self, *, poll_interval: float = 0.01) -> None:
+        """The worker process (``flask --app bot events run``): poll for events the web processes
+        stored and hand them to the threads. Polling by id is one indexed query; events that
+        commit out of id order (concurrent inserts on PostgreSQL) are found by the sweeper."""
+        with self.database.engine.connect() as connection:
+            latest = connection.execute(sa.select(sa.func.max(InboundEvent.id))).scalar()
+        self._high_water = latest or 0  # older pending events: the start-up sweep submits them
+        self.start()
+        while not self._stop.is_set():
+            try:
+                found = self.poll()
+            except Exception:
+                log.exception("event poll failed")
+                found = 0
+                self._stop.wait(1.0)
+            if not found:
+                self._stop.wait(poll_interval)
+        self.wait_idle(timeout=10)  # finish what was taken; the rest stays pending for others
+
+    def poll(self, *, limit: int = 500) -> int:
+        """Submit pending events stored since the last poll; returns how many."""
+        table = InboundEvent.__table__
+        with self.database.engine.connect() as connection:  # a read: no write lock, no gate
+            rows = connection.execute(
+                sa.select(table.c.id, table.c.line_user_id, table.c.payload, table.c.received_at)
+                .where(table.c.id > self._high_water, table.c.status == "pending")
+                .order_by(table.c.id).limit(limit)).all()
+        if rows:
+            self._high_water = rows[-1][0]
+            self.submit(Queued(row[0], row[1], row[2] if isinstance(row[2], dict) else None, row[3]) for row in rows)
+        return len(rows)
+
     # --- feeding ----------------------------------------------------------------------------
-    def submit(self, items: Iterable[tuple[int, str | None]]) -> None:
-        for event_id, user_id in items:
-            key = user_id or f"#event{event_id}"
+    def _mine(self, item: Queued) -> bool:
+        index, count = self.shard
+        return count <= 1 or shard_of(item.user_id or f"#event{item.event_id}", count) == index
+
+    def submit(self, items: Iterable[Queued | tuple]) -> None:
+        for item in items:
+            item = item if isinstance(item, Queued) else Queued(*item)
+            if not self._mine(item):
+                continue
+            key = item.user_id or f"#event{item.event_id}"
             with self._cond:
-                if event_id in self._queued:
+                if item.event_id in self._queued:
                     continue  # the sweeper found it pending while it still waits its turn here
-                self._queued.add(event_id)
+                self._queued.add(item.event_id)
                 self._in_flight += 1
                 backlog = self._backlog.get(key)
                 if backlog is not None:
-                    backlog.append(event_id)  # this person is queued or being handled already
+                    backlog.append(item)  # this person is queued or being handled already
                     continue
-                self._backlog[key] = deque([event_id])
+                self._backlog[key] = deque([item])
             self._ready.put(key)
 
     def _run(self) -> None:
@@ -151,10 +294,10 @@ class EventWorker:
             if key is None:
                 return
             with self._cond:
-                event_id = self._backlog[key].popleft()
-                self._queued.discard(event_id)
+                item = self._backlog[key].popleft()
+                self._queued.discard(item.event_id)
             try:
-                self.run_one(event_id)
+                self.run_one(item)
             finally:
                 wait = self.flood_guard.record(key) if not key.startswith("#") else 0.0
                 with self._cond:
@@ -172,8 +315,14 @@ class EventWorker:
                     else:
                         self._ready.put(key)  # back of the line: everyone else goes first
 
-    def run_one(self, event_id: int) -> None:
+    def run_one(self, item: Queued | int) -> None:
+        item = item if isinstance(item, Queued) else Queued(item, None)
+        event_id = item.event_id
         try:
+            if item.payload is not None:
+                # Fresh: claimed inside the processing transaction (see the module docstring).
+                self.process(event_id, None, payload=item.payload, received_at=item.received_at)
+                return
             claimed = claim_with_payload(self.database, event_id)
             if claimed is None:
                 return
@@ -181,17 +330,21 @@ class EventWorker:
             self.process(event_id, claim_number, payload=payload, received_at=received_at)
         except Exception:  # the event goes back to pending (or failed) below; never lost
             log.exception("event processing failed", extra={"event_row": event_id})
-            self._release(event_id)
+            self._release(event_id, fresh=item.payload is not None)
 
-    def _release(self, event_id: int) -> None:
+    def _release(self, event_id: int, *, fresh: bool = False) -> None:
+        """After a failure: count the attempt; past max_attempts the event is parked as failed.
+        A fresh event's transaction rolled back, so it is still pending (the sweeper retries it
+        on the careful path); a claimed one goes back from processing."""
+        table = InboundEvent.__table__
         try:
             with self.database.write_session() as session:
-                event = session.get(InboundEvent, event_id)
-                if event is None or event.status != "processing":
-                    return
-                event.status = "failed" if event.attempts >= self.max_attempts else "pending"
-                event.claimed_at = None
-                session.add(event)
+                attempts = table.c.attempts + (1 if fresh else 0)
+                session.execute(
+                    sa.update(table)
+                    .where(table.c.id == event_id, table.c.status == ("pending" if fresh else "processing"))
+                    .values(attempts=attempts, claimed_at=None,
+                            status=sa.case((attempts >= self.max_attempts, "failed"), else_="pending")))
         except Exception:
             log.exception("could not release event", extra={"event_row": event_id})
 
@@ -217,11 +370,12 @@ class EventWorker:
                        InboundEvent.received_at <= now - timedelta(seconds=min_age))
                 .order_by(InboundEvent.id).limit(500)).all()
         if pending:
-            self.submit([(row[0], row[1]) for row in pending])
+            self.submit(Queued(row[0], row[1]) for row in pending)  # careful path
         self.pump_outbox()
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
-        """For tests and shutdown: wait until every submitted event has been handled."""
+        """For tests and shutdown: wait until every submitted event has been handled (and the
+        outbox has recorded what it sent)."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while self._in_flight > 0:
@@ -229,4 +383,6 @@ class EventWorker:
                 if remaining <= 0:
                     return False
                 self._cond.wait(remaining)
+        if self.on_idle:
+            self.on_idle()
         return True

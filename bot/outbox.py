@@ -9,11 +9,18 @@
   outcome is unknown (timeout, dropped connection) is retried as a reply: a token that is then
   "invalid" was consumed by that attempt, so the message was delivered and is not pushed again.
 * Per recipient, rows are delivered in id order: a later row waits while an earlier one retries.
+* Once the sender's background thread runs (``start``), "sent" is recorded in batches every few
+  milliseconds instead of one transaction per message. A crash in between leaves rows "sending":
+  ``recover_stuck`` retries them, and that retry cannot double a message (a reply's token is then
+  consumed -> counted as delivered; a push carries the same X-Line-Retry-Key -> 409).
 """
 from __future__ import annotations
 
 import logging
 import random
+import threading
+import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
@@ -29,15 +36,35 @@ log = logging.getLogger(__name__)
 
 # LINE documents reply tokens as short-lived; past this age we push instead of trying to reply.
 REPLY_TOKEN_TTL = timedelta(seconds=50)
+INT32_MAX = 2_147_483_647  # ids are INTEGER columns on PostgreSQL: "before any id"
 
 
 def _key(prefix: str, index: int) -> str:
     return f"{prefix}#{index}" if index else prefix
 
 
+@dataclass
+class ClaimedRow:
+    """A just-queued outbox row as the sender needs it (a plain object: building SQLModel
+    instances costs more than the insert itself on the hot path)."""
+
+    id: int
+    kind: str
+    recipient: str | None
+    reply_token: str | None
+    reply_token_received_at: datetime | None
+    messages: list
+    retry_key: str
+    status: str
+    attempts: int
+    created_at: datetime
+    ambiguous_reply: bool = False
+    recipients: list | None = None
+
+
 def enqueue_reply(session: Session, *, user_id: str | None, reply_token: str | None,
                   received_at: datetime | None, replies: Sequence[Reply], idempotency_key: str,
-                  origin: str | None = None, claimed: bool = False) -> list[OutboundMessage]:
+                  origin: str | None = None, claimed: bool = False) -> list[ClaimedRow]:
     """Queue replies to an event. The first 5 messages use the reply token; any further batches
     (and everything, when there is no token) are pushes.
 
@@ -47,25 +74,43 @@ def enqueue_reply(session: Session, *, user_id: str | None, reply_token: str | N
     messages = to_line_messages(replies)
     if not messages:
         return []
-    if reply_token and received_at and utc_now() - received_at >= REPLY_TOKEN_TTL:
+    now = utc_now()
+    if reply_token and received_at and now - received_at >= REPLY_TOKEN_TTL:
         # Processed late (a backlog, a restart): the token is stale already, so push. A stale
         # reply row left "sending" by a crash would come back ambiguous and be counted as
         # delivered without ever being sent (found by tests/test_chaos_crash.py).
         reply_token = None
     rows = []
+    connection = session.connection()
     for index, batch in enumerate(batches(messages)):
         use_reply = index == 0 and bool(reply_token)
         if not use_reply and not user_id:
             continue  # no way to reach a source without a user id (e.g. some group events)
-        row = OutboundMessage(
-            idempotency_key=_key(idempotency_key, index), kind="reply" if use_reply else "push",
-            recipient=user_id, reply_token=reply_token if use_reply else None,
-            reply_token_received_at=received_at if use_reply else None, messages=batch, origin=origin,
-            status="sending" if claimed else "pending", attempts=1 if claimed else 0)
-        session.add(row)
-        rows.append(row)
-    session.flush()
+        values = {
+            "idempotency_key": _key(idempotency_key, index), "kind": "reply" if use_reply else "push",
+            "recipient": user_id, "recipients": None, "reply_token": reply_token if use_reply else None,
+            "reply_token_received_at": received_at if use_reply else None, "messages": batch,
+            "retry_key": str(uuid.uuid4()), "status": "sending" if claimed else "pending",
+            "attempts": 1 if claimed else 0, "ambiguous_reply": False, "next_attempt_at": now,
+            "origin": origin, "created_at": now}
+        row_id = connection.execute(_INSERT_RETURNING_ID, values).scalar_one()
+        rows.append(ClaimedRow(id=row_id, kind=values["kind"], recipient=user_id,
+                               reply_token=values["reply_token"],
+                               reply_token_received_at=values["reply_token_received_at"], messages=batch,
+                               retry_key=values["retry_key"], status=values["status"],
+                               attempts=values["attempts"], created_at=now))
     return rows
+
+
+_outbox = OutboundMessage.__table__
+_INSERT_RETURNING_ID = sa.insert(_outbox).returning(_outbox.c.id)
+# Messages still waiting for one person: sending, or pending and due (or retried before).
+_WAITING_FOR = sa.select(_outbox.c.id).where(
+    _outbox.c.recipient == sa.bindparam("recipient"), _outbox.c.id < sa.bindparam("before_id"),
+    sa.or_(_outbox.c.status == "sending",
+           # a scheduled push (not_before, never tried) is not "earlier": it waits its turn
+           sa.and_(_outbox.c.status == "pending",
+                   sa.or_(_outbox.c.attempts > 0, _outbox.c.next_attempt_at <= sa.bindparam("now"))))).limit(50)
 
 
 def enqueue_push(session: Session, *, to: str, replies: Sequence[Reply], idempotency_key: str,
@@ -109,6 +154,8 @@ def enqueue_multicast(session: Session, *, to: Sequence[str], replies: Sequence[
 
 
 class OutboxSender:
+    MARK_EVERY_SECONDS = 0.05
+
     def __init__(self, *, database: Database, gateway: LineGateway, max_attempts: int = 8,
                  base_delay: float = 0.5, retry_window: timedelta = timedelta(hours=24)):
         self.database = database
@@ -116,6 +163,72 @@ class OutboxSender:
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.retry_window = retry_window
+        # Rows delivered but not yet recorded as sent: {row id: (sent_as, sent_at, detail)}.
+        self._unmarked: dict[int, tuple[str, datetime, str | None]] = {}
+        self._marks_lock = threading.Lock()
+        self._marker: threading.Thread | None = None
+        self._marker_stop = threading.Event()
+
+    # --- batched "sent" marks ------------------------------------------------------------------
+    def start(self) -> None:
+        if self._marker is not None:
+            return
+        self._marker_stop.clear()
+        self._marker = threading.Thread(target=self._mark_loop, name="outbox-marks", daemon=True)
+        self._marker.start()
+
+    def stop(self) -> None:
+        if self._marker is None:
+            return
+        self._marker_stop.set()
+        self._marker.join(timeout=5)
+        self._marker = None
+        self.flush_marks()
+
+    def _mark_loop(self) -> None:
+        while not self._marker_stop.wait(self.MARK_EVERY_SECONDS):
+            try:
+                self.flush_marks()
+            except Exception:  # the rows stay "sending"; recover_stuck settles them safely
+                log.exception("could not record sent messages")
+
+    def flush_marks(self) -> int:
+        with self._marks_lock:
+            marks = list(self._unmarked.items())
+        if not marks:
+            return 0
+        table = OutboundMessage.__table__
+        statement = (sa.update(table).where(table.c.id == sa.bindparam("row_id"), table.c.status == "sending")
+                     .values(status="sent", sent_as=sa.bindparam("as_"), sent_at=sa.bindparam("at"),
+                             last_error=sa.bindparam("detail")))
+        with self.database.write_session() as session:
+            session.connection().execute(statement, [
+                {"row_id": row_id, "as_": sent_as, "at": sent_at, "detail": detail}
+                for row_id, (sent_as, sent_at, detail) in marks])
+        with self._marks_lock:
+            for row_id, _ in marks:
+                self._unmarked.pop(row_id, None)
+        return len(marks)
+
+    def _sent_unrecorded(self, row_ids: Iterable[int]) -> set[int]:
+        with self._marks_lock:
+            return {row_id for row_id in row_ids if row_id in self._unmarked}
+
+    def enqueue_claimed_reply(self, session: Session, *, user_id: str | None, **kwargs) -> list[ClaimedRow]:
+        """``enqueue_reply`` for the event hot path: the rows are born claimed so this worker
+        sends them right after its commit — unless an earlier message to the same person is still
+        waiting (a retry), in which case they queue behind it for the pump (order per person)."""
+        claimed = not (user_id and self._waiting_for(session, recipient=user_id))
+        return enqueue_reply(session, user_id=user_id, claimed=claimed, **kwargs)
+
+    def _waiting_for(self, session: Session, *, recipient: str, before_id: int | None = None) -> bool:
+        """Whether an earlier message to this person is still waiting (pending or sending): then a
+        new one must wait too, or a retried message would arrive after a later one."""
+        waiting = session.connection().execute(_WAITING_FOR, {
+            "recipient": recipient, "before_id": before_id if before_id is not None else INT32_MAX,
+            "now": utc_now()}).scalars().all()
+        # Delivered rows whose "sent" is not written yet are not waiting.
+        return bool(set(waiting) - self._sent_unrecorded(waiting))
 
     # --- claiming ----------------------------------------------------------------------------
     def _claim(self, row_id: int, *, now: datetime) -> OutboundMessage | None:
@@ -153,18 +266,13 @@ class OutboxSender:
                 stalled.add(row.recipient)
         return sent
 
-    def send_claimed(self, rows: Sequence[OutboundMessage], *, now: datetime | None = None) -> int:
-        """Send rows this worker created already claimed (see ``enqueue_reply(claimed=True)``)."""
+    def send_claimed(self, rows: Sequence[ClaimedRow], *, now: datetime | None = None) -> int:
+        """Send rows this worker created already claimed (see ``enqueue_reply(claimed=True)``);
+        rows created pending (queued behind an earlier message) are left to the pump."""
         sent = 0
-        rows = list(rows)
+        rows = [row for row in rows if row.status == "sending"]
         for index, row in enumerate(rows):
-            if index == 0 and row.recipient and self._earlier_unsent(row):
-                # An earlier message to this person is still waiting (a retry): sending now
-                # would overtake it. The pump sends these after it, in order.
-                for waiting in rows:
-                    self._unclaim(waiting)
-                break
-            if not self._attempt(row, now=now or utc_now()):
+            if not self._attempt(row, now=now or utc_now(), record_later=self._marker is not None):
                 # Keep this person's order: later rows wait for the pump. They go back to pending
                 # now — left "sending" they would wait for recover_stuck and return as ambiguous.
                 for waiting in rows[index + 1:]:
@@ -174,17 +282,8 @@ class OutboxSender:
         return sent
 
     def _earlier_unsent(self, row: OutboundMessage) -> bool:
-        """Whether an earlier message to the same person is still waiting (pending or sending):
-        then this one must wait too, or a retried message would arrive after a later one."""
-        now = utc_now()
         with self.database.session() as session:
-            return session.exec(select(OutboundMessage.id).where(
-                OutboundMessage.recipient == row.recipient, OutboundMessage.id < row.id,
-                sa.or_(OutboundMessage.status == "sending",
-                       # a scheduled push (not_before, never tried) is not "earlier": it waits its turn
-                       sa.and_(OutboundMessage.status == "pending",
-                               sa.or_(OutboundMessage.attempts > 0, OutboundMessage.next_attempt_at <= now))))
-                .limit(1)).first() is not None
+            return self._waiting_for(session, recipient=row.recipient, before_id=row.id)
 
     def _unclaim(self, row: OutboundMessage) -> None:
         with self.database.write_session() as session:
@@ -202,8 +301,9 @@ class OutboxSender:
                 .order_by(OutboundMessage.id).limit(limit * 4)).all()
         held: set[str] = set()
         due: list[int] = []
+        delivered = self._sent_unrecorded(row[0] for row in candidates)
         for row_id, recipient, status, next_at, attempts in candidates:
-            if recipient and recipient in held:
+            if recipient and recipient in held or row_id in delivered:
                 continue
             if status == "pending" and next_at <= now:
                 due.append(row_id)
@@ -230,7 +330,7 @@ class OutboxSender:
                 session.add(row)
             return len(stuck)
 
-    def _attempt(self, row: OutboundMessage, *, now: datetime) -> bool:
+    def _attempt(self, row: OutboundMessage, *, now: datetime, record_later: bool = False) -> bool:
         if row.kind == "push" and row.recipient:  # replies answer the person who just wrote
             with self.database.session() as session:
                 blocked = self._recipient_blocked(session, row)
@@ -239,7 +339,11 @@ class OutboxSender:
                 return False
         result, sent_as = self._send(row, now=now)
         if result.ok:
-            self._finish(row.id, status="sent", sent_as=sent_as, error=result.detail or None)
+            if record_later:
+                with self._marks_lock:
+                    self._unmarked[row.id] = (sent_as, utc_now(), (result.detail or None) and result.detail[:500])
+            else:
+                self._finish(row.id, status="sent", sent_as=sent_as, error=result.detail or None)
             return True
         if result.outcome == "ambiguous" and row.kind == "reply":
             self._retry(row, result, ambiguous_reply=True)

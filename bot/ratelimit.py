@@ -60,22 +60,26 @@ class FloodGuard:
                 del self._seen[key]
 
 
+_events = InboundEvent.__table__
+# Built once (this runs for every message): events of one person received in (after, until].
+_COUNT_IN_WINDOW = sa.select(sa.func.count()).select_from(_events).where(
+    _events.c.line_user_id == sa.bindparam("user_id"), _events.c.id <= sa.bindparam("up_to_id"),
+    _events.c.received_at > sa.bindparam("after"), _events.c.received_at <= sa.bindparam("until"))
+
+
 def flood_notice_due(session: Session, *, event_id: int, user_id: str | None, received_at,
                      window_seconds: float = WINDOW_SECONDS, max_events: int = MAX_EVENTS) -> bool:
     """True for exactly the event that makes this person's (max_events + 1)-th in the window."""
     if not user_id or received_at is None:
         return False
-    count = session.execute(
-        sa.select(sa.func.count()).select_from(InboundEvent).where(
-            InboundEvent.line_user_id == user_id, InboundEvent.id <= event_id,
-            InboundEvent.received_at > received_at - timedelta(seconds=window_seconds),
-            InboundEvent.received_at <= received_at)).scalar_one()
+    connection = session.connection()
+    window = timedelta(seconds=window_seconds)
+    count = connection.execute(_COUNT_IN_WINDOW, {"user_id": user_id, "up_to_id": event_id,
+                                                  "after": received_at - window, "until": received_at}).scalar_one()
     if count != max_events + 1:
         return False
     # Only the first crossing of a burst: no notice if the window before this burst was busy too.
-    earlier = session.execute(
-        sa.select(sa.func.count()).select_from(InboundEvent).where(
-            InboundEvent.line_user_id == user_id, InboundEvent.id < event_id,
-            InboundEvent.received_at > received_at - timedelta(seconds=2 * window_seconds),
-            InboundEvent.received_at <= received_at - timedelta(seconds=window_seconds))).scalar_one()
+    earlier = connection.execute(_COUNT_IN_WINDOW, {"user_id": user_id, "up_to_id": event_id - 1,
+                                                    "after": received_at - 2 * window,
+                                                    "until": received_at - window}).scalar_one()
     return earlier <= max_events

@@ -8,7 +8,6 @@ from flask import Blueprint, current_app, jsonify, request
 from linebot.v3 import WebhookParser
 from linebot.v3.exceptions import InvalidSignatureError
 
-from bot.events import store_events
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhook", __name__)
@@ -63,10 +62,11 @@ def callback():
     if not _well_formed(body):
         return _bad_request("not a LINE webhook body")
     try:
-        new_events = store_events(bot.database, body["events"])
+        new_events = bot.inbox.store(body["events"])
     except Exception:
         # Database unavailable: a non-2xx makes LINE redeliver later; nothing was stored.
         log.exception("could not store webhook events")
         return jsonify({"error": "temporarily unavailable"}), 503
-    bot.worker.submit(new_events)
+    if bot.processes_events:
+        bot.worker.submit(new_events)  # else the worker process polls for them
     return jsonify({}), 200
