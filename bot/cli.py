@@ -148,6 +148,18 @@ def _serve_events(bot, config) -> None:
     if config["EVENT_WORKER_NICE"]:
         os.nice(config["EVENT_WORKER_NICE"])
     bot.services.warm_up()
+    parent = os.getppid()
+
+    def orphaned() -> None:
+        # A child of `--processes N` whose parent was killed outright (SIGKILL) stops too,
+        # instead of serving its share of people forever next to a restarted worker.
+        while not bot.worker._stop.wait(1.0):
+            if os.getppid() != parent:
+                bot.worker.request_stop()
+
+    import threading
+
+    threading.Thread(target=orphaned, name="parent-watch", daemon=True).start()
 
     def stop(_signum, _frame):
         bot.worker.request_stop()
