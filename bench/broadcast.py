@@ -32,7 +32,8 @@ from broadcasts import service
 ACCESS_TOKEN = "bench-token"
 
 
-def _serve(fake: FakeLine):
+def serve_fake_line(fake: FakeLine):
+    """The fake Messaging API on a free loopback port, in this process: (server, base URL)."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # 200 request lines would cost time
     server = make_server("127.0.0.1", 0, create_fake_line_app(fake), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -60,7 +61,7 @@ def run_broadcast_bench(*, recipients: int = 100_000, latency: float = 0.005, wo
         database = Database(url)
         fake = FakeLine(access_token=ACCESS_TOKEN)
         fake.latency = latency
-        server, fake_url = _serve(fake)
+        server, fake_url = serve_fake_line(fake)
         gateway = LineGateway(access_token=ACCESS_TOKEN, api_base_url=fake_url, data_api_base_url=fake_url,
                               timeout=5, pool_size=max(16, workers * 2))
         sender = OutboxSender(database=database, gateway=gateway, max_attempts=8, base_delay=0.05)

@@ -152,18 +152,15 @@ def _seed(database, *, scheduled: int, due: int, visit_share: float = 0.02) -> N
 
 
 def _one_run(*, database_url: str, scheduled: int, due: int, concurrent: bool = True) -> dict:
-    from werkzeug.serving import make_server
-
+    from bench.broadcast import serve_fake_line
     from bot import create_app
     from bot.db import Database, upgrade_schema
-    from bot.devmode.fake_line import FakeLine, create_fake_line_app
+    from bot.devmode.fake_line import FakeLine
     from scheduler.service import run_tick
     from scheduler.settings import load_schedules
 
     fake = FakeLine(access_token="bench-token")
-    server = make_server("127.0.0.1", 0, create_fake_line_app(fake), threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}"
+    server, url = serve_fake_line(fake)
     try:
         upgrade_schema(database_url)
         app = create_app({"IGNORE_ENVIRONMENT": True, "TESTING": True, "BOT_ENV": "development",

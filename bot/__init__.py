@@ -1,6 +1,8 @@
 """The LINE assistant's Flask application factory (``flask --app bot …``)."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import importlib
 import logging
 import threading
@@ -90,6 +92,11 @@ def _load_config(app: Flask, test_config: dict | None) -> None:
             emulator = app.config["PUBLIC_BASE_URL"] + "/dev/line-api"
             app.config["LINE_API_BASE_URL"] = app.config.get("LINE_API_BASE_URL") or emulator
             app.config["LINE_DATA_API_BASE_URL"] = app.config.get("LINE_DATA_API_BASE_URL") or emulator
+    if not app.config.get("SECRET_KEY"):
+        # Dashboard sessions, signed links and pseudonyms need a key; derive a stable one from the
+        # channel secret so every worker of one deployment agrees without another setting.
+        base = f"{app.config.get('LINE_CHANNEL_SECRET') or 'dev'}|{app.config.get('DATABASE_URL')}"
+        app.config["SECRET_KEY"] = hmac.new(base.encode(), b"staff-dashboard-session", hashlib.sha256).hexdigest()
     app.config.setdefault("LINE_API_BASE_URL", None)
     app.config.setdefault("LINE_DATA_API_BASE_URL", None)
     app.config["LINE_API_BASE_URL"] = app.config["LINE_API_BASE_URL"] or "https://api.line.me"

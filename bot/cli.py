@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
+import traceback
 
 import click
 from flask import Flask, current_app
@@ -10,7 +14,7 @@ from sqlmodel import select
 
 from bot.db import upgrade_schema
 from bot.models import RoleGrant
-from bot.services import audit
+from bot.services import audit, grant_role
 
 ROLES = ("advisor", "staff")
 
@@ -43,13 +47,9 @@ roles_cli = AppGroup("roles", help="Who may log visits (advisor) and broadcast (
 @json_option
 def roles_grant(line_user_id: str, role: str, as_json: bool) -> None:
     with runtime().database.session() as session:
-        existing = session.exec(select(RoleGrant).where(RoleGrant.line_user_id == line_user_id,
-                                                        RoleGrant.role == role)).first()
-        if existing is None:
-            session.add(RoleGrant(line_user_id=line_user_id, role=role, granted_by="cli"))
-            audit(session, actor="cli", action="role_granted", target=line_user_id, role=role)
-    emit(as_json, {"granted": role, "line_user_id": line_user_id, "changed": existing is None},
-         f"{line_user_id} is {role}." if existing is None else f"{line_user_id} was already {role}.")
+        changed = grant_role(session, line_user_id=line_user_id, role=role, granted_by="cli")
+    emit(as_json, {"granted": role, "line_user_id": line_user_id, "changed": changed},
+         f"{line_user_id} is {role}." if changed else f"{line_user_id} was already {role}.")
 
 
 @roles_cli.command("revoke")
@@ -88,9 +88,6 @@ def events_run(processes: int | None) -> None:
     """The worker process (Procfile `worker:`): processes events the web processes stored, when
     they run with EVENT_PROCESSING=worker. Any number may run at once: each event takes effect
     once, and each person's events are handled by one process, in order."""
-    import os
-    import signal
-
     config = current_app.config
     count = max(1, processes or config["EVENT_WORKER_PROCESSES"])
     click.echo(f"Processing events: {count} process(es) x {config['EVENT_WORKER_THREADS']} threads, "
@@ -101,22 +98,6 @@ def events_run(processes: int | None) -> None:
     # One process per core: the GIL lets one process use one core. Forked before any thread or
     # connection exists in the child's copy; the children share nothing but the database.
     children: dict[int, int] = {}
-    for index in range(count):
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                bot = runtime()
-                bot.database.engine.dispose(close=False)
-                bot.worker.shard = (index, count)
-                _serve_events(bot, config)
-            except BaseException:  # noqa: BLE001 - report and leave with a failure code
-                import traceback
-
-                traceback.print_exc()
-                code = 1
-            os._exit(code)
-        children[pid] = index
     stopping = False
 
     def forward(signum, _frame):
@@ -128,8 +109,28 @@ def events_run(processes: int | None) -> None:
             except ProcessLookupError:
                 pass
 
+    # Installed before the first fork: a stop that arrives while children start reaches them all.
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    parent = os.getpid()
+    for index in range(count):
+        if stopping:
+            break
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # until _serve_events installs its own
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            code = 0
+            try:
+                bot = runtime()
+                bot.database.engine.dispose(close=False)
+                bot.worker.shard = (index, count)
+                _serve_events(bot, config, parent=parent)
+            except BaseException:  # noqa: BLE001 - report and leave with a failure code
+                traceback.print_exc()
+                code = 1
+            os._exit(code)
+        children[pid] = index
     failed = False
     while children:
         pid, status = os.wait()
@@ -141,25 +142,19 @@ def events_run(processes: int | None) -> None:
     raise SystemExit(1 if failed else 0)
 
 
-def _serve_events(bot, config) -> None:
-    import os
-    import signal
-
+def _serve_events(bot, config, *, parent: int | None = None) -> None:
     if config["EVENT_WORKER_NICE"]:
         os.nice(config["EVENT_WORKER_NICE"])
+    if parent is not None:
+        def orphaned() -> None:
+            # A child of `--processes N` whose parent was killed outright (SIGKILL) stops too,
+            # instead of serving its share of people forever next to a restarted worker.
+            while not bot.worker.wait_stopped(1.0):
+                if os.getppid() != parent:
+                    bot.worker.request_stop()
+
+        threading.Thread(target=orphaned, name="parent-watch", daemon=True).start()
     bot.services.warm_up()
-    parent = os.getppid()
-
-    def orphaned() -> None:
-        # A child of `--processes N` whose parent was killed outright (SIGKILL) stops too,
-        # instead of serving its share of people forever next to a restarted worker.
-        while not bot.worker._stop.wait(1.0):
-            if os.getppid() != parent:
-                bot.worker.request_stop()
-
-    import threading
-
-    threading.Thread(target=orphaned, name="parent-watch", daemon=True).start()
 
     def stop(_signum, _frame):
         bot.worker.request_stop()

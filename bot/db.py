@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import importlib
 import os
 import threading
@@ -12,8 +13,9 @@ from typing import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 from bot.config import REPO_ROOT
 
@@ -190,41 +192,38 @@ class Database:
                 raise
 
     @contextmanager
+    def _writer_turn(self, *, priority: bool) -> Iterator[None]:
+        """On SQLite: this thread's turn on the writer lock (in-process gate + cross-process flock),
+        counted so a nested ``session()`` knows a write transaction is open. Elsewhere: nothing."""
+        if self._sqlite_writer is None:
+            yield
+            return
+        self._sqlite_writer.acquire(priority=priority)
+        self._local.depth = getattr(self._local, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            self._local.depth -= 1
+            self._sqlite_writer.release()
+
+    @contextmanager
     def write_session(self, *, priority: bool = False) -> Iterator[Session]:
         """Like ``session`` but takes SQLite's write lock at BEGIN (avoids lock upgrades failing).
         ``priority``: jump the in-process queue of writers (webhook acks)."""
-        if self._sqlite_writer is not None:
-            self._sqlite_writer.acquire(priority=priority)
-            self._local.depth = getattr(self._local, "depth", 0) + 1
-            try:
-                with self._write_session() as session:
-                    yield session
-            finally:
-                self._local.depth -= 1
-                self._sqlite_writer.release()
-            return
-        with self._write_session() as session:
+        with self._writer_turn(priority=priority), self._write_session() as session:
             yield session
 
     @contextmanager
     def write_connection(self, *, priority: bool = False) -> Iterator[sa.Connection]:
         """A Core connection in a write transaction: for hot paths made of a few prebuilt
         statements, without the ORM session's bookkeeping (webhook acks)."""
-        if self._sqlite_writer is not None:
-            self._sqlite_writer.acquire(priority=priority)
-            self._local.depth = getattr(self._local, "depth", 0) + 1
-        try:
-            with self.engine.connect() as connection:
-                connection.info["write"] = True
-                try:
-                    with connection.begin():
-                        yield connection
-                finally:
-                    connection.info.pop("write", None)
-        finally:
-            if self._sqlite_writer is not None:
-                self._local.depth -= 1
-                self._sqlite_writer.release()
+        with self._writer_turn(priority=priority), self.engine.connect() as connection:
+            connection.info["write"] = True
+            try:
+                with connection.begin():
+                    yield connection
+            finally:
+                connection.info.pop("write", None)
 
     @contextmanager
     def _write_session(self) -> Iterator[Session]:
@@ -276,6 +275,17 @@ def upgrade_schema(url: str) -> list[str]:
     finally:
         engine.dispose()
     return sorted(heads)
+
+
+@functools.cache
+def insert_ignoring_duplicates(table: sa.Table, dialect_name: str, keys: tuple[str, ...],
+                               returning: tuple[str, ...] = ()) -> sa.Insert:
+    """INSERT … ON CONFLICT (keys) DO NOTHING [RETURNING …] for the connection's dialect, built
+    once per shape: concurrent writers (two schedulers, a redelivered event, a first message
+    racing a follow) leave an existing row alone instead of failing."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    statement = dialect.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    return statement.returning(*(table.c[name] for name in returning)) if returning else statement
 
 
 def utc_now() -> datetime:

@@ -7,26 +7,22 @@ and marks the event done — all in one commit. Sending happens after the commit
 """
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
-import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from bot.db import utc_now
+from bot.alarms import Alarms
+from bot.db import insert_ignoring_duplicates, utc_now
 from bot.events import event_user_id
 from bot.messages import Choice, Reply, Text
 from bot.models import Conversation, InboundEvent, RoleGrant, User
 from bot.outbox import OutboxSender
 from bot.ratelimit import flood_notice_due
-from bot.services import Services, audit
+from bot.services import Services, audit, find_user
 from bot.texts import t
 from dialogs import framework as fw
 from dialogs import registry
@@ -46,58 +42,6 @@ _FINISH_CLAIMED_EVENT = (sa.update(_events)
                          .where(_events.c.id == sa.bindparam("event_id"), _events.c.status == "processing",
                                 _events.c.attempts == sa.bindparam("claim_number"))
                          .values(status="done", processed_at=sa.bindparam("now"), error=None))
-
-
-class Alarms:
-    """"Call this in N seconds unless cancelled", for every event (the loading animation), on one
-    thread: a threading.Timer per event cost a thread start — and a hand-over of the GIL — on
-    every message. Resolution 0.1 s, plenty for an animation shown after 0.8 s."""
-
-    RESOLUTION = 0.1
-
-    def __init__(self):
-        self._due: list[tuple[float, int, Callable, dict]] = []
-        self._cancelled: set[int] = set()
-        self._cond = threading.Condition()
-        self._numbers = itertools.count()
-        self._thread: threading.Thread | None = None
-
-    def schedule(self, delay: float, call: Callable, **kwargs) -> int:
-        number = next(self._numbers)
-        with self._cond:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="alarms", daemon=True)
-                self._thread.start()
-            heapq.heappush(self._due, (time.monotonic() + delay, number, call, kwargs))
-            if len(self._due) == 1:
-                self._cond.notify()  # it slept with nothing to do
-        return number
-
-    def cancel(self, number: int) -> None:
-        with self._cond:
-            self._cancelled.add(number)
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._due:
-                    self._cond.wait()
-                now = time.monotonic()
-                fire = []
-                while self._due and self._due[0][0] <= now:
-                    _, number, call, kwargs = heapq.heappop(self._due)
-                    if number in self._cancelled:
-                        self._cancelled.discard(number)
-                    else:
-                        fire.append((call, kwargs))
-                if not fire:
-                    self._cond.wait(max(self.RESOLUTION, self._due[0][0] - now) if self._due else None)
-                    continue
-            for call, kwargs in fire:
-                try:
-                    call(**kwargs)
-                except Exception:
-                    log.exception("scheduled call failed")
 
 
 class LostClaim(Exception):
@@ -174,17 +118,12 @@ class Dispatcher:
         registry.load_all()
 
     # --- entry point from the event worker -------------------------------------------------
-    def process(self, event_id: int, claim_number: int | None, *, payload: dict | None = None,
+    def process(self, event_id: int, claim_number: int | None, *, payload: dict,
                 received_at: datetime | None = None) -> None:
         """Handle one stored event. ``claim_number`` None: a fresh event, taken (pending -> done)
         by the processing transaction itself; otherwise the event was claimed before (the
         careful path, bot.events) and is finished only if that claim is still ours."""
         database = self.services.database
-        if payload is None:  # not handed over by the claim: read it
-            with database.session() as session:
-                event_row = session.get(InboundEvent, event_id)
-                payload = dict(event_row.payload) if event_row else {}
-                received_at = event_row.received_at if event_row else utc_now()
         payload = dict(payload) if isinstance(payload, dict) else {}
         received_at = received_at or utc_now()
         prefetched = self._prefetch(payload)
@@ -227,7 +166,7 @@ class Dispatcher:
         """HTTP reads done before the transaction (never hold a database lock across the network)."""
         prefetched: dict[str, Any] = {}
         if payload.get("type") == "follow":
-            user_id = (payload.get("source") or {}).get("userId")
+            user_id = event_user_id(payload)
             if user_id:
                 prefetched["profile"] = self.services.gateway.get_profile(user_id)
         return prefetched
@@ -328,9 +267,7 @@ class Dispatcher:
                   required_role=cmd.role)
             return fw.Turn(ctx, [Text(t("core.no_permission"))])
         if pause_current and ctx.flow:
-            paused = {"flow": ctx.flow, "step": ctx.step, "session_id": ctx.session_id,
-                      "data": ctx.data, "history": list(ctx.history)}
-            ctx = ctx.cleared().remember(paused=paused)
+            ctx = ctx.set_aside()
         request.ctx = ctx
         request.argument = argument
         return cmd.handler(request)
@@ -393,15 +330,14 @@ class Dispatcher:
         found = connection.execute(self._USER_BY_LINE_ID, {"user_id": user_id}).first()
         if found is not None:
             return found[0]
-        dialect = postgresql if self.services.database.is_postgres else sqlite
         now = utc_now()
-        connection.execute(dialect.insert(User.__table__).on_conflict_do_nothing(index_elements=["line_user_id"]),
+        connection.execute(insert_ignoring_duplicates(User.__table__, connection.dialect.name, ("line_user_id",)),
                            {"line_user_id": user_id, "followed_at": now, "created_at": now, "is_following": True,
                             "reminders_enabled": True, "processing_stopped": False})
         return None
 
     def _on_follow(self, session: Session, user_id: str, event: dict, profile: dict | None) -> list[Reply]:
-        user = session.exec(select(User).where(User.line_user_id == user_id)).first()
+        user = find_user(session, user_id)
         unblocked = bool((event.get("follow") or {}).get("isUnblocked"))
         returning = user is not None or unblocked
         if user is None:
@@ -417,7 +353,7 @@ class Dispatcher:
         return with_menu([Text(greeting)])
 
     def _on_unfollow(self, session: Session, user_id: str) -> None:
-        user = session.exec(select(User).where(User.line_user_id == user_id)).first()
+        user = find_user(session, user_id)
         if user is None:
             return
         user.is_following = False
@@ -435,14 +371,14 @@ class Dispatcher:
         return session.get(Conversation, user_id, with_for_update=True)
 
     def _context(self, session: Session, user_id: str, consent_version: str | None,
-                 conversation: Conversation | None, now: datetime | None = None) -> fw.Context:
+                 conversation: Conversation | None) -> fw.Context:
         roles = frozenset(session.connection().execute(self._ROLES_OF, {"user_id": user_id}).scalars())
         consented = _has_current_consent(consent_version)
         if conversation is None:
-            return fw.Context(user_id=user_id, now=now or utc_now(), roles=roles, consented=consented,
+            return fw.Context(user_id=user_id, now=utc_now(), roles=roles, consented=consented,
                               services=self.services)
         return fw.Context(
-            user_id=user_id, now=now or utc_now(), flow=conversation.flow, step=conversation.step,
+            user_id=user_id, now=utc_now(), flow=conversation.flow, step=conversation.step,
             session_id=conversation.session_id, data=dict(conversation.data or {}),
             history=tuple(conversation.history or ()), memory=dict(conversation.memory or {}),
             updated_at=conversation.updated_at if conversation.flow else None, roles=roles,

@@ -28,10 +28,10 @@ from datetime import datetime, timedelta
 from typing import Callable, Iterable, NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
 
-from bot.db import Database, utc_now
+from bot.alarms import Alarms
+from bot.db import Database, insert_ignoring_duplicates, utc_now
 from bot.models import InboundEvent
 from bot.ratelimit import FloodGuard
 
@@ -54,14 +54,6 @@ def event_user_id(event: dict) -> str | None:
     return None
 
 
-_inbound = InboundEvent.__table__
-# Built once per dialect: {is_postgres: INSERT … ON CONFLICT (webhook_event_id) DO NOTHING RETURNING}.
-_INSERT_NEW_EVENT = {
-    is_postgres: dialect.insert(_inbound).on_conflict_do_nothing(index_elements=["webhook_event_id"])
-    .returning(_inbound.c.id, _inbound.c.webhook_event_id)
-    for is_postgres, dialect in ((True, postgresql), (False, sqlite))}
-
-
 class Queued(NamedTuple):
     """An event waiting for a worker thread. ``payload`` is None when it must be read (and
     claimed) from the database first: the careful path."""
@@ -70,6 +62,11 @@ class Queued(NamedTuple):
     user_id: str | None
     payload: dict | None = None
     received_at: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        """Whose queue it joins: the person, or the event alone when it has no sender."""
+        return self.user_id or f"#event{self.event_id}"
 
 
 def store_events(database: Database, events: list[dict]) -> list[Queued]:
@@ -84,7 +81,8 @@ def store_events(database: Database, events: list[dict]) -> list[Queued]:
         "is_redelivery": bool((event.get("deliveryContext") or {}).get("isRedelivery")),
         "status": "pending", "attempts": 0, "received_at": utc_now(),
     } for event in events]
-    statement = _INSERT_NEW_EVENT[database.is_postgres]
+    statement = insert_ignoring_duplicates(InboundEvent.__table__, database.engine.dialect.name,
+                                           ("webhook_event_id",), ("id", "webhook_event_id"))
     with database.write_connection(priority=True) as connection:  # the ack waits on this: fast lane
         # One prebuilt statement per event (a body usually carries one): a multi-row VALUES
         # would be compiled anew for every request.
@@ -165,12 +163,6 @@ def claim_with_payload(database: Database, event_id: int) -> tuple[int, dict, da
         return (row[0], row[1], row[2]) if row else None
 
 
-def claim(database: Database, event_id: int) -> int | None:
-    """Take an event for processing; returns the claim number (attempts) or None if taken."""
-    claimed = claim_with_payload(database, event_id)
-    return claimed[0] if claimed else None
-
-
 class EventWorker:
     """Background processing for one process: a few threads, each owning a share of users so one
     user's events are handled in order, plus a sweeper for leases, restarts and the outbox."""
@@ -202,6 +194,7 @@ class EventWorker:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._high_water = 0  # the poller's last seen event id (worker process)
+        self._alarms = Alarms()
 
     # --- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -233,6 +226,10 @@ class EventWorker:
         """Ask ``run_forever`` to return (a signal handler may call this)."""
         self._stop.set()
 
+    def wait_stopped(self, timeout: float) -> bool:
+        """True once a stop was requested (waits up to ``timeout`` seconds for one)."""
+        return self._stop.wait(timeout)
+
     def run_forever(self, *, poll_interval: float = 0.01) -> None:
         """The worker process (``flask --app bot events run``): poll for events the web processes
         stored and hand them to the threads. Polling by id is one indexed query; events that
@@ -240,6 +237,8 @@ class EventWorker:
         with self.database.engine.connect() as connection:
             latest = connection.execute(sa.select(sa.func.max(InboundEvent.id))).scalar()
         self._high_water = latest or 0  # older pending events: the start-up sweep submits them
+        if self._stop.is_set():
+            return  # asked to stop while starting up
         self.start()
         while not self._stop.is_set():
             try:
@@ -266,16 +265,12 @@ class EventWorker:
         return len(rows)
 
     # --- feeding ----------------------------------------------------------------------------
-    def _mine(self, item: Queued) -> bool:
+    def submit(self, items: Iterable[Queued]) -> None:
         index, count = self.shard
-        return count <= 1 or shard_of(item.user_id or f"#event{item.event_id}", count) == index
-
-    def submit(self, items: Iterable[Queued | tuple]) -> None:
         for item in items:
-            item = item if isinstance(item, Queued) else Queued(*item)
-            if not self._mine(item):
-                continue
-            key = item.user_id or f"#event{item.event_id}"
+            key = item.key
+            if count > 1 and shard_of(key, count) != index:
+                continue  # another worker process's share of the people
             with self._cond:
                 if item.event_id in self._queued:
                     continue  # the sweeper found it pending while it still waits its turn here
@@ -308,15 +303,12 @@ class EventWorker:
                         del self._backlog[key]
                 if more:
                     if wait and not self._stop.is_set():
-                        # A flood: this person's next event waits on a timer, not on a thread.
-                        timer = threading.Timer(wait, self._ready.put, args=(key,))
-                        timer.daemon = True
-                        timer.start()
+                        # A flood: this person's next event waits on an alarm, not on a thread.
+                        self._alarms.schedule(wait, self._ready.put, item=key)
                     else:
                         self._ready.put(key)  # back of the line: everyone else goes first
 
-    def run_one(self, item: Queued | int) -> None:
-        item = item if isinstance(item, Queued) else Queued(item, None)
+    def run_one(self, item: Queued) -> None:
         event_id = item.event_id
         try:
             if item.payload is not None:

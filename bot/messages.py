@@ -10,7 +10,7 @@ Messaging API payloads. LINE's limits are enforced here, by construction:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Sequence, Union
 from urllib.parse import urlencode
 

@@ -31,6 +31,7 @@ from bot.db import Database, utc_now
 from bot.gateway import LineGateway, SendResult
 from bot.messages import Reply, batches, to_line_messages
 from bot.models import OutboundMessage, User
+from bot.services import find_user
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,9 @@ def enqueue_reply(session: Session, *, user_id: str | None, reply_token: str | N
 
 _outbox = OutboundMessage.__table__
 _INSERT_RETURNING_ID = sa.insert(_outbox).returning(_outbox.c.id)
+_MARK_SENT = (sa.update(_outbox).where(_outbox.c.id == sa.bindparam("row_id"), _outbox.c.status == "sending")
+              .values(status="sent", sent_as=sa.bindparam("as_"), sent_at=sa.bindparam("at"),
+                      last_error=sa.bindparam("detail")))
 # Messages still waiting for one person: sending, or pending and due (or retried before).
 _WAITING_FOR = sa.select(_outbox.c.id).where(
     _outbox.c.recipient == sa.bindparam("recipient"), _outbox.c.id < sa.bindparam("before_id"),
@@ -197,12 +201,8 @@ class OutboxSender:
             marks = list(self._unmarked.items())
         if not marks:
             return 0
-        table = OutboundMessage.__table__
-        statement = (sa.update(table).where(table.c.id == sa.bindparam("row_id"), table.c.status == "sending")
-                     .values(status="sent", sent_as=sa.bindparam("as_"), sent_at=sa.bindparam("at"),
-                             last_error=sa.bindparam("detail")))
-        with self.database.write_session() as session:
-            session.connection().execute(statement, [
+        with self.database.write_connection() as connection:
+            connection.execute(_MARK_SENT, [
                 {"row_id": row_id, "as_": sent_as, "at": sent_at, "detail": detail}
                 for row_id, (sent_as, sent_at, detail) in marks])
         with self._marks_lock:
@@ -246,7 +246,7 @@ class OutboxSender:
         """Skip pushes to people who unfollowed or asked us to stop processing (個資法 第3條)."""
         if row.kind not in ("push",) or not row.recipient:
             return False
-        user = session.exec(select(User).where(User.line_user_id == row.recipient)).first()
+        user = find_user(session, row.recipient)
         return user is not None and (not user.is_following or user.processing_stopped)
 
     # --- delivering --------------------------------------------------------------------------
@@ -303,7 +303,7 @@ class OutboxSender:
         due: list[int] = []
         delivered = self._sent_unrecorded(row[0] for row in candidates)
         for row_id, recipient, status, next_at, attempts in candidates:
-            if recipient and recipient in held or row_id in delivered:
+            if row_id in delivered or (recipient and recipient in held):
                 continue
             if status == "pending" and next_at <= now:
                 due.append(row_id)

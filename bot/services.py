@@ -6,10 +6,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from bot.db import Database
-from bot.models import AuditEntry
+from bot.models import AuditEntry, RoleGrant, User
 
 log = logging.getLogger(__name__)
 
@@ -66,3 +66,31 @@ class Services:
 def audit(session: Session, *, actor: str | None, action: str, target: str | None = None, **detail) -> None:
     """Record who did what. Never put message text or personal data in ``detail``."""
     session.add(AuditEntry(actor=actor, action=action, target=target, detail=detail))
+
+
+def find_user(session: Session, line_user_id: str | None) -> User | None:
+    """The person's record (the ORM object, so changes go through the session), or None."""
+    if not line_user_id:
+        return None
+    return session.exec(select(User).where(User.line_user_id == line_user_id)).first()
+
+
+# --- roles (declared on commands in dialogs.registry; granted by CLI or staff invites) -------------
+
+def has_role(session: Session, *, line_user_id: str, role: str) -> bool:
+    return session.exec(select(RoleGrant.id).where(RoleGrant.line_user_id == line_user_id,
+                                                   RoleGrant.role == role)).first() is not None
+
+
+def grant_role(session: Session, *, line_user_id: str, role: str, granted_by: str) -> bool:
+    """Grant once (audited); False when the person already had the role."""
+    if has_role(session, line_user_id=line_user_id, role=role):
+        return False
+    session.add(RoleGrant(line_user_id=line_user_id, role=role, granted_by=granted_by))
+    audit(session, actor=granted_by, action="role_granted", target=line_user_id, role=role)
+    session.flush()
+    return True
+
+
+def user_ids_with_role(session: Session, role: str) -> list[str]:
+    return sorted(set(session.exec(select(RoleGrant.line_user_id).where(RoleGrant.role == role)).all()))

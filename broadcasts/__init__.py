@@ -7,3 +7,6 @@ def init_app(app) -> None:
 
     if bp.name not in app.blueprints:
         app.register_blueprint(bp)
+    # Chat-started broadcasts are delivered by the process's own outbox sender (as the API's).
+    runtime = app.extensions["bot"]
+    runtime.services.providers["outbox_sender"] = lambda services: runtime.sender

@@ -6,13 +6,13 @@ import re
 from datetime import datetime
 
 from bot.messages import Card, Choice, Text, encode_postback
-from bot.outbox import OutboxSender
 from bot.texts import t
 from bot.timeutil import TAIPEI, to_taipei
 from broadcasts import service
 from dialogs import framework as fw
 from dialogs import registry
 from dialogs.parsing import parse_date, parse_time
+from scheduler.settings import QuietHours
 
 URL = re.compile(r"https?://\S+", re.IGNORECASE)
 
@@ -172,9 +172,8 @@ def _parse_confirm(ctx, user_input) -> bool:
     raise fw.Invalid(t("broadcasts.confirm_invalid"), looks_like_question=False)
 
 
-def _quiet_hours(ctx) -> tuple[int, int]:
-    config = ctx.services.config if ctx.services is not None else {}
-    return tuple(config.get("QUIET_HOURS", (21, 8)))
+def _quiet_hours(ctx) -> QuietHours:
+    return service.quiet_hours(ctx.services.config) if ctx.services is not None else QuietHours()
 
 
 def _report_buttons(broadcast_id: int, *, scheduled: bool) -> tuple[Choice, ...]:
@@ -208,11 +207,7 @@ def _finish(request) -> fw.Turn:
             text += "\n" + t("broadcasts.scheduled_moved")
     else:
         text = t("broadcasts.queued", count=broadcast.recipients_count)
-        config = request.services.config
-        sender = OutboxSender(database=request.services.database, gateway=request.services.gateway,
-                              max_attempts=config.get("OUTBOX_MAX_ATTEMPTS", 8),
-                              base_delay=config.get("RETRY_BASE_DELAY", 0.5))
-        service.deliver_soon(sender, broadcast_id=broadcast.id)
+        service.deliver_soon(request.services.get("outbox_sender"), broadcast_id=broadcast.id)
     return fw.Turn(cleared, [Card(title=t("broadcasts.flow_title"), body=text,
                                   buttons=_report_buttons(broadcast.id, scheduled=broadcast.status == "scheduled"))])
 
@@ -239,7 +234,7 @@ BROADCAST_FLOW = registry.register_flow(fw.Flow(
 ))
 
 
-@registry.command("broadcast", "/公告", "/廣播", prefix=True, role="staff", help="發公告")
+@registry.command("broadcast", "/公告", "/廣播", prefix=True, role="staff")
 def start_broadcast(request) -> fw.Turn:
     prefill = {"_options": service.audience_options(request.session)}
     if request.argument.strip():
@@ -281,7 +276,8 @@ def show_report(request) -> fw.Turn:
     return fw.Turn(request.ctx, [report_card(request.session, int(arg), now=request.ctx.now)])
 
 
-@registry.command("broadcast_cancel", "/取消公告", role="staff")
+# A prefix command: staff type 「/取消公告 #12」 with the id 「/公告紀錄」 shows.
+@registry.command("broadcast_cancel", "/取消公告", prefix=True, role="staff")
 def cancel(request) -> fw.Turn:
     arg = (request.argument or "").strip().lstrip("#")
     if not arg.isdigit():

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from flask import Blueprint, current_app, jsonify, request
 
+from bot.http import int_arg
 from broadcasts import service
 from broadcasts.models import Broadcast
 from staff.auth import current_actor, require_staff
@@ -20,7 +21,7 @@ def _runtime():
 @require_staff
 def list_broadcasts():
     with _runtime().database.session() as session:
-        items = service.recent_broadcasts(session, limit=request.args.get("limit", 50, type=int) or 50)
+        items = service.recent_broadcasts(session, limit=int_arg("limit", 50, high=200))
         return jsonify({"broadcasts": [
             {"id": b.id, "audience": b.audience_label, "recipients": b.recipients_count, "status": b.status,
              "send_at": b.send_at.isoformat(), "created_by": b.created_by, "source": b.source,
@@ -58,7 +59,7 @@ def create():
                 session, actor=current_actor(), source="api", text=body["text"], image_url=body.get("image_url"),
                 link_url=body.get("link_url"), audience_kind=body["audience"],
                 audience_value=body.get("audience_value"), scheduled_for=scheduled_for,
-                quiet_hours=tuple(current_app.config.get("QUIET_HOURS", (21, 8))))
+                quiet_hours=service.quiet_hours(current_app.config))
             broadcast_id, status = broadcast.id, broadcast.status
     except service.BroadcastError as error:
         return jsonify({"errors": [error.code]}), 422

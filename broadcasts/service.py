@@ -13,7 +13,7 @@ import threading
 import time as time_module
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time
 from urllib.parse import urlparse
 
 import sqlalchemy as sa
@@ -25,9 +25,11 @@ from bot.models import OutboundMessage, RoleGrant, User
 from bot.outbox import enqueue_multicast
 from bot.services import audit
 from bot.texts import t
-from bot.timeutil import TAIPEI, format_roc_datetime, to_taipei
+from bot.timeutil import format_roc_datetime
 from broadcasts.models import Broadcast, SavedList
 from companies.models import Company, CompanyMember
+from scheduler.delivery import TokenBucket
+from scheduler.settings import QuietHours, default_schedule
 
 AUDIENCE_KINDS = ("all", "verdict", "letter", "county", "industry", "advisors", "list")
 NEEDS_VALUE = ("verdict", "letter", "county", "industry", "list")
@@ -154,22 +156,24 @@ def preview_messages(*, text: str, image_url: str | None = None, link_url: str |
 
 # --- timing --------------------------------------------------------------------------------
 
-def outside_quiet_hours(moment: datetime, quiet_hours: tuple[int, int]) -> datetime:
-    """Scheduled sends never land in quiet hours (config QUIET_HOURS, Taipei): move to the end."""
-    start, end = quiet_hours
-    local = to_taipei(moment)
-    in_quiet = local.hour >= start or local.hour < end if start > end else start <= local.hour < end
-    if not in_quiet:
-        return moment
-    day = local.date() if local.hour < end else local.date() + timedelta(days=1)
-    return datetime(day.year, day.month, day.day, end, 0, tzinfo=TAIPEI)
+def quiet_hours(config) -> QuietHours:
+    """The programme's quiet hours (programs.yaml ``quiet_hours``): the same ones reminders keep."""
+    return default_schedule(config).quiet
+
+
+def outside_quiet_hours(moment: datetime, quiet: QuietHours | tuple[int, int]) -> datetime:
+    """Scheduled sends never land in quiet hours (Taipei): moved to their end. ``quiet`` may be
+    given as (start hour, end hour)."""
+    if not isinstance(quiet, QuietHours):
+        quiet = QuietHours(time(quiet[0]), time(quiet[1]))
+    return quiet.next_allowed(moment)
 
 
 # --- creating, cancelling ------------------------------------------------------------------
 
 def create_broadcast(session: Session, *, actor: str, source: str, text: str, image_url: str | None,
                      link_url: str | None, audience_kind: str, audience_value: str | None,
-                     scheduled_for: datetime | None = None, quiet_hours: tuple[int, int] = (21, 8),
+                     scheduled_for: datetime | None = None, quiet_hours: QuietHours | tuple[int, int] = QuietHours(),
                      now: datetime | None = None) -> Broadcast:
     """Resolve the audience and queue every chunk, all in the caller's transaction."""
     now = now or utc_now()
@@ -290,24 +294,6 @@ def when_text(moment: datetime | None) -> str:
 
 # --- delivering now ------------------------------------------------------------------------
 
-class RateLimiter:
-    """At most ``rate`` calls per second across threads (LINE's multicast limit)."""
-
-    def __init__(self, rate: float):
-        self.interval = 1.0 / rate
-        self.lock = threading.Lock()
-        self.next_at = time_module.monotonic()
-
-    def wait(self) -> None:
-        with self.lock:
-            now = time_module.monotonic()
-            slot = max(now, self.next_at)
-            self.next_at = slot + self.interval
-        delay = slot - time_module.monotonic()
-        if delay > 0:
-            time_module.sleep(delay)
-
-
 def _claim_batch(database, row_ids: list[int], *, now: datetime) -> list[OutboundMessage]:
     """Claim many pending rows in one statement (pending -> sending), exactly like the outbox's
     one-row claim: a row claimed here is claimed by nobody else."""
@@ -355,7 +341,7 @@ def deliver_broadcast(sender, *, broadcast_id: int, workers: int = 8, rate: floa
                                 .order_by(OutboundMessage.id)).all())
     if not ids:
         return 0
-    limiter = RateLimiter(rate)
+    limiter = TokenBucket(rate, capacity=1)
     sent_total = 0
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for start in range(0, len(ids), batch):
@@ -368,7 +354,7 @@ def deliver_broadcast(sender, *, broadcast_id: int, workers: int = 8, rate: floa
                 active = [r for r in (row.recipients or []) if r not in inactive]
                 if not active:
                     return row, None
-                limiter.wait()
+                limiter.take()
                 return row, sender.gateway.multicast(to=active, messages=row.messages, retry_key=row.retry_key)
 
             results = list(pool.map(send, rows))

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlmodel import select
 
-from bot.messages import Choice, Text
-from bot.models import User
-from bot.services import audit
+from bot.messages import Text
+from bot.services import audit, find_user
 from bot.texts import t
 from dialogs import framework as fw
 from dialogs.registry import command, flow as flow_by_id, register_flow
@@ -81,7 +79,7 @@ def _finish_consent(request) -> fw.Turn:
     if not agreed:
         audit(request.session, actor=ctx.user_id, action="consent_declined", version=CONSENT_VERSION)
         return fw.Turn(ctx, [Text(t("core.consent_declined"))], show_menu=True)
-    user = request.session.exec(select(User).where(User.line_user_id == ctx.user_id)).first()
+    user = find_user(request.session, ctx.user_id)
     user.consent_version = CONSENT_VERSION
     user.consent_hash = consent_hash()
     user.consented_at = ctx.now

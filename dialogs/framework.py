@@ -82,10 +82,6 @@ class UserInput:
     message_id: str | None = None
 
     @property
-    def is_text(self) -> bool:
-        return self.kind == "text"
-
-    @property
     def answer_text(self) -> str:
         """The text to parse: typed text, or a postback's value / picker result."""
         if self.kind == "text":
@@ -135,6 +131,12 @@ class Context:
 
     def cleared(self) -> "Context":
         return self.evolve(flow=None, step=None, session_id=None, data={}, history=())
+
+    def set_aside(self) -> "Context":
+        """No conversation, with this one kept in memory ("paused") to be resumed later."""
+        paused = {"flow": self.flow, "step": self.step, "session_id": self.session_id,
+                  "data": self.data, "history": list(self.history)}
+        return self.cleared().remember(paused=paused)
 
     def remember(self, **values) -> "Context":
         return self.evolve(memory={**self.memory, **values})
@@ -236,16 +238,16 @@ def _ask(flow: Flow, ctx: Context, step: Step, lead: list[Reply]) -> Turn:
     return Turn(ctx, [*lead, *_with_nav(ctx, list(step.ask(ctx)))])
 
 
+def nav_choices(ctx: Context) -> list[Choice]:
+    """上一步 (when there is an answer to go back to) and 取消, for a question's quick replies."""
+    back = [Choice(t("core.nav_back"))] if ctx.history else []
+    return [*back, Choice(t("core.nav_cancel"))]
+
+
 def _with_nav(ctx: Context, replies: list[Reply]) -> list[Reply]:
-    """Give the last question a 上一步 / 取消 quick reply when it has room and none of its own."""
-    if not replies:
-        return replies
-    last = replies[-1]
-    if isinstance(last, Text) and not last.quick_replies:
-        items = [Choice(t("core.nav_cancel"))]
-        if ctx.history:
-            items.insert(0, Choice(t("core.nav_back")))
-        replies[-1] = Text(last.text, tuple(items))
+    """Give the last question a 上一步 / 取消 quick reply when it has none of its own."""
+    if replies and isinstance(replies[-1], Text) and not replies[-1].quick_replies:
+        replies[-1] = Text(replies[-1].text, tuple(nav_choices(ctx)))
     return replies
 
 
@@ -318,19 +320,26 @@ def is_stale(ctx: Context, user_input: UserInput) -> bool:
     return data.get("st") != ctx.step
 
 
+def _restart(flow: Flow, ctx: Context) -> Turn:
+    turn = start(flow, ctx.cleared())
+    return Turn(turn.ctx, [Text(t("core.restarted", flow=flow.title)), *turn.replies], turn.finish)
+
+
+def _faq_then_resume(flow: Flow, ctx: Context, question: str) -> Turn:
+    """An off-topic question mid-form: answer it from the FAQ, then ask again."""
+    again = current_question(flow, ctx, [Text(t("core.faq_answered_resume", flow=flow.title))])
+    return Turn(again.ctx, again.replies, faq=question)
+
+
 def advance(flow: Flow, ctx: Context, user_input: UserInput) -> Turn:
     """One step of a conversation that is in ``flow``. Pure."""
     nav = nav_of(user_input)
     if nav is Nav.CANCEL:
         return Turn(ctx.cleared(), [Text(t("core.cancelled", flow=flow.title))], show_menu=True)
     if nav is Nav.RESTART:
-        turn = start(flow, ctx.cleared())
-        return Turn(turn.ctx, [Text(t("core.restarted", flow=flow.title)), *turn.replies], turn.finish)
+        return _restart(flow, ctx)
     if nav is Nav.MENU:
-        paused = {"flow": ctx.flow, "step": ctx.step, "session_id": ctx.session_id,
-                  "data": ctx.data, "history": list(ctx.history)}
-        return Turn(ctx.cleared().remember(paused=paused),
-                    [Text(t("core.paused_for_menu", flow=flow.title))], show_menu=True)
+        return Turn(ctx.set_aside(), [Text(t("core.paused_for_menu", flow=flow.title))], show_menu=True)
     if nav is Nav.HELP:
         step = flow.step(ctx.step or "")
         lines = [flow.help] + ([step.help] if step and step.help else [])
@@ -363,9 +372,7 @@ def advance(flow: Flow, ctx: Context, user_input: UserInput) -> Turn:
         value = step.parse(ctx, user_input)
     except Invalid as invalid:
         if user_input.kind == "text" and _looks_like_question(user_input.text, invalid):
-            # An off-topic question mid-form: answer it from the FAQ, then ask again.
-            again = current_question(flow, ctx, [Text(t("core.faq_answered_resume", flow=flow.title))])
-            return Turn(again.ctx, again.replies, faq=user_input.text)
+            return _faq_then_resume(flow, ctx, user_input.text)
         return current_question(flow, ctx, [Text(invalid.message)])
 
     ctx = step.store(ctx, value) if step.store else ctx.with_answer(step.name, value)
@@ -401,8 +408,7 @@ def _summary_input(flow: Flow, ctx: Context, user_input: UserInput) -> Turn:
     if user_input.kind == "sticker":
         return current_question(flow, ctx, [Text(t("core.sticker_mid_flow", flow=flow.title))])
     if user_input.kind == "text" and _looks_like_question(user_input.text):
-        again = current_question(flow, ctx, [Text(t("core.faq_answered_resume", flow=flow.title))])
-        return Turn(again.ctx, again.replies, faq=user_input.text)
+        return _faq_then_resume(flow, ctx, user_input.text)
     return current_question(flow, ctx, [Text(t("core.edit_which"))])
 
 
@@ -427,8 +433,7 @@ def handle_resume_answer(flow: Flow, ctx: Context, user_input: UserInput) -> Tur
     if act == "resume" or text in {"繼續", "好", "要"}:
         return current_question(flow, ctx)
     if act == "restart" or text in {"重新開始", "重來"}:
-        turn = start(flow, ctx.cleared())
-        return Turn(turn.ctx, [Text(t("core.restarted", flow=flow.title)), *turn.replies], turn.finish)
+        return _restart(flow, ctx)
     if act == "drop" or text in {"不用了", "不要", "取消"}:
         return Turn(ctx.cleared(), [Text(t("core.resume_dropped", flow=flow.title))], show_menu=True)
     return None  # anything else: carry on as a normal input

@@ -241,8 +241,3 @@ def parse_time(text: str | None) -> time | None:
     if not (0 <= hour <= 23 and 0 <= minute <= 59):
         return None
     return time(hour, minute)
-
-
-def to_roc(value: date) -> str:
-    """date(2023, 3, 10) -> '112/03/10' (民國 year, as on Taiwanese forms)."""
-    return f"{value.year - ROC_OFFSET}/{value.month:02d}/{value.day:02d}"

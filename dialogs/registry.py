@@ -37,7 +37,6 @@ class Command:
     handler: Callable  # (request) -> Turn ; see bot.dispatcher.Request
     role: str | None = None  # None: everyone; "staff" / "advisor"
     prefix: bool = False  # "/公告 內容…" style commands take the rest as an argument
-    help: str = ""
 
 
 def register_flow(flow: Flow) -> Flow:
@@ -47,11 +46,11 @@ def register_flow(flow: Flow) -> Flow:
     return flow
 
 
-def command(name: str, *phrases: str, role: str | None = None, prefix: bool = False, help: str = ""):
+def command(name: str, *phrases: str, role: str | None = None, prefix: bool = False):
     def decorator(handler: Callable) -> Callable:
         if any(c.name == name for c in COMMANDS):
             raise ValueError(f"command {name} registered twice")
-        COMMANDS.append(Command(name, tuple(squash(p) for p in phrases), handler, role, prefix, help))
+        COMMANDS.append(Command(name, tuple(squash(p) for p in phrases), handler, role, prefix))
         return handler
     return decorator
 

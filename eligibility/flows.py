@@ -18,12 +18,9 @@ import re
 import unicodedata
 from typing import Any, Mapping
 
-from sqlmodel import select
-
 from bot.messages import Card, Choice, Text, encode_postback
-from bot.models import RoleGrant
 from bot.outbox import enqueue_push
-from bot.services import audit
+from bot.services import audit, user_ids_with_role
 from bot.texts import all_keys, t
 from companies.service import upsert_company
 from dialogs import framework as fw
@@ -31,8 +28,9 @@ from dialogs.parsing import normalize, parse_count, parse_registration, parse_ye
 from dialogs.registry import command, register_flow
 
 from .engine import (ELIGIBLE, INELIGIBLE, NEEDS_REVIEW, ProgramRules, Reason, Verdict,
-                     early_verdict, evaluate, next_needed_field)
+                     early_verdict, evaluate, load_programs, next_needed_field)
 from .funding import apply_register, find_records
+from .routes import DEFAULT_PROGRAMS_FILE
 from .taxid import normalize_tax_id, tax_id_problem
 
 DEFAULT_PROGRAM = "gonghao-2023"
@@ -184,11 +182,6 @@ def _merge_reasons(outcome: str, verdicts: list[Verdict]) -> Verdict:
 
 # --- question building blocks ----------------------------------------------------------------
 
-def _nav(ctx: fw.Context) -> list[Choice]:
-    items = [Choice(t("core.nav_back"))] if ctx.history else []
-    return items + [Choice(t("core.nav_cancel"))]
-
-
 def _help_choice(ctx: fw.Context, name: str) -> list[Choice]:
     if not _has_text(f"eligibility.help_{name}"):
         return []
@@ -228,9 +221,9 @@ def _ask_verdict_field(name: str):
             # small counts as taps (002: 9 人(含)以下); larger ones are typed
             options = [ctx.choice(t(f"eligibility.choice_{name}_zero"), "0")]
             options += [ctx.choice(str(n), str(n)) for n in range(1, 10)]
-        quick = options + _help_choice(ctx, name) + _nav(ctx)
+        quick = options + _help_choice(ctx, name) + fw.nav_choices(ctx)
         if len(quick) > 13:  # LINE's quick reply limit: drop the help shortcut, then 取消
-            quick = options + _nav(ctx)[:13 - len(options)]
+            quick = options + fw.nav_choices(ctx)[:13 - len(options)]
         return [Text(_question(ctx, name, spec, **extra), tuple(quick[:13]))]
     return ask
 
@@ -353,7 +346,7 @@ def _details_when(ctx: fw.Context) -> bool:
 def _ask_tax_id(ctx: fw.Context):
     optional = ctx.data.get("registration") in ("tax_only", UNSURE)
     quick = ([ctx.choice(t("eligibility.choice_no_tax_id"), NO_TAX_ID)] if optional else []) + \
-        _help_choice(ctx, "tax_id") + _nav(ctx)
+        _help_choice(ctx, "tax_id") + fw.nav_choices(ctx)
     key = "eligibility.ask_tax_id_optional" if optional else "eligibility.ask_tax_id"
     return [Text(t(key), tuple(quick))]
 
@@ -390,7 +383,7 @@ def _free_text(name: str):
 
 def _ask_text(name: str, choices: tuple[str, ...] = ()):
     def ask(ctx: fw.Context):
-        quick = tuple(ctx.choice(c, c) for c in choices) + tuple(_help_choice(ctx, name)) + tuple(_nav(ctx))
+        quick = (*(ctx.choice(c, c) for c in choices), *_help_choice(ctx, name), *fw.nav_choices(ctx))
         return [Text(t(f"eligibility.ask_{name}"), quick[:13])]
     return ask
 
@@ -440,12 +433,8 @@ def _industry_choices() -> tuple[str, ...]:
 
 # --- finish: verdict, record, notifications ------------------------------------------------------
 
-def staff_ids(session) -> list[str]:
-    return sorted(set(session.exec(select(RoleGrant.line_user_id).where(RoleGrant.role == "staff")).all()))
-
-
 def _notify_staff(session, *, text: str, key: str, origin: str) -> int:
-    recipients = staff_ids(session)
+    recipients = user_ids_with_role(session, "staff")
     for staff in recipients:
         enqueue_push(session, to=staff, replies=[Text(text)], idempotency_key=f"{key}:{staff}", origin=origin)
     return len(recipients)
@@ -540,13 +529,9 @@ def _verdict_steps(field_names: list[str], labels: Mapping[str, str]) -> tuple[f
                  for name in field_names)
 
 
-def _build_flow() -> fw.Flow:
-    from .engine import load_programs
-    from .routes import DEFAULT_PROGRAMS_FILE
-
+def _build_flow(default: ProgramRules) -> fw.Flow:
     # Step names are fixed at start-up from the programme file's fields (asking order); the
     # questions, choices and rules are read from the app's programmes at run time.
-    default = load_programs(DEFAULT_PROGRAMS_FILE)[DEFAULT_PROGRAM]
     names = verdict_fields(default)
     labels = {n: default.field_label(n) for n in names}
     details = (
@@ -568,7 +553,8 @@ def _build_flow() -> fw.Flow:
         settled=settled, summary_title=t("eligibility.summary_title"))
 
 
-ELIGIBILITY = register_flow(_build_flow())
+_DEFAULTS = load_programs(DEFAULT_PROGRAMS_FILE)  # read once, for both flows' steps
+ELIGIBILITY = register_flow(_build_flow(_DEFAULTS[DEFAULT_PROGRAM]))
 
 
 @command("eligibility", "我符合資格嗎？", "我符合資格嗎", "資格", "資格檢查", "檢查資格", "可以申請嗎",
@@ -588,7 +574,7 @@ def _ask_roster(ctx: fw.Context):
     program = program_of(ctx)
     _, members = _member_columns(program)
     header = ",".join(str(spec.get("label", key)) for key, spec in members.items())
-    return [Text(t("eligibility.ask_members", header=header), tuple(_help_choice(ctx, "members") + _nav(ctx)))]
+    return [Text(t("eligibility.ask_members", header=header), (*_help_choice(ctx, "members"), *fw.nav_choices(ctx)))]
 
 
 def parse_roster(text: str, member_fields: Mapping[str, Mapping]) -> list[dict]:
@@ -649,11 +635,7 @@ def finish_cluster(request) -> fw.Turn:
     return fw.Turn(ctx.cleared(), [card], show_menu=True)
 
 
-def _build_cluster_flow() -> fw.Flow:
-    from .engine import load_programs
-    from .routes import DEFAULT_PROGRAMS_FILE
-
-    default = load_programs(DEFAULT_PROGRAMS_FILE)[CLUSTER_PROGRAM]
+def _build_cluster_flow(default: ProgramRules) -> fw.Flow:
     names = verdict_fields(default)
     labels = {n: default.field_label(n) for n in names}
     roster = roster_fields(default)[0]
@@ -668,7 +650,7 @@ def _build_cluster_flow() -> fw.Flow:
         requires_consent=True)  # the pasted roster names owners (kept only until the verdict)
 
 
-CLUSTER_CHECK = register_flow(_build_cluster_flow())
+CLUSTER_CHECK = register_flow(_build_cluster_flow(_DEFAULTS[CLUSTER_PROGRAM]))
 
 
 @command("cluster_check", "群聚名單檢查", "檢查群聚名單", "群聚資格", "數位群聚資格")

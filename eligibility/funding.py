@@ -21,11 +21,11 @@ import click
 from flask.cli import with_appcontext
 from sqlmodel import Session, select
 
+from dialogs.parsing import ROC_OFFSET, normalize
+
 from .engine import INELIGIBLE, NEEDS_REVIEW, ProgramRules, Reason, Verdict
 from .models import FundedBusiness
 from .taxid import normalize_tax_id, tax_id_problem
-
-ROC_OFFSET = 1911  # 民國 = AD - 1911
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def _matches(rule: Mapping, record: FundedRecord, program: ProgramRules) -> bool
 
 
 def _fold(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text or "").split()).replace("台", "臺").lower()
+    return normalize(text).replace("台", "臺")
 
 
 def describe(record: FundedRecord) -> str:

@@ -172,30 +172,34 @@ def _share(rule: Mapping, lookup: Lookup, defaults: Mapping):
     return count, len(members), Fraction(count, len(members))
 
 
-def check_share_at_least(rule: Mapping, lookup: Lookup, defaults: Mapping) -> Result:
+def _share_violations(share: Fraction, rule: Mapping, *, at_most: bool, values: dict) -> list[Violation]:
+    """[] when ``share`` is within the rule's ``max`` (at_most) or ``min`` bound, else the violation
+    with share and limit as percentages. Bounds are inclusive unless ``inclusive: false``."""
+    limit = _threshold(rule["max"] if at_most else rule["min"])
+    inclusive = rule.get("inclusive", True)
+    if at_most:
+        ok = share <= limit if inclusive else share < limit
+    else:
+        ok = share >= limit if inclusive else share > limit
+    if ok:
+        return []
+    return [Violation({**values, "share": _percent(share), "limit": _percent(limit)})]
+
+
+def _check_share(rule: Mapping, lookup: Lookup, defaults: Mapping, *, at_most: bool) -> Result:
     got = _share(rule, lookup, defaults)
     if got is None or isinstance(got, Undecided):
         return got or []
     count, total, share = got
-    limit = _threshold(rule["min"])
-    ok = share >= limit if rule.get("inclusive", True) else share > limit
-    if ok:
-        return []
-    return [Violation({"count": count, "total": total, "share": _percent(share),
-                       "limit": _percent(limit)})]
+    return _share_violations(share, rule, at_most=at_most, values={"count": count, "total": total})
+
+
+def check_share_at_least(rule: Mapping, lookup: Lookup, defaults: Mapping) -> Result:
+    return _check_share(rule, lookup, defaults, at_most=False)
 
 
 def check_share_at_most(rule: Mapping, lookup: Lookup, defaults: Mapping) -> Result:
-    got = _share(rule, lookup, defaults)
-    if got is None or isinstance(got, Undecided):
-        return got or []
-    count, total, share = got
-    limit = _threshold(rule["max"])
-    ok = share <= limit if rule.get("inclusive", True) else share < limit
-    if ok:
-        return []
-    return [Violation({"count": count, "total": total, "share": _percent(share),
-                       "limit": _percent(limit)})]
+    return _check_share(rule, lookup, defaults, at_most=True)
 
 
 def check_each_member(rule: Mapping, lookup: Lookup, defaults: Mapping) -> Result:
@@ -249,13 +253,8 @@ def check_replaced_share_at_most(rule: Mapping, lookup: Lookup, defaults: Mappin
     if baseline <= 0 or kept > baseline:
         return [Violation(values, variant="inconsistent")]
     replaced = baseline - kept  # 000: 更換比例 counts old members only, not additions
-    share = Fraction(replaced, baseline)
-    limit = _threshold(rule["max"])
-    ok = share <= limit if rule.get("inclusive", True) else share < limit
-    if ok:
-        return []
-    return [Violation({**values, "replaced": replaced, "share": _percent(share),
-                       "limit": _percent(limit)})]
+    return _share_violations(Fraction(replaced, baseline), rule, at_most=True,
+                             values={**values, "replaced": replaced})
 
 
 @dataclass(frozen=True)

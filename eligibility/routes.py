@@ -27,8 +27,7 @@ def current_programs() -> Mapping[str, ProgramRules]:
     shared = current_app.extensions.get("programs")
     if shared is not None:
         return shared
-    runtime = current_app.extensions.get("bot")  # bot.create_app's shared services
-    services = getattr(runtime, "services", None)
+    services = _services()
     if services is not None and services.get("programs") is not None:
         return services.get("programs")
     path = programs_file()
@@ -58,10 +57,11 @@ def check_eligibility():
 
 
 def funding_lookup():
-    """The injected 統編 -> funded-register lookup (eligibility.funding), if the app offers one."""
-    injected = current_app.extensions.get("funding_lookup")
-    if injected is not None:
-        return injected
-    runtime = current_app.extensions.get("bot")
-    services = getattr(runtime, "services", None)
+    """The 統編 -> funded-register lookup (eligibility.funding), if the app offers one."""
+    services = _services()
     return services.get("funding_lookup") if services is not None else None
+
+
+def _services():
+    """bot.create_app's shared services; None for a bare app with only this blueprint."""
+    return getattr(current_app.extensions.get("bot"), "services", None)

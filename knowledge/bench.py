@@ -1,6 +1,4 @@
-"""Speed measurements for the FAQ engine (called by the lead's `make bench`).
-
-    .venv/bin/python -m knowledge.bench [--entries DIR] [--dev FILE] [--repeat N]
+"""Speed measurements for the FAQ engine (used by `make bench`, bench/__main__.py).
 
 Targets (task brief): ask() p50 <= 5 ms and p99 <= 20 ms on 2 cores; index
 build < 2 s.
@@ -8,14 +6,12 @@ build < 2 s.
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .loader import DEFAULT_ENTRIES_DIR, DEFAULT_SEEDS_DIR, REPO_ROOT
+from .loader import DEFAULT_ENTRIES_DIR, DEFAULT_SEEDS_DIR
 
 
 def _percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -79,20 +75,3 @@ def benchmark_build(entries_dir: str | Path = DEFAULT_ENTRIES_DIR, seeds_dir: st
         "rebuild_s": round(t3 - t2, 3),
         "kb": kb,
     }
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--entries", default=str(DEFAULT_ENTRIES_DIR))
-    parser.add_argument("--dev", default=str(REPO_ROOT.parent / "shared" / "eval" / "faq_dev.jsonl"))
-    parser.add_argument("--repeat", type=int, default=20)
-    args = parser.parse_args()
-    build = benchmark_build(args.entries, DEFAULT_SEEDS_DIR)
-    kb = build.pop("kb")
-    questions = [json.loads(line)["q"] for line in Path(args.dev).read_text(encoding="utf-8").splitlines() if line.strip()]
-    result = {"build": build, "ask": benchmark_ask(kb, questions, args.repeat)}
-    print(json.dumps(result, ensure_ascii=False, indent=2))
-
-
-if __name__ == "__main__":
-    main()

@@ -83,7 +83,7 @@ NEAR_EXACT_FUZZY = 0.9
 
 
 def features(index: SearchIndex, analysis: Analysis, top: Candidate, second: Candidate | None) -> dict[str, float]:
-    cov_q, cov_all, worst_miss = index.coverage(analysis, top.index)
+    cov_q, cov_all, worst_miss = top.coverage or index.coverage(analysis, top.index)
     if second is None:
         margin = 1.0
     else:

@@ -32,8 +32,13 @@ def _quoted(text: str) -> str:
     return json.dumps(" ".join(text.split()), ensure_ascii=False)
 
 
+def _id_line(entry_id: str) -> re.Pattern[str]:
+    """The ``- id: <entry_id>`` line that opens the entry."""
+    return re.compile(rf"^\s*-\s+id:\s*['\"]?{re.escape(entry_id)}['\"]?\s*$", re.M)
+
+
 def find_entry_file(entries_dir: Path, entry_id: str) -> Path | None:
-    pattern = re.compile(rf"^\s*-\s+id:\s*['\"]?{re.escape(entry_id)}['\"]?\s*$", re.M)
+    pattern = _id_line(entry_id)
     for path in sorted(Path(entries_dir).rglob("*.y*ml")):
         if pattern.search(path.read_text(encoding="utf-8")):
             return path
@@ -42,8 +47,8 @@ def find_entry_file(entries_dir: Path, entry_id: str) -> Path | None:
 
 def _insert_alternative(text: str, entry_id: str, phrasing: str) -> str:
     lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines)
-                  if re.match(rf"^\s*-\s+id:\s*['\"]?{re.escape(entry_id)}['\"]?\s*$", line)), None)
+    pattern = _id_line(entry_id)
+    start = next((i for i, line in enumerate(lines) if pattern.match(line)), None)
     if start is None:
         raise EditError(f"entry {entry_id} not found")
     key_indent = len(lines[start]) - len(lines[start].lstrip(" -"))
@@ -103,8 +108,6 @@ def add_phrasing(*, entries_dir: Path, entry_id: str, phrasing: str, reload) -> 
         try:
             with edited(path, new_text):
                 reload()
-        except EditError:
-            raise
         except Exception as exc:
             raise EditError(f"knowledge base rejected the edit: {exc}") from exc
         return path

@@ -9,25 +9,26 @@ from __future__ import annotations
 
 import logging
 
-from bot.messages import Choice, Text
+from bot.messages import Choice, Text, encode_postback
 from bot.texts import t
 from dialogs import framework as fw
 from dialogs.registry import command, set_free_text_handler
 
 from . import unanswered
-from .normalize import normalize_text
+from .loader import ALLOWED_PROGRAMS
 
 log = logging.getLogger(__name__)
 
 MEMORY_LAST_ENTRY = "faq_last_entry"   # previous answered entry: follow-ups (「那共融呢？」)
 MEMORY_PENDING = "faq_pending"         # the question behind a 「你是想問…？」 / programme choice
 MEMORY_PROGRAM = "faq_program"         # programme the owner picked for an ambiguous question
+MEMORY_HANDOFF = "handoff"             # 「找專人」: the next message is a question for staff
 PENDING_MAX_CHARS = 500
 PROGRAM_CHOICES = (("gonghao-2023", "faq.program_gonghao"), ("cluster-2022", "faq.program_cluster"))
 # Which programme a conversation in progress is about (a flow's own data wins when it has one).
 FLOW_PROGRAMS = {fw.FlowId.ELIGIBILITY.value: "gonghao-2023", fw.FlowId.CLUSTER_CHECK.value: "cluster-2022",
                  fw.FlowId.LETTER.value: "gonghao-2023"}
-KNOWN_PROGRAMS = {"gonghao-2023", "cluster-2022", "cluster-2021", "voucher"}
+KNOWN_PROGRAMS = set(ALLOWED_PROGRAMS) - {"general"}
 
 
 # --- context -------------------------------------------------------------------------------------
@@ -135,7 +136,8 @@ def _fallback(request, text: str, result, hint: str | None) -> fw.Turn:
         # 「嗎」「？？」: nothing to hand to staff; ask for the question instead.
         return fw.Turn(request.ctx.forget(MEMORY_PENDING), [Text(t("faq.fallback_no_log"))])
     row = unanswered.log_question(request.session, line_user_id=request.ctx.user_id, question=text,
-                                  result=result, program_hint=hint, reason="fallback")
+                                  candidates=unanswered.candidates_of(result), score=result.score,
+                                  program_hint=hint, reason="fallback")
     return fw.Turn(request.ctx.forget(MEMORY_PENDING), [Text(t("faq.fallback", id=row.id))])
 
 
@@ -146,14 +148,10 @@ def _ask_program(ctx: fw.Context, text: str) -> fw.Turn:
 
 
 def _program_postback(program: str) -> str:
-    from bot.messages import encode_postback
-
     return encode_postback(c="faq_program", arg=program)
 
 
 set_free_text_handler(answer_free_text)
-
-MEMORY_HANDOFF = "handoff"
 
 
 @command("staff_handoff", "找專人", "真人", "真人客服", "客服", "聯絡承辦", "找承辦", "專人", "人工客服")
@@ -189,14 +187,9 @@ def declined_suggestions(request) -> fw.Turn:
     pending = ctx.memory.get(MEMORY_PENDING) or {}
     if not pending.get("q"):
         return fw.Turn(ctx, [Text(t("faq.declined_nothing"))])
-
-    class _Candidates:  # the shape log_question reads from an AskResult
-        suggestions = pending.get("candidates") or []
-        score = pending.get("score") or 0.0
-        debug: dict = {}
-
     row = unanswered.log_question(request.session, line_user_id=ctx.user_id, question=pending["q"],
-                                  result=_Candidates, program_hint=pending.get("hint"), reason="declined")
+                                  candidates=pending.get("candidates"), score=pending.get("score") or 0.0,
+                                  program_hint=pending.get("hint"), reason="declined")
     return fw.Turn(ctx.forget(MEMORY_PENDING), [Text(t("faq.declined_logged", id=row.id))])
 
 

@@ -52,7 +52,7 @@ SYNONYMS_FILE = KNOWLEDGE_DIR / "synonyms.yaml"
 ANSWER_WEIGHT = 0.6
 SYNONYM_WEIGHT = 0.5      # an expanded term is weaker evidence than the user's own word
 RERANK_K = 12             # candidates passed to the fuzzy rerank
-FUZZ_WEIGHT = 0.3 
+FUZZ_WEIGHT = 0.3         # share of the rerank score given to fuzzy similarity
 # Rerank bonus for covering the query's specific words (see coverage()); only
 # for candidates within half of the best BM25 score.  Both chosen on the KB's
 # own leave-one-alternative-out retrieval (top-1 0.53 -> 0.56), not on dev.
@@ -61,7 +61,7 @@ COVERAGE_RERANK_MIN = 0.5
 KB_IDF_SPECIFIC = 3.0     # idf of a word in ~5% of entries: fully specific
 INTERROGATIVE_WEIGHT = 2.0  # 幾份 / 哪幾家 / 多少錢
 GENERAL_BASE_IDF = 7.5    # log(total/freq) of very common words (比較, 今年, 辦法 ~ 8-9)
-GENERAL_UNSEEN_IDF = 14.0  # words jieba's dictionary lacks (often HMM-glued fragments)       # share of the rerank score given to fuzzy similarity
+GENERAL_UNSEEN_IDF = 14.0  # words jieba's dictionary lacks (often HMM-glued fragments)
 
 jieba.setLogLevel(logging.WARNING)
 _ASCII_RUN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
@@ -79,6 +79,17 @@ class Vocabulary:
     advice: tuple[str, ...] = ()
     default_program: str | None = None
     intents: tuple[tuple[str, "re.Pattern[str]"], ...] = ()
+    # term -> the other members of every group it is in (built once: looked up per query word)
+    _synonyms: dict[str, set[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for term in {t for group in self.synonym_groups for t in group}:
+            out: set[str] = set()
+            for group in self.synonym_groups:
+                if term in group:
+                    out |= group
+            out.discard(term)
+            self._synonyms[term] = out
 
     def intents_of(self, norm: str) -> frozenset[str]:
         return frozenset(name for name, pattern in self.intents if pattern.search(norm))
@@ -116,12 +127,11 @@ class Vocabulary:
         return out
 
     def synonyms_of(self, term: str) -> set[str]:
-        out: set[str] = set()
-        for group in self.synonym_groups:
-            if term in group:
-                out |= group
-        out.discard(term)
-        return out
+        """Read-only: the shared set of ``term``'s synonyms."""
+        return self._synonyms.get(term, _NO_SYNONYMS)
+
+
+_NO_SYNONYMS: frozenset[str] = frozenset()
 
 
 class Analyzer:
@@ -140,7 +150,7 @@ class Analyzer:
                     freq = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
                     self._add_word(normalize_text(parts[0]), freq)
         for group in vocabulary.synonym_groups:
-            for term in group:
+            for term in sorted(group):  # set order depends on the hash seed: keep jieba reproducible
                 if len(term) >= 2:
                     self._add_word(term, None)
         # programme and track names must stay whole (共融, 普及, a類 ...)
@@ -245,8 +255,7 @@ class Candidate:
     bm25: float
     fuzzy: float
     rank_score: float
-    cov_q: float = 0.0
-    cov_all: float = 0.0
+    coverage: tuple[float, float, float] | None = None  # SearchIndex.coverage, when the rerank needed it
 
 
 @dataclass
@@ -266,6 +275,7 @@ class SearchIndex:
         self.vocab = analyzer.vocab
         self.entries: list[Entry] = list(entries)
         self.by_id = {e.id: i for i, e in enumerate(self.entries)}
+        self.programs = np.array([e.program for e in self.entries], dtype=str)  # per-query programme weights
         self.docs: list[_Doc] = []
         q_corpus: list[list[str]] = []
         a_corpus: list[list[str]] = []
@@ -375,10 +385,11 @@ class SearchIndex:
             rel = s / best if best > 0 else 0.0
             w = weights[i] if weights is not None else 1.0
             rank = (1 - FUZZ_WEIGHT) * rel + FUZZ_WEIGHT * fz * w
+            coverage = None
             if COVERAGE_WEIGHT and rel >= COVERAGE_RERANK_MIN:
-                cov_q, cov_all, _ = self.coverage(analysis, int(i))
-                rank += COVERAGE_WEIGHT * cov_all * min(w, 1.0)
-            cands.append(Candidate(index=int(i), bm25=s, fuzzy=fz, rank_score=rank))
+                coverage = self.coverage(analysis, int(i))
+                rank += COVERAGE_WEIGHT * coverage[1] * min(w, 1.0)
+            cands.append(Candidate(index=int(i), bm25=s, fuzzy=fz, rank_score=rank, coverage=coverage))
         cands.sort(key=lambda c: c.rank_score, reverse=True)
         return cands
 
@@ -471,10 +482,6 @@ class SearchIndex:
                 continue
             mass += self._word_weight(w)
         return mass
-
-    @property
-    def max_idf(self) -> float:
-        return math.log(1 + (self._n + 0.5) / 0.5)
 
     def intent_mismatch(self, analysis: Analysis, index: int) -> float:
         """1.0 when the question asks for a kind of answer (when/how/how many

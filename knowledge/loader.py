@@ -35,7 +35,6 @@ REQUIRED_FIELDS: tuple[str, ...] = ("id", "program", "question", "answer", "sour
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SEED_NUMBER_PATTERN = re.compile(r"^\d{3}$")
 # kb_format.md: "ideally <= 250 chars, max 600" (a LINE text bubble on a phone).
-ANSWER_SOFT_LIMIT = 250
 ANSWER_HARD_LIMIT = 600
 
 # Answers written by programme staff for questions the documents do not cover live in
@@ -128,7 +127,7 @@ def _as_str_list(value: Any) -> list[str] | None:
     return None
 
 
-def _parse_entry(raw: Any, where: str, errors: list[str], warnings: list[str]) -> Entry | None:
+def _parse_entry(raw: Any, where: str, errors: list[str]) -> Entry | None:
     if not isinstance(raw, dict):
         errors.append(f"{where}: entry is not a mapping")
         return None
@@ -202,7 +201,7 @@ def load_entries_from_file(path: Path, errors: list[str], warnings: list[str], *
         return []
     entries = []
     for index, raw in enumerate(data):
-        entry = _parse_entry(raw, f"{where}#{index + 1}", errors, warnings)
+        entry = _parse_entry(raw, f"{where}#{index + 1}", errors)
         if entry is not None:
             entries.append(entry)
     return entries
@@ -230,15 +229,12 @@ def check_knowledge_base(*, entries_dir: str | Path, seeds_dir: str | Path | Non
     report.files = len(files)
     entries: list[Entry] = []
     for path in files:
-        before = len(report.errors)
         file_entries = load_entries_from_file(path, report.errors, report.warnings, root=root)
         for entry in file_entries:
             errors_before = len(report.errors)
             _validate_entry(entry, seeds, report.errors, report.warnings)
             if len(report.errors) > errors_before:
                 report.invalid_ids.add(entry.id)
-        if len(report.errors) > before and not file_entries:
-            pass  # whole-file problem already reported
         entries.extend(file_entries)
 
     seen_ids: dict[str, Entry] = {}
@@ -278,24 +274,3 @@ def check_knowledge_base(*, entries_dir: str | Path, seeds_dir: str | Path | Non
         if entry.program in ALLOWED_PROGRAMS:
             report.counts[entry.program] = report.counts.get(entry.program, 0) + 1
     return report
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m knowledge.loader [ENTRIES_DIR] [--seeds DIR]``: print the report."""
-    import argparse
-
-    parser = argparse.ArgumentParser(description="Validate the FAQ knowledge base")
-    parser.add_argument("entries", nargs="?", default=str(DEFAULT_ENTRIES_DIR))
-    parser.add_argument("--seeds", default=str(DEFAULT_SEEDS_DIR))
-    args = parser.parse_args(argv)
-    report = check_knowledge_base(entries_dir=args.entries, seeds_dir=args.seeds)
-    print(report.summary())
-    for line in report.errors:
-        print("ERROR  " + line)
-    for line in report.warnings:
-        print("warn   " + line)
-    return 0 if report.ok else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

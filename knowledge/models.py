@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Optional
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -11,15 +11,10 @@ from bot.db import UTCDateTime, utc_now
 
 STATUS_OPEN = "open"
 STATUS_ANSWERED = "answered"
-STATUS_DISMISSED = "dismissed"
-
-
-def _ts_opt() -> Any:
-    return Field(default=None, sa_type=UTCDateTime)
 
 
 class UnansweredQuestion(SQLModel, table=True):
-    # Table name is one staff.metrics.UNANSWERED_TABLES looks for (dashboard counter).
+    # Counted on the staff dashboard (staff.metrics).
     __tablename__ = "unanswered_questions"
     __table_args__ = (sa.Index("ix_unanswered_status_asked", "status", "asked_at"),)
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -34,5 +29,5 @@ class UnansweredQuestion(SQLModel, table=True):
     status: str = Field(default=STATUS_OPEN, max_length=16)
     answer: Optional[str] = Field(default=None, sa_type=sa.Text)
     answered_by: Optional[str] = Field(default=None, max_length=64)
-    answered_at: Optional[datetime] = _ts_opt()
+    answered_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
     added_to_entry: Optional[str] = Field(default=None, max_length=80)  # KB entry the phrasing went to

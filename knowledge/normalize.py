@@ -189,15 +189,6 @@ def normalize_text(text: str) -> str:
     return text
 
 
-def normalize_keep_spaces(text: str) -> str:
-    """Like :func:`normalize_text` but keeps word boundaries as single spaces.
-
-    Useful before segmentation so that ``LINE Pay`` stays two tokens.
-    """
-    parts = re.split(r"\s+", unicodedata.normalize("NFKC", text or ""))
-    return " ".join(p for p in (normalize_text(part) for part in parts) if p)
-
-
 def to_simplified(text: str) -> str:
     """Traditional -> Simplified, character for character (used to help jieba,
     whose dictionary is mostly Simplified)."""

@@ -33,13 +33,15 @@ from typing import Any
 
 import numpy as np
 
+from bot.texts import t
+
 from . import calibration
 from .index import Analysis, Analyzer, Candidate, SearchIndex, build_index, default_analyzer
 from .loader import DEFAULT_ENTRIES_DIR, DEFAULT_SEEDS_DIR, Entry, KBReport, check_knowledge_base
 from .normalize import normalize_text
 
-FALLBACK_TEXT = "不好意思，這個問題我目前還不確定答案，已經幫您轉給承辦同仁，會再由專人回覆您🙏"
-SUGGEST_TEXT = "我不太確定您想問的是哪一題，請從下面選一個最接近的問題；如果都不是，我會請承辦同仁協助您。"
+FALLBACK_TEXT = t("faq.api_fallback")
+SUGGEST_TEXT = t("faq.api_suggest")
 
 # Per-entry multipliers on the BM25 score.
 EXPLICIT_OTHER_WEIGHT = 0.3    # entries of a programme the user did not name
@@ -150,12 +152,8 @@ class KnowledgeBase:
             raise KnowledgeBaseError(report)
         if not self.entries_dir.is_dir():
             raise KnowledgeBaseError(report)
-        entries, seen = [], set()
-        for e in report.entries:
-            if e.id in report.invalid_ids or e.id in seen:
-                continue
-            seen.add(e.id)
-            entries.append(e)
+        # A duplicated id is in invalid_ids, so every id left is unique.
+        entries = [e for e in report.entries if e.id not in report.invalid_ids]
         return _State(index=build_index(entries, self._analyzer), report=report)
 
     def reload(self, *, strict: bool = True) -> KBReport:
@@ -301,7 +299,7 @@ class KnowledgeBase:
         return False
 
     # ---- follow-ups ----------------------------------------------------------
-    def _is_elliptical(self, norm: str, analysis: Analysis) -> bool:
+    def _is_elliptical(self, norm: str) -> bool:
         if not norm or len(norm) > FOLLOWUP_MAX_CHARS:
             return False
         if norm.endswith("呢") or norm.startswith(_FOLLOWUP_START):
@@ -392,7 +390,7 @@ class KnowledgeBase:
         followup = False
         new_facets: list[str] = []
         old_facets: list[str] = []
-        if previous is not None and self._is_elliptical(norm, analysis):
+        if previous is not None and self._is_elliptical(norm):
             followup = True
             new_facets = self._facets_in(norm)
             extra = self._strip_facets(previous.question) if new_facets else normalize_text(previous.question)
@@ -441,22 +439,16 @@ class KnowledgeBase:
         return None
 
     def _program_weights(self, index: SearchIndex, named: set[str], context: str | None) -> np.ndarray | None:
-        if not named and not context:
-            context = self._analyzer.vocab.default_program
-            boost = DEFAULT_PROGRAM_WEIGHT
-        else:
-            boost = HINT_WEIGHT
-        if not named and not context:
+        programs = index.programs
+        if named:
+            others = np.where(programs == "general", EXPLICIT_GENERAL_WEIGHT, EXPLICIT_OTHER_WEIGHT)
+            return np.where(np.isin(programs, list(named)), 1.0, others)
+        boost = HINT_WEIGHT
+        if not context:
+            context, boost = self._analyzer.vocab.default_program, DEFAULT_PROGRAM_WEIGHT
+        if not context:
             return None
-        weights = np.ones(len(index.entries))
-        for i, e in enumerate(index.entries):
-            if named:
-                if e.program in named:
-                    continue
-                weights[i] = EXPLICIT_GENERAL_WEIGHT if e.program == "general" else EXPLICIT_OTHER_WEIGHT
-            elif e.program == context:
-                weights[i] = boost
-        return weights
+        return np.where(programs == context, boost, 1.0)
 
     def _context_candidate(self, index: SearchIndex, analysis: Analysis, cands: list[Candidate],
                            program: str) -> tuple[Entry, float] | None:

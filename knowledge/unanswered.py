@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from sqlmodel import Session, select
 
 from bot.db import utc_now
 from bot.messages import Text
-from bot.models import RoleGrant
 from bot.outbox import enqueue_multicast, enqueue_push
-from bot.services import audit
+from bot.services import audit, user_ids_with_role
 from bot.texts import t
 from bot.timeutil import to_taipei
 
@@ -38,11 +36,25 @@ class AnswerOutcome:
     added_to: str | None = None  # entry id (phrasing) or new entry id
 
 
-def log_question(session: Session, *, line_user_id: str | None, question: str, result: Any = None,
-                 program_hint: str | None = None, reason: str = "fallback") -> UnansweredQuestion:
+def candidates_of(result) -> list[dict[str, str]]:
+    """The engine's best guesses for an AskResult (suggestions first, then its ranking), at most 3:
+    they help staff answer quickly."""
+    candidates: list[dict[str, str]] = []
+    seen = set()
+    for item in list(result.suggestions) + [{"entry_id": i, "question": ""} for i, _ in result.debug.get("top", [])]:
+        if item["entry_id"] in seen:
+            continue
+        seen.add(item["entry_id"])
+        candidates.append({"entry_id": item["entry_id"], "question": item.get("question", "")})
+        if len(candidates) == 3:
+            break
+    return candidates
+
+
+def log_question(session: Session, *, line_user_id: str | None, question: str, candidates: list | None = None,
+                 score: float = 0.0, program_hint: str | None = None, reason: str = "fallback") -> UnansweredQuestion:
     """Record a question the FAQ could not answer and tell every staff member (once per question).
 
-    ``result`` is the engine's AskResult (its best candidates help staff answer quickly).
     The same person asking the same open question again does not create a second row."""
     question = " ".join((question or "").split())[:1000]
     existing = session.exec(select(UnansweredQuestion).where(
@@ -50,19 +62,8 @@ def log_question(session: Session, *, line_user_id: str | None, question: str, r
         UnansweredQuestion.status == STATUS_OPEN)).first()
     if existing is not None:
         return existing
-    candidates = []
-    if result is not None:
-        seen = set()
-        for item in list(result.suggestions) + [{"entry_id": i, "question": ""} for i, _ in result.debug.get("top", [])]:
-            if item["entry_id"] in seen:
-                continue
-            seen.add(item["entry_id"])
-            candidates.append({"entry_id": item["entry_id"], "question": item.get("question", "")})
-            if len(candidates) == 3:
-                break
-    row = UnansweredQuestion(line_user_id=line_user_id, question=question, candidates=candidates,
-                             score=float(getattr(result, "score", 0.0) or 0.0), program_hint=program_hint,
-                             reason=reason)
+    row = UnansweredQuestion(line_user_id=line_user_id, question=question, candidates=list(candidates or []),
+                             score=float(score or 0.0), program_hint=program_hint, reason=reason)
     session.add(row)
     session.flush()
     audit(session, actor=line_user_id, action="faq_unanswered", target=str(row.id), reason=reason)
@@ -70,12 +71,8 @@ def log_question(session: Session, *, line_user_id: str | None, question: str, r
     return row
 
 
-def staff_user_ids(session: Session) -> list[str]:
-    return sorted(set(session.exec(select(RoleGrant.line_user_id).where(RoleGrant.role == "staff")).all()))
-
-
 def notify_staff(session: Session, *, row: UnansweredQuestion) -> int:
-    staff = [uid for uid in staff_user_ids(session) if uid != row.line_user_id]
+    staff = [uid for uid in user_ids_with_role(session, "staff") if uid != row.line_user_id]
     if not staff:
         return 0
     preview = row.question if len(row.question) <= QUESTION_PREVIEW_CHARS else row.question[:QUESTION_PREVIEW_CHARS] + "…"
@@ -179,7 +176,3 @@ def parse_reply_argument(argument: str) -> tuple[int, str] | None:
     if not m:
         return None
     return int(unicodedata.normalize("NFKC", m.group(1))), m.group(2).strip()
-
-
-def today_taipei() -> date:
-    return to_taipei(utc_now()).date()

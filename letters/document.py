@@ -15,6 +15,7 @@ import yaml
 
 from bot.texts import t
 from bot.timeutil import TAIPEI, to_taipei
+from visits.service import programs_doc
 
 TEMPLATE_FILE = Path(__file__).resolve().parent / "templates" / "letter.yaml"
 
@@ -31,25 +32,15 @@ def template() -> dict:
 
 # --- campaign settings (programs.yaml `campaign:`) ----------------------------------------------
 
-_programs_cache: dict[str, tuple[float, dict]] = {}
-
-
-def programs_file_data(path: str) -> dict:
-    """The programmes file, re-read when it changes on disk."""
-    mtime = Path(path).stat().st_mtime
-    cached = _programs_cache.get(path)
-    if cached is None or cached[0] != mtime:
-        with open(path, encoding="utf-8") as handle:
-            cached = (mtime, yaml.safe_load(handle) or {})
-        _programs_cache[path] = cached
-    return cached[1]
+def programme_data(config: dict, program_id: str) -> dict:
+    """The programme's section of PROGRAMS_FILE (re-read when the file changes on disk)."""
+    return (programs_doc(config).get("programs") or {}).get(program_id) or {}
 
 
 def campaign_settings(config: dict, program_id: str = "gonghao-2023") -> dict:
     """The programme's ``campaign:`` section (empty dict when absent). Tests may override it via
     ``config["LETTERS_CAMPAIGN_OVERRIDES"] = {program_id: {...}}``."""
-    programs = programs_file_data(config["PROGRAMS_FILE"]).get("programs", {})
-    campaign = dict((programs.get(program_id) or {}).get("campaign") or {})
+    campaign = dict(programme_data(config, program_id).get("campaign") or {})
     campaign.update((config.get("LETTERS_CAMPAIGN_OVERRIDES") or {}).get(program_id, {}))
     return campaign
 
@@ -149,9 +140,7 @@ def parse_email(text: str) -> str:
     return value
 
 
-_COUNTIES = ("臺北市", "新北市", "桃園市", "臺中市", "臺南市", "高雄市", "基隆市", "新竹市", "嘉義市",
-             "新竹縣", "苗栗縣", "彰化縣", "南投縣", "雲林縣", "嘉義縣", "屏東縣", "宜蘭縣", "花蓮縣",
-             "臺東縣", "澎湖縣", "金門縣", "連江縣")
+_COUNTIES = tuple(t("eligibility.counties").split("、"))  # the list the eligibility intake uses
 
 
 def split_address(address: str) -> tuple[str | None, str | None]:

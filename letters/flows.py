@@ -10,11 +10,9 @@ attach a photo of the stamped paper page (公司大小章).
 """
 from __future__ import annotations
 
-from sqlmodel import select
 
 from bot.messages import Card, Choice, Text
-from bot.models import User
-from bot.services import audit
+from bot.services import audit, find_user
 from bot.texts import t
 from bot.timeutil import format_roc_datetime
 from companies.models import Company
@@ -36,10 +34,7 @@ def _config(ctx: fw.Context) -> dict:
 
 
 def _campaign(ctx: fw.Context) -> dict:
-    try:
-        return doc.campaign_settings(_config(ctx), ctx.data.get("program_id") or "gonghao-2023")
-    except (OSError, KeyError):
-        return {}
+    return doc.campaign_settings(_config(ctx), ctx.data.get("program_id") or "gonghao-2023")
 
 
 def _signing(ctx: fw.Context) -> bool:
@@ -222,7 +217,7 @@ def _done(ctx: fw.Context) -> fw.Context:
 
 def display_name_of(session, services, user_id: str) -> str | None:
     """The signer's LINE display name (stored on the user once they consented)."""
-    user = session.exec(select(User).where(User.line_user_id == user_id)).first()
+    user = find_user(session, user_id)
     if user is not None and user.display_name:
         return user.display_name
     profile = services.gateway.get_profile(user_id) if services is not None else None
@@ -283,7 +278,7 @@ def _finish_photo(request) -> fw.Turn:
     if not content:
         return fw.current_question(LETTER_FLOW, ctx.without_answer("photo"), [Text(t("letters.photo_failed"))])
     service.attach_photo(request.session, letter=letter, content=content, actor=ctx.user_id,
-                         mime=service.sniff_image_mime(content), line_message_id=photo["message_id"], now=ctx.now)
+                         line_message_id=photo["message_id"], now=ctx.now)
     audit(request.session, actor=ctx.user_id, action="letter_photo_attached", target=f"letter:{letter.id}")
     return fw.Turn(_done(ctx), [Text(t("letters.photo_attached"))], show_menu=True)
 
@@ -341,13 +336,13 @@ def _status_card(request, letter: Letter) -> Card:
     version = service.current_version(session, letter=letter)
     company = session.get(Company, letter.company_id)
     url = links.pdf_url(request.services.config, letter_id=letter.id, version_id=version.id, user_id=request.ctx.user_id)
-    photos = service.attachments_of(session, letter_id=letter.id)
+    photo = service.has_photo(session, letter_id=letter.id)
     return Card(
         title=t("letters.status_title"),
         rows=((t("letters.status_company"), company.name if company else ""),
               (t("letters.status_version"), str(version.version_no)),
               (t("letters.status_signed_at"), format_roc_datetime(version.signed_at)),
-              (t("letters.status_photo"), t("letters.status_photo_yes" if photos else "letters.status_photo_no")),
+              (t("letters.status_photo"), t("letters.status_photo_yes" if photo else "letters.status_photo_no")),
               (t("letters.status_hash"), version.sha256[:12] + "…")),
         buttons=(Choice(t("letters.signed_download"), kind="uri", uri=url),),
         quick_replies=_letter_actions())

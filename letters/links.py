@@ -7,9 +7,9 @@
 """
 from __future__ import annotations
 
-import hashlib
-
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from bot.signing import link_serializer
 
 DRAFT = "letter-draft"
 SIGN = "letter-sign"
@@ -29,11 +29,7 @@ def pdf_max_age(config: dict) -> int:
 
 
 def _serializer(config: dict, purpose: str) -> URLSafeTimedSerializer:
-    secret = config.get("SECRET_KEY") or config.get("LETTERS_LINK_SECRET") or config.get("LINE_CHANNEL_SECRET")
-    if not secret:
-        raise RuntimeError("letters need SECRET_KEY or LINE_CHANNEL_SECRET to sign links")
-    key = hashlib.sha256(f"letters-links:{secret}".encode()).hexdigest()
-    return URLSafeTimedSerializer(key, salt=purpose)
+    return link_serializer(config, "letters-links", purpose)
 
 
 def make_token(config: dict, purpose: str, payload: dict) -> str:

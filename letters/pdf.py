@@ -105,7 +105,6 @@ def render_letter_pdf(*, letter: Letter, version: LetterVersion, events: list[Le
     content = json.loads(version.canonical_json)
     fields = content["fields"]
     campaign = content["campaign"]
-    signer = content["signer"]
     signed_at = version.signed_at
     pdf = LetterPDF(find_font(font_path), f"{cert['letter_id']} {letter.id}-v{version.version_no}　SHA-256 {version.sha256[:16]}…")
     pdf.set_title(tpl["subtitle"])

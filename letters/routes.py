@@ -17,6 +17,7 @@ from bot.outbox import enqueue_push
 from bot.services import audit
 from bot.staff_auth import require_staff_token
 from bot.texts import t
+from bot.http import int_arg
 from dialogs import framework as fw
 from letters import document as doc
 from letters import links, service
@@ -255,7 +256,7 @@ def letter_detail(letter_id: int):
 @staff_bp.get("/letters/<int:letter_id>/pdf")
 @staff_only
 def staff_pdf(letter_id: int):
-    version = request.args.get("version", type=int)
+    version = int_arg("version", None)
     version_id = None
     if version:
         with _runtime().database.session() as session:

@@ -19,6 +19,7 @@ from bot.timeutil import format_roc_datetime
 from companies.models import Company, CompanyMember
 from letters import document as doc
 from letters.models import Letter, LetterAttachment, LetterEvent, LetterVersion
+from visits.photos import sniff_mime
 
 EVENT_KINDS = ("started", "viewed", "consented", "signed", "photo_attached", "downloaded", "corrected",
                "withdrawn")
@@ -97,6 +98,12 @@ def events_of(session: Session, *, letter_id: int) -> list[LetterEvent]:
 def attachments_of(session: Session, *, letter_id: int) -> list[LetterAttachment]:
     return list(session.exec(select(LetterAttachment).where(LetterAttachment.letter_id == letter_id)
                              .order_by(LetterAttachment.id)).all())
+
+
+def has_photo(session: Session, *, letter_id: int) -> bool:
+    """Whether a stamped-page photo is attached (without loading the images)."""
+    return session.exec(select(LetterAttachment.id).where(LetterAttachment.letter_id == letter_id)
+                        .limit(1)).first() is not None
 
 
 def version_content(version: LetterVersion) -> dict:
@@ -217,9 +224,12 @@ def withdraw_letter(session: Session, *, letter: Letter, actor: str, campaign: d
     return event
 
 
-def attach_photo(session: Session, *, letter: Letter, content: bytes, actor: str, mime: str = "image/jpeg",
+def attach_photo(session: Session, *, letter: Letter, content: bytes, actor: str,
                  line_message_id: str | None = None, now: datetime | None = None) -> LetterAttachment:
     version = current_version(session, letter=letter)
+    mime = sniff_mime(content)
+    if not mime.startswith("image/"):
+        mime = "image/jpeg"  # LINE sends photos as JPEG
     attachment = LetterAttachment(letter_id=letter.id, version_id=version.id if version else None, mime=mime,
                                   sha256=doc.sha256_hex(content), size=len(content), content=content,
                                   line_message_id=line_message_id)
@@ -232,16 +242,6 @@ def attach_photo(session: Session, *, letter: Letter, content: bytes, actor: str
 
 def record_download(session: Session, *, letter: Letter, version: LetterVersion, actor: str, via: str) -> LetterEvent:
     return append_event(session, letter=letter, kind="downloaded", actor=actor, version=version, via=via)
-
-
-def sniff_image_mime(content: bytes) -> str:
-    if content.startswith(b"\x89PNG"):
-        return "image/png"
-    if content[:3] == b"GIF":
-        return "image/gif"
-    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
-        return "image/webp"
-    return "image/jpeg"
 
 
 # --- verification --------------------------------------------------------------------------------
@@ -345,8 +345,7 @@ def _prior_labels(program_id: str, config: dict | None) -> dict:
     """Labels of the intake's prior-funding choices, from the programmes file."""
     if not config:
         return {}
-    programme = doc.programs_file_data(config["PROGRAMS_FILE"]).get("programs", {}).get(program_id) or {}
-    fields = (programme.get("eligibility") or {}).get("fields") or {}
+    fields = (doc.programme_data(config, program_id).get("eligibility") or {}).get("fields") or {}
     return dict((fields.get("prior_funding") or {}).get("choices") or {})
 
 
@@ -355,11 +354,11 @@ def letters_table(session: Session, *, program_id: str | None = None) -> list[di
     statement = select(Letter).order_by(Letter.id)
     if program_id:
         statement = statement.where(Letter.program_id == program_id)
+    with_photo = set(session.exec(select(LetterAttachment.letter_id).distinct()).all())
     result = []
     for letter in session.exec(statement).all():
         company = session.get(Company, letter.company_id)
         version = current_version(session, letter=letter)
-        photos = attachments_of(session, letter_id=letter.id)
         result.append({
             "id": letter.id, "program_id": letter.program_id, "company_id": letter.company_id,
             "company_name": company.name if company else None, "tax_id": company.tax_id if company else None,
@@ -370,7 +369,7 @@ def letters_table(session: Session, *, program_id: str | None = None) -> list[di
             "channel": version.channel if version else None,
             "signer_display_name": version.signer_display_name if version else None,
             "withdrawn_at": doc.taipei_iso(letter.withdrawn_at) if letter.withdrawn_at else None,
-            "photo_attached": bool(photos), "events": letter.event_count,
+            "photo_attached": letter.id in with_photo, "events": letter.event_count,
         })
     return result
 

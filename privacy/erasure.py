@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from bot.db import utc_now
-from bot.models import Conversation, InboundEvent, OutboundMessage, User
-from bot.services import audit
+from bot.models import Conversation, InboundEvent, OutboundMessage
+from bot.services import audit, find_user
 from privacy import datamap
 from privacy.models import PrivacyErasure
 from privacy.registry import TableRule, is_personal_key, rule_for
@@ -49,7 +49,7 @@ class Erasure:
 def identifiers(session: Session, *, line_user_id: str) -> set[str]:
     """Personal values of this person that may have been copied into other rows."""
     values: set[str] = set()
-    user = session.exec(select(User).where(User.line_user_id == line_user_id)).first()
+    user = find_user(session, line_user_id)
     if user and user.display_name:
         values.add(user.display_name)
     tables = {t.name: t for t in datamap.all_tables(session)}
@@ -143,7 +143,7 @@ def erase_person(session: Session, *, line_user_id: str, config: dict, reply_key
     tables = {t.name: t for t in datamap.all_tables(session)}
 
     # ORM objects the dispatcher may hold in this very session: change them through the ORM.
-    user = session.exec(select(User).where(User.line_user_id == line_user_id)).first()
+    user = find_user(session, line_user_id)
     result.found = user is not None
     conversation = session.get(Conversation, line_user_id)
     if conversation is not None:
@@ -180,18 +180,11 @@ def erase_person(session: Session, *, line_user_id: str, config: dict, reply_key
     if "companies" in tables:
         _erase_companies(session, line_user_id=line_user_id, result=result, retained_letter="letter" in result.retained)
 
-    for table in tables.values():
-        rule = rule_for(table)
-        if rule.handler is not None:
-            for reason in rule.handler(session, line_user_id=line_user_id, pseudonym=pseudonym, values=values) or ():
-                if reason not in result.retained:
-                    result.retained.append(reason)
-        if not rule.generic:
-            continue
-        _apply_rule(session, table, rule, line_user_id=line_user_id, pseudonym=pseudonym, result=result)
-    for table in tables.values():
-        if rule_for(table).generic:
-            _scrub_table(session, table, line_user_id=line_user_id, pseudonym=pseudonym, values=values, result=result)
+    generic = [table for table in tables.values() if rule_for(table).generic]
+    for table in generic:
+        _apply_rule(session, table, rule_for(table), line_user_id=line_user_id, pseudonym=pseudonym, result=result)
+    for table in generic:
+        _scrub_table(session, table, line_user_id=line_user_id, pseudonym=pseudonym, values=values, result=result)
 
     session.add(PrivacyErasure(pseudonym=pseudonym, reply_key=reply_key))
     audit(session, actor=actor or pseudonym, action="privacy_erased", target=pseudonym,

@@ -232,15 +232,6 @@ def _ask_value(ctx: fw.Context):
     return [Text(t("privacy.correct_ask_value", label=item.get("label", ""), current=current))]
 
 
-def _counties() -> list[str]:
-    try:
-        return t("eligibility.counties").split("、")
-    except (KeyError, FileNotFoundError):
-        from letters.document import _COUNTIES
-
-        return list(_COUNTIES)
-
-
 def _parse_value(ctx: fw.Context, user_input: fw.UserInput):
     item = _field(ctx) or {}
     answer = user_input.answer_text.strip()
@@ -262,8 +253,10 @@ def _parse_value(ctx: fw.Context, user_input: fw.UserInput):
                 return key
         raise fw.Invalid(t("privacy.correct_pick_field"))
     if kind == "county":
+        from eligibility.flows import counties
+
         value = answer.replace("台", "臺")
-        if value in _counties():
+        if value in counties():
             return value
         raise fw.Invalid(t("privacy.invalid_county"))
     limit = int(item.get("max", 200))

@@ -6,7 +6,7 @@ before anyone declares anything. A domain declares a rule when the generic guess
 
     from privacy.registry import register_personal_data
     register_personal_data("visits", user_columns=("advisor_line_user_id", "created_by"),
-                           owner_columns=(), retain_reason="visit_records")
+                           owner_columns=(), retain_reason="visits")
 
 Terms (used by the summary, the export and erasure — 個資法 第3條 查詢、修正、停止處理、刪除):
 * ``user_columns``: columns that may hold a LINE user id (a string, or a JSON list of ids). On
@@ -20,18 +20,15 @@ Terms (used by the summary, the export and erasure — 個資法 第3條 查詢�
 * ``delete_rows``: the person's rows are deleted outright (conversation state, sessions…).
 * ``retain_reason``: the person's rows are kept (pseudonymised) because a rule requires it; the key
   of a zh-TW text in ``bot/texts/privacy.yaml`` (``retain_<reason>``) that tells the owner why.
-* ``handler``: ``(session, *, line_user_id, pseudonym, values) -> list[str]`` for tables that need
-  more than columns; ``values`` are the person's identifiers (names, phones, e-mails); returns the
-  retention reasons it applied. (The hash-chained letters use privacy.letters_retention.)
-* ``generic=False``: erasure leaves the table to its handler (its retained values are not scrubbed).
+* ``generic=False``: erasure leaves the table alone (privacy.erasure handles it: the hash-chained
+  letters through privacy.letters_retention); its retained values are not scrubbed.
 Every string and JSON column of every table is additionally scrubbed of the person's identifiers
 (LINE id, names, phones, e-mails), whatever the rules say.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Callable
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -45,11 +42,9 @@ class TableRule:
     json_columns: tuple[str, ...] = ()
     delete_rows: bool = False
     retain_reason: str | None = None
-    handler: Callable | None = None
     related_by_company: bool = False  # rows of the person's companies belong in their export
-    declared: bool = True
-    generic: bool = True  # False: erasure leaves this table to its handler / to privacy.erasure
-    hidden_columns: tuple[str, ...] = field(default=())  # never exported (hashes of secrets…)
+    generic: bool = True  # False: erasure leaves this table to privacy.erasure's own code
+    hidden_columns: tuple[str, ...] = ()  # never exported (hashes of secrets…)
 
 
 RULES: dict[str, TableRule] = {}
@@ -57,15 +52,13 @@ RULES: dict[str, TableRule] = {}
 
 def register_personal_data(table: str, *, user_columns=(), erase_columns=(), json_columns=(),
                            retain_reason: str | None = None, owner_columns=None, delete_rows: bool = False,
-                           handler: Callable | None = None, related_by_company: bool = False,
-                           hidden_columns=(), generic: bool = True) -> TableRule:
+                           related_by_company: bool = False, hidden_columns=(), generic: bool = True) -> TableRule:
     """Declare how ``table`` holds personal data (see the module docstring). Last one wins."""
     user_columns = tuple(user_columns)
     rule = TableRule(table=table, user_columns=user_columns,
                      owner_columns=tuple(user_columns if owner_columns is None else owner_columns),
                      erase_columns=tuple(erase_columns), json_columns=tuple(json_columns),
-                     delete_rows=delete_rows, retain_reason=retain_reason, handler=handler,
-                     related_by_company=related_by_company, hidden_columns=tuple(hidden_columns),
+                     delete_rows=delete_rows, retain_reason=retain_reason, related_by_company=related_by_company, hidden_columns=tuple(hidden_columns),
                      generic=generic)
     RULES[table] = rule
     return rule
@@ -103,7 +96,7 @@ def infer_rule(table: sa.Table) -> TableRule:
                   if c.name not in user_columns and not c.primary_key and is_personal_key(c.name) and _texty(c))
     json_columns = tuple(c.name for c in table.columns if isinstance(c.type, sa.JSON))
     return TableRule(table=table.name, user_columns=user_columns, owner_columns=owners, erase_columns=erase,
-                     json_columns=json_columns, declared=False)
+                     json_columns=json_columns)
 
 
 def _texty(column: sa.Column) -> bool:

@@ -3,7 +3,6 @@ processing (seed 002 捌 六; 個資法 第3條). Keyword-only functions over a 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import secrets
@@ -11,11 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from bot.db import utc_now
+from bot.signing import link_serializer
 from bot.models import User
-from bot.services import audit
+from bot.services import audit, find_user
 from privacy import datamap
 
 EXPORT_PURPOSE = "privacy-export"
@@ -28,13 +28,8 @@ def current_consent_version() -> str:
     return CONSENT_VERSION
 
 
-def has_current_consent(user: User | None) -> bool:
-    """Consent to *this* version of the statement (a new version asks again)."""
-    return bool(user and user.consent_version and user.consent_version == current_consent_version())
-
-
 def get_user(session: Session, *, line_user_id: str) -> User | None:
-    return session.exec(select(User).where(User.line_user_id == line_user_id)).first()
+    return find_user(session, line_user_id)
 
 
 # --- the data map for one person ------------------------------------------------------------------
@@ -112,11 +107,7 @@ def _csv_safe(text: str) -> str:
 # --- the export link ------------------------------------------------------------------------------
 
 def _serializer(config: dict) -> URLSafeTimedSerializer:
-    secret = config.get("SECRET_KEY") or config.get("PRIVACY_SECRET") or config.get("LINE_CHANNEL_SECRET")
-    if not secret:
-        raise RuntimeError("privacy export links need SECRET_KEY or LINE_CHANNEL_SECRET")
-    key = hashlib.sha256(f"privacy-export:{secret}".encode()).hexdigest()
-    return URLSafeTimedSerializer(key, salt=EXPORT_PURPOSE)
+    return link_serializer(config, "privacy-export", EXPORT_PURPOSE)
 
 
 def export_seconds(config: dict) -> int:

@@ -87,11 +87,13 @@ class DeliveryReport:
 
 class BatchDeliverer:
     def __init__(self, *, database, gateway, max_attempts: int = 8, base_delay: float = 0.5,
-                 workers: int = 8, rates: dict[str, float] | None = None):
+                 workers: int = 8, rates: dict[str, float] | None = None,
+                 retry_window: timedelta = timedelta(hours=24)):
         self.database = database
         self.gateway = gateway
         self.max_attempts = max_attempts
         self.base_delay = base_delay
+        self.retry_window = retry_window
         self.workers = workers
         self.buckets = {kind: TokenBucket(rate) for kind, rate in (rates or RATE_LIMITS).items()}
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reminder-send")
@@ -115,7 +117,7 @@ class BatchDeliverer:
                 .values(status="sending", attempts=OutboundMessage.attempts + 1, next_attempt_at=now)
                 .returning(OutboundMessage.id, OutboundMessage.kind, OutboundMessage.recipient,
                            OutboundMessage.recipients, OutboundMessage.messages, OutboundMessage.retry_key,
-                           OutboundMessage.attempts)).all()
+                           OutboundMessage.attempts, OutboundMessage.created_at)).all()
             return [dict(row._mapping) for row in claimed]
 
     def _inactive(self, user_ids: set[str]) -> set[str]:
@@ -182,8 +184,12 @@ class BatchDeliverer:
                 report.cancelled += len(blocked)
             for row, result in failures:
                 error = f"{result.status}: {result.detail}"[:500]
-                if result.outcome in ("retry", "ambiguous") and row["attempts"] < self.max_attempts:
-                    delay = result.retry_after or self.base_delay * (2 ** (row["attempts"] - 1))
+                # The outbox's rule (bot.outbox.OutboxSender._retry): a retryable failure gives up
+                # only after max_attempts AND retry_window, so a LINE outage longer than the
+                # backoff does not turn every queued reminder into a dead letter.
+                gave_up = row["attempts"] >= self.max_attempts and stamp - row["created_at"] >= self.retry_window
+                if result.outcome in ("retry", "ambiguous") and not gave_up:
+                    delay = result.retry_after or self.base_delay * (2 ** min(row["attempts"] - 1, 20))
                     delay = min(delay, 300) * (1 + random.random() * 0.2)
                     values = {"status": "pending", "next_attempt_at": stamp + timedelta(seconds=delay),
                               "last_error": error}

@@ -2,11 +2,10 @@
 「開啟提醒」, and the owner's answers to a visit reminder (確認訪視 / 申請改期 postbacks)."""
 from __future__ import annotations
 
-from sqlmodel import select
 
-from bot.messages import Card, Choice, Text
+from bot.messages import Choice, Text
 from bot.models import User
-from bot.services import audit
+from bot.services import audit, find_user
 from bot.texts import t
 from bot.timeutil import format_roc_datetime
 from dialogs import framework as fw
@@ -14,6 +13,7 @@ from dialogs.registry import command, register_flow
 from scheduler.service import upcoming_for
 from scheduler.settings import default_schedule, schedules_for
 from visits import booking
+from visits.parse import parse_mode
 
 
 # --- visit booking ------------------------------------------------------------------------
@@ -60,15 +60,10 @@ def _ask_mode(ctx: fw.Context):
 
 
 def _parse_mode(ctx: fw.Context, user_input: fw.UserInput) -> str:
-    answer = user_input.answer_text.strip()
-    for mode in booking.MODES:
-        if answer in (mode, booking.mode_label(mode)) or (answer and booking.mode_label(mode) in answer):
-            return mode
-    if answer in ("到府", "實地", "現場", "現地訪視"):
-        return "onsite"
-    if answer in ("視訊", "遠端", "線上會議"):
-        return "online"
-    raise fw.Invalid(t("reminders.booking_bad_mode"))
+    mode = parse_mode(user_input.answer_text)  # 現地 / 到府 / 視訊 / 線上會議 …, as advisors type them
+    if mode not in booking.MODES:
+        raise fw.Invalid(t("reminders.booking_bad_mode"))
+    return mode
 
 
 def _company_name(ctx: fw.Context, value) -> str:
@@ -131,36 +126,30 @@ def start_booking(request) -> fw.Turn:
 
 # --- answers to a visit reminder ---------------------------------------------------------
 
-def _visit_id(request) -> int | None:
-    try:
-        return int(request.argument)
-    except (TypeError, ValueError):
-        return None
+def _answer_visit(request, answer, reply) -> fw.Turn:
+    """確認訪視 / 申請改期 from a reminder's buttons. A stale button (the visit was cancelled or
+    moved, or is not theirs) is told so instead."""
+    argument = (request.argument or "").strip()
+    visit = answer(request.session, visit_id=int(argument), user_id=request.ctx.user_id) \
+        if argument.isdigit() else None
+    return fw.Turn(request.ctx, [Text(reply(visit) if visit is not None else t("reminders.visit_not_found"))])
 
 
 @command("visit_confirm")
 def confirm_visit(request) -> fw.Turn:
-    visit_id = _visit_id(request)
-    visit = booking.confirm_visit(request.session, visit_id=visit_id, user_id=request.ctx.user_id) if visit_id else None
-    if visit is None:
-        return fw.Turn(request.ctx, [Text(t("reminders.visit_not_found"))])
-    return fw.Turn(request.ctx, [Text(t("reminders.visit_confirmed", when=format_roc_datetime(visit.scheduled_at),
-                                        mode=booking.mode_label(visit.mode)))])
+    return _answer_visit(request, booking.confirm_visit, lambda visit: t(
+        "reminders.visit_confirmed", when=format_roc_datetime(visit.scheduled_at), mode=booking.mode_label(visit.mode)))
 
 
 @command("visit_reschedule")
 def reschedule_visit(request) -> fw.Turn:
-    visit_id = _visit_id(request)
-    visit = booking.request_reschedule(request.session, visit_id=visit_id, user_id=request.ctx.user_id) if visit_id else None
-    if visit is None:
-        return fw.Turn(request.ctx, [Text(t("reminders.visit_not_found"))])
-    return fw.Turn(request.ctx, [Text(t("reminders.visit_reschedule_asked"))])
+    return _answer_visit(request, booking.request_reschedule, lambda visit: t("reminders.visit_reschedule_asked"))
 
 
 # --- 我的提醒 / 停止提醒 / 開啟提醒 -----------------------------------------------------------
 
 def _user(request) -> User | None:
-    return request.session.exec(select(User).where(User.line_user_id == request.ctx.user_id)).first()
+    return find_user(request.session, request.ctx.user_id)
 
 
 @command("my_reminders", "我的提醒", "提醒", "我的行程", "查提醒")

@@ -7,6 +7,7 @@ from sqlmodel import select
 
 from bot.models import OutboundMessage
 from bot.staff_auth import require_staff_token
+from bot.http import int_arg
 
 bp = Blueprint("scheduler_staff", __name__, url_prefix="/staff")
 STATUSES = ("pending", "sending", "sent", "dead", "cancelled")
@@ -18,7 +19,7 @@ def outbox():
     status = request.args.get("status", "dead")
     if status not in STATUSES:
         return jsonify({"error": f"status must be one of {', '.join(STATUSES)}"}), 422
-    limit = max(1, min(500, request.args.get("limit", 100, type=int) or 100))
+    limit = int_arg("limit", 100, high=500)
     runtime = current_app.extensions["bot"]
     with runtime.database.session() as session:
         counts = dict(session.exec(select(OutboundMessage.status, sa.func.count(OutboundMessage.id))

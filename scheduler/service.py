@@ -21,29 +21,30 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from bot.db import utc_now
+from bot.db import insert_ignoring_duplicates, utc_now
 from bot.messages import Choice, Text, encode_postback, to_line_messages
 from bot.models import OutboundMessage, User
 from bot.outbox import enqueue_multicast
 from bot.texts import t
-from bot.timeutil import TAIPEI, format_roc_date, format_roc_datetime, to_taipei
+from bot.timeutil import TAIPEI, format_roc_datetime, to_taipei
 from companies.models import Company, CompanyMember
 from scheduler import audiences
 from scheduler.delivery import BatchDeliverer, DeliveryReport, push_rows
 from scheduler.models import Reminder
 from scheduler.settings import Milestone, ProgramSchedule
+from visits.booking import owners_of
 from visits.models import Visit
 from visits.progress import visit_progress
+from visits.service import mode_label
 
 log = logging.getLogger(__name__)
 
 MILESTONE_KINDS = ("milestone", "visit_digest")
 VISIT_KINDS = ("visit_evening", "visit_hour", "visit_log")
-# Visit states in which each reminder still makes sense (re-checked at send time).
-VISIT_STATES = {"visit_evening": ("booked", "confirmed"), "visit_hour": ("booked", "confirmed"),
-                "visit_log": ("booked", "confirmed")}
-DIGEST_MAX_LINES = 30
-LEFTOVER_LIMIT = 5000  # per tick; the rest go next tick (or via the web process's outbox pump)  # keep a digest readable on a phone (and far under 5,000 characters)
+# Visit states in which a visit reminder still makes sense (re-checked at send time).
+VISIT_STATES = ("booked", "confirmed")
+DIGEST_MAX_LINES = 30  # keep a digest readable on a phone (and far under 5,000 characters)
+LEFTOVER_LIMIT = 5000  # per tick; the rest go next tick (or via the web process's outbox pump)
 
 
 def worker_name() -> str:
@@ -52,14 +53,6 @@ def worker_name() -> str:
 
 def _epoch(moment: datetime) -> int:
     return int(moment.timestamp())
-
-
-def mode_label(mode: str) -> str:
-    return t(f"reminders.mode_{mode}") if mode in ("onsite", "online", "phone") else mode
-
-
-def when_text(moment: datetime) -> str:
-    return format_roc_datetime(moment)
 
 
 # --- planning --------------------------------------------------------------------------------
@@ -97,24 +90,10 @@ def plan_milestones(session: Session, *, schedules: dict[str, ProgramSchedule], 
         missing = [row for key, row in wanted.items() if key not in known]
         if missing:
             # Two schedulers may plan at once: a key the other one inserted first is left alone.
-            created += _insert_ignoring_duplicates(session, missing)
+            statement = insert_ignoring_duplicates(Reminder.__table__, session.get_bind().dialect.name, ("key",),
+                                                   returning=("id",))
+            created += len(session.execute(statement, missing).all())
     return created
-
-
-def _insert_ignoring_duplicates(session: Session, rows: list[dict]) -> int:
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    inserted = session.execute(insert(Reminder).on_conflict_do_nothing(index_elements=["key"])
-                               .returning(Reminder.id), rows).all()
-    return len(inserted)
-
-
-def visit_recipients(session: Session, visit: Visit) -> tuple[list[str], str | None]:
-    owners = list(session.exec(select(CompanyMember.line_user_id).where(
-        CompanyMember.company_id == visit.company_id, CompanyMember.role == "owner")).all())
-    return owners, visit.advisor_line_user_id
 
 
 def schedule_visit_reminders(session: Session, *, visit: Visit, schedule: ProgramSchedule,
@@ -135,8 +114,9 @@ def schedule_visit_reminders(session: Session, *, visit: Visit, schedule: Progra
         "visit_hour": schedule.quiet.next_allowed(at - timedelta(hours=settings.hours_before)),
         "visit_log": schedule.quiet.next_allowed(at + timedelta(minutes=settings.log_prompt_after_minutes)),
     }
-    owners, advisor = visit_recipients(session, visit)
+    owners, advisor = owners_of(session, visit.company_id), visit.advisor_line_user_id
     company = session.get(Company, visit.company_id)
+    planned = set(session.exec(select(Reminder.key).where(Reminder.visit_id == visit.id)).all())
     rows = []
     for kind, due in phases.items():
         if due is None or due <= now:
@@ -147,7 +127,7 @@ def schedule_visit_reminders(session: Session, *, visit: Visit, schedule: Progra
         for person in dict.fromkeys(p for p in people if p):
             role = "advisor" if person == advisor else "owner"
             key = f"visit:{visit.id}:{kind}:{_epoch(at)}:{person}"
-            if session.exec(select(Reminder.id).where(Reminder.key == key)).first() is not None:
+            if key in planned:
                 continue
             row = Reminder(key=key, kind=kind, program_id=company.program_id if company else None,
                            visit_id=visit.id, recipient=person, due_at=due, expires_at=None if kind == "visit_log" else at,
@@ -335,7 +315,7 @@ class Materialiser:
                 behind[advisor].append((name or f"#{company_id}", progress[company_id]))
             else:
                 unassigned += 1
-        when = when_text(milestone.at)
+        when = format_roc_datetime(milestone.at)
         reachable = audiences.reachable(self.session, behind.keys())
         for advisor, items in sorted(behind.items()):
             if advisor not in reachable:
@@ -401,7 +381,7 @@ class Materialiser:
                     to_taipei(visit.scheduled_at).date() if visit.scheduled_at else None, set()):
                 self.skip(row, "already logged")
                 continue
-            if visit is None or visit.deleted_at is not None or visit.status not in VISIT_STATES[row.kind]:
+            if visit is None or visit.deleted_at is not None or visit.status not in VISIT_STATES:
                 self.skip(row, "visit cancelled or done")
                 continue
             if visit.scheduled_at is None or not row.payload.get("at") \
@@ -417,7 +397,7 @@ class Materialiser:
 
 
 def milestone_text(milestone: Milestone, *, offset: str, now: datetime) -> str:
-    when = when_text(milestone.at)
+    when = format_roc_datetime(milestone.at)
     if offset == "morning" or to_taipei(now).date() == to_taipei(milestone.at).date():
         body = t("reminders.milestone_today", title=milestone.title, when=when)
     elif offset.endswith("h"):
@@ -432,7 +412,7 @@ def milestone_text(milestone: Milestone, *, offset: str, now: datetime) -> str:
 def visit_replies(row: Reminder, visit: Visit, company: str) -> list:
     at = visit.scheduled_at
     values = {"time": f"{to_taipei(at):%H:%M}", "mode": mode_label(visit.mode), "company": company,
-              "when": when_text(at)}
+              "when": format_roc_datetime(at)}
     role = row.payload.get("role", "owner")
     if row.kind == "visit_log":
         return [Text(t("reminders.visit_log_prompt", **values), (Choice(t("reminders.visit_log_button")),))]

@@ -14,8 +14,9 @@ from pathlib import Path
 import yaml
 
 from bot.timeutil import TAIPEI
+from dialogs.parsing import ROC_OFFSET
+from visits.service import parse_visit_rules
 
-ROC_OFFSET = 1911
 _OFFSET = re.compile(r"^(\d+)([dh])$")
 _ROC_DATETIME = re.compile(r"^(\d{2,4})/(\d{1,2})/(\d{1,2})(?:\s+(\d{1,2}):(\d{2}))?$")
 
@@ -89,9 +90,8 @@ class ProgramSchedule:
     days_before_time: time = time(9, 0)
     morning_time: time = time(8, 30)
     visits: VisitReminderSettings = field(default_factory=VisitReminderSettings)
-    min_total: int = 3
+    min_total: int = 3  # visit rule (programs.yaml visit_rules, read by visits.service)
     min_onsite: int = 1
-    visit_rule_source: str = ""
 
     def milestone(self, code: str) -> Milestone | None:
         return next((m for m in self.milestones if m.code == code), None)
@@ -128,7 +128,7 @@ def _program(program_id: str, data: dict) -> ProgramSchedule:
             source=str(item.get("source", ""))))
     times = data.get("reminder_times") or {}
     visit_data = data.get("visit_reminders") or {}
-    rules = data.get("visit_rules") or {}
+    rules = parse_visit_rules(data.get("visit_rules"))
     return ProgramSchedule(
         program_id=program_id, name=str(data.get("name", program_id)), quiet=quiet,
         milestones=tuple(milestones),
@@ -138,8 +138,7 @@ def _program(program_id: str, data: dict) -> ProgramSchedule:
             evening_before=_clock(visit_data.get("evening_before", "20:00")),
             hours_before=float(visit_data.get("hours_before", 1)),
             log_prompt_after_minutes=int(visit_data.get("log_prompt_after_minutes", 120))),
-        min_total=int(rules.get("min_total", 3)), min_onsite=int(rules.get("min_onsite", 1)),
-        visit_rule_source=str(rules.get("source", "")))
+        min_total=rules.min_total, min_onsite=rules.min_onsite)
 
 
 @lru_cache(maxsize=8)

@@ -3,9 +3,7 @@
 
 
 def init_app(app) -> None:
-    from staff.auth import ensure_secret_key
     from staff.routes import bp
 
-    ensure_secret_key(app)
     if bp.name not in app.blueprints:
         app.register_blueprint(bp)

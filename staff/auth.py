@@ -7,42 +7,22 @@ session carry a CSRF token; bearer requests need none (no ambient credentials).
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import time
 from functools import wraps
 
 from flask import abort, current_app, g, jsonify, render_template, request, session
-from sqlmodel import select
 
-from bot.models import RoleGrant
-
-try:  # written by the lead; the fallback keeps this module usable on its own
-    from bot.staff_auth import staff_token_ok
-except ImportError:  # pragma: no cover
-    def staff_token_ok() -> bool:
-        expected = current_app.config.get("STAFF_API_TOKEN")
-        header = request.headers.get("Authorization", "")
-        scheme, _, given = header.partition(" ")
-        return bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(
-            given.strip().encode(), str(expected).encode())
+from bot.staff_auth import audit_staff_data_access, staff_token_ok
+from staff import service
 
 SESSION_SECONDS = 12 * 3600
 
 
-def ensure_secret_key(app) -> None:
-    """Sessions need a key; derive a stable one from the channel secret when none is configured
-    (every worker of one deployment then agrees without another setting)."""
-    if not app.config.get("SECRET_KEY"):
-        base = str(app.config.get("LINE_CHANNEL_SECRET") or "dev") + "|" + str(app.config.get("DATABASE_URL"))
-        app.config["SECRET_KEY"] = hmac.new(base.encode(), b"staff-dashboard-session", hashlib.sha256).hexdigest()
-
-
 def is_staff(line_user_id: str) -> bool:
     with current_app.extensions["bot"].database.session() as db:
-        return db.exec(select(RoleGrant.id).where(RoleGrant.line_user_id == line_user_id,
-                                                  RoleGrant.role == "staff")).first() is not None
+        return service.has_role(db, line_user_id=line_user_id, role="staff")
 
 
 def start_session(line_user_id: str) -> None:
@@ -100,7 +80,5 @@ def require_staff(view):
             if not hmac.compare_digest(str(given), str(session.get("csrf", ""))):
                 abort(400)
         g.staff_actor = actor
-        from bot.staff_auth import audit_staff_data_access
-
         return audit_staff_data_access(view(*args, **kwargs), actor=str(actor)[:64])
     return guarded

@@ -1,7 +1,6 @@
 """Team administration in chat: 「/邀請」 (FlowId.INVITE), 「綁定 CODE」, 「/登入」, 「/指派」."""
 from __future__ import annotations
 
-from rapidfuzz import fuzz
 from sqlmodel import select
 
 from bot.messages import Card, Choice, Text, encode_postback
@@ -11,6 +10,7 @@ from companies.models import Company
 from dialogs import framework as fw
 from dialogs import registry
 from staff import service
+from visits.parse import CompanyRef, match_companies
 
 ROLE_WORDS = {"advisor": ("顧問", "advisor", "輔導顧問", "專案顧問"),
               "staff": ("計畫人員", "人員", "職員", "工作人員", "staff", "管理員", "承辦")}
@@ -78,7 +78,7 @@ registry.register_flow(fw.Flow(
 ))
 
 
-@registry.command("invite", "/邀請", prefix=True, role="staff", help="邀請顧問或計畫人員")
+@registry.command("invite", "/邀請", prefix=True, role="staff")
 def invite(request) -> fw.Turn:
     role, name = role_from_text(request.argument or "")
     if role is None:
@@ -86,7 +86,7 @@ def invite(request) -> fw.Turn:
     return fw.Turn(request.ctx, _invite_replies(request, role, name))
 
 
-@registry.command("bind", "綁定", "邀請碼", "/綁定", prefix=True, help="輸入邀請碼取得顧問或計畫人員身分")
+@registry.command("bind", "綁定", "邀請碼", "/綁定", prefix=True)
 def bind(request) -> fw.Turn:
     argument = (request.argument or "").strip().lstrip("：:").strip()
     if not service.looks_like_code(argument):
@@ -101,7 +101,7 @@ def bind(request) -> fw.Turn:
     return fw.Turn(request.ctx, [Text(t(f"staff.bind_{outcome}"))])
 
 
-@registry.command("staff_login", "/登入", "/後台", "/login", role="staff", help="取得後台登入連結")
+@registry.command("staff_login", "/登入", "/後台", "/login", role="staff")
 def login_link(request) -> fw.Turn:
     token = service.create_login_token(request.session, line_user_id=request.ctx.user_id, now=request.ctx.now)
     url = request.services.public_url(f"/staff/login/{token}")
@@ -112,30 +112,18 @@ def login_link(request) -> fw.Turn:
 # --- assigning companies to advisors --------------------------------------------------------
 
 def find_companies(session, text: str) -> list[Company]:
-    text = text.strip()
-    if not text:
-        return []
-    digits = "".join(ch for ch in text if ch.isdigit())
-    if len(digits) == 8:
-        found = session.exec(select(Company).where(Company.tax_id == digits)).all()
-        if found:
-            return list(found)
-    companies = session.exec(select(Company).where(Company.status == "active")).all()
-    exact = [c for c in companies if c.name == text]
-    if exact:
-        return exact
-    inside = [c for c in companies if c.name and text in c.name]
-    if inside:
-        return inside[:10]
-    scored = sorted(((fuzz.WRatio(text, c.name or ""), c) for c in companies), key=lambda p: -p[0])
-    return [c for score, c in scored if score >= 80][:10]
+    """Active companies the text names: 統編, name, or fuzzy name (the advisors' visit-log matcher)."""
+    companies = {c.id: c for c in session.exec(select(Company).where(Company.status == "active")
+                                               .order_by(Company.id)).all()}
+    refs = [CompanyRef(c.id, c.name or "", c.tax_id) for c in companies.values()]
+    return [companies[company_id] for company_id in match_companies(text, refs)]
 
 
 def _company_label(company: Company) -> str:
     return company.name or company.tax_id or f"#{company.id}"
 
 
-@registry.command("staff_assign", "/指派", "/指派企業", prefix=True, role="staff", help="指派企業給顧問")
+@registry.command("staff_assign", "/指派", "/指派企業", prefix=True, role="staff")
 def assign(request) -> fw.Turn:
     session, ctx = request.session, request.ctx
     argument = (request.argument or "").strip()

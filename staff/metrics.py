@@ -2,13 +2,15 @@
 come from programs.yaml (campaign.tiers, campaign.letters_ratio_*, visit_rules), never from code."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from bot.models import AuditEntry, OutboundMessage, User
 from companies.models import Company
+from knowledge.models import STATUS_ANSWERED, UnansweredQuestion
 from visits import service as visits_service
 
 
@@ -17,7 +19,6 @@ class Bar:
     label: str
     value: int
     total: int = 0
-    note: str = ""
 
     @property
     def percent(self) -> int:
@@ -37,8 +38,7 @@ class Overview:
     letters: dict
     visits: dict
     outbox: dict[str, int]
-    unanswered: dict | None
-    extra: dict = field(default_factory=dict)
+    unanswered: dict
 
 
 def programme(config, program_id: str) -> dict:
@@ -50,27 +50,22 @@ def overview(session: Session, *, config, program_id: str = "gonghao-2023") -> O
     campaign = prog.get("campaign") or {}
     track = campaign.get("track") or "popularization"
     tiers = list((campaign.get("tiers") or {}).get(track) or [])
-    active = (Company.program_id == program_id, Company.status == "active")
-    recruited = session.exec(select(sa.func.count(Company.id)).where(*active)).one()
+    # The active companies are loaded once (visit progress needs them); the counts come from them.
+    rules, rows = company_progress(session, config=config, program_id=program_id)
+    recruited = len(rows)
     reached = [tier for tier in tiers if recruited >= tier.get("min", 0)]
     tier_reached = reached[-1]["tier"] if reached else None
     next_tier = next((tier for tier in tiers if recruited < tier.get("min", 0)), None)
 
     followers = session.exec(select(sa.func.count(User.id)).where(User.is_following.is_(True))).one()
     consented = session.exec(select(sa.func.count(User.id)).where(User.consent_version.is_not(None))).one()
-    verdicts = dict(session.exec(select(Company.verdict, sa.func.count(Company.id)).where(*active)
-                                 .group_by(Company.verdict)).all())
-    letters = dict(session.exec(select(Company.letter_status, sa.func.count(Company.id)).where(*active)
-                                .group_by(Company.letter_status)).all())
-    adopted = session.exec(select(sa.func.count(Company.id)).where(*active, Company.tool_adopted_at.is_not(None))).one()
+    verdicts = Counter(company.verdict for company, _ in rows)
+    letters = Counter(company.letter_status for company, _ in rows)
+    adopted = sum(1 for company, _ in rows if company.tool_adopted_at is not None)
     checked = sum(v for k, v in verdicts.items() if k)
     eligible = verdicts.get("eligible", 0)
     signed = letters.get("signed", 0)
-
-    rules = visits_service.visit_rules(config, program_id)
-    companies = list(session.exec(select(Company).where(*active).order_by(Company.id)).all())
-    progress = visits_service.progress_by_company(session, companies=companies, rules=rules)
-    met = sum(1 for p in progress.values() if p.meets_rule)
+    met = sum(1 for _, progress in rows if progress.meets_rule)
     top = max([followers, 1])
     funnel = [Bar("加入好友", followers, top), Bar("同意個資聲明", consented, top), Bar("完成資格檢查", checked, top),
               Bar("符合資格", eligible, top), Bar("簽署意向書", signed, top), Bar("完成工具導入", adopted, top),
@@ -81,38 +76,24 @@ def overview(session: Session, *, config, program_id: str = "gonghao-2023") -> O
     letters_info = {"signed": signed, "none": letters.get("none", 0), "withdrawn": letters.get("withdrawn", 0),
                     "recruited": recruited, "ratio": (signed / recruited) if recruited else 0.0,
                     "required": required, "accepted": bool(campaign.get("accepted"))}
-    visits_info = {"rules": rules, "met": met, "companies": len(companies),
-                   "total": sum(p.total for p in progress.values()),
-                   "onsite": sum(p.onsite for p in progress.values())}
+    visits_info = {"rules": rules, "met": met, "companies": recruited,
+                   "total": sum(p.total for _, p in rows), "onsite": sum(p.onsite for _, p in rows)}
     outbox = dict(session.exec(select(OutboundMessage.status, sa.func.count(OutboundMessage.id))
                                .group_by(OutboundMessage.status)).all())
     return Overview(program_id, prog.get("name", program_id), recruited, track, tiers, tier_reached, next_tier,
                     funnel, letters_info, visits_info, outbox, unanswered_summary(session))
 
 
-UNANSWERED_TABLES = ("unanswered_questions", "unanswered", "faq_unanswered", "knowledge_unanswered")
+def unanswered_summary(session: Session) -> dict:
+    """The FAQ's unanswered-question log: how many there are and how many still wait for staff."""
+    waiting = sa.func.sum(sa.case((UnansweredQuestion.answered_at.is_(None), 1), else_=0))
+    total, open_count = session.exec(select(sa.func.count(UnansweredQuestion.id), waiting)).one()
+    return {"table": UnansweredQuestion.__tablename__, "total": int(total), "open": int(open_count or 0)}
 
 
-def unanswered_table(session: Session) -> str | None:
-    """The FAQ's unanswered log, when that domain has created its table (else None)."""
-    names = set(sa.inspect(session.get_bind()).get_table_names())
-    return next((name for name in UNANSWERED_TABLES if name in names), None)
-
-
-def unanswered_summary(session: Session) -> dict | None:
-    table = unanswered_table(session)
-    if table is None:
-        return None
-    columns = {c["name"] for c in sa.inspect(session.get_bind()).get_columns(table)}
-    total = session.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
-    open_count = total
-    for column, closed in (("status", "('answered','closed','resolved','dismissed')"),):
-        if column in columns:
-            open_count = session.execute(sa.text(f"SELECT COUNT(*) FROM {table} WHERE {column} IS NULL OR "
-                                                 f"{column} NOT IN {closed}")).scalar_one()
-    if "answered_at" in columns:
-        open_count = session.execute(sa.text(f"SELECT COUNT(*) FROM {table} WHERE answered_at IS NULL")).scalar_one()
-    return {"table": table, "total": int(total), "open": int(open_count)}
+def latest_answered(session: Session, *, limit: int = 10) -> list[UnansweredQuestion]:
+    return list(session.exec(select(UnansweredQuestion).where(UnansweredQuestion.status == STATUS_ANSWERED)
+                             .order_by(UnansweredQuestion.id.desc()).limit(limit)).all())
 
 
 def company_progress(session: Session, *, config, program_id: str = "gonghao-2023"):

@@ -10,10 +10,13 @@ from flask import (Blueprint, Response, abort, current_app, g, jsonify, redirect
                    session, url_for)
 from sqlmodel import select
 
-from bot.timeutil import TAIPEI, format_roc_date, format_roc_datetime, to_taipei
+from bot.services import audit as record_audit
+from bot.timeutil import TAIPEI, format_roc_date, format_roc_datetime
+from bot.http import int_arg
 from broadcasts import service as broadcasts_service
 from broadcasts.models import Broadcast, SavedList
 from companies.models import Company
+from knowledge import unanswered as faq_unanswered
 from staff import metrics, service
 from staff.auth import csrf_token, current_actor, require_staff, start_session
 from visits import service as visits_service
@@ -215,22 +218,23 @@ def _scheduled(draft: dict) -> datetime | None:
     return moment.replace(tzinfo=TAIPEI) if moment.tzinfo is None else moment
 
 
+def _broadcasts_page(db, *, options: dict, draft: dict, errors: list[str]) -> str:
+    """The compose form (with the draft and its problems, if any), recent broadcasts, saved lists."""
+    from bot.texts import t
+
+    items = [(b, broadcasts_service.delivery_report(db, broadcast_id=b.id))
+             for b in broadcasts_service.recent_broadcasts(db, limit=50)]
+    lists = list(db.exec(select(SavedList).order_by(SavedList.name)).all())
+    labels = {kind: t(f"broadcasts.aud_{kind}") for kind in broadcasts_service.AUDIENCE_KINDS}
+    return render_template("staff/broadcasts.html", items=items, options=options, lists=lists, draft=draft,
+                           kinds=broadcasts_service.AUDIENCE_KINDS, labels=labels, errors=errors)
+
+
 @bp.get("/broadcasts")
 @require_staff
 def broadcasts():
     with _db().session() as db:
-        items = [(b, broadcasts_service.delivery_report(db, broadcast_id=b.id))
-                 for b in broadcasts_service.recent_broadcasts(db, limit=50)]
-        options = broadcasts_service.audience_options(db)
-        lists = list(db.exec(select(SavedList).order_by(SavedList.name)).all())
-    return render_template("staff/broadcasts.html", items=items, options=options, lists=lists, draft={},
-                           kinds=broadcasts_service.AUDIENCE_KINDS, labels=_kind_labels(), errors=[])
-
-
-def _kind_labels() -> dict[str, str]:
-    from bot.texts import t
-
-    return {kind: t(f"broadcasts.aud_{kind}") for kind in broadcasts_service.AUDIENCE_KINDS}
+        return _broadcasts_page(db, options=broadcasts_service.audience_options(db), draft={}, errors=[])
 
 
 @bp.post("/broadcasts/preview")
@@ -248,20 +252,16 @@ def broadcast_preview():
             count = broadcasts_service.count_audience(db, kind=draft["audience_kind"], value=draft["audience_value"])
         except broadcasts_service.BroadcastError:
             count, errors = 0, [*errors, "請選擇對象"]
-        lists = {str(i): n for i, n in db.exec(select(SavedList.id, SavedList.name)).all()}
         if not errors and count == 0:
             errors.append("這個對象目前沒有可以發送的人（0 人）")
         if errors:
-            items = [(b, broadcasts_service.delivery_report(db, broadcast_id=b.id))
-                     for b in broadcasts_service.recent_broadcasts(db, limit=50)]
-            return render_template("staff/broadcasts.html", items=items, options=options,
-                                   lists=list(db.exec(select(SavedList)).all()), draft=draft,
-                                   kinds=broadcasts_service.AUDIENCE_KINDS, labels=_kind_labels(), errors=errors), 422
-    quiet = tuple(current_app.config.get("QUIET_HOURS", (21, 8)))
+            return _broadcasts_page(db, options=options, draft=draft, errors=errors), 422
+    quiet = broadcasts_service.quiet_hours(current_app.config)
     send_at = broadcasts_service.outside_quiet_hours(scheduled, quiet) if scheduled else None
     messages = broadcasts_service.preview_messages(text=draft["text"], image_url=draft["image_url"],
                                                    link_url=draft["link_url"])
-    label = broadcasts_service.audience_label(draft["audience_kind"], draft["audience_value"], lists=lists)
+    label = broadcasts_service.audience_label(draft["audience_kind"], draft["audience_value"],
+                                              lists=dict(options["list"]))
     return render_template("staff/broadcast_preview.html", draft=draft, count=count, messages=messages,
                            audience=label, send_at=send_at, moved=bool(scheduled and send_at != scheduled))
 
@@ -277,7 +277,7 @@ def broadcast_create():
                 db, actor=current_actor(), source="dashboard", text=draft["text"], image_url=draft["image_url"],
                 link_url=draft["link_url"], audience_kind=draft["audience_kind"],
                 audience_value=draft["audience_value"], scheduled_for=_scheduled(draft),
-                quiet_hours=tuple(current_app.config.get("QUIET_HOURS", (21, 8))))
+                quiet_hours=broadcasts_service.quiet_hours(current_app.config))
             broadcast_id, status = broadcast.id, broadcast.status
     except (broadcasts_service.BroadcastError, ValueError):
         abort(422)
@@ -326,9 +326,7 @@ def save_list():
         saved = existing or SavedList(name=name, created_by=current_actor())
         saved.members = list(dict.fromkeys(members))
         db.add(saved)
-        from bot.services import audit
-
-        audit(db, actor=current_actor(), action="broadcast_list_saved", target=f"list:{name}", size=len(members))
+        record_audit(db, actor=current_actor(), action="broadcast_list_saved", target=f"list:{name}", size=len(members))
     return redirect(url_for("staff.broadcasts"))
 
 
@@ -346,7 +344,7 @@ def queue():
 @bp.get("/audit")
 @require_staff
 def audit():
-    page = max(1, request.args.get("page", 1, type=int) or 1)  # ?page=abc → first page, not a 500
+    page = int_arg("page", 1, high=100_000)  # ?page=abc → first page, not a 500
     action = request.args.get("action") or None
     with _db().session() as db:
         entries = metrics.recent_audit(db, limit=100, offset=(page - 1) * 100, action=action)
@@ -361,15 +359,8 @@ def unanswered():
     for bearer clients at the same address and hands browsers to this page.)"""
     with _db().session() as db:
         summary = metrics.unanswered_summary(db)
-        if summary is None:
-            abort(404)
-        try:
-            from knowledge import unanswered as faq_unanswered
-        except ImportError:  # pragma: no cover - the FAQ domain is part of the app
-            faq_unanswered = None
-        rows = faq_unanswered.list_questions(db, status="open", limit=100) if faq_unanswered else []
-        answered = (faq_unanswered.list_questions(db, status="answered", limit=500)[-10:][::-1]
-                    if faq_unanswered else [])
+        rows = faq_unanswered.list_questions(db, status="open", limit=100)
+        answered = metrics.latest_answered(db, limit=10)
     # Reached through knowledge.routes' endpoint too, where this blueprint's context processor
     # does not run: pass the page globals explicitly.
     return render_template("staff/unanswered.html", summary=summary, rows=rows, answered=answered,
@@ -379,8 +370,6 @@ def unanswered():
 @bp.post("/unanswered/<int:question_id>/reply")
 @require_staff
 def unanswered_reply(question_id: int):
-    from knowledge import unanswered as faq_unanswered
-
     answer = (request.form.get("answer") or "").strip()
     add_to = (request.form.get("add_to_entry") or "").strip() or None
     runtime = current_app.extensions["bot"]

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from bot.db import utc_now
 from bot.models import RoleGrant
-from bot.services import audit
+from bot.services import audit, grant_role, has_role  # noqa: F401 (roles live in bot)
 from staff.models import InviteAttempt, StaffInvite, StaffLoginToken, TeamMember
 
 ROLES = ("advisor", "staff")
@@ -87,21 +87,8 @@ def redeem_invite(session: Session, *, line_user_id: str, code: str, now: dateti
     return "ok", invite.role
 
 
-def grant_role(session: Session, *, line_user_id: str, role: str, granted_by: str) -> bool:
-    existing = session.exec(select(RoleGrant).where(RoleGrant.line_user_id == line_user_id,
-                                                    RoleGrant.role == role)).first()
-    if existing is not None:
-        return False
-    session.add(RoleGrant(line_user_id=line_user_id, role=role, granted_by=granted_by))
-    audit(session, actor=granted_by, action="role_granted", target=line_user_id, role=role)
-    session.flush()
-    return True
-
-
 def set_team_name(session: Session, *, line_user_id: str, name: str) -> None:
-    member = session.get(TeamMember, line_user_id)
-    if member is None:
-        member = TeamMember(line_user_id=line_user_id, display_name=name[:60])
+    member = session.get(TeamMember, line_user_id) or TeamMember(line_user_id=line_user_id)
     member.display_name = name[:60]
     member.updated_at = utc_now()
     session.add(member)
@@ -145,9 +132,7 @@ def consume_login_token(session: Session, *, token: str, now: datetime | None = 
                           .values(used_at=now))
     if won.rowcount != 1:
         return None
-    has_role = session.exec(select(RoleGrant.id).where(RoleGrant.line_user_id == row.line_user_id,
-                                                       RoleGrant.role == "staff")).first()
-    if has_role is None:
+    if not has_role(session, line_user_id=row.line_user_id, role="staff"):
         return None
     audit(session, actor=row.line_user_id, action="staff_login")
     return row.line_user_id

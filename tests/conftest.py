@@ -5,7 +5,6 @@ The line-bot-sdk is never mocked: the bot's gateway talks HTTP to ``FakeLine`` e
 would to api.line.me."""
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -20,7 +19,7 @@ from werkzeug.serving import make_server
 
 from bot import create_app
 from bot.db import Database, import_all_models, upgrade_schema, utc_now
-from bot.devmode import build_event, new_event_id, post_webhook, sign
+from bot.devmode import build_event, post_webhook
 from bot.devmode.fake_line import FakeLine, create_fake_line_app, message_text
 
 REPO = Path(__file__).resolve().parent.parent

@@ -3,7 +3,6 @@ the outbox (chunks, no duplicates after lost answers or a crash, unfollowed skip
 for scheduled sends, reports and audit."""
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -14,7 +13,7 @@ from bot.devmode.fake_line import Fault
 from bot.models import AuditEntry, OutboundMessage, RoleGrant, User
 from bot.timeutil import TAIPEI
 from broadcasts import service
-from broadcasts.models import SavedList
+from broadcasts.models import Broadcast, SavedList
 from companies.models import Company, CompanyMember
 from tests.conftest import joined
 from tests.conftest import eventually  # noqa: E402
@@ -222,3 +221,25 @@ def test_chat_schedule_in_quiet_hours_moves_to_morning_and_waits(app, chat, fake
     with app.extensions["bot"].database.session() as session:
         row = session.exec(select(OutboundMessage).where(OutboundMessage.kind == "multicast")).one()
         assert row.recipients == [uid(9)] and row.next_attempt_at == morning.astimezone(row.next_attempt_at.tzinfo)
+
+
+def test_chat_cancel_of_a_scheduled_broadcast_and_unknown_ids(app, chat, fake_line):
+    _population(app)
+    staff = chat.as_user(STAFF)
+    assert "找不到這則公告" in joined(staff.say("/公告報告"))  # nothing sent yet
+    staff.say("/公告 明天的講座照常舉行")
+    staff.tap("不用")
+    staff.tap("顧問")
+    staff.tap("排程發送")
+    morning = (datetime.now(TAIPEI) + timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
+    staff.tap("選時間", value=morning.strftime("%Y-%m-%dT%H:%M"))
+    assert "已排程" in joined(staff.tap("確認發送"))
+    assert "找不到這則公告" in joined(staff.say("/取消公告 #999"))
+    with app.extensions["bot"].database.session() as session:
+        broadcast_id = session.exec(select(Broadcast.id)).one()
+    assert "已取消公告" in joined(staff.say(f"/取消公告 #{broadcast_id}"))  # typed with the id 「/公告紀錄」 shows
+    with app.extensions["bot"].database.session() as session:
+        assert session.get(Broadcast, broadcast_id).status == "cancelled"
+    assert "已取消" in joined(staff.say("/公告報告"))  # the latest one's report
+    app.extensions["bot"].sender.deliver_due(now=morning + timedelta(minutes=1))
+    assert fake_line.texts_for(uid(9)) == []

@@ -4,29 +4,27 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import requests
+import sqlalchemy as sa
 from sqlmodel import select
 
 from bot.db import utc_now
-from bot.models import AuditEntry, RoleGrant, User
+from bot.models import AuditEntry, OutboundMessage, RoleGrant, User
 from companies.models import Company, CompanyMember
+from knowledge.models import UnansweredQuestion
 from staff import service as staff_service
 from staff.models import TeamMember
-from tests.conftest import STAFF_TOKEN
+from tests.conftest import STAFF_TOKEN, eventually
 from visits.models import Visit
-from tests.conftest import eventually  # noqa: E402
 
 STAFF = "U" + "5" * 32
 ADVISOR = "U" + "d" * 32
 BEARER = {"Authorization": f"Bearer {STAFF_TOKEN}", "Accept": "text/html"}
 SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR", "/tmp/dashboard-screens"))
-
-
 
 
 def _programme(app) -> dict[str, int]:
@@ -62,6 +60,16 @@ def _login(app, live_server) -> requests.Session:
     return browser
 
 
+def _asked(app, asker: str, question: str) -> int:
+    """A follower's question the FAQ could not answer; its id."""
+    with app.extensions["bot"].database.session() as session:
+        session.add(User(line_user_id=asker))
+        row = UnansweredQuestion(line_user_id=asker, question=question)
+        session.add(row)
+        session.flush()
+        return row.id
+
+
 def _csrf(html: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
 
@@ -77,6 +85,15 @@ def test_staff_pages_need_token_or_login(app, live_server):
     assert "/登入" in page.text  # tells a person how to get in
 
 
+def test_out_of_range_numbers_in_the_query_string_are_bounded_not_a_500(app, live_server):
+    """?limit=-9e20 reached SQLite as LIMIT -973140255187831357440: OverflowError, a 500
+    (found by tests/test_fuzz_endpoints.py)."""
+    huge = "-973140255187831357440"
+    for path in (f"/staff/api/broadcasts?limit={huge}", f"/staff/outbox?limit={huge}",
+                 f"/staff/audit?page={huge[1:]}", "/staff/api/broadcasts?limit=abc"):
+        assert requests.get(live_server.url + path, headers=BEARER).status_code == 200, path
+
+
 def test_overview_figures(app, live_server):
     _programme(app)
     html = requests.get(live_server.url + "/staff/", headers=BEARER).text
@@ -85,10 +102,8 @@ def test_overview_figures(app, live_server):
     assert "已簽署 <b>1</b> / 招募 3 家" in html and "33%" in html
     assert "達標企業 <b>1</b> / 3 家" in html
     # The FAQ's unanswered log: shown (with a link) only when that table exists.
-    from staff.metrics import unanswered_table
-
     with app.extensions["bot"].database.session() as session:
-        has_log = unanswered_table(session) is not None
+        has_log = "unanswered_questions" in sa.inspect(session.get_bind()).get_table_names()
     assert ('id="unanswered"' in html) == has_log
     summary = requests.get(live_server.url + "/staff/api/summary", headers=BEARER).json()
     assert summary["recruited"] == 3 and summary["letters"]["signed"] == 1
@@ -141,6 +156,44 @@ def test_broadcast_from_dashboard_preview_then_report(app, live_server, fake_lin
     assert eventually(lambda: browser.get(f"{live_server.url}/staff/broadcasts/{broadcast_id}?format=json")
                       .json()["sent"] == 2)
     assert fake_line.texts_for("U" + "0" * 31 + "2") == []  # ineligible owner not in this audience
+
+
+def test_bad_broadcast_drafts_are_shown_again_and_nothing_is_queued(app, live_server):
+    from broadcasts.models import Broadcast
+
+    _programme(app)
+    browser = _login(app, live_server)
+    csrf = _csrf(browser.get(f"{live_server.url}/staff/broadcasts").text)
+    preview = f"{live_server.url}/staff/broadcasts/preview"
+    bad = browser.post(preview, data={"csrf": csrf, "text": " ", "audience_kind": "all",
+                                      "scheduled_for": "明天早上"})
+    assert bad.status_code == 422
+    assert "公告內容不能是空白喔。" in bad.text and "排程時間格式不正確" in bad.text
+    assert 'value="明天早上"' in bad.text  # the draft is kept for fixing
+    nobody = browser.post(preview, data={"csrf": csrf, "text": "說明會", "audience_kind": "county",
+                                         "value_county": "花蓮縣"})
+    assert nobody.status_code == 422 and "（0 人）" in nobody.text
+    # A confirm page left open while its audience emptied (or a forged one): refused, nothing queued.
+    stale = browser.post(f"{live_server.url}/staff/broadcasts",
+                         data={"csrf": csrf, "text": "說明會", "audience_kind": "county", "audience_value": "花蓮縣"})
+    assert stale.status_code == 422
+    with app.extensions["bot"].database.session() as session:
+        assert session.exec(select(Broadcast)).all() == []
+
+
+def test_an_empty_or_stale_answer_to_an_unanswered_question_sends_nothing(app, live_server):
+    asker = "U" + "a" * 32
+    question_id = _asked(app, asker, "可以用手機報名嗎？")
+    _programme(app)
+    browser = _login(app, live_server)
+    csrf = _csrf(browser.get(f"{live_server.url}/staff/unanswered").text)
+    for target, answer in ((question_id, "  "), (question_id + 1, "可以。")):  # empty; a question that is gone
+        page = browser.post(f"{live_server.url}/staff/unanswered/{target}/reply", data={"csrf": csrf, "answer": answer})
+        assert page.status_code == 200 and f"#{target} 沒有回覆成功" in page.text
+    assert "可以用手機報名嗎？" in page.text and "最近回覆" not in page.text  # still waiting
+    with app.extensions["bot"].database.session() as session:
+        assert session.get(UnansweredQuestion, question_id).status == "open"
+        assert session.exec(select(OutboundMessage).where(OutboundMessage.recipient == asker)).all() == []
 
 
 BROWSER = "/usr/bin/chromium"
@@ -214,14 +267,8 @@ def test_visit_photos_and_audit_labels_on_the_dashboard(app, live_server):
 
 
 def test_unanswered_questions_answered_from_the_dashboard(app, live_server, fake_line):
-    knowledge_models = pytest.importorskip("knowledge.models")
     asker = "U" + "a" * 32
-    with app.extensions["bot"].database.session() as session:
-        session.add(User(line_user_id=asker))
-        row = knowledge_models.UnansweredQuestion(line_user_id=asker, question="可以用手機報名嗎？")
-        session.add(row)
-        session.flush()
-        question_id = row.id
+    question_id = _asked(app, asker, "可以用手機報名嗎？")
     _programme(app)
     overview = requests.get(live_server.url + "/staff/", headers=BEARER).text
     assert 'id="unanswered"' in overview and 'href="/staff/unanswered"' in overview
@@ -233,4 +280,4 @@ def test_unanswered_questions_answered_from_the_dashboard(app, live_server, fake
     assert done.status_code == 200 and f"已回覆 #{question_id}" in done.text
     assert eventually(lambda: any("可以，用手機填表即可。" in t for t in fake_line.texts_for(asker)))
     with app.extensions["bot"].database.session() as session:
-        assert session.get(knowledge_models.UnansweredQuestion, question_id).answered_by == STAFF
+        assert session.get(UnansweredQuestion, question_id).answered_by == STAFF

@@ -7,7 +7,7 @@ conversation state), so the test follows whatever order the engine chooses.
 from __future__ import annotations
 
 import json
-import time
+from datetime import timedelta
 
 import pytest
 from sqlmodel import select
@@ -50,10 +50,20 @@ def chat(app, live_server, fake_line) -> SteadyChat:
 
 
 
-def step_of(chat) -> str | None:
+def conversation_of(chat) -> Conversation | None:
     with chat.runtime.database.session() as session:
-        row = session.exec(select(Conversation).where(Conversation.line_user_id == chat.user_id)).first()
-        return row.step if row and row.flow == "eligibility" else None
+        return session.exec(select(Conversation).where(Conversation.line_user_id == chat.user_id)).first()
+
+
+def step_of(chat) -> str | None:
+    row = conversation_of(chat)
+    return row.step if row and row.flow == "eligibility" else None
+
+
+def the_company(chat) -> Company:
+    """The one company record the intakes so far have made."""
+    with chat.runtime.database.session() as session:
+        return session.exec(select(Company)).one()
 
 
 def begin(chat) -> list[str]:
@@ -140,15 +150,15 @@ def test_eligible_owner_gets_letter_button_and_company_record(app, chat):
     assert t("eligibility.verdict_title_eligible") in joined(texts)
     letter = [a for a in chat.actions() if a.get("label") == t("core.menu_letter")]
     assert letter and letter[0]["type"] == "message" and letter[0]["text"] == "簽署合作意向書"
+    company = the_company(chat)
+    assert (company.tax_id, company.name, company.county, company.township) == \
+        ("21556433", "小明咖啡有限公司", "臺北市", "大安區")
+    assert (company.industry, company.main_product, company.registration, company.employees) == \
+        ("餐飲", "手沖咖啡與烘焙豆", "company", 3)
+    assert company.verdict == "eligible" and company.verdict_at is not None
+    assert company.program_id == "gonghao-2023" and company.track == "popularization"
+    assert company.answers["prior_funding"] == []
     with chat.runtime.database.session() as session:
-        company = session.exec(select(Company)).one()
-        assert (company.tax_id, company.name, company.county, company.township) == \
-            ("21556433", "小明咖啡有限公司", "臺北市", "大安區")
-        assert (company.industry, company.main_product, company.registration, company.employees) == \
-            ("餐飲", "手沖咖啡與烘焙豆", "company", 3)
-        assert company.verdict == "eligible" and company.verdict_at is not None
-        assert company.program_id == "gonghao-2023" and company.track == "popularization"
-        assert company.answers["prior_funding"] == []
         assert session.exec(select(CompanyMember.line_user_id)).all() == [chat.user_id]
     assert step_of(chat) is None
 
@@ -181,9 +191,8 @@ def test_typed_numbers(app, chat, typed, expected):
     chat.say("有公司登記")
     assert step_of(chat) == "employees"
     chat.say(typed)
-    with chat.runtime.database.session() as session:
-        row = session.exec(select(Conversation).where(Conversation.line_user_id == chat.user_id)).one()
-        assert row.data["employees"] == expected and row.data["registration"] == "company"
+    data = conversation_of(chat).data
+    assert data["employees"] == expected and data["registration"] == "company"
     assert step_of(chat) == "prior_funding"
 
 
@@ -227,8 +236,7 @@ def test_edit_from_summary_without_starting_over(app, chat):
     assert "4 人" in joined(texts)
     texts = chat.tap(t("core.summary_confirm"))
     assert t("eligibility.verdict_title_eligible") in joined(texts)
-    with chat.runtime.database.session() as session:
-        assert session.exec(select(Company)).one().employees == 4
+    assert the_company(chat).employees == 4
 
 
 def test_stale_button_sticker_and_back(app, chat):
@@ -276,10 +284,9 @@ def test_unsure_prior_funding_needs_review_and_staff_notified(app, chat, fake_li
     texts = drive(chat, {"registration": "business", "employees": 4, "tax_id": "04595257"})
     assert t("eligibility.verdict_title_needs_review") in joined(texts)
     assert t("eligibility.next_needs_review") in joined(texts)
-    with chat.runtime.database.session() as session:
-        company = session.exec(select(Company)).one()
-        assert company.verdict == "needs_review"
-        assert company.verdict_reasons[0]["code"] == "unsure_prior_funding"
+    company = the_company(chat)
+    assert company.verdict == "needs_review"
+    assert company.verdict_reasons[0]["code"] == "unsure_prior_funding"
     assert eventually(lambda: any("資格待確認" in x for x in fake_line.texts_for(STAFF)))
     assert any("04595257" in x for x in fake_line.texts_for(STAFF))
 
@@ -317,7 +324,92 @@ def test_region_variants_and_tax_only_without_tax_id(app, chat):
     assert t("eligibility.invalid_region") in joined(texts)
     chat.say("台中西屯區")
     drive(chat, {"registration": "tax_only"})
+    company = the_company(chat)
+    assert (company.tax_id, company.county, company.township, company.verdict) == \
+        (None, "臺中市", "西屯區", "eligible")
+
+
+def pause(chat, hours: int = 7) -> None:
+    """Make the conversation in progress look untouched for ``hours`` (past the resume threshold)."""
     with chat.runtime.database.session() as session:
-        company = session.exec(select(Company)).one()
-        assert (company.tax_id, company.county, company.township, company.verdict) == \
-            (None, "臺中市", "西屯區", "eligible")
+        row = session.exec(select(Conversation).where(Conversation.line_user_id == chat.user_id)).one()
+        row.updated_at = row.updated_at - timedelta(hours=hours)
+        session.add(row)
+
+
+def test_restart_mid_intake_forgets_the_answers(app, chat):
+    begin(chat)
+    chat.tap(t("eligibility.choice_registration_company"))
+    chat.say("3")
+    assert step_of(chat) == "prior_funding"
+    texts = chat.say("重新開始")
+    assert t("core.restarted", flow=t("eligibility.flow_title")) in joined(texts)
+    assert step_of(chat) == "registration" and conversation_of(chat).data == {}
+
+
+def test_long_pause_offers_to_resume_restart_or_drop(app, chat):
+    begin(chat)
+    chat.tap(t("eligibility.choice_registration_company"))
+    pause(chat)
+    chat.say("3")  # not taken as the answer: the owner is first asked whether to go on
+    assert t("core.resume_restart") in chat.labels() and t("core.resume_drop") in chat.labels()
+    assert step_of(chat) == "employees" and conversation_of(chat).data == {"registration": "company"}
+    texts = chat.tap(t("core.resume_restart"))
+    assert t("core.restarted", flow=t("eligibility.flow_title")) in joined(texts)
+    assert step_of(chat) == "registration" and conversation_of(chat).data == {}
+    chat.tap(t("eligibility.choice_registration_company"))
+    pause(chat)
+    chat.say("3")
+    texts = chat.tap(t("core.resume_drop"))
+    assert t("core.resume_dropped", flow=t("eligibility.flow_title")) in joined(texts)
+    assert step_of(chat) is None
+
+
+def test_button_from_a_finished_intake_has_expired(app, chat):
+    begin(chat)
+    old_actions = chat.actions()
+    chat.tap(t("eligibility.choice_registration_none"))  # verdict at once: the intake is over
+    assert step_of(chat) is None
+    stale = next(a for a in old_actions if a.get("label") == t("eligibility.choice_registration_company"))
+    texts = chat.tap_action(stale)
+    assert t("core.button_expired_no_flow") in joined(texts)
+    assert conversation_of(chat).flow is None
+    with chat.runtime.database.session() as session:
+        assert session.exec(select(Company)).all() == []
+
+
+def test_declining_the_privacy_statement_starts_no_intake(app, chat):
+    chat.follow()
+    chat.say("我符合資格嗎？")
+    texts = chat.tap(t("core.consent_decline"))
+    assert t("core.consent_declined") in joined(texts)
+    assert conversation_of(chat).flow is None
+    with chat.runtime.database.session() as session:
+        actions = session.exec(select(AuditEntry.action).where(AuditEntry.actor == chat.user_id)).all()
+        assert "consent_declined" in actions and "consent_given" not in actions
+    texts = chat.say("我符合資格嗎？")  # asked again next time, nothing collected meanwhile
+    assert "個人資料" in joined(texts) and step_of(chat) is None
+
+
+def test_redelivered_confirmation_records_and_notifies_once(app, chat, fake_line):
+    grant_staff(app)
+    begin(chat)
+    chat.tap(t("eligibility.choice_registration_business"))
+    chat.say("4")
+    chat.tap(t("eligibility.unsure"))  # needs review: staff are told
+    drive(chat, {"registration": "business", "employees": 4, "tax_id": "04595257"}, stop_at="_summary")
+    confirm = next(a for a in chat.actions() if a.get("label") == t("core.summary_confirm"))
+    event = chat.event("postback", data=confirm["data"])
+    for attempt in (event, dict(event, deliveryContext={"isRedelivery": True}), event):
+        assert chat.post([attempt]).status_code == 200
+        assert chat.runtime.worker.wait_idle(10)
+    chat.settle_outbox()
+    chat.as_user(STAFF).settle_outbox()
+    verdicts = [x for x in fake_line.texts_for(chat.user_id) if t("eligibility.verdict_title_needs_review") in x]
+    assert len(verdicts) == 1
+    assert eventually(lambda: any("資格待確認" in x for x in fake_line.texts_for(STAFF)))
+    assert sum("資格待確認" in x for x in fake_line.texts_for(STAFF)) == 1
+    assert the_company(chat).verdict == "needs_review"  # .one(): a single record
+    with chat.runtime.database.session() as session:
+        verdict_audits = session.exec(select(AuditEntry).where(AuditEntry.action == "eligibility_verdict")).all()
+        assert len(verdict_audits) == 1

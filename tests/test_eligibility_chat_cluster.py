@@ -7,13 +7,12 @@ from sqlmodel import select
 
 from bot.models import Conversation
 from bot.texts import t
-from eligibility.engine import load_programs
-from eligibility.routes import DEFAULT_PROGRAMS_FILE
-from tests.test_eligibility_chat import SCENARIOS, chat  # noqa: F401 (steady chat fixture)
 from tests.conftest import joined
+from tests.test_eligibility_chat import SCENARIOS, chat  # noqa: F401 (steady chat fixture)
+from tests.test_eligibility_helpers import cluster
 
 CLUSTER = [s for s in SCENARIOS if s["program"] == "cluster-2022"]
-PROGRAM = load_programs(DEFAULT_PROGRAMS_FILE)["cluster-2022"]
+PROGRAM = cluster()
 MEMBER_FIELDS = PROGRAM.fields["members"]["member_fields"]
 
 
@@ -54,21 +53,32 @@ def drive_cluster(chat, answers: dict) -> list[str]:
     raise AssertionError("roster check did not end")
 
 
-@pytest.mark.parametrize("scenario", CLUSTER, ids=[s["id"] for s in CLUSTER])
-def test_dev_set_rosters_through_chat(app, chat, scenario):
+def begin_cluster(chat) -> None:
+    """Follow, ask 「群聚名單檢查」, agree to the privacy statement: the category question."""
     chat.follow()
     chat.say("群聚名單檢查")
     chat.tap("同意")
     assert cluster_step(chat) == "category"
+
+
+@pytest.mark.parametrize("scenario", CLUSTER, ids=[s["id"] for s in CLUSTER])
+def test_dev_set_rosters_through_chat(app, chat, scenario):
+    begin_cluster(chat)
     texts = drive_cluster(chat, scenario["answers"])
     assert t(f"eligibility.verdict_title_{scenario['verdict']}") in joined(texts), joined(texts)
 
 
 def test_roster_with_missing_column_is_explained(app, chat):
-    chat.follow()
-    chat.say("群聚名單檢查")
-    chat.tap("同意")
+    begin_cluster(chat)
     chat.tap(PROGRAM.fields["category"]["choices"]["A"])
     texts = chat.say("企業名稱,統一編號\n甲店,21556433")
     assert "負責人" in joined(texts)
     assert cluster_step(chat) == "members"
+
+
+def test_roster_with_an_unreadable_cell_names_the_line(app, chat):
+    begin_cluster(chat)
+    chat.tap(PROGRAM.fields["category"]["choices"]["A"])
+    texts = chat.say("企業名稱,負責人,符合中小企業認定標準\n甲店,王小明,是\n乙店,陳大華,不確定")
+    assert t("eligibility.invalid_members_cell", line=3, value="不確定") in joined(texts)
+    assert cluster_step(chat) == "members"  # nothing kept: the whole roster is pasted again

@@ -7,8 +7,7 @@ import pytest
 import yaml
 
 from eligibility.engine import build_program, early_verdict, evaluate, load_programs, next_needed_field
-from test_eligibility_helpers import (PROGRAMS_FILE, cluster, cluster_a, cluster_b, gonghao,
-                                      member, roster)
+from test_eligibility_helpers import PROGRAMS_FILE, cluster, cluster_a, cluster_b, gonghao, roster
 
 
 def business(**overrides) -> dict:

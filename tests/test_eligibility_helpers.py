@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 from eligibility.engine import load_programs
+from eligibility.routes import DEFAULT_PROGRAMS_FILE as PROGRAMS_FILE
 from eligibility.taxid import is_valid_tax_id
-
-PROGRAMS_FILE = Path(__file__).resolve().parent.parent / "programs" / "programs.yaml"
 
 
 @lru_cache(maxsize=1)

@@ -17,7 +17,7 @@ from sqlmodel import select
 from bot import create_app
 from bot.db import Database
 from bot.devmode import build_event, post_webhook, sign
-from bot.dispatcher import Alarms
+from bot.alarms import Alarms
 from bot.events import EventInbox, EventWorker, Queued, shard_of
 from bot.models import InboundEvent, OutboundMessage
 from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET, REPO, base_config
@@ -48,6 +48,10 @@ def _stop(process: subprocess.Popen) -> int:
 
 
 def test_web_acks_and_two_worker_processes_answer_each_event_once_in_order(app, fake_line, database_url):
+    # The session's in-test app would otherwise sweep up these events itself (after 2 s): pause
+    # it, so every answer below comes from the worker processes.
+    runtime = app.extensions["bot"]
+    runtime.stop_background()
     env = _environment(database_url, fake_line)
     port = _free_port()
     web = subprocess.Popen(
@@ -67,7 +71,8 @@ def test_web_acks_and_two_worker_processes_answer_each_event_once_in_order(app, 
 
         worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "bot", "events", "run", "--processes", "2"],
                                   cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        assert fake_line.wait_for(lambda: all(any("客人" in t for t in fake_line.texts_for(u)) for u in users), 30)
+        # (generous: the worker first imports the app and builds the FAQ index, slow on a busy box)
+        assert fake_line.wait_for(lambda: all(any("客人" in t for t in fake_line.texts_for(u)) for u in users), 120)
         # Then each person answers the quiz's first question, delivered four times at once.
         answers = [build_event(fake_line, user_id=user, kind="text", text="上一步") for user in users]
         deliveries = [event for event in answers for _ in range(4)]
@@ -90,6 +95,7 @@ def test_web_acks_and_two_worker_processes_answer_each_event_once_in_order(app, 
         if worker is not None:
             worker.kill()
         _stop(web)
+        runtime.start_background()
 
 
 def test_shards_split_people_and_keep_each_person_in_one_process(database_url):
@@ -169,3 +175,33 @@ def test_worker_mode_web_app_does_not_start_event_threads(database_url, fake_lin
                 InboundEvent.line_user_id == "U" + "w" * 32)).all() == ["pending"]
     finally:
         runtime.stop_background()
+
+
+def test_worker_children_stop_when_their_parent_is_killed(database_url, fake_line):
+    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "bot", "events", "run", "--processes", "2"],
+                              cwd=REPO, env=_environment(database_url, fake_line),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children: list[int] = []
+    deadline = time.monotonic() + 120
+    while len(children) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        listed = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True).stdout
+        children = [int(pid) for pid in listed.split()]
+    assert len(children) == 2
+    worker.kill()  # SIGKILL: no chance to forward a stop
+    worker.wait(timeout=10)
+
+    def alive(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                return stat.read().split(")")[1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 60
+    while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    leftover = [pid for pid in children if alive(pid)]
+    for pid in leftover:
+        os.kill(pid, signal.SIGKILL)
+    assert not leftover, "worker children outlived their parent"

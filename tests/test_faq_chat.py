@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import shutil
-import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -239,3 +237,30 @@ def test_staff_answer_saved_as_new_entry(app, chat, kb_copy, live_server):
     assert (kb_copy.entries_dir / "staff-answers" / f"{entry_id}.yaml").exists()
     answer = joined(chat.as_user("U" + "3" * 32).say(OFF_TOPIC))
     assert "特約停車場" in answer and "來源：承辦同仁回覆" in answer
+
+
+def test_stale_programme_button_and_a_decline_with_nothing_pending(chat):
+    chat.say("要幾家才能申請？")
+    cluster = next(a for a in chat.actions() if a.get("label") == "數位群聚")
+    assert "來源：111年數位群聚" in joined(chat.tap_action(cluster))
+    # The same button tapped again once the question was answered: nothing is pending any more.
+    assert "請直接打字再問一次" in joined(chat.tap_action(cluster))
+    assert "請直接打字告訴我您想問的問題" in joined(chat.say("都不是"))
+
+
+def test_staff_adds_a_phrasing_in_chat(app, chat, kb_copy):
+    _grant_staff(app)
+    question = "我那間小吃部請了十二個阿姨 還能報名嗎"
+    owner = chat.as_user(OWNER)
+    owner.say(question)
+    qid = _rows(app)[0].id
+    staff = chat.as_user(STAFF)
+    assert "格式：/加入題庫" in joined(staff.say(f"/加入題庫 {qid}"))
+    assert "沒辦法加入題庫" in joined(staff.say(f"/加入題庫 {qid} no-such-entry"))
+    assert "無法使用" in joined(owner.say(f"/加入題庫 {qid} gh-integration-over-9"))  # not staff
+    assert kb_copy.ask(question).entry_id != "gh-integration-over-9"
+    done = joined(staff.say(f"/加入題庫 {qid} gh-integration-over-9"))
+    assert f"#{qid}" in done and "題庫已更新" in done
+    assert question in kb_copy.entry("gh-integration-over-9").alternatives
+    assert _rows(app)[0].added_to_entry == "gh-integration-over-9"
+    assert "來源：" in joined(chat.as_user("U" + "3" * 32).say(question))

@@ -6,15 +6,13 @@ import pytest
 from sqlmodel import select
 
 from bot.texts import t
-from companies.models import Company
-from eligibility.engine import ELIGIBLE, INELIGIBLE, NEEDS_REVIEW, Reason, Verdict, load_programs
+from eligibility.engine import ELIGIBLE, INELIGIBLE, NEEDS_REVIEW, Reason, Verdict
 from eligibility.funding import FundedRecord, apply_register, classify, parse_year, read_rows
 from eligibility.models import FundedBusiness
-from eligibility.routes import DEFAULT_PROGRAMS_FILE
-from tests.test_eligibility_chat import begin, chat, drive  # noqa: F401 (chat: the steady fixture)
+from tests.test_eligibility_chat import begin, chat, drive, the_company  # noqa: F401 (chat: the steady fixture)
+from tests.test_eligibility_helpers import gonghao
 
-PROGRAMS = load_programs(DEFAULT_PROGRAMS_FILE)
-GONGHAO = PROGRAMS["gonghao-2023"]
+GONGHAO = gonghao()
 
 CSV = """統一編號,企業名稱,計畫名稱,年度
 21556433,小明咖啡,雲世代產業數位轉型計畫,111
@@ -142,7 +140,6 @@ def test_chat_verdict_uses_register(app, chat, tmp_path):
     shown = "\n".join(texts)
     assert t("eligibility.verdict_title_ineligible") in shown
     assert "推動中小型店家數位轉型補助方案" in shown
-    with app.extensions["bot"].database.session() as session:
-        company = session.exec(select(Company)).one()
-        assert company.verdict == "ineligible"
-        assert company.verdict_reasons[0]["code"] == "funded_shop_dx_subsidy"
+    company = the_company(chat)
+    assert company.verdict == "ineligible"
+    assert company.verdict_reasons[0]["code"] == "funded_shop_dx_subsidy"

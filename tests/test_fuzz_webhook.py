@@ -12,7 +12,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from sqlmodel import select
 
-from bot.events import claim
+from bot.events import claim_with_payload
 from bot.models import InboundEvent
 from tests.chaos.harness import fresh_database_url, isolated_app, record_counts, snapshot
 from hypothesis import strategies as st
@@ -60,9 +60,9 @@ def _check_one(app, tally: Tally, body: bytes, headers: dict, signed: bool, post
                                .order_by(InboundEvent.id)).all()
     if tally.accepted % tally.process_every == 0:
         for event_id in new_ids:
-            claim_number = claim(runtime.database, event_id)
+            claim_number, payload, received_at = claim_with_payload(runtime.database, event_id)
             assert claim_number == 1
-            runtime.dispatcher.process(event_id, claim_number)
+            runtime.dispatcher.process(event_id, claim_number, payload=payload, received_at=received_at)
             with runtime.database.session() as session:
                 assert session.get(InboundEvent, event_id).status == "done"
             tally.events_processed += 1

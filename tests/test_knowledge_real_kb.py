@@ -1,6 +1,5 @@
 """The real knowledge base (knowledge/entries) through the real engine."""
 
-from pathlib import Path
 
 import pytest
 

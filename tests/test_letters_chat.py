@@ -1,9 +1,8 @@
 """Letters of intent end to end: the signing conversation through the real SDK and fake LINE."""
 from __future__ import annotations
 
-import time
+import base64
 
-import pytest
 import requests
 from sqlmodel import select
 
@@ -31,6 +30,12 @@ def make_company(app, user_id: str, *, verdict: str = "eligible", **fields) -> i
         return company.id
 
 
+def owner_with_company(app, chat, **fields) -> int:
+    """A following owner whose company passed the eligibility check; the company's id."""
+    chat.follow()
+    return make_company(app, chat.user_id, **fields)
+
+
 def start_and_fill(chat) -> None:
     """From 「簽署合作意向書」 to the review card (consent to the privacy statement included)."""
     texts = chat.say("簽署合作意向書")
@@ -45,16 +50,20 @@ def start_and_fill(chat) -> None:
     assert "請確認意向書內容" in joined(texts)
 
 
+def agree_to_letter(chat) -> list[str]:
+    """On the review card: the letter is right, and the owner agrees to sections 三–七."""
+    chat.tap("內容正確")
+    return chat.tap("我同意")
+
+
 def sign_in_chat(chat) -> list[str]:
     start_and_fill(chat)
-    chat.tap("內容正確")
-    chat.tap("我同意")
+    agree_to_letter(chat)
     return chat.say("王大明")
 
 
 def test_owner_signs_in_chat_and_attaches_stamped_photo(app, chat, fake_line):
-    chat.follow()
-    company_id = make_company(app, chat.user_id)
+    company_id = owner_with_company(app, chat)
     texts = chat.say("簽署合作意向書")
     assert "個人資料" in joined(texts)
     texts = chat.tap("同意")
@@ -138,8 +147,7 @@ def test_no_company_or_not_eligible_points_to_the_eligibility_check(app, chat):
 
 
 def test_declining_the_clauses_signs_nothing(app, chat):
-    chat.follow()
-    make_company(app, chat.user_id)
+    owner_with_company(app, chat)
     start_and_fill(chat)
     chat.tap("內容正確")
     texts = chat.tap("不同意")
@@ -149,8 +157,7 @@ def test_declining_the_clauses_signs_nothing(app, chat):
 
 
 def test_question_mid_flow_goes_to_faq_and_flow_resumes(app, chat):
-    chat.follow()
-    make_company(app, chat.user_id)
+    owner_with_company(app, chat)
     chat.say("簽署合作意向書")
     chat.tap("同意")
     texts = chat.say("意向書什麼時候要交呢？")
@@ -160,15 +167,13 @@ def test_question_mid_flow_goes_to_faq_and_flow_resumes(app, chat):
 
 
 def test_sign_page_signs_with_a_drawn_signature_once(app, chat, fake_line):
-    chat.follow()
-    make_company(app, chat.user_id)
+    owner_with_company(app, chat)
     start_and_fill(chat)
-    chat.tap("內容正確")
-    chat.tap("我同意")
+    agree_to_letter(chat)
     sign_link = next(a["uri"] for a in chat.actions() if a.get("type") == "uri")
     page = requests.get(sign_link, timeout=5)
     assert page.status_code == 200 and "canvas" in page.text
-    png = "data:image/png;base64," + __import__("base64").b64encode(_png()).decode()
+    png = "data:image/png;base64," + base64.b64encode(_png()).decode()
     wrong = requests.post(sign_link, data={"signed_name": "王小明", "signature": png}, timeout=10)
     assert wrong.status_code == 422
     done = requests.post(sign_link, data={"signed_name": "王大明", "signature": png}, timeout=30,
@@ -198,11 +203,9 @@ def _png() -> bytes:
 
 
 def test_crash_while_signing_leaves_nothing_then_the_retry_signs_once(app, chat, fake_line, monkeypatch):
-    chat.follow()
-    make_company(app, chat.user_id)
+    owner_with_company(app, chat)
     start_and_fill(chat)
-    chat.tap("內容正確")
-    chat.tap("我同意")
+    agree_to_letter(chat)
     import letters.flows as flows
 
     real_audit = flows.audit
@@ -230,8 +233,7 @@ def test_crash_while_signing_leaves_nothing_then_the_retry_signs_once(app, chat,
 
 
 def test_correction_supersedes_and_withdrawal_respects_the_deadline(app, chat):
-    chat.follow()
-    company_id = make_company(app, chat.user_id)
+    company_id = owner_with_company(app, chat)
     sign_in_chat(chat)
     chat.tap("略過")
     texts = chat.say("意向書")
@@ -241,8 +243,7 @@ def test_correction_supersedes_and_withdrawal_respects_the_deadline(app, chat):
     assert "新版本" in joined(texts) and "請確認意向書內容" in joined(texts)
     chat.tap("改E-mail")
     chat.say("boss@example.com.tw")
-    chat.tap("內容正確")
-    chat.tap("我同意")
+    agree_to_letter(chat)
     texts = chat.say("王大明")
     assert "第 2 版" in joined(texts)
     chat.tap("略過")
@@ -274,8 +275,7 @@ def test_correction_supersedes_and_withdrawal_respects_the_deadline(app, chat):
 
 
 def test_photo_can_be_sent_later(app, chat, fake_line):
-    chat.follow()
-    make_company(app, chat.user_id)
+    owner_with_company(app, chat)
     sign_in_chat(chat)
     chat.tap("略過")
     texts = chat.say("傳用印頁")
@@ -288,8 +288,7 @@ def test_photo_can_be_sent_later(app, chat, fake_line):
 
 
 def test_missing_intake_details_are_asked_and_saved_on_the_company(app, chat):
-    chat.follow()
-    company_id = make_company(app, chat.user_id, tax_id=None, main_product=None, county=None)
+    company_id = owner_with_company(app, chat, tax_id=None, main_product=None, county=None)
     chat.say("簽署合作意向書")
     texts = chat.tap("同意")
     assert "統一編號" in joined(texts)
@@ -304,8 +303,7 @@ def test_missing_intake_details_are_asked_and_saved_on_the_company(app, chat):
     assert "E-mail" in joined(texts)
     for answer in ("shop@example.com", "新竹縣竹北市光明六路10號", "王大明"):
         chat.say(answer)
-    chat.tap("內容正確")
-    chat.tap("我同意")
+    agree_to_letter(chat)
     assert "簽署完成" in joined(chat.say("王大明"))
     with app.extensions["bot"].database.session() as session:
         company = session.get(Company, company_id)
@@ -327,8 +325,60 @@ def test_after_the_eligibility_chat_the_owner_signs_with_only_the_missing_detail
         chat.say(answer)
     texts = chat.say("王大明")
     assert "小明咖啡有限公司" in joined(texts) and "21556433" in joined(texts)
-    chat.tap("內容正確")
-    chat.tap("我同意")
+    agree_to_letter(chat)
     assert "簽署完成" in joined(chat.say("王大明"))
     with app.extensions["bot"].database.session() as session:
         assert session.exec(select(Company)).one().letter_status == "signed"
+
+
+def test_a_photo_that_cannot_be_fetched_is_asked_for_again(app, chat, fake_line):
+    """LINE no longer has the image (or the download failed): nothing is attached, the question
+    is asked again, and the next photo is attached."""
+    owner_with_company(app, chat)
+    sign_in_chat(chat)
+    texts = chat.send("image", message_id="img-gone")
+    assert "照片沒有收到完整" in joined(texts) and "略過" in chat.labels()
+    with app.extensions["bot"].database.session() as session:
+        assert session.exec(select(LetterAttachment)).first() is None
+    fake_line.contents["img-3"] = (JPEG, "image/jpeg")
+    assert "用印頁照片已附" in joined(chat.send("image", message_id="img-3"))
+    with app.extensions["bot"].database.session() as session:
+        assert session.exec(select(LetterAttachment)).one().mime == "image/jpeg"
+
+
+def test_a_withdraw_confirmation_tapped_after_the_deadline_is_refused(app, chat):
+    owner_with_company(app, chat)
+    sign_in_chat(chat)
+    chat.tap("略過")
+    app.config["LETTERS_CAMPAIGN_OVERRIDES"] = {"gonghao-2023": {"proposal_deadline": "200/01/01 00:00"}}
+    try:
+        chat.say("撤回意向書")
+        assert "維持有效" in joined(chat.tap("先不要撤回"))
+        chat.say("撤回意向書")
+        confirm = next(a for a in chat.actions() if a.get("label") == "確定撤回意向書")
+    finally:
+        app.config.pop("LETTERS_CAMPAIGN_OVERRIDES")
+    texts = chat.tap_action(confirm)  # tapped once the shipped deadline (112/03/16) applies again
+    assert "截止" in joined(texts) and "已撤回" not in joined(texts)
+    with app.extensions["bot"].database.session() as session:
+        letter = session.exec(select(Letter)).one()
+        assert letter.status == "signed"
+        assert "withdrawn" not in [e.kind for e in service.events_of(session, letter_id=letter.id)]
+
+
+def test_sign_page_needs_a_drawing_and_its_links_die_with_the_conversation(app, chat):
+    owner_with_company(app, chat)
+    start_and_fill(chat)
+    draft_link = next(a["uri"] for a in chat.actions() if a.get("type") == "uri")
+    agree_to_letter(chat)
+    sign_link = next(a["uri"] for a in chat.actions() if a.get("type") == "uri")
+    too_small = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 10).decode()
+    for signature in ("", "data:image/png;base64,not base64!", too_small):
+        response = requests.post(sign_link, data={"signed_name": "王大明", "signature": signature}, timeout=10)
+        assert response.status_code == 422 and "請先在框內手寫簽名" in response.text
+    with app.extensions["bot"].database.session() as session:
+        assert session.exec(select(Letter)).first() is None
+    assert "簽署完成" in joined(chat.say("王大明"))  # signed in the chat instead
+    assert requests.get(sign_link, timeout=5).status_code == 410
+    chat.tap("略過")
+    assert requests.get(draft_link, timeout=5).status_code == 410

@@ -3,8 +3,8 @@ from datetime import date, time
 
 import pytest
 
-from dialogs.parsing import (cn_to_int, parse_count, parse_date, parse_registration, parse_time,
-                             parse_yes_no, to_roc)
+from bot.timeutil import format_roc_date
+from dialogs.parsing import cn_to_int, parse_count, parse_date, parse_registration, parse_time, parse_yes_no
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -90,5 +90,5 @@ def test_parse_time(text, expected):
     (date(2023, 3, 10), "112/03/10"), (date(2022, 12, 1), "111/12/01"),
     (date(2011, 1, 1), "100/01/01"),
 ])
-def test_to_roc(value, expected):
-    assert to_roc(value) == expected
+def test_roc_date(value, expected):
+    assert format_roc_date(value) == expected

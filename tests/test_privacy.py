@@ -9,7 +9,6 @@ import logging
 import time
 from datetime import timedelta
 
-import pytest
 import requests
 import sqlalchemy as sa
 from sqlmodel import select
@@ -417,6 +416,30 @@ def test_delete_needs_both_steps_and_can_be_cancelled(app, chat):
     assert "請先輸入" in joined(texts)
     with _db(app).session() as session:
         assert session.exec(select(User).where(User.line_user_id == USER)).one().display_name == NAME
+
+
+def test_an_old_delete_button_or_a_late_confirmation_deletes_nothing(app, chat):
+    consent(chat)
+    chat.say("刪除我的資料")
+    [old_button] = [a for a in chat.actions() if "我了解，刪除" in a.get("label", "")]
+    chat.say("先不要刪除")
+    chat.say("刪除我的資料")  # a new request: the first request's button no longer counts
+    [button] = [a for a in chat.actions() if "我了解，刪除" in a.get("label", "")]
+    assert "請先輸入「刪除我的資料」" in joined(chat.tap_action(old_button))
+    assert "確定刪除" in joined(chat.tap_action(button))
+    from bot.models import Conversation
+
+    with _db(app).write_session() as session:  # the owner comes back ten minutes later
+        conversation = session.get(Conversation, USER)
+        pending = dict(conversation.memory["privacy_delete"])
+        pending["at"] = (utc_now() - timedelta(minutes=10)).isoformat()
+        conversation.memory = {**conversation.memory, "privacy_delete": pending}
+        session.add(conversation)
+    assert "逾時" in joined(chat.say("確定刪除"))
+    assert "請先輸入" in joined(chat.say("確定刪除"))  # the expired request is gone, not waiting
+    with _db(app).session() as session:
+        assert session.exec(select(User).where(User.line_user_id == USER)).one().display_name == NAME
+        assert not session.exec(select(AuditEntry).where(AuditEntry.action == "privacy_erased")).all()
 
 
 # --- staff access ---------------------------------------------------------------------------------

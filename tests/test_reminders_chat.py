@@ -167,3 +167,23 @@ def test_unfollowed_owner_gets_no_visit_reminder(app, chat, fake_line, company):
     report = tick(app, when - timedelta(hours=18))
     assert report["skipped"].get("recipient not reachable") == 1
     assert not any("明天" in text for text in fake_line.texts_for(OWNER))
+
+
+def test_reminder_buttons_tapped_twice_or_after_a_reschedule(app, chat, fake_line, company):
+    when = future()
+    book(chat, when)
+    tick(app, when - timedelta(hours=18))
+    assert eventually(lambda: _pumped(app) and any("明天" in text for text in fake_line.texts_for(OWNER)))
+    chat.last = [m for m in fake_line.messages_for(OWNER) if "明天" in m.get("text", "")]
+    reminder = chat.actions()
+    confirm = next(a for a in reminder if "確認訪視" in a["label"])
+    assert all("已確認" in joined(chat.tap_action(confirm)) for _ in range(2))  # a double tap
+    chat.last = [{"quickReply": {"items": [{"type": "action", "action": a} for a in reminder]}}]
+    assert "已通知顧問" in joined(chat.tap("申請改期"))
+    assert "取消或改期" in joined(chat.tap_action(confirm))  # the old reminder's button
+    assert "取消或改期" in joined(chat.send("postback", data="c=visit_confirm&arg=abc"))  # a mangled one
+    assert eventually(lambda: _pumped(app) and any("希望改期" in text for text in fake_line.texts_for(ADVISOR)))
+    told = fake_line.texts_for(ADVISOR)
+    assert sum("已確認" in text for text in told) == 1 and sum("希望改期" in text for text in told) == 1
+    with app.extensions["bot"].database.session() as session:
+        assert session.exec(select(Visit)).one().status == "reschedule_requested"

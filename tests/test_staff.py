@@ -2,25 +2,21 @@
 from __future__ import annotations
 
 import re
-import time
 from datetime import timedelta
 
 import requests
 from sqlmodel import select
 
 from bot.db import utc_now
-from bot.models import AuditEntry, OutboundMessage, RoleGrant
+from bot.models import AuditEntry, RoleGrant
 from companies.models import Company
 from staff import service
 from staff.models import StaffInvite, TeamMember
-from tests.conftest import joined
-from tests.conftest import eventually  # noqa: E402
+from tests.conftest import eventually, joined
 
 STAFF = "U" + "5" * 32
 NEWBIE = "U" + "6" * 32
 STRANGER = "U" + "7" * 32
-
-
 
 
 def _grant(app, user: str, role: str) -> None:
@@ -33,6 +29,15 @@ def _roles(app, user: str) -> set[str]:
         return set(session.exec(select(RoleGrant.role).where(RoleGrant.line_user_id == user)).all())
 
 
+def _followed(chat, user: str, role: str | None = None):
+    """The chat as ``user``, who follows the account (and holds ``role``, if given)."""
+    if role:
+        _grant(chat.app, user, role)
+    person = chat.as_user(user)
+    person.follow()
+    return person
+
+
 def _code(texts: list[str]) -> str:
     match = re.search(r"綁定 ([A-Z0-9]{4}-[A-Z0-9]{4})", joined(texts))
     assert match, texts
@@ -40,14 +45,11 @@ def _code(texts: list[str]) -> str:
 
 
 def test_invite_code_binds_an_advisor_once(app, chat):
-    _grant(app, STAFF, "staff")
-    staff = chat.as_user(STAFF)
-    staff.follow()
+    staff = _followed(chat, STAFF, "staff")
     texts = staff.say("/邀請 顧問 王小明")
     assert "24 小時" in joined(texts)
     code = _code(texts)
-    newbie = chat.as_user(NEWBIE)
-    newbie.follow()
+    newbie = _followed(chat, NEWBIE)
     texts = newbie.say(f"綁定 {code.lower()}")
     assert "綁定完成" in joined(texts) and "顧問" in joined(texts)
     assert _roles(app, NEWBIE) == {"advisor"}
@@ -55,23 +57,19 @@ def test_invite_code_binds_an_advisor_once(app, chat):
         assert session.get(TeamMember, NEWBIE).display_name == "王小明"
         invite = session.exec(select(StaffInvite)).one()
         assert invite.used_by == NEWBIE and code.replace("-", "") not in invite.code_hash
-    stranger = chat.as_user(STRANGER)
-    stranger.follow()
+    stranger = _followed(chat, STRANGER)
     assert "已經使用過" in joined(stranger.say(f"綁定 {code}"))
     assert _roles(app, STRANGER) == set()
 
 
 def test_invite_flow_asks_role_and_name(app, chat):
-    _grant(app, STAFF, "staff")
-    staff = chat.as_user(STAFF)
-    staff.follow()
+    staff = _followed(chat, STAFF, "staff")
     texts = staff.say("/邀請")
     assert "哪一種身分" in joined(texts)
     staff.tap("計畫人員")
     texts = staff.tap("略過")
     code = _code(texts)
-    newbie = chat.as_user(NEWBIE)
-    newbie.follow()
+    newbie = _followed(chat, NEWBIE)
     newbie.say(f"綁定 {code}")
     assert _roles(app, NEWBIE) == {"staff"}
 
@@ -80,8 +78,7 @@ def test_expired_code_and_rate_limited_redemption(app, chat):
     runtime = app.extensions["bot"]
     with runtime.database.session() as session:
         code, invite = service.create_invite(session, actor=STAFF, role="advisor", now=utc_now() - timedelta(hours=25))
-    newbie = chat.as_user(NEWBIE)
-    newbie.follow()
+    newbie = _followed(chat, NEWBIE)
     assert "過期" in joined(newbie.say(f"綁定 {code}"))
     for _ in range(4):
         assert "不正確" in joined(newbie.say("綁定 ZZZZ-ZZZZ"))
@@ -93,8 +90,7 @@ def test_expired_code_and_rate_limited_redemption(app, chat):
 
 
 def test_staff_commands_refused_politely_and_audited(app, chat):
-    stranger = chat.as_user(STRANGER)
-    stranger.follow()
+    stranger = _followed(chat, STRANGER)
     for command in ("/邀請 顧問", "/公告", "/登入", "/指派 12345675"):
         texts = stranger.say(command)
         assert "無法使用" in joined(texts)
@@ -108,9 +104,7 @@ def test_staff_commands_refused_politely_and_audited(app, chat):
 
 
 def test_login_link_is_one_time_and_needs_the_role(app, chat, live_server):
-    _grant(app, STAFF, "staff")
-    staff = chat.as_user(STAFF)
-    staff.follow()
+    staff = _followed(chat, STAFF, "staff")
     staff.say("/登入")
     [button] = [a for a in staff.actions() if a.get("type") == "uri"]
     url = button["uri"]
@@ -149,7 +143,35 @@ def test_assign_company_in_chat_notifies_the_advisor(app, chat, fake_line):
     app.extensions["bot"].sender.deliver_due()
     assert eventually(lambda: any("新的輔導企業" in t for t in fake_line.texts_for(NEWBIE)))
     # A stranger tapping the same (forged) postback is refused.
-    stranger = chat.as_user(STRANGER)
-    stranger.follow()
+    stranger = _followed(chat, STRANGER)
     texts = stranger.send("postback", data=f"c=staff_assign&arg=c{company_id}%3A{STRANGER}")
     assert "無法使用" in joined(texts)
+
+
+def test_assign_by_tax_id_unassign_and_stale_buttons(app, chat):
+    _grant(app, NEWBIE, "advisor")
+    with app.extensions["bot"].database.session() as session:
+        session.add(TeamMember(line_user_id=NEWBIE, display_name="林顧問"))
+        company = Company(name="好味道小吃", tax_id="12345675", advisor_line_user_id=NEWBIE)
+        session.add_all([company, Company(name="好味道麵店")])
+        session.flush()
+        company_id = company.id
+    staff = _followed(chat, STAFF, "staff")
+    texts = staff.say("/指派 好味道")  # two companies answer to the name: pick one
+    assert "是哪一家" in joined(texts) and {"好味道小吃", "好味道麵店"} <= set(staff.labels())
+    texts = staff.say("/指派 12345675")
+    assert "要把「好味道小吃」指派給哪位顧問？（目前：林顧問）" in joined(texts)
+    texts = staff.tap("取消指派")
+    assert "已取消「好味道小吃」的顧問指派" in joined(texts)
+    with app.extensions["bot"].database.session() as session:
+        assert session.get(Company, company_id).advisor_line_user_id is None
+    # The advisor's button, tapped after the advisor lost the role: nothing is assigned.
+    staff.say("/指派 12345675")
+    [button] = [a for a in staff.actions() if a.get("label") == "林顧問"]
+    app.test_cli_runner().invoke(args=["roles", "revoke", NEWBIE, "advisor"])
+    assert "目前還沒有顧問" in joined(staff.tap_action(button))
+    # A button for a company that no longer exists.
+    texts = staff.send("postback", data=f"c=staff_assign&arg=c{company_id + 100}%3A{NEWBIE}")
+    assert f"找不到「{company_id + 100}」" in joined(texts)
+    with app.extensions["bot"].database.session() as session:
+        assert session.get(Company, company_id).advisor_line_user_id is None

@@ -26,3 +26,20 @@ def test_templates_are_well_formed_and_phone_sized():
     for key, text in all_keys().items():
         list(string.Formatter().parse(text))  # raises on a broken {placeholder}
         assert len(text) <= 1200, f"{key} is too long for a phone screen"
+
+
+def test_no_unquoted_value_is_cut_short_by_a_yaml_comment():
+    """In YAML, " #" starts a comment in an unquoted value: 「已取消公告 #{id}…」 became 「已取消公告」."""
+    from bot.texts import TEXTS_DIR
+
+    keys = all_keys()
+    plain = re.compile(r"""^([A-Za-z0-9_]+):[ \t]+(?![|>"'])(.*\S)\s*$""")
+    cut = []
+    for path in sorted(TEXTS_DIR.glob("*.yaml")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            match = plain.match(line)
+            if match and " #" in match.group(2):
+                key = f"{path.stem}.{match.group(1)}"
+                if keys.get(key) != match.group(2):
+                    cut.append(f"{key}: {keys.get(key)!r}")
+    assert cut == []

@@ -70,7 +70,7 @@ def test_parse_mode(text, mode):
 
 # --- chat, end to end ---------------------------------------------------------------------
 
-def _setup(app, *, other_advisor_company=False) -> dict[str, int]:
+def _setup(app) -> dict[str, int]:
     runtime = app.extensions["bot"]
     with runtime.database.session() as session:
         session.add(RoleGrant(line_user_id=ADVISOR, role="advisor", granted_by="test"))
@@ -87,15 +87,21 @@ def _setup(app, *, other_advisor_company=False) -> dict[str, int]:
     return ids
 
 
+def _advisor(app, chat):
+    """The companies set up and the advisor following the account: (advisor's chat, company ids)."""
+    ids = _setup(app)
+    advisor = chat.as_user(ADVISOR)
+    advisor.follow()
+    return advisor, ids
+
+
 def _visits(app) -> list[Visit]:
     with app.extensions["bot"].database.session() as session:
         return list(session.exec(select(Visit).order_by(Visit.id)).all())
 
 
 def test_one_message_logs_a_done_visit_with_card(app, chat):
-    ids = _setup(app)
-    advisor = chat.as_user(ADVISOR)
-    advisor.follow()
+    advisor, ids = _advisor(app, chat)
     texts = advisor.say("訪視 12345675 現地 3/10 14:00 POS教學 1.5小時")
     text = joined(texts)
     assert "訪視已記錄" in text and "好味道小吃" in text and "現地" in text and "1.5 小時" in text
@@ -107,9 +113,7 @@ def test_one_message_logs_a_done_visit_with_card(app, chat):
 
 
 def test_missing_parts_are_asked_with_quick_replies(app, chat):
-    _setup(app)
-    advisor = chat.as_user(ADVISOR)
-    advisor.follow()
+    advisor, _ = _advisor(app, chat)
     texts = advisor.say("今天線上輔導 好味道 導入LINE官方帳號")
     assert "哪一家" in joined(texts)  # two companies named 好味道…
     assert {"好味道小吃", "好味道麵店"} <= set(advisor.labels())
@@ -122,9 +126,7 @@ def test_missing_parts_are_asked_with_quick_replies(app, chat):
 
 
 def test_guided_flow_and_photos_attached(app, chat, fake_line):
-    _setup(app)
-    advisor = chat.as_user(ADVISOR)
-    advisor.follow()
+    advisor, _ = _advisor(app, chat)
     texts = advisor.say("登錄訪視")
     assert "哪一家" in joined(texts)
     advisor.tap("阿明咖啡館")
@@ -147,9 +149,7 @@ def test_guided_flow_and_photos_attached(app, chat, fake_line):
 
 
 def test_edit_and_delete_within_24_hours(app, chat):
-    _setup(app)
-    advisor = chat.as_user(ADVISOR)
-    advisor.follow()
+    advisor, _ = _advisor(app, chat)
     advisor.say("訪視 12345675 現地 3/10 POS教學 1小時")
     texts = advisor.tap("修改")
     assert "修改訪視紀錄" in joined(texts)
@@ -166,9 +166,7 @@ def test_edit_and_delete_within_24_hours(app, chat):
 
 
 def test_edit_refused_after_24_hours(app, chat):
-    _setup(app)
-    advisor = chat.as_user(ADVISOR)
-    advisor.follow()
+    advisor, _ = _advisor(app, chat)
     advisor.say("訪視 12345675 現地 3/10 POS教學 1小時")
     with app.extensions["bot"].database.session() as session:
         visit = session.exec(select(Visit)).one()
@@ -180,9 +178,7 @@ def test_edit_refused_after_24_hours(app, chat):
 
 
 def test_company_not_assigned_and_future_date(app, chat):
-    _setup(app)
-    advisor = chat.as_user(ADVISOR)
-    advisor.follow()
+    advisor, _ = _advisor(app, chat)
     texts = advisor.say("訪視 04595257 現地 今天 教學")
     assert "不是指派給您的企業" in joined(texts)
     assert not _visits(app)
@@ -202,9 +198,7 @@ def test_non_advisor_cannot_log_or_see_progress(app, chat):
 
 
 def test_progress_against_visit_rules(app, chat):
-    _setup(app)
-    advisor = chat.as_user(ADVISOR)
-    advisor.follow()
+    advisor, _ = _advisor(app, chat)
     for message in ("訪視 12345675 現地 3/1 教學 1小時", "訪視 12345675 線上 3/5 教學 1小時",
                     "訪視 12345675 電話 3/8 教學 1小時"):
         advisor.say(message)
@@ -218,9 +212,7 @@ def test_progress_against_visit_rules(app, chat):
 
 
 def test_export_csv_cli(app, chat):
-    _setup(app)
-    advisor = chat.as_user(ADVISOR)
-    advisor.follow()
+    advisor, _ = _advisor(app, chat)
     advisor.say("訪視 12345675 現地 112/3/10 14:00 POS教學 1.5小時")
     result = app.test_cli_runner().invoke(args=["export", "visits", "--format", "csv"])
     assert result.exit_code == 0, result.output
@@ -235,34 +227,49 @@ def test_logging_a_booked_visit_completes_that_booking(app, chat):
 
     from bot.timeutil import TAIPEI
 
-    ids = _setup(app)
+    advisor, ids = _advisor(app, chat)
     with app.extensions["bot"].database.session() as session:
         booked = Visit(company_id=ids["阿明咖啡館"], advisor_line_user_id=ADVISOR, status="confirmed", mode="onsite",
                        scheduled_at=datetime(2023, 3, 10, 14, 0, tzinfo=TAIPEI), created_by=OWNER)
         session.add(booked)
         session.flush()
         booked_id = booked.id
-    advisor = chat.as_user(ADVISOR)
-    advisor.follow()
     advisor.say("訪視 24536806 現地 112/3/10 14:00 盤點系統 2小時")
     [visit] = _visits(app)
     assert visit.id == booked_id and visit.status == "done" and visit.duration_minutes == 120
 
 
 def test_advisor_question_goes_to_the_faq_not_a_log(app, chat):
-    _setup(app)
-    advisor = chat.as_user(ADVISOR)
-    advisor.follow()
+    advisor, _ = _advisor(app, chat)
     texts = advisor.say("訪視要幾次才算完成？")
     assert "哪一家" not in joined(texts)
     assert not _visits(app)
 
 
 def test_next_visit_typed_right_after_a_log_is_logged_too(app, chat):
-    _setup(app)
-    advisor = chat.as_user(ADVISOR)
-    advisor.follow()
+    advisor, _ = _advisor(app, chat)
     advisor.say("訪視 12345675 現地 3/10 14:00 POS教學 1.5小時")
     texts = advisor.say("訪視 12345675 線上 3/12 10:00 LINE官方帳號 1小時")
     assert "訪視已記錄" in joined(texts)
     assert sorted(v.mode for v in _visits(app)) == ["online", "onsite"]
+
+
+def test_keep_a_visit_then_a_stale_delete_button_and_a_failed_photo(app, chat):
+    advisor, _ = _advisor(app, chat)
+    advisor.say("訪視 12345675 現地 3/10 POS教學 1小時")
+    card = advisor.actions()
+    texts = advisor.send("image", message_id="m-not-on-line")  # LINE has no content for it
+    assert "照片下載失敗" in joined(texts)
+    advisor.tap("刪除")
+    assert "保留" in joined(advisor.tap("保留"))
+    assert _visits(app)[0].deleted_at is None
+    advisor.say("刪除訪視")
+    confirm = advisor.actions()
+    advisor.tap("確定刪除")
+    # The same buttons tapped again later (an old card, a double tap): nothing more happens.
+    again = [advisor.tap_action(next(a for a in confirm if "確定刪除" in a["label"])),
+             advisor.tap_action(next(a for a in card if a.get("label") == "修改"))]
+    assert all("找不到這筆訪視紀錄" in joined(texts) for texts in again)
+    with app.extensions["bot"].database.session() as session:
+        deleted = session.exec(select(AuditEntry).where(AuditEntry.action == "visit_deleted")).all()
+    assert len(deleted) == 1 and _visits(app)[0].deleted_at is not None

@@ -40,20 +40,32 @@ def facts_present(answer: str, expect: list[list[str]]) -> bool:
     return all(any(eval_normalize(alt) in text for alt in group) for group in expect)
 
 
+def _split(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(in-scope rows, out-of-scope rows)."""
+    return ([r for r in rows if r.get("kind") != "out_of_scope"],
+            [r for r in rows if r.get("kind") == "out_of_scope"])
+
+
+def _out_of_scope(kb: KnowledgeBase, rows: list[dict]) -> tuple[int, list[dict]]:
+    """(how many the engine rightly did not answer, the ones it answered)."""
+    false_accepts = []
+    for r in rows:
+        res = kb.ask(r["q"])
+        if res.matched:
+            false_accepts.append({"id": r["id"], "q": r["q"], "got": res.entry_id, "score": round(res.score, 3),
+                                  "note": r.get("note"), "features": res.debug.get("features")})
+    return len(rows) - len(false_accepts), false_accepts
+
+
 def evaluate(kb: KnowledgeBase, rows: list[dict]) -> dict:
-    in_scope = [r for r in rows if r.get("kind") != "out_of_scope"]
-    oos = [r for r in rows if r.get("kind") == "out_of_scope"]
+    in_scope, oos = _split(rows)
     per_program: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    misses, top3_hits, correct, rejected, false_accepts = [], 0, 0, 0, []
+    misses, top3_hits, correct = [], 0, 0
     for r in in_scope:
         res = kb.ask(r["q"])
         ok = res.matched and facts_present(res.answer, r["expect"])
         cand_ids = ([res.entry_id] if res.entry_id else []) + [s["entry_id"] for s in res.suggestions]
-        cand_ids += [x[0] for x in res.debug.get("top", [])]
-        seen = []
-        for cid in cand_ids:
-            if cid not in seen:
-                seen.append(cid)
+        seen = list(dict.fromkeys(cand_ids + [x[0] for x in res.debug.get("top", [])]))
         top3 = ok or any(facts_present(kb.entry(cid).answer, r["expect"]) for cid in seen[:3] if kb.entry(cid))
         correct += ok
         top3_hits += top3
@@ -68,13 +80,7 @@ def evaluate(kb: KnowledgeBase, rows: list[dict]) -> dict:
                            "score": round(res.score, 3), "expected": r["expect"], "source": r.get("source"),
                            "entry_with_facts": expected_entry, "top": res.debug.get("top", [])[:3],
                            "features": res.debug.get("features")})
-    for r in oos:
-        res = kb.ask(r["q"])
-        if not res.matched:
-            rejected += 1
-        else:
-            false_accepts.append({"id": r["id"], "q": r["q"], "got": res.entry_id, "score": round(res.score, 3),
-                                  "note": r.get("note"), "features": res.debug.get("features")})
+    rejected, false_accepts = _out_of_scope(kb, oos)
     return {
         "in_scope": len(in_scope), "correct": correct, "top3": top3_hits,
         "oos": len(oos), "rejected": rejected,
@@ -84,10 +90,9 @@ def evaluate(kb: KnowledgeBase, rows: list[dict]) -> dict:
 
 
 def evaluate_probes(kb: KnowledgeBase, rows: list[dict]) -> dict:
-    in_scope = [r for r in rows if r.get("kind") != "out_of_scope"]
-    oos = [r for r in rows if r.get("kind") == "out_of_scope"]
-    correct = top3 = rejected = 0
-    misses, false_accepts = [], []
+    in_scope, oos = _split(rows)
+    correct = top3 = 0
+    misses = []
     for r in in_scope:
         res = kb.ask(r["q"])
         shown = {res.entry_id} | ({x["entry_id"] for x in res.related} if res.needs_program_choice else set())
@@ -98,13 +103,13 @@ def evaluate_probes(kb: KnowledgeBase, rows: list[dict]) -> dict:
         if not ok:
             misses.append({"id": r["id"], "q": r["q"], "got": res.entry_id, "band": res.band,
                            "score": round(res.score, 3), "expected": r["expect_ids"], "top": ranked})
-    for r in oos:
-        res = kb.ask(r["q"])
-        rejected += not res.matched
-        if res.matched:
-            false_accepts.append({"id": r["id"], "q": r["q"], "got": res.entry_id, "score": round(res.score, 3)})
+    rejected, false_accepts = _out_of_scope(kb, oos)
     return {"in_scope": len(in_scope), "correct": correct, "top3": top3, "oos": len(oos), "rejected": rejected,
             "misses": misses, "false_accepts": false_accepts}
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _pct(a: int, b: int) -> str:
@@ -128,8 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report.summary() + f"; loaded in {build_s:.2f}s")
     if not report.ok:
         print(f"  ({len(report.errors)} KB errors; invalid entries skipped; run the loader for details)")
-    rows = [json.loads(line) for line in Path(args.dev).read_text(encoding="utf-8").splitlines() if line.strip()]
-    res = evaluate(kb, rows)
+    res = evaluate(kb, read_jsonl(args.dev))
     print(f"in-scope accuracy : {_pct(res['correct'], res['in_scope'])}")
     print(f"top-3 accuracy    : {_pct(res['top3'], res['in_scope'])}")
     print(f"out-of-scope rej. : {_pct(res['rejected'], res['oos'])}")
@@ -149,9 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.verbose:
                 print(f"      features={m['features']}")
     if args.probes and Path(args.probes).exists():
-        probe_rows = [json.loads(line) for line in Path(args.probes).read_text(encoding="utf-8").splitlines()
-                      if line.strip()]
-        pr = evaluate_probes(kb, probe_rows)
+        pr = evaluate_probes(kb, read_jsonl(args.probes))
         print(f"probes ({Path(args.probes).name}, own paraphrases):")
         print(f"  in-scope (right entry) : {_pct(pr['correct'], pr['in_scope'])}")
         print(f"  top-3                  : {_pct(pr['top3'], pr['in_scope'])}")

@@ -19,6 +19,7 @@ from bot.timeutil import TAIPEI, format_roc_datetime, to_taipei
 from companies.models import Company, CompanyMember
 from dialogs.parsing import parse_date, parse_time
 from visits.models import Visit
+from visits.service import mode_label
 
 MODES = ("onsite", "online")
 _PICKER = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})$")  # LINE datetimepicker value
@@ -58,10 +59,6 @@ def parse_when(text: str, *, now: datetime) -> datetime | None:
 
 def picker_min(now: datetime) -> str:
     return f"{to_taipei(now + timedelta(hours=1)):%Y-%m-%dT%H:00}"
-
-
-def mode_label(mode: str) -> str:
-    return t(f"reminders.mode_{mode}")
 
 
 def owners_of(session: Session, company_id: int) -> list[str]:

@@ -128,7 +128,7 @@ def _parse_time(ctx: fw.Context, user_input: fw.UserInput) -> str:
 
 
 def _ask_mode(ctx: fw.Context):
-    return [Text(t("visits.ask_mode"), tuple(ctx.choice(t(f"visits.mode_{m}"), m) for m in service.MODES))]
+    return [Text(t("visits.ask_mode"), tuple(ctx.choice(service.mode_label(m), m) for m in service.MODES))]
 
 
 def _parse_mode(ctx: fw.Context, user_input: fw.UserInput) -> str:
@@ -239,7 +239,7 @@ STEPS = (
     fw.Step("time", t("visits.label_time"), _ask_time, _parse_time, when=lambda ctx: not _is_saved(ctx),
             display=lambda ctx, v: v or t("visits.no_time")),
     fw.Step("mode", t("visits.label_mode"), _ask_mode, _parse_mode, when=lambda ctx: not _is_saved(ctx),
-            display=lambda ctx, v: t(f"visits.mode_{v}") if v in service.MODES else "—"),
+            display=lambda ctx, v: service.mode_label(v) if v in service.MODES else "—"),
     fw.Step("duration", t("visits.label_duration"), _ask_duration, _parse_duration,
             when=lambda ctx: not _is_saved(ctx), display=lambda ctx, v: duration_text(v)),
     fw.Step("topics", t("visits.label_topics"), _ask_topics, _parse_topics, when=lambda ctx: not _is_saved(ctx)),
@@ -275,7 +275,7 @@ def visit_card(visit, company_name: str, *, title: str, with_buttons: bool = Tru
                    Choice(t("visits.button_delete"), data=encode_postback(c="visit_delete", arg=visit.id),
                           display=t("visits.button_delete")))
     rows = [(t("visits.label_company"), company_name), (t("visits.label_date"), when),
-            (t("visits.label_mode"), t(f"visits.mode_{visit.mode}")),
+            (t("visits.label_mode"), service.mode_label(visit.mode)),
             (t("visits.label_duration"), duration_text(visit.duration_minutes)),
             (t("visits.label_topics"), visit.topics or "—")]
     if visit.notes:
@@ -305,8 +305,7 @@ def _finish(request) -> fw.Turn:
             visit = service.update_visit(session, visit_id=int(ctx.data["_edit_id"]), advisor=ctx.user_id,
                                          changes={**fields, "notes": ctx.data.get("notes") or None}, now=ctx.now)
         except service.VisitError as error:
-            return fw.Turn(ctx.cleared().forget("visit_prefill"), [Text(t(f"visits.{_error_key(error)}"))],
-                           show_menu=True)
+            return _refusal(ctx.cleared().forget("visit_prefill"), error)
         return fw.Turn(ctx.cleared().forget("visit_prefill"),
                        [visit_card(visit, name, title=t("visits.updated_title"))])
     visit = service.record_visit(session, advisor=ctx.user_id, **fields)
@@ -315,10 +314,6 @@ def _finish(request) -> fw.Turn:
                        history=(), step="photos").forget("visit_prefill")
     return fw.Turn(saved, [visit_card(visit, name, title=t("visits.saved_title")),
                            Text(t("visits.photo_prompt"), _photo_quick_replies(saved))])
-
-
-def _error_key(error: service.VisitError) -> str:
-    return {"too_late": "too_late"}.get(error.code, "not_found")
 
 
 def _after_save(request) -> fw.Turn:
@@ -372,8 +367,7 @@ VISIT_FLOW = registry.register_flow(fw.Flow(
 
 # --- entry points --------------------------------------------------------------------------
 
-def _start(request, prefill: dict, lead: list | None = None) -> fw.Turn:
-    companies = service.advisor_companies(request.session, advisor=request.ctx.user_id)
+def _start(request, companies: list, prefill: dict, lead: list | None = None) -> fw.Turn:
     if not companies:
         return fw.Turn(request.ctx, [Text(t("visits.no_companies"))], show_menu=True)
     prefill = {**prefill, "_companies": service.company_choices(companies)}
@@ -382,9 +376,9 @@ def _start(request, prefill: dict, lead: list | None = None) -> fw.Turn:
 
 
 @registry.command("visit_log", "登錄訪視", "記錄訪視", "紀錄訪視", "登記訪視", "新增訪視", "訪視紀錄", "寫訪視紀錄",
-                  role="advisor", help="一步一步記錄一次訪視")
+                  role="advisor")
 def start_guided(request) -> fw.Turn:
-    return _start(request, {})
+    return _start(request, service.advisor_companies(request.session, advisor=request.ctx.user_id), {})
 
 
 EXPLICIT_PREFIXES = ("訪視", "輔導紀錄", "輔導記錄")
@@ -419,7 +413,7 @@ def log_from_message(request, text: str) -> fw.Turn | None:
         lead.append(Text(t("visits.date_future")))
     elif parsed.company_text and not parsed.company_ids and vp.TAX_ID.fullmatch(parsed.company_text):
         lead.append(Text(t("visits.company_not_yours", tax_id=parsed.company_text)))
-    return _start(request, answers, lead)
+    return _start(request, companies, answers, lead)
 
 
 @registry.intercept_free_text
@@ -430,45 +424,48 @@ def advisor_visit_message(request) -> fw.Turn | None:
     return None
 
 
-def _visit_and_name(request, visit_id: int):
+def _refusal(ctx: fw.Context, error: service.VisitError) -> fw.Turn:
+    key = "too_late" if error.code == "too_late" else "not_found"
+    return fw.Turn(ctx, [Text(t(f"visits.{key}"))], show_menu=True)
+
+
+def _editable(request, visit_id: int, ctx: fw.Context):
+    """The advisor's visit still open to changes, and its company; else VisitError."""
     from companies.models import Company
 
-    visit = service.editable_visit(request.session, visit_id=visit_id, advisor=request.ctx.user_id,
-                                   now=request.ctx.now)
-    company = request.session.get(Company, visit.company_id)
-    return visit, (company.name if company else f"#{visit.company_id}")
+    visit = service.editable_visit(request.session, visit_id=visit_id, advisor=ctx.user_id, now=ctx.now)
+    return visit, request.session.get(Company, visit.company_id)
+
+
+def _company_label(visit, company) -> str:
+    return company.name if company else f"#{visit.company_id}"
 
 
 def _start_edit(request, visit_id: int, ctx: fw.Context) -> fw.Turn:
-    request.ctx = ctx
     try:
-        visit, _ = _visit_and_name(request, visit_id)
+        visit, company = _editable(request, visit_id, ctx)
     except service.VisitError as error:
-        return fw.Turn(ctx, [Text(t(f"visits.{_error_key(error)}"))], show_menu=True)
+        return _refusal(ctx, error)
     local = to_taipei(visit.visited_at)
     prefill = {"_edit_id": visit.id, "company": visit.company_id, "date": local.date().isoformat(),
                "time": local.strftime("%H:%M") if local.hour or local.minute else "", "mode": visit.mode,
                "duration": visit.duration_minutes or 60, "topics": visit.topics or "", "notes": visit.notes or ""}
-    companies = service.advisor_companies(request.session, advisor=ctx.user_id)
-    choices = service.company_choices(companies)
+    choices = service.company_choices(service.advisor_companies(request.session, advisor=ctx.user_id))
     if visit.company_id not in {c["id"] for c in choices}:
-        from companies.models import Company
-
-        company = request.session.get(Company, visit.company_id)
-        choices.append({"id": visit.company_id, "name": company.name if company else f"#{visit.company_id}",
+        # Reassigned since: the visit's own company stays selectable in the edit.
+        choices.append({"id": visit.company_id, "name": _company_label(visit, company),
                         "tax_id": company.tax_id if company else None})
     ctx = ctx.remember(visit_prefill={**prefill, "_companies": choices})
     return fw.Turn(ctx, [], start_flow=fw.FlowId.VISIT_LOG.value)
 
 
 def _ask_delete(request, visit_id: int, ctx: fw.Context) -> fw.Turn:
-    request.ctx = ctx
     try:
-        visit, name = _visit_and_name(request, visit_id)
+        visit, company = _editable(request, visit_id, ctx)
     except service.VisitError as error:
-        return fw.Turn(ctx, [Text(t(f"visits.{_error_key(error)}"))], show_menu=True)
+        return _refusal(ctx, error)
     day = format_roc_date(to_taipei(visit.visited_at).date())
-    return fw.Turn(ctx, [Text(t("visits.confirm_delete", date=day, company=name), (
+    return fw.Turn(ctx, [Text(t("visits.confirm_delete", date=day, company=_company_label(visit, company)), (
         Choice(t("visits.confirm_delete_yes"), data=encode_postback(c="visit_delete", arg=f"{visit.id}:yes"),
                display=t("visits.confirm_delete_yes")),
         Choice(t("visits.confirm_delete_no"), data=encode_postback(c="visit_delete", arg=f"{visit.id}:no"),
@@ -504,14 +501,14 @@ def delete_visit(request) -> fw.Turn:
         return fw.Turn(ctx, [Text(t("visits.kept"))], show_menu=True)
     if answer != "yes":
         return _ask_delete(request, visit_id, ctx)
-    request.ctx = ctx
     try:
-        visit, name = _visit_and_name(request, visit_id)
+        visit, company = _editable(request, visit_id, ctx)
         service.delete_visit(request.session, visit_id=visit_id, advisor=ctx.user_id, now=ctx.now)
     except service.VisitError as error:
-        return fw.Turn(ctx, [Text(t(f"visits.{_error_key(error)}"))], show_menu=True)
+        return _refusal(ctx, error)
     day = format_roc_date(to_taipei(visit.visited_at).date())
-    return fw.Turn(ctx, [Text(t("visits.deleted", date=day, company=name))], show_menu=True)
+    return fw.Turn(ctx, [Text(t("visits.deleted", date=day, company=_company_label(visit, company)))],
+                   show_menu=True)
 
 
 @registry.command("visit_progress", "我的進度", "訪視進度", "我的訪視進度", role="advisor")

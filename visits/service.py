@@ -31,6 +31,11 @@ MODES = ("onsite", "online", "phone")
 DEFAULT_VISIT_RULES = {"min_total": 3, "min_onsite": 1, "source": "002 叁 基本工作項目"}
 
 
+def mode_label(mode: str) -> str:
+    """現地 / 線上 / 電話 (an unknown mode as stored)."""
+    return t(f"visits.mode_{mode}") if mode in MODES else mode
+
+
 class VisitError(Exception):
     """A refused change; ``code`` names the reason (not_found, not_yours, too_late)."""
 
@@ -59,13 +64,17 @@ def programs_doc(config) -> dict:
     return _programs_doc(path, Path(path).stat().st_mtime)
 
 
+def parse_visit_rules(raw: dict | None) -> VisitRules:
+    """A programme's ``visit_rules`` section (also read by scheduler.settings for the digests)."""
+    merged = {**DEFAULT_VISIT_RULES, **{k: v for k, v in (raw or {}).items() if v is not None}}
+    return VisitRules(int(merged["min_total"]), int(merged["min_onsite"]),
+                      str(merged["source"] or DEFAULT_VISIT_RULES["source"]))
+
+
 def visit_rules(config, program_id: str = "gonghao-2023") -> VisitRules:
     """The programme's visit thresholds from programs.yaml ``visit_rules`` (data, not code)."""
     programme = (programs_doc(config).get("programs") or {}).get(program_id) or {}
-    raw = programme.get("visit_rules") or {}
-    merged = {**DEFAULT_VISIT_RULES, **{k: v for k, v in raw.items() if v is not None}} if raw else DEFAULT_VISIT_RULES
-    return VisitRules(int(merged.get("min_total", 3)), int(merged.get("min_onsite", 1)),
-                      str(merged.get("source") or DEFAULT_VISIT_RULES["source"]))
+    return parse_visit_rules(programme.get("visit_rules"))
 
 
 # --- companies an advisor looks after -------------------------------------------------------
@@ -132,12 +141,11 @@ def record_visit(session: Session, *, advisor: str, company_id: int, visited_at:
 def booked_visit_on(session: Session, *, company_id: int, advisor: str, day: date) -> Visit | None:
     """A booked or confirmed visit to this company on that Taipei day (the advisor's, or nobody's)."""
     start = datetime.combine(day, time(0, 0), tzinfo=TAIPEI)
-    candidates = session.exec(select(Visit).where(
+    return session.exec(select(Visit).where(
         Visit.company_id == company_id, Visit.status.in_(("booked", "confirmed")), Visit.deleted_at.is_(None),
         Visit.scheduled_at >= start, Visit.scheduled_at < start + timedelta(days=1),
         sa.or_(Visit.advisor_line_user_id == advisor, Visit.advisor_line_user_id.is_(None)))
-        .order_by(Visit.scheduled_at)).all()
-    return candidates[0] if candidates else None
+        .order_by(Visit.scheduled_at)).first()
 
 
 def editable_visit(session: Session, *, visit_id: int, advisor: str, now: datetime | None = None) -> Visit:
@@ -210,7 +218,6 @@ def progress_by_company(session: Session, *, companies: list[Company], rules: Vi
                           min_onsite=rules.min_onsite)
 
 
-MODE_LABELS = {"onsite": "現地", "online": "線上", "phone": "電話"}
 # The programme office needs the advisor's name, not a LINE user id (export only what the table needs).
 CSV_COLUMNS = ("visit_id", "company_tax_id", "company_name", "county", "advisor", "visit_date_roc",
                "visit_date", "visit_time", "mode", "mode_label", "duration_minutes", "topics", "notes",
@@ -236,7 +243,7 @@ def export_rows(session: Session, *, program_id: str | None = None) -> list[dict
             "visit_date_roc": format_roc_date(local.date()) if local else "",
             "visit_date": local.date().isoformat() if local else "",
             "visit_time": local.strftime("%H:%M") if local and (local.hour or local.minute) else "",
-            "mode": visit.mode, "mode_label": MODE_LABELS.get(visit.mode, visit.mode),
+            "mode": visit.mode, "mode_label": mode_label(visit.mode),
             "duration_minutes": visit.duration_minutes or "", "topics": visit.topics or "",
             "notes": visit.notes or "", "photo_count": len(visit.photos or []),
             "logged_at": to_taipei(visit.created_at).strftime("%Y-%m-%d %H:%M"),
