@@ -9,7 +9,7 @@ import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -226,6 +226,27 @@ class Database:
                 connection.info.pop("write", None)
 
     @contextmanager
+    def driver_transaction(self, *, priority: bool = False) -> Iterator[Any]:
+        """A write transaction on the driver's own connection, yielding its cursor: for the one
+        statement of a webhook ack (see ``DriverStatement``). SQLAlchemy's per-statement
+        bookkeeping (execution context, events, result wrapping) cost twice the database work
+        there, and on SQLite all of it ran while holding the one writer lock every process queues
+        on. Commits on success, rolls back on error."""
+        with self._writer_turn(priority=priority):
+            connection = self.engine.raw_connection()  # pooled: connect-time PRAGMAs applied
+            try:
+                cursor = connection.cursor()
+                if self.is_sqlite:
+                    cursor.execute("BEGIN IMMEDIATE")  # autocommit driver (see make_engine)
+                yield cursor
+                connection.commit()
+            except BaseException:
+                connection.rollback()
+                raise
+            finally:
+                connection.close()
+
+    @contextmanager
     def _write_session(self) -> Iterator[Session]:
         with self.engine.connect() as connection:
             connection.info["write"] = True
@@ -286,6 +307,23 @@ def insert_ignoring_duplicates(table: sa.Table, dialect_name: str, keys: tuple[s
     dialect = postgresql if dialect_name == "postgresql" else sqlite
     statement = dialect.insert(table).on_conflict_do_nothing(index_elements=list(keys))
     return statement.returning(*(table.c[name] for name in returning)) if returning else statement
+
+
+class DriverStatement:
+    """A Core statement compiled once for the DBAPI driver, with each column's own bind processor
+    (JSON, UTC datetimes, booleans), so a hot path can run it on a raw cursor
+    (``Database.driver_transaction``) and still store exactly what SQLAlchemy would."""
+
+    def __init__(self, statement: sa.Insert, dialect: sa.Dialect, columns: tuple[str, ...]):
+        compiled = statement.compile(dialect=dialect, column_keys=list(columns))
+        self.sql = compiled.string
+        self._positions = compiled.positiontup  # qmark/format drivers (sqlite3); None if named
+        table = statement.table
+        self._processors = [(name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in columns]
+
+    def parameters(self, row: dict) -> tuple | dict:
+        values = {name: (process(row[name]) if process else row[name]) for name, process in self._processors}
+        return tuple(values[name] for name in self._positions) if self._positions else values
 
 
 def utc_now() -> datetime:

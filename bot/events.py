@@ -18,6 +18,7 @@ Two ways to take an event:
 """
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -31,7 +32,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from bot.alarms import Alarms
-from bot.db import Database, insert_ignoring_duplicates, utc_now
+from bot.db import Database, DriverStatement, insert_ignoring_duplicates, utc_now
 from bot.models import InboundEvent
 from bot.ratelimit import FloodGuard
 
@@ -69,6 +70,17 @@ class Queued(NamedTuple):
         return self.user_id or f"#event{self.event_id}"
 
 
+_STORED_COLUMNS = ("webhook_event_id", "event_type", "line_user_id", "payload", "is_redelivery", "status",
+                   "attempts", "received_at")
+
+
+@functools.cache
+def _insert_events(dialect: sa.Dialect) -> DriverStatement:
+    statement = insert_ignoring_duplicates(InboundEvent.__table__, dialect.name, ("webhook_event_id",),
+                                           ("id", "webhook_event_id"))
+    return DriverStatement(statement, dialect, _STORED_COLUMNS)
+
+
 def store_events(database: Database, events: list[dict]) -> list[Queued]:
     """Insert events not seen before; returns the new ones, ready to hand to the worker."""
     if not events:
@@ -81,12 +93,16 @@ def store_events(database: Database, events: list[dict]) -> list[Queued]:
         "is_redelivery": bool((event.get("deliveryContext") or {}).get("isRedelivery")),
         "status": "pending", "attempts": 0, "received_at": utc_now(),
     } for event in events]
-    statement = insert_ignoring_duplicates(InboundEvent.__table__, database.engine.dialect.name,
-                                           ("webhook_event_id",), ("id", "webhook_event_id"))
-    with database.write_connection(priority=True) as connection:  # the ack waits on this: fast lane
-        # One prebuilt statement per event (a body usually carries one): a multi-row VALUES
-        # would be compiled anew for every request.
-        inserted = [found for found in (connection.execute(statement, row).first() for row in rows) if found]
+    statement = _insert_events(database.engine.dialect)
+    parameters = [statement.parameters(row) for row in rows]  # serialised before taking the lock
+    inserted = []
+    # The ack waits on this: the writers' fast lane, and the driver's cursor (DriverStatement).
+    with database.driver_transaction(priority=True) as cursor:
+        for values in parameters:
+            cursor.execute(statement.sql, values)
+            found = cursor.fetchone()  # (id, webhook_event_id), or None for a duplicate
+            if found:
+                inserted.append(found)
     by_id = {row["webhook_event_id"]: row for row in rows}
     return [Queued(event_id, by_id[webhook_id]["line_user_id"], by_id[webhook_id]["payload"],
                    by_id[webhook_id]["received_at"]) for event_id, webhook_id in inserted]
