@@ -138,7 +138,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         sender.deliver_due()
 
     dispatcher = Dispatcher(services=services, sender=sender)
-    worker = EventWorker(database=database, process=dispatcher.process, pump_outbox=pump_outbox,
+    worker = EventWorker(database=database, process=dispatcher.process, process_fresh=dispatcher.process_fresh,
+                         batch_size=app.config["EVENT_BATCH_SIZE"], pump_outbox=pump_outbox,
                          threads=app.config["EVENT_WORKER_THREADS"], lease_seconds=app.config["EVENT_LEASE_SECONDS"],
                          on_idle=sender.flush_marks)
     app.extensions["bot"] = BotRuntime(

@@ -95,22 +95,31 @@ def _sqlite_lock_path(url: str) -> str | None:
 
 
 class WriterGate:
-    """SQLite's one-writer rule inside one process, as a re-entrant lock with a fast lane.
+    """SQLite's one-writer rule, as a re-entrant lock with a fast lane for webhook acks.
 
-    Webhook acks (``priority=True``) go before queued event processing: LINE wants the 200 within
-    seconds, while processing can wait its turn without anyone noticing."""
+    Webhook acks (``priority=True``) go before event processing and scheduled work: LINE wants
+    the 200 within seconds, while processing can wait its turn without anyone noticing. Inside a
+    process that is a condition variable; across processes (gunicorn workers, the event worker,
+    the scheduler) writers queue on an flock of ``<db>-writer.lock``, and a process with acks in
+    flight holds a shared flock of ``<db>-acks.lock`` that other writers wait out (an exclusive
+    flock, taken and dropped) before queuing for the write lock. Without that, a busy worker
+    process took the write lock between two acks every time, and at its lower CPU priority
+    (EVENT_WORKER_NICE) it could hold it long enough to halve the ack rate."""
 
     def __init__(self, lock_path: str | None = None):
         self._cond = threading.Condition()
         self._owner: int | None = None
         self._depth = 0
         self._priority_waiting = 0
-        # Across processes (gunicorn workers, the event worker, the scheduler) writers queue on an
-        # flock of a file next to the database: the kernel wakes the next writer the moment the
-        # lock is free, where SQLite's own busy handler sleeps in steps of up to 100 ms.
+        # The kernel wakes the next writer the moment the lock is free, where SQLite's own busy
+        # handler sleeps in steps of up to 100 ms.
         self._lock_path = lock_path
-        self._lock_file = None
-        self._lock_pid = None
+        self._acks_path = lock_path.removesuffix("-writer.lock") + "-acks.lock" if lock_path else None
+        self._files: dict[str, Any] = {}
+        self._files_pid: int | None = None
+        self._acks_mutex = threading.Lock()
+        self._acks_in_flight = 0
+        self._owner_is_ack = False
 
     def acquire(self, *, priority: bool = False) -> None:
         me = threading.get_ident()
@@ -118,17 +127,27 @@ class WriterGate:
             if self._owner == me:
                 self._depth += 1
                 return
-            if priority:
-                self._priority_waiting += 1
-            try:
-                while self._owner is not None or (not priority and self._priority_waiting):
-                    self._cond.wait()
-            finally:
-                if priority:
-                    self._priority_waiting -= 1
-            self._owner, self._depth = me, 1
+        if priority:
+            self._announce_ack()
+        else:
+            self._wait_out_acks()
         try:
-            self._lock_across_processes()
+            with self._cond:
+                if priority:
+                    self._priority_waiting += 1
+                try:
+                    while self._owner is not None or (not priority and self._priority_waiting):
+                        self._cond.wait()
+                finally:
+                    if priority:
+                        self._priority_waiting -= 1
+                self._owner, self._depth, self._owner_is_ack = me, 1, priority
+        except BaseException:
+            if priority:
+                self._ack_done()
+            raise
+        try:
+            self._flock("writer", fcntl.LOCK_EX)
         except BaseException:
             self.release(unlock=False)
             raise
@@ -136,19 +155,44 @@ class WriterGate:
     def release(self, *, unlock: bool = True) -> None:
         with self._cond:
             self._depth -= 1
-            if self._depth == 0:
-                if unlock and self._lock_file is not None:
-                    fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-                self._owner = None
-                self._cond.notify_all()
+            if self._depth > 0:
+                return
+            if unlock:
+                self._flock("writer", fcntl.LOCK_UN)
+            was_ack, self._owner, self._owner_is_ack = self._owner_is_ack, None, False
+            self._cond.notify_all()
+        if was_ack:
+            self._ack_done()
 
-    def _lock_across_processes(self) -> None:
-        if not self._lock_path:
+    def _announce_ack(self) -> None:
+        with self._acks_mutex:
+            self._acks_in_flight += 1
+            if self._acks_in_flight == 1:
+                self._flock("acks", fcntl.LOCK_SH)
+
+    def _ack_done(self) -> None:
+        with self._acks_mutex:
+            self._acks_in_flight -= 1
+            if self._acks_in_flight == 0:
+                self._flock("acks", fcntl.LOCK_UN)
+
+    def _wait_out_acks(self) -> None:
+        """Block while any process has acks in flight (their shared lock), then go on."""
+        self._flock("yield", fcntl.LOCK_EX)
+        self._flock("yield", fcntl.LOCK_UN)
+
+    def _flock(self, which: str, operation: int) -> None:
+        path = self._lock_path if which == "writer" else self._acks_path
+        if not path:
             return
-        if self._lock_file is None or self._lock_pid != os.getpid():  # opened after a fork
-            self._lock_file = open(self._lock_path, "a+b")  # noqa: SIM115 - held for the process
-            self._lock_pid = os.getpid()
-        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+        if self._files_pid != os.getpid():  # opened after a fork: locks belong to the parent's files
+            self._files, self._files_pid = {}, os.getpid()
+        handle = self._files.get(which)
+        if handle is None:
+            # "acks" and "yield" open the same file separately: flocks on two open files conflict
+            # even within one process, so an inline worker thread also waits out its own acks.
+            handle = self._files[which] = open(path, "a+b")  # noqa: SIM115 - held for the process
+        fcntl.flock(handle, operation)
 
 
 class Database:

@@ -123,41 +123,84 @@ class Dispatcher:
         """Handle one stored event. ``claim_number`` None: a fresh event, taken (pending -> done)
         by the processing transaction itself; otherwise the event was claimed before (the
         careful path, bot.events) and is finished only if that claim is still ours."""
-        database = self.services.database
         payload = dict(payload) if isinstance(payload, dict) else {}
-        received_at = received_at or utc_now()
         prefetched = self._prefetch(payload)
-        user_id = event_user_id(payload)
-        timer = self._loading_timer(user_id, payload)
+        timer = self._loading_timer(event_user_id(payload), payload)
         try:
-            with database.write_session() as session:
-                if claim_number is None:
-                    # First statement: on PostgreSQL the row lock makes a concurrent worker wait
-                    # here and then find the event done; on SQLite the write lock is held already.
-                    taken = session.connection().execute(_TAKE_FRESH_EVENT, {"event_id": event_id, "now": utc_now()})
-                    if taken.rowcount != 1:
-                        return  # handled already (a redelivery raced us, or the sweeper's claim)
-                replies, reply_user = self.handle(session, payload, prefetched)
-                if replies and flood_notice_due(session, event_id=event_id, user_id=user_id, received_at=received_at):
-                    replies = [Text(t("core.slow_down")), *replies]  # once per flood (bot.ratelimit)
-                rows = self.sender.enqueue_claimed_reply(
-                    session, user_id=reply_user or user_id, reply_token=_reply_token(payload),
-                    received_at=received_at, replies=replies,
-                    idempotency_key=f"event:{payload.get('webhookEventId')}", origin=f"event:{event_id}")
-                if claim_number is not None:
-                    done = session.connection().execute(_FINISH_CLAIMED_EVENT, {
-                        "event_id": event_id, "claim_number": claim_number, "now": utc_now()})
-                    if done.rowcount != 1:
-                        raise LostClaim(event_id)
+            with self.services.database.write_session() as session:
+                rows = self._process_in(session, event_id, claim_number, payload, received_at, prefetched)
         finally:
             if timer is not None:
                 self._alarms.cancel(timer)
         self.sender.send_claimed(rows)
 
+    def process_fresh(self, events: list[tuple[int, dict, datetime | None]]) -> list[int]:
+        """Several fresh events (of different people) in one write transaction, each inside its
+        own savepoint; returns the ids of those that failed (rolled back to their savepoint, so
+        still pending: the worker counts the attempt and the sweeper retries them). Under load
+        this is what keeps up: on SQLite every write transaction queues for the one write lock,
+        and per event the BEGIN/COMMIT and the hand-over between processes cost as much as the
+        event itself."""
+        prepared = []
+        failed: list[int] = []
+        for event_id, payload, received_at in events:
+            payload = dict(payload) if isinstance(payload, dict) else {}
+            try:
+                prefetched = self._prefetch(payload)  # HTTP before the transaction, as in process()
+                timer = self._loading_timer(event_user_id(payload), payload)
+            except Exception:
+                log.exception("event processing failed", extra={"event_row": event_id})
+                failed.append(event_id)
+                continue
+            prepared.append((event_id, payload, received_at, prefetched, timer))
+        rows: list = []
+        try:
+            with self.services.database.write_session() as session:
+                for event_id, payload, received_at, prefetched, _timer in prepared:
+                    try:
+                        with session.begin_nested():
+                            rows.extend(self._process_in(session, event_id, None, payload, received_at, prefetched))
+                    except Exception:
+                        log.exception("event processing failed", extra={"event_row": event_id})
+                        failed.append(event_id)
+        finally:
+            for *_, timer in prepared:
+                if timer is not None:
+                    self._alarms.cancel(timer)
+        self.sender.send_claimed(rows)
+        return failed
+
+    def _process_in(self, session: Session, event_id: int, claim_number: int | None, payload: dict,
+                    received_at: datetime | None, prefetched: dict) -> list:
+        """The work of one event inside the caller's transaction; returns the claimed outbox rows
+        to send once it commits."""
+        received_at = received_at or utc_now()
+        user_id = event_user_id(payload)
+        if claim_number is None:
+            # First statement: on PostgreSQL the row lock makes a concurrent worker wait
+            # here and then find the event done; on SQLite the write lock is held already.
+            taken = session.connection().execute(_TAKE_FRESH_EVENT, {"event_id": event_id, "now": utc_now()})
+            if taken.rowcount != 1:
+                return []  # handled already (a redelivery raced us, or the sweeper's claim)
+        replies, reply_user = self.handle(session, payload, prefetched)
+        if replies and flood_notice_due(session, event_id=event_id, user_id=user_id, received_at=received_at):
+            replies = [Text(t("core.slow_down")), *replies]  # once per flood (bot.ratelimit)
+        rows = self.sender.enqueue_claimed_reply(
+            session, user_id=reply_user or user_id, reply_token=_reply_token(payload),
+            received_at=received_at, replies=replies,
+            idempotency_key=f"event:{payload.get('webhookEventId')}", origin=f"event:{event_id}")
+        if claim_number is not None:
+            done = session.connection().execute(_FINISH_CLAIMED_EVENT, {
+                "event_id": event_id, "claim_number": claim_number, "now": utc_now()})
+            if done.rowcount != 1:
+                raise LostClaim(event_id)
+        return rows
+
     def _loading_timer(self, user_id: str | None, payload: dict) -> int | None:
         if not user_id or payload.get("type") not in ("message", "postback"):
             return None
-        if (payload.get("source") or {}).get("type") != "user":
+        source = payload.get("source")
+        if not isinstance(source, dict) or source.get("type") != "user":
             return None  # the loading animation exists only in one-to-one chats
         return self._alarms.schedule(LOADING_AFTER_SECONDS, self.services.gateway.show_loading,
                                      chat_id=user_id, seconds=10)
@@ -338,7 +381,8 @@ class Dispatcher:
 
     def _on_follow(self, session: Session, user_id: str, event: dict, profile: dict | None) -> list[Reply]:
         user = find_user(session, user_id)
-        unblocked = bool((event.get("follow") or {}).get("isUnblocked"))
+        follow = event.get("follow")
+        unblocked = isinstance(follow, dict) and bool(follow.get("isUnblocked"))
         returning = user is not None or unblocked
         if user is None:
             user = User(line_user_id=user_id)

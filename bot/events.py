@@ -19,6 +19,7 @@ Two ways to take an event:
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import queue
 import threading
@@ -53,6 +54,12 @@ def event_user_id(event: dict) -> str | None:
     if isinstance(user_id, str) and 0 < len(user_id) <= 64 and user_id.isprintable():
         return user_id
     return None
+
+
+def _decoded(payload: str | dict | None) -> dict | None:
+    if isinstance(payload, str):
+        payload = json.loads(payload)
+    return payload if isinstance(payload, dict) else None
 
 
 class Queued(NamedTuple):
@@ -90,7 +97,7 @@ def store_events(database: Database, events: list[dict]) -> list[Queued]:
         "event_type": str(event.get("type", "")).replace("\x00", "")[:40],
         "line_user_id": (event_user_id(event) or None),
         "payload": event,
-        "is_redelivery": bool((event.get("deliveryContext") or {}).get("isRedelivery")),
+        "is_redelivery": isinstance(event.get("deliveryContext"), dict) and bool(event["deliveryContext"].get("isRedelivery")),
         "status": "pending", "attempts": 0, "received_at": utc_now(),
     } for event in events]
     statement = _insert_events(database.engine.dialect)
@@ -184,7 +191,8 @@ class EventWorker:
     user's events are handled in order, plus a sweeper for leases, restarts and the outbox."""
 
     def __init__(self, *, database: Database, process: Callable[..., None],
-                 pump_outbox: Callable[[], None], threads: int = 2, lease_seconds: int = 60,
+                 pump_outbox: Callable[[], None], process_fresh: Callable[[list], list[int]] | None = None,
+                 batch_size: int = 16, threads: int = 2, lease_seconds: int = 60,
                  sweep_every: float = 1.0, max_attempts: int = 5, flood_guard: FloodGuard | None = None,
                  on_idle: Callable[[], None] | None = None, shard: tuple[int, int] = (0, 1)):
         self.database = database
@@ -192,6 +200,10 @@ class EventWorker:
         # worker processes split the work and one person's events still go to one of them.
         self.shard = shard
         self.process = process
+        # Fresh events of several people waiting at once go through one transaction
+        # (Dispatcher.process_fresh): at most batch_size, one event per person.
+        self.process_fresh = process_fresh
+        self.batch_size = max(1, batch_size)
         self.pump_outbox = pump_outbox
         self.on_idle = on_idle
         self.lease = timedelta(seconds=lease_seconds)
@@ -210,6 +222,11 @@ class EventWorker:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._high_water = 0  # the poller's last seen event id (worker process)
+        self._polling = False  # run_forever polls; the sweeper then leaves newer ids to the poller
+        # Backpressure: past this many events in hand, the poller and sweeper stop taking more.
+        # During a burst the rest wait in the database (already durable) instead of this
+        # process decoding and queueing thousands of payloads it cannot process yet.
+        self.backlog_limit = self.thread_count * 16
         self._alarms = Alarms()
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -253,6 +270,7 @@ class EventWorker:
         with self.database.engine.connect() as connection:
             latest = connection.execute(sa.select(sa.func.max(InboundEvent.id))).scalar()
         self._high_water = latest or 0  # older pending events: the start-up sweep submits them
+        self._polling = True
         if self._stop.is_set():
             return  # asked to stop while starting up
         self.start()
@@ -267,25 +285,32 @@ class EventWorker:
                 self._stop.wait(poll_interval)
         self.wait_idle(timeout=10)  # finish what was taken; the rest stays pending for others
 
-    def poll(self, *, limit: int = 500) -> int:
+    def poll(self, *, limit: int = 200) -> int:
         """Submit pending events stored since the last poll; returns how many."""
+        room = min(limit, self.backlog_limit - self._in_flight)
+        if room <= 0:
+            return 0  # busy: they stay pending in the database until there is room
         table = InboundEvent.__table__
         with self.database.engine.connect() as connection:  # a read: no write lock, no gate
             rows = connection.execute(
-                sa.select(table.c.id, table.c.line_user_id, table.c.payload, table.c.received_at)
+                # The payload as text: only this process's share of people is decoded.
+                sa.select(table.c.id, table.c.line_user_id, sa.cast(table.c.payload, sa.Text), table.c.received_at)
                 .where(table.c.id > self._high_water, table.c.status == "pending")
-                .order_by(table.c.id).limit(limit)).all()
+                .order_by(table.c.id).limit(room)).all()
         if rows:
             self._high_water = rows[-1][0]
-            self.submit(Queued(row[0], row[1], row[2] if isinstance(row[2], dict) else None, row[3]) for row in rows)
+            self.submit(Queued(row[0], row[1], _decoded(row[2]), row[3]) for row in rows if self._is_mine(row[1], row[0]))
         return len(rows)
+
+    def _is_mine(self, user_id: str | None, event_id: int) -> bool:
+        index, count = self.shard
+        return count == 1 or shard_of(user_id or f"#event{event_id}", count) == index
 
     # --- feeding ----------------------------------------------------------------------------
     def submit(self, items: Iterable[Queued]) -> None:
-        index, count = self.shard
         for item in items:
             key = item.key
-            if count > 1 and shard_of(key, count) != index:
+            if not self._is_mine(item.user_id, item.event_id):
                 continue  # another worker process's share of the people
             with self._cond:
                 if item.event_id in self._queued:
@@ -304,25 +329,54 @@ class EventWorker:
             key = self._ready.get()
             if key is None:
                 return
+            keys = [key]
+            while len(keys) < self.batch_size:  # whoever else is waiting right now joins in
+                try:
+                    more = self._ready.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._ready.put(None)  # a stop: leave it for this loop's next turn
+                    break
+                keys.append(more)
             with self._cond:
-                item = self._backlog[key].popleft()
-                self._queued.discard(item.event_id)
+                items = [self._backlog[key].popleft() for key in keys]
+                for item in items:
+                    self._queued.discard(item.event_id)
             try:
-                self.run_one(item)
+                fresh = [item for item in items if item.payload is not None]
+                if self.process_fresh is not None and len(fresh) > 1:
+                    self._run_fresh(fresh)
+                    items = [item for item in items if item.payload is None]
+                for item in items:
+                    self.run_one(item)
             finally:
-                wait = self.flood_guard.record(key) if not key.startswith("#") else 0.0
-                with self._cond:
-                    self._in_flight -= 1
-                    self._cond.notify_all()
-                    more = bool(self._backlog[key])
-                    if not more:
-                        del self._backlog[key]
-                if more:
-                    if wait and not self._stop.is_set():
-                        # A flood: this person's next event waits on an alarm, not on a thread.
-                        self._alarms.schedule(wait, self._ready.put, item=key)
-                    else:
-                        self._ready.put(key)  # back of the line: everyone else goes first
+                for key in keys:
+                    self._done_with(key)
+
+    def _run_fresh(self, items: list[Queued]) -> None:
+        try:
+            failed = self.process_fresh([(item.event_id, item.payload, item.received_at) for item in items])
+        except Exception:  # the whole transaction rolled back: every event is still pending
+            log.exception("event batch failed", extra={"events": len(items)})
+            failed = [item.event_id for item in items]
+        for event_id in failed:
+            self._release(event_id, fresh=True)
+
+    def _done_with(self, key: str) -> None:
+        wait = self.flood_guard.record(key) if not key.startswith("#") else 0.0
+        with self._cond:
+            self._in_flight -= 1
+            self._cond.notify_all()
+            more = bool(self._backlog[key])
+            if not more:
+                del self._backlog[key]
+        if more:
+            if wait and not self._stop.is_set():
+                # A flood: this person's next event waits on an alarm, not on a thread.
+                self._alarms.schedule(wait, self._ready.put, item=key)
+            else:
+                self._ready.put(key)  # back of the line: everyone else goes first
 
     def run_one(self, item: Queued) -> None:
         event_id = item.event_id
@@ -371,12 +425,17 @@ class EventWorker:
                 sa.update(InboundEvent)
                 .where(InboundEvent.status == "processing", InboundEvent.claimed_at < now - self.lease)
                 .values(status="pending", claimed_at=None))
-        with self.database.session() as session:
-            pending = session.exec(
-                select(InboundEvent.id, InboundEvent.line_user_id)
-                .where(InboundEvent.status == "pending",
-                       InboundEvent.received_at <= now - timedelta(seconds=min_age))
-                .order_by(InboundEvent.id).limit(500)).all()
+        room = self.backlog_limit - self._in_flight
+        pending = []
+        if room > 0:
+            query = (select(InboundEvent.id, InboundEvent.line_user_id)
+                     .where(InboundEvent.status == "pending",
+                            InboundEvent.received_at <= now - timedelta(seconds=min_age))
+                     .order_by(InboundEvent.id).limit(room))
+            if self._polling:  # newer ones are the poller's: fresh, in one transaction each
+                query = query.where(InboundEvent.id <= self._high_water)
+            with self.database.session() as session:
+                pending = session.exec(query).all()
         if pending:
             self.submit(Queued(row[0], row[1]) for row in pending)  # careful path
         self.pump_outbox()

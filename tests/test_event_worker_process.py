@@ -205,3 +205,130 @@ def test_worker_children_stop_when_their_parent_is_killed(database_url, fake_lin
     for pid in leftover:
         os.kill(pid, signal.SIGKILL)
     assert not leftover, "worker children outlived their parent"
+
+
+def test_acks_store_through_the_driver_exactly_what_the_orm_reads_back(app, fake_line, database_url):
+    from bot.events import store_events
+
+    database = Database(database_url)
+    event = build_event(fake_line, user_id="U" + "d" * 32, kind="text", text="你好 ✓")
+    event["deliveryContext"] = {"isRedelivery": True}
+    try:
+        [stored] = store_events(database, [event])
+        assert store_events(database, [event]) == []  # the same webhookEventId again: nothing new
+        with database.session() as session:
+            row = session.get(InboundEvent, stored.event_id)
+        assert row.payload == event and row.is_redelivery is True
+        assert (row.status, row.attempts, row.event_type, row.line_user_id) == ("pending", 0, "message", "U" + "d" * 32)
+        assert row.received_at.tzinfo is not None and abs((row.received_at - stored.received_at).total_seconds()) < 1e-3
+    finally:
+        database.dispose()
+
+
+def test_a_batch_commits_the_good_events_when_one_of_them_fails(app, fake_line, database_url, monkeypatch):
+    from bot.events import store_events
+
+    runtime = app.extensions["bot"]
+    runtime.stop_background()  # only the worker below handles these events
+    database = Database(database_url)
+    users = [f"U{index:032d}b" [:33] for index in range(3)]
+    broken = users[1]
+    handle = runtime.dispatcher.handle
+
+    def failing_for_one(session, event, prefetched=None):
+        if (event.get("source") or {}).get("userId") == broken:
+            raise RuntimeError("this person's step is broken")
+        return handle(session, event, prefetched)
+
+    monkeypatch.setattr(runtime.dispatcher, "handle", failing_for_one)
+    batches: list[int] = []
+
+    def process_fresh(events):
+        batches.append(len(events))
+        return runtime.dispatcher.process_fresh(events)
+
+    worker = EventWorker(database=database, process=runtime.dispatcher.process, process_fresh=process_fresh,
+                         pump_outbox=lambda: None, threads=1, sweep_every=60)
+    try:
+        items = store_events(database, [build_event(fake_line, user_id=user, kind="text", text="你好") for user in users])
+        worker.submit(items)
+        worker.start()
+        assert worker.wait_idle(timeout=20)
+        assert batches == [3]  # three people waiting at once: one transaction
+        # (the start-up sweep may already have retried the broken one alone, on the careful path)
+        with database.session() as session:
+            rows = {row.line_user_id: row for row in session.exec(
+                select(InboundEvent).where(InboundEvent.id.in_([item.event_id for item in items]))).all()}
+        assert rows[users[0]].status == rows[users[2]].status == "done"
+        assert rows[broken].status == "pending" and rows[broken].attempts >= 1  # rolled back, retried later
+        runtime.sender.flush_marks()
+        answered = {record["to"][0] for record in fake_line.records if record.get("to")}
+        assert users[0] in answered and users[2] in answered and broken not in answered
+    finally:
+        worker.stop()
+        database.dispose()
+        runtime.start_background()
+
+
+def test_other_writers_wait_while_any_process_has_acks_in_flight(tmp_path):
+    from bot.db import WriterGate
+
+    lock_path = str(tmp_path / "bot.db-writer.lock")
+    # Two gates on one path behave like two processes: each opens its own lock files.
+    web, worker = WriterGate(lock_path), WriterGate(lock_path)
+    taken = threading.Event()
+    web.acquire(priority=True)
+    thread = threading.Thread(target=lambda: (worker.acquire(), taken.set()))
+    thread.start()
+    try:
+        assert not taken.wait(0.3)  # an ack holds the write lock: the worker queues behind it
+        web.release()
+        assert taken.wait(5)
+        worker.release()
+        # An ack in flight elsewhere (waiting or writing) keeps processing from starting at all.
+        web._announce_ack()
+        taken.clear()
+        thread = threading.Thread(target=lambda: (worker.acquire(), taken.set()))
+        thread.start()
+        assert not taken.wait(0.3)
+        web._ack_done()
+        assert taken.wait(5)
+        worker.release()
+    finally:
+        thread.join(timeout=5)
+
+
+def test_the_poller_leaves_events_in_the_database_while_its_hands_are_full(app, fake_line, database_url):
+    from bot.events import store_events
+
+    runtime = app.extensions["bot"]
+    runtime.stop_background()
+    database = Database(database_url)
+    worker = EventWorker(database=database, process=lambda *a, **k: None, pump_outbox=lambda: None, threads=1)
+    worker.backlog_limit = 2
+    worker._polling = True  # as in run_forever; its threads are not started, so nothing drains
+    try:
+        items = store_events(database, [build_event(fake_line, user_id=f"U{index:032d}", kind="text", text="你好")
+                                        for index in range(5)])
+        assert worker.poll() == 2 and worker.poll() == 0  # two in hand: the rest stay pending
+        assert worker._queued == {items[0].event_id, items[1].event_id}
+        worker.backlog_limit = 10
+        worker.sweep(min_age=0.0)  # the sweeper does not take what the poller has not reached
+        assert worker._queued == {items[0].event_id, items[1].event_id}
+        assert worker.poll() == 3 and worker._queued == {item.event_id for item in items}
+    finally:
+        database.dispose()
+        runtime.start_background()
+
+
+def test_the_worker_lowers_its_session_group_priority_only_when_the_session_is_its_own():
+    probe = ("import os; from bot.cli import _session_is_ours, lower_cpu_priority; ours = _session_is_ours(); "
+             "lower_cpu_priority(3); group = open('/proc/self/autogroup').read().split()[-1] "
+             "if os.path.exists('/proc/self/autogroup') else '3'; print(ours, os.nice(0), group)")
+    alone = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True,
+                           start_new_session=True, timeout=60)
+    assert alone.stdout.split() == ["True", "3", "3"], alone.stderr
+    # A session shared with an unrelated process (here a sleep started by the session leader).
+    shared = subprocess.run(["sh", "-c", f"sleep 20 & sh -c \"{sys.executable} -c \\\"{probe}\\\"\"; kill $!"],
+                            cwd=REPO, capture_output=True, text=True, start_new_session=True, timeout=60)
+    assert shared.stdout.split()[:2] == ["False", "3"], shared.stderr
