@@ -37,7 +37,10 @@ class Alarms:
                 self._cond.notify()  # it slept with nothing to do
         return number
 
-    def cancel(self, number: int) -> None:
+    def cancel(self, number: int | None) -> None:
+        """Drop a scheduled call; None (nothing was scheduled) is a no-op."""
+        if number is None:
+            return
         with self._cond:
             self._cancelled.add(number)
 

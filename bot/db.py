@@ -87,11 +87,13 @@ def make_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def _sqlite_lock_path(url: str) -> str | None:
+def _sqlite_file(url: str) -> str | None:
+    """The database file of a SQLite URL (None for an in-memory database): its lock files sit
+    next to it."""
     path = url.split("///", 1)[-1] if url.startswith("sqlite") else ""
     if not path or path == ":memory:" or "mode=memory" in path:
         return None
-    return path.split("?", 1)[0] + "-writer.lock"
+    return path.split("?", 1)[0]
 
 
 class WriterGate:
@@ -106,15 +108,17 @@ class WriterGate:
     process took the write lock between two acks every time, and at its lower CPU priority
     (EVENT_WORKER_NICE) it could hold it long enough to halve the ack rate."""
 
-    def __init__(self, lock_path: str | None = None):
+    def __init__(self, database_file: str | None = None):
         self._cond = threading.Condition()
         self._owner: int | None = None
         self._depth = 0
         self._priority_waiting = 0
         # The kernel wakes the next writer the moment the lock is free, where SQLite's own busy
-        # handler sleeps in steps of up to 100 ms.
-        self._lock_path = lock_path
-        self._acks_path = lock_path.removesuffix("-writer.lock") + "-acks.lock" if lock_path else None
+        # handler sleeps in steps of up to 100 ms. "acks" and "yield" open the same file
+        # separately: flocks on two open files conflict even within one process, so an inline
+        # worker thread also waits out its own process's acks.
+        self._paths = {"writer": f"{database_file}-writer.lock", "acks": f"{database_file}-acks.lock",
+                       "yield": f"{database_file}-acks.lock"} if database_file else {}
         self._files: dict[str, Any] = {}
         self._files_pid: int | None = None
         self._acks_mutex = threading.Lock()
@@ -182,16 +186,13 @@ class WriterGate:
         self._flock("yield", fcntl.LOCK_UN)
 
     def _flock(self, which: str, operation: int) -> None:
-        path = self._lock_path if which == "writer" else self._acks_path
-        if not path:
-            return
+        if not self._paths:
+            return  # in-memory database: one process, the condition variable is enough
         if self._files_pid != os.getpid():  # opened after a fork: locks belong to the parent's files
             self._files, self._files_pid = {}, os.getpid()
         handle = self._files.get(which)
         if handle is None:
-            # "acks" and "yield" open the same file separately: flocks on two open files conflict
-            # even within one process, so an inline worker thread also waits out its own acks.
-            handle = self._files[which] = open(path, "a+b")  # noqa: SIM115 - held for the process
+            handle = self._files[which] = open(self._paths[which], "a+b")  # noqa: SIM115 - held for the process
         fcntl.flock(handle, operation)
 
 
@@ -203,7 +204,7 @@ class Database:
         self.engine = make_engine(url)
         # SQLite allows one writer at a time. Threads of this process queue on this lock instead
         # of SQLite's busy handler, which sleeps in coarse steps (up to 100 ms) and wrecks latency.
-        self._sqlite_writer = WriterGate(_sqlite_lock_path(url)) if self.is_sqlite else None
+        self._sqlite_writer = WriterGate(_sqlite_file(url)) if self.is_sqlite else None
         self._local = threading.local()  # how many write transactions this thread has open
 
     @property
@@ -253,14 +254,14 @@ class Database:
     @contextmanager
     def write_session(self, *, priority: bool = False) -> Iterator[Session]:
         """Like ``session`` but takes SQLite's write lock at BEGIN (avoids lock upgrades failing).
-        ``priority``: jump the in-process queue of writers (webhook acks)."""
+        ``priority``: go before other writers (webhook acks; see ``WriterGate``)."""
         with self._writer_turn(priority=priority), self._write_session() as session:
             yield session
 
     @contextmanager
     def write_connection(self, *, priority: bool = False) -> Iterator[sa.Connection]:
         """A Core connection in a write transaction: for hot paths made of a few prebuilt
-        statements, without the ORM session's bookkeeping (webhook acks)."""
+        statements, without the ORM session's bookkeeping (the outbox's batched "sent" marks)."""
         with self._writer_turn(priority=priority), self.engine.connect() as connection:
             connection.info["write"] = True
             try:

@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from bot.alarms import Alarms
 from bot.db import insert_ignoring_duplicates, utc_now
-from bot.events import event_user_id
+from bot.events import event_part, event_user_id
 from bot.messages import Choice, Reply, Text
 from bot.models import Conversation, InboundEvent, RoleGrant, User
 from bot.outbox import OutboxSender
@@ -123,15 +123,12 @@ class Dispatcher:
         """Handle one stored event. ``claim_number`` None: a fresh event, taken (pending -> done)
         by the processing transaction itself; otherwise the event was claimed before (the
         careful path, bot.events) and is finished only if that claim is still ours."""
-        payload = dict(payload) if isinstance(payload, dict) else {}
-        prefetched = self._prefetch(payload)
-        timer = self._loading_timer(event_user_id(payload), payload)
+        payload, prefetched, timer = self._prepare(payload)
         try:
             with self.services.database.write_session() as session:
                 rows = self._process_in(session, event_id, claim_number, payload, received_at, prefetched)
         finally:
-            if timer is not None:
-                self._alarms.cancel(timer)
+            self._alarms.cancel(timer)
         self.sender.send_claimed(rows)
 
     def process_fresh(self, events: list[tuple[int, dict, datetime | None]]) -> list[int]:
@@ -141,22 +138,17 @@ class Dispatcher:
         this is what keeps up: on SQLite every write transaction queues for the one write lock,
         and per event the BEGIN/COMMIT and the hand-over between processes cost as much as the
         event itself."""
-        prepared = []
-        failed: list[int] = []
+        prepared, failed = [], []
         for event_id, payload, received_at in events:
-            payload = dict(payload) if isinstance(payload, dict) else {}
             try:
-                prefetched = self._prefetch(payload)  # HTTP before the transaction, as in process()
-                timer = self._loading_timer(event_user_id(payload), payload)
+                prepared.append((event_id, received_at, *self._prepare(payload)))
             except Exception:
                 log.exception("event processing failed", extra={"event_row": event_id})
                 failed.append(event_id)
-                continue
-            prepared.append((event_id, payload, received_at, prefetched, timer))
         rows: list = []
         try:
             with self.services.database.write_session() as session:
-                for event_id, payload, received_at, prefetched, _timer in prepared:
+                for event_id, received_at, payload, prefetched, _timer in prepared:
                     try:
                         with session.begin_nested():
                             rows.extend(self._process_in(session, event_id, None, payload, received_at, prefetched))
@@ -165,10 +157,15 @@ class Dispatcher:
                         failed.append(event_id)
         finally:
             for *_, timer in prepared:
-                if timer is not None:
-                    self._alarms.cancel(timer)
+                self._alarms.cancel(timer)
         self.sender.send_claimed(rows)
         return failed
+
+    def _prepare(self, payload: dict) -> tuple[dict, dict, int | None]:
+        """Before the transaction: a private copy of the payload, the HTTP reads it needs (never
+        hold a database lock across the network) and the loading animation's alarm."""
+        payload = dict(payload) if isinstance(payload, dict) else {}
+        return payload, self._prefetch(payload), self._loading_timer(event_user_id(payload), payload)
 
     def _process_in(self, session: Session, event_id: int, claim_number: int | None, payload: dict,
                     received_at: datetime | None, prefetched: dict) -> list:
@@ -199,14 +196,12 @@ class Dispatcher:
     def _loading_timer(self, user_id: str | None, payload: dict) -> int | None:
         if not user_id or payload.get("type") not in ("message", "postback"):
             return None
-        source = payload.get("source")
-        if not isinstance(source, dict) or source.get("type") != "user":
+        if event_part(payload, "source").get("type") != "user":
             return None  # the loading animation exists only in one-to-one chats
         return self._alarms.schedule(LOADING_AFTER_SECONDS, self.services.gateway.show_loading,
                                      chat_id=user_id, seconds=10)
 
     def _prefetch(self, payload: dict) -> dict:
-        """HTTP reads done before the transaction (never hold a database lock across the network)."""
         prefetched: dict[str, Any] = {}
         if payload.get("type") == "follow":
             user_id = event_user_id(payload)
@@ -219,7 +214,7 @@ class Dispatcher:
         prefetched = prefetched or {}
         if event.get("mode") == "standby":
             return [], None  # another channel owns the chat (module mode): we must stay silent
-        source = event.get("source") if isinstance(event.get("source"), dict) else {}
+        source = event_part(event, "source")
         kind = event.get("type")
         user_id = event_user_id(event)
         if source.get("type") in ("group", "room"):
@@ -381,8 +376,7 @@ class Dispatcher:
 
     def _on_follow(self, session: Session, user_id: str, event: dict, profile: dict | None) -> list[Reply]:
         user = find_user(session, user_id)
-        follow = event.get("follow")
-        unblocked = isinstance(follow, dict) and bool(follow.get("isUnblocked"))
+        unblocked = bool(event_part(event, "follow").get("isUnblocked"))
         returning = user is not None or unblocked
         if user is None:
             user = User(line_user_id=user_id)

@@ -45,12 +45,19 @@ def shard_of(key: str, count: int) -> int:
     return zlib.crc32(key.encode("utf-8")) % count
 
 
+def event_part(event: dict, name: str) -> dict:
+    """An object-valued field of an event (``source``, ``follow``, ``deliveryContext``…), or {}
+    when absent or not an object: a signed body the SDK accepts may still carry ``"follow": 1``,
+    which crashed processing on every retry until the event was parked as failed."""
+    part = event.get(name)
+    return part if isinstance(part, dict) else {}
+
+
 def event_user_id(event: dict) -> str | None:
     """The sender's LINE user id, or None when absent or not a plausible id (a signed but odd
     body must not reach the database as a huge integer or a 20,000-character "id": that failed
     the insert and answered 503, so the body was redelivered forever)."""
-    source = event.get("source") or {}
-    user_id = source.get("userId") if isinstance(source, dict) else None
+    user_id = event_part(event, "source").get("userId")
     if isinstance(user_id, str) and 0 < len(user_id) <= 64 and user_id.isprintable():
         return user_id
     return None
@@ -60,6 +67,11 @@ def _decoded(payload: str | dict | None) -> dict | None:
     if isinstance(payload, str):
         payload = json.loads(payload)
     return payload if isinstance(payload, dict) else None
+
+
+def queue_key(user_id: str | None, event_id: int) -> str:
+    """Whose queue an event joins: the person, or the event alone when it has no sender."""
+    return user_id or f"#event{event_id}"
 
 
 class Queued(NamedTuple):
@@ -73,8 +85,7 @@ class Queued(NamedTuple):
 
     @property
     def key(self) -> str:
-        """Whose queue it joins: the person, or the event alone when it has no sender."""
-        return self.user_id or f"#event{self.event_id}"
+        return queue_key(self.user_id, self.event_id)
 
 
 _STORED_COLUMNS = ("webhook_event_id", "event_type", "line_user_id", "payload", "is_redelivery", "status",
@@ -97,7 +108,7 @@ def store_events(database: Database, events: list[dict]) -> list[Queued]:
         "event_type": str(event.get("type", "")).replace("\x00", "")[:40],
         "line_user_id": (event_user_id(event) or None),
         "payload": event,
-        "is_redelivery": isinstance(event.get("deliveryContext"), dict) and bool(event["deliveryContext"].get("isRedelivery")),
+        "is_redelivery": bool(event_part(event, "deliveryContext").get("isRedelivery")),
         "status": "pending", "attempts": 0, "received_at": utc_now(),
     } for event in events]
     statement = _insert_events(database.engine.dialect)
@@ -299,18 +310,19 @@ class EventWorker:
                 .order_by(table.c.id).limit(room)).all()
         if rows:
             self._high_water = rows[-1][0]
-            self.submit(Queued(row[0], row[1], _decoded(row[2]), row[3]) for row in rows if self._is_mine(row[1], row[0]))
+            self.submit(Queued(row[0], row[1], _decoded(row[2]), row[3])
+                        for row in rows if self._is_mine(queue_key(row[1], row[0])))
         return len(rows)
 
-    def _is_mine(self, user_id: str | None, event_id: int) -> bool:
+    def _is_mine(self, key: str) -> bool:
         index, count = self.shard
-        return count == 1 or shard_of(user_id or f"#event{event_id}", count) == index
+        return count == 1 or shard_of(key, count) == index
 
     # --- feeding ----------------------------------------------------------------------------
     def submit(self, items: Iterable[Queued]) -> None:
         for item in items:
             key = item.key
-            if not self._is_mine(item.user_id, item.event_id):
+            if not self._is_mine(key):
                 continue  # another worker process's share of the people
             with self._cond:
                 if item.event_id in self._queued:
@@ -432,7 +444,7 @@ class EventWorker:
                      .where(InboundEvent.status == "pending",
                             InboundEvent.received_at <= now - timedelta(seconds=min_age))
                      .order_by(InboundEvent.id).limit(room))
-            if self._polling:  # newer ones are the poller's: fresh, in one transaction each
+            if self._polling:  # newer ones are the poller's, to take fresh (one transaction)
                 query = query.where(InboundEvent.id <= self._high_water)
             with self.database.session() as session:
                 pending = session.exec(query).all()

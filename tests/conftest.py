@@ -6,6 +6,7 @@ would to api.line.me."""
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
 from datetime import timedelta
@@ -27,6 +28,32 @@ SHARED = REPO.parent / "shared"
 CHANNEL_SECRET = "test-channel-secret"
 ACCESS_TOKEN = "test-access-token"
 STAFF_TOKEN = "test-staff-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def production_environment(database_url: str, fake_line: FakeLine) -> dict:
+    """Environment for running the real commands (gunicorn, `flask … events run`) in a
+    subprocess against the test database and the fake Messaging API."""
+    return {**os.environ, "DATABASE_URL": database_url, "LINE_CHANNEL_SECRET": CHANNEL_SECRET,
+            "LINE_CHANNEL_ACCESS_TOKEN": ACCESS_TOKEN, "LINE_API_BASE_URL": fake_line.url,
+            "LINE_DATA_API_BASE_URL": fake_line.url, "BOT_ENV": "production", "LOG_LEVEL": "WARNING",
+            "PROGRAMS_FILE": str(REPO / "programs" / "programs.yaml"), "EVENT_WORKER_NICE": "0"}
+
+
+def wait_healthy(base: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise AssertionError("web process did not come up")
 
 
 class ServerThread:

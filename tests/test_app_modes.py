@@ -108,6 +108,26 @@ def test_follow_unfollow_and_welcome_back(chat, app):
     assert any("歡迎回來" in t for t in chat.follow(unblocked=True))
 
 
+def test_a_follow_whose_follow_field_is_not_an_object_still_greets_once(chat, app, fake_line):
+    from sqlmodel import select
+
+    from bot.models import InboundEvent
+
+    # A signed body the SDK accepts, with "follow": 1 (found by the webhook fuzzer): it used to
+    # crash processing on every retry until the event was parked as failed, unanswered.
+    fake_line.followers.add(chat.user_id)
+    event = chat.event("follow")
+    event["follow"] = 1
+    for delivery in (event, dict(event, deliveryContext={"isRedelivery": True})):  # and LINE again
+        assert chat.post([delivery]).status_code == 200
+        assert chat.runtime.worker.wait_idle(10)
+    chat.settle_outbox()
+    assert sum("歡迎加入" in t for t in fake_line.texts_for(chat.user_id)) == 1
+    with app.extensions["bot"].database.session() as session:
+        assert session.exec(select(InboundEvent.status).where(
+            InboundEvent.webhook_event_id == event["webhookEventId"])).all() == ["done"]
+
+
 def test_stale_button_without_a_conversation(chat):
     texts = chat.send("postback", data="f=demo&s=cafebabe&st=channel&v=line")
     assert any("過期" in t for t in texts)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,18 +22,12 @@ from bot.models import InboundEvent, OutboundMessage
 from bot.outbox import enqueue_multicast, enqueue_push
 from tests.chaos.harness import (REPO, fresh_database_url, losses_and_duplicates, out_of_order, outbox_deliveries,
                                  record_counts)
-from tests.conftest import CHANNEL_SECRET
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import CHANNEL_SECRET, free_port
 
 
 class BotProcess:
     def __init__(self, database_url: str, fake_url: str):
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.chaos.run_app", database_url, fake_url, str(self.port)],

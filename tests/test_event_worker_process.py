@@ -11,7 +11,6 @@ import sys
 import threading
 import time
 
-import requests
 from sqlmodel import select
 
 from bot import create_app
@@ -20,26 +19,7 @@ from bot.devmode import build_event, post_webhook, sign
 from bot.alarms import Alarms
 from bot.events import EventInbox, EventWorker, Queued, shard_of
 from bot.models import InboundEvent, OutboundMessage
-from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET, REPO, base_config
-from tests.test_exactly_once import _free_port
-
-
-def _environment(database_url: str, fake_line) -> dict:
-    return {**os.environ, "DATABASE_URL": database_url, "LINE_CHANNEL_SECRET": CHANNEL_SECRET,
-            "LINE_CHANNEL_ACCESS_TOKEN": ACCESS_TOKEN, "LINE_API_BASE_URL": fake_line.url,
-            "LINE_DATA_API_BASE_URL": fake_line.url, "BOT_ENV": "production", "LOG_LEVEL": "WARNING",
-            "PROGRAMS_FILE": str(REPO / "programs" / "programs.yaml"), "EVENT_WORKER_NICE": "0"}
-
-
-def _wait_healthy(base: str) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise AssertionError("web process did not come up")
+from tests.conftest import CHANNEL_SECRET, REPO, base_config, free_port, production_environment, wait_healthy
 
 
 def _stop(process: subprocess.Popen) -> int:
@@ -52,8 +32,8 @@ def test_web_acks_and_two_worker_processes_answer_each_event_once_in_order(app, 
     # it, so every answer below comes from the worker processes.
     runtime = app.extensions["bot"]
     runtime.stop_background()
-    env = _environment(database_url, fake_line)
-    port = _free_port()
+    env = production_environment(database_url, fake_line)
+    port = free_port()
     web = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", "2", "--threads", "4",
          "--bind", f"127.0.0.1:{port}", "bot.wsgi:create_web_app()"], cwd=REPO,
@@ -61,7 +41,7 @@ def test_web_acks_and_two_worker_processes_answer_each_event_once_in_order(app, 
     base = f"http://127.0.0.1:{port}"
     worker = None
     try:
-        _wait_healthy(base)
+        wait_healthy(base)
         users = [f"U{index:032x}" for index in range(12)]
         first = [build_event(fake_line, user_id=user, kind="text", text="數位小測驗") for user in users]
         assert {post_webhook(base, CHANNEL_SECRET, [event]).status_code for event in first} == {200}
@@ -179,7 +159,7 @@ def test_worker_mode_web_app_does_not_start_event_threads(database_url, fake_lin
 
 def test_worker_children_stop_when_their_parent_is_killed(database_url, fake_line):
     worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "bot", "events", "run", "--processes", "2"],
-                              cwd=REPO, env=_environment(database_url, fake_line),
+                              cwd=REPO, env=production_environment(database_url, fake_line),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     children: list[int] = []
     deadline = time.monotonic() + 120
@@ -273,9 +253,9 @@ def test_a_batch_commits_the_good_events_when_one_of_them_fails(app, fake_line, 
 def test_other_writers_wait_while_any_process_has_acks_in_flight(tmp_path):
     from bot.db import WriterGate
 
-    lock_path = str(tmp_path / "bot.db-writer.lock")
-    # Two gates on one path behave like two processes: each opens its own lock files.
-    web, worker = WriterGate(lock_path), WriterGate(lock_path)
+    database_file = str(tmp_path / "bot.db")
+    # Two gates on one file behave like two processes: each opens its own lock files.
+    web, worker = WriterGate(database_file), WriterGate(database_file)
     taken = threading.Event()
     web.acquire(priority=True)
     thread = threading.Thread(target=lambda: (worker.acquire(), taken.set()))

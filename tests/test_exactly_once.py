@@ -1,14 +1,11 @@
 """Each webhookEventId takes effect once: redeliveries, two gunicorn workers, restarts."""
 import concurrent.futures
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from datetime import timedelta
 
-import requests
 from sqlmodel import select
 
 from bot import create_app
@@ -16,7 +13,7 @@ from bot.db import Database, utc_now
 from bot.devmode import build_event, post_webhook
 from bot.events import store_events
 from bot.models import InboundEvent
-from tests.conftest import ACCESS_TOKEN, CHANNEL_SECRET, REPO, base_config
+from tests.conftest import CHANNEL_SECRET, REPO, base_config, free_port, production_environment, wait_healthy
 
 
 def test_redelivery_takes_effect_once(chat, fake_line):
@@ -38,31 +35,15 @@ def test_same_event_in_one_body_twice(chat, fake_line):
     assert sum("客人" in text for text in fake_line.texts_for(chat.user_id)) == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_concurrent_deliveries_to_two_gunicorn_workers(app, fake_line, database_url):
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "LINE_CHANNEL_SECRET": CHANNEL_SECRET,
-           "LINE_CHANNEL_ACCESS_TOKEN": ACCESS_TOKEN, "LINE_API_BASE_URL": fake_line.url,
-           "LINE_DATA_API_BASE_URL": fake_line.url, "BOT_ENV": "production", "LOG_LEVEL": "WARNING",
-           "PROGRAMS_FILE": str(REPO / "programs" / "programs.yaml")}
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", "2", "--threads", "4",
-         "--bind", f"127.0.0.1:{port}", "bot.wsgi:create_web_app()"], cwd=REPO, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         "--bind", f"127.0.0.1:{port}", "bot.wsgi:create_web_app()"], cwd=REPO,
+        env=production_environment(database_url, fake_line), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
+        wait_healthy(base)
         users = [f"U{index:032d}" for index in range(20)]
         events = [build_event(fake_line, user_id=user, kind="text", text="數位小測驗") for user in users]
         # Every event is delivered 4 times at once (as LINE may after a timeout), spread over workers.
