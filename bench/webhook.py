@@ -98,16 +98,31 @@ class Processes:
 
     def stop_all(self) -> None:
         for proc in self.procs:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+            stop_group(proc)
         self.procs.clear()
+
+
+def stop_group(proc: subprocess.Popen, timeout: float = 30) -> None:
+    """SIGTERM the process's whole group and wait until every member is gone (a shell's exit
+    says nothing about the processes it started), then SIGKILL what is left: a lingering worker
+    from one run would take CPU from the next."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        proc.poll()  # reap the leader, or the group never empties
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 def environment(tmp: Path, fake_url: str, port: int) -> dict:
@@ -193,9 +208,7 @@ def _compare(apps: tuple[tuple[str, str], ...], measure, *, prepare=None) -> dic
                 wait_http(base + "/healthz")
                 results[name] = measure(base, fake_url, name, tmp)
                 for proc in started:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                for proc in started:
-                    proc.wait(timeout=60)
+                    stop_group(proc)
         finally:
             procs.stop_all()
     return results

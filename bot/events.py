@@ -231,6 +231,11 @@ class EventWorker:
         self._in_flight = 0
         self._cond = threading.Condition()
         self._stop = threading.Event()
+        # Set by a signal handler (request_stop); run_forever turns it into _stop. A handler
+        # must take no lock: it runs between two bytecodes of the main thread, which may hold
+        # _stop's own lock at that moment (a second SIGTERM during the first one's set()
+        # deadlocked the process for good, found with py-spy on a worker that never exited).
+        self._stop_requested = False
         self._threads: list[threading.Thread] = []
         self._high_water = 0  # the poller's last seen event id (worker process)
         self._polling = False  # run_forever polls; the sweeper then leaves newer ids to the poller
@@ -267,8 +272,9 @@ class EventWorker:
         self._threads = []
 
     def request_stop(self) -> None:
-        """Ask ``run_forever`` to return (a signal handler may call this)."""
-        self._stop.set()
+        """Ask ``run_forever`` to return within one poll interval. Safe in a signal handler:
+        it only sets a flag (see ``_stop_requested``)."""
+        self._stop_requested = True
 
     def wait_stopped(self, timeout: float) -> bool:
         """True once a stop was requested (waits up to ``timeout`` seconds for one)."""
@@ -282,10 +288,14 @@ class EventWorker:
             latest = connection.execute(sa.select(sa.func.max(InboundEvent.id))).scalar()
         self._high_water = latest or 0  # older pending events: the start-up sweep submits them
         self._polling = True
-        if self._stop.is_set():
-            return  # asked to stop while starting up
+        if self._stop_requested:  # asked to stop while starting up
+            self._stop.set()
+            return
         self.start()
         while not self._stop.is_set():
+            if self._stop_requested:
+                self._stop.set()  # in the main thread, outside any handler
+                break
             try:
                 found = self.poll()
             except Exception:

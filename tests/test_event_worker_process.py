@@ -157,6 +157,27 @@ def test_worker_mode_web_app_does_not_start_event_threads(database_url, fake_lin
         runtime.stop_background()
 
 
+def test_a_stop_signal_takes_no_lock_and_still_stops_the_worker(database_url):
+    # A signal handler runs between two bytecodes of the main thread, which may be inside
+    # Event.set()/wait() holding the Event's lock: a second SIGTERM there (the platform's, then
+    # the parent's forward) deadlocked a worker child for good when the handler set the Event.
+    database = Database(database_url)
+    worker = EventWorker(database=database, process=lambda *a, **k: None, pump_outbox=lambda: None, threads=1)
+    try:
+        with worker._stop._cond:  # what the interrupted main thread may hold
+            handler = threading.Thread(target=worker.request_stop, daemon=True)
+            handler.start()
+            handler.join(timeout=2)
+            assert not handler.is_alive(), "request_stop waited on a lock a signal handler cannot have"
+        runner = threading.Thread(target=worker.run_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+        runner.start()
+        runner.join(timeout=15)
+        assert not runner.is_alive() and worker.wait_stopped(0)
+    finally:
+        worker.stop()
+        database.dispose()
+
+
 def test_worker_children_stop_when_their_parent_is_killed(database_url, fake_line):
     worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "bot", "events", "run", "--processes", "2"],
                               cwd=REPO, env=production_environment(database_url, fake_line),
