@@ -30,7 +30,7 @@ def main(port: int, token: str) -> None:
 
     @app.get("/_bench/arrivals")
     def get_arrivals():
-        return jsonify({"arrivals": arrivals, "records": len(fake.records)})
+        return jsonify({"arrivals": arrivals, "records": len(fake.records), "loading": len(fake.loading)})
 
     @app.post("/_bench/reset")
     def reset():

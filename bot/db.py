@@ -180,6 +180,22 @@ class WriterGate:
             if self._acks_in_flight == 0:
                 self._flock("acks", fcntl.LOCK_UN)
 
+    def acks_waiting(self) -> bool:
+        """Whether a webhook ack, in this process or another, is waiting for the write lock (or
+        writing) right now: the holder of a long write transaction commits early to let it
+        through. A non-blocking flock: a couple of microseconds."""
+        if self._priority_waiting:
+            return True
+        if not self._paths:
+            return False
+        handle = self._handle("yield")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
     def _wait_out_acks(self) -> None:
         """Block while any process has acks in flight (their shared lock), then go on."""
         self._flock("yield", fcntl.LOCK_EX)
@@ -188,12 +204,15 @@ class WriterGate:
     def _flock(self, which: str, operation: int) -> None:
         if not self._paths:
             return  # in-memory database: one process, the condition variable is enough
+        fcntl.flock(self._handle(which), operation)
+
+    def _handle(self, which: str):
         if self._files_pid != os.getpid():  # opened after a fork: locks belong to the parent's files
             self._files, self._files_pid = {}, os.getpid()
         handle = self._files.get(which)
         if handle is None:
             handle = self._files[which] = open(self._paths[which], "a+b")  # noqa: SIM115 - held for the process
-        fcntl.flock(handle, operation)
+        return handle
 
 
 class Database:
@@ -235,6 +254,12 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    def acks_waiting(self) -> bool:
+        """On SQLite: whether a webhook ack waits for the one write lock (see WriterGate). A
+        long write transaction checks this between units of work and commits early. Elsewhere
+        writers do not queue behind each other: always False."""
+        return self._sqlite_writer is not None and self._sqlite_writer.acks_waiting()
 
     @contextmanager
     def _writer_turn(self, *, priority: bool) -> Iterator[None]:

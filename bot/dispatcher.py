@@ -137,7 +137,8 @@ class Dispatcher:
         still pending: the worker counts the attempt and the sweeper retries them). Under load
         this is what keeps up: on SQLite every write transaction queues for the one write lock,
         and per event the BEGIN/COMMIT and the hand-over between processes cost as much as the
-        event itself."""
+        event itself. When a webhook ack waits for that lock, the transaction commits early and
+        the rest of the batch continues in the next one (replies go out after each commit)."""
         prepared, failed = [], []
         for event_id, payload, received_at in events:
             try:
@@ -145,20 +146,29 @@ class Dispatcher:
             except Exception:
                 log.exception("event processing failed", extra={"event_row": event_id})
                 failed.append(event_id)
-        rows: list = []
+        database = self.services.database
+        remaining = prepared[::-1]  # popped from the end: in order
         try:
-            with self.services.database.write_session() as session:
-                for event_id, received_at, payload, prefetched, _timer in prepared:
-                    try:
-                        with session.begin_nested():
-                            rows.extend(self._process_in(session, event_id, None, payload, received_at, prefetched))
-                    except Exception:
-                        log.exception("event processing failed", extra={"event_row": event_id})
-                        failed.append(event_id)
+            while remaining:
+                rows: list = []
+                with database.write_session() as session:
+                    while remaining:
+                        event_id, received_at, payload, prefetched, _timer = remaining.pop()
+                        try:
+                            with session.begin_nested():
+                                rows.extend(self._process_in(session, event_id, None, payload, received_at, prefetched))
+                        except Exception:
+                            log.exception("event processing failed", extra={"event_row": event_id})
+                            failed.append(event_id)
+                        if remaining and database.acks_waiting():
+                            # A webhook ack waits for SQLite's one write lock: commit what is done
+                            # and let it through. Holding the lock for a whole batch made acks wait
+                            # tens of milliseconds and capped them near 400/s.
+                            break
+                self.sender.send_claimed(rows)
         finally:
             for *_, timer in prepared:
                 self._alarms.cancel(timer)
-        self.sender.send_claimed(rows)
         return failed
 
     def _prepare(self, payload: dict) -> tuple[dict, dict, int | None]:
