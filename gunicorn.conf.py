@@ -4,11 +4,13 @@ import os
 # Import the code (not the app) in the master so forked workers boot in well under a second:
 # the LINE SDK alone takes seconds to import. Each worker still builds its own app and threads.
 import bot  # noqa: F401,E402
+import bot.config  # noqa: E402
 import bot.wsgi  # noqa: F401,E402
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 worker_class = "gthread"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Half the cores (bot.config.half_the_cores): the Procfile's worker line takes the other half.
+workers = int(os.environ.get("WEB_CONCURRENCY") or bot.config.half_the_cores())
 threads = int(os.environ.get("WEB_THREADS", "8"))
 timeout = 30
 graceful_timeout = 20

@@ -352,7 +352,9 @@ class EventWorker:
         second per process, and a full poll each time kept an idle worker at 13 % of a core. On
         PostgreSQL there is no such counter: every poll looks."""
         connection = self._poll_connection
-        return connection is None or self._data_version(connection) != self._seen_version
+        if connection is None or not self.database.is_sqlite:
+            return True
+        return self._data_version(connection) != self._seen_version
 
     def _data_version(self, connection: sa.Connection) -> int | None:
         if not self.database.is_sqlite:

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 
+import sqlalchemy as sa
 from sqlmodel import select
 
 from bot import create_app
@@ -271,6 +272,34 @@ def test_a_batch_commits_the_good_events_when_one_of_them_fails(app, fake_line, 
         runtime.start_background()
 
 
+def test_a_batch_commits_early_for_a_waiting_ack_and_finishes_in_the_next_transaction(app, fake_line, monkeypatch):
+    # SQLite has one write lock: a batch holding it past YIELD_TO_ACKS_AFTER_SECONDS while a
+    # webhook ack waits commits what it has done and goes on in a new transaction.
+    import bot.dispatcher
+    from bot.events import store_events
+
+    runtime = app.extensions["bot"]
+    runtime.stop_background()
+    database = runtime.services.database
+    monkeypatch.setattr(bot.dispatcher, "YIELD_TO_ACKS_AFTER_SECONDS", 0.0)
+    monkeypatch.setattr(database, "acks_waiting", lambda: True)  # the gate itself: test below
+    commits = []  # the replies of each committed transaction go out right after it
+    send_claimed = runtime.sender.send_claimed
+    monkeypatch.setattr(runtime.sender, "send_claimed", lambda rows: (commits.append(len(rows)), send_claimed(rows))[1])
+    users = [f"U{index:032d}y"[:33] for index in range(3)]
+    try:
+        items = store_events(database, [build_event(fake_line, user_id=user, kind="text", text="你好") for user in users])
+        failed = runtime.dispatcher.process_fresh([(item.event_id, item.payload, item.received_at) for item in items])
+        assert failed == [] and commits == [1, 1, 1]  # one commit per event: the ack got through each time
+        with database.session() as session:
+            statuses = session.exec(select(InboundEvent.status).where(
+                InboundEvent.id.in_([item.event_id for item in items]))).all()
+        assert statuses == ["done"] * 3
+        assert all(fake_line.texts_for(user) for user in users)  # answered after each commit
+    finally:
+        runtime.start_background()
+
+
 def test_other_writers_wait_while_any_process_has_acks_in_flight(tmp_path):
     from bot.db import WriterGate
 
@@ -292,9 +321,11 @@ def test_other_writers_wait_while_any_process_has_acks_in_flight(tmp_path):
         thread = threading.Thread(target=lambda: (worker.acquire(), taken.set()))
         thread.start()
         assert not taken.wait(0.3)
+        assert worker.acks_waiting()  # seen from the other "process" too
         web._ack_done()
         assert taken.wait(5)
         worker.release()
+        assert not worker.acks_waiting()
     finally:
         thread.join(timeout=5)
 
@@ -317,6 +348,15 @@ def test_the_poller_leaves_events_in_the_database_while_its_hands_are_full(app, 
         worker.sweep(min_age=0.0)  # the sweeper does not take what the poller has not reached
         assert worker._queued == {items[0].event_id, items[1].event_id}
         assert worker.poll() == 3 and worker._queued == {item.event_id for item in items}
+        # Caught up and nothing committed since: on SQLite the next poll does not even query
+        # (PRAGMA data_version), on PostgreSQL it looks and finds nothing.
+        queries = []
+        sa.event.listen(database.engine, "before_cursor_execute", lambda *args: queries.append(args[2]))
+        assert worker.poll() == 0
+        assert (queries == []) if database.is_sqlite else len(queries) == 1
+        store_events(database, [build_event(fake_line, user_id="U" + "n" * 32, kind="text", text="你好")])
+        worker.backlog_limit = 20
+        assert worker.poll() == 1  # a commit elsewhere: it looks again
     finally:
         database.dispose()
         runtime.start_background()

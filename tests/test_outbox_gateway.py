@@ -8,7 +8,7 @@ from sqlmodel import select
 from bot.devmode.fake_line import Fault
 from bot.messages import Choice, Text, batches, to_line_messages
 from bot.models import OutboundMessage
-from bot.outbox import enqueue_push
+from bot.outbox import enqueue_push, enqueue_reply
 from dialogs import framework as fw
 from dialogs.registry import command
 
@@ -155,6 +155,27 @@ def test_messages_to_one_user_keep_their_order_through_retries(app, fake_line):
             enqueue_push(session, to=user, replies=[Text(f"第{index}則")], idempotency_key=f"order-{index}")
     _pump_until_settled(app)
     assert fake_line.texts_for(user) == ["第0則", "第1則", "第2則"]
+
+
+def test_a_failed_send_holds_back_only_that_persons_later_messages(app, fake_line):
+    # A batch of events answers several people at once (OutboxSender.send_claimed). One
+    # person's failure must keep *their* order (their later rows wait for the pump) without
+    # holding back anyone else's answer, which used to wait for the pump too.
+    runtime = app.extensions["bot"]
+    people = {"U" + "a" * 32: 7, "U" + "b" * 32: 1, "U" + "c" * 32: 1, "U" + "e" * 32: 2}  # 7 = two pushes
+    rows = []
+    with runtime.database.write_session() as session:
+        for user, count in people.items():
+            rows += enqueue_reply(session, user_id=user, reply_token=None, received_at=None,
+                                  replies=[Text(f"{user[1]}{index}") for index in range(count)],
+                                  idempotency_key=f"batch-{user}", claimed=True)
+    fake_line.faults.append(Fault("push", status=500, times=1))
+    runtime.sender.send_claimed(rows)
+    answered = {user for user, count in people.items() if len(fake_line.texts_for(user)) == count}
+    assert len(answered) == len(people) - 1  # everyone but the one whose first push failed
+    _pump_until_settled(app)
+    for user, count in people.items():
+        assert fake_line.texts_for(user) == [f"{user[1]}{index}" for index in range(count)]  # all, in order
 
 
 def test_unfollowed_user_gets_no_push(chat, fake_line, app):
