@@ -11,7 +11,10 @@ bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 worker_class = "gthread"
 # Half the cores (bot.config.half_the_cores): the Procfile's worker line takes the other half.
 workers = int(os.environ.get("WEB_CONCURRENCY") or bot.config.half_the_cores())
-threads = int(os.environ.get("WEB_THREADS", "8"))
+# Request threads mostly wait (an ack waits for its group commit, bot/events.EventInbox): the
+# more acks queue meanwhile, the more one commit serves. 16 rather than 8 took the ack bench
+# from ~0.35 to ~0.5-0.7 of the bare app with the worker running (make bench, webhook).
+threads = int(os.environ.get("WEB_THREADS") or 16)
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
