@@ -38,9 +38,12 @@ def finalise(database) -> int:
     from privacy.erasure import finalise_pending
     from privacy.models import PrivacyErasure
 
-    with database.session() as session:  # cheap check first: no write lock when there is nothing to do
-        waiting = session.execute(sa.select(sa.func.count()).select_from(PrivacyErasure)
-                                  .where(PrivacyErasure.finalised_at.is_(None))).scalar_one()
+    # Cheap check first, as a plain read: every process runs this every 2 s, and on SQLite
+    # ``database.session()`` is a write transaction that queued for the one write lock (and
+    # held back webhook acks) just to count nothing.
+    with database.engine.connect() as connection:
+        waiting = connection.execute(sa.select(sa.func.count()).select_from(PrivacyErasure)
+                                     .where(PrivacyErasure.finalised_at.is_(None))).scalar_one()
     if not waiting:
         return 0
     with database.write_session() as session:
