@@ -72,8 +72,8 @@ def half_the_cores() -> int:
     """Half the CPUs this process may run on (at least 1): the default number of web processes
     and of event worker processes, so the two together use each core once. Each Python process
     uses one core at most (the GIL); more processes than cores only queue for the CPU and for
-    SQLite's one write lock. On the 2-core bench machine one of each answered 200 events/s with
-    p95 ≈ 80 ms where two of each reached ≈ 300 ms (make bench, e2e)."""
+    SQLite's one write lock. On the 2-core bench machine (make bench, e2e at 200 events/s) one of
+    each had runs with p95 63–180 ms, which two of each never reached (p95 0.3–1.3 s)."""
     try:
         cores = len(os.sched_getaffinity(0))  # a container's CPU set, not the host's count
     except (AttributeError, OSError):

@@ -184,22 +184,24 @@ class WriterGate:
         """Whether a webhook ack, in this process or another, is waiting for the write lock (or
         writing) right now: the holder of a long write transaction commits early to let it
         through. A non-blocking flock: a couple of microseconds."""
-        if self._priority_waiting:
-            return True
-        if not self._paths:
-            return False
-        handle = self._handle("yield")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
+        return bool(self._priority_waiting) or not self._no_acks_in_flight(wait=False)
 
     def _wait_out_acks(self) -> None:
         """Block while any process has acks in flight (their shared lock), then go on."""
-        self._flock("yield", fcntl.LOCK_EX)
-        self._flock("yield", fcntl.LOCK_UN)
+        self._no_acks_in_flight(wait=True)
+
+    def _no_acks_in_flight(self, *, wait: bool) -> bool:
+        """Take and drop an exclusive flock on the acks file: it succeeds only while no process
+        holds its shared one. ``wait``: block until then; otherwise answer at once."""
+        if not self._paths:
+            return True  # in-memory database: one process, the condition variable is enough
+        handle = self._handle("yield")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            return False
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return True
 
     def _flock(self, which: str, operation: int) -> None:
         if not self._paths:

@@ -39,6 +39,7 @@ YIELD_TO_ACKS_AFTER_SECONDS = 0.010
 
 
 _events = InboundEvent.__table__
+_users, _conversations, _grants = User.__table__, Conversation.__table__, RoleGrant.__table__
 # Built once: they run for every event.
 _TAKE_FRESH_EVENT = (sa.update(_events)
                      .where(_events.c.id == sa.bindparam("event_id"), _events.c.status == "pending")
@@ -152,32 +153,35 @@ class Dispatcher:
             except Exception:
                 log.exception("event processing failed", extra={"event_row": event_id})
                 failed.append(event_id)
-        database = self.services.database
         remaining = prepared[::-1]  # popped from the end: in order
         try:
             while remaining:
-                rows: list = []
-                with database.write_session() as session:
-                    began = time.monotonic()
-                    while remaining:
-                        event_id, received_at, payload, prefetched, _timer = remaining.pop()
-                        try:
-                            with session.begin_nested():
-                                rows.extend(self._process_in(session, event_id, None, payload, received_at, prefetched))
-                        except Exception:
-                            log.exception("event processing failed", extra={"event_row": event_id})
-                            failed.append(event_id)
-                        if (remaining and time.monotonic() - began > YIELD_TO_ACKS_AFTER_SECONDS
-                                and database.acks_waiting()):
-                            # A webhook ack waits for SQLite's one write lock: commit what is done
-                            # and let it through. Holding the lock for a whole batch made acks wait
-                            # tens of milliseconds and capped them near 400/s.
-                            break
-                self.sender.send_claimed(rows)
+                self.sender.send_claimed(self._process_some(remaining, failed))
         finally:
             for *_, timer in prepared:
                 self._alarms.cancel(timer)
         return failed
+
+    def _process_some(self, remaining: list, failed: list[int]) -> list:
+        """One write transaction over events popped from ``remaining``: all of them, or fewer
+        when a webhook ack has waited for SQLite's one write lock (then this commits what is done
+        and lets it through; holding the lock for a whole batch made acks wait tens of
+        milliseconds and capped them near 400/s). Returns the outbox rows to send."""
+        database = self.services.database
+        rows: list = []
+        with database.write_session() as session:
+            began = time.monotonic()
+            while remaining:
+                event_id, received_at, payload, prefetched, _timer = remaining.pop()
+                try:
+                    with session.begin_nested():
+                        rows.extend(self._process_in(session, event_id, None, payload, received_at, prefetched))
+                except Exception:
+                    log.exception("event processing failed", extra={"event_row": event_id})
+                    failed.append(event_id)
+                if remaining and time.monotonic() - began > YIELD_TO_ACKS_AFTER_SECONDS and database.acks_waiting():
+                    break
+        return rows
 
     def _prepare(self, payload: dict) -> tuple[dict, dict, int | None]:
         """Before the transaction: a private copy of the payload, the HTTP reads it needs (never
@@ -376,7 +380,6 @@ class Dispatcher:
     # select and loading ORM objects costs ~4x a prebuilt Core statement, and the event worker
     # is CPU-bound (make bench, e2e section). Objects other code may change in the same
     # transaction (the Conversation, see privacy.erasure) stay ORM objects.
-    _users, _conversations, _grants = User.__table__, Conversation.__table__, RoleGrant.__table__
     # What every message needs to know about its sender, in one statement instead of three
     # (each costs ~0.1 ms of SQLAlchemy around the database's microseconds): known at all, the
     # privacy statement version agreed to, a conversation row, the roles (comma-joined).

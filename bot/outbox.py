@@ -174,7 +174,8 @@ class OutboxSender:
         self._marks_lock = threading.Lock()
         self._marker: threading.Thread | None = None
         self._marker_stop = threading.Event()
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: ThreadPoolExecutor | None = None  # sending threads, made on first use
+        self._pool_lock = threading.Lock()
 
     # --- batched "sent" marks ------------------------------------------------------------------
     def start(self) -> None:
@@ -185,7 +186,7 @@ class OutboxSender:
         self._marker.start()
 
     def stop(self) -> None:
-        with self._marks_lock:
+        with self._pool_lock:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
@@ -301,7 +302,7 @@ class OutboxSender:
         return sent
 
     def _send_pool(self) -> ThreadPoolExecutor:
-        with self._marks_lock:
+        with self._pool_lock:
             if self._pool is None:
                 # Threads mostly wait on LINE's API; the gateway keeps 16 connections per host.
                 self._pool = ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="outbox-send")

@@ -18,7 +18,7 @@ from bot import create_app
 from bot.db import Database
 from bot.devmode import build_event, post_webhook, sign
 from bot.alarms import Alarms
-from bot.events import EventInbox, EventWorker, Queued, shard_of
+from bot.events import EventInbox, EventWorker, Queued, event_user_id, shard_of
 from bot.models import InboundEvent, OutboundMessage
 from tests.conftest import CHANNEL_SECRET, REPO, base_config, free_port, production_environment, wait_healthy
 
@@ -238,7 +238,7 @@ def test_a_batch_commits_the_good_events_when_one_of_them_fails(app, fake_line, 
     handle = runtime.dispatcher.handle
 
     def failing_for_one(session, event, prefetched=None):
-        if (event.get("source") or {}).get("userId") == broken:
+        if event_user_id(event) == broken:
             raise RuntimeError("this person's step is broken")
         return handle(session, event, prefetched)
 
