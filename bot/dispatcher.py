@@ -63,6 +63,18 @@ class Request:
     services: Services
     argument: str = ""
     event: dict = field(default_factory=dict)
+    # The event's photo, downloaded before the transaction began (Dispatcher._prefetch).
+    photos: dict = field(default_factory=dict)
+    # Slow work (HTTP) a step needs done once its transaction has committed: the dispatcher runs
+    # it right after the commit, before this person's next event (see Dispatcher._after_commit).
+    after_commit: list = field(default_factory=list)
+
+    def photo_content(self, message_id: str) -> bytes | None:
+        """The bytes of a photo this event carries, or None (LINE no longer has it, the download
+        failed, or it came in another event: the flow then asks for it again). Never a download
+        here: this runs inside the write transaction, and on SQLite a download of up to
+        LINE_HTTP_TIMEOUT seconds would hold the one write lock every webhook ack waits for."""
+        return self.photos.get(message_id)
 
 
 def user_input_from_event(event: dict) -> fw.UserInput | None:
@@ -87,6 +99,19 @@ def user_input_from_event(event: dict) -> fw.UserInput | None:
     if message_type in ("sticker", "image", "video", "audio", "file", "location"):
         return fw.UserInput(kind=message_type, message_id=message_id)
     return fw.UserInput(kind="unknown", message_id=message_id)
+
+
+def _photo_message_id(event: dict) -> str | None:
+    """The message id of a photo LINE holds for us (GET /v2/bot/message/{id}/content), or None.
+    A photo whose contentProvider is "external" lives at the sender's URL, not at LINE."""
+    if event.get("type") != "message":
+        return None
+    message = event_part(event, "message")
+    provider = message.get("contentProvider") if isinstance(message.get("contentProvider"), dict) else {}
+    if message.get("type") != "image" or provider.get("type", "line") != "line":
+        return None
+    message_id = message.get("id")
+    return message_id if isinstance(message_id, str) and 0 < len(message_id) <= 64 else None
 
 
 def main_menu_choices() -> tuple[Choice, ...]:
@@ -137,6 +162,7 @@ class Dispatcher:
         finally:
             self._alarms.cancel(timer)
         self.sender.send_claimed(rows)
+        self._after_commit([prefetched])
 
     def process_fresh(self, events: list[tuple[int, dict, datetime | None]]) -> list[int]:
         """Several fresh events (of different people) in one write transaction, each inside its
@@ -156,19 +182,23 @@ class Dispatcher:
         remaining = prepared[::-1]  # popped from the end: in order
         try:
             while remaining:
-                self.sender.send_claimed(self._process_some(remaining, failed))
+                rows, committed = self._process_some(remaining, failed)
+                self.sender.send_claimed(rows)
+                self._after_commit(committed)
         finally:
             for *_, timer in prepared:
                 self._alarms.cancel(timer)
         return failed
 
-    def _process_some(self, remaining: list, failed: list[int]) -> list:
+    def _process_some(self, remaining: list, failed: list[int]) -> tuple[list, list[dict]]:
         """One write transaction over events popped from ``remaining``: all of them, or fewer
         when a webhook ack has waited for SQLite's one write lock (then this commits what is done
         and lets it through; holding the lock for a whole batch made acks wait tens of
-        milliseconds and capped them near 400/s). Returns the outbox rows to send."""
+        milliseconds and capped them near 400/s). Returns the outbox rows to send and the
+        prefetched data of the events that committed (their after-commit work)."""
         database = self.services.database
         rows: list = []
+        committed: list[dict] = []
         with database.write_session() as session:
             began = time.monotonic()
             while remaining:
@@ -176,12 +206,26 @@ class Dispatcher:
                 try:
                     with session.begin_nested():
                         rows.extend(self._process_in(session, event_id, None, payload, received_at, prefetched))
+                    committed.append(prefetched)
                 except Exception:
                     log.exception("event processing failed", extra={"event_row": event_id})
                     failed.append(event_id)
                 if remaining and time.monotonic() - began > YIELD_TO_ACKS_AFTER_SECONDS and database.acks_waiting():
                     break
-        return rows
+        return rows, committed
+
+    @staticmethod
+    def _after_commit(prefetched_of_events: list[dict]) -> None:
+        """Run what the committed events' steps asked for (``Request.after_commit``), after their
+        replies went out and before these people's next events are taken (the worker releases a
+        person only when this returns). A failure is logged and skipped: such work is a nicety
+        (a display name), never the event itself."""
+        for prefetched in prefetched_of_events:
+            for work in prefetched.get("after_commit", ()):
+                try:
+                    work()
+                except Exception:
+                    log.exception("after-commit work failed")
 
     def _prepare(self, payload: dict) -> tuple[dict, dict, int | None]:
         """Before the transaction: a private copy of the payload, the HTTP reads it needs (never
@@ -225,15 +269,19 @@ class Dispatcher:
 
     def _prefetch(self, payload: dict) -> dict:
         prefetched: dict[str, Any] = {}
-        if payload.get("type") == "follow":
-            user_id = event_user_id(payload)
-            if user_id:
-                prefetched["profile"] = self.services.gateway.get_profile(user_id)
+        user_id = event_user_id(payload)
+        if payload.get("type") == "follow" and user_id:
+            prefetched["profile"] = self.services.gateway.get_profile(user_id)
+        photo_id = _photo_message_id(payload)
+        if photo_id and user_id:
+            # Every photo a person sends is fetched, in a photo step or not: photos are rare
+            # here (用印頁, visit photos), and deciding would mean reading their state twice.
+            prefetched["photos"] = {photo_id: self.services.gateway.get_content(photo_id)}
         return prefetched
 
     # --- routing ----------------------------------------------------------------------------
     def handle(self, session: Session, event: dict, prefetched: dict | None = None) -> tuple[list[Reply], str | None]:
-        prefetched = prefetched or {}
+        prefetched = {} if prefetched is None else prefetched  # the caller's dict: after_commit goes back
         if event.get("mode") == "standby":
             return [], None  # another channel owns the chat (module mode): we must stay silent
         source = event_part(event, "source")
@@ -258,7 +306,8 @@ class Dispatcher:
             self._record_user(session, user_id)
         conversation = self._conversation(session, user_id) if has_conversation else None
         ctx = self._context(user_id, consent_version, conversation, roles)
-        request = Request(session=session, ctx=ctx, input=user_input, services=self.services, event=event)
+        request = Request(session=session, ctx=ctx, input=user_input, services=self.services, event=event,
+                          photos=prefetched.get("photos") or {}, after_commit=prefetched.setdefault("after_commit", []))
         turn = self.route(request)
         new_ctx, replies = self._complete(request, turn)
         self._save(session, user_id, conversation, new_ctx)

@@ -2,6 +2,7 @@
 paused conversation, and asking for a person."""
 from __future__ import annotations
 
+import functools
 import hashlib
 
 
@@ -86,10 +87,26 @@ def _finish_consent(request) -> fw.Turn:
     request.session.add(user)
     audit(request.session, actor=ctx.user_id, action="consent_given", version=CONSENT_VERSION,
           hash=consent_hash())
+    request.after_commit.append(functools.partial(store_display_name, request.services, ctx.user_id))
     ctx = ctx.evolve(consented=True)
     if next_flow:
         return fw.Turn(ctx, [Text(t("core.consent_thanks"))], start_flow=next_flow)
     return fw.Turn(ctx, [Text(t("core.consent_thanks"))], show_menu=True)
+
+
+def store_display_name(services, user_id: str) -> None:
+    """Keep the person's LINE display name once they consented (no personal data before: 個資法
+    第8條 notice, seed 002); the letter of intent prints it as the signer's. Runs after the
+    consent's transaction committed (Request.after_commit), so the LINE call never holds the
+    database's write lock. A name the person corrected themselves is left alone."""
+    name = ((services.gateway.get_profile(user_id) or {}).get("display_name") or "")[:200]
+    if not name:
+        return
+    with services.database.session() as session:
+        user = find_user(session, user_id)
+        if user is not None and user.consent_version == CONSENT_VERSION and not user.display_name:
+            user.display_name = name
+            session.add(user)
 
 
 register_flow(fw.Flow(

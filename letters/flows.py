@@ -215,17 +215,12 @@ def _done(ctx: fw.Context) -> fw.Context:
     return ctx.cleared().forget("letter_prefill")
 
 
-def display_name_of(session, services, user_id: str) -> str | None:
-    """The signer's LINE display name (stored on the user once they consented)."""
+def display_name_of(session, user_id: str) -> str | None:
+    """The signer's LINE display name, as stored on the user after they consented
+    (core_flows.store_display_name). Never fetched here: signing runs inside a write
+    transaction, and a LINE call there would hold the database's write lock."""
     user = find_user(session, user_id)
-    if user is not None and user.display_name:
-        return user.display_name
-    profile = services.gateway.get_profile(user_id) if services is not None else None
-    name = (profile or {}).get("display_name")
-    if user is not None and name and user.consent_version:
-        user.display_name = name[:200]
-        session.add(user)
-    return name
+    return user.display_name if user is not None and user.display_name else None
 
 
 def complete_signing(*, session, services, ctx: fw.Context, signature: service.Signature) -> fw.Turn:
@@ -238,7 +233,7 @@ def complete_signing(*, session, services, ctx: fw.Context, signature: service.S
     campaign = doc.campaign_settings(config, company.program_id)
     letter, version = service.sign_letter(
         session, company=company, line_user_id=ctx.user_id,
-        display_name=display_name_of(session, services, ctx.user_id),
+        display_name=display_name_of(session, ctx.user_id),
         fields={name: data.get(name) for name in doc.FIELDS}, campaign=campaign, signature=signature,
         consent_sha256=data.get("consent_sha256") or doc.consent_sha256(),
         timeline={key: data.get(key) for key in ("started_at", "viewed_at", "consented_at")}, now=ctx.now)
@@ -274,7 +269,7 @@ def _finish_photo(request) -> fw.Turn:
     letter = service.lock_letter(request.session, letter_id=ctx.data["letter_id"])
     if photo == "skip" or not isinstance(photo, dict) or letter is None:
         return fw.Turn(_done(ctx), [Text(t("letters.photo_skipped"))], show_menu=True)
-    content = request.services.gateway.get_content(photo["message_id"])
+    content = request.photo_content(photo["message_id"])
     if not content:
         return fw.current_question(LETTER_FLOW, ctx.without_answer("photo"), [Text(t("letters.photo_failed"))])
     service.attach_photo(request.session, letter=letter, content=content, actor=ctx.user_id,

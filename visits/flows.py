@@ -331,7 +331,7 @@ def _after_save(request) -> fw.Turn:
     if pending:
         attached = 0
         for message_id in pending:
-            content = request.services.gateway.get_content(message_id)
+            content = request.photo_content(message_id)
             if content and service.attach_photo(request.session, visit_id=visit_id, message_id=message_id,
                                                 content=content):
                 attached += 1

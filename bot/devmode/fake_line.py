@@ -7,6 +7,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from flask import Blueprint, Flask, abort, jsonify, request
 
@@ -42,6 +43,9 @@ class FakeLine:
     cond: threading.Condition = field(default=None)
     calls: dict[str, int] = field(default_factory=dict)
     latency: float = 0.0
+    # Called with the path of each profile or content download, while the bot waits for it
+    # (tests check what the bot holds meanwhile, e.g. no database write lock).
+    on_download: Callable[[str], None] | None = None
     injected: int = 0  # faults answered so far (resilience tests report it)
 
     def __post_init__(self):
@@ -64,6 +68,7 @@ class FakeLine:
             self.injected = 0
             self.calls.clear()
             self.contents.clear()
+            self.on_download = None
 
     def messages_for(self, user_id: str) -> list[dict]:
         with self.lock:
@@ -257,6 +262,8 @@ def create_blueprint(fake: FakeLine, name: str = "fake_line") -> Blueprint:
     @bp.get("/v2/bot/profile/<user_id>")
     def profile(user_id: str):
         authorised()
+        if fake.on_download:
+            fake.on_download(request.path)
         known = fake.profiles.get(user_id) or {"displayName": f"測試用戶{user_id[-4:]}"}
         return jsonify({"userId": user_id, "displayName": known.get("displayName"),
                         "pictureUrl": known.get("pictureUrl"), "language": "zh-TW"})
@@ -264,6 +271,8 @@ def create_blueprint(fake: FakeLine, name: str = "fake_line") -> Blueprint:
     @bp.get("/v2/bot/message/<message_id>/content")
     def content(message_id: str):
         authorised()
+        if fake.on_download:
+            fake.on_download(request.path)
         if message_id not in fake.contents:
             return jsonify({"message": "Not found"}), 404
         data, mime = fake.contents[message_id]
