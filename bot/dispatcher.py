@@ -82,13 +82,13 @@ def user_input_from_event(event: dict) -> fw.UserInput | None:
     # answer, not fail five times and end as "failed" (found by tests/test_fuzz_webhook.py).
     kind = event.get("type")
     if kind == "postback":
-        postback = event.get("postback") if isinstance(event.get("postback"), dict) else {}
+        postback = event_part(event, "postback")
         data = postback.get("data").replace("\x00", "") if isinstance(postback.get("data"), str) else ""
         params = postback.get("params") if isinstance(postback.get("params"), dict) else None
         return fw.UserInput.postback(data, params)
     if kind != "message":
         return None
-    message = event.get("message") if isinstance(event.get("message"), dict) else {}
+    message = event_part(event, "message")
     message_type = message.get("type")
     message_id = message.get("id") if isinstance(message.get("id"), str) else None
     if message_type == "text":
@@ -107,8 +107,7 @@ def _photo_message_id(event: dict) -> str | None:
     if event.get("type") != "message":
         return None
     message = event_part(event, "message")
-    provider = message.get("contentProvider") if isinstance(message.get("contentProvider"), dict) else {}
-    if message.get("type") != "image" or provider.get("type", "line") != "line":
+    if message.get("type") != "image" or event_part(message, "contentProvider").get("type", "line") != "line":
         return None
     message_id = message.get("id")
     return message_id if isinstance(message_id, str) and 0 < len(message_id) <= 64 else None
@@ -268,7 +267,8 @@ class Dispatcher:
                                      chat_id=user_id, seconds=10)
 
     def _prefetch(self, payload: dict) -> dict:
-        prefetched: dict[str, Any] = {}
+        # "after_commit": filled by the event's steps (Request.after_commit), run by _after_commit.
+        prefetched: dict[str, Any] = {"after_commit": []}
         user_id = event_user_id(payload)
         if payload.get("type") == "follow" and user_id:
             prefetched["profile"] = self.services.gateway.get_profile(user_id)
@@ -281,7 +281,7 @@ class Dispatcher:
 
     # --- routing ----------------------------------------------------------------------------
     def handle(self, session: Session, event: dict, prefetched: dict | None = None) -> tuple[list[Reply], str | None]:
-        prefetched = {} if prefetched is None else prefetched  # the caller's dict: after_commit goes back
+        prefetched = prefetched or {}
         if event.get("mode") == "standby":
             return [], None  # another channel owns the chat (module mode): we must stay silent
         source = event_part(event, "source")
@@ -307,7 +307,7 @@ class Dispatcher:
         conversation = self._conversation(session, user_id) if has_conversation else None
         ctx = self._context(user_id, consent_version, conversation, roles)
         request = Request(session=session, ctx=ctx, input=user_input, services=self.services, event=event,
-                          photos=prefetched.get("photos") or {}, after_commit=prefetched.setdefault("after_commit", []))
+                          photos=prefetched.get("photos", {}), after_commit=prefetched.get("after_commit", []))
         turn = self.route(request)
         new_ctx, replies = self._complete(request, turn)
         self._save(session, user_id, conversation, new_ctx)

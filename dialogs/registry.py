@@ -63,11 +63,11 @@ def find_command(text: str) -> tuple[Command, str] | None:
             return cmd, ""
     # The longest matching prefix wins, whatever the order commands were registered in: with
     # "/公告" and "/公告預覽" both registered, "/公告預覽 …" must not become an announcement.
-    matches = [(len(phrase), index, cmd, phrase) for index, cmd in enumerate(COMMANDS) if cmd.prefix
-               for phrase in cmd.phrases if key.startswith(phrase)]
+    # (max keeps the first of equals: a phrase registered twice goes to the first command.)
+    matches = [(cmd, phrase) for cmd in COMMANDS if cmd.prefix for phrase in cmd.phrases if key.startswith(phrase)]
     if not matches:
         return None
-    _, _, cmd, phrase = max(matches, key=lambda match: (match[0], -match[1]))
+    cmd, phrase = max(matches, key=lambda match: len(match[1]))
     stripped = text.strip()
     rest = stripped[len(phrase):] if stripped.lower().startswith(phrase) else stripped
     return cmd, rest.strip()

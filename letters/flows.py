@@ -220,7 +220,7 @@ def display_name_of(session, user_id: str) -> str | None:
     (core_flows.store_display_name). Never fetched here: signing runs inside a write
     transaction, and a LINE call there would hold the database's write lock."""
     user = find_user(session, user_id)
-    return user.display_name if user is not None and user.display_name else None
+    return (user.display_name or None) if user is not None else None
 
 
 def complete_signing(*, session, services, ctx: fw.Context, signature: service.Signature) -> fw.Turn:

@@ -208,10 +208,14 @@ class Chat:
         return build_event(self.fake, user_id=self.user_id, kind=kind, **kwargs)
 
     def say(self, text: str) -> list[str]:
-        return [message_text(m) for m in self._exchange(self.event("text", text=text))]
+        return self.send("text", text=text)
 
     def send(self, kind: str, **kwargs) -> list[str]:
-        return [message_text(m) for m in self._exchange(self.event(kind, **kwargs))]
+        return self.send_event(self.event(kind, **kwargs))
+
+    def send_event(self, event: dict) -> list[str]:
+        """Deliver an event built (and perhaps altered) by the test; the texts answered."""
+        return [message_text(m) for m in self._exchange(event)]
 
     def follow(self, unblocked: bool = False) -> list[str]:
         self.fake.followers.add(self.user_id)

@@ -87,3 +87,18 @@ def test_an_image_outside_any_photo_step_still_gets_an_answer(app, chat, fake_li
     texts = chat.send("image", message_id="not-on-line")
     assert texts and all(text.strip() for text in texts)
     assert [writable for path, writable in downloads if "not-on-line" in path] == [True]
+
+
+def test_a_photo_lent_by_another_provider_is_not_fetched_and_asked_for_again(app, chat, fake_line, downloads):
+    """contentProvider "external": the image is at the sender's URL, not at LINE. The bot does
+    not ask LINE for it; the photo step says it did not arrive and asks again."""
+    owner_with_company(app, chat)
+    sign_in_chat(chat)
+    event = chat.event("image", message_id="img-external")
+    event["message"]["contentProvider"] = {"type": "external", "originalContentUrl": "https://example.com/a.jpg",
+                                           "previewImageUrl": "https://example.com/a-small.jpg"}
+    texts = chat.send_event(event)
+    assert "照片沒有收到完整" in joined(texts) and "略過" in chat.labels()
+    assert not [path for path, _ in downloads if "img-external" in path]
+    with app.extensions["bot"].database.session() as session:
+        assert session.exec(select(LetterAttachment)).first() is None

@@ -173,6 +173,12 @@ def create_blueprint(fake: FakeLine, name: str = "fake_line") -> Blueprint:
         if fake.access_token and request.headers.get("Authorization") != f"Bearer {fake.access_token}":
             abort(401)
 
+    def downloading() -> None:
+        """A profile or content download: authorised, and seen by ``fake.on_download``."""
+        authorised()
+        if fake.on_download:
+            fake.on_download(request.path)
+
     def apply_fault(endpoint: str):
         fake.calls[endpoint] = fake.calls.get(endpoint, 0) + 1
         if fake.latency:
@@ -261,18 +267,14 @@ def create_blueprint(fake: FakeLine, name: str = "fake_line") -> Blueprint:
 
     @bp.get("/v2/bot/profile/<user_id>")
     def profile(user_id: str):
-        authorised()
-        if fake.on_download:
-            fake.on_download(request.path)
+        downloading()
         known = fake.profiles.get(user_id) or {"displayName": f"測試用戶{user_id[-4:]}"}
         return jsonify({"userId": user_id, "displayName": known.get("displayName"),
                         "pictureUrl": known.get("pictureUrl"), "language": "zh-TW"})
 
     @bp.get("/v2/bot/message/<message_id>/content")
     def content(message_id: str):
-        authorised()
-        if fake.on_download:
-            fake.on_download(request.path)
+        downloading()
         if message_id not in fake.contents:
             return jsonify({"message": "Not found"}), 404
         data, mime = fake.contents[message_id]
