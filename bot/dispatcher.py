@@ -7,6 +7,7 @@ and marks the event done — all in one commit. Sending happens after the commit
 """
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -17,8 +18,8 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from bot.alarms import Alarms
-from bot.db import insert_ignoring_duplicates, utc_now
-from bot.events import event_part, event_user_id
+from bot.db import execute_on_driver, insert_ignoring_duplicates, utc_now
+from bot.events import Completion, event_part, event_user_id
 from bot.messages import Choice, Reply, Text
 from bot.models import Conversation, InboundEvent, RoleGrant, User
 from bot.outbox import OutboxSender
@@ -49,6 +50,14 @@ _FINISH_CLAIMED_EVENT = (sa.update(_events)
                          .where(_events.c.id == sa.bindparam("event_id"), _events.c.status == "processing",
                                 _events.c.attempts == sa.bindparam("claim_number"))
                          .values(status="done", processed_at=sa.bindparam("now"), error=None))
+
+
+@functools.cache
+def _insert_new_user(dialect_name: str) -> sa.Insert:
+    """A first message's user row (ON CONFLICT DO NOTHING: a follow may race it), built once."""
+    columns = ("line_user_id", "followed_at", "created_at", "is_following", "reminders_enabled", "processing_stopped")
+    return insert_ignoring_duplicates(_users, dialect_name, ("line_user_id",)).values(
+        {name: sa.bindparam(name, type_=_users.c[name].type) for name in columns})
 
 
 class LostClaim(Exception):
@@ -163,14 +172,19 @@ class Dispatcher:
         self.sender.send_claimed(rows)
         self._after_commit([prefetched])
 
-    def process_fresh(self, events: list[tuple[int, dict, datetime | None]]) -> list[int]:
+    def process_fresh(self, events: list[tuple[int, dict, datetime | None]], *,
+                      completion: Completion | None = None) -> list[int]:
         """Several fresh events (of different people) in one write transaction, each inside its
         own savepoint; returns the ids of those that failed (rolled back to their savepoint, so
         still pending: the worker counts the attempt and the sweeper retries them). Under load
         this is what keeps up: on SQLite every write transaction queues for the one write lock,
         and per event the BEGIN/COMMIT and the hand-over between processes cost as much as the
         event itself. When a webhook ack waits for that lock, the transaction commits early and
-        the rest of the batch continues in the next one (replies go out after each commit)."""
+        the rest of the batch continues in the next one (replies go out after each commit).
+
+        With a ``completion``, each commit's replies (and then its after-commit work) go out on
+        the sender's threads and this returns without waiting for them; the completion hears
+        when each part has finished. Without one, they go out here, in this thread."""
         prepared, failed = [], []
         for event_id, payload, received_at in events:
             try:
@@ -182,8 +196,13 @@ class Dispatcher:
         try:
             while remaining:
                 rows, committed = self._process_some(remaining, failed)
-                self.sender.send_claimed(rows)
-                self._after_commit(committed)
+                if completion is None:
+                    self.sender.send_claimed(rows)
+                    self._after_commit(committed)
+                    continue
+                completion.expect()
+                self.sender.send_claimed_in_background(
+                    rows, then=functools.partial(self._after_sends, committed, completion))
         finally:
             for *_, timer in prepared:
                 self._alarms.cancel(timer)
@@ -213,6 +232,12 @@ class Dispatcher:
                     break
         return rows, committed
 
+    def _after_sends(self, committed: list[dict], completion: Completion) -> None:
+        try:
+            self._after_commit(committed)
+        finally:
+            completion.finished()
+
     @staticmethod
     def _after_commit(prefetched_of_events: list[dict]) -> None:
         """Run what the committed events' steps asked for (``Request.after_commit``), after their
@@ -241,7 +266,7 @@ class Dispatcher:
         if claim_number is None:
             # First statement: on PostgreSQL the row lock makes a concurrent worker wait
             # here and then find the event done; on SQLite the write lock is held already.
-            taken = session.connection().execute(_TAKE_FRESH_EVENT, {"event_id": event_id, "now": utc_now()})
+            taken = execute_on_driver(session, _TAKE_FRESH_EVENT, {"event_id": event_id, "now": utc_now()})
             if taken.rowcount != 1:
                 return []  # handled already (a redelivery raced us, or the sweeper's claim)
         replies, reply_user = self.handle(session, payload, prefetched)
@@ -252,7 +277,7 @@ class Dispatcher:
             received_at=received_at, replies=replies,
             idempotency_key=f"event:{payload.get('webhookEventId')}", origin=f"event:{event_id}")
         if claim_number is not None:
-            done = session.connection().execute(_FINISH_CLAIMED_EVENT, {
+            done = execute_on_driver(session, _FINISH_CLAIMED_EVENT, {
                 "event_id": event_id, "claim_number": claim_number, "now": utc_now()})
             if done.rowcount != 1:
                 raise LostClaim(event_id)
@@ -442,17 +467,16 @@ class Dispatcher:
 
     def _person(self, session: Session, user_id: str) -> tuple[bool, str | None, bool, frozenset[str]]:
         """(known, consent version, has a conversation row, roles) of one person."""
-        known, consent_version, has_conversation, roles = session.connection().execute(
-            self._PERSON, {"user_id": user_id}).one()
+        known, consent_version, has_conversation, roles = execute_on_driver(
+            session, self._PERSON, {"user_id": user_id}).fetchone()
         return bool(known), consent_version, bool(has_conversation), frozenset(filter(None, (roles or "").split(",")))
 
     def _record_user(self, session: Session, user_id: str) -> None:
         """A first message from someone the bot has not met (no follow event seen)."""
         now = utc_now()
-        connection = session.connection()
-        connection.execute(insert_ignoring_duplicates(User.__table__, connection.dialect.name, ("line_user_id",)),
-                           {"line_user_id": user_id, "followed_at": now, "created_at": now, "is_following": True,
-                            "reminders_enabled": True, "processing_stopped": False})
+        execute_on_driver(session, _insert_new_user(session.connection().dialect.name), {
+            "line_user_id": user_id, "followed_at": now, "created_at": now, "is_following": True,
+            "reminders_enabled": True, "processing_stopped": False})
 
     def _on_follow(self, session: Session, user_id: str, event: dict, profile: dict | None) -> list[Reply]:
         user = find_user(session, user_id)

@@ -88,6 +88,30 @@ class Queued(NamedTuple):
         return queue_key(self.user_id, self.event_id)
 
 
+class Completion:
+    """Runs ``then`` once, when its owner has closed it and every part it was told to expect
+    has finished: the event worker releases a batch's people when the batch's replies, sent in
+    the background (``Dispatcher.process_fresh``), have gone out."""
+
+    def __init__(self, then: Callable[[], None]):
+        self._then = then
+        self._open = 1  # the owner's part: ``close``
+        self._lock = threading.Lock()
+
+    def expect(self) -> None:
+        with self._lock:
+            self._open += 1
+
+    def finished(self) -> None:
+        with self._lock:
+            self._open -= 1
+            done = self._open == 0
+        if done:
+            self._then()
+
+    close = finished
+
+
 _STORED_COLUMNS = ("webhook_event_id", "event_type", "line_user_id", "payload", "is_redelivery", "status",
                    "attempts", "received_at")
 
@@ -255,7 +279,7 @@ class EventWorker:
         # Backpressure: past this many events in hand, the poller and sweeper stop taking more.
         # During a burst the rest wait in the database (already durable) instead of this
         # process decoding and queueing thousands of payloads it cannot process yet.
-        self.backlog_limit = self.thread_count * 16
+        self.backlog_limit = 2 * self.thread_count * self.batch_size
         self._alarms = Alarms()
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -414,7 +438,10 @@ class EventWorker:
                     self._queued.discard(item.event_id)
             try:
                 fresh = [item for item in items if item.payload is not None]
-                if self.process_fresh is not None and len(fresh) > 1:
+                if self.process_fresh is not None and fresh:
+                    # These people are released when their replies have gone out, not here: this
+                    # thread goes on with the next batch meanwhile (Completion).
+                    keys = [item.key for item in items if item.payload is None]
                     self._run_fresh(fresh)
                     items = [item for item in items if item.payload is None]
                 for item in items:
@@ -424,13 +451,21 @@ class EventWorker:
                     self._done_with(key)
 
     def _run_fresh(self, items: list[Queued]) -> None:
+        completion = Completion(functools.partial(self._done_with_all, [item.key for item in items]))
         try:
-            failed = self.process_fresh([(item.event_id, item.payload, item.received_at) for item in items])
+            failed = self.process_fresh([(item.event_id, item.payload, item.received_at) for item in items],
+                                        completion=completion)
         except Exception:  # the whole transaction rolled back: every event is still pending
             log.exception("event batch failed", extra={"events": len(items)})
             failed = [item.event_id for item in items]
+        finally:
+            completion.close()
         for event_id in failed:
             self._release(event_id, fresh=True)
+
+    def _done_with_all(self, keys: list[str]) -> None:
+        for key in keys:
+            self._done_with(key)
 
     def _done_with(self, key: str) -> None:
         wait = self.flood_guard.record(key) if not key.startswith("#") else 0.0

@@ -23,12 +23,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from bot.db import Database, utc_now
+from bot.db import Database, execute_on_driver, utc_now
 from bot.gateway import LineGateway, SendResult
 from bot.messages import Reply, batches, to_line_messages
 from bot.models import OutboundMessage, User
@@ -84,7 +84,6 @@ def enqueue_reply(session: Session, *, user_id: str | None, reply_token: str | N
         # delivered without ever being sent (found by tests/test_chaos_crash.py).
         reply_token = None
     rows = []
-    connection = session.connection()
     for index, batch in enumerate(batches(messages)):
         use_reply = index == 0 and bool(reply_token)
         if not use_reply and not user_id:
@@ -96,7 +95,7 @@ def enqueue_reply(session: Session, *, user_id: str | None, reply_token: str | N
             "retry_key": str(uuid.uuid4()), "status": "sending" if claimed else "pending",
             "attempts": 1 if claimed else 0, "ambiguous_reply": False, "next_attempt_at": now,
             "origin": origin, "created_at": now}
-        row_id = connection.execute(_INSERT_RETURNING_ID, values).scalar_one()
+        row_id = execute_on_driver(session, _INSERT_RETURNING_ID, values).fetchone()[0]
         rows.append(ClaimedRow(id=row_id, kind=values["kind"], recipient=user_id,
                                reply_token=values["reply_token"],
                                reply_token_received_at=values["reply_token_received_at"], messages=batch,
@@ -106,7 +105,11 @@ def enqueue_reply(session: Session, *, user_id: str | None, reply_token: str | N
 
 
 _outbox = OutboundMessage.__table__
-_INSERT_RETURNING_ID = sa.insert(_outbox).returning(_outbox.c.id)
+_QUEUED_COLUMNS = ("idempotency_key", "kind", "recipient", "recipients", "reply_token", "reply_token_received_at",
+                   "messages", "retry_key", "status", "attempts", "ambiguous_reply", "next_attempt_at", "origin",
+                   "created_at")
+_INSERT_RETURNING_ID = sa.insert(_outbox).values(
+    {name: sa.bindparam(name, type_=_outbox.c[name].type) for name in _QUEUED_COLUMNS}).returning(_outbox.c.id)
 _MARK_SENT = (sa.update(_outbox).where(_outbox.c.id == sa.bindparam("row_id"), _outbox.c.status == "sending")
               .values(status="sent", sent_as=sa.bindparam("as_"), sent_at=sa.bindparam("at"),
                       last_error=sa.bindparam("detail")))
@@ -157,6 +160,15 @@ def enqueue_multicast(session: Session, *, to: Sequence[str], replies: Sequence[
         rows.append(row)
     session.flush()
     return rows
+
+
+def _by_person(rows: Sequence[ClaimedRow]) -> list[list[ClaimedRow]]:
+    """The rows to send now (born claimed), grouped per person in their order."""
+    by_person: dict[str, list[ClaimedRow]] = {}
+    for row in rows:
+        if row.status == "sending":
+            by_person.setdefault(row.recipient or f"#{row.id}", []).append(row)
+    return list(by_person.values())
 
 
 class OutboxSender:
@@ -232,9 +244,9 @@ class OutboxSender:
     def _waiting_for(self, session: Session, *, recipient: str, before_id: int | None = None) -> bool:
         """Whether an earlier message to this person is still waiting (pending or sending): then a
         new one must wait too, or a retried message would arrive after a later one."""
-        waiting = session.connection().execute(_WAITING_FOR, {
+        waiting = [row[0] for row in execute_on_driver(session, _WAITING_FOR, {
             "recipient": recipient, "before_id": before_id if before_id is not None else INT32_MAX,
-            "now": utc_now()}).scalars().all()
+            "now": utc_now()}).fetchall()]
         # Delivered rows whose "sent" is not written yet are not waiting.
         return bool(set(waiting) - self._sent_unrecorded(waiting))
 
@@ -280,14 +292,39 @@ class OutboxSender:
         person's rows go in order; different people's at the same time (a batch of events holds
         one event per person): one after another, the last person of a 16-event batch waited
         for fifteen round trips to LINE before theirs started."""
-        by_person: dict[str, list[ClaimedRow]] = {}
-        for row in rows:
-            if row.status == "sending":
-                by_person.setdefault(row.recipient or f"#{row.id}", []).append(row)
-        groups = list(by_person.values())
+        groups = _by_person(rows)
         if len(groups) <= 1:
             return sum(self._send_in_order(group, now) for group in groups)
         return sum(self._send_pool().map(lambda group: self._send_in_order(group, now), groups))
+
+    def send_claimed_in_background(self, rows: Sequence[ClaimedRow], *, then: Callable[[], None]) -> None:
+        """``send_claimed`` on the sending threads, returning at once; ``then`` runs once every
+        row was attempted (on a sending thread, or here when there is nothing to send). The event
+        worker hands each committed batch over and goes on with the next: waiting for a batch's
+        sends took a third of its threads' time at 200 events/s (py-spy, make bench e2e). Its
+        ``then`` releases the batch's people, so a person's next replies still follow these."""
+        groups = _by_person(rows)
+        if not groups:
+            then()
+            return
+        left = [len(groups)]
+        lock = threading.Lock()
+
+        def send(group: list[ClaimedRow]) -> None:
+            try:
+                self._send_in_order(group, None)
+            except Exception:  # the rows stay "sending": recover_stuck settles them safely
+                log.exception("sending a reply failed")
+            finally:
+                with lock:
+                    left[0] -= 1
+                    last = left[0] == 0
+                if last:
+                    then()
+
+        pool = self._send_pool()
+        for group in groups:
+            pool.submit(send, group)
 
     def _send_in_order(self, rows: list[ClaimedRow], now: datetime | None) -> int:
         sent = 0

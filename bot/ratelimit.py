@@ -20,6 +20,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from bot.db import execute_on_driver
 from bot.models import InboundEvent
 
 WINDOW_SECONDS = 10.0
@@ -72,14 +73,14 @@ def flood_notice_due(session: Session, *, event_id: int, user_id: str | None, re
     """True for exactly the event that makes this person's (max_events + 1)-th in the window."""
     if not user_id or received_at is None:
         return False
-    connection = session.connection()
     window = timedelta(seconds=window_seconds)
-    count = connection.execute(_COUNT_IN_WINDOW, {"user_id": user_id, "up_to_id": event_id,
-                                                  "after": received_at - window, "until": received_at}).scalar_one()
+    count = execute_on_driver(session, _COUNT_IN_WINDOW, {"user_id": user_id, "up_to_id": event_id,
+                                                          "after": received_at - window,
+                                                          "until": received_at}).fetchone()[0]
     if count != max_events + 1:
         return False
     # Only the first crossing of a burst: no notice if the window before this burst was busy too.
-    earlier = connection.execute(_COUNT_IN_WINDOW, {"user_id": user_id, "up_to_id": event_id - 1,
-                                                    "after": received_at - 2 * window,
-                                                    "until": received_at - window}).scalar_one()
+    earlier = execute_on_driver(session, _COUNT_IN_WINDOW, {"user_id": user_id, "up_to_id": event_id - 1,
+                                                            "after": received_at - 2 * window,
+                                                            "until": received_at - window}).fetchone()[0]
     return earlier <= max_events

@@ -245,9 +245,9 @@ def test_a_batch_commits_the_good_events_when_one_of_them_fails(app, fake_line, 
     monkeypatch.setattr(runtime.dispatcher, "handle", failing_for_one)
     batches: list[int] = []
 
-    def process_fresh(events):
+    def process_fresh(events, **kwargs):
         batches.append(len(events))
-        return runtime.dispatcher.process_fresh(events)
+        return runtime.dispatcher.process_fresh(events, **kwargs)
 
     worker = EventWorker(database=database, process=runtime.dispatcher.process, process_fresh=process_fresh,
                          pump_outbox=lambda: None, threads=1, sweep_every=60)
@@ -267,6 +267,58 @@ def test_a_batch_commits_the_good_events_when_one_of_them_fails(app, fake_line, 
         answered = {record["to"][0] for record in fake_line.records if record.get("to")}
         assert users[0] in answered and users[2] in answered and broken not in answered
     finally:
+        worker.stop()
+        database.dispose()
+        runtime.start_background()
+
+
+def test_a_batch_is_handed_to_the_sender_and_its_people_wait_for_their_replies(app, fake_line, database_url):
+    # After a batch commits, its replies go out on the sender's threads and the worker thread
+    # takes the next batch at once; each person of the batch is released (their next event taken)
+    # only when their reply has gone out, so one person's replies keep their order.
+    from bot.events import store_events
+
+    runtime = app.extensions["bot"]
+    runtime.stop_background()
+    database = Database(database_url)
+    worker = EventWorker(database=database, process=runtime.dispatcher.process,
+                         process_fresh=runtime.dispatcher.process_fresh, pump_outbox=lambda: None,
+                         threads=1, sweep_every=60)
+    first, later = ([f"U{index:030d}{tag}" for index in range(3)] for tag in ("h1", "h3"))
+    fake_line.latency = 1.2  # every message call takes 1.2 s (the tests' LINE_HTTP_TIMEOUT is 2 s)
+
+    def status_of(items):
+        with database.session() as session:
+            return set(session.exec(select(InboundEvent.status).where(
+                InboundEvent.id.in_([item.event_id for item in items]))).all())
+    try:
+        runtime.services.warm_up()
+        worker.start()
+        batch = store_events(database, [build_event(fake_line, user_id=user, kind="text", text="選單")
+                                        for user in first])
+        follow_ups = store_events(database, [build_event(fake_line, user_id=user, kind="text", text="選單")
+                                             for user in first])
+        worker.submit(batch + follow_ups)
+        deadline = time.monotonic() + 20
+        while fake_line.calls.get("reply", 0) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # The first replies are on their way (1.2 s each); another batch is handled meanwhile.
+        others = store_events(database, [build_event(fake_line, user_id=user, kind="text", text="選單")
+                                         for user in later])
+        worker.submit(others)
+        deadline = time.monotonic() + 0.8
+        while status_of(others) != {"done"} and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert status_of(others) == {"done"} and not fake_line.records
+        assert status_of(follow_ups) == {"pending"}  # these people wait for their first reply
+        assert worker.wait_idle(timeout=30)
+        for opening, follow_up in zip(batch, follow_ups):
+            replies = [record for record in fake_line.records if record.get("to") == [opening.user_id]]
+            # Both answered with their own reply token (on time), the first event's first.
+            assert [record["reply_token"] for record in replies] == [
+                opening.payload["replyToken"], follow_up.payload["replyToken"]]
+    finally:
+        fake_line.latency = 0.0
         worker.stop()
         database.dispose()
         runtime.start_background()
@@ -328,6 +380,28 @@ def test_other_writers_wait_while_any_process_has_acks_in_flight(tmp_path):
         assert not worker.acks_waiting()
     finally:
         thread.join(timeout=5)
+
+
+def test_writers_of_one_process_take_turns_in_arrival_order():
+    # A thread that releases the write lock and asks again goes behind those already waiting:
+    # it still holds the GIL when they are notified, and without turns it took the lock straight
+    # back, batch after batch, while another thread's batch waited for seconds.
+    from bot.db import WriterGate
+
+    gate = WriterGate(None)  # the in-process part (a file adds the cross-process flocks)
+    order = []
+    gate.acquire()
+    waiting = threading.Thread(target=lambda: (gate.acquire(), order.append("waiting"), gate.release()))
+    waiting.start()
+    deadline = time.monotonic() + 5
+    while not gate._turns and time.monotonic() < deadline:
+        time.sleep(0.001)
+    gate.release()
+    gate.acquire()  # again, at once
+    order.append("again")
+    gate.release()
+    waiting.join(timeout=5)
+    assert order == ["waiting", "again"]
 
 
 def test_the_poller_leaves_events_in_the_database_while_its_hands_are_full(app, fake_line, database_url):
