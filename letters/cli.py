@@ -8,8 +8,8 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from bot.cli import emit, json_option
+from bot.spreadsheet import spreadsheet_csv
 from letters import service
-from letters.routes import csv_text
 
 letters_cli = AppGroup("letters", help="Letters of intent (企業合作意向書).")
 
@@ -43,7 +43,7 @@ def export_companies(fmt: str, program: str, output: str | None) -> None:
 
         text = json.dumps([dict(zip(header, row)) for row in rows], ensure_ascii=False, indent=1) + "\n"
     else:
-        text = csv_text(header, rows)
+        text = spreadsheet_csv(header, rows)
     if output:
         with open(output, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)

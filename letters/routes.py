@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import csv
-import io
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from sqlmodel import select
@@ -15,6 +13,7 @@ from bot.db import utc_now
 from bot.models import Conversation
 from bot.outbox import enqueue_push
 from bot.services import audit
+from bot.spreadsheet import spreadsheet_csv
 from bot.staff_auth import require_staff_token
 from bot.texts import t
 from bot.http import int_arg
@@ -192,15 +191,6 @@ def _program() -> str:
     return request.args.get("program") or "gonghao-2023"
 
 
-def csv_text(header: list[str], rows: list[list]) -> str:
-    """UTF-8 with BOM and CRLF, so Excel opens the Chinese headers correctly."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return "\ufeff" + buffer.getvalue()
-
-
 def _csv_response(text: str, filename: str) -> Response:
     return Response(text.encode("utf-8"), mimetype="text/csv",
                     headers={"Content-Type": "text/csv; charset=utf-8",
@@ -213,7 +203,7 @@ def companies_csv():
     with _runtime().database.session() as session:
         header, rows = service.companies_table(session, program_id=_program(), config=current_app.config)
         audit(session, actor=staff_actor(), action="export_companies", rows=len(rows))
-    return _csv_response(csv_text(header, rows), f"companies-{_program()}.csv")
+    return _csv_response(spreadsheet_csv(header, rows), f"companies-{_program()}.csv")
 
 
 @staff_bp.get("/letters")
@@ -229,7 +219,7 @@ def letters_json():
 def letters_csv():
     with _runtime().database.session() as session:
         header, rows = service.letters_csv_rows(service.letters_table(session, program_id=request.args.get("program")))
-    return _csv_response(csv_text(header, rows), "letters.csv")
+    return _csv_response(spreadsheet_csv(header, rows), "letters.csv")
 
 
 @staff_bp.get("/letters/<int:letter_id>")

@@ -2,8 +2,6 @@
 processing (seed 002 捌 六; 個資法 第3條). Keyword-only functions over a session."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 import secrets
 from dataclasses import dataclass
@@ -16,6 +14,7 @@ from bot.db import utc_now
 from bot.signing import link_serializer
 from bot.models import User
 from bot.services import audit, find_user
+from bot.spreadsheet import spreadsheet_csv
 from privacy import datamap
 
 EXPORT_PURPOSE = "privacy-export"
@@ -87,21 +86,13 @@ def export_json(session: Session, *, line_user_id: str) -> str:
 def export_csv(session: Session, *, line_user_id: str) -> str:
     """One CSV for rows of every shape: table, row, field, value (JSON values as JSON text)."""
     data = person_data(session, line_user_id=line_user_id)
-    out = io.StringIO()
-    out.write("\ufeff")  # Excel opens UTF-8 Chinese correctly with a BOM
-    writer = csv.writer(out)
-    writer.writerow(["table", "row", "field", "value"])
+    cells = []
     for table, rows in data.items():
         for index, row in enumerate(rows, start=1):
             for name, value in row.items():
                 text = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
-                writer.writerow([table, row.get("id", index), name, "" if text is None else _csv_safe(str(text))])
-    return out.getvalue()
-
-
-def _csv_safe(text: str) -> str:
-    # A cell starting with = + - @ would be a formula in a spreadsheet (CSV injection).
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+                cells.append([table, row.get("id", index), name, "" if text is None else str(text)])
+    return spreadsheet_csv(["table", "row", "field", "value"], cells)
 
 
 # --- the export link ------------------------------------------------------------------------------

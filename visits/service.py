@@ -5,8 +5,6 @@ A logged visit is a ``visits.models.Visit`` with status "done"; it counts toward
 """
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -14,6 +12,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 import yaml
+from bot.spreadsheet import spreadsheet_csv
 from bot.texts import t
 from sqlmodel import Session, select
 
@@ -252,13 +251,9 @@ def export_rows(session: Session, *, program_id: str | None = None) -> list[dict
 
 
 def visits_csv(session: Session, *, bom: bool = True, program_id: str | None = None) -> str:
-    """CSV text; with a UTF-8 BOM so Excel on Windows opens the Chinese correctly."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
-    writer.writeheader()
-    for row in export_rows(session, program_id=program_id):
-        writer.writerow(row)
-    return ("\ufeff" if bom else "") + buffer.getvalue()
+    """CSV text for Excel (bot.spreadsheet: BOM, formula-safe cells)."""
+    rows = export_rows(session, program_id=program_id)
+    return spreadsheet_csv(CSV_COLUMNS, ([row.get(name) for name in CSV_COLUMNS] for row in rows), bom=bom)
 
 
 def visits_per_advisor(session: Session) -> list[tuple[str, int, int]]:
