@@ -18,6 +18,7 @@ from bot.db import Database
 from bot.dispatcher import Dispatcher
 from bot.events import EventInbox, EventWorker
 from bot.gateway import LineGateway
+from bot.http import RowIdConverter
 from bot.outbox import OutboxSender
 from bot.services import Services
 
@@ -117,6 +118,7 @@ class _CookieSessions(SecureCookieSessionInterface):
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.url_map.converters["id"] = RowIdConverter  # before any blueprint adds its routes
     app.session_interface = _CookieSessions()
     _load_config(app, test_config)
 

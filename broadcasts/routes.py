@@ -28,7 +28,7 @@ def list_broadcasts():
              "report": service.delivery_report(session, broadcast_id=b.id).as_dict()} for b in items]})
 
 
-@bp.get("/<int:broadcast_id>")
+@bp.get("/<id:broadcast_id>")
 @require_staff
 def report(broadcast_id: int):
     with _runtime().database.session() as session:

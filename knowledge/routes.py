@@ -54,7 +54,7 @@ def _list_json():
     return jsonify({"questions": rows, "count": len(rows)})
 
 
-@staff_bp.post("/unanswered/<int:question_id>/answer")
+@staff_bp.post("/unanswered/<id:question_id>/answer")
 @require_staff_token
 def answer_unanswered(question_id: int):
     body = request.get_json(silent=True)

@@ -222,7 +222,7 @@ def letters_csv():
     return _csv_response(spreadsheet_csv(header, rows), "letters.csv")
 
 
-@staff_bp.get("/letters/<int:letter_id>")
+@staff_bp.get("/letters/<id:letter_id>")
 @staff_only
 def letter_detail(letter_id: int):
     with _runtime().database.session() as session:
@@ -243,7 +243,7 @@ def letter_detail(letter_id: int):
                     "verified": not problems, "problems": problems})
 
 
-@staff_bp.get("/letters/<int:letter_id>/pdf")
+@staff_bp.get("/letters/<id:letter_id>/pdf")
 @staff_only
 def staff_pdf(letter_id: int):
     version = int_arg("version", None)

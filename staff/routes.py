@@ -136,7 +136,7 @@ def companies():
                            staff_people=staff_people, q=query)
 
 
-@bp.post("/companies/<int:company_id>/assign")
+@bp.post("/companies/<id:company_id>/assign")
 @require_staff
 def assign(company_id: int):
     from staff.flows import notify_assignment
@@ -190,7 +190,7 @@ def visits_csv():
                     headers={"Content-Disposition": f'attachment; filename="visits-{stamp}.csv"'})
 
 
-@bp.get("/visits/photos/<int:photo_id>")
+@bp.get("/visits/photos/<id:photo_id>")
 @require_staff
 def visit_photo(photo_id: int):
     with _db().session() as db:
@@ -286,7 +286,7 @@ def broadcast_create():
     return redirect(url_for("staff.broadcast_report", broadcast_id=broadcast_id))
 
 
-@bp.get("/broadcasts/<int:broadcast_id>")
+@bp.get("/broadcasts/<id:broadcast_id>")
 @require_staff
 def broadcast_report(broadcast_id: int):
     with _db().session() as db:
@@ -302,7 +302,7 @@ def broadcast_report(broadcast_id: int):
     return render_template("staff/broadcast_report.html", b=broadcast, r=report, messages=messages, names=names)
 
 
-@bp.post("/broadcasts/<int:broadcast_id>/cancel")
+@bp.post("/broadcasts/<id:broadcast_id>/cancel")
 @require_staff
 def broadcast_cancel(broadcast_id: int):
     with _db().write_session() as db:
@@ -367,7 +367,7 @@ def unanswered():
                            done=request.args.get("done"), error=request.args.get("error"), **_globals())
 
 
-@bp.post("/unanswered/<int:question_id>/reply")
+@bp.post("/unanswered/<id:question_id>/reply")
 @require_staff
 def unanswered_reply(question_id: int):
     answer = (request.form.get("answer") or "").strip()
