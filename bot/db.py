@@ -393,16 +393,22 @@ def insert_ignoring_duplicates(table: sa.Table, dialect_name: str, keys: tuple[s
     return statement.returning(*(table.c[name] for name in returning)) if returning else statement
 
 
+def bound_columns(table: sa.Table, columns: tuple[str, ...]) -> dict[str, sa.BindParameter]:
+    """``insert(table).values(bound_columns(...))``: an INSERT of these columns, each a bind
+    parameter of its own name and column type, so a ``DriverStatement`` of it applies the
+    column's bind processor (JSON, UTC datetimes, booleans)."""
+    return {name: sa.bindparam(name, type_=table.c[name].type) for name in columns}
+
+
 class DriverStatement:
     """A Core statement compiled once for the DBAPI driver, with each parameter's own bind
     processor (JSON, UTC datetimes, booleans), so a hot path can run it on a raw cursor
     (``Database.driver_transaction``, ``execute_on_driver``) and still store and match exactly
-    what SQLAlchemy would. ``columns``: an INSERT of these columns; otherwise the statement's own
-    bind parameters, with the literal values it carries (``status == "pending"``, a LIMIT) as
-    defaults."""
+    what SQLAlchemy would. The literal values the statement carries (``status == "pending"``, a
+    LIMIT) are the parameters' defaults."""
 
-    def __init__(self, statement: sa.Executable, dialect: sa.Dialect, columns: tuple[str, ...] | None = None):
-        compiled = statement.compile(dialect=dialect, column_keys=list(columns) if columns is not None else None)
+    def __init__(self, statement: sa.Executable, dialect: sa.Dialect):
+        compiled = statement.compile(dialect=dialect)
         if "__[POSTCOMPILE_" in compiled.string:
             # Literal-only parts (aggregate_strings' separator) are rendered once; that needs a
             # value for every parameter at compile time, the real ones come at run time.
@@ -411,7 +417,7 @@ class DriverStatement:
         self.sql = compiled.string
         self._positions = compiled.positiontup  # qmark/format drivers (sqlite3); None if named
         binds = {compiled.bind_names[bind]: bind for bind in compiled.binds.values()}
-        self._defaults = {name: bind.effective_value for name, bind in binds.items()} if columns is None else {}
+        self._defaults = {name: bind.effective_value for name, bind in binds.items()}
         self._processors = [(name, process) for name, bind in binds.items()
                             if (process := bind.type.dialect_impl(dialect).bind_processor(dialect))]
 

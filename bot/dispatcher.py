@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from bot.alarms import Alarms
-from bot.db import execute_on_driver, insert_ignoring_duplicates, utc_now
+from bot.db import bound_columns, execute_on_driver, insert_ignoring_duplicates, utc_now
 from bot.events import Completion, event_part, event_user_id
 from bot.messages import Choice, Reply, Text
 from bot.models import Conversation, InboundEvent, RoleGrant, User
@@ -56,8 +56,7 @@ _FINISH_CLAIMED_EVENT = (sa.update(_events)
 def _insert_new_user(dialect_name: str) -> sa.Insert:
     """A first message's user row (ON CONFLICT DO NOTHING: a follow may race it), built once."""
     columns = ("line_user_id", "followed_at", "created_at", "is_following", "reminders_enabled", "processing_stopped")
-    return insert_ignoring_duplicates(_users, dialect_name, ("line_user_id",)).values(
-        {name: sa.bindparam(name, type_=_users.c[name].type) for name in columns})
+    return insert_ignoring_duplicates(_users, dialect_name, ("line_user_id",)).values(bound_columns(_users, columns))
 
 
 class LostClaim(Exception):
@@ -182,9 +181,9 @@ class Dispatcher:
         event itself. When a webhook ack waits for that lock, the transaction commits early and
         the rest of the batch continues in the next one (replies go out after each commit).
 
-        With a ``completion``, each commit's replies (and then its after-commit work) go out on
-        the sender's threads and this returns without waiting for them; the completion hears
-        when each part has finished. Without one, they go out here, in this thread."""
+        With a ``completion``, each commit's replies go out on the sender's threads, which report
+        to it, and this returns without waiting for them. Without one, they go out here, in this
+        thread. Either way the committed events' after-commit work runs here, after the hand-off."""
         prepared, failed = [], []
         for event_id, payload, received_at in events:
             try:
@@ -200,9 +199,10 @@ class Dispatcher:
                     self.sender.send_claimed(rows)
                     self._after_commit(committed)
                     continue
-                completion.expect()
-                self.sender.send_claimed_in_background(
-                    rows, then=functools.partial(self._after_sends, committed, completion))
+                self.sender.send_claimed_in_background(rows, completion=completion)
+                # Meanwhile, on this thread: the sends are on theirs, so a slow LINE call here
+                # (a display name) delays no reply; the people wait for both (completion).
+                self._after_commit(committed)
         finally:
             for *_, timer in prepared:
                 self._alarms.cancel(timer)
@@ -232,18 +232,12 @@ class Dispatcher:
                     break
         return rows, committed
 
-    def _after_sends(self, committed: list[dict], completion: Completion) -> None:
-        try:
-            self._after_commit(committed)
-        finally:
-            completion.finished()
-
     @staticmethod
     def _after_commit(prefetched_of_events: list[dict]) -> None:
-        """Run what the committed events' steps asked for (``Request.after_commit``), after their
-        replies went out and before these people's next events are taken (the worker releases a
-        person only when this returns). A failure is logged and skipped: such work is a nicety
-        (a display name), never the event itself."""
+        """Run what the committed events' steps asked for (``Request.after_commit``), once their
+        replies are sent or on their way, and before these people's next events are taken (the
+        worker releases a person only after this returns). A failure is logged and skipped: such
+        work is a nicety (a display name), never the event itself."""
         for prefetched in prefetched_of_events:
             for work in prefetched.get("after_commit", ()):
                 try:

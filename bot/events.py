@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from bot.alarms import Alarms
-from bot.db import Database, DriverStatement, insert_ignoring_duplicates, utc_now
+from bot.db import Database, DriverStatement, bound_columns, insert_ignoring_duplicates, utc_now
 from bot.models import InboundEvent
 from bot.ratelimit import FloodGuard
 
@@ -120,7 +120,7 @@ _STORED_COLUMNS = ("webhook_event_id", "event_type", "line_user_id", "payload", 
 def _insert_events(dialect: sa.Dialect) -> DriverStatement:
     statement = insert_ignoring_duplicates(InboundEvent.__table__, dialect.name, ("webhook_event_id",),
                                            ("id", "webhook_event_id"))
-    return DriverStatement(statement, dialect, _STORED_COLUMNS)
+    return DriverStatement(statement.values(bound_columns(InboundEvent.__table__, _STORED_COLUMNS)), dialect)
 
 
 def store_events(database: Database, events: list[dict]) -> list[Queued]:
@@ -441,9 +441,9 @@ class EventWorker:
                 if self.process_fresh is not None and fresh:
                     # These people are released when their replies have gone out, not here: this
                     # thread goes on with the next batch meanwhile (Completion).
-                    keys = [item.key for item in items if item.payload is None]
-                    self._run_fresh(fresh)
                     items = [item for item in items if item.payload is None]
+                    keys = [item.key for item in items]
+                    self._run_fresh(fresh)
                 for item in items:
                     self.run_one(item)
             finally:
@@ -458,10 +458,11 @@ class EventWorker:
         except Exception:  # the whole transaction rolled back: every event is still pending
             log.exception("event batch failed", extra={"events": len(items)})
             failed = [item.event_id for item in items]
+        try:
+            for event_id in failed:  # counted before their people can be taken again
+                self._release(event_id, fresh=True)
         finally:
             completion.close()
-        for event_id in failed:
-            self._release(event_id, fresh=True)
 
     def _done_with_all(self, keys: list[str]) -> None:
         for key in keys:
