@@ -1,6 +1,7 @@
 """The LINE assistant's Flask application factory (``flask --app bot …``)."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import importlib
@@ -16,11 +17,12 @@ from linebot.v3 import WebhookParser
 from bot import config as config_module
 from bot.db import Database
 from bot.dispatcher import Dispatcher
-from bot.events import EventInbox, EventWorker
+from bot.events import EventInbox, EventWorker, spool_events, store_events
 from bot.gateway import LineGateway
 from bot.http import RowIdConverter
 from bot.outbox import OutboxSender
 from bot.services import Services
+from bot.spool import EventSpool, spool_path
 
 log = logging.getLogger(__name__)
 
@@ -140,14 +142,22 @@ def create_app(test_config: dict | None = None) -> Flask:
         sender.deliver_due()
 
     dispatcher = Dispatcher(services=services, sender=sender)
+    # On a SQLite file, acks that a worker process will handle go to the spool (bot.spool), so
+    # web and worker never queue on each other's write lock; whoever processes copies it over.
+    spool = EventSpool(spool_path(database.file)) if database.file else None
+    processes_events = app.config["EVENT_PROCESSING"] != "worker"
     worker = EventWorker(database=database, process=dispatcher.process, process_fresh=dispatcher.process_fresh,
                          batch_size=app.config["EVENT_BATCH_SIZE"], pump_outbox=pump_outbox,
                          threads=app.config["EVENT_WORKER_THREADS"], lease_seconds=app.config["EVENT_LEASE_SECONDS"],
-                         on_idle=sender.flush_marks)
+                         on_idle=sender.flush_marks, spool=spool)
+    if spool is not None and not processes_events:
+        inbox = EventInbox(functools.partial(spool_events, spool))
+    else:
+        inbox = EventInbox(functools.partial(store_events, database))
     app.extensions["bot"] = BotRuntime(
         database=database, gateway=gateway, parser=WebhookParser(app.config["LINE_CHANNEL_SECRET"]),
-        services=services, sender=sender, dispatcher=dispatcher, worker=worker, inbox=EventInbox(database),
-        processes_events=app.config["EVENT_PROCESSING"] != "worker")
+        services=services, sender=sender, dispatcher=dispatcher, worker=worker, inbox=inbox,
+        processes_events=processes_events)
 
     from bot import cli, health, pages, webhook
 

@@ -57,10 +57,11 @@ def settings_from_environment(environ: dict[str, str] | None = None) -> dict:
         "EVENT_POLL_SECONDS": float(env.get("EVENT_POLL_SECONDS") or 0.01),
         # Fresh events of this many different people at most share one write transaction.
         "EVENT_BATCH_SIZE": int(env.get("EVENT_BATCH_SIZE") or 16),
-        # The worker process lowers its CPU priority by this much (Unix nice): where it shares
-        # cores with web processes, acks (LINE wants them within 2 s) go first and processing
-        # uses what is left; on its own machine it changes nothing.
-        "EVENT_WORKER_NICE": int(env.get("EVENT_WORKER_NICE", "").strip() or 10),
+        # The worker process can lower its CPU priority by this much (Unix nice), so acks sharing
+        # its cores go first. Off by default: since acks no longer wait for the worker's write lock
+        # (bot.spool) they stay far inside LINE's 2 s anyway, and a starved worker fell behind
+        # for good whenever the machine was briefly short of CPU (make bench, e2e p95).
+        "EVENT_WORKER_NICE": int(env.get("EVENT_WORKER_NICE", "").strip() or 0),
         # Processes of `events run`: one Python process uses at most one core (the GIL). Half the
         # cores by default, the web command taking the other half (gunicorn.conf.py).
         "EVENT_WORKER_PROCESSES": int(env.get("EVENT_WORKER_PROCESSES") or half_the_cores()),

@@ -88,7 +88,7 @@ def make_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def _sqlite_file(url: str) -> str | None:
+def sqlite_file(url: str) -> str | None:
     """The database file of a SQLite URL (None for an in-memory database): its lock files sit
     next to it."""
     path = url.split("///", 1)[-1] if url.startswith("sqlite") else ""
@@ -237,12 +237,17 @@ class Database:
         self.engine = make_engine(url)
         # SQLite allows one writer at a time. Threads of this process queue on this lock instead
         # of SQLite's busy handler, which sleeps in coarse steps (up to 100 ms) and wrecks latency.
-        self._sqlite_writer = WriterGate(_sqlite_file(url)) if self.is_sqlite else None
+        self._sqlite_writer = WriterGate(sqlite_file(url)) if self.is_sqlite else None
         self._local = threading.local()  # how many write transactions this thread has open
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+    @property
+    def file(self) -> str | None:
+        """The SQLite database file (None for an in-memory database, or PostgreSQL)."""
+        return sqlite_file(self.url) if self.is_sqlite else None
 
     @property
     def is_postgres(self) -> bool:

@@ -36,6 +36,7 @@ from bot.alarms import Alarms
 from bot.db import Database, DriverStatement, bound_columns, insert_ignoring_duplicates, utc_now
 from bot.models import InboundEvent
 from bot.ratelimit import FloodGuard
+from bot.spool import EventSpool
 
 log = logging.getLogger(__name__)
 
@@ -123,23 +124,26 @@ def _insert_events(dialect: sa.Dialect) -> DriverStatement:
     return DriverStatement(statement.values(bound_columns(InboundEvent.__table__, _STORED_COLUMNS)), dialect)
 
 
-def store_events(database: Database, events: list[dict]) -> list[Queued]:
-    """Insert events not seen before; returns the new ones, ready to hand to the worker."""
+def store_events(database: Database, events: list[dict], *,
+                 received_at: list[datetime] | None = None, priority: bool = True) -> list[Queued]:
+    """Insert events not seen before; returns the new ones, ready to hand to the worker.
+    ``received_at``: when each arrived, if not now (events copied from the spool)."""
     if not events:
         return []
+    now = utc_now()
     rows = [{
         "webhook_event_id": event["webhookEventId"],
         "event_type": str(event.get("type", "")).replace("\x00", "")[:40],
         "line_user_id": (event_user_id(event) or None),
         "payload": event,
         "is_redelivery": bool(event_part(event, "deliveryContext").get("isRedelivery")),
-        "status": "pending", "attempts": 0, "received_at": utc_now(),
-    } for event in events]
+        "status": "pending", "attempts": 0, "received_at": received_at[index] if received_at else now,
+    } for index, event in enumerate(events)]
     statement = _insert_events(database.engine.dialect)
     parameters = [statement.parameters(row) for row in rows]  # serialised before taking the lock
     inserted = []
     # The ack waits on this: the writers' fast lane, and the driver's cursor (DriverStatement).
-    with database.driver_transaction(priority=True) as cursor:
+    with database.driver_transaction(priority=priority) as cursor:
         for values in parameters:
             cursor.execute(statement.sql, values)
             found = cursor.fetchone()  # (id, webhook_event_id), or None for a duplicate
@@ -148,6 +152,13 @@ def store_events(database: Database, events: list[dict]) -> list[Queued]:
     by_id = {row["webhook_event_id"]: row for row in rows}
     return [Queued(event_id, by_id[webhook_id]["line_user_id"], by_id[webhook_id]["payload"],
                    by_id[webhook_id]["received_at"]) for event_id, webhook_id in inserted]
+
+
+def spool_events(spool: EventSpool, events: list[dict]) -> list[Queued]:
+    """The web side of EVENT_PROCESSING=worker on SQLite: into the spool. The worker process
+    takes them from there, so there is nothing to hand to this process's worker."""
+    spool.append(events)
+    return []
 
 
 class EventInbox:
@@ -159,8 +170,10 @@ class EventInbox:
     each request answers only after its own events are durable: a 200 never stands for an event
     that could be lost."""
 
-    def __init__(self, database: Database):
-        self.database = database
+    def __init__(self, write: Callable[[list[dict]], list[Queued]]):
+        # store_events on the main database, or the spool's append (bot.spool) on SQLite when a
+        # worker process does the processing: nothing to hand to this process's worker then.
+        self.write = write
         self._queue: list[_InboxEntry] = []
         self._queue_lock = threading.Lock()
         self._writer = threading.Lock()
@@ -180,7 +193,7 @@ class EventInbox:
 
     def _write(self, batch: list["_InboxEntry"]) -> None:
         try:
-            stored = store_events(self.database, [event for entry in batch for event in entry.events])
+            stored = self.write([event for entry in batch for event in entry.events])
         except Exception as error:
             if len(batch) > 1:
                 # One body the database refuses must not fail the others with it: one by one.
@@ -237,8 +250,16 @@ class EventWorker:
                  pump_outbox: Callable[[], None], process_fresh: Callable[[list], list[int]] | None = None,
                  batch_size: int = 16, threads: int = 2, lease_seconds: int = 60,
                  sweep_every: float = 1.0, max_attempts: int = 5, flood_guard: FloodGuard | None = None,
-                 on_idle: Callable[[], None] | None = None, shard: tuple[int, int] = (0, 1)):
+                 on_idle: Callable[[], None] | None = None, shard: tuple[int, int] = (0, 1),
+                 spool: EventSpool | None = None):
         self.database = database
+        # On SQLite, web processes of EVENT_PROCESSING=worker spool their events (bot.spool); this
+        # process copies them into inbound_events before each poll. What it copied last, and
+        # the spool's data_version then (see copy_from_spool).
+        self.spool = spool
+        self._spool_copied = 0
+        self._spool_forgotten = 0
+        self._spool_version: tuple[int, int] | None = None
         # (k, n): this process handles the people whose shard_of(...) is k of n, so several
         # worker processes split the work and one person's events still go to one of them.
         self.shard = shard
@@ -291,8 +312,12 @@ class EventWorker:
             thread = threading.Thread(target=self._run, name=f"event-worker-{index}", daemon=True)
             thread.start()
             self._threads.append(thread)
-        # Restart recovery: whatever an earlier process stored but did not finish is picked up now.
+        # Restart recovery: whatever an earlier process stored but did not finish is picked up now
+        # (spooled events too, should the web processes have left worker mode since).
         try:
+            if self.spool is not None:
+                while self.copy_from_spool():
+                    pass
             self.sweep(min_age=0.0)
         except Exception:
             log.exception("start-up sweep failed")
@@ -346,6 +371,8 @@ class EventWorker:
 
     def poll(self, *, limit: int = 200) -> int:
         """Submit pending events stored since the last poll; returns how many."""
+        if self.spool is not None:
+            self.copy_from_spool()
         room = min(limit, self.backlog_limit - self._in_flight)
         if room <= 0:
             self._caught_up = False
@@ -369,6 +396,45 @@ class EventWorker:
             self.submit(Queued(row[0], row[1], _decoded(row[2]), row[3])
                         for row in rows if self._is_mine(queue_key(row[1], row[0])))
         return len(rows)
+
+    def copy_from_spool(self, *, limit: int = 500) -> int:
+        """Copy spooled events past the last copied one into inbound_events, in one transaction
+        (duplicates ignored: what another worker process or an earlier run copied already);
+        returns how many were read. Each keeps the time its ack stored it."""
+        version = self.spool.version()
+        if version == self._spool_version:
+            return 0  # nothing was spooled (nor forgotten) since the last look
+        spooled = self.spool.read(after=self._spool_copied, limit=limit)
+        if len(spooled) < limit:
+            self._spool_version = version  # read everything there was at that version
+        if not spooled:
+            return 0
+        try:
+            store_events(self.database, [row.event for row in spooled],
+                         received_at=[row.received_at for row in spooled], priority=False)
+        except Exception:
+            # One at a time, so one row the database refuses does not hold up the others; if
+            # none goes in, the database itself is failing: raise, and the next poll tries again.
+            refused = []
+            for row in spooled:
+                try:
+                    store_events(self.database, [row.event], received_at=[row.received_at], priority=False)
+                except Exception as error:
+                    refused.append((row, error))
+            if len(refused) == len(spooled):
+                raise
+            for row, error in refused:
+                log.error("spooled event refused by the database; skipped", exc_info=error,
+                          extra={"spool_seq": row.seq})
+        self._spool_copied = spooled[-1].seq
+        return len(spooled)
+
+    def _forget_copied(self) -> None:
+        """Trim the spool of what has been copied (the sweeper, once a second): it stays small."""
+        copied = self._spool_copied
+        if self.spool is not None and copied > self._spool_forgotten:
+            self.spool.forget(up_to=copied)
+            self._spool_forgotten = copied
 
     def _database_changed(self) -> bool:
         """Whether another connection committed since the last poll. On SQLite, PRAGMA
@@ -543,6 +609,7 @@ class EventWorker:
                 pending = session.exec(query).all()
         if pending:
             self.submit(Queued(row[0], row[1]) for row in pending)  # careful path
+        self._forget_copied()
         self.pump_outbox()
 
     def wait_idle(self, timeout: float = 10.0) -> bool:

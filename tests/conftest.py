@@ -20,6 +20,7 @@ from werkzeug.serving import make_server
 
 from bot import create_app
 from bot.db import Database, import_all_models, upgrade_schema, utc_now
+from bot.spool import EventSpool, spool_path
 from bot.devmode import build_event, post_webhook
 from bot.devmode.fake_line import FakeLine, create_fake_line_app, message_text
 
@@ -134,6 +135,8 @@ def truncate_all(database: Database) -> None:
         else:
             for table in tables:
                 connection.exec_driver_sql(f"DELETE FROM {table}")
+    if database.file:  # and what web processes in worker mode spooled (bot.spool)
+        EventSpool(spool_path(database.file)).forget(up_to=2**62)
 
 
 @pytest.fixture(autouse=True)
