@@ -9,7 +9,7 @@ import bot.wsgi  # noqa: F401,E402
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 worker_class = "gthread"
-# Half the cores (bot.config.half_the_cores): the Procfile's worker line takes the other half.
+# Half the cores (bot.config.half_the_cores): acks are cheap; event processing needs more.
 workers = int(os.environ.get("WEB_CONCURRENCY") or bot.config.half_the_cores())
 # Request threads mostly wait (an ack waits for its group commit, bot/events.EventInbox): the
 # more acks queue meanwhile, the more one commit serves. 16 rather than 8 took the ack bench

@@ -62,24 +62,29 @@ def settings_from_environment(environ: dict[str, str] | None = None) -> dict:
         # (bot.spool) they stay far inside LINE's 2 s anyway, and a starved worker fell behind
         # for good whenever the machine was briefly short of CPU (make bench, e2e p95).
         "EVENT_WORKER_NICE": int(env.get("EVENT_WORKER_NICE", "").strip() or 0),
-        # Processes of `events run`: one Python process uses at most one core (the GIL). Half the
-        # cores by default, the web command taking the other half (gunicorn.conf.py).
-        "EVENT_WORKER_PROCESSES": int(env.get("EVENT_WORKER_PROCESSES") or half_the_cores()),
+        # Processes of `events run`: one Python process uses at most one core (the GIL). One per
+        # core by default (usable_cores).
+        "EVENT_WORKER_PROCESSES": int(env.get("EVENT_WORKER_PROCESSES") or usable_cores()),
         "PORT": int(port),
     }
 
 
-def half_the_cores() -> int:
-    """Half the CPUs this process may run on (at least 1): the default number of web processes
-    and of event worker processes, so the two together use each core once. Each Python process
-    uses one core at most (the GIL); more processes than cores only queue for the CPU and for
-    SQLite's one write lock. On the 2-core bench machine (make bench, e2e at 200 events/s) one of
-    each had runs with p95 63–180 ms, which two of each never reached (p95 0.3–1.3 s)."""
+def usable_cores() -> int:
+    """The CPUs this process may run on (at least 1): the default number of event worker
+    processes. Each Python process uses one core at most (the GIL), and a worker process drains
+    events at about that ceiling, while acks need far less (~2 ms of CPU each). On the 2-core
+    bench machine (make bench, e2e at 200 events/s, acks in the spool) two worker processes next
+    to one web process kept p95 at 35–86 ms in 5 of 5 runs, one worker process 52–242 ms."""
     try:
-        cores = len(os.sched_getaffinity(0))  # a container's CPU set, not the host's count
+        return max(1, len(os.sched_getaffinity(0)))  # a container's CPU set, not the host's count
     except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return max(1, cores // 2)
+        return os.cpu_count() or 1
+
+
+def half_the_cores() -> int:
+    """Half the usable CPUs (at least 1): the default number of web processes. Acks are short
+    and group-committed; 16 threads in one process serve them on 2 cores (gunicorn.conf.py)."""
+    return max(1, usable_cores() // 2)
 
 
 # Values used when nothing else is configured (development mode and tests).
