@@ -17,6 +17,25 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def cpu_counters() -> tuple[int, int] | None:
+    """(steal, total) CPU time of the whole machine so far, in clock ticks, from /proc/stat; None
+    where there is no such file. On a virtual machine "steal" is time the host gave to others
+    while this machine wanted the CPU: the latency figures of a section depend on it as much as on
+    the code, so each section records its share."""
+    try:
+        with open("/proc/stat") as stat:  # noqa: PTH123 - a procfs file
+            fields = [int(value) for value in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return (fields[7], sum(fields)) if len(fields) == 8 else None
+
+
+def steal_percent(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return round(100 * (after[0] - before[0]) / (after[1] - before[1]), 1)
+
+
 def section_webhook(quick: bool) -> dict:
     from bench.webhook import ack_benchmark
 
@@ -118,19 +137,22 @@ def main() -> None:
     results = {}
     for name in args.only.split(","):
         print(f"== {name} …", flush=True)
-        started = time.perf_counter()
+        started, counters = time.perf_counter(), cpu_counters()
         try:
             results[name] = SECTIONS[name](args.quick)
         except Exception as error:  # one broken section must not hide the others' figures
             results[name] = {"error": f"{type(error).__name__}: {error}", "ok": False}
         results[name]["section_seconds"] = round(time.perf_counter() - started, 1)
+        results[name]["host_steal_percent"] = steal_percent(counters, cpu_counters())
         print(json.dumps(results[name], ensure_ascii=False, indent=2, default=str), flush=True)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, ensure_ascii=False, indent=2, default=str))
     print("\n== summary")
     for name, result in results.items():
         status = "ok" if result.get("ok") else ("skipped" if "skipped" in result else "MISSED")
-        print(f"{name:12} {status:8} {result.get('target', result.get('error', ''))}")
+        steal = result.get("host_steal_percent")
+        note = f" (host CPU steal {steal} %)" if steal else ""
+        print(f"{name:12} {status:8} {result.get('target', result.get('error', ''))}{note}")
 
 
 if __name__ == "__main__":
