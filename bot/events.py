@@ -142,7 +142,8 @@ def store_events(database: Database, events: list[dict], *,
     statement = _insert_events(database.engine.dialect)
     parameters = [statement.parameters(row) for row in rows]  # serialised before taking the lock
     inserted = []
-    # The ack waits on this: the writers' fast lane, and the driver's cursor (DriverStatement).
+    # An ack waits on this: the writers' fast lane (priority; the spool's copy needs none), and
+    # the driver's cursor (DriverStatement).
     with database.driver_transaction(priority=priority) as cursor:
         for values in parameters:
             cursor.execute(statement.sql, values)
