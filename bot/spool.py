@@ -76,7 +76,9 @@ class EventSpool:
         if not events:
             return []
         now = time.time()
-        rows = [(event["webhookEventId"], json.dumps(event, ensure_ascii=False), now) for event in events]
+        # ASCII-escaped, as SQLAlchemy's JSON type stores it: a signed body may carry a lone
+        # surrogate ("\ud800"), which json.loads accepts but no UTF-8 text column can hold.
+        rows = [(event["webhookEventId"], json.dumps(event), now) for event in events]
         added = []
         with self._write() as connection:
             for row in rows:

@@ -87,6 +87,15 @@ def test_copied_once_across_redeliveries_before_and_after_the_spool_is_trimmed(d
     assert len(_rows(database)) == 5
 
 
+def test_a_lone_surrogate_in_a_signed_body_is_spooled_and_copied(database, fake_line):
+    spool = EventSpool(spool_path(database.file))
+    [event] = _events(fake_line, 1)
+    event["message"]["text"] = json.loads('"\\ud800 半個字"')  # valid JSON, not valid UTF-8
+    assert spool.append([event]) == [event["webhookEventId"]]
+    assert _worker(database).copy_from_spool() == 1
+    assert _rows(database)[0].payload["message"]["text"] == event["message"]["text"]
+
+
 def test_copies_keep_the_ack_time_and_the_senders(database, fake_line):
     spool = EventSpool(spool_path(database.file))
     events = _events(fake_line, 2)
