@@ -166,8 +166,8 @@ class EventInbox:
     """Group commit for webhook acks. Each request queues its events, then takes the inbox
     mutex; whoever holds it stores *everything* queued in one transaction. While one request
     writes, the next ones queue up, and the next holder stores them all at once: the others
-    find their events stored when their turn comes and answer at once. One commit (and, on
-    SQLite, one turn of the write lock the event worker also needs) then serves many acks, yet
+    find their events stored when their turn comes and answer at once. One commit (and one turn
+    of a SQLite write lock: the spool's, or in inline mode the main database's) serves many acks, yet
     each request answers only after its own events are durable: a 200 never stands for an event
     that could be lost."""
 
