@@ -4,7 +4,9 @@ The webhook handler only verifies, parses and inserts (ON CONFLICT DO NOTHING on
 then acks. Processing runs either on threads of the web process (``EVENT_PROCESSING=inline``,
 ``make run`` and tests) or in its own process (``EVENT_PROCESSING=worker`` in the web process plus
 ``flask --app bot events run``, the Procfile's ``worker:`` line), which polls for new events, so
-acks never share a CPU-bound interpreter (the GIL) with processing.
+acks never share a CPU-bound interpreter (the GIL) with processing. On SQLite in worker mode the
+web inserts into the spool instead (bot.spool), and the worker copies it into inbound_events
+before each poll, so acks never queue for the worker's write lock either.
 
 Two ways to take an event:
 
