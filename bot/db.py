@@ -237,7 +237,7 @@ class Database:
         self.engine = make_engine(url)
         # SQLite allows one writer at a time. Threads of this process queue on this lock instead
         # of SQLite's busy handler, which sleeps in coarse steps (up to 100 ms) and wrecks latency.
-        self._sqlite_writer = WriterGate(sqlite_file(url)) if self.is_sqlite else None
+        self._sqlite_writer = WriterGate(self.file) if self.is_sqlite else None
         self._local = threading.local()  # how many write transactions this thread has open
 
     @property

@@ -318,7 +318,7 @@ class EventWorker:
         # Restart recovery: whatever an earlier process stored but did not finish is picked up now
         # (spooled events too, should the web processes have left worker mode since).
         try:
-            if self.spool is not None:
+            if self.spool is not None and self.spool.exists():  # inline apps: no file, no work
                 while self.copy_from_spool():
                     pass
             self.sweep(min_age=0.0)

@@ -23,7 +23,6 @@ part of the schema (no migrations; it is created on first use).
 """
 from __future__ import annotations
 
-import fcntl
 import itertools
 import json
 import os
@@ -33,6 +32,8 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Iterator, NamedTuple
+
+from bot.db import WriterGate
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spooled_events (
@@ -63,12 +64,10 @@ class EventSpool:
         self.path = path
         self._local = threading.local()  # a connection per thread (sqlite3 objects are not shared)
         self._serials = itertools.count(1)
-        # Writers of all processes take turns on an flock (the kernel wakes the next one the moment
-        # it is free; SQLite's busy handler sleeps in steps of up to 100 ms), and the threads of
-        # one process on a mutex first (flocks belong to the open file, which they share).
-        self._mutex = threading.Lock()
-        self._lock_file = None
-        self._lock_pid: int | None = None
+        # Writers of all processes take turns as on the main database (bot.db.WriterGate: an
+        # flock across processes, which wakes the next one the moment it is free where SQLite's
+        # busy handler sleeps in steps of up to 100 ms, and turns in arrival order inside one).
+        self._writers = WriterGate(path)
 
     # --- web side ---------------------------------------------------------------------------
     def append(self, events: list[dict]) -> list[str]:
@@ -107,6 +106,10 @@ class EventSpool:
         with self._write() as connection:
             connection.execute(_FORGET, (up_to,))
 
+    def exists(self) -> bool:
+        """Whether any process has spooled here (the file is created on first use)."""
+        return os.path.exists(self.path)
+
     def count(self) -> int:
         return self._connection().execute("SELECT count(*) FROM spooled_events").fetchone()[0]
 
@@ -125,21 +128,14 @@ class EventSpool:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         connection = self._connection()
-        with self._mutex:
-            handle = self._lock_handle()
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        self._writers.acquire()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
             try:
-                connection.execute("BEGIN IMMEDIATE")
-                try:
-                    yield connection
-                    connection.execute("COMMIT")
-                except BaseException:
-                    connection.execute("ROLLBACK")
-                    raise
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-
-    def _lock_handle(self):
-        if self._lock_pid != os.getpid():  # after a fork: the parent's open file holds its locks
-            self._lock_file, self._lock_pid = open(f"{self.path}.lock", "a+b"), os.getpid()  # noqa: SIM115
-        return self._lock_file
+                yield connection
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+        finally:
+            self._writers.release()

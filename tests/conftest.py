@@ -135,8 +135,9 @@ def truncate_all(database: Database) -> None:
         else:
             for table in tables:
                 connection.exec_driver_sql(f"DELETE FROM {table}")
-    if database.file:  # and what web processes in worker mode spooled (bot.spool)
-        EventSpool(spool_path(database.file)).forget(up_to=2**62)
+    spool = EventSpool(spool_path(database.file)) if database.file else None
+    if spool is not None and spool.exists():  # and what web processes in worker mode spooled
+        spool.forget(up_to=2**62)
 
 
 @pytest.fixture(autouse=True)

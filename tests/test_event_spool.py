@@ -10,12 +10,13 @@ import threading
 import pytest
 from sqlmodel import select
 
+from bot import create_app
 from bot.db import Database, upgrade_schema
-from bot.devmode import build_event
+from bot.devmode import build_event, sign
 from bot.events import EventInbox, EventWorker, spool_events
 from bot.models import InboundEvent
 from bot.spool import EventSpool, spool_path
-from tests.conftest import eventually
+from tests.conftest import CHANNEL_SECRET, base_config, eventually
 
 
 @pytest.fixture(scope="module")
@@ -186,3 +187,30 @@ def test_the_poller_processes_spooled_events_once(database, fake_line):
         worker.stop()
     assert sorted(processed) == sorted(event["webhookEventId"] for event in events)
 
+
+
+def test_an_ack_the_spool_cannot_store_is_a_503_and_the_redelivery_is_stored_once(tmp_path, fake_line):
+    # The web's only write in worker mode is the spool: when it fails the request must not be
+    # acknowledged (LINE redelivers a non-2xx), and the redelivery must go in once.
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    upgrade_schema(url)
+    app = create_app({**base_config(url, fake_line), "EVENT_PROCESSING": "worker"})
+    runtime = app.extensions["bot"]
+    [event] = _events(fake_line, 1)
+    body = json.dumps({"destination": "Ux", "events": [event]}).encode()
+    headers = {"Content-Type": "application/json", "X-Line-Signature": sign(CHANNEL_SECRET, body)}
+    blocker = tmp_path / "bot.db-spool"
+    blocker.mkdir()  # a directory where the spool file should be: SQLite cannot open it
+    try:
+        assert app.test_client().post("/callback", data=body, headers=headers).status_code == 503
+        blocker.rmdir()
+        redelivered = dict(event, deliveryContext={"isRedelivery": True})
+        again = json.dumps({"destination": "Ux", "events": [redelivered]}).encode()
+        for _ in range(2):  # and once more: LINE may deliver twice
+            assert app.test_client().post("/callback", data=again, headers={
+                **headers, "X-Line-Signature": sign(CHANNEL_SECRET, again)}).status_code == 200
+        assert runtime.worker.copy_from_spool() == 1
+        rows = _rows(runtime.database)
+        assert [(row.webhook_event_id, row.is_redelivery) for row in rows] == [(event["webhookEventId"], True)]
+    finally:
+        runtime.database.dispose()

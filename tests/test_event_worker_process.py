@@ -220,8 +220,6 @@ def test_worker_children_stop_when_their_parent_is_killed(database_url, fake_lin
 
 
 def test_acks_store_through_the_driver_exactly_what_the_orm_reads_back(app, fake_line, database_url):
-    from bot.events import store_events
-
     database = Database(database_url)
     event = build_event(fake_line, user_id="U" + "d" * 32, kind="text", text="你好 ✓")
     event["deliveryContext"] = {"isRedelivery": True}
@@ -238,8 +236,6 @@ def test_acks_store_through_the_driver_exactly_what_the_orm_reads_back(app, fake
 
 
 def test_a_batch_commits_the_good_events_when_one_of_them_fails(app, fake_line, database_url, monkeypatch):
-    from bot.events import store_events
-
     runtime = app.extensions["bot"]
     runtime.stop_background()  # only the worker below handles these events
     database = Database(database_url)
@@ -286,8 +282,6 @@ def test_a_batch_is_handed_to_the_sender_and_its_people_wait_for_their_replies(a
     # After a batch commits, its replies go out on the sender's threads and the worker thread
     # takes the next batch at once; each person of the batch is released (their next event taken)
     # only when their reply has gone out, so one person's replies keep their order.
-    from bot.events import store_events
-
     runtime = app.extensions["bot"]
     runtime.stop_background()
     database = Database(database_url)
@@ -338,8 +332,6 @@ def test_a_batch_commits_early_for_a_waiting_ack_and_finishes_in_the_next_transa
     # SQLite has one write lock: a batch holding it past YIELD_TO_ACKS_AFTER_SECONDS while a
     # webhook ack waits commits what it has done and goes on in a new transaction.
     import bot.dispatcher
-    from bot.events import store_events
-
     runtime = app.extensions["bot"]
     runtime.stop_background()
     database = runtime.services.database
@@ -415,8 +407,6 @@ def test_writers_of_one_process_take_turns_in_arrival_order():
 
 
 def test_the_poller_leaves_events_in_the_database_while_its_hands_are_full(app, fake_line, database_url):
-    from bot.events import store_events
-
     runtime = app.extensions["bot"]
     runtime.stop_background()
     database = Database(database_url)
