@@ -37,7 +37,7 @@ def settings_from_environment(environ: dict[str, str] | None = None) -> dict:
         "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{REPO_ROOT / 'instance' / 'bot.db'}",
         "PROGRAMS_FILE": env.get("PROGRAMS_FILE") or str(REPO_ROOT / "programs" / "programs.yaml"),
         "KNOWLEDGE_DIR": env.get("KNOWLEDGE_DIR") or str(REPO_ROOT / "knowledge" / "entries"),
-        "SEEDS_DIR": env.get("SEEDS_DIR") or str(REPO_ROOT.parent / "shared" / "seeds"),
+        "SEEDS_DIR": env.get("SEEDS_DIR") or str(REPO_ROOT / "programs" / "documents"),
         "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{port}").rstrip("/"),
         "STAFF_API_TOKEN": env.get("STAFF_API_TOKEN") or None,
         # Signs session cookies, export/sign/login links and pseudonyms; falls back to the channel secret.

@@ -31,7 +31,7 @@ How the numbers were chosen (without putting dev questions in the KB):
   weight.  The fit was then rounded and scaled by hand (x~2, keeping the
   ratios) so that a fully covered, unambiguous question scores > 0.9 and a
   question with no specific word covered scores < 0.05.
-* Thresholds were then chosen on shared/eval/faq_dev.jsonl (57 in-scope, 14
+* Thresholds were then chosen on tests/fixtures/eval/faq_dev.jsonl (57 in-scope, 14
   out-of-scope), measured with tools/eval_faq.py on the 277-entry KB
   (2026-11-21 15:15 UTC):
     ANSWER_THRESHOLD 0.45: in-scope accuracy is flat (50/57) for any

@@ -44,7 +44,7 @@ STAFF_SOURCE_PREFIX = "承辦回覆"
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ENTRIES_DIR = REPO_ROOT / "knowledge" / "entries"
-DEFAULT_SEEDS_DIR = REPO_ROOT.parent / "shared" / "seeds"
+DEFAULT_SEEDS_DIR = REPO_ROOT / "programs" / "documents"
 
 
 @dataclass(frozen=True)

@@ -196,7 +196,7 @@ def to_simplified(text: str) -> str:
 
 
 def eval_normalize(text: str) -> str:
-    """The eval set's answer normalisation (shared/eval/README.md): remove all
+    """The eval set's answer normalisation (tests/fixtures/eval/README.md): remove all
     whitespace, full-width ASCII (U+FF01-FF5E) to half-width, lowercase."""
     out = []
     for ch in text:

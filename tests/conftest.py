@@ -25,7 +25,11 @@ from bot.devmode import build_event, post_webhook
 from bot.devmode.fake_line import FakeLine, create_fake_line_app, message_text
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+# The repository's own copies: seeds in programs/documents, eval sets and LINE fixtures in
+# tests/fixtures (a bare clone has nothing beside it).
+SEEDS = REPO / "programs" / "documents"
+EVAL = REPO / "tests" / "fixtures" / "eval"
+LINE_FIXTURES = REPO / "tests" / "fixtures" / "line-fixtures"
 CHANNEL_SECRET = "test-channel-secret"
 ACCESS_TOKEN = "test-access-token"
 STAFF_TOKEN = "test-staff-token"
@@ -103,7 +107,7 @@ def base_config(database_url: str, fake_line: FakeLine, **extra) -> dict:
         "LINE_DATA_API_BASE_URL": fake_line.url, "STAFF_API_TOKEN": STAFF_TOKEN,
         "PUBLIC_BASE_URL": "http://127.0.0.1:9", "SCHEDULER_ENABLED": False,
         "PROGRAMS_FILE": str(REPO / "programs" / "programs.yaml"),
-        "KNOWLEDGE_DIR": str(REPO / "knowledge" / "entries"), "SEEDS_DIR": str(SHARED / "seeds"),
+        "KNOWLEDGE_DIR": str(REPO / "knowledge" / "entries"), "SEEDS_DIR": str(SEEDS),
         "LINE_HTTP_TIMEOUT": 2, "RETRY_BASE_DELAY": 0.05, "LOG_LEVEL": "WARNING",
         **extra,
     }

@@ -16,10 +16,10 @@ from bot.models import AuditEntry, Conversation, RoleGrant
 from bot.texts import t
 from companies.models import Company, CompanyMember
 from eligibility.taxid import tax_id_problem
-from tests.conftest import SHARED, Chat, joined
+from tests.conftest import EVAL, Chat, joined
 from tests.conftest import eventually  # noqa: E402
 
-DEV_SET = SHARED / "eval" / "eligibility_dev.jsonl"
+DEV_SET = EVAL / "eligibility_dev.jsonl"
 SCENARIOS = [json.loads(line) for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
 GONGHAO = [s for s in SCENARIOS if s["program"] == "gonghao-2023"]
 STAFF = "U" + "5" * 32

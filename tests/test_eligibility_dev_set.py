@@ -7,13 +7,12 @@ from flask import Flask
 
 from eligibility.routes import bp
 from test_eligibility_helpers import PROGRAMS_FILE
+from tests.conftest import EVAL
 
-DEV_SET = Path("/work/shared/eval/eligibility_dev.jsonl")
-CASES = ([json.loads(line) for line in DEV_SET.read_text(encoding="utf-8").splitlines()
-          if line.strip()] if DEV_SET.exists() else [])
+DEV_SET = EVAL / "eligibility_dev.jsonl"
+CASES = [json.loads(line) for line in DEV_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-@pytest.mark.skipif(not CASES, reason="dev set not present on this machine")
 def test_dev_set_all_pass():
     app = Flask(__name__)
     app.config.update(TESTING=True, PROGRAMS_FILE=str(PROGRAMS_FILE))

@@ -10,7 +10,7 @@ from sqlmodel import select
 from bot.models import RoleGrant
 from knowledge.models import UnansweredQuestion
 from knowledge.service import KnowledgeBase
-from tests.conftest import REPO, SHARED, STAFF_TOKEN, joined
+from tests.conftest import REPO, SEEDS, STAFF_TOKEN, joined
 from tests.conftest import eventually  # noqa: E402
 
 OWNER = "U" + "1" * 32
@@ -47,7 +47,7 @@ def kb_copy(app, tmp_path):
     original = services.get("kb")
     entries = tmp_path / "entries"
     shutil.copytree(REPO / "knowledge" / "entries", entries)
-    kb = KnowledgeBase.load(entries, SHARED / "seeds", strict=True)
+    kb = KnowledgeBase.load(entries, SEEDS, strict=True)
     services.replace("kb", kb)
     yield kb
     services.replace("kb", original)

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from knowledge.service import KnowledgeBase
-from tests.conftest import REPO, SHARED
+from tests.conftest import EVAL, REPO, SEEDS
 from tools.eval_faq import evaluate, evaluate_probes
 
-DEV = SHARED / "eval" / "faq_dev.jsonl"
+DEV = EVAL / "faq_dev.jsonl"
 PROBES = REPO / "tests" / "fixtures" / "faq_probes.jsonl"
 
 
@@ -21,10 +21,9 @@ def _rows(path: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def kb():
-    return KnowledgeBase.load(REPO / "knowledge" / "entries", SHARED / "seeds", strict=True)
+    return KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS, strict=True)
 
 
-@pytest.mark.skipif(not DEV.exists(), reason="shared dev set not present")
 def test_dev_set_meets_issue_targets(kb):
     res = evaluate(kb, _rows(DEV))
     assert res["correct"] / res["in_scope"] >= 0.95, res["misses"]
@@ -41,15 +40,11 @@ def test_own_probes_generalise(kb):
 
 
 def test_probes_do_not_copy_dev_questions():
-    if not DEV.exists():
-        pytest.skip("shared dev set not present")
     dev = {r["q"] for r in _rows(DEV)}
     assert not dev & {r["q"] for r in _rows(PROBES)}
 
 
 def test_entries_do_not_contain_dev_questions(kb):
-    if not DEV.exists():
-        pytest.skip("shared dev set not present")
     from knowledge.normalize import normalize_text
 
     phrasings = {normalize_text(p) for e in kb.entries for p in (e.question, *e.alternatives)}

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from knowledge.service import KnowledgeBase, KnowledgeBaseError
-from tests.conftest import REPO, SHARED
+from tests.conftest import REPO, SEEDS
 
 CONTRACT_KEYS = {"matched", "answer", "entry_id", "score", "suggestions", "sources"}
 
@@ -72,7 +72,7 @@ def test_kb_check_cli_counts_and_errors(app, tmp_path):
 def live_kb(tmp_path_factory):
     entries = tmp_path_factory.mktemp("kb") / "entries"
     shutil.copytree(REPO / "knowledge" / "entries", entries)
-    kb = KnowledgeBase.load(entries, SHARED / "seeds", strict=True)
+    kb = KnowledgeBase.load(entries, SEEDS, strict=True)
     return kb
 
 

@@ -8,7 +8,7 @@ from werkzeug.serving import make_server
 
 from bot import create_app
 from bot.db import upgrade_schema
-from tests.conftest import REPO, SHARED
+from tests.conftest import REPO, SEEDS
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [pytest.mark.browser,
@@ -26,7 +26,7 @@ def dev_server(tmp_path):
     upgrade_schema(url)
     app = create_app({"IGNORE_ENVIRONMENT": True, "DATABASE_URL": url, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
                       "PROGRAMS_FILE": str(REPO / "programs" / "programs.yaml"), "LOG_LEVEL": "WARNING",
-                      "KNOWLEDGE_DIR": str(REPO / "knowledge" / "entries"), "SEEDS_DIR": str(SHARED / "seeds")})
+                      "KNOWLEDGE_DIR": str(REPO / "knowledge" / "entries"), "SEEDS_DIR": str(SEEDS)})
     assert app.config["DEV_MODE"]
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from bot.devmode import sign
 from bot.models import InboundEvent
-from tests.conftest import CHANNEL_SECRET, SHARED
+from tests.conftest import CHANNEL_SECRET, LINE_FIXTURES
 
 
 def _count_events(app) -> int:
@@ -71,7 +71,7 @@ def test_signature_header_name_is_case_insensitive(app, live_server):
 
 @pytest.mark.parametrize("fixture", ["v3", "legacy"])
 def test_every_line_fixture_event_is_accepted(app, live_server, fake_line, fixture):
-    payload = json.loads((SHARED / "line-fixtures" / fixture / "webhook.json").read_text(encoding="utf-8"))
+    payload = json.loads((LINE_FIXTURES / fixture / "webhook.json").read_text(encoding="utf-8"))
     for index, event in enumerate(payload["events"]):
         event["webhookEventId"] = f"FIX{fixture.upper()}{index:04d}"
     body = json.dumps(payload).encode()

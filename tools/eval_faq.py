@@ -1,11 +1,11 @@
 """Run the FAQ dev set through the engine and print accuracy figures.
 
 Usage: .venv/bin/python tools/eval_faq.py [--entries knowledge/entries]
-                                           [--dev ../shared/eval/faq_dev.jsonl]
+                                           [--dev tests/fixtures/eval/faq_dev.jsonl]
                                            [--probes tests/fixtures/faq_probes.jsonl]
-                                           [--seeds ../shared/seeds] [--verbose]
+                                           [--seeds programs/documents] [--verbose]
 
-Scoring (shared/eval/README.md): an in-scope answer is correct when it contains
+Scoring (tests/fixtures/eval/README.md): an in-scope answer is correct when it contains
 at least one alternative of EVERY expected group after normalisation (no
 whitespace, full-width ASCII -> half-width, lowercase) and the engine said
 matched=true.  Top-3: the expected facts are in the answer of one of the
@@ -119,10 +119,10 @@ def _pct(a: int, b: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", default=str(REPO / "knowledge" / "entries"))
-    parser.add_argument("--dev", default=str(REPO.parent / "shared" / "eval" / "faq_dev.jsonl"))
+    parser.add_argument("--dev", default=str(REPO / "tests" / "fixtures" / "eval" / "faq_dev.jsonl"))
     parser.add_argument("--probes", default=str(REPO / "tests" / "fixtures" / "faq_probes.jsonl"),
                         help="own paraphrase probes (empty string to skip)")
-    parser.add_argument("--seeds", default=str(REPO.parent / "shared" / "seeds"))
+    parser.add_argument("--seeds", default=str(REPO / "programs" / "documents"))
     parser.add_argument("--verbose", "-v", action="store_true", help="print features of misses")
     args = parser.parse_args(argv)
 
