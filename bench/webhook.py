@@ -128,6 +128,7 @@ def stop_group(proc: subprocess.Popen, timeout: float = 30) -> None:
 def environment(tmp: Path, fake_url: str, port: int) -> dict:
     return {**os.environ, "LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
             "LINE_API_BASE_URL": fake_url, "LINE_DATA_API_BASE_URL": fake_url, "BOT_ENV": "production",
+            "SECRET_KEY": "bench-secret-key",
             "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tmp / 'bench.db'}",
             "PORT": str(port), "LOG_LEVEL": "WARNING", "SCHEDULER_ENABLED": "false", "PYTHONPATH": str(REPO),
             # The Procfile's commands (gunicorn, flask) from this interpreter's environment.

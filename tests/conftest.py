@@ -33,6 +33,7 @@ LINE_FIXTURES = REPO / "tests" / "fixtures" / "line-fixtures"
 CHANNEL_SECRET = "test-channel-secret"
 ACCESS_TOKEN = "test-access-token"
 STAFF_TOKEN = "test-staff-token"
+SECRET_KEY = "test-secret-key-of-the-suite"
 
 
 def free_port() -> int:
@@ -47,6 +48,7 @@ def production_environment(database_url: str, fake_line: FakeLine) -> dict:
     return {**os.environ, "DATABASE_URL": database_url, "LINE_CHANNEL_SECRET": CHANNEL_SECRET,
             "LINE_CHANNEL_ACCESS_TOKEN": ACCESS_TOKEN, "LINE_API_BASE_URL": fake_line.url,
             "LINE_DATA_API_BASE_URL": fake_line.url, "BOT_ENV": "production", "LOG_LEVEL": "WARNING",
+            "SECRET_KEY": SECRET_KEY,
             "PROGRAMS_FILE": str(REPO / "programs" / "programs.yaml"), "EVENT_WORKER_NICE": "0"}
 
 
@@ -104,7 +106,7 @@ def base_config(database_url: str, fake_line: FakeLine, **extra) -> dict:
         "IGNORE_ENVIRONMENT": True, "TESTING": True, "BOT_ENV": "development",
         "DATABASE_URL": database_url, "LINE_CHANNEL_SECRET": CHANNEL_SECRET,
         "LINE_CHANNEL_ACCESS_TOKEN": ACCESS_TOKEN, "LINE_API_BASE_URL": fake_line.url,
-        "LINE_DATA_API_BASE_URL": fake_line.url, "STAFF_API_TOKEN": STAFF_TOKEN,
+        "LINE_DATA_API_BASE_URL": fake_line.url, "STAFF_API_TOKEN": STAFF_TOKEN, "SECRET_KEY": SECRET_KEY,
         "PUBLIC_BASE_URL": "http://127.0.0.1:9", "SCHEDULER_ENABLED": False,
         "PROGRAMS_FILE": str(REPO / "programs" / "programs.yaml"),
         "KNOWLEDGE_DIR": str(REPO / "knowledge" / "entries"), "SEEDS_DIR": str(SEEDS),
