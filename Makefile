@@ -25,8 +25,7 @@ run: install
 	@echo "  LINE assistant: http://127.0.0.1:$(PORT)"
 	@echo "  Chat simulator (development mode): http://127.0.0.1:$(PORT)/dev/simulator"
 	@echo ""
-	SCHEDULER_ENABLED=$${SCHEDULER_ENABLED:-true} $(BIN)/gunicorn -c gunicorn.conf.py \
-	  --bind 127.0.0.1:$(PORT) --workers 1 --threads 8 'bot.wsgi:create_web_app()'
+	SCHEDULER_ENABLED=$${SCHEDULER_ENABLED:-true} $(BIN)/python -m bot.serve --port $(PORT) --processes 1 --threads 8
 
 test: install
 	$(BIN)/python -m pytest

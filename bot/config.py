@@ -174,7 +174,7 @@ def usable_cores() -> int:
 
 def half_the_cores() -> int:
     """Half the usable CPUs (at least 1): the default number of web processes. Acks are short
-    and group-committed; 16 threads in one process serve them on 2 cores (gunicorn.conf.py)."""
+    and group-committed; 16 threads in one process serve them on 2 cores (bot.serve)."""
     return max(1, usable_cores() // 2)
 
 

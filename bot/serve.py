@@ -149,8 +149,6 @@ def main(argv: list[str] | None = None) -> int:
                         default=int(os.environ.get("WEB_CONCURRENCY") or config.half_the_cores()))
     parser.add_argument("--app", default=DEFAULT_APP, help="module:callable returning the WSGI app")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(), format="%(message)s")
-
     try:
         settings = config.settings_from_environment()
         mode = config.resolve_mode(settings)
@@ -172,8 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         _fail(f"cannot listen on {host}:{args.port}: {error.strerror or error}")
     options = {"threads": max(1, args.threads), "max_body": settings["MAX_CONTENT_LENGTH"]}
-    log.info("serving %s on http://%s:%s (%s mode, %s process(es) x %s threads)", args.app, host, args.port,
-             mode, args.processes, options["threads"])
+    print(f"serving {args.app} on http://{host}:{args.port} ({mode} mode, {args.processes} process(es) x "
+          f"{options['threads']} threads)", file=sys.stderr, flush=True)
     if args.processes <= 1:
         _serve_one(sock, args.app, **options)
         return 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, jsonify
 
+from bot.security import content_disposition
 from bot.services import audit
 from bot.staff_auth import require_staff_token
 from privacy import service
@@ -37,7 +38,7 @@ def export(token: str, fmt: str):
     # A separate write transaction: upgrading a SQLite read transaction to a write can fail.
     with database.write_session() as session:
         audit(session, actor=line_user_id, action="privacy_exported", format=fmt)
-    headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="my-data.{fmt}"'}
+    headers = {**NO_STORE, "Content-Disposition": content_disposition("attachment", f"my-data.{fmt}")}
     return Response(body, mimetype=mimetype, headers=headers)
 
 

@@ -18,7 +18,8 @@ from broadcasts.models import Broadcast, SavedList
 from companies.models import Company
 from knowledge import unanswered as faq_unanswered
 from staff import metrics, service
-from staff.auth import csrf_token, current_actor, require_staff, start_session
+from bot.security import content_disposition
+from staff.auth import csrf_token, current_actor, end_session, require_staff, start_session
 from visits import service as visits_service
 from visits.photos import VisitPhoto
 
@@ -73,15 +74,16 @@ def login_page(token: str):
 def login(token: str):
     with _db().write_session() as db:
         uid = service.consume_login_token(db, token=token)
-    if uid is None:
+        login_id = service.login_id(db, token=token) if uid else None
+    if uid is None or login_id is None:
         return render_template("staff/login_needed.html", expired=True), 403
-    start_session(uid)
+    start_session(uid, login_id)
     return redirect(url_for("staff.overview"))
 
 
 @bp.post("/logout")
 def logout():
-    session.clear()
+    end_session()
     return redirect(url_for("staff.login_needed"))
 
 
@@ -187,7 +189,7 @@ def visits_csv():
         text = visits_service.visits_csv(db, bom=True)
     stamp = datetime.now(TAIPEI).strftime("%Y%m%d")
     return Response(text.encode("utf-8"), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="visits-{stamp}.csv"'})
+                    headers={"Content-Disposition": content_disposition("attachment", f"visits-{stamp}.csv")})
 
 
 @bp.get("/visits/photos/<id:photo_id>")

@@ -136,3 +136,23 @@ def consume_login_token(session: Session, *, token: str, now: datetime | None = 
         return None
     audit(session, actor=row.line_user_id, action="staff_login")
     return row.line_user_id
+
+
+def login_id(session: Session, *, token: str) -> int | None:
+    """The used login link's row: it stands for the browser session it opened (staff.auth)."""
+    row = session.exec(select(StaffLoginToken).where(StaffLoginToken.token_hash == _hash(token))).first()
+    return row.id if row is not None and row.used_at is not None else None
+
+
+def session_open(session: Session, *, login_id: int, line_user_id: str) -> bool:
+    """A dashboard session is open while the login row that started it exists (logout deletes
+    it), so a copied cookie is refused once its owner logged out."""
+    row = session.get(StaffLoginToken, login_id)
+    return row is not None and row.line_user_id == line_user_id and row.used_at is not None
+
+
+def close_session(session: Session, *, login_id: int, line_user_id: str) -> None:
+    row = session.get(StaffLoginToken, login_id)
+    if row is not None and row.line_user_id == line_user_id:
+        session.delete(row)
+        audit(session, actor=line_user_id, action="staff_logout")

@@ -43,7 +43,7 @@ def free_port() -> int:
 
 
 def production_environment(database_url: str, fake_line: FakeLine) -> dict:
-    """Environment for running the real commands (gunicorn, `flask … events run`) in a
+    """Environment for running the real commands (`python -m bot.serve`, `flask … events run`) in a
     subprocess against the test database and the fake Messaging API."""
     return {**os.environ, "DATABASE_URL": database_url, "LINE_CHANNEL_SECRET": CHANNEL_SECRET,
             "LINE_CHANNEL_ACCESS_TOKEN": ACCESS_TOKEN, "LINE_API_BASE_URL": fake_line.url,
