@@ -17,4 +17,5 @@ def init_app(app) -> None:
     # The requester's own rows (and answers) are theirs: exported, deleted on erasure; a member's
     # id as the decider becomes a pseudonym like any audit actor.
     register_personal_data("company_join_requests", user_columns=("line_user_id", "decided_by"),
-                           owner_columns=("line_user_id",), json_columns=("answers",), delete_rows=True)
+                           owner_columns=("line_user_id",), json_columns=("answers",), delete_rows=True,
+                           hidden_columns=("decided_by",))  # the requester's export never names the member

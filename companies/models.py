@@ -38,7 +38,7 @@ class Company(SQLModel, table=True):
 
 class CompanyMember(SQLModel, table=True):
     """A LINE user who speaks for a company: the account that first registered it, or one a member
-    (or staff) approved. One company, many users; role "owner" for both (see companies/README.md)."""
+    (or staff) approved. One company, many users; role "owner" for both (see companies/service.py)."""
 
     __tablename__ = "company_members"
     __table_args__ = (sa.UniqueConstraint("company_id", "line_user_id"),)
