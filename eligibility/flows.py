@@ -23,9 +23,9 @@ import io
 import itertools
 import re
 import unicodedata
-from typing import Any, Mapping
-
 from dataclasses import asdict
+from datetime import datetime
+from typing import Any, Mapping
 
 from bot.messages import Card, Choice, Text, encode_postback
 from bot.outbox import enqueue_push
@@ -737,8 +737,6 @@ def on_record(request) -> str | None:
                  tax_id=pending[0].tax_id or "")
     last = ctx.memory.get("eligibility_last") or {}
     if last.get("verdict") in (ELIGIBLE, NEEDS_REVIEW, INELIGIBLE) and last.get("at"):
-        from datetime import datetime
-
         return t("eligibility.on_record_last", date=format_roc_date(datetime.fromisoformat(last["at"])),
                  verdict=t(f"eligibility.verdict_word_{last['verdict']}"))
     return None
