@@ -20,6 +20,7 @@ FLOW_MODULES = (
     "dialogs.core_flows",
     "dialogs.demo",
     "eligibility.flows",
+    "companies.flows",
     "knowledge.flows",
     "letters.flows",
     "visits.flows",

@@ -15,6 +15,7 @@ from bot.messages import Card, Choice, Text
 from bot.services import audit, find_user
 from bot.texts import t
 from bot.timeutil import format_roc_datetime
+from companies import service as companies
 from companies.models import Company
 from companies.service import latest_company_of_user
 from dialogs import framework as fw
@@ -229,6 +230,12 @@ def complete_signing(*, session, services, ctx: fw.Context, signature: service.S
     data = ctx.data
     company = session.get(Company, data["company_id"]) if data.get("company_id") else None
     company = company or latest_company_of_user(session, line_user_id=ctx.user_id)
+    if company is None or not companies.is_member(session, company_id=company.id, line_user_id=ctx.user_id):
+        # Only a member signs for a company (issue 18); the chat offers signing to members only,
+        # so this is a conversation whose signer no longer speaks for the company.
+        audit(session, actor=ctx.user_id, action="letter_sign_refused",
+              target=f"company:{company.id}" if company else None)
+        return fw.Turn(_done(ctx), [Text(t("letters.status_none"))], show_menu=True)
     config = services.config
     campaign = doc.campaign_settings(config, company.program_id)
     letter, version = service.sign_letter(
@@ -352,6 +359,9 @@ def _my_letter(request) -> Letter | None:
 def start_letter(request) -> fw.Turn:
     ctx, session = request.ctx, request.session
     company = latest_company_of_user(session, line_user_id=ctx.user_id)
+    if company is None and companies.requests_of_user(session, line_user_id=ctx.user_id, status=companies.PENDING):
+        # Asked to join a registered company: nothing of it until a member says yes.
+        return fw.Turn(ctx, [Text(t("companies.join_pending"))], show_menu=True)
     if company is None:
         return fw.Turn(ctx, [Text(t("letters.no_company"), (_eligibility_choice(), Choice(t("core.menu_faq"))))])
     if company.verdict != "eligible":

@@ -17,12 +17,17 @@ from sqlmodel import Session, select
 from bot.db import utc_now
 from bot.timeutil import format_roc_datetime
 from companies.models import Company, CompanyMember
+from companies.service import is_member
 from letters import document as doc
 from letters.models import Letter, LetterAttachment, LetterEvent, LetterVersion
 from visits.photos import sniff_mime
 
 EVENT_KINDS = ("started", "viewed", "consented", "signed", "photo_attached", "downloaded", "corrected",
                "withdrawn")
+
+
+class NotAMember(PermissionError):
+    """The signer does not speak for the company (not a member, e.g. a join request pending)."""
 
 
 class WithdrawalClosed(Exception):
@@ -129,6 +134,8 @@ def sign_letter(session: Session, *, company: Company, line_user_id: str, displa
                 timeline: dict | None = None, now: datetime | None = None) -> tuple[Letter, LetterVersion]:
     """Write a signed version (a correction when the company already has a signed letter), its
     audit events and the company's letter status. Everything in the caller's transaction."""
+    if not is_member(session, company_id=company.id, line_user_id=line_user_id):
+        raise NotAMember(company.id)  # only a member signs for a company (issue 18)
     now = _second(now or utc_now())
     timeline = timeline or {}
     letter = letter_of_company(session, company_id=company.id, lock=True)

@@ -27,7 +27,8 @@ bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="template
                static_url_path="/static")
 
 NAV = (("staff.overview", "總覽"), ("staff.companies", "企業與顧問"), ("staff.visits", "訪視"),
-       ("staff.broadcasts", "公告"), ("staff.queue", "發送佇列"), ("staff.audit", "稽核紀錄"))
+       ("companies.join_requests", "加入申請"), ("staff.broadcasts", "公告"), ("staff.queue", "發送佇列"),
+       ("staff.audit", "稽核紀錄"))
 
 
 def _db():
