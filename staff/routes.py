@@ -15,6 +15,7 @@ from bot.timeutil import TAIPEI, format_roc_date, format_roc_datetime
 from bot.http import int_arg
 from broadcasts import service as broadcasts_service
 from broadcasts.models import Broadcast, SavedList
+from campaign import service as campaign_service
 from companies.models import Company
 from knowledge import unanswered as faq_unanswered
 from staff import metrics, service
@@ -102,7 +103,8 @@ def overview():
                       for b in broadcasts_service.recent_broadcasts(db, limit=5)]
         audit = metrics.recent_audit(db, limit=10)
         names = service.team_names(db)
-    return render_template("staff/overview.html", o=data, broadcasts=broadcasts, audit=audit, names=names)
+    return render_template("staff/overview.html", o=data, broadcasts=broadcasts, audit=audit, names=names,
+                           notice=campaign_service.staff_notice(current_app.config))
 
 
 @bp.get("/api/summary")
