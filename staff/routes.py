@@ -51,6 +51,48 @@ def _audit_label(action: str) -> str:
         return action
 
 
+@bp.app_template_filter("audit_detail")
+def _audit_detail(detail, names: dict | None = None) -> str:
+    """An audit entry's details in words: 「身分：顧問；版本：2」 (labels in staff.yaml detail_<key>,
+    team members by name)."""
+    from bot.texts import t
+
+    names = names or {}
+
+    def label(key: str) -> str:
+        try:
+            return t(f"staff.detail_{key}")
+        except KeyError:
+            return key
+
+    def value(item) -> str:
+        if isinstance(item, (list, tuple)):
+            return "、".join(value(v) for v in item)
+        if isinstance(item, dict):
+            return "、".join(f"{label(k)} {value(v)}" for k, v in item.items())
+        if isinstance(item, bool):
+            return "是" if item else "否"
+        if item is None or item == "":
+            return "—"
+        if item in names:
+            return names[item]
+        try:
+            return t(f"staff.value_{item}") if isinstance(item, str) and item.isidentifier() else str(item)
+        except KeyError:
+            return str(item)
+
+    return "；".join(f"{label(k)}：{value(v)}" for k, v in (detail or {}).items()) or "—"
+
+
+def audit_actions() -> list[tuple[str, str]]:
+    """Every action the dashboard has words for, for the audit filter."""
+    from bot.texts import all_keys
+
+    prefix = "staff.audit_"
+    return sorted(((key[len(prefix):], text) for key, text in all_keys().items() if key.startswith(prefix)),
+                  key=lambda pair: pair[1])
+
+
 @bp.app_template_filter("pct")
 def _pct(value) -> str:
     return f"{100 * (value or 0):.0f}%"
@@ -351,7 +393,8 @@ def audit():
     with _db().session() as db:
         entries = metrics.recent_audit(db, limit=100, offset=(page - 1) * 100, action=action)
         names = service.team_names(db)
-    return render_template("staff/audit.html", entries=entries, page=page, action=action, names=names)
+    return render_template("staff/audit.html", entries=entries, page=page, action=action, names=names,
+                           actions=audit_actions())
 
 
 @bp.get("/unanswered")
