@@ -28,7 +28,8 @@ def hashes_in_pdf(data: bytes) -> list[str]:
         reader = PdfReader(io.BytesIO(data))
         found = HASH.findall(str((reader.metadata or {}).get("/Subject") or ""))
         for page in reversed(reader.pages):  # the certificate is the last page
-            found += HASH.findall(page.extract_text() or "")
+            # fpdf2's CJK font makes pypdf read each character with a NUL in front
+            found += HASH.findall((page.extract_text() or "").replace("\x00", ""))
     except (PdfReadError, ValueError, TypeError, KeyError, OSError):
         return []
     return list(dict.fromkeys(value.lower() for value in found))
