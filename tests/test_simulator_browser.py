@@ -45,7 +45,9 @@ def emoji_is_drawn(bubble) -> bool:
     from PIL import Image
 
     image = Image.open(io.BytesIO(bubble.screenshot())).convert("RGB")
-    colourful = sum(1 for r, g, b in image.getdata() if max(r, g, b) - min(r, g, b) > 80)
+    pixels = image.load()
+    colourful = sum(1 for x in range(image.width) for y in range(image.height)
+                    if max(pixels[x, y]) - min(pixels[x, y]) > 80)
     return colourful >= 20
 
 
