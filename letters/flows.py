@@ -244,7 +244,7 @@ def complete_signing(*, session, services, ctx: fw.Context, signature: service.S
     audit(session, actor=ctx.user_id, action="letter_signed", target=f"letter:{letter.id}",
           version=version.version_no, sha256=version.sha256, channel=signature.channel)
     url = links.pdf_url(config, letter_id=letter.id, version_id=version.id, user_id=ctx.user_id)
-    card = Card(title=t("letters.signed_title"),
+    card = Card(title=(t("campaign.letter_mark") if campaign.get("demo") else "") + t("letters.signed_title"),
                 body=t("letters.signed_body", company=data.get("company_name") or company.name or "",
                        version=version.version_no, days=links.link_days(config)),
                 buttons=(Choice(t("letters.signed_download"), kind="uri", uri=url),))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 import requests
@@ -15,7 +16,7 @@ from sqlmodel import select
 from bot.models import Conversation, RoleGrant
 from letters.models import Letter, LetterVersion
 from tests.conftest import REPO, joined
-from tests.test_letters_chat import owner_with_company, sign_in_chat
+from tests.test_letters_chat import agree_to_letter, owner_with_company, sign_in_chat, start_and_fill
 from tests.test_letters_record import page_text
 
 FILLED = REPO / "tests" / "fixtures" / "programs_filled.yaml"
@@ -93,8 +94,15 @@ def test_production_does_not_offer_signing_on_example_values(app, chat, monkeypa
 
 def test_development_letters_carry_the_example_mark(app, chat):
     owner_with_company(app, chat)
-    texts = sign_in_chat(chat)
-    assert "簽署完成" in joined(texts) and "雜湊" not in joined(texts)
+    start_and_fill(chat)
+    assert "【範例】請確認意向書內容" in joined(chat.fake.texts_for(chat.user_id)[-1:])
+    draft = requests.get(next(a["uri"] for a in chat.actions() if a.get("type") == "uri"), timeout=5).text
+    assert "【範例】" in draft and "不具效力" in draft
+    agree_to_letter(chat)
+    sign_page = requests.get(next(a["uri"] for a in chat.actions() if a.get("type") == "uri"), timeout=5).text
+    assert re.search(r'id="letter-title">【範例】', sign_page)
+    texts = chat.say("王大明")
+    assert "【範例】簽署完成" in joined(texts) and "雜湊" not in joined(texts)
     pdf_link = next(a["uri"] for a in chat.actions() if a.get("type") == "uri")
     pdf = PdfReader(io.BytesIO(requests.get(pdf_link, timeout=10).content))
     pages = [page_text(page) for page in pdf.pages]
