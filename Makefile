@@ -39,9 +39,11 @@ bench: install
 chaos: install
 	$(BIN)/python -m pytest -m slow tests
 
-# Debian packages the browser tests, the PDF font and the PostgreSQL run need (CI calls this).
+# Debian packages the browser tests, the PDF font, emoji in the simulator and screenshots, and the
+# PostgreSQL run need (CI calls this).
 system-deps:
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk postgresql wrk >/dev/null
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk \
+	  fonts-noto-color-emoji postgresql wrk >/dev/null
 
 clean:
 	rm -rf $(VENV) instance

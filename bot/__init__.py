@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 # Domains that plug into the app through their package's ``init_app(app)`` (blueprints, CLI
 # commands, service providers). Listed once here; a domain not yet present is skipped.
-DOMAINS = ("companies", "eligibility", "knowledge", "letters", "visits", "broadcasts", "scheduler", "staff", "privacy")
+DOMAINS = ("companies", "eligibility", "knowledge", "letters", "visits", "broadcasts", "scheduler", "staff",
+           "privacy", "campaign")
 
 
 @dataclass

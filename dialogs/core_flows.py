@@ -10,7 +10,7 @@ from bot.messages import Text
 from bot.services import audit, find_user
 from bot.texts import t
 from dialogs import framework as fw
-from dialogs.registry import command, flow as flow_by_id, register_flow
+from dialogs.registry import ROLE_HELP, command, flow as flow_by_id, register_flow
 
 # The statement shown before collecting personal data (seed 002 捌 個人資料蒐集與利用聲明).
 # Its version and hash are recorded with each consent; a new version asks again.
@@ -30,8 +30,12 @@ def show_menu(request) -> fw.Turn:
     return fw.Turn(request.ctx, [], show_menu=True)
 
 
-@command("help", "說明", "help", "使用說明", "怎麼用", "你會做什麼", "可以做什麼")
+@command("help", "說明", "help", "/help", "/說明", "使用說明", "怎麼用", "你會做什麼", "可以做什麼")
 def show_help(request) -> fw.Turn:
+    # Staff and advisors get their own commands (registered by their domains); owners the welcome.
+    role_help = [reply for helper in ROLE_HELP for reply in helper(request)] if request.ctx.roles else []
+    if role_help:
+        return fw.Turn(request.ctx, role_help)
     return fw.Turn(request.ctx, [Text(t("core.welcome", name=""))], show_menu=True)
 
 

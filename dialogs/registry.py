@@ -101,6 +101,10 @@ def load_all() -> None:
             importlib.import_module(module)
     _loaded = True
 
+# 「說明」 for people with a role: each is (request) -> replies for the roles it knows (empty list:
+# none). When any answers, the person gets those instead of the owner welcome.
+ROLE_HELP: list[Callable] = []
+
 # Free text that is neither a navigation word, a command nor an answer goes here (the FAQ).
 FREE_TEXT_HANDLER: Callable | None = None
 # Before the FAQ, interceptors may claim a free text (e.g. an advisor's one-message visit log):

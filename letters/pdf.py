@@ -18,6 +18,7 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
+from bot.texts import t
 from bot.timeutil import format_roc_datetime
 from letters import document as doc
 from letters.models import Letter, LetterAttachment, LetterEvent, LetterVersion
@@ -73,14 +74,26 @@ def _tc_face(path: Path) -> int:
 
 
 class LetterPDF(FPDF):
-    def __init__(self, font: tuple[str, int], footer_text: str):
+    def __init__(self, font: tuple[str, int], footer_text: str, mark: str = ""):
         super().__init__(format="A4")
         self.footer_text = footer_text
+        self.mark = mark  # 「範例」 on every page of a letter signed on example values
         self.set_margins(18, 16, 18)
         self.set_auto_page_break(True, margin=16)
         path, index = font
         self.add_font("cjk", "", path, collection_font_number=index)
         self.set_font("cjk", size=10.5)
+
+    def header(self):
+        if not self.mark:
+            return
+        self.set_font("cjk", size=11)
+        self.set_text_color(200, 30, 30)
+        self.set_xy(self.l_margin, 6)
+        self.cell(0, 6, self.mark, align="R")
+        self.set_text_color(0)
+        self.set_font("cjk", size=10.5)
+        self.set_xy(self.l_margin, self.t_margin)
 
     def footer(self):
         self.set_y(-12)
@@ -99,20 +112,25 @@ def _lines(pdf: FPDF, text: str, *, size: float = 10.5, height: float = 6, align
 
 def render_letter_pdf(*, letter: Letter, version: LetterVersion, events: list[LetterEvent],
                       attachments: list[LetterAttachment], current: bool = True,
-                      font_path: str | None = None) -> bytes:
+                      font_path: str | None = None, verify_url: str = "") -> bytes:
+    """``verify_url``: the public page where anyone holding this PDF can check it against the
+    record (letters.verify); the certificate names it instead of an operator command."""
     tpl = doc.template()
     cert = tpl["certificate"]
     content = json.loads(version.canonical_json)
     fields = content["fields"]
     campaign = content["campaign"]
     signed_at = version.signed_at
-    pdf = LetterPDF(find_font(font_path), f"{cert['letter_id']} {letter.id}-v{version.version_no}　SHA-256 {version.sha256[:16]}…")
+    mark = f"{t('campaign.letter_mark')}{t('campaign.letter_mark_note')}" if campaign.get("demo") else ""
+    pdf = LetterPDF(find_font(font_path), f"{cert['letter_id']} {letter.id}-v{version.version_no}　SHA-256 {version.sha256[:16]}…",
+                    mark=mark)
     pdf.set_title(tpl["subtitle"])
+    pdf.set_subject(f"SHA-256 {version.sha256}")  # what the verification page reads back
     pdf.set_creator("gonghao-line-bot")
     pdf.add_page()
 
     # Title, preamble (附件二 header)
-    _lines(pdf, doc._fmt(tpl["title"], campaign), size=13, height=8, align="C")
+    _lines(pdf, doc.title(campaign), size=13, height=8, align="C")
     _lines(pdf, tpl["subtitle"], size=16, height=10, align="C")
     pdf.ln(2)
     _lines(pdf, doc._fmt(tpl["preamble"], campaign))
@@ -246,7 +264,7 @@ def render_letter_pdf(*, letter: Letter, version: LetterVersion, events: list[Le
                        event.hash[:20] + "…"])
     pdf.set_font("cjk", size=10.5)
     pdf.ln(3)
-    _lines(pdf, cert["note"], size=8.5, height=5)
+    _lines(pdf, cert["note"].format(url=verify_url or cert["verify_path"]), size=8.5, height=5)
     return bytes(pdf.output())
 
 

@@ -150,7 +150,8 @@ def _render(session, letter: Letter, version: LetterVersion) -> bytes:
     return render_letter_pdf(letter=letter, version=version, events=service.events_of(session, letter_id=letter.id),
                              attachments=service.attachments_of(session, letter_id=letter.id),
                              current=letter.current_version_id == version.id,
-                             font_path=current_app.config.get("LETTERS_FONT_PATH"))
+                             font_path=current_app.config.get("LETTERS_FONT_PATH"),
+                             verify_url=links.verify_url(current_app.config))
 
 
 def _download(letter_id: int, version_id: int | None, *, actor: str, via: str, person: bool = False):

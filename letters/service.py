@@ -301,6 +301,22 @@ def verify_letter(session: Session, *, letter: Letter) -> list[str]:
     return problems
 
 
+def verify_version_hash(session: Session, *, sha256: str) -> dict | None:
+    """What the public verification page may say about a version SHA-256: whether a signed
+    version with it is on record, whether it is the letter's current one (or superseded or
+    withdrawn), its signing date and whether its record is intact. No names, no ids."""
+    version = session.exec(select(LetterVersion).where(LetterVersion.sha256 == sha256.lower())).first()
+    if version is None:
+        return None
+    letter = session.get(Letter, version.letter_id)
+    if letter.status == "withdrawn":
+        status = "withdrawn"
+    else:
+        status = "current" if letter.current_version_id == version.id else "superseded"
+    return {"status": status, "version_no": version.version_no, "signed_at": version.signed_at,
+            "intact": not verify_letter(session, letter=letter)}
+
+
 def verify_all(session: Session) -> dict:
     letters = list(session.exec(select(Letter).order_by(Letter.id)).all())
     report = {"letters": len(letters), "events": 0, "versions": 0, "problems": {}}

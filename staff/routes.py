@@ -15,6 +15,7 @@ from bot.timeutil import TAIPEI, format_roc_date, format_roc_datetime
 from bot.http import int_arg
 from broadcasts import service as broadcasts_service
 from broadcasts.models import Broadcast, SavedList
+from campaign import service as campaign_service
 from companies.models import Company
 from knowledge import unanswered as faq_unanswered
 from staff import metrics, service
@@ -50,6 +51,48 @@ def _audit_label(action: str) -> str:
         return t(f"staff.audit_{action}")
     except KeyError:
         return action
+
+
+@bp.app_template_filter("audit_detail")
+def _audit_detail(detail, names: dict | None = None) -> str:
+    """An audit entry's details in words: 「身分：顧問；版本：2」 (labels in staff.yaml detail_<key>,
+    team members by name)."""
+    from bot.texts import t
+
+    names = names or {}
+
+    def label(key: str) -> str:
+        try:
+            return t(f"staff.detail_{key}")
+        except KeyError:
+            return key
+
+    def value(item) -> str:
+        if isinstance(item, (list, tuple)):
+            return "、".join(value(v) for v in item)
+        if isinstance(item, dict):
+            return "、".join(f"{label(k)} {value(v)}" for k, v in item.items())
+        if isinstance(item, bool):
+            return "是" if item else "否"
+        if item is None or item == "":
+            return "—"
+        if item in names:
+            return names[item]
+        try:
+            return t(f"staff.value_{item}") if isinstance(item, str) and item.isidentifier() else str(item)
+        except KeyError:
+            return str(item)
+
+    return "；".join(f"{label(k)}：{value(v)}" for k, v in (detail or {}).items()) or "—"
+
+
+def audit_actions() -> list[tuple[str, str]]:
+    """Every action the dashboard has words for, for the audit filter."""
+    from bot.texts import all_keys
+
+    prefix = "staff.audit_"
+    return sorted(((key[len(prefix):], text) for key, text in all_keys().items() if key.startswith(prefix)),
+                  key=lambda pair: pair[1])
 
 
 @bp.app_template_filter("pct")
@@ -105,7 +148,8 @@ def overview():
                       for b in broadcasts_service.recent_broadcasts(db, limit=5)]
         audit = metrics.recent_audit(db, limit=10)
         names = service.team_names(db)
-    return render_template("staff/overview.html", o=data, broadcasts=broadcasts, audit=audit, names=names)
+    return render_template("staff/overview.html", o=data, broadcasts=broadcasts, audit=audit, names=names,
+                           notice=campaign_service.staff_notice(current_app.config))
 
 
 @bp.get("/api/summary")
@@ -352,7 +396,8 @@ def audit():
     with _db().session() as db:
         entries = metrics.recent_audit(db, limit=100, offset=(page - 1) * 100, action=action)
         names = service.team_names(db)
-    return render_template("staff/audit.html", entries=entries, page=page, action=action, names=names)
+    return render_template("staff/audit.html", entries=entries, page=page, action=action, names=names,
+                           actions=audit_actions())
 
 
 @bp.get("/unanswered")

@@ -196,7 +196,35 @@ class Chat:
         self.settle_outbox()
         messages = self.fake.messages_for(self.user_id)
         self.last = messages[before:]
+        self.check_plain_words()
         return self.last
+
+    def check_plain_words(self) -> None:
+        """Every message sent so far to a person without a role (an owner) reads as plain words:
+        no programme ids, section codes, hashes, commands, field names or raw links (issue 19).
+        Staff and advisors (a role on record when checked) may read such things; in announcements
+        (multicast) the links are the ones staff chose to send, not the bot's internals."""
+        from bot.models import RoleGrant
+        from tests.internals import internal_codes, official_links, readable_parts
+
+        with self.fake.lock:
+            records = list(self.fake.records)
+        checked = getattr(self.fake, "plain_words_checked", 0)
+        checked = checked if checked <= len(records) else 0  # the fake was reset for a new test
+        self.fake.plain_words_checked = len(records)
+        fresh = records[checked:]
+        people = {uid for record in fresh for uid in record["to"]}
+        if not people:
+            return
+        with self.runtime.database.session() as session:
+            team = set(session.exec(select(RoleGrant.line_user_id).where(RoleGrant.line_user_id.in_(people))).all())
+        own = (self.app.config["PUBLIC_BASE_URL"], *official_links())
+        problems = [f"{uid}: {found} in {part!r}"
+                    for record in fresh for uid in record["to"] if uid not in team
+                    for message in record["messages"] for part in readable_parts(message)
+                    for found in internal_codes(part, own_links=own)
+                    if not (record["kind"] == "multicast" and found.startswith("raw link"))]
+        assert not problems, "an owner was shown internals:\n" + "\n".join(problems[:10])
 
     def settle_outbox(self, timeout: float = 10.0) -> None:
         """Wait until nothing due for this user is still queued (a pump may be sending it)."""

@@ -69,7 +69,7 @@ def test_confident_answer_has_source_and_related_quick_replies(chat):
 def test_suggest_band_offers_top3_and_staff_option(app, chat, fake_line):
     _grant_staff(app)
     texts = chat.say("共好")  # only a programme name: too vague to answer outright
-    assert "你是想問" in joined(texts)
+    assert "您是想問" in joined(texts)
     labels = chat.labels()
     assert len(labels) == 4 and labels[-1] == "都不是，請專人回覆"
     picked = chat.tap_action(chat.actions()[0])
