@@ -40,7 +40,7 @@ import numpy as np
 import yaml
 from rapidfuzz import fuzz
 
-from .loader import Entry
+from .loader import AUDIENCES, Entry
 from .normalize import normalize_text, to_simplified
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parent
@@ -51,6 +51,11 @@ SYNONYMS_FILE = KNOWLEDGE_DIR / "synonyms.yaml"
 # (fit_calibration.py): answers matter, but less than the questions.
 ANSWER_WEIGHT = 0.6
 SYNONYM_WEIGHT = 0.5      # an expanded term is weaker evidence than the user's own word
+# Self-description (「我開美甲店 只有我跟妹妹兩個人」): a word the KB knows still says something
+# (員工, 稅籍, 中企處) but less than the question's own words; a word it does not know (美甲,
+# 妹妹) says nothing about which entry answers and must not make the question look off-topic.
+CONTEXT_KNOWN_WEIGHT = 0.6
+CONTEXT_TOKEN_WEIGHT = 0.4
 RERANK_K = 12             # candidates passed to the fuzzy rerank
 FUZZ_WEIGHT = 0.3         # share of the rerank score given to fuzzy similarity
 # Rerank bonus for covering the query's specific words (see coverage()); only
@@ -247,6 +252,11 @@ class Analysis:
     tokens: list[str]
     expansion: list[str]
     fuzz_text: str
+    # Words said only in self-description clauses (「我開雞排攤」, knowledge.query) and their
+    # BM25 tokens: they describe the asker, not the question, so they weigh less (see
+    # SearchIndex.query_weight) and score at CONTEXT_TOKEN_WEIGHT.
+    context_words: frozenset[str] = frozenset()
+    context_tokens: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -306,6 +316,10 @@ class SearchIndex:
         self._bm25_q = self._bm25(q_corpus)
         self._bm25_a = self._bm25(a_corpus)
         self._idf_cache: dict[str, float] = {}
+        self._known_cache: dict[str, bool] = {}
+        # Per side (knowledge.loader.AUDIENCES): which entries are written for it.
+        self.for_side = {side: np.array([e.for_side(side) for e in self.entries], dtype=bool)
+                         for side in AUDIENCES}
 
     @staticmethod
     def _bm25(corpus: list[list[str]]) -> bm25s.BM25 | None:
@@ -316,10 +330,20 @@ class SearchIndex:
         return model
 
     # ---- query side -------------------------------------------------------
-    def analyze(self, text: str, *, extra: str = "") -> Analysis:
-        norm = normalize_text(text)
+    def analyze(self, text: str, *, extra: str = "", core: str | None = None, context: str = "") -> Analysis:
+        """``core``/``context``: the normalised question and self-description clauses of
+        ``text`` (knowledge.query); without them the whole text is the question."""
+        norm = normalize_text(text) if core is None else core
         words = self.analyzer.words(norm)
         tokens = self.analyzer.tokens(norm)
+        context_words: frozenset[str] = frozenset()
+        context_tokens: list[str] = []
+        if context:
+            own = set(words)
+            context_words = frozenset(w for w in self.analyzer.words(context) if w not in own)
+            words = words + [w for w in self.analyzer.words(context) if w in context_words]
+            context_tokens = self.analyzer.tokens(context)
+            norm = norm + context
         if extra:
             extra_norm = normalize_text(extra)
             words = words + self.analyzer.words(extra_norm)
@@ -333,8 +357,10 @@ class SearchIndex:
                     if tok not in seen:
                         seen.add(tok)
                         expansion.append(tok)
+        fuzz_words = [w for w in words if w not in context_words]
         return Analysis(norm=norm, words=words, tokens=tokens, expansion=expansion,
-                        fuzz_text=" ".join(words))
+                        fuzz_text=" ".join(fuzz_words), context_words=context_words,
+                        context_tokens=context_tokens)
 
     def _field_scores(self, tokens: list[str]) -> np.ndarray:
         if not tokens:
@@ -348,6 +374,8 @@ class SearchIndex:
         if not self.entries:
             return np.zeros(0, dtype=np.float32)
         scores = self._field_scores(analysis.tokens)
+        if analysis.context_tokens:
+            scores = scores + CONTEXT_TOKEN_WEIGHT * self._field_scores(analysis.context_tokens)
         if analysis.expansion:
             scores = scores + SYNONYM_WEIGHT * self._field_scores(analysis.expansion)
         return scores
@@ -414,6 +442,20 @@ class SearchIndex:
                 out.append(w)
         return out
 
+    def known(self, word: str) -> bool:
+        """Whether the KB says the word (or a synonym of it) anywhere."""
+        cached = self._known_cache.get(word)
+        if cached is None:
+            cached = self._known_cache[word] = any(f in self._kb_text for f in (word, *self.vocab.synonyms_of(word)))
+        return cached
+
+    def query_weight(self, analysis: Analysis, word: str) -> float:
+        """How much a query word counts: fully, or less when only the asker's self-description
+        said it (CONTEXT_KNOWN_WEIGHT; nothing when the KB does not know it)."""
+        if word not in analysis.context_words:
+            return 1.0
+        return CONTEXT_KNOWN_WEIGHT if self.known(word) else 0.0
+
     def _word_weight(self, word: str) -> float:
         # Specific words (general-language rarity) carry the question's topic;
         # a word found in a large part of the KB (輔導, 企業) is domain-generic
@@ -439,7 +481,9 @@ class SearchIndex:
                 # handled by the programme weights and program_mismatch, so the
                 # name neither helps nor hurts topic coverage.
                 continue
-            weight = self._word_weight(word)
+            weight = self._word_weight(word) * self.query_weight(analysis, word)
+            if not weight:
+                continue
             total += weight
             forms = (word, *self.vocab.synonyms_of(word))
             if any(f in doc.q_norm for f in forms) or (
@@ -480,7 +524,7 @@ class SearchIndex:
                 if len(w) >= 2 and w[-1] in _TOPIC_COUNTERS:
                     mass += INTERROGATIVE_WEIGHT
                 continue
-            mass += self._word_weight(w)
+            mass += self._word_weight(w) * self.query_weight(analysis, w)
         return mass
 
     def intent_mismatch(self, analysis: Analysis, index: int) -> float:
@@ -497,8 +541,8 @@ class SearchIndex:
         total = unknown = 0.0
         program_words = self.vocab.all_program_words
         for word in self.content_words(analysis):
-            if word in program_words:
-                continue
+            if word in program_words or word in analysis.context_words:
+                continue  # self-description is not evidence of an off-topic question
             weight = self._word_weight(word)
             total += weight
             forms = (word, *self.vocab.synonyms_of(word))
