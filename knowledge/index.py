@@ -56,6 +56,7 @@ SYNONYM_WEIGHT = 0.5      # an expanded term is weaker evidence than the user's 
 # 妹妹) says nothing about which entry answers and must not make the question look off-topic.
 CONTEXT_KNOWN_WEIGHT = 0.6
 CONTEXT_TOKEN_WEIGHT = 0.4
+UNKNOWN_IN_COVERAGE = 1.0
 RERANK_K = 12             # candidates passed to the fuzzy rerank
 FUZZ_WEIGHT = 0.3         # share of the rerank score given to fuzzy similarity
 # Rerank bonus for covering the query's specific words (see coverage()); only
@@ -482,8 +483,13 @@ class SearchIndex:
                 # name neither helps nor hurts topic coverage.
                 continue
             weight = self._word_weight(word) * self.query_weight(analysis, word)
-            if not weight:
-                continue
+            if not weight or (UNKNOWN_IN_COVERAGE < 1.0 and not self.known(word)):
+                # A word the whole KB never says (「從來」「有空」「太貴」) is already counted once,
+                # by unknown_share; counting it again as a miss of every entry punished
+                # colloquial owners' questions three times over.
+                weight *= UNKNOWN_IN_COVERAGE
+                if not weight:
+                    continue
             total += weight
             forms = (word, *self.vocab.synonyms_of(word))
             if any(f in doc.q_norm for f in forms) or (

@@ -461,6 +461,23 @@ class KnowledgeBase:
         if mention.programs and index.entries[cands[0].index].program not in mention.programs | {"general"}:
             features["program_mismatch"] = 1.0
         score = calibration.confidence(features)
+        if not mention.programs and calibration.band(score) != "answer":
+            # Nothing in the campaign's programme answers: another (current) programme may
+            # (「數位程度最低的那一級」 is only in 004). Searched again without the lean.
+            lean = self._program_weights(index, set(), None, lean=False)
+            if side:
+                lean = lean * np.where(index.for_side[side], 1.0, OTHER_SIDE_WEIGHT)
+            others = index.search(analysis, weights=lean)
+            current = context_program or self.default_program
+            parallel = any(index.entries[c.index].program == current
+                           and c.rank_score >= CHOICE_CLOSENESS * others[0].rank_score for c in others[1:4])
+            # A parallel entry of the current programme about as good (「輔導做到幾月」 in 共好 and
+            # 群聚) means the question is the current programme's, even if it is not sure.
+            if others and not parallel and index.entries[others[0].index].program not in (current, "general"):
+                other_features = calibration.features(index, analysis, others[0], self._runner_up(index, others))
+                other_score = calibration.confidence(other_features)
+                if other_score > score:
+                    cands, features, score = others, other_features, other_score
         if (not followup and index.topic_mass(analysis) < calibration.MIN_TOPIC_MASS
                 and features["fuzzy"] < calibration.NEAR_EXACT_FUZZY):
             # Only a programme/track name or a bare question word
@@ -487,7 +504,8 @@ class KnowledgeBase:
                 return cand
         return None
 
-    def _program_weights(self, index: SearchIndex, named: set[str], context: str | None) -> np.ndarray:
+    def _program_weights(self, index: SearchIndex, named: set[str], context: str | None, *,
+                         lean: bool = True) -> np.ndarray:
         """Per-entry multipliers for the programme(s) in play. Named in the question: those
         programmes (others sink). Otherwise the programme the owner's context settles, or the
         campaign's: other programmes answer only what it cannot (OTHER_PROGRAM_WEIGHT), and
@@ -497,10 +515,16 @@ class KnowledgeBase:
             others = np.where(programs == "general", EXPLICIT_GENERAL_WEIGHT, EXPLICIT_OTHER_WEIGHT)
             return np.where(np.isin(programs, list(named)), 1.0, others)
         current = context or self.default_program
-        superseded = [p for p, spec in self._analyzer.vocab.programs.items()
-                      if p != current and not spec.get("default") and p != "general"]
-        weights = np.where(np.isin(programs, [current, "general"]), 1.0, OTHER_PROGRAM_WEIGHT)
+        superseded = self._superseded(current)
+        weights = np.where(np.isin(programs, [current, "general"]) | (not lean), 1.0, OTHER_PROGRAM_WEIGHT)
         return np.where(np.isin(programs, superseded), SUPERSEDED_WEIGHT, weights)
+
+    def _superseded(self, current: str) -> list[str]:
+        """Older editions: a programme of a family whose current edition is another one."""
+        specs = self._analyzer.vocab.programs
+        current_editions = {spec.get("family", p) for p, spec in specs.items() if spec.get("default")}
+        return [p for p, spec in specs.items()
+                if p != current and not spec.get("default") and spec.get("family", p) in current_editions]
 
     def _preferred(self, index: SearchIndex, analysis: Analysis, cands: list[Candidate],
                    wanted) -> tuple[Candidate, float] | None:
