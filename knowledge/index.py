@@ -56,7 +56,7 @@ SYNONYM_WEIGHT = 0.5      # an expanded term is weaker evidence than the user's 
 # 妹妹) says nothing about which entry answers and must not make the question look off-topic.
 CONTEXT_KNOWN_WEIGHT = 0.6
 CONTEXT_TOKEN_WEIGHT = 0.4
-UNKNOWN_IN_COVERAGE = 1.0
+UNKNOWN_IN_COVERAGE = 0.5
 RERANK_K = 12             # candidates passed to the fuzzy rerank
 FUZZ_WEIGHT = 0.3         # share of the rerank score given to fuzzy similarity
 # Rerank bonus for covering the query's specific words (see coverage()); only
