@@ -76,7 +76,8 @@ def _finish_consent(request) -> fw.Turn:
     ctx = request.ctx
     agreed = ctx.data.get("agree")
     next_flow = ctx.memory.get("after_consent")
-    ctx = ctx.cleared().forget("after_consent")
+    prefill = ctx.memory.get("after_consent_prefill") or None
+    ctx = ctx.cleared().forget("after_consent", "after_consent_prefill")
     if not agreed:
         audit(request.session, actor=ctx.user_id, action="consent_declined", version=CONSENT_VERSION)
         return fw.Turn(ctx, [Text(t("core.consent_declined"))], show_menu=True)
@@ -90,7 +91,7 @@ def _finish_consent(request) -> fw.Turn:
     request.after_commit.append(functools.partial(store_display_name, request.services, ctx.user_id))
     ctx = ctx.evolve(consented=True)
     if next_flow:
-        return fw.Turn(ctx, [Text(t("core.consent_thanks"))], start_flow=next_flow)
+        return fw.Turn(ctx, [Text(t("core.consent_thanks"))], start_flow=next_flow, prefill=prefill)
     return fw.Turn(ctx, [Text(t("core.consent_thanks"))], show_menu=True)
 
 

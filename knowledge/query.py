@@ -68,6 +68,7 @@ class Classifier:
     anchors: re.Pattern | None
     sides: dict[str, re.Pattern]
     context_starts: re.Pattern | None
+    facts: re.Pattern | None
     question: re.Pattern | None
     flows: dict[str, re.Pattern]
     program_words: tuple[str, ...] = ()
@@ -96,6 +97,7 @@ class Classifier:
             sides={name: alternation((data.get("sides") or {}).get(name)) for name in SIDES
                    if (data.get("sides") or {}).get(name)},
             context_starts=alternation((data.get("context") or {}).get("starts")),
+            facts=alternation((data.get("context") or {}).get("facts")),
             question=alternation((data.get("context") or {}).get("question")),
             flows={name: alternation(words) for name, words in (data.get("flows") or {}).items()},
             program_words=tuple(w for w in program_words if w),
@@ -154,7 +156,8 @@ class Classifier:
                 continue
             is_context = (i not in asked and self.context_starts is not None
                           and bool(self.context_starts.match(norm))
-                          and not (self.question and self.question.search(norm)))
+                          and not (self.question and self.question.search(norm))
+                          and not (self.facts and self.facts.search(norm)))
             out.append(Clause(norm=norm, context=is_context))
         if out and all(c.context for c in out):
             # Nothing but self-description (「我開早餐店」): that is what the person said; keep it.

@@ -370,7 +370,8 @@ class KnowledgeBase:
         query = self.classifier.classify(question)
         side = side_of(role, query)
         if query.small_talk:
-            return AskResult(matched=True, answer=t(f"faq.small_talk_{query.small_talk}"), entry_id=None,
+            # Not matched (no entry answers it); band and intent say it is small talk.
+            return AskResult(matched=False, answer=t(f"faq.small_talk_{query.small_talk}"), entry_id=None,
                              score=1.0, band="small_talk", intent=f"small_talk:{query.small_talk}", side=side)
         if query.decline:
             return self._declined(query.decline, side)
