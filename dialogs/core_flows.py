@@ -35,11 +35,6 @@ def show_help(request) -> fw.Turn:
     return fw.Turn(request.ctx, [Text(t("core.welcome", name=""))], show_menu=True)
 
 
-@command("faq", "常見問題", "問問題", "faq")
-def faq_intro(request) -> fw.Turn:
-    return fw.Turn(request.ctx, [Text(t("core.faq_intro"))])
-
-
 @command("resume", "繼續", "繼續上次", "接著做")
 def resume_paused(request) -> fw.Turn:
     ctx = request.ctx

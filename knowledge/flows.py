@@ -7,10 +7,14 @@ staff. Staff answer with 「/回覆 ID 內容」 and can teach the KB with 「/�
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
+from pathlib import Path
 
-from bot.messages import Choice, Text, encode_postback
+import yaml
+
+from bot.messages import Card, Carousel, Choice, Text, encode_postback
 from bot.texts import t
 from dialogs import framework as fw
 from dialogs.parsing import parse_count, parse_registration
@@ -19,6 +23,7 @@ from dialogs.registry import command, set_free_text_handler
 from . import unanswered
 from .loader import ALLOWED_PROGRAMS, AUDIENCES
 from .normalize import normalize_text
+from .query import side_of
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +217,33 @@ def ask_for_a_person(request) -> fw.Turn:
     return fw.Turn(request.ctx.remember(**{MEMORY_HANDOFF: True}), [Text(t("faq.handoff_prompt"))])
 
 
+# --- 「常見問題」: the top questions by topic -----------------------------------------------------------
+TOPICS_FILE = Path(__file__).resolve().parent / "topics.yaml"
+MAX_TOPIC_QUESTIONS = 4  # buttons that fit a card on a phone
+
+
+@functools.cache
+def faq_topics() -> dict[str, tuple[tuple[str, tuple[str, ...]], ...]]:
+    """topics.yaml: per side, (title, questions) cards."""
+    data = yaml.safe_load(TOPICS_FILE.read_text(encoding="utf-8")) or {}
+    return {side: tuple((str(topic["title"]), tuple(str(q) for q in topic.get("questions") or ())[:MAX_TOPIC_QUESTIONS])
+                        for topic in data.get(side) or ())
+            for side in AUDIENCES}
+
+
+@command("faq", "常見問題", "問問題", "faq", "有哪些問題", "常見問答", "qa", "q&a")
+def faq_intro(request) -> fw.Turn:
+    """Topic cards with their top questions as buttons (the asker's side), then 「直接打字問」."""
+    side = side_of(role_of(request.ctx))
+    topics = faq_topics().get(side) or faq_topics().get("owner") or ()
+    cards = tuple(Card(title=title, buttons=tuple(_question_choice(q) for q in questions))
+                  for title, questions in topics if questions)
+    replies: list = [Text(t("faq.topics_intro"))]
+    if cards:
+        replies.append(Carousel(cards=cards, alt_text=t("faq.topics_alt")))
+    return fw.Turn(request.ctx, replies)
+
+
 # --- commands --------------------------------------------------------------------------------------
 @command("faq_flow")
 def start_offered_flow(request) -> fw.Turn:
@@ -268,7 +300,9 @@ def staff_reply(request) -> fw.Turn:
         rows = unanswered.list_questions(request.session, limit=10)
         if not rows:
             return fw.Turn(ctx, [Text(t("faq.staff_reply_list_empty"))])
-        items = "\n".join(t("faq.staff_reply_item", id=r.id, question=r.question[:60]) for r in rows)
+        who = unanswered.askers(request.session, user_ids=[r.line_user_id for r in rows])
+        items = "\n".join(t("faq.staff_reply_item_who", id=r.id, question=r.question[:60],
+                             who=who.get(r.line_user_id or "") or t("faq.asker_unknown")) for r in rows)
         return fw.Turn(ctx, [Text(t("faq.staff_reply_list", items=items))])
     parsed = unanswered.parse_reply_argument(argument)
     if parsed is None or not parsed[1]:

@@ -56,7 +56,9 @@ def _list_json():
     status = request.args.get("status", "open")
     status = None if status == "all" else status
     with _runtime().database.session() as session:
-        rows = [unanswered.as_dict(r) for r in unanswered.list_questions(session, status=status)]
+        found = unanswered.list_questions(session, status=status)
+        who = unanswered.askers(session, user_ids=[r.line_user_id for r in found])
+        rows = [{**unanswered.as_dict(r), "asker": who.get(r.line_user_id or "")} for r in found]
     return jsonify({"questions": rows, "count": len(rows)})
 
 

@@ -88,6 +88,7 @@ def notify_staff(session: Session, *, row: UnansweredQuestion, now: datetime | N
     if not staff:
         return 0
     now = (now or utc_now()).replace(microsecond=0)
+    who = askers(session, user_ids=[row.line_user_id]).get(row.line_user_id or "") or t("faq.asker_unknown")
     last = None
     if row.line_user_id is not None:
         last = session.exec(select(sa.func.max(UnansweredQuestion.alert_at)).where(
@@ -105,7 +106,7 @@ def notify_staff(session: Session, *, row: UnansweredQuestion, now: datetime | N
         batch = list(session.exec(select(UnansweredQuestion).where(
             UnansweredQuestion.line_user_id == row.line_user_id, UnansweredQuestion.alert_at == due)
             .order_by(UnansweredQuestion.id)).all()) if row.line_user_id else [row]
-        replies = [Text(_alert_text(batch))]
+        replies = [Text(_alert_text(batch, who))]
         key = f"faq-alert:{row.line_user_id or 'api'}:{due.isoformat()}"
         if len(batch) == 1:
             enqueue_multicast(session, to=staff, replies=replies, idempotency_key=key,
@@ -120,15 +121,39 @@ def notify_staff(session: Session, *, row: UnansweredQuestion, now: datetime | N
         due = due + ALERT_WINDOW
 
 
-def _alert_text(rows: list[UnansweredQuestion]) -> str:
+def _alert_text(rows: list[UnansweredQuestion], who: str) -> str:
     def preview(question: str) -> str:
         return question if len(question) <= QUESTION_PREVIEW_CHARS else question[:QUESTION_PREVIEW_CHARS] + "…"
 
     if len(rows) == 1:
-        return t("faq.staff_new_question", id=rows[0].id, question=preview(rows[0].question))
+        return t("faq.staff_new_question", id=rows[0].id, question=preview(rows[0].question), who=who)
     shown = rows[-ALERT_MAX_LISTED:]
     items = "\n".join(t("faq.staff_reply_item", id=r.id, question=preview(r.question)) for r in shown)
-    return t("faq.staff_new_questions", count=len(rows), items=items, id=shown[-1].id)
+    return t("faq.staff_new_questions", count=len(rows), items=items, id=shown[-1].id, who=who)
+
+
+def askers(session: Session, *, user_ids) -> dict[str, str]:
+    """Who asked, as staff know them (issue 19: not a programme code): the company's name, else
+    the person's LINE display name (stored only with consent), else nothing."""
+    from bot.models import User
+    from companies.models import Company, CompanyMember
+
+    ids = sorted({uid for uid in user_ids if uid})
+    if not ids:
+        return {}
+    names: dict[str, str] = {}
+    for uid, name in session.exec(select(User.line_user_id, User.display_name)
+                                  .where(User.line_user_id.in_(ids))).all():
+        if name:
+            names[uid] = name
+    rows = session.exec(select(CompanyMember.line_user_id, Company.name)
+                        .join(Company, Company.id == CompanyMember.company_id)
+                        .where(CompanyMember.line_user_id.in_(ids))
+                        .order_by(Company.updated_at, Company.id)).all()
+    for uid, name in rows:  # the latest company wins
+        if name:
+            names[uid] = name
+    return names
 
 
 def list_questions(session: Session, *, status: str | None = STATUS_OPEN, limit: int = 200) -> list[UnansweredQuestion]:
