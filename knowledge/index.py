@@ -258,6 +258,9 @@ class Analysis:
     # SearchIndex.query_weight) and score at CONTEXT_TOKEN_WEIGHT.
     context_words: frozenset[str] = frozenset()
     context_tokens: list[str] = field(default_factory=list)
+    # Words of self-description clauses that state a fact the answer depends on (「請了十二個
+    # 阿姨」): the KB's words among them count fully, the others (阿姨) not at all.
+    fact_words: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -331,7 +334,8 @@ class SearchIndex:
         return model
 
     # ---- query side -------------------------------------------------------
-    def analyze(self, text: str, *, extra: str = "", core: str | None = None, context: str = "") -> Analysis:
+    def analyze(self, text: str, *, extra: str = "", core: str | None = None, context: str = "",
+                facts: str = "") -> Analysis:
         """``core``/``context``: the normalised question and self-description clauses of
         ``text`` (knowledge.query); without them the whole text is the question."""
         norm = normalize_text(text) if core is None else core
@@ -339,9 +343,17 @@ class SearchIndex:
         tokens = self.analyzer.tokens(norm)
         context_words: frozenset[str] = frozenset()
         context_tokens: list[str] = []
+        fact_words: frozenset[str] = frozenset()
+        if facts:
+            own = set(words)
+            fact_words = frozenset(w for w in self.analyzer.words(facts) if w not in own)
+            words = words + [w for w in self.analyzer.words(facts) if w in fact_words]
+            tokens = tokens + self.analyzer.tokens(facts)
+            norm = norm + facts
         if context:
             own = set(words)
             context_words = frozenset(w for w in self.analyzer.words(context) if w not in own)
+            fact_words = fact_words - context_words
             words = words + [w for w in self.analyzer.words(context) if w in context_words]
             context_tokens = self.analyzer.tokens(context)
             norm = norm + context
@@ -358,10 +370,10 @@ class SearchIndex:
                     if tok not in seen:
                         seen.add(tok)
                         expansion.append(tok)
-        fuzz_words = [w for w in words if w not in context_words]
+        fuzz_words = [w for w in words if w not in context_words and w not in fact_words]
         return Analysis(norm=norm, words=words, tokens=tokens, expansion=expansion,
                         fuzz_text=" ".join(fuzz_words), context_words=context_words,
-                        context_tokens=context_tokens)
+                        context_tokens=context_tokens, fact_words=fact_words)
 
     def _field_scores(self, tokens: list[str]) -> np.ndarray:
         if not tokens:
@@ -453,6 +465,8 @@ class SearchIndex:
     def query_weight(self, analysis: Analysis, word: str) -> float:
         """How much a query word counts: fully, or less when only the asker's self-description
         said it (CONTEXT_KNOWN_WEIGHT; nothing when the KB does not know it)."""
+        if word in analysis.fact_words:
+            return 1.0 if self.known(word) else 0.0
         if word not in analysis.context_words:
             return 1.0
         return CONTEXT_KNOWN_WEIGHT if self.known(word) else 0.0
@@ -547,7 +561,7 @@ class SearchIndex:
         total = unknown = 0.0
         program_words = self.vocab.all_program_words
         for word in self.content_words(analysis):
-            if word in program_words or word in analysis.context_words:
+            if word in program_words or word in analysis.context_words or word in analysis.fact_words:
                 continue  # self-description is not evidence of an off-topic question
             weight = self._word_weight(word)
             total += weight

@@ -37,6 +37,7 @@ _QUESTION_END = re.compile(r"[?？]")
 class Clause:
     norm: str
     context: bool   # a self-description, not part of the question
+    fact: bool = False  # a self-description stating a fact the answer depends on (headcount…)
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,11 @@ class Query:
 
     @property
     def context_norm(self) -> str:
-        return "".join(c.norm for c in self.clauses if c.context)
+        return "".join(c.norm for c in self.clauses if c.context and not c.fact)
+
+    @property
+    def facts_norm(self) -> str:
+        return "".join(c.norm for c in self.clauses if c.context and c.fact)
 
     @property
     def core_norm(self) -> str:
@@ -156,9 +161,9 @@ class Classifier:
                 continue
             is_context = (i not in asked and self.context_starts is not None
                           and bool(self.context_starts.match(norm))
-                          and not (self.question and self.question.search(norm))
-                          and not (self.facts and self.facts.search(norm)))
-            out.append(Clause(norm=norm, context=is_context))
+                          and not (self.question and self.question.search(norm)))
+            is_fact = is_context and bool(self.facts and self.facts.search(norm))
+            out.append(Clause(norm=norm, context=is_context, fact=is_fact))
         if out and all(c.context for c in out):
             # Nothing but self-description (「我開早餐店」): that is what the person said; keep it.
             out = [Clause(norm=c.norm, context=False) for c in out]

@@ -429,7 +429,8 @@ class KnowledgeBase:
         if not norm or not index.entries:
             return _Retrieval(reason="empty")
         query = query or self.classifier.classify(question)
-        split = {"core": query.core_norm, "context": query.context_norm} if query.context_norm else {}
+        split = ({"core": query.core_norm, "context": query.context_norm, "facts": query.facts_norm}
+                 if query.context_norm or query.facts_norm else {})
         analysis = index.analyze(question, **split)
         mention = self.detect_programs(norm)
         context_program = program_hint
