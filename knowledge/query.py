@@ -71,6 +71,7 @@ class Classifier:
     small_talk_any: re.Pattern
     decline: dict[str, re.Pattern]
     anchors: re.Pattern | None
+    domain: re.Pattern | None
     sides: dict[str, re.Pattern]
     context_starts: re.Pattern | None
     facts: re.Pattern | None
@@ -99,6 +100,7 @@ class Classifier:
             small_talk_any=alternation(every_unit, whole=True),
             decline={name: alternation(words) for name, words in (data.get("decline") or {}).items()},
             anchors=alternation(data.get("anchors")),
+            domain=alternation(data.get("domain")),
             sides={name: alternation((data.get("sides") or {}).get(name)) for name in SIDES
                    if (data.get("sides") or {}).get(name)},
             context_starts=alternation((data.get("context") or {}).get("starts")),

@@ -36,7 +36,7 @@ import numpy as np
 from bot.texts import t
 
 from . import calibration
-from .index import Analysis, Analyzer, Candidate, SearchIndex, build_index, default_analyzer
+from .index import Analysis, Analyzer, Candidate, SearchIndex, build_index, default_analyzer, is_interrogative
 from .loader import DEFAULT_ENTRIES_DIR, DEFAULT_SEEDS_DIR, Entry, KBReport, check_knowledge_base
 from .normalize import normalize_text
 from .query import Classifier, Query, default_classifier, side_of
@@ -52,6 +52,7 @@ EXPLICIT_GENERAL_WEIGHT = 0.85  # 'general' entries still apply to any programme
 OTHER_PROGRAM_WEIGHT = 0.6
 SUPERSEDED_WEIGHT = 0.2        # 110年 群聚 / old FAQ rules: only when named
 OTHER_SIDE_WEIGHT = 0.75       # entries written for another side than the asker's
+ELLIPTIC_ASKS = frozenset({"什麼", "哪裡", "哪", "多久", "誰"})  # stopwords that still ask for something
 OFF_TOPIC_UNKNOWN = 0.6        # share of the question's specific words unknown to the KB
 MAX_QUERY_CHARS = 300         # FAQ questions are short; a pasted page must not cost 100 ms
 FOLLOWUP_MAX_CHARS = 8         # 「那共融呢」「B類呢」「如果是A類」 are short
@@ -480,13 +481,20 @@ class KnowledgeBase:
                 other_score = calibration.confidence(other_features)
                 if other_score > score:
                     cands, features, score = others, other_features, other_score
-        if (not followup and index.topic_mass(analysis) < calibration.MIN_TOPIC_MASS
+        mass = index.topic_mass(analysis)
+        elliptic = (mass > 0 and features["cov_all"] >= 0.99
+                    and (any(is_interrogative(w) for w in analysis.words)
+                         or any(a in analysis.norm for a in ELLIPTIC_ASKS)))
+        if (not followup and mass < calibration.MIN_TOPIC_MASS and not elliptic
                 and features["fuzzy"] < calibration.NEAR_EXACT_FUZZY):
             # Only a programme/track name or a bare question word
             # (「共融呢」「B類」「今天幾號」) and no topic: too vague to answer;
             # offer the likely questions instead (suggest band).  A question
             # almost identical to a KB phrasing (「數位券是什麼」) is not vague,
-            # and a follow-up inherits the previous question's topic.
+            # and a follow-up inherits the previous question's topic.  Nor is a short
+            # question that asks for something (「幾號前要用」「要簽什麼」「輔導到幾月」) and
+            # whose every word the best entry covers: with the campaign as the default
+            # programme it has one answer.
             score = calibration.TOPICLESS_CAP
             features["topicless"] = 1.0
         return _Retrieval(candidates=cands, analysis=analysis, features=features,
@@ -565,7 +573,8 @@ class KnowledgeBase:
         message is declined politely rather than handed to staff as an unanswered question."""
         if found.programs or query.flows:
             return False
-        if self.classifier.anchors is not None and self.classifier.anchors.search(query.norm):
+        if any(pattern is not None and pattern.search(query.norm)
+               for pattern in (self.classifier.anchors, self.classifier.domain)):
             return False
         return found.features.get("unknown", 0.0) >= OFF_TOPIC_UNKNOWN
 
