@@ -54,7 +54,7 @@ SYNONYM_WEIGHT = 0.5      # an expanded term is weaker evidence than the user's 
 # Self-description (「我開美甲店 只有我跟妹妹兩個人」): a word the KB knows still says something
 # (員工, 稅籍, 中企處) but less than the question's own words; a word it does not know (美甲,
 # 妹妹) says nothing about which entry answers and must not make the question look off-topic.
-CONTEXT_KNOWN_WEIGHT = 0.6
+CONTEXT_KNOWN_WEIGHT = 0.3
 CONTEXT_TOKEN_WEIGHT = 0.4
 UNKNOWN_IN_COVERAGE = 0.5
 RERANK_K = 12             # candidates passed to the fuzzy rerank
@@ -66,6 +66,7 @@ COVERAGE_WEIGHT = 0.25
 COVERAGE_RERANK_MIN = 0.5
 KB_IDF_SPECIFIC = 3.0     # idf of a word in ~5% of entries: fully specific
 INTERROGATIVE_WEIGHT = 2.0  # 幾份 / 哪幾家 / 多少錢
+UNIT_ASK_WEIGHT = 4.0       # 幾分鐘 / 幾分 / 幾小時 unanswered by an entry: the question's point
 GENERAL_BASE_IDF = 7.5    # log(total/freq) of very common words (比較, 今年, 辦法 ~ 8-9)
 GENERAL_UNSEEN_IDF = 14.0  # words jieba's dictionary lacks (often HMM-glued fragments)
 
@@ -497,7 +498,8 @@ class SearchIndex:
                 # name neither helps nor hurts topic coverage.
                 continue
             weight = self._word_weight(word) * self.query_weight(analysis, word)
-            if not weight or (UNKNOWN_IN_COVERAGE < 1.0 and not self.known(word)):
+            asks = is_interrogative(word)
+            if not weight or (UNKNOWN_IN_COVERAGE < 1.0 and not asks and not self.known(word)):
                 # A word the whole KB never says (「從來」「有空」「太貴」) is already counted once,
                 # by unknown_share; counting it again as a miss of every entry punished
                 # colloquial owners' questions three times over.
@@ -506,8 +508,15 @@ class SearchIndex:
                     continue
             total += weight
             forms = (word, *self.vocab.synonyms_of(word))
+            if asks and _ASKED_UNIT.search(word) and not re.search(
+                    r"\d(?:\.\d+)?" + _ASKED_UNIT.search(word).group(1), doc.all_norm):
+                # 「幾分鐘」「幾個小時」「幾分」 ask for a measure in that unit: an entry that never
+                # states one does not answer it, however well it covers the topic.
+                total += weight * (UNIT_ASK_WEIGHT - 1)
+                worst_miss = max(worst_miss, UNIT_ASK_WEIGHT * weight / 10.0)
+                continue
             if any(f in doc.q_norm for f in forms) or (
-                    is_interrogative(word) and self.vocab.intents_of(word) & doc.intents):
+                    asks and self.vocab.intents_of(word) & doc.intents):
                 cov_q += weight
                 cov_all += weight
                 continue
@@ -587,6 +596,11 @@ def _answer_intents(answer_norm: str) -> frozenset[str]:
     if _ANSWER_WHEN.search(answer_norm):
         out.add("when")
     return frozenset(out)
+
+
+# Units a 「幾…」 question may ask for that the documents state with a number (10分鐘, 2小時);
+# not 幾分: 「佔幾分」 asks for a weight the documents give in %.
+_ASKED_UNIT = re.compile(r"^(?:幾|多少)(?:個)?(分鐘|小時|公里|坪|歲|秒)$")
 
 
 def is_interrogative(word: str) -> bool:
