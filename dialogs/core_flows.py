@@ -39,11 +39,6 @@ def show_help(request) -> fw.Turn:
     return fw.Turn(request.ctx, [Text(t("core.welcome", name=""))], show_menu=True)
 
 
-@command("faq", "常見問題", "問問題", "faq")
-def faq_intro(request) -> fw.Turn:
-    return fw.Turn(request.ctx, [Text(t("core.faq_intro"))])
-
-
 @command("resume", "繼續", "繼續上次", "接著做")
 def resume_paused(request) -> fw.Turn:
     ctx = request.ctx
@@ -80,7 +75,8 @@ def _finish_consent(request) -> fw.Turn:
     ctx = request.ctx
     agreed = ctx.data.get("agree")
     next_flow = ctx.memory.get("after_consent")
-    ctx = ctx.cleared().forget("after_consent")
+    prefill = ctx.memory.get("after_consent_prefill") or None
+    ctx = ctx.cleared().forget("after_consent", "after_consent_prefill")
     if not agreed:
         audit(request.session, actor=ctx.user_id, action="consent_declined", version=CONSENT_VERSION)
         return fw.Turn(ctx, [Text(t("core.consent_declined"))], show_menu=True)
@@ -94,7 +90,7 @@ def _finish_consent(request) -> fw.Turn:
     request.after_commit.append(functools.partial(store_display_name, request.services, ctx.user_id))
     ctx = ctx.evolve(consented=True)
     if next_flow:
-        return fw.Turn(ctx, [Text(t("core.consent_thanks"))], start_flow=next_flow)
+        return fw.Turn(ctx, [Text(t("core.consent_thanks"))], start_flow=next_flow, prefill=prefill)
     return fw.Turn(ctx, [Text(t("core.consent_thanks"))], show_menu=True)
 
 

@@ -189,6 +189,7 @@ class Turn:
     faq: str | None = None  # answer this text with the FAQ, then show ``replies`` (the re-ask)
     show_menu: bool = False
     start_flow: str | None = None  # hand the conversation to another flow
+    prefill: dict | None = None  # answers already given for ``start_flow`` (e.g. 「三個人」 said to the FAQ)
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,9 @@ The entry format is described in notes/kb_format.md.  Validation rules:
   (the PDF extraction scatters spaces through the text);
 * no two entries answer the same question: the normalised canonical question or
   any alternative may not be shared by two entries (the rule "merge instead");
-* ``audience`` (optional): who the answer is written for, a list of
-  :data:`AUDIENCES` (absent = everyone); ``counterpart`` (optional): the id of
-  the entry answering the same topic for the other side (an owner's entry and
-  the proposing unit's), which must exist.
+* ``audience`` (optional): a list of :data:`AUDIENCES` (absent = everyone);
+* ``counterpart`` (optional): the id of another existing entry answering the same
+  topic for the other side (not the entry itself).
 
 Errors make the KB unusable for a strict (re)load; warnings are advisory.
 """
@@ -36,7 +35,7 @@ from .normalize import normalize_text
 
 ALLOWED_PROGRAMS: tuple[str, ...] = ("gonghao-2023", "cluster-2022", "cluster-2021", "voucher", "general")
 REQUIRED_FIELDS: tuple[str, ...] = ("id", "program", "question", "answer", "source")
-# The documents speak to the proposing unit; a shop owner and an advisor need their own answers.
+# Who an answer is written for: a shop owner, the proposing unit (提案單位, staff), an advisor.
 AUDIENCES: tuple[str, ...] = ("owner", "unit", "advisor")
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SEED_NUMBER_PATTERN = re.compile(r"^\d{3}$")
@@ -64,9 +63,12 @@ class Entry:
     tags: tuple[str, ...] = ()
     related: tuple[str, ...] = ()
     reviewed: str | None = None
+    file: str = ""
     audience: tuple[str, ...] = ()   # empty: written for everyone
     counterpart: str | None = None
-    file: str = ""
+
+    def for_side(self, side: str) -> bool:
+        return not self.audience or side in self.audience
 
 
 @dataclass
@@ -148,16 +150,22 @@ def _parse_entry(raw: Any, where: str, errors: list[str]) -> Entry | None:
     alternatives = _as_str_list(raw.get("alternatives"))
     tags = _as_str_list(raw.get("tags"))
     related = _as_str_list(raw.get("related"))
-    audience = _as_str_list(raw.get("audience"))
-    for name, value in (("alternatives", alternatives), ("tags", tags), ("related", related),
-                        ("audience", audience)):
+    for name, value in (("alternatives", alternatives), ("tags", tags), ("related", related)):
         if value is None:
             errors.append(f"{label}: '{name}' must be a list of strings")
-    if alternatives is None or tags is None or related is None or audience is None:
+    if alternatives is None or tags is None or related is None:
+        return None
+    audience = _as_str_list(raw.get("audience"))
+    if audience is None:
+        errors.append(f"{label}: 'audience' must be a list of {', '.join(AUDIENCES)}")
+        return None
+    unknown = [a for a in audience if a not in AUDIENCES]
+    if unknown:
+        errors.append(f"{label}: audience {', '.join(unknown)} not in {', '.join(AUDIENCES)}")
         return None
     counterpart = raw.get("counterpart")
     if counterpart is not None and not isinstance(counterpart, str):
-        errors.append(f"{label}: 'counterpart' must be one entry id")
+        errors.append(f"{label}: 'counterpart' must be an entry id")
         return None
     reviewed = raw.get("reviewed")
     return Entry(
@@ -170,9 +178,9 @@ def _parse_entry(raw: Any, where: str, errors: list[str]) -> Entry | None:
         tags=tuple(t.strip() for t in tags if t.strip()),
         related=tuple(r.strip() for r in related if r.strip()),
         reviewed=None if reviewed is None else str(reviewed),
-        audience=tuple(a.strip() for a in audience if a.strip()),
-        counterpart=counterpart.strip() if counterpart and counterpart.strip() else None,
         file=where,
+        audience=tuple(dict.fromkeys(audience)),
+        counterpart=(counterpart or "").strip() or None,
     )
 
 
@@ -194,9 +202,6 @@ def _validate_entry(entry: Entry, seeds: SeedLibrary, errors: list[str], warning
             errors.append(f"{label}: source seed {number} does not exist")
         elif not seeds.contains(number, last):
             errors.append(f"{label}: source '{entry.source}': '{last}' not found in seed {number}")
-    unknown = [a for a in entry.audience if a not in AUDIENCES]
-    if unknown:
-        errors.append(f"{label}: audience {', '.join(unknown)} not in {', '.join(AUDIENCES)}")
     if len(entry.answer) > ANSWER_HARD_LIMIT:
         warnings.append(f"{label}: answer is {len(entry.answer)} chars (max {ANSWER_HARD_LIMIT})")
     if not 3 <= len(entry.alternatives) <= 8:
@@ -284,9 +289,11 @@ def check_knowledge_base(*, entries_dir: str | Path, seeds_dir: str | Path | Non
                 question_owner[key] = entry.id
 
     for entry in entries:
-        if entry.counterpart is not None and (entry.counterpart not in seen_ids or entry.counterpart == entry.id):
-            report.errors.append(f"{entry.file} [{entry.id}]: counterpart '{entry.counterpart}' is not another entry's id")
-            report.invalid_ids.add(entry.id)
+        if entry.counterpart and (entry.counterpart == entry.id or entry.counterpart not in seen_ids):
+            # An error (kb check fails, a strict reload refuses) but the entry itself still serves:
+            # the engine ignores a counterpart it cannot find.
+            report.errors.append(f"{entry.file} [{entry.id}]: counterpart '{entry.counterpart}' "
+                                 f"must be the id of another entry")
         for rel in entry.related:
             if rel not in seen_ids:
                 report.warnings.append(f"{entry.file} [{entry.id}]: related id '{rel}' does not exist")

@@ -409,9 +409,10 @@ def unanswered():
         summary = metrics.unanswered_summary(db)
         rows = faq_unanswered.list_questions(db, status="open", limit=100)
         answered = metrics.latest_answered(db, limit=10)
+        askers = faq_unanswered.askers(db, user_ids=[r.line_user_id for r in rows + answered])
     # Reached through knowledge.routes' endpoint too, where this blueprint's context processor
     # does not run: pass the page globals explicitly.
-    return render_template("staff/unanswered.html", summary=summary, rows=rows, answered=answered,
+    return render_template("staff/unanswered.html", summary=summary, rows=rows, answered=answered, askers=askers,
                            done=request.args.get("done"), error=request.args.get("error"), **_globals())
 
 
