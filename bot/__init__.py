@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 # Domains that plug into the app through their package's ``init_app(app)`` (blueprints, CLI
 # commands, service providers). Listed once here; a domain not yet present is skipped.
-DOMAINS = ("eligibility", "knowledge", "letters", "visits", "broadcasts", "scheduler", "staff", "privacy")
+DOMAINS = ("eligibility", "knowledge", "letters", "visits", "broadcasts", "scheduler", "staff", "privacy", "adoption",
+           "replacements", "checkpoints")
 
 
 @dataclass
