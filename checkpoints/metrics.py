@@ -34,6 +34,8 @@ PROVIDER_MODULES = (
     "visits.checkpoint",
     "adoption.checkpoint",
     "replacements.checkpoint",
+    "activities.checkpoint",
+    "assessments.checkpoint",
 )
 
 

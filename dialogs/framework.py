@@ -44,6 +44,8 @@ class FlowId(StrEnum):
     INVITE = "invite"
     PRIVACY = "privacy"
     STAFF_ANSWER = "staff_answer"
+    ACTIVITY_CREATE = "activity_create"
+    ACTIVITY_NAME = "activity_name"
 
 
 class Nav(StrEnum):

@@ -27,6 +27,8 @@ FLOW_MODULES = (
     "scheduler.flows",
     "privacy.flows",
     "staff.flows",
+    "activities.flows",
+    "assessments.flows",
 )
 
 

@@ -140,13 +140,15 @@ def schedule_visit_reminders(session: Session, *, visit: Visit, schedule: Progra
 
 def schedule_reminder(session: Session, *, key: str, to: str, due_at: datetime, text: str,
                       schedule: ProgramSchedule, expires_at: datetime | None = None,
-                      audience: list[str] | None = None, quick_replies: list[str] | None = None) -> Reminder | None:
+                      audience: list[str] | None = None,
+                      quick_replies: list[str | dict] | None = None) -> Reminder | None:
     """A one-off personal reminder any domain may schedule (e.g. "your letter is due").
 
     ``key`` names the reason and occurrence (a repeated key is a no-op). ``audience`` (rule
     names from scheduler.audiences) is re-checked when it is due: if the person no longer
     matches, nothing is sent. Quiet hours move ``due_at`` to the morning. Identical texts due in
-    the same tick go out as one multicast."""
+    the same tick go out as one multicast. A quick reply is a label the person then "says", or
+    ``{"label", "data"}``: a postback (a command button bound to what it is about)."""
     key = f"personal:{key}:{to}"
     if session.exec(select(Reminder.id).where(Reminder.key == key)).first() is not None:
         return None
@@ -162,6 +164,18 @@ def cancel_visit_reminders(session: Session, *, visit_id: int, reason: str = "vi
     result = session.execute(sa.update(Reminder).where(Reminder.visit_id == visit_id, Reminder.status == "pending")
                              .values(status="cancelled", outcome=reason, processed_at=utc_now()))
     return result.rowcount or 0
+
+
+# Other domains plan their own rows each tick, from data that changes over time (e.g. a test
+# link for each company that signed since): ``planner(session, *, schedules, now) -> rows planned``,
+# run in the tick's planning transaction. Registered by the domain (``register_planner``).
+PLANNERS: list = []
+
+
+def register_planner(planner):
+    if planner not in PLANNERS:
+        PLANNERS.append(planner)
+    return planner
 
 
 # --- the tick --------------------------------------------------------------------------------
@@ -269,7 +283,9 @@ class Materialiser:
                 if concerned is not None and row.recipient not in concerned:
                     self.skip(row, "no longer concerned")
                     continue
-                buttons = tuple(Choice(label) for label in row.payload.get("quick_replies") or ())
+                buttons = tuple(Choice(item) if isinstance(item, str) else
+                                Choice(item["label"], data=item["data"], display=item["label"])
+                                for item in row.payload.get("quick_replies") or ())
                 self.pushes.append((row.recipient, [Text(row.payload.get("text", ""), buttons)], f"rem:{row.key}"))
                 self.done(row, "push")
 
@@ -495,6 +511,7 @@ def run_tick(*, database, deliverer: BatchDeliverer | None, schedules: dict[str,
     report = TickReport(now=now.isoformat())
     with database.write_session() as session:
         report.planned = plan_milestones(session, schedules=schedules, now=now)
+        report.planned += sum(planner(session, schedules=schedules, now=now) for planner in PLANNERS)
     if default.quiet.contains(now):
         # Quiet hours (21:00–08:00 Taipei by default): nothing is materialised; due rows wait
         # and are re-checked in the morning.
