@@ -92,6 +92,9 @@ class ProgramSchedule:
     visits: VisitReminderSettings = field(default_factory=VisitReminderSettings)
     min_total: int = 3  # visit rule (programs.yaml visit_rules, read by visits.service)
     min_onsite: int = 1
+    # The programme's campaign settings as written (domains' planners read their own part, e.g.
+    # capability_tests). Not part of equality: a schedule is compared by its reminders.
+    campaign: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def milestone(self, code: str) -> Milestone | None:
         return next((m for m in self.milestones if m.code == code), None)
@@ -138,7 +141,7 @@ def _program(program_id: str, data: dict) -> ProgramSchedule:
             evening_before=_clock(visit_data.get("evening_before", "20:00")),
             hours_before=float(visit_data.get("hours_before", 1)),
             log_prompt_after_minutes=int(visit_data.get("log_prompt_after_minutes", 120))),
-        min_total=rules.min_total, min_onsite=rules.min_onsite)
+        min_total=rules.min_total, min_onsite=rules.min_onsite, campaign=dict(data.get("campaign") or {}))
 
 
 @lru_cache(maxsize=8)
