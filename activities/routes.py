@@ -131,6 +131,7 @@ def detail(activity_id: int):
         options = broadcasts.audience_options(db)
         invitations = [(b, broadcasts.delivery_report(db, broadcast_id=b))
                        for b in activity.invitations or []]
+        db.expunge(activity)  # read_session rolls back at its end, which would expire it
     settings = activity_settings(config, activity.program_id)
     opens, closes = settings.checkin_window(activity.starts_at)
     link = service.checkin_link(activity, config.get("LINE_BASIC_ID"))
@@ -242,6 +243,7 @@ def _signed_activity(db, activity_id: int) -> Activity:
     activity = db.get(Activity, activity_id)
     if activity is None or not links.signature_ok(current_app.config, activity, request.args.get("s")):
         abort(404)  # a wrong signature looks like no activity at all
+    db.expunge(activity)  # read_session rolls back at its end, which would expire it
     return activity
 
 
