@@ -52,7 +52,7 @@ def _plan_test(session: Session, schedule: ProgramSchedule, test: CapabilityTest
     program_id = schedule.program_id
     prefix = f"assess:{program_id}:{test.id}:"
     # One read of what was planned before, instead of one per owner (this runs every tick).
-    existing = dict(session.exec(select(Reminder.key, Reminder.created_at)
+    existing = dict(session.exec(select(Reminder.key, Reminder.due_at)
                                  .where(Reminder.key.like(f"personal:{prefix}%"))).all())
     pending = service.pending_owners(session, program_id=program_id, test=test.id)
     rule = f"owners_{test.id}_pending"
@@ -79,9 +79,9 @@ def _plan_test(session: Session, schedule: ProgramSchedule, test: CapabilityTest
     days = max(0, (to_taipei(test.due).date() - to_taipei(now).date()).days)
     by_advisor: dict[str, list[str]] = defaultdict(list)
     for company_id, name, owner, advisor in pending:
-        sent = existing.get(f"personal:{prefix}link:{company_id}:{owner}")
-        if sent is None or sent >= moment:
-            continue  # the link itself has only just gone out: no chase on top of it
+        link_due = existing.get(f"personal:{prefix}link:{company_id}:{owner}")
+        if link_due is None or link_due >= moment:
+            continue  # the link itself goes out only now: no chase on top of it
         plan_one(f"{prefix}chase{offset}:{company_id}", owner, t("assessments.chase", days=days, **values),
                  audience=audience, quick_replies=buttons(test.id))
         if advisor and name not in by_advisor[advisor]:
