@@ -19,8 +19,8 @@ from scheduler.scheduled import tick
 from tests.conftest import joined
 from tests.test_activities import ADVISOR, person, signed_company, uid
 
-# programs.yaml capability_tests.pretest: opens 112/05/02 10:00, due 112/05/31 17:00, chase 14d/7d/2d.
-OPENS = datetime(2023, 5, 2, 10, 0, tzinfo=TAIPEI)
+# programs.yaml capability_tests.pretest: opens 112/06/01 10:00, due 112/06/20 17:00, chase 7d/2d.
+OPENS = datetime(2023, 6, 1, 10, 0, tzinfo=TAIPEI)
 TAX_IDS = ("10000004", "10000009", "10000010", "10000015")
 
 
@@ -61,7 +61,7 @@ def test_links_answers_import_chases_and_checkpoint_figures(app, chat, fake_line
     assert "已記錄「店1」完成數位能力評量前測" in joined(owner.send("postback", data=encode_postback(c="assess_done", arg="pretest")))
     assert "已經在" in joined(owner.say("已完成前測"))
     later = joined(chat.as_user(uid(2)).send("postback", data=encode_postback(c="assess_later", arg="pretest")))
-    # (The chat runs on today's clock, past this demo campaign's 112/05/31: the owner is told so.)
+    # (The chat runs on today's clock, past this demo campaign's 112/06/20: the owner is told so.)
     assert "期限已經過了" in later and "https://example.org/gonghao-2023/pretest" in later
     assert "找不到您登記為負責人的公司" in joined(chat.as_user(uid(9)).say("已完成前測"))
     # Company 4 signs later: its owner gets the link on the next tick.
@@ -71,8 +71,8 @@ def test_links_answers_import_chases_and_checkpoint_figures(app, chat, fake_line
     assert len(_texts(fake_line, uid(4), "數位能力評量前測")) == 1
     # The programme office's list: company 3, plus an unknown 統編, a bad one, a repeat, company 1 again.
     sheet = tmp_path / "pretest.csv"
-    sheet.write_text("統一編號,企業名稱,完成日期\n10000010,店3,112/05/10\n10000026,別家,112/05/10\n"
-                     "1234,錯的,112/05/10\n10000010,店3,112/05/11\n10000004,店1,112/05/12\n", encoding="utf-8-sig")
+    sheet.write_text("統一編號,企業名稱,完成日期\n10000010,店3,112/06/05\n10000026,別家,112/06/05\n"
+                     "1234,錯的,112/06/05\n10000010,店3,112/06/06\n10000004,店1,112/06/07\n", encoding="utf-8-sig")
     result = app.test_cli_runner().invoke(args=["assessments", "import", str(sheet), "--test", "pretest", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
@@ -82,9 +82,9 @@ def test_links_answers_import_chases_and_checkpoint_figures(app, chat, fake_line
     with app.extensions["bot"].database.session() as session:
         done = {(r.company_id, r.source): r.completed_at for r in session.exec(select(Completion)).all()}
     assert set(done) == {(ids[1], "owner"), (ids[3], "import")}
-    assert done[(ids[3], "import")].astimezone(TAIPEI).date().isoformat() == "2023-05-10"
-    # Chase at 7 days before (09:00 on 05/24): only owners still missing, once; their advisor gets the list.
-    chase_at = datetime(2023, 5, 24, 9, 5, tzinfo=TAIPEI)
+    assert done[(ids[3], "import")].astimezone(TAIPEI).date().isoformat() == "2023-06-05"
+    # Chase at 7 days before (09:00 on 06/13): only owners still missing, once; their advisor gets the list.
+    chase_at = datetime(2023, 6, 13, 9, 5, tzinfo=TAIPEI)
     for _ in range(2):
         tick(app, now=chase_at)
     assert len(_texts(fake_line, uid(2), "還沒收到您的完成回覆")) == 1 and "剩 7 天" in _texts(
@@ -104,7 +104,7 @@ def test_links_answers_import_chases_and_checkpoint_figures(app, chat, fake_line
 
 def test_a_link_held_by_quiet_hours_is_not_sent_to_someone_done_meanwhile(app, chat, fake_line):
     _campaign(app)
-    night = datetime(2023, 5, 3, 22, 0, tzinfo=TAIPEI)
+    night = datetime(2023, 6, 3, 22, 0, tzinfo=TAIPEI)
     tick(app, now=night)  # planned, held until 08:00
     assert _texts(fake_line, uid(1), "數位能力評量前測") == []
     with app.extensions["bot"].database.session() as session:
