@@ -376,3 +376,49 @@ def test_checkpoint_figures_for_a_seeded_campaign(app):
     summary_rows = list(book.worksheets[0].iter_rows(values_only=True))
     assert [row[5] for row in summary_rows[1:]] == [3, 1, 0, 2]
     assert book.worksheets[1].max_row == 4 and len(companies) == 3  # held[0]: header + 3 people
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not __import__("pathlib").Path("/usr/bin/chromium").exists(), reason="needs /usr/bin/chromium")
+def test_dashboard_activity_in_headless_chromium_on_a_phone(app, chat, live_server, fake_line):
+    """Create on the phone, invite a segment, someone registers in LINE, staff sign them in."""
+    from playwright.sync_api import sync_playwright
+
+    from staff import service as staff_service
+
+    _population(app)
+    with app.extensions["bot"].database.session() as session:
+        token = staff_service.create_login_token(session, line_user_id=STAFF)
+    start = (datetime.now(TAIPEI) + timedelta(days=2)).replace(hour=14, minute=0, second=0, microsecond=0)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                             args=["--no-sandbox", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+        page.goto(f"{live_server.url}/staff/login/{token}")
+        page.click("#login-button")
+        page.click("nav >> text=活動")
+        page.check("input[name=kind][value=showcase]")
+        page.fill("input[name=title]", "成果展示交流會")
+        page.fill("input[name=starts_at]", start.strftime("%Y-%m-%dT%H:%M"))
+        page.fill("input[name=place]", "臺北市商業處 1F")
+        page.fill("input[name=capacity]", "40")
+        page.click("#create-button")
+        page.wait_for_selector("#code")
+        code = page.inner_text("#code").strip()
+        assert len(code) == 4 and code.isdigit()
+        page.check("input[name=audience_kind][value=letter]")
+        page.select_option("select[name=value_letter]", "signed")
+        page.click("#invite-button")
+        page.wait_for_selector("#flash")
+        assert "邀請已排入發送" in page.inner_text("#flash")
+        assert eventually(lambda: any("成果展示交流會" in t for t in fake_line.texts_for(uid(2))))
+        with app.extensions["bot"].database.session() as session:
+            activity_id = session.exec(select(Activity.id)).one()
+        _join(chat, uid(2), activity_id)
+        page.reload()
+        assert page.inner_text("#registered") == "1"
+        page.click("#sheet button")  # 代為簽到: late, or no phone at hand
+        page.wait_for_selector("#sheet tr.done")
+        assert page.inner_text("#checked-in") == "1" and "工作人員" in page.inner_text("#sheet")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        browser.close()
