@@ -23,3 +23,10 @@ def init_app(app) -> None:
             if os.environ.get(name) and name not in app.config:
                 app.config[name] = os.environ[name]
     app.config.setdefault("LINE_BASIC_ID", None)
+    from privacy.registry import register_personal_data
+
+    # The sign-in sheet is programme evidence (002 附件一: 簽到表): on erasure the row stays,
+    # counted, with the person's id pseudonymised and the name they gave removed.
+    register_personal_data("activity_registrations", user_columns=("line_user_id",),
+                           erase_columns=("attendee_name",), related_by_company=True)
+    register_personal_data("activities", user_columns=("created_by",), owner_columns=())

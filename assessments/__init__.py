@@ -10,4 +10,9 @@ def init_app(app) -> None:
     from scheduler.service import register_planner
 
     register_planner(scheduled.plan)
+    from privacy.registry import register_personal_data
+
+    # A company's record (002 捌 四 (七)); who recorded it is a LINE id, pseudonymised on erasure.
+    register_personal_data("capability_test_completions", user_columns=("recorded_by",), owner_columns=(),
+                           related_by_company=True)
     init_cli(app)
