@@ -190,10 +190,14 @@ def _ask_photos(ctx: fw.Context):
 
 
 def _photo_quick_replies(ctx: fw.Context) -> tuple:
+    # After a visit the advisor may record that the company started using a tool (adoption/).
+    from adoption.flows import visit_card_choice
+
+    adoption = (visit_card_choice(ctx.data["_company_id"]),) if ctx.data.get("_company_id") else ()
     return (ctx.choice(t("visits.photo_done_button"), "done", step="photos"),
             ctx.choice(t("visits.button_edit"), "edit", step="photos"),
             ctx.choice(t("visits.button_delete"), "delete", step="photos"),
-            Choice(label="📷", kind="camera"), Choice(label="🖼", kind="cameraRoll"))
+            *adoption, Choice(label="📷", kind="camera"), Choice(label="🖼", kind="cameraRoll"))
 
 
 def _parse_photos(ctx: fw.Context, user_input: fw.UserInput):
@@ -310,7 +314,7 @@ def _finish(request) -> fw.Turn:
                        [visit_card(visit, name, title=t("visits.updated_title"))])
     visit = service.record_visit(session, advisor=ctx.user_id, **fields)
     saved = ctx.evolve(data={"_saved_id": visit.id, "_companies": ctx.data.get("_companies", []),
-                             "_date": ctx.data["date"], "_company_name": name},
+                             "_date": ctx.data["date"], "_company_name": name, "_company_id": visit.company_id},
                        history=(), step="photos").forget("visit_prefill")
     return fw.Turn(saved, [visit_card(visit, name, title=t("visits.saved_title")),
                            Text(t("visits.photo_prompt"), _photo_quick_replies(saved))])
