@@ -1,4 +1,4 @@
-"""Reminder settings read from the programmes file (milestones, offsets, quiet hours, visit rules).
+"""Reminder settings read from the programmes file (milestones, offsets, quiet hours, visit reminders).
 
 Dates and times in the file are Asia/Taipei, with ROC years as seed 002 prints them
 ("112/03/16 17:00"). Nothing about the programme calendar is hard-coded here.
@@ -15,7 +15,6 @@ import yaml
 
 from bot.timeutil import TAIPEI
 from dialogs.parsing import ROC_OFFSET
-from visits.service import parse_visit_rules
 
 _OFFSET = re.compile(r"^(\d+)([dh])$")
 _ROC_DATETIME = re.compile(r"^(\d{2,4})/(\d{1,2})/(\d{1,2})(?:\s+(\d{1,2}):(\d{2}))?$")
@@ -93,8 +92,6 @@ class ProgramSchedule:
     days_before_time: time = time(9, 0)
     morning_time: time = time(8, 30)
     visits: VisitReminderSettings = field(default_factory=VisitReminderSettings)
-    min_total: int = 3  # visit rule (programs.yaml visit_rules, read by visits.service)
-    min_onsite: int = 1
     raw: dict = field(default_factory=dict, compare=False, hash=False)  # the programme's whole entry, for handlers
 
     def milestone(self, code: str) -> Milestone | None:
@@ -165,7 +162,6 @@ def _program(program_id: str, data: dict) -> ProgramSchedule:
                 options={k: v for k, v in item.items() if k not in _MILESTONE_KEYS}))
     times = data.get("reminder_times") or {}
     visit_data = data.get("visit_reminders") or {}
-    rules = parse_visit_rules(data.get("visit_rules"))
     return ProgramSchedule(
         program_id=program_id, name=str(data.get("name", program_id)), quiet=quiet,
         milestones=tuple(milestones),
@@ -175,7 +171,7 @@ def _program(program_id: str, data: dict) -> ProgramSchedule:
             evening_before=_clock(visit_data.get("evening_before", "20:00")),
             hours_before=float(visit_data.get("hours_before", 1)),
             log_prompt_after_minutes=int(visit_data.get("log_prompt_after_minutes", 120))),
-        min_total=rules.min_total, min_onsite=rules.min_onsite, raw=data)
+        raw=data)
 
 
 @lru_cache(maxsize=8)
