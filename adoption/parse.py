@@ -97,4 +97,6 @@ def parse_adoption_message(text: str, *, today: date, companies: list[vp.Company
     result.company_ids = named.company_ids
     result.company_text = named.company_text
     result.other_text = named.topics.strip()
+    if not result.company_ids and not result.company_text and result.other_text:
+        result.company_text = result.other_text.split()[0]  # no company found: the words left named one
     return result
