@@ -23,9 +23,7 @@ from dialogs import framework as fw
 from dialogs import registry
 from dialogs.parsing import parse_count
 from visits import parse as vp
-
-MAX_CHOICES = 11  # + 上一步/取消 within LINE's 13 quick replies
-
+from visits.company_step import MAX_CHOICES, company_refs, company_step
 
 def _today(ctx: fw.Context) -> date:
     return to_taipei(ctx.now).date()
@@ -74,50 +72,12 @@ def _period(ctx: fw.Context) -> tuple[date, date] | None:
     return (date.fromisoformat(period[0]), date.fromisoformat(period[1])) if period else None
 
 
-def _refs(ctx: fw.Context) -> list[vp.CompanyRef]:
-    return [vp.CompanyRef(c["id"], c["name"], c.get("tax_id")) for c in ctx.data.get("_companies", [])]
-
-
 def _tool_names(ctx: fw.Context, tool_ids) -> str:
     names = {tool.id: tool.name for tool in _tools(ctx)}
     return "、".join(names.get(tool_id, tool_id) for tool_id in tool_ids or ())
 
 
 # --- steps -------------------------------------------------------------------------------------
-
-def _ask_company(ctx: fw.Context):
-    candidates = ctx.data.get("_candidates") or []
-    companies = ctx.data.get("_companies", [])
-    shown = [c for c in companies if c["id"] in candidates] if candidates else companies
-    text = t("adoption.ask_company_among") if candidates else t("adoption.ask_company")
-    if len(shown) > MAX_CHOICES:
-        text += "\n" + t("adoption.company_more", shown=MAX_CHOICES)
-    return [Text(text, (*(ctx.choice(c["name"], str(c["id"])) for c in shown[:MAX_CHOICES]),
-                        Choice(t("core.nav_cancel"))))]
-
-
-def _parse_company(ctx: fw.Context, user_input: fw.UserInput):
-    answer = user_input.answer_text.strip()
-    ids = {c["id"] for c in ctx.data.get("_companies", [])}
-    if user_input.kind == "postback" and answer.isdigit() and int(answer) in ids:
-        return int(answer)
-    found = vp.match_companies(answer, _refs(ctx))
-    if len(found) == 1:
-        return found[0]
-    if found:
-        return {"ambiguous": found}
-    tax = vp.TAX_ID.search(answer)
-    if tax:
-        raise fw.Invalid(t("adoption.company_not_yours", tax_id=tax.group(1)), looks_like_question=False)
-    raise fw.Invalid(t("adoption.company_not_found", text=answer[:20]))
-
-
-def _store_company(ctx: fw.Context, value):
-    data = {k: v for k, v in ctx.data.items() if k != "_candidates"}
-    if isinstance(value, dict):
-        return ctx.evolve(data={**data, "_candidates": value["ambiguous"]})
-    return ctx.evolve(data={**data, "company": value}, history=(*ctx.history, "company"))
-
 
 def _ask_tools(ctx: fw.Context):
     return [Text(t("adoption.ask_tools"), (*(ctx.choice(tool.name, tool.id) for tool in _tools(ctx)[:MAX_CHOICES]),
@@ -169,8 +129,7 @@ def _parse_day(ctx: fw.Context, user_input: fw.UserInput) -> str:
 
 
 STEPS = (
-    fw.Step("company", t("adoption.label_company"), _ask_company, _parse_company, store=_store_company,
-            display=lambda ctx, v: (_company(ctx, v) or {}).get("name", "—")),
+    company_step("adoption", t("adoption.label_company")),
     fw.Step("tools", t("adoption.label_tools"), _ask_tools, _parse_tools, display=lambda ctx, v: _tool_names(ctx, v)),
     fw.Step("day", t("adoption.label_day"), _ask_day, _parse_day,
             display=lambda ctx, v: format_roc_date(date.fromisoformat(v)) if v else "—"),
@@ -255,7 +214,7 @@ def record_from_message(request) -> fw.Turn:
     companies = service.recordable_companies(request.session, actor=ctx.user_id, roles=ctx.roles)
     probe = fw.Context(user_id=ctx.user_id, now=ctx.now, data={"_catalog": _catalog(config, companies),
                                                                "_companies": _company_records(companies)})
-    parsed = ap.parse_adoption_message(text, today=_today(ctx), companies=_refs(probe), tools=_tools(probe),
+    parsed = ap.parse_adoption_message(text, today=_today(ctx), companies=company_refs(probe), tools=_tools(probe),
                                        period=_period(probe))
     if question and not parsed.company_ids:
         return _faq(request)  # 「導入要多久？」
@@ -366,7 +325,7 @@ def _parse_usage_company(ctx: fw.Context, user_input: fw.UserInput) -> int:
     ids = {c["id"] for c in ctx.data.get("_companies", [])}
     if answer.isdigit() and int(answer) in ids:
         return int(answer)
-    found = vp.match_companies(answer, _refs(ctx))
+    found = vp.match_companies(answer, company_refs(ctx))
     if len(found) == 1:
         return found[0]
     raise fw.Invalid(t("adoption.usage_ask_company"))

@@ -10,17 +10,12 @@ from letters.document import campaign_settings
 from replacements import service
 from scheduler.settings import default_schedule
 from visits import parse as vp
-
-MAX_CHOICES = 11
-
+from visits.company_step import company_name as _name
+from visits.company_step import company_step
 
 def _refs(ctx: fw.Context, *, skip: int | None = None) -> list[vp.CompanyRef]:
     return [vp.CompanyRef(c["id"], c["name"], c.get("tax_id")) for c in ctx.data.get("_companies", [])
             if c["id"] != skip]
-
-
-def _name(ctx: fw.Context, company_id) -> str:
-    return next((c["name"] for c in ctx.data.get("_companies", []) if c["id"] == company_id), "—")
 
 
 def _match(ctx: fw.Context, user_input: fw.UserInput, *, skip: int | None = None):
@@ -34,29 +29,6 @@ def _match(ctx: fw.Context, user_input: fw.UserInput, *, skip: int | None = None
     if found:
         return {"ambiguous": found}
     return None
-
-
-def _ask_company(ctx: fw.Context):
-    candidates = ctx.data.get("_candidates") or []
-    shown = [c for c in ctx.data.get("_companies", []) if c["id"] in candidates]
-    if shown:
-        return [Text(t("replacements.ask_company_among"), (*(ctx.choice(c["name"], str(c["id"]))
-                                                             for c in shown[:MAX_CHOICES]), Choice(t("core.nav_cancel"))))]
-    return [Text(t("replacements.ask_company"), (Choice(t("core.nav_cancel")),))]
-
-
-def _parse_company(ctx: fw.Context, user_input: fw.UserInput):
-    found = _match(ctx, user_input)
-    if found is None:
-        raise fw.Invalid(t("replacements.company_not_found", text=user_input.answer_text.strip()[:20]))
-    return found
-
-
-def _store_company(ctx: fw.Context, value):
-    data = {k: v for k, v in ctx.data.items() if k != "_candidates"}
-    if isinstance(value, dict):
-        return ctx.evolve(data={**data, "_candidates": value["ambiguous"]})
-    return ctx.evolve(data={**data, "company": value}, history=(*ctx.history, "company"))
 
 
 def _ask_reason(ctx: fw.Context):
@@ -98,8 +70,7 @@ def _store_successor(ctx: fw.Context, value):
 
 
 STEPS = (
-    fw.Step("company", t("replacements.label_company"), _ask_company, _parse_company, store=_store_company,
-            display=lambda ctx, v: _name(ctx, v)),
+    company_step("replacements", t("replacements.label_company")),
     fw.Step("reason", t("replacements.label_reason"), _ask_reason, _parse_reason),
     fw.Step("successor", t("replacements.label_successor"), _ask_successor, _parse_successor, store=_store_successor,
             display=lambda ctx, v: _name(ctx, v) if v else t("replacements.successor_none")),
