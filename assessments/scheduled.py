@@ -42,7 +42,7 @@ def buttons(test_id: str) -> list[dict]:
 def plan(session: Session, *, schedules: dict[str, ProgramSchedule], now: datetime) -> int:
     planned = 0
     for schedule in schedules.values():
-        for test in parse_tests(schedule.campaign).values():
+        for test in parse_tests((schedule.raw or {}).get("campaign")).values():
             if test.is_open(now):
                 planned += _plan_test(session, schedule, test, now)
     return planned

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import math
-import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -43,6 +42,11 @@ class Kpi:
     unit: str = ""
     evidence: str = ""
     source: str = ""
+    short: str = ""  # the label in per-company lists (「訪視滿 3 次」)
+
+    @property
+    def short_label(self) -> str:
+        return self.short or self.label
 
     def due_at(self, checkpoint: Checkpoint | None) -> float:
         """What must be done by ``checkpoint`` (None: after the last one, the whole target)."""
@@ -124,19 +128,8 @@ def parse_roc_day(value) -> date:
     return to_taipei(parse_programme_datetime(str(value))).date()
 
 
-_MONTH = re.compile(r"^(\d{2,4})/(\d{1,2})$")
-
-
-def parse_roc_month(value) -> tuple[int, int]:
-    """'112/08' -> (2023, 8)."""
-    match = _MONTH.match(str(value).strip())
-    if not match:
-        raise ValueError(f"not a month: {value!r} (expected 112/08)")
-    year = int(match.group(1))
-    return (year + 1911 if year < 1000 else year), int(match.group(2))
-
-
-def _programme(program_id: str, data: dict) -> Programme:
+def from_data(program_id: str, data: dict) -> Programme:
+    """A programme from its programs.yaml entry (``ProgramSchedule.raw`` in scheduler handlers)."""
     campaign = dict(data.get("campaign") or {})
     checkpoints = tuple(sorted((
         Checkpoint(number=int(item["number"]), at=parse_programme_datetime(item["at"]),
@@ -144,7 +137,8 @@ def _programme(program_id: str, data: dict) -> Programme:
         for item in data.get("checkpoints") or ()), key=lambda c: c.at))
     kpis = tuple(Kpi(id=str(item["id"]), label=str(item["label"]), target=_number(item["target"]),
                      metric=str(item["metric"]), unit=str(item.get("unit") or ""),
-                     evidence=str(item.get("evidence") or ""), source=str(item.get("source") or ""))
+                     evidence=str(item.get("evidence") or ""), source=str(item.get("source") or ""),
+                     short=str(item.get("short") or ""))
                  for item in data.get("kpis") or ())
     tools = tuple(Tool(id=str(item["id"]), name=str(item["name"]),
                        aliases=tuple(str(a) for a in item.get("aliases") or ()))
@@ -168,7 +162,7 @@ def programmes(config) -> dict[str, Programme]:
     doc = programs_doc(config)
     cached = _CACHE.get("doc")
     if cached is None or cached[0] is not doc:
-        cached = _CACHE["doc"] = (doc, {pid: _programme(pid, body or {})
+        cached = _CACHE["doc"] = (doc, {pid: from_data(pid, body or {})
                                         for pid, body in (doc.get("programs") or {}).items()})
     return cached[1]
 

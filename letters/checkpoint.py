@@ -5,11 +5,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from checkpoints.evidence import register_company_columns, register_section, roc, safe_name
+from checkpoints.evidence import register_company_columns, register_section, roc
 from checkpoints.metrics import MetricResult, register_metric
 from letters import service
 from letters.models import Letter, LetterVersion
-from letters.pdf import FontMissing, render_letter_pdf
+from letters.pdf import FontMissing, render_letters_pdf
 
 
 def signed_companies(session: Session, *, program, as_of) -> MetricResult:
@@ -50,25 +50,29 @@ register_company_columns("letters", order=10, columns=letter_columns)
 
 
 def write_letter_pdfs(session: Session, pack) -> None:
-    """Each listed company's letter (current version) as the PDF staff download one by one."""
+    """Every listed company's letter (current version) in one PDF, a bookmark per company — the
+    same pages as each letter's own PDF (one font subset for all: a few seconds instead of a
+    minute for 60 letters)."""
     found = _letters(session, [c.id for c in pack.companies])
-    written = 0
+    items = []
     for index, company in enumerate(pack.companies, start=1):
         letter = found.get(company.id, (None, None))[0]
         version = service.current_version(session, letter=letter) if letter else None
         if version is None:
             continue
-        try:
-            pdf = render_letter_pdf(letter=letter, version=version,
-                                    events=service.events_of(session, letter_id=letter.id),
-                                    attachments=service.attachments_of(session, letter_id=letter.id),
-                                    font_path=pack.config.get("LETTERS_FONT_PATH"))
-        except FontMissing:
-            pack.notes.append("伺服器缺少中文字型，意向書 PDF 未能產生（請安裝 fonts-noto-cjk）。")
-            break
-        pack.add_file(f"企業合作意向書/{index:03d}_{safe_name(pack.company_label(company))}.pdf", pdf)
-        written += 1
-    pack.counts["letters"] = written
+        items.append({"title": f"{index:03d} {pack.company_label(company)}", "letter": letter, "version": version,
+                      "events": service.events_of(session, letter_id=letter.id),
+                      "attachments": service.attachments_of(session, letter_id=letter.id)})
+    pack.counts["letters"] = len(items)
+    if not items:
+        return
+    try:
+        pdf = render_letters_pdf(items, title="企業合作意向書", font_path=pack.config.get("LETTERS_FONT_PATH"))
+    except FontMissing:
+        pack.notes.append("伺服器缺少中文字型，意向書 PDF 未能產生（請安裝 fonts-noto-cjk）。")
+        pack.counts["letters"] = 0
+        return
+    pack.add_file("企業合作意向書.pdf", pdf)
 
 
 register_section("letters", order=50, title="企業合作意向書", write=write_letter_pdfs)
