@@ -38,16 +38,11 @@ def _sessions(kind: str):
 
 
 def attendance(session: Session, *, program, as_of) -> MetricResult:
-    """知能活動參加人次, and each programme company's share of it."""
-    from checkpoints.service import programme_companies
-
+    """知能活動參加人次. Not per company: attending is no company's duty, so a company with none is
+    not "missing" anything (each company's 人次 is a column of the evidence pack's company list)."""
     rows = _checkins(session, program_id=program.id, kind=WORKSHOP, as_of=as_of)
-    per_company = {company.id: 0 for company in programme_companies(session, program_id=program.id, as_of=as_of)}
-    for _, company_id in rows:
-        if company_id in per_company:
-            per_company[company_id] += 1
-    companies = sum(1 for count in per_company.values() if count)
-    return MetricResult(done=len(rows), per_company=per_company, detail=f"{companies} 家企業參加")
+    companies = len({company_id for _, company_id in rows if company_id is not None})
+    return MetricResult(done=len(rows), detail=f"{companies} 家企業參加")
 
 
 register_metric("activities.sessions", _sessions(WORKSHOP))
@@ -105,5 +100,5 @@ def write_sign_in_sheets(session: Session, pack) -> None:
     pack.counts["activity_checkins"] = len(rows)
 
 
-register_company_columns("activities", order=70, columns=attendance_columns)
-register_section("activities", order=60, title="活動簽到表", write=write_sign_in_sheets)
+register_company_columns("activities", order=75, columns=attendance_columns)
+register_section("activities", order=70, title="活動簽到表", write=write_sign_in_sheets)

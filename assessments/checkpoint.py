@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from assessments import service
+from assessments.settings import parse_tests
 from bot.timeutil import format_roc_date
 from checkpoints.evidence import register_company_columns
 from checkpoints.metrics import MetricResult, register_metric
@@ -18,9 +19,11 @@ def _completed(test: str):
 
         companies = programme_companies(session, program_id=program.id, as_of=as_of)
         found = service.completions(session, company_ids=[c.id for c in companies], test=test, as_of=as_of)
-        per_company = {c.id: (c.id, test) in found for c in companies}
         from_list = sum(1 for row in found.values() if row.source == "import")
-        return MetricResult(done=sum(per_company.values()), per_company=per_company,
+        # Before the test opens no company can be behind on it: no per-company column yet.
+        opened = (announced := parse_tests(program.campaign).get(test)) is not None and announced.opens <= as_of
+        return MetricResult(done=len(found), per_company={c.id: (c.id, test) in found for c in companies}
+                            if opened else None,
                             detail=f"計畫名單 {from_list} 家、店家回報 {len(found) - from_list} 家")
     return provider
 

@@ -10,10 +10,13 @@ chat paths are covered in tests/test_adoption.py; here only the figures matter).
                      (below), reported 112/07/05; company 2's May report has a screenshot
     visits           1–20: on site 5/10, online 6/10 and 6/20 (company 1's first has a photo);
                      21–25: three online; 26–30: one on site; 31: on site 6/01, online 7/01, online 8/01
+    activities       知能活動 5/20 (owners 1–20 and a walk-in with no company), 6/17 (1–10), 6/24
+                     cancelled (1–5 registered), 8/19 (11–30); 成果展示 7/08 (1–30)
+    前測             1–40 said 「已完成」 112/06/05; 41–50 from the office's list (dated 112/06/12)
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from adoption import service as adoption
 from bot.models import RoleGrant, User
@@ -108,4 +111,40 @@ def seed(app) -> dict[int, int]:
         visit(31, taipei(2023, 6, 1, 10), "onsite")
         visit(31, taipei(2023, 7, 1, 8), "online")
         visit(31, taipei(2023, 8, 1, 10), "online")
+        seed_activities_and_tests(session, app, ids)
     return ids
+
+
+WALK_IN = "U" + "w" * 32
+
+
+def seed_activities_and_tests(session, app, ids: dict[int, int]) -> None:
+    """Issue 21's part of the campaign (activities, 前測) through the service functions."""
+    from activities import service as activities
+    from activities.settings import activity_settings
+    from assessments import service as assessments
+
+    settings = activity_settings(app.config)
+    session.add(User(line_user_id=WALK_IN))
+
+    def held(kind, when, people, *, cancelled=False):
+        activity = activities.create_activity(session, actor=STAFF, source="test", kind=kind, title=f"活動 {when:%m/%d}",
+                                              starts_at=when, minutes=120, place="臺中市政府", online_url=None,
+                                              capacity=None, settings=settings, now=taipei(2023, 5, 1, 9))
+        for person in people:
+            row = activities.register(session, activity_id=activity.id, line_user_id=person,
+                                      now=when - timedelta(days=2)).registration
+            if not cancelled:
+                activities.staff_check_in(session, registration_id=row.id, actor=STAFF, now=when)
+        if cancelled:
+            activities.cancel_activity(session, activity_id=activity.id, actor=STAFF, now=when - timedelta(days=1))
+
+    held("workshop", taipei(2023, 5, 20, 14), [*(owner(n) for n in range(1, 21)), WALK_IN])
+    held("workshop", taipei(2023, 6, 17, 14), [owner(n) for n in range(1, 11)])
+    held("workshop", taipei(2023, 6, 24, 14), [owner(n) for n in range(1, 6)], cancelled=True)
+    held("workshop", taipei(2023, 8, 19, 14), [owner(n) for n in range(11, 31)])
+    held("showcase", taipei(2023, 7, 8, 14), [owner(n) for n in range(1, 31)])
+    for n in range(1, 51):
+        assessments.record(session, company_id=ids[n], test="pretest", source="owner" if n <= 40 else "import",
+                           recorded_by=owner(n) if n <= 40 else "cli",
+                           completed_at=taipei(2023, 6, 5, 10) if n <= 40 else taipei(2023, 6, 12, 12))

@@ -121,6 +121,9 @@ def test_staff_creates_an_activity_in_chat_and_the_segment_is_invited(app, chat,
     invitation = next(t for t in fake_line.texts_for(uid(1)) if "經營實作課" in t)
     assert "[報名]" in invitation and "[不克參加]" in invitation
     assert not any("經營實作課" in t for t in fake_line.texts_for(uid(4)))  # not in the segment
+    # The sender gets the invitation's delivery report, as for any announcement (waited for here, so
+    # it cannot land in a later test).
+    assert eventually(lambda: any("公告發送報告" in t for t in fake_line.texts_for(STAFF)))
     # Owners cannot use the staff command (declared role).
     assert "這個功能目前無法使用" in joined(chat.as_user(uid(1)).say("/活動"))
 
@@ -357,8 +360,7 @@ def test_checkpoint_figures_for_a_seeded_campaign(app):
     assert kpis["attendance"]["done"] == 4  # 3 + 1; the no-company walk-in counts as 人次
     assert kpis["showcase"]["done"] == 1 and kpis["showcase"]["status"] == "done"
     rows = {row["name"]: row for row in payload["companies"]}
-    assert rows["店1"]["kpis"]["attendance"] == 2 and rows["店2"]["kpis"]["attendance"] == 1
-    assert rows["店3"]["kpis"]["attendance"] == 0  # only a cancelled workshop and the showcase
+    assert "attendance" not in rows["店3"]["missing"]  # attending is no company's duty: never "missing"
     # The evidence pack's sign-in sheets and attendance columns.
     from checkpoints.evidence import export_to_bytes
     from checkpoints.settings import programme
@@ -376,6 +378,14 @@ def test_checkpoint_figures_for_a_seeded_campaign(app):
     summary_rows = list(book.worksheets[0].iter_rows(values_only=True))
     assert [row[5] for row in summary_rows[1:]] == [3, 1, 0, 2]
     assert book.worksheets[1].max_row == 4 and len(companies) == 3  # held[0]: header + 3 people
+    # Each company's 人次 in the company list: 店1 two workshops, 店3 only the showcase.
+    listing = load_workbook(io.BytesIO(zipfile.ZipFile(io.BytesIO(data)).read(
+        next(n for n in names if n.endswith("輔導企業清冊.xlsx"))))).worksheets[0]
+    table = list(listing.iter_rows(values_only=True))
+    columns = {name: table[0].index(name) for name in ("企業名稱", "知能活動人次", "成果展示人次")}
+    per_company = {row[columns["企業名稱"]]: (row[columns["知能活動人次"]], row[columns["成果展示人次"]])
+                   for row in table[1:]}
+    assert per_company["店1"] == (2, 0) and per_company["店2"] == (1, 0) and per_company["店3"] == (0, 1)
 
 
 @pytest.mark.browser
@@ -412,6 +422,7 @@ def test_dashboard_activity_in_headless_chromium_on_a_phone(app, chat, live_serv
         page.wait_for_selector("#flash")
         assert "邀請已排入發送" in page.inner_text("#flash")
         assert eventually(lambda: any("成果展示交流會" in t for t in fake_line.texts_for(uid(2))))
+        assert eventually(lambda: any("公告發送報告" in t for t in fake_line.texts_for(STAFF)))
         with app.extensions["bot"].database.session() as session:
             activity_id = session.exec(select(Activity.id)).one()
         _join(chat, uid(2), activity_id)
