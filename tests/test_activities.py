@@ -207,6 +207,14 @@ def test_full_activity_refuses_a_walk_in(app, chat):
         service.register(session, activity_id=activity.id, line_user_id=uid(1))
     assert "名額已滿" in joined(chat.as_user(uid(2)).say(f"簽到 {activity.checkin_code}"))
     assert _registration(app, activity.id, uid(2)) is None
+    # A programme that takes no walk-ins (campaign.activities.checkin.walk_in: false) says so.
+    from dataclasses import replace
+
+    strict = replace(activity_settings(app.config), walk_in=False)
+    other = _activity(app, starts_in=timedelta(minutes=10))
+    with app.extensions["bot"].database.write_session() as session:
+        outcome = service.check_in(session, code=other.checkin_code, line_user_id=uid(2), settings_of=lambda _: strict)
+    assert outcome.code == "not_registered" and _registration(app, other.id, uid(2)) is None
 
 
 def _race(app, work, count: int = 2) -> list:
