@@ -60,7 +60,8 @@ def _programme_data(ctx: fw.Context) -> dict:
     catalog = ctx.data.get("_catalog", {})
     if company is not None:
         return catalog.get(company["program"], {})
-    return next(iter(catalog.values()), {})
+    # No company chosen yet: the programme with tools (a 數位群聚 company has none).
+    return next((entry for entry in catalog.values() if entry.get("tools")), {})
 
 
 def _tools(ctx: fw.Context) -> list[Tool]:
@@ -233,6 +234,9 @@ def record_from_message(request) -> fw.Turn:
     elif parsed.other_text and "company" in answers:
         names = "、".join(tool.name for tool in _tools(scoped))
         lead.append(Text(t("adoption.tools_unknown", text=parsed.other_text[:20], tools=names)))
+    if parsed.day_text and "company" in answers:
+        # Read again inside the chosen company's programme (7/20 of its year).
+        parsed.day = ap.resolve_day(parsed.day_text, today=_today(ctx), period=_period(scoped))
     if parsed.day:
         problem = check_day(scoped, parsed.day)
         if problem:
