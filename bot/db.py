@@ -23,7 +23,7 @@ from bot.config import REPO_ROOT
 # Top-level domain packages whose ``models.py`` define tables. Discovered rather than listed so a
 # new domain only has to add its own models module (and its Alembic branch).
 DOMAIN_PACKAGES = ("bot", "companies", "dialogs", "eligibility", "knowledge", "scheduler", "letters",
-                   "visits", "broadcasts", "staff", "privacy")
+                   "visits", "broadcasts", "staff", "privacy", "adoption", "replacements", "activities", "assessments")
 
 
 class UTCDateTime(sa.types.TypeDecorator):
@@ -276,6 +276,17 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A read-only unit of work, rolled back at the end. On SQLite a deferred transaction (one
+        WAL snapshot) that never takes the write lock: for long reads such as an export, which
+        through ``session()`` would hold back every webhook ack while it renders."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
 
     def acks_waiting(self) -> bool:
         """On SQLite: whether a webhook ack waits for the one write lock (see WriterGate). A

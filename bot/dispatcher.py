@@ -348,7 +348,8 @@ class Dispatcher:
                 # A command word that starts a *different* conversation pauses this one.
                 if found and found[0].name not in ("menu",) and not fw.nav_of(user_input):
                     cmd, argument = found
-                    if getattr(cmd.handler, "interrupts_flow", True) and not self._is_answer(active, ctx, user_input):
+                    interrupts = cmd.interrupts(ctx) if callable(cmd.interrupts) else cmd.interrupts
+                    if interrupts and not self._is_answer(active, ctx, user_input):
                         return self._run_command(request, cmd, argument, pause_current=True)
             return fw.advance(active, ctx, user_input)
         # No conversation in progress.

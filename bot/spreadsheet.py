@@ -1,7 +1,8 @@
-"""CSV for the spreadsheets the programme office and staff open: Excel on Windows, in Taiwan.
+"""CSV and .xlsx for the spreadsheets the programme office and staff open: Excel on Windows, in
+Taiwan.
 
-One writer for every export (letters, companies, visits, 我的資料) so they all open the same way
-and are all safe to open."""
+One writer per format for every export (letters, companies, visits, 我的資料, the evidence pack)
+so they all open the same way and are all safe to open."""
 from __future__ import annotations
 
 import csv
@@ -29,3 +30,51 @@ def spreadsheet_csv(header: Sequence[str], rows: Iterable[Sequence[object]], *, 
     writer.writerow(header)
     writer.writerows([spreadsheet_cell(value) for value in row] for row in rows)
     return ("\ufeff" if bom else "") + buffer.getvalue()
+
+
+# Excel's limits for a sheet name: 31 characters, none of these.
+_SHEET_NAME_FORBIDDEN = str.maketrans({c: "_" for c in "[]:*?/\\"})
+
+
+def sheet_name(text: str, taken: set[str]) -> str:
+    """A valid, unique sheet name for ``text`` (added to ``taken``)."""
+    base = (str(text).translate(_SHEET_NAME_FORBIDDEN).strip("'") or "Sheet")[:31]
+    name, n = base, 1
+    while name.lower() in {t.lower() for t in taken}:
+        n += 1
+        suffix = f"~{n}"
+        name = base[:31 - len(suffix)] + suffix
+    taken.add(name)
+    return name
+
+
+def spreadsheet_xlsx(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence[object]]]]) -> bytes:
+    """An .xlsx workbook (openpyxl) of (sheet name, header, rows). Every text cell is stored as
+    text, never as a formula: openpyxl would otherwise write "=HYPERLINK(...)" typed as a company
+    name as a live formula (the CSV writer's guard, without the apostrophe Excel would show)."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    workbook = Workbook(write_only=True)
+    taken: set[str] = set()
+    bold = Font(bold=True)
+
+    def cell(sheet, value, font=None):
+        value = "" if value is None else value
+        written = WriteOnlyCell(sheet, value=value)
+        if isinstance(value, str):
+            written.data_type = "s"
+        if font is not None:
+            written.font = font
+        return written
+
+    for name, header, rows in sheets or [("Sheet", (), ())]:
+        sheet = workbook.create_sheet(sheet_name(name, taken))
+        sheet.freeze_panes = "A2"
+        sheet.append([cell(sheet, title, bold) for title in header])
+        for row in rows:
+            sheet.append([cell(sheet, value) for value in row])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

@@ -97,6 +97,16 @@ def _value_display(ctx, value) -> str:
     return next((label for v, label in _options(ctx) if v == value), str(value))
 
 
+# Choosing a segment: also the invitation step of 「/活動」 (activities.flows). The options come
+# with the flow's prefill: ``{"_options": service.audience_options(session)}``.
+AUDIENCE_STEPS = (
+    fw.Step("audience", t("broadcasts.confirm_audience"), _ask_audience, _parse_audience,
+            display=lambda ctx, v: t(f"broadcasts.aud_{v}")),
+    fw.Step("audience_value", t("broadcasts.confirm_audience"), _ask_value, _parse_value,
+            when=lambda ctx: ctx.data.get("audience") in service.NEEDS_VALUE, display=_value_display),
+)
+
+
 def _ask_timing(ctx):
     return [Text(t("broadcasts.ask_timing"), (ctx.choice(t("broadcasts.timing_now"), "now"),
                                              ctx.choice(t("broadcasts.timing_later"), "later"),
@@ -120,7 +130,9 @@ def _ask_schedule(ctx):
         Choice(t("core.nav_back")), Choice(t("core.nav_cancel"))))]
 
 
-def _parse_schedule(ctx, user_input) -> str:
+def parse_future_datetime(ctx, user_input) -> str:
+    """A moment after now, from the datetime picker or typed (「3/20 10:00」, 「112/3/20 下午2點」):
+    ISO 8601 with its offset. Also the start of an activity (activities.flows)."""
     answer = user_input.answer_text.strip()
     try:
         moment = datetime.fromisoformat(answer)  # the datetime picker: 2023-03-20T10:00
@@ -219,12 +231,9 @@ BROADCAST_FLOW = registry.register_flow(fw.Flow(
     steps=(
         fw.Step("text", t("broadcasts.flow_title"), _ask_text, _parse_text),
         fw.Step("attachment", "附件", _ask_attachment, _parse_attachment, display=_attachment_display),
-        fw.Step("audience", t("broadcasts.confirm_audience"), _ask_audience, _parse_audience,
-                display=lambda ctx, v: t(f"broadcasts.aud_{v}")),
-        fw.Step("audience_value", t("broadcasts.confirm_audience"), _ask_value, _parse_value,
-                when=lambda ctx: ctx.data.get("audience") in service.NEEDS_VALUE, display=_value_display),
+        *AUDIENCE_STEPS,
         fw.Step("timing", t("broadcasts.confirm_when"), _ask_timing, _parse_timing),
-        fw.Step("schedule", t("broadcasts.confirm_when"), _ask_schedule, _parse_schedule,
+        fw.Step("schedule", t("broadcasts.confirm_when"), _ask_schedule, parse_future_datetime,
                 when=lambda ctx: ctx.data.get("timing") == "later"),
         fw.Step("confirm", t("broadcasts.confirm_title"), _ask_confirm, _parse_confirm),
     ),

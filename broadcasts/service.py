@@ -14,6 +14,7 @@ import time as time_module
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, time
+from typing import Sequence
 from urllib.parse import urlparse
 
 import sqlalchemy as sa
@@ -174,8 +175,11 @@ def outside_quiet_hours(moment: datetime, quiet: QuietHours | tuple[int, int]) -
 def create_broadcast(session: Session, *, actor: str, source: str, text: str, image_url: str | None,
                      link_url: str | None, audience_kind: str, audience_value: str | None,
                      scheduled_for: datetime | None = None, quiet_hours: QuietHours | tuple[int, int] = QuietHours(),
-                     now: datetime | None = None) -> Broadcast:
-    """Resolve the audience and queue every chunk, all in the caller's transaction."""
+                     now: datetime | None = None, replies: Sequence[Reply] | None = None) -> Broadcast:
+    """Resolve the audience and queue every chunk, all in the caller's transaction.
+
+    ``replies``: messages another domain built (an activity's invitation card with its buttons),
+    sent instead of composing ``text``, which then only names the broadcast in reports."""
     now = now or utc_now()
     problems = validate(text=text, image_url=image_url, link_url=link_url)
     if problems:
@@ -194,7 +198,8 @@ def create_broadcast(session: Session, *, actor: str, source: str, text: str, im
                           requested_for=scheduled_for, send_at=send_at, created_at=now)
     session.add(broadcast)
     session.flush()
-    rows = enqueue_multicast(session, to=recipients, replies=compose(text=text, image_url=image_url, link_url=link_url),
+    messages = list(replies) if replies else compose(text=text, image_url=image_url, link_url=link_url)
+    rows = enqueue_multicast(session, to=recipients, replies=messages,
                              idempotency_key=f"broadcast:{broadcast.id}", origin=f"broadcast:{broadcast.id}",
                              not_before=send_at)
     broadcast.chunks = len(rows)

@@ -54,6 +54,12 @@ def members_of(session: Session, *, company_id: int) -> list[str]:
                              .order_by(CompanyMember.id)).all())
 
 
+def owners_of(session: Session, *, company_id: int) -> list[str]:
+    """The LINE users who speak for the company as its owner (they confirm what is recorded about it)."""
+    return list(session.exec(select(CompanyMember.line_user_id).where(
+        CompanyMember.company_id == company_id, CompanyMember.role == "owner").order_by(CompanyMember.id)).all())
+
+
 def is_member(session: Session, *, company_id: int, line_user_id: str) -> bool:
     return session.exec(select(CompanyMember.id).where(CompanyMember.company_id == company_id,
                                                        CompanyMember.line_user_id == line_user_id)).first() is not None

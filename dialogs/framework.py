@@ -44,6 +44,11 @@ class FlowId(StrEnum):
     INVITE = "invite"
     PRIVACY = "privacy"
     STAFF_ANSWER = "staff_answer"
+    ADOPTION = "adoption"
+    USAGE_REPORT = "usage_report"
+    REPLACEMENT = "replacement"
+    ACTIVITY_CREATE = "activity_create"
+    ACTIVITY_NAME = "activity_name"
 
 
 class Nav(StrEnum):

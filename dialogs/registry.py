@@ -23,11 +23,15 @@ FLOW_MODULES = (
     "companies.flows",
     "knowledge.flows",
     "letters.flows",
+    "adoption.flows",
     "visits.flows",
     "broadcasts.flows",
     "scheduler.flows",
     "privacy.flows",
     "staff.flows",
+    "replacements.flows",
+    "activities.flows",
+    "assessments.flows",
 )
 
 
@@ -38,6 +42,10 @@ class Command:
     handler: Callable  # (request) -> Turn ; see bot.dispatcher.Request
     role: str | None = None  # None: everyone; "staff" / "advisor"
     prefix: bool = False  # "/公告 內容…" style commands take the rest as an argument
+    # Whether typing it in the middle of another conversation starts it (pausing that one): True,
+    # False, or a predicate of the context — 「導入…」 is a command for advisors and staff but, from
+    # an owner filling a form, a question the form's FAQ answers before it resumes.
+    interrupts: object = True
 
 
 def register_flow(flow: Flow) -> Flow:
@@ -47,11 +55,11 @@ def register_flow(flow: Flow) -> Flow:
     return flow
 
 
-def command(name: str, *phrases: str, role: str | None = None, prefix: bool = False):
+def command(name: str, *phrases: str, role: str | None = None, prefix: bool = False, interrupts: object = True):
     def decorator(handler: Callable) -> Callable:
         if any(c.name == name for c in COMMANDS):
             raise ValueError(f"command {name} registered twice")
-        COMMANDS.append(Command(name, tuple(squash(p) for p in phrases), handler, role, prefix))
+        COMMANDS.append(Command(name, tuple(squash(p) for p in phrases), handler, role, prefix, interrupts))
         return handler
     return decorator
 

@@ -38,6 +38,13 @@ def owners_eligible_no_letter(program_id: str) -> sa.Select:
     return _owners(program_id, Company.verdict == "eligible", Company.letter_status == "none")
 
 
+@audience("owners_letter_missing")
+def owners_letter_missing(program_id: str) -> sa.Select:
+    """Owners of active companies without a signed letter, whatever their verdict (a successor
+    staff brought in to replace a company; 002 叁 注意事項)."""
+    return _owners(program_id, Company.letter_status != "signed")
+
+
 @audience("owners_tool_not_adopted")
 def owners_tool_not_adopted(program_id: str) -> sa.Select:
     """Recruited owners (letter signed) whose cloud tool adoption is not confirmed yet."""

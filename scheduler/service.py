@@ -9,6 +9,7 @@ inside ``BEGIN IMMEDIATE`` (one writer at a time).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
 import os
@@ -23,23 +24,36 @@ from sqlmodel import Session, select
 
 from bot.db import insert_ignoring_duplicates, utc_now
 from bot.messages import Choice, Text, encode_postback, to_line_messages
-from bot.models import OutboundMessage, User
+from bot.models import OutboundMessage
 from bot.outbox import enqueue_multicast
 from bot.texts import t
 from bot.timeutil import TAIPEI, format_roc_datetime, to_taipei
 from companies.models import Company, CompanyMember
+from companies.service import owners_of
 from scheduler import audiences
 from scheduler.delivery import BatchDeliverer, DeliveryReport, push_rows
 from scheduler.models import Reminder
 from scheduler.settings import Milestone, ProgramSchedule
-from visits.booking import owners_of
 from visits.models import Visit
-from visits.progress import visit_progress
 from visits.service import mode_label
 
 log = logging.getLogger(__name__)
 
-MILESTONE_KINDS = ("milestone", "visit_digest")
+# Milestone kinds beyond plain notices, each handled in its own room ("module:function", imported
+# when first due, so the scheduler imports none of them): the handler gets (materialiser, claimed
+# row, schedule, milestone) and queues what to send through the materialiser (``pushes``,
+# ``outbox_ids``) inside the claiming transaction, then calls ``done`` or ``skip``.
+DIGEST_HANDLERS = {
+    "checkpoint_digest": "checkpoints.scheduled:checkpoint_digest",
+    "adoption_digest": "adoption.scheduled:adoption_digest",
+    "usage_ask": "adoption.scheduled:usage_ask",
+}
+MILESTONE_KINDS = ("milestone", *DIGEST_HANDLERS)
+
+
+def digest_handler(kind: str):
+    module, _, name = DIGEST_HANDLERS[kind].partition(":")
+    return getattr(importlib.import_module(module), name)
 VISIT_KINDS = ("visit_evening", "visit_hour", "visit_log")
 # Visit states in which a visit reminder still makes sense (re-checked at send time).
 VISIT_STATES = ("booked", "confirmed")
@@ -114,7 +128,7 @@ def schedule_visit_reminders(session: Session, *, visit: Visit, schedule: Progra
         "visit_hour": schedule.quiet.next_allowed(at - timedelta(hours=settings.hours_before)),
         "visit_log": schedule.quiet.next_allowed(at + timedelta(minutes=settings.log_prompt_after_minutes)),
     }
-    owners, advisor = owners_of(session, visit.company_id), visit.advisor_line_user_id
+    owners, advisor = owners_of(session, company_id=visit.company_id), visit.advisor_line_user_id
     company = session.get(Company, visit.company_id)
     planned = set(session.exec(select(Reminder.key).where(Reminder.visit_id == visit.id)).all())
     rows = []
@@ -140,13 +154,15 @@ def schedule_visit_reminders(session: Session, *, visit: Visit, schedule: Progra
 
 def schedule_reminder(session: Session, *, key: str, to: str, due_at: datetime, text: str,
                       schedule: ProgramSchedule, expires_at: datetime | None = None,
-                      audience: list[str] | None = None, quick_replies: list[str] | None = None) -> Reminder | None:
+                      audience: list[str] | None = None,
+                      quick_replies: list[str | dict] | None = None) -> Reminder | None:
     """A one-off personal reminder any domain may schedule (e.g. "your letter is due").
 
     ``key`` names the reason and occurrence (a repeated key is a no-op). ``audience`` (rule
     names from scheduler.audiences) is re-checked when it is due: if the person no longer
     matches, nothing is sent. Quiet hours move ``due_at`` to the morning. Identical texts due in
-    the same tick go out as one multicast."""
+    the same tick go out as one multicast. A quick reply is a label the person then "says", or
+    ``{"label", "data"}``: a postback (a command button bound to what it is about)."""
     key = f"personal:{key}:{to}"
     if session.exec(select(Reminder.id).where(Reminder.key == key)).first() is not None:
         return None
@@ -162,6 +178,18 @@ def cancel_visit_reminders(session: Session, *, visit_id: int, reason: str = "vi
     result = session.execute(sa.update(Reminder).where(Reminder.visit_id == visit_id, Reminder.status == "pending")
                              .values(status="cancelled", outcome=reason, processed_at=utc_now()))
     return result.rowcount or 0
+
+
+# Other domains plan their own rows each tick, from data that changes over time (e.g. a test
+# link for each company that signed since): ``planner(session, *, schedules, now) -> rows planned``,
+# run in the tick's planning transaction. Registered by the domain (``register_planner``).
+PLANNERS: list = []
+
+
+def register_planner(planner):
+    if planner not in PLANNERS:
+        PLANNERS.append(planner)
+    return planner
 
 
 # --- the tick --------------------------------------------------------------------------------
@@ -222,7 +250,7 @@ class Materialiser:
                 self.skip(row, "superseded")  # a later reminder for the same milestone is due too
             elif row.kind == "milestone":
                 self.milestone(row)
-            elif row.kind == "visit_digest":
+            elif row.kind in DIGEST_HANDLERS:
                 self.digest(row)
             elif row.kind not in VISIT_KINDS and row.kind != "personal":
                 self.skip(row, "unknown kind")
@@ -269,7 +297,9 @@ class Materialiser:
                 if concerned is not None and row.recipient not in concerned:
                     self.skip(row, "no longer concerned")
                     continue
-                buttons = tuple(Choice(label) for label in row.payload.get("quick_replies") or ())
+                buttons = tuple(Choice(item) if isinstance(item, str) else
+                                Choice(item["label"], data=item["data"], display=item["label"])
+                                for item in row.payload.get("quick_replies") or ())
                 self.pushes.append((row.recipient, [Text(row.payload.get("text", ""), buttons)], f"rem:{row.key}"))
                 self.done(row, "push")
 
@@ -295,53 +325,13 @@ class Materialiser:
             self.outbox_ids += [r.id for r in rows]
         self.done(row, f"{len(recipients)} recipients")
 
-    # visit-rule digests: one push per advisor with companies below target, one multicast to staff
-    def digest(self, row: Reminder) -> None:
+    # digests and asks handled by other rooms (DIGEST_HANDLERS)
+    def digest(self, row: "Claimed") -> None:
         schedule = self.schedule_of(row)
         milestone = schedule.milestone(row.milestone or "")
         if milestone is None or milestone.at is None:
             return self.skip(row, "milestone removed")
-        companies = self.session.exec(select(Company.id, Company.name, Company.advisor_line_user_id).where(
-            Company.program_id == schedule.program_id, Company.status == "active",
-            Company.letter_status == "signed")).all()
-        progress = visit_progress(self.session, company_ids=[c[0] for c in companies],
-                                  min_total=schedule.min_total, min_onsite=schedule.min_onsite)
-        behind: dict[str, list] = defaultdict(list)
-        unassigned = 0
-        for company_id, name, advisor in companies:
-            if progress[company_id].meets_rule:
-                continue
-            if advisor:
-                behind[advisor].append((name or f"#{company_id}", progress[company_id]))
-            else:
-                unassigned += 1
-        when = format_roc_datetime(milestone.at)
-        reachable = audiences.reachable(self.session, behind.keys())
-        for advisor, items in sorted(behind.items()):
-            if advisor not in reachable:
-                continue
-            lines = [t("reminders.digest_advisor_line", company=name, total=p.total, onsite=p.onsite)
-                     for name, p in items[:DIGEST_MAX_LINES]]
-            if len(items) > DIGEST_MAX_LINES:
-                lines.append(t("reminders.digest_more", count=len(items) - DIGEST_MAX_LINES))
-            text = t("reminders.digest_advisor", title=milestone.title, when=when, min_total=schedule.min_total,
-                     min_onsite=schedule.min_onsite, lines="\n".join(lines))
-            self.pushes.append((advisor, [Text(text, (Choice(t("reminders.visit_log_button")),))],
-                                f"rem:{row.key}:{advisor}"))
-        staff = audiences.resolve(self.session, names=["staff"], program_id=schedule.program_id)
-        below = sum(len(items) for items in behind.values()) + unassigned
-        if staff:
-            ranked = sorted(behind.items(), key=lambda kv: -len(kv[1]))
-            labels = dict(self.session.exec(select(User.line_user_id, User.display_name).where(
-                User.line_user_id.in_([a for a, _ in ranked[:DIGEST_MAX_LINES]]))).all())
-            lines = [t("reminders.digest_staff_line", advisor=labels.get(advisor) or advisor[-6:], below=len(items))
-                     for advisor, items in ranked[:DIGEST_MAX_LINES]]
-            text = t("reminders.digest_staff", title=milestone.title, when=when, companies=len(companies),
-                     met=len(companies) - below, below=below, lines="\n".join(lines)).rstrip()
-            rows = enqueue_multicast(self.session, to=staff, replies=[Text(text)], idempotency_key=f"rem:{row.key}:staff",
-                                     origin=f"reminder:{row.id}", not_before=self.now)
-            self.outbox_ids += [r.id for r in rows]
-        self.done(row, f"{len(behind)} advisors, {len(staff)} staff")
+        digest_handler(row.kind)(self, row, schedule, milestone)
 
     def logged_companies(self, visits: dict[int, Visit], rows: list) -> dict:
         """{Taipei date: company ids} with a visit already logged (status done) that day: the
@@ -495,6 +485,7 @@ def run_tick(*, database, deliverer: BatchDeliverer | None, schedules: dict[str,
     report = TickReport(now=now.isoformat())
     with database.write_session() as session:
         report.planned = plan_milestones(session, schedules=schedules, now=now)
+        report.planned += sum(planner(session, schedules=schedules, now=now) for planner in PLANNERS)
     if default.quiet.contains(now):
         # Quiet hours (21:00–08:00 Taipei by default): nothing is materialised; due rows wait
         # and are re-checked in the morning.

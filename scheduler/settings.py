@@ -1,4 +1,4 @@
-"""Reminder settings read from the programmes file (milestones, offsets, quiet hours, visit rules).
+"""Reminder settings read from the programmes file (milestones, offsets, quiet hours, visit reminders).
 
 Dates and times in the file are Asia/Taipei, with ROC years as seed 002 prints them
 ("112/03/16 17:00"). Nothing about the programme calendar is hard-coded here.
@@ -15,7 +15,6 @@ import yaml
 
 from bot.timeutil import TAIPEI
 from dialogs.parsing import ROC_OFFSET
-from visits.service import parse_visit_rules
 
 _OFFSET = re.compile(r"^(\d+)([dh])$")
 _ROC_DATETIME = re.compile(r"^(\d{2,4})/(\d{1,2})/(\d{1,2})(?:\s+(\d{1,2}):(\d{2}))?$")
@@ -68,10 +67,13 @@ class Milestone:
     code: str
     title: str
     at: datetime | None  # aware UTC; None: date not announced yet (not scheduled)
-    kind: str = "notice"  # notice | visit_digest
+    kind: str = "notice"  # notice, or a kind in scheduler.service.DIGEST_HANDLERS
     audience: tuple[str, ...] = ()
     offsets: tuple[str, ...] = ()
     source: str = ""
+    # Other keys of the entry, for the kind's handler (a checkpoint digest's ``checkpoint``); a
+    # monthly milestone's ``period`` ("2023-07": the month before its own).
+    options: dict = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,7 @@ class ProgramSchedule:
     days_before_time: time = time(9, 0)
     morning_time: time = time(8, 30)
     visits: VisitReminderSettings = field(default_factory=VisitReminderSettings)
-    min_total: int = 3  # visit rule (programs.yaml visit_rules, read by visits.service)
-    min_onsite: int = 1
+    raw: dict = field(default_factory=dict, compare=False, hash=False)  # the programme's whole entry, for handlers
 
     def milestone(self, code: str) -> Milestone | None:
         return next((m for m in self.milestones if m.code == code), None)
@@ -113,22 +114,54 @@ class ProgramSchedule:
         return datetime.combine(day, self.days_before_time, tzinfo=TAIPEI).astimezone(timezone.utc)
 
 
+_MILESTONE_KEYS = {"code", "title", "at", "kind", "audience", "offsets", "source", "monthly"}
+_MONTH = re.compile(r"^(\d{2,4})/(\d{1,2})$")
+
+
+def _month(value) -> tuple[int, int]:
+    """'112/08' (or '2023/08') -> (2023, 8)."""
+    match = _MONTH.match(str(value).strip())
+    if not match:
+        raise ValueError(f"not a programme month: {value!r} (expected 112/08)")
+    year = int(match.group(1))
+    return (year + ROC_OFFSET if year < 1000 else year), int(match.group(2))
+
+
+def _milestone_items(item: dict) -> list[dict]:
+    """A milestone entry, or for ``monthly: {day, from, until}`` one entry per month, due on
+    ``day`` at 17:00 (code ``<code>_<yyyy>_<mm>``), each carrying the month before as its period."""
+    monthly = item.get("monthly")
+    if not monthly:
+        return [item]
+    year, month = _month(monthly["from"])
+    end = _month(monthly["until"])
+    items = []
+    while (year, month) <= end:
+        previous = (year, month - 1) if month > 1 else (year - 1, 12)
+        items.append({**item, "code": f"{item['code']}_{year}_{month:02d}",
+                      "at": f"{year}/{month:02d}/{int(monthly.get('day', 1)):02d} {monthly.get('time', '17:00')}",
+                      "period": f"{previous[0]}-{previous[1]:02d}"})
+        year, month = (year, month + 1) if month < 12 else (year + 1, 1)
+    return items
+
+
 def _program(program_id: str, data: dict) -> ProgramSchedule:
     quiet_data = data.get("quiet_hours") or {}
     quiet = QuietHours(_clock(quiet_data.get("start", "21:00")), _clock(quiet_data.get("end", "08:00")))
     default_offsets = tuple(str(o) for o in data.get("reminder_offsets") or ("7d", "3d", "1d", "morning"))
     milestones = []
-    for item in data.get("milestones") or ():
-        milestones.append(Milestone(
-            code=str(item["code"]), title=str(item["title"]),
-            at=parse_programme_datetime(item["at"]) if item.get("at") else None,
-            kind=str(item.get("kind", "notice")),
-            audience=tuple(item.get("audience") or ()),
-            offsets=tuple(str(o) for o in item.get("offsets") or default_offsets),
-            source=str(item.get("source", ""))))
+    for entry in data.get("milestones") or ():
+        for item in _milestone_items(entry):
+            milestones.append(Milestone(
+                code=str(item["code"]), title=str(item["title"]),
+                at=parse_programme_datetime(item["at"]) if item.get("at") else None,
+                kind=str(item.get("kind", "notice")),
+                audience=tuple(item.get("audience") or ()),
+                offsets=tuple(str(o) for o in item.get("offsets") or default_offsets),
+                source=str(item.get("source", "")),
+                options={k: v for k, v in item.items() if k not in _MILESTONE_KEYS}))
     times = data.get("reminder_times") or {}
     visit_data = data.get("visit_reminders") or {}
-    rules = parse_visit_rules(data.get("visit_rules"))
     return ProgramSchedule(
         program_id=program_id, name=str(data.get("name", program_id)), quiet=quiet,
         milestones=tuple(milestones),
@@ -138,7 +171,7 @@ def _program(program_id: str, data: dict) -> ProgramSchedule:
             evening_before=_clock(visit_data.get("evening_before", "20:00")),
             hours_before=float(visit_data.get("hours_before", 1)),
             log_prompt_after_minutes=int(visit_data.get("log_prompt_after_minutes", 120))),
-        min_total=rules.min_total, min_onsite=rules.min_onsite)
+        raw=data)
 
 
 @lru_cache(maxsize=8)

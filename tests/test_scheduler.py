@@ -1,5 +1,5 @@
 """Scheduler: milestones to the right audiences, exactly once, at a decent hour; visit reminders;
-visit-rule digests; claims that hold under concurrent ticks; dead letters visible to staff."""
+claims that hold under concurrent ticks; dead letters visible to staff."""
 from __future__ import annotations
 
 import json
@@ -78,7 +78,6 @@ def test_programme_dates_come_from_the_seed_data(app):
                                                       "capability_pretest", "capability_posttest"}
     assert close.offsets == ("7d", "3d", "1d", "morning")
     assert schedule.offset_moment(close, "3d") == taipei("2023-03-13T09:00")
-    assert (schedule.min_total, schedule.min_onsite) == (3, 1)
     assert parse_programme_datetime("112/02/17 17:00") == taipei("2023-02-17T17:00")
 
 
@@ -237,32 +236,6 @@ def test_hour_before_an_early_visit_waits_for_quiet_hours_to_end(app, people):
         rows = schedule_visit_reminders(session, visit=visit, schedule=schedule, now=taipei("2023-05-01T10:00"))
         hour = {r.due_at for r in rows if r.kind == "visit_hour"}
     assert hour == {taipei("2023-05-10T08:00")}
-
-
-# --- visit-rule digests ------------------------------------------------------------------
-
-def test_each_advisor_gets_one_digest_of_companies_below_target(app, fake_line, people):
-    other_advisor = "U" + "5" * 32
-    with people.write_session() as session:
-        add_user(session, other_advisor)
-        done = add_company(session, name="達標商行", owner=None, letter_status="signed")
-        behind = add_company(session, name="落後工作室", owner=None, letter_status="signed")
-        add_company(session, name="別人的店", owner=None, advisor=other_advisor, letter_status="signed")
-        for mode in ("onsite", "online", "online"):
-            session.add(Visit(company_id=done.id, advisor_line_user_id=ADVISOR, mode=mode, status="done"))
-        for mode in ("online", "online", "online"):  # three visits, none on site: still below target
-            session.add(Visit(company_id=behind.id, advisor_line_user_id=ADVISOR, mode=mode, status="done"))
-    tick(app, "2023-07-01T09:00:00+08:00")  # 14 days before checkpoint 1 (7/15)
-    digests = [text for text in texts(fake_line, ADVISOR) if "訪視還沒達標" in text]
-    assert len(digests) == 1
-    assert "落後工作室" in digests[0] and "好日子花店" in digests[0] and "達標商行" not in digests[0]
-    assert "別人的店" not in digests[0]
-    assert len([t for t in texts(fake_line, other_advisor) if "訪視還沒達標" in t]) == 1
-    staff = [text for text in texts(fake_line, STAFF) if "訪視進度" in text]
-    assert len(staff) == 1 and "未達標 3 家" in staff[0] and "已達標 1 家" in staff[0]
-    before = fake_line.record_count()
-    tick(app, "2023-07-02T09:00:00+08:00")
-    assert not [r for r in fake_line.records[before:] if "訪視" in json.dumps(r, ensure_ascii=False)]
 
 
 # --- exactly once under concurrency, dead letters ---------------------------------------

@@ -7,7 +7,8 @@ from bot.texts import all_keys
 
 REPO = Path(__file__).resolve().parent.parent
 CODE_DIRS = ("bot", "dialogs", "eligibility", "knowledge", "letters", "visits", "broadcasts", "scheduler",
-             "staff", "privacy", "companies")
+             "staff", "privacy", "companies", "adoption", "checkpoints", "replacements", "activities",
+             "assessments")
 KEY_USE = re.compile(r"""\bt\(\s*["']([a-z_]+\.[A-Za-z0-9_]+)["']""")
 
 

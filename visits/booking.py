@@ -2,7 +2,8 @@
 the records and notices a booking, a confirmation or a reschedule request produce.
 
 Owners book with their company's advisor (Company.advisor_line_user_id); an advisor books for one
-of the companies assigned to them. Reminders for the visit are scheduled here too (scheduler.service)."""
+of the companies assigned to them. Reminders for the visit are scheduled here too (scheduler.service,
+which in turn needs nothing from this module)."""
 from __future__ import annotations
 
 import re
@@ -17,7 +18,9 @@ from bot.services import audit
 from bot.texts import t
 from bot.timeutil import TAIPEI, format_roc_datetime, to_taipei
 from companies.models import Company, CompanyMember
+from companies.service import owners_of
 from dialogs.parsing import parse_date, parse_time
+from scheduler.service import cancel_visit_reminders, schedule_visit_reminders
 from visits.models import Visit
 from visits.service import mode_label
 
@@ -61,17 +64,10 @@ def picker_min(now: datetime) -> str:
     return f"{to_taipei(now + timedelta(hours=1)):%Y-%m-%dT%H:00}"
 
 
-def owners_of(session: Session, company_id: int) -> list[str]:
-    return list(session.exec(select(CompanyMember.line_user_id).where(
-        CompanyMember.company_id == company_id, CompanyMember.role == "owner")).all())
-
-
 def book_visit(session: Session, *, company_id: int, booked_by: str, scheduled_at: datetime, mode: str,
                schedule, now: datetime | None = None) -> Visit:
     """Save the visit, replace a visit the owner asked to reschedule, schedule its reminders and
     tell the other side."""
-    from scheduler.service import cancel_visit_reminders, schedule_visit_reminders
-
     now = now or utc_now()
     company = session.get(Company, company_id)
     if company is None or not company.advisor_line_user_id:
@@ -90,7 +86,7 @@ def book_visit(session: Session, *, company_id: int, booked_by: str, scheduled_a
     values = {"company": company.name or f"#{company.id}", "when": format_roc_datetime(scheduled_at),
               "mode": mode_label(mode)}
     if booked_by == company.advisor_line_user_id:
-        for owner in owners_of(session, company_id):
+        for owner in owners_of(session, company_id=company_id):
             enqueue_push(session, to=owner, replies=[Text(t("reminders.booking_notify_owner", **values))],
                          idempotency_key=f"visit:{visit.id}:booked:{owner}", origin=f"visit:{visit.id}")
     else:
@@ -132,8 +128,6 @@ def confirm_visit(session: Session, *, visit_id: int, user_id: str) -> Visit | N
 
 def request_reschedule(session: Session, *, visit_id: int, user_id: str) -> Visit | None:
     """The owner cannot make it: the visit stops being reminded and the advisor is told."""
-    from scheduler.service import cancel_visit_reminders
-
     found = _owned_visit(session, visit_id=visit_id, user_id=user_id)
     if found is None:
         return None

@@ -22,9 +22,8 @@ from dialogs import registry
 from dialogs.parsing import parse_time
 from visits import parse as vp
 from visits import service
-
-MAX_COMPANY_CHOICES = 11  # + 上一步/取消 fit LINE's 13 quick replies
-
+from visits.company_step import company_name as _company_name
+from visits.company_step import company_step
 
 # --- small helpers -------------------------------------------------------------------------
 
@@ -32,12 +31,6 @@ def _today(ctx: fw.Context) -> date:
     return to_taipei(ctx.now).date()
 
 
-def _refs(ctx: fw.Context) -> list[vp.CompanyRef]:
-    return [vp.CompanyRef(c["id"], c["name"], c.get("tax_id")) for c in ctx.data.get("_companies", [])]
-
-
-def _company_name(ctx: fw.Context, company_id) -> str:
-    return next((c["name"] for c in ctx.data.get("_companies", []) if c["id"] == company_id), f"#{company_id}")
 
 
 def duration_text(minutes: int | None) -> str:
@@ -54,41 +47,6 @@ def _date_text(value: str | None) -> str:
 
 
 # --- steps ---------------------------------------------------------------------------------
-
-def _ask_company(ctx: fw.Context):
-    candidates = ctx.data.get("_candidates") or []
-    companies = ctx.data.get("_companies", [])
-    shown = [c for c in companies if c["id"] in candidates] if candidates else companies
-    choices = (*(ctx.choice(c["name"], str(c["id"])) for c in shown[:MAX_COMPANY_CHOICES]),
-               Choice(t("core.nav_cancel")))
-    text = t("visits.ask_company_among") if candidates else t("visits.ask_company")
-    if len(shown) > MAX_COMPANY_CHOICES:
-        text += "\n" + t("visits.company_more", shown=MAX_COMPANY_CHOICES)
-    return [Text(text, choices)]
-
-
-def _parse_company(ctx: fw.Context, user_input: fw.UserInput):
-    answer = user_input.answer_text.strip()
-    ids = {c["id"] for c in ctx.data.get("_companies", [])}
-    if user_input.kind == "postback" and answer.isdigit() and int(answer) in ids:
-        return int(answer)
-    found = vp.match_companies(answer, _refs(ctx))
-    if len(found) == 1:
-        return found[0]
-    if len(found) > 1:
-        return {"ambiguous": found}
-    tax = vp.TAX_ID.search(answer)
-    if tax:
-        raise fw.Invalid(t("visits.company_not_yours", tax_id=tax.group(1)), looks_like_question=False)
-    raise fw.Invalid(t("visits.company_not_found", text=answer[:20]))
-
-
-def _store_company(ctx: fw.Context, value):
-    if isinstance(value, dict):
-        return ctx.evolve(data={**ctx.data, "_candidates": value["ambiguous"]})
-    data = {k: v for k, v in ctx.data.items() if k != "_candidates"}
-    return ctx.evolve(data={**data, "company": value}, history=(*ctx.history, "company"))
-
 
 def _ask_date(ctx: fw.Context):
     today = _today(ctx)
@@ -190,10 +148,14 @@ def _ask_photos(ctx: fw.Context):
 
 
 def _photo_quick_replies(ctx: fw.Context) -> tuple:
+    # After a visit the advisor may record that the company started using a tool (adoption/).
+    from adoption.flows import visit_card_choice
+
+    adoption = (visit_card_choice(ctx.data["_company_id"]),) if ctx.data.get("_company_id") else ()
     return (ctx.choice(t("visits.photo_done_button"), "done", step="photos"),
             ctx.choice(t("visits.button_edit"), "edit", step="photos"),
             ctx.choice(t("visits.button_delete"), "delete", step="photos"),
-            Choice(label="📷", kind="camera"), Choice(label="🖼", kind="cameraRoll"))
+            *adoption, Choice(label="📷", kind="camera"), Choice(label="🖼", kind="cameraRoll"))
 
 
 def _parse_photos(ctx: fw.Context, user_input: fw.UserInput):
@@ -232,8 +194,7 @@ def _is_editing(ctx: fw.Context) -> bool:
 
 
 STEPS = (
-    fw.Step("company", t("visits.label_company"), _ask_company, _parse_company, store=_store_company,
-            when=lambda ctx: not _is_saved(ctx), display=lambda ctx, v: _company_name(ctx, v)),
+    company_step("visits", t("visits.label_company"), when=lambda ctx: not _is_saved(ctx)),
     fw.Step("date", t("visits.label_date"), _ask_date, _parse_date, when=lambda ctx: not _is_saved(ctx),
             display=lambda ctx, v: _date_text(v)),
     fw.Step("time", t("visits.label_time"), _ask_time, _parse_time, when=lambda ctx: not _is_saved(ctx),
@@ -310,7 +271,7 @@ def _finish(request) -> fw.Turn:
                        [visit_card(visit, name, title=t("visits.updated_title"))])
     visit = service.record_visit(session, advisor=ctx.user_id, **fields)
     saved = ctx.evolve(data={"_saved_id": visit.id, "_companies": ctx.data.get("_companies", []),
-                             "_date": ctx.data["date"], "_company_name": name},
+                             "_date": ctx.data["date"], "_company_name": name, "_company_id": visit.company_id},
                        history=(), step="photos").forget("visit_prefill")
     return fw.Turn(saved, [visit_card(visit, name, title=t("visits.saved_title")),
                            Text(t("visits.photo_prompt"), _photo_quick_replies(saved))])

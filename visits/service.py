@@ -64,7 +64,7 @@ def programs_doc(config) -> dict:
 
 
 def parse_visit_rules(raw: dict | None) -> VisitRules:
-    """A programme's ``visit_rules`` section (also read by scheduler.settings for the digests)."""
+    """A programme's ``visit_rules`` section (also read by visits.checkpoint for the checkpoint KPIs)."""
     merged = {**DEFAULT_VISIT_RULES, **{k: v for k, v in (raw or {}).items() if v is not None}}
     return VisitRules(int(merged["min_total"]), int(merged["min_onsite"]),
                       str(merged["source"] or DEFAULT_VISIT_RULES["source"]))

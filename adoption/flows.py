@@ -1,0 +1,490 @@
+"""Adoption and normal use in chat.
+
+* Advisors (their companies) and staff (any company) record that a company started using the
+  campaign's tools in one message — 「導入 好味道小吃 LINE官方帳號 7/20」 (company by 統編, name or
+  fuzzy name; tools by name or alias from programs.yaml; date as 7/20, 112/7/20 or 今天) — or with
+  the 「記錄導入」 button on a visit card (FlowId.ADOPTION); what is missing or wrong is asked again.
+  The owner gets a card: 「是，已開始使用」 / 「還沒」 (postback ``adoption_answer``); that answer is
+  the evidence and sets Company.tool_adopted_at.
+* Owners report the month's usage figure or a screenshot (FlowId.USAGE_REPORT), from the monthly
+  ask's 「回報使用量」 button or by typing 「回報使用量」.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from adoption import parse as ap
+from adoption import service
+from bot.messages import Card, Choice, Text
+from bot.texts import t
+from bot.timeutil import format_roc_date, to_taipei
+from checkpoints.settings import Tool, programme, programmes
+from dialogs import framework as fw
+from dialogs import registry
+from dialogs.parsing import parse_count
+from visits import parse as vp
+from visits.company_step import MAX_CHOICES, company_refs, company_step
+
+def _today(ctx: fw.Context) -> date:
+    return to_taipei(ctx.now).date()
+
+
+# --- what a conversation keeps (JSON-able, so its steps stay pure) ---------------------------
+
+def _catalog(config, companies) -> dict:
+    """Per programme of these companies: its tools and period."""
+    found = programmes(config)
+    catalog = {}
+    for program_id in {c.program_id for c in companies}:
+        program = found.get(program_id)
+        if program is None:
+            continue
+        catalog[program_id] = {
+            "tools": [[tool.id, tool.name, list(tool.aliases)] for tool in program.tools],
+            "period": [d.isoformat() for d in program.period] if program.period else None}
+    return catalog
+
+
+def _company_records(companies) -> list[dict]:
+    return [{"id": c.id, "name": service.company_name(c), "tax_id": c.tax_id, "program": c.program_id}
+            for c in companies]
+
+
+def _company(ctx: fw.Context, company_id=None) -> dict | None:
+    company_id = ctx.data.get("company") if company_id is None else company_id
+    return next((c for c in ctx.data.get("_companies", []) if c["id"] == company_id), None)
+
+
+def _programme_data(ctx: fw.Context) -> dict:
+    company = _company(ctx)
+    catalog = ctx.data.get("_catalog", {})
+    if company is not None:
+        return catalog.get(company["program"], {})
+    # No company chosen yet: the programme with tools (a 數位群聚 company has none).
+    return next((entry for entry in catalog.values() if entry.get("tools")), {})
+
+
+def _tools(ctx: fw.Context) -> list[Tool]:
+    return [Tool(tool_id, name, tuple(aliases)) for tool_id, name, aliases in _programme_data(ctx).get("tools", [])]
+
+
+def _period(ctx: fw.Context) -> tuple[date, date] | None:
+    period = _programme_data(ctx).get("period")
+    return (date.fromisoformat(period[0]), date.fromisoformat(period[1])) if period else None
+
+
+def _tool_names(ctx: fw.Context, tool_ids) -> str:
+    names = {tool.id: tool.name for tool in _tools(ctx)}
+    return "、".join(names.get(tool_id, tool_id) for tool_id in tool_ids or ())
+
+
+# --- steps -------------------------------------------------------------------------------------
+
+def _ask_tools(ctx: fw.Context):
+    return [Text(t("adoption.ask_tools"), (*(ctx.choice(tool.name, tool.id) for tool in _tools(ctx)[:MAX_CHOICES]),
+                                           *fw.nav_choices(ctx)))]
+
+
+def _parse_tools(ctx: fw.Context, user_input: fw.UserInput) -> list[str]:
+    tools = _tools(ctx)
+    answer = user_input.answer_text.strip()
+    if user_input.kind == "postback" and any(tool.id == answer for tool in tools):
+        return [answer]
+    found, rest = ap.find_tools(answer, tools)
+    if found:
+        return found
+    names = "、".join(tool.name for tool in tools)
+    raise fw.Invalid(t("adoption.tools_unknown", text=answer[:20], tools=names))
+
+
+def _ask_day(ctx: fw.Context):
+    today = _today(ctx)
+    period = _period(ctx)
+    latest = min(today, period[1]) if period else today
+    earliest = period[0].isoformat() if period else None
+    return [Text(t("adoption.ask_day"), (
+        ctx.choice(t("adoption.day_today"), "今天"), ctx.choice(t("adoption.day_yesterday"), "昨天"),
+        ctx.picker(t("adoption.day_pick"), "date", initial=latest.isoformat(), min=earliest, max=latest.isoformat()),
+        *fw.nav_choices(ctx)))]
+
+
+def check_day(ctx: fw.Context, day: date) -> str | None:
+    """The zh-TW reason a start date cannot be right, or None."""
+    if day > _today(ctx):
+        return t("adoption.day_future", day=format_roc_date(day))
+    period = _period(ctx)
+    if period and not period[0] <= day <= period[1]:
+        return t("adoption.day_outside", day=format_roc_date(day), start=format_roc_date(period[0]),
+                 end=format_roc_date(period[1]))
+    return None
+
+
+def _parse_day(ctx: fw.Context, user_input: fw.UserInput) -> str:
+    day = ap.resolve_day(user_input.answer_text, today=_today(ctx), period=_period(ctx))
+    if day is None:
+        raise fw.Invalid(t("adoption.day_invalid"))
+    problem = check_day(ctx, day)
+    if problem:
+        raise fw.Invalid(problem, looks_like_question=False)
+    return day.isoformat()
+
+
+STEPS = (
+    company_step("adoption", t("adoption.label_company")),
+    fw.Step("tools", t("adoption.label_tools"), _ask_tools, _parse_tools, display=lambda ctx, v: _tool_names(ctx, v)),
+    fw.Step("day", t("adoption.label_day"), _ask_day, _parse_day,
+            display=lambda ctx, v: format_roc_date(date.fromisoformat(v)) if v else "—"),
+)
+
+
+def _finish(request) -> fw.Turn:
+    ctx = request.ctx
+    done = ctx.cleared().forget("adoption_prefill")
+    company = _company(ctx)
+    program = programme(request.services.config, company["program"])
+    try:
+        recorded = service.record_adoption(
+            request.session, program=program, company_id=company["id"], tool_ids=list(ctx.data["tools"]),
+            started_on=date.fromisoformat(ctx.data["day"]), actor=ctx.user_id, roles=ctx.roles,
+            via=ctx.data.get("_via", "chat"), now=ctx.now)
+    except service.AdoptionError as error:
+        return fw.Turn(done, [Text(error_text(error))], show_menu=True)
+    rows = recorded.adoptions
+    card = Card(title=t("adoption.recorded_title"),
+                rows=((t("adoption.label_company"), service.company_name(recorded.company)),
+                      (t("adoption.label_tools"), "、".join(program.tool_name(a.tool_id) for a in rows)),
+                      (t("adoption.label_started"), format_roc_date(rows[0].started_on))),
+                body=t("adoption.recorded_note") if recorded.owners else t("adoption.recorded_no_owner"))
+    replies = [card]
+    if recorded.duplicates:
+        replies.append(Text(t("adoption.duplicate_some", lines=service.duplicate_lines(program, recorded.duplicates))))
+    return fw.Turn(done, replies, show_menu=True)
+
+
+def error_text(error: service.AdoptionError) -> str:
+    info = error.info
+    return {
+        "duplicate": lambda: t("adoption.duplicate", company=info.get("company", ""), lines=info.get("lines", "")),
+        "not_yours": lambda: t("adoption.not_yours_record", company=info.get("company", "")),
+        "outside_period": lambda: t("adoption.day_outside", **info),
+        "future": lambda: t("adoption.day_future", **info),
+    }.get(error.code, lambda: t("adoption.not_found"))()
+
+
+ADOPTION_FLOW = registry.register_flow(fw.Flow(
+    id=fw.FlowId.ADOPTION,
+    title=t("adoption.flow_title"),
+    help=t("adoption.flow_help"),
+    steps=STEPS,
+    finish=_finish,
+    summary=False,
+    settled=lambda ctx: fw.pending_step(ADOPTION_FLOW, ctx) is None,
+    prefill=lambda ctx: dict(ctx.memory.get("adoption_prefill") or {}),
+    slow_finish=True,
+))
+
+
+# --- entry points ------------------------------------------------------------------------------
+
+def _recorder(ctx: fw.Context) -> bool:
+    return bool(service.RECORDER_ROLES & ctx.roles)
+
+
+def _start(request, companies, answers: dict, lead: list | None = None) -> fw.Turn:
+    if not companies:
+        return fw.Turn(request.ctx, [Text(t("adoption.no_companies"))], show_menu=True)
+    prefill = {**answers, "_companies": _company_records(companies),
+               "_catalog": _catalog(request.services.config, companies)}
+    ctx = request.ctx.remember(adoption_prefill=prefill)
+    return fw.Turn(ctx, list(lead or []), start_flow=fw.FlowId.ADOPTION.value)
+
+
+@registry.command("adoption_record", *ap.PREFIXES, prefix=True, interrupts=_recorder)
+def record_from_message(request) -> fw.Turn:
+    """「導入 …」: advisors and staff record; from anyone else it is a question (or a polite no)."""
+    ctx = request.ctx
+    config = request.services.config
+    text = request.input.text if request.input.kind == "text" else request.argument
+    question = any(marker in text for marker in fw.QUESTION_MARKERS)
+    if not _recorder(ctx):
+        tools = [tool for program in programmes(config).values() for tool in program.tools]
+        named, _ = ap.find_tools(ap.strip_prefix(text), tools)
+        if named and vp.DATE_SPAN.search(text) and not question:
+            return fw.Turn(ctx, [Text(t("adoption.owner_cannot_record"))], show_menu=True)
+        return _faq(request)
+    companies = service.recordable_companies(request.session, actor=ctx.user_id, roles=ctx.roles)
+    probe = fw.Context(user_id=ctx.user_id, now=ctx.now, data={"_catalog": _catalog(config, companies),
+                                                               "_companies": _company_records(companies)})
+    parsed = ap.parse_adoption_message(text, today=_today(ctx), companies=company_refs(probe), tools=_tools(probe),
+                                       period=_period(probe))
+    if question and not parsed.company_ids:
+        return _faq(request)  # 「導入要多久？」
+    answers, lead = {}, []
+    if len(parsed.company_ids) == 1:
+        answers["company"] = parsed.company_ids[0]
+    elif parsed.company_ids:
+        answers["_candidates"] = parsed.company_ids
+    elif parsed.company_text and vp.TAX_ID.fullmatch(parsed.company_text):
+        lead.append(Text(t("adoption.company_not_yours", tax_id=parsed.company_text)))
+    elif parsed.company_text:
+        lead.append(Text(t("adoption.company_not_found", text=parsed.company_text[:20])))
+    scoped = probe.evolve(data={**probe.data, **answers})
+    if parsed.tool_ids:
+        answers["tools"] = parsed.tool_ids
+    elif parsed.other_text and "company" in answers:
+        names = "、".join(tool.name for tool in _tools(scoped))
+        lead.append(Text(t("adoption.tools_unknown", text=parsed.other_text[:20], tools=names)))
+    if parsed.day_text and "company" in answers:
+        # Read again inside the chosen company's programme (7/20 of its year).
+        parsed.day = ap.resolve_day(parsed.day_text, today=_today(ctx), period=_period(scoped))
+    if parsed.day:
+        problem = check_day(scoped, parsed.day)
+        if problem:
+            lead.append(Text(problem))
+        else:
+            answers["day"] = parsed.day.isoformat()
+    return _start(request, companies, answers, lead)
+
+
+def _faq(request) -> fw.Turn:
+    if registry.FREE_TEXT_HANDLER is not None and request.input.kind == "text":
+        return registry.FREE_TEXT_HANDLER(request)
+    return fw.Turn(request.ctx, [Text(t("core.menu_prompt"))], show_menu=True)
+
+
+@registry.command("adoption_start", "記錄工具導入", "登錄工具導入", role=None, interrupts=_recorder)
+def record_guided(request) -> fw.Turn:
+    """「記錄工具導入」, or the 「記錄導入」 button on a visit card (postback arg: the company id)."""
+    ctx = request.ctx
+    if not _recorder(ctx):
+        return fw.Turn(ctx, [Text(t("adoption.owner_cannot_record"))], show_menu=True)
+    companies = service.recordable_companies(request.session, actor=ctx.user_id, roles=ctx.roles)
+    argument = (request.argument or "").strip()
+    answers = {}
+    if argument.isdigit() and any(c.id == int(argument) for c in companies):
+        answers = {"company": int(argument), "_via": "visit"}
+    return _start(request, companies, answers)
+
+
+def visit_card_choice(company_id: int) -> Choice:
+    """The 「記錄導入」 quick reply a visit card offers (visits.flows)."""
+    from bot.messages import encode_postback
+
+    return Choice(t("adoption.visit_card_button"), data=encode_postback(c="adoption_start", arg=company_id),
+                  display=t("adoption.visit_card_button"))
+
+
+# --- the owner's answer ------------------------------------------------------------------------
+
+def _answer(request, ids: list[int], confirmed: bool) -> fw.Turn:
+    ctx = request.ctx
+    try:
+        answered = service.answer(request.session, program_of=lambda pid: programme(request.services.config, pid),
+                                  adoption_ids=ids, user_id=ctx.user_id, confirmed=confirmed, now=ctx.now)
+    except service.AdoptionError as error:
+        key = {"already_answered": "adoption.already_answered", "not_yours": "adoption.answer_not_yours"}.get(
+            error.code, "adoption.nothing_pending")
+        return fw.Turn(ctx, [Text(t(key, **({"status": error.info.get("status", "")}
+                                           if error.code == "already_answered" else {})))], show_menu=True)
+    program = programme(request.services.config, answered.company.program_id)
+    tools = "、".join(program.tool_name(a.tool_id) for a in answered.adoptions)
+    key = "adoption.answered_yes" if confirmed else "adoption.answered_no"
+    return fw.Turn(ctx, [Text(t(key, company=service.company_name(answered.company), tools=tools))], show_menu=True)
+
+
+@registry.command("adoption_answer", "是，已開始使用", "是,已開始使用", "已開始使用", "已經開始使用", "還沒開始使用",
+                  "還沒有開始使用", interrupts=False)
+def answer_adoption(request) -> fw.Turn:
+    """The card's buttons (arg "12.13:y") or the same words typed (the person's pending ones)."""
+    argument = (request.argument or "").strip()
+    if request.input.kind == "postback":
+        ids_part, _, choice = argument.partition(":")
+        ids = [int(part) for part in ids_part.split(".") if part.isdigit()]
+        return _answer(request, ids, choice == "y")
+    pending = service.pending_for_user(request.session, user_id=request.ctx.user_id)
+    if not pending:
+        return fw.Turn(request.ctx, [Text(t("adoption.nothing_pending"))], show_menu=True)
+    first = [a.id for a in pending if a.company_id == pending[0].company_id and a.started_on == pending[0].started_on]
+    return _answer(request, first, not fw.squash(request.input.text).startswith("還沒"))
+
+
+# --- usage reports -------------------------------------------------------------------------------
+
+def _usage_minimum(ctx: fw.Context) -> dict:
+    return ctx.data.get("_minimum") or {}
+
+
+def _period_text(ctx: fw.Context) -> str:
+    return service.period_label(ctx.data["period"]) if ctx.data.get("period") else ""
+
+
+def _ask_usage_company(ctx: fw.Context):
+    return [Text(t("adoption.usage_ask_company"), (*(ctx.choice(c["name"], str(c["id"]))
+                                                     for c in ctx.data.get("_companies", [])[:MAX_CHOICES]),
+                                                   Choice(t("core.nav_cancel"))))]
+
+
+def _parse_usage_company(ctx: fw.Context, user_input: fw.UserInput) -> int:
+    answer = user_input.answer_text.strip()
+    ids = {c["id"] for c in ctx.data.get("_companies", [])}
+    if answer.isdigit() and int(answer) in ids:
+        return int(answer)
+    found = vp.match_companies(answer, company_refs(ctx))
+    if len(found) == 1:
+        return found[0]
+    raise fw.Invalid(t("adoption.usage_ask_company"))
+
+
+def _camera(ctx: fw.Context) -> tuple:
+    return (Choice(label="📷", kind="camera"), Choice(label="🖼", kind="cameraRoll"))
+
+
+def _ask_report(ctx: fw.Context):
+    minimum = _usage_minimum(ctx)
+    return [Text(t("adoption.usage_ask", company=(_company(ctx) or {}).get("name", ""), period=_period_text(ctx),
+                   label=minimum.get("label", ""), unit=minimum.get("unit", "")),
+                 (*_camera(ctx), *fw.nav_choices(ctx)))]
+
+
+def parse_figure(text: str) -> float | None:
+    """「120」「120張」「一百二十」「1,200」 -> the number; None when there is none."""
+    cleaned = fw.squash(text).replace(",", "").replace("，", "")
+    try:
+        return float(cleaned)
+    except ValueError:
+        pass
+    count = parse_count(text)
+    return float(count) if count is not None else None
+
+
+def _figure_or_photo(ctx: fw.Context, user_input: fw.UserInput):
+    if user_input.kind == "image" and user_input.message_id:
+        return {"photo": user_input.message_id}
+    if user_input.kind == "file":
+        raise fw.Invalid(t("adoption.usage_file"))
+    figure = parse_figure(user_input.answer_text)
+    if figure is None:
+        raise fw.Invalid(t("adoption.usage_invalid"))
+    if not 0 <= figure <= service.MAX_FIGURE:
+        raise fw.Invalid(t("adoption.usage_bad_figure", label=_usage_minimum(ctx).get("label", "")),
+                         looks_like_question=False)
+    return {"figure": figure}
+
+
+def _store_report(ctx: fw.Context, value):
+    if "photo" in value:
+        return ctx.evolve(data={**ctx.data, "report": "photo", "_pending_photo": value["photo"]})
+    return ctx.evolve(data={**ctx.data, "report": "figure", "figure": value["figure"]})
+
+
+def _ask_figure(ctx: fw.Context):
+    minimum = _usage_minimum(ctx)
+    return [Text(t("adoption.usage_ask_figure", period=_period_text(ctx), label=minimum.get("label", "")),
+                 (ctx.choice(t("adoption.usage_skip"), "skip"), *_camera(ctx), Choice(t("core.nav_cancel"))))]
+
+
+def _parse_figure(ctx: fw.Context, user_input: fw.UserInput):
+    if user_input.kind != "image" and fw.squash(user_input.answer_text) in ("skip", t("adoption.usage_skip"), "不確定"):
+        return {"figure": None}
+    return _figure_or_photo(ctx, user_input)
+
+
+def _store_figure(ctx: fw.Context, value):
+    if "photo" in value:
+        return ctx.evolve(data={**ctx.data, "_pending_photo": value["photo"]})
+    return ctx.evolve(data={**ctx.data, "figure": value["figure"]})
+
+
+MEDIA_STEP = frozenset({"text", "postback", "image", "file"})
+USAGE_STEPS = (
+    fw.Step("company", t("adoption.label_company"), _ask_usage_company, _parse_usage_company,
+            display=lambda ctx, v: (_company(ctx, v) or {}).get("name", "—")),
+    fw.Step("report", t("adoption.usage_title"), _ask_report, _figure_or_photo, store=_store_report,
+            accepts=MEDIA_STEP),
+    fw.Step("figure", t("adoption.usage_title"), _ask_figure, _parse_figure, store=_store_figure,
+            when=lambda ctx: ctx.data.get("report") == "photo", accepts=MEDIA_STEP),
+)
+
+
+def _usage_settled(ctx: fw.Context) -> bool:
+    return bool(ctx.data.get("_pending_photo")) or "figure" in ctx.data
+
+
+def _usage_finish(request) -> fw.Turn:
+    ctx = request.ctx
+    company = _company(ctx)
+    program = programme(request.services.config, company["program"])
+    pending = ctx.data.get("_pending_photo")
+    screenshot = None
+    if pending:
+        content = request.photo_content(pending)
+        data = {k: v for k, v in ctx.data.items() if k != "_pending_photo"}
+        if content is None:
+            return fw.current_question(USAGE_FLOW, ctx.evolve(data=data), [Text(t("adoption.usage_photo_failed"))])
+        screenshot = (pending, content)
+    figure = ctx.data.get("figure")
+    try:
+        service.report_usage(request.session, program=program, company_id=company["id"], period=ctx.data["period"],
+                             user_id=ctx.user_id, figure=figure, screenshot=screenshot, now=ctx.now)
+    except service.AdoptionError as error:
+        data = {k: v for k, v in ctx.data.items() if k not in ("_pending_photo", "figure")}
+        if error.code == "not_image":
+            return fw.current_question(USAGE_FLOW, ctx.evolve(data=data), [Text(t("adoption.usage_not_image"))])
+        return fw.Turn(ctx.cleared().forget("usage_prefill"), [Text(t("adoption.answer_not_yours"))], show_menu=True)
+    minimum = _usage_minimum(ctx)
+    values = dict(company=company["name"], period=_period_text(ctx), label=minimum.get("label", ""),
+                  unit=minimum.get("unit", ""))
+    if screenshot and "figure" not in ctx.data:
+        # The screenshot is stored; now the figure it shows (or 略過).
+        data = {k: v for k, v in ctx.data.items() if k != "_pending_photo"}
+        return fw.current_question(USAGE_FLOW, ctx.evolve(data=data))
+    done = ctx.cleared().forget("usage_prefill")
+    if figure is None:
+        return fw.Turn(done, [Text(t("adoption.usage_thanks_photo", **values))], show_menu=True)
+    replies = [Text(t("adoption.usage_thanks", figure=f"{figure:g}", **values))]
+    if minimum.get("monthly") is not None and figure < minimum["monthly"]:
+        replies.append(Text(t("adoption.usage_below", minimum=f"{minimum['monthly']:g}", unit=minimum.get("unit", ""))))
+    return fw.Turn(done, replies, show_menu=True)
+
+
+USAGE_FLOW = registry.register_flow(fw.Flow(
+    id=fw.FlowId.USAGE_REPORT,
+    title=t("adoption.usage_title"),
+    help=t("adoption.usage_help"),
+    steps=USAGE_STEPS,
+    finish=_usage_finish,
+    summary=False,
+    settled=_usage_settled,
+    prefill=lambda ctx: dict(ctx.memory.get("usage_prefill") or {}),
+))
+
+
+def _default_period(program, now) -> str:
+    period = service.previous_period(now)
+    if program.period and period > service.period_of(program.period[1]):
+        period = service.period_of(program.period[1])  # after the programme: its last month
+    return period
+
+
+@registry.command("usage_report", "回報使用量", "使用量回報", "回報用量", "流量回報", "回報流量")
+def start_usage_report(request) -> fw.Turn:
+    """「回報使用量」, or the monthly ask's button (postback arg "<company id>:<2023-07>")."""
+    ctx = request.ctx
+    companies = service.reportable_companies(request.session, user_id=ctx.user_id)
+    if not companies:
+        return fw.Turn(ctx, [Text(t("adoption.usage_none"))], show_menu=True)
+    company_part, _, period = (request.argument or "").strip().partition(":")
+    answers = {}
+    if company_part.isdigit() and any(c.id == int(company_part) for c in companies):
+        answers["company"] = int(company_part)
+    elif len(companies) == 1:
+        answers["company"] = companies[0].id
+    program = programme(request.services.config, companies[0].program_id)
+    if answers.get("company"):
+        chosen = next(c for c in companies if c.id == answers["company"])
+        program = programme(request.services.config, chosen.program_id)
+    minimum = program.usage_minimum
+    prefill = {**answers, "_companies": _company_records(companies),
+               "period": period if service.valid_period(period) else _default_period(program, ctx.now),
+               "_minimum": {"label": minimum.label, "unit": minimum.unit, "monthly": minimum.monthly} if minimum else {}}
+    return fw.Turn(ctx.remember(usage_prefill=prefill), [], start_flow=fw.FlowId.USAGE_REPORT.value)
