@@ -57,8 +57,9 @@ def readable_parts(message: dict) -> list[str]:
 
 @lru_cache(maxsize=1)
 def official_links() -> tuple[str, ...]:
-    """Links the programme documents themselves publish (lookup pages for owners): not internals."""
+    """Links the programme documents themselves publish (lookup pages for owners) and the links the
+    unit set in its campaign data (e.g. the 前後測 forms the office hands out): not internals."""
     links = set()
-    for path in DOCUMENTS.glob("*.txt"):
+    for path in (*DOCUMENTS.glob("*.txt"), DOCUMENTS.parent / "programs.yaml"):
         links.update(re.findall(r"https?://[^\s）」』，。、]+", path.read_text(encoding="utf-8")))
     return tuple(sorted(links))
