@@ -125,8 +125,9 @@ def test_typing_a_registered_tax_id_gives_nothing_of_the_company_through_any_pat
     # 「我的資料」 and its downloads: nothing of the company or its letter.
     texts = chat.say("我的資料")
     assert not any(secret in joined(texts) for secret in SECRETS)
-    exports = [url for url in urls(texts) if "/privacy/export/" in url]
-    assert exports
+    # The downloads are buttons (a readable page, CSV and the complete JSON).
+    exports = [a["uri"] for a in chat.actions() if a.get("type") == "uri" and "/privacy/export/" in a["uri"]]
+    assert len(exports) == 3
     for url in exports:
         body = requests.get(url, timeout=5).text
         assert not any(secret in body for secret in SECRETS), url

@@ -103,10 +103,12 @@ def test_audience_and_counterpart_are_read_and_checked(tmp_path):
         " audience: [owner], counterpart: gh-unit}\n"
         "- {id: gh-all, program: gonghao-2023, question: 輔導期間, answer: 答, source: 002 叁 輔導對象}\n"
         "- {id: gh-bad, program: gonghao-2023, question: 壞的, answer: 答, source: 002 叁 輔導對象,"
-        " audience: [owner, shopkeeper], counterpart: gh-nowhere}\n", encoding="utf-8")
+        " audience: [owner, shopkeeper]}\n"
+        "- {id: gh-lost, program: gonghao-2023, question: 迷路的, answer: 答, source: 002 叁 輔導對象,"
+        " counterpart: gh-nowhere}\n", encoding="utf-8")
     report = check_knowledge_base(entries_dir=tmp_path, seeds_dir=SEEDS)
     by_id = {e.id: e for e in report.entries}
     assert by_id["gh-unit"].audience == ("unit",) and by_id["gh-unit"].counterpart == "gh-shop"
     assert by_id["gh-all"].audience == () and by_id["gh-all"].counterpart is None
-    assert report.invalid_ids == {"gh-bad"}
+    assert "gh-bad" not in by_id and not report.ok  # an unknown audience: the entry is refused
     assert any("shopkeeper" in e for e in report.errors) and any("gh-nowhere" in e for e in report.errors)

@@ -18,7 +18,8 @@ TEAM_ONLY = ("staff.", "broadcasts.", "visits.", "faq.staff_", "campaign.staff_n
              "campaign.key_")
 OWNERS_TOO = ("staff.bind_",)
 CODE_DIRS = ("bot", "dialogs", "eligibility", "knowledge", "letters", "visits", "broadcasts", "scheduler",
-             "staff", "privacy", "companies", "campaign")
+             "staff", "privacy", "companies", "campaign", "adoption", "checkpoints", "replacements", "activities",
+             "assessments", "checkup", "kpis")
 
 
 def owner_templates() -> dict[str, str]:
