@@ -27,8 +27,9 @@ run: install
 	@echo ""
 	SCHEDULER_ENABLED=$${SCHEDULER_ENABLED:-true} $(BIN)/python -m bot.serve --port $(PORT) --processes 1 --threads 8
 
+# One pytest-xdist worker per core (each with its own database: tests/conftest.py); PYTEST_ARGS adds options.
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 eval: install
 	$(BIN)/python tools/eval_faq.py
