@@ -17,10 +17,12 @@ ROLES_DEV = EVAL / "faq_roles_dev.jsonl"
 OWNER_PROBES = EVAL / "owner_probes.jsonl"
 PROBES = REPO / "tests" / "fixtures" / "faq_probes.jsonl"
 # faq_roles_dev (issue 17 targets: >= 95 % in scope, >= 95 % off-topic declined, small talk never
-# a ticket). The in-scope floor is what the engine reaches on this branch's knowledge base; the
-# owner-facing entries the issue asks for (written in parallel) raise it: raise the floor with them.
-ROLES_IN_SCOPE_FLOOR = 0.60
+# a ticket). The floors are a regression gate below what the engine reaches with the owner-facing
+# entries of issue 17 round 2 (65/70 in scope, 17/20 declined).
+ROLES_IN_SCOPE_FLOOR = 0.85
 ROLES_DECLINED_FLOOR = 0.80
+# The team's owner probe set: 110/140 with the round-2 entries (61/140 before them).
+OWNER_PROBES_IN_SCOPE_FLOOR = 0.70
 
 
 def _rows(path: Path) -> list[dict]:
@@ -60,6 +62,7 @@ def test_owner_probe_set(kb):
         pytest.skip("owner probe set not in the repository yet")
     res = evaluate(kb, _rows(OWNER_PROBES))
     assert res["in_scope"] >= 100
+    assert res["correct"] / res["in_scope"] >= OWNER_PROBES_IN_SCOPE_FLOOR, res["misses"]
     assert res["small_talk_ok"] == res["small_talk"], res["small_talk_misses"]
 
 
