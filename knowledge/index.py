@@ -372,12 +372,17 @@ class SearchIndex:
             norm = norm + extra_norm
         expansion: list[str] = []
         seen = set(tokens)
-        for term in set(words) | set(tokens):
+        context_expansion: list[str] = []
+        for term in sorted(set(words) | set(tokens)):
+            # A synonym of a word said only in the self-description (「我開美甲店」 -> 美容美髮)
+            # describes the asker too: it scores with the self-description's weight.
+            into = context_expansion if term in context_words else expansion
             for syn in self.vocab.synonyms_of(term):
                 for tok in self.analyzer.tokens(syn) or ([syn] if len(syn) > 1 else []):
                     if tok not in seen:
                         seen.add(tok)
-                        expansion.append(tok)
+                        into.append(tok)
+        context_tokens = context_tokens + context_expansion
         fuzz_words = [w for w in words if w not in context_words and w not in fact_words]
         return Analysis(norm=norm, words=words, tokens=tokens, expansion=expansion,
                         fuzz_text=" ".join(fuzz_words), context_words=context_words,

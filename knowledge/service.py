@@ -656,7 +656,13 @@ class KnowledgeBase:
         if any(pattern is not None and pattern.search(query.norm)
                for pattern in (self.classifier.anchors, self.classifier.domain)):
             return False
-        return found.features.get("unknown", 0.0) >= OFF_TOPIC_UNKNOWN
+        if found.features.get("unknown", 0.0) < OFF_TOPIC_UNKNOWN:
+            return False
+        # Words the entries never say but the programme documents do (食品製造, 期末簡報) are the
+        # programme's own: such a question goes to staff, it is not off-topic.
+        passages = self.passages
+        return passages is None or found.analysis is None or \
+            passages.index.unknown_share(found.analysis) >= OFF_TOPIC_UNKNOWN
 
     @staticmethod
     def _declined(kind: str, side: str, *, debug: dict[str, Any] | None = None) -> AskResult:
