@@ -59,7 +59,8 @@ class Passage:
 
 
 def clean_line(line: str) -> str:
-    line = _TAG.sub(" ", line).replace("&nbsp;", " ")
+    line = _TAG.sub(" ", line).replace("&nbsp;", " ").replace("**", "")
+    line = re.sub(r"file://\S*", "", line)  # a path on the publisher's file server
     line = line.replace("\t", " ").replace("|", " ")
     line = re.sub(r"^#+\s*", "", line.strip())
     line = _SPACE_IN_CJK.sub("", line)
@@ -252,10 +253,20 @@ class PassageIndex:
         return a.doc == b.doc and (a.text[:12] in b.text or b.text[:12] in a.text)
 
 
+_REFERENCE = re.compile(r"[(（](?:附件[一二三四五六七八九十]+|註\s*\d+)[)）]|如註\s*\d+")
+
+
+def readable(text: str) -> str:
+    """What an owner reads: without the documents' cross-references (「(附件一)」「(註6)」), which
+    point into the documents and mean nothing in a chat."""
+    text = _REFERENCE.sub("", text)
+    return re.sub(r"附件[一二三四五六七八九十]+", "附件", text)
+
+
 def excerpt(passage: Passage, analysis: Analysis, index: SearchIndex, limit: int = EXCERPT_CHARS) -> str:
     """The sentences of ``passage`` that carry the question's words, in document order, within
     ``limit`` characters (the whole passage when it fits)."""
-    text = passage.text
+    text = readable(passage.text)
     if len(text) <= limit:
         return text
     parts = sentences(text)
