@@ -27,6 +27,7 @@ from .normalize import normalize_text
 MAX_PASSAGE_CHARS = 220     # a window of whole sentences; longer items are cut
 MIN_PASSAGE_CHARS = 12      # shorter items are headings or table debris
 EXCERPT_CHARS = 250         # what the owner reads on a phone
+SEARCH_K = 8                # passages reranked per question
 
 _TAG = re.compile(r"<[^>]{1,200}>")
 _CJK = r"\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef"

@@ -39,6 +39,7 @@ from . import calibration
 from .index import Analysis, Analyzer, Candidate, SearchIndex, build_index, default_analyzer, is_interrogative
 from .loader import DEFAULT_ENTRIES_DIR, DEFAULT_SEEDS_DIR, Entry, KBReport, check_knowledge_base
 from .normalize import normalize_text
+from .passages import SEARCH_K as PASSAGE_SEARCH_K
 from .passages import PassageIndex, excerpt, load_passages
 from .query import Classifier, Query, default_classifier, side_of
 
@@ -544,7 +545,7 @@ class KnowledgeBase:
             # Superseded editions (110年 群聚, the old FAQ) never lead an answer unless named.
             superseded = self._superseded(found.context_program or self.default_program)
             weights = np.where(np.isin(pindex.programs, superseded), 0.0, weights)
-        cands = pindex.search(found.analysis, weights=weights)
+        cands = pindex.search(found.analysis, weights=weights, k=PASSAGE_SEARCH_K)
         if not cands:
             return _Retrieval(reason="no candidates", analysis=found.analysis)
         features = calibration.features(pindex, found.analysis, cands[0], self._separate_runner_up(passages, cands))
