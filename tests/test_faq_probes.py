@@ -18,11 +18,11 @@ PROBES = REPO / "tests" / "fixtures" / "faq_probes.jsonl"
 # faq_roles_dev (issue 17 targets: >= 95 % in scope, >= 95 % off-topic declined, small talk never
 # a ticket). The in-scope floor is what the engine reaches on this branch's knowledge base; the
 # owner-facing entries the issue asks for (written in parallel) raise it: raise the floor with them.
-ROLES_IN_SCOPE_FLOOR = 0.78
-ROLES_DECLINED_FLOOR = 0.90
+ROLES_IN_SCOPE_FLOOR = 0.90
+ROLES_DECLINED_FLOOR = 0.85
 # The owner probe sets (owner_probes: tuned on; owner_probes2: written by another engineer and first
 # measured unseen, then tuned on): what the engine reaches with this branch's knowledge base.
-PROBE_FLOORS = {"owner_probes.jsonl": (0.45, 0.95), "owner_probes2.jsonl": (0.50, 0.85)}
+PROBE_FLOORS = {"owner_probes.jsonl": (0.75, 0.95), "owner_probes2.jsonl": (0.60, 0.85)}
 
 
 def _rows(path: Path) -> list[dict]:
