@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 # Domains that plug into the app through their package's ``init_app(app)`` (blueprints, CLI
 # commands, service providers). Listed once here; a domain not yet present is skipped.
 DOMAINS = ("eligibility", "knowledge", "letters", "visits", "broadcasts", "scheduler", "staff", "privacy", "adoption",
-           "replacements", "checkpoints", "activities", "assessments")
+           "replacements", "checkpoints", "activities", "assessments", "checkup", "kpis")
 
 
 @dataclass
