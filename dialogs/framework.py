@@ -49,6 +49,8 @@ class FlowId(StrEnum):
     REPLACEMENT = "replacement"
     ACTIVITY_CREATE = "activity_create"
     ACTIVITY_NAME = "activity_name"
+    CHECKUP = "checkup"
+    KPI_REPORT = "kpi_report"
 
 
 class Nav(StrEnum):
