@@ -18,11 +18,13 @@ def checkup_ask(materialiser, row, schedule, milestone) -> None:
     since = parse_programme_datetime(milestone.options["since"]) if followup and milestone.options.get("since") else None
     pending = service.pending_owners(session, program_id=schedule.program_id, since=since)
     reachable = audiences.reachable(session, [owner for _, _, owner in pending])
+    # Near the end, a company that never took it is invited as at the start (there is nothing to compare).
+    taken = service.progress(session, company_ids=list({cid for cid, _, _ in pending})) if followup else {}
     asked = 0
     for company_id, name, owner in pending:
         if owner not in reachable:
             continue
-        text = t("checkup.ask_push_followup" if followup else "checkup.ask_push", company=name or "",
+        text = t("checkup.ask_push_followup" if company_id in taken else "checkup.ask_push", company=name or "",
                  title=milestone.title)
         button = Choice(t("checkup.ask_button"), data=encode_postback(c="checkup", arg=str(company_id)),
                         display=t("checkup.ask_button"))

@@ -10,9 +10,12 @@ from datetime import datetime, timedelta
 
 from sqlmodel import select
 
+from bot.models import User
 from bot.timeutil import TAIPEI
+from checkup import service
 from checkup.models import CheckupResult
 from checkup.settings import checkup
+from companies.models import Company
 from scheduler.scheduled import tick
 from tests.conftest import joined
 from tests.test_activities import ADVISOR, person, signed_company, uid
@@ -23,7 +26,8 @@ DATA = checkup()
 def _owner(app, n: int = 1, *, companies: int = 1) -> list[int]:
     ids = []
     with app.extensions["bot"].database.session() as session:
-        person(session, ADVISOR, role="advisor")
+        if session.exec(select(User).where(User.line_user_id == ADVISOR)).first() is None:
+            person(session, ADVISOR, role="advisor")
         person(session, uid(n))
         for k in range(companies):
             ids.append(signed_company(session, n * 10 + k, owner=uid(n)).id)
@@ -109,3 +113,50 @@ def test_without_a_company_and_with_two_companies(app, chat):
         rows = session.exec(select(CheckupResult).order_by(CheckupResult.id)).all()
         assert [(r.company_id, r.line_user_id, r.level) for r in rows] == [
             (None, uid(3), 1), (ids[1], uid(2), 5)]
+
+
+def _texts(fake_line, user_id: str, word: str) -> list[str]:
+    return [t for t in fake_line.texts_for(user_id) if word in t]
+
+
+def test_asked_at_the_start_and_near_the_end_then_compared_for_owner_and_advisor(app, chat, fake_line):
+    [first] = _owner(app, 1)
+    [second] = _owner(app, 2)
+    # programs.yaml checkup_baseline: 112/05/02 17:00, offset 1d -> 05/01 09:00; both owners, once.
+    tick(app, now=datetime(2023, 5, 1, 9, 0, tzinfo=TAIPEI))
+    tick(app, now=datetime(2023, 5, 1, 9, 5, tzinfo=TAIPEI))
+    assert len(_texts(fake_line, uid(1), "看看店裡的數位程度")) == 1 and len(_texts(fake_line, uid(2), "數位健檢")) == 1
+    push = next(m for m in fake_line.messages_for(uid(1)) if "數位程度" in m.get("text", ""))
+    owner = chat.as_user(uid(1))
+    assert "（1/10）" in joined(owner.tap_action(push["quickReply"]["items"][0]["action"]))
+    owner.say("取消")
+    with app.extensions["bot"].database.session() as session:  # the baseline, taken on 112/05/10
+        company = session.get(Company, first)
+        service.save(session, checkup=DATA, line_user_id=uid(1), company=company,
+                     answers={q.id: q.options[1].id for q in DATA.questions},
+                     now=datetime(2023, 5, 10, 10, tzinfo=TAIPEI))
+    # checkup_followup: 112/10/20, offsets 5d and 1d, results since 10/01 count: both asked on 10/15.
+    tick(app, now=datetime(2023, 10, 15, 9, 0, tzinfo=TAIPEI))
+    assert len(_texts(fake_line, uid(1), "再做一次數位健檢")) == 1
+    assert len(_texts(fake_line, uid(2), "看看店裡的數位程度")) == 2  # never took it: invited as at the start
+    push = [m for m in fake_line.messages_for(uid(1)) if "再做一次" in m.get("text", "")][-1]
+    intro = joined(owner.tap_action(push["quickReply"]["items"][0]["action"]))
+    assert "跟您112/05/10的結果比一比" in intro
+    result = joined(_answer_all(owner, lambda q: q.options[2].label))
+    assert "第一次（112/05/10）：第 2 級" in result and "這次：第 3 級" in result and "進步了 1 級" in result
+    assert "・結帳怎麼做：計算機或Excel記帳 → 用POS收銀系統" in result
+    bars = _flex(owner)["contents"]["body"]["contents"][1:3]
+    assert [[c["backgroundColor"] for c in g["contents"][1]["contents"]].count("#E5E5E5") for g in bars] == [3, 2]
+    # 10/19: the owner who took it again is not asked; the other is, once more.
+    tick(app, now=datetime(2023, 10, 19, 9, 0, tzinfo=TAIPEI))
+    assert len(_texts(fake_line, uid(1), "再做一次數位健檢")) == 1
+    assert len(_texts(fake_line, uid(2), "看看店裡的數位程度")) == 3
+    # The advisor before a visit: 「健檢結果」 and 「我的進度」.
+    advisor = chat.as_user(ADVISOR)
+    overview = joined(advisor.say("健檢結果"))
+    assert "・店10：第 2 級 → 第 3 級" in overview and "・店20：還沒做健檢" in overview
+    assert "共 1/2 家做過，1 家做過前後兩次，1 家進步至少 1 級" in overview
+    assert "店10（健檢 第 2 級 → 第 3 級）" in joined(advisor.say("我的進度"))
+    # An owner is not an advisor: no one else's results.
+    assert "店20" not in joined(owner.say("健檢結果"))
+    assert second
