@@ -6,6 +6,10 @@ dashboard's trend page in Chromium."""
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
+
+import pytest
+import requests
 
 from sqlmodel import select
 
@@ -13,7 +17,7 @@ from bot.timeutil import TAIPEI
 from kpis import service
 from kpis.models import KpiFigure
 from scheduler.scheduled import tick
-from tests.conftest import joined
+from tests.conftest import STAFF_TOKEN, joined
 from tests.test_activities import ADVISOR, person, signed_company, uid
 
 
@@ -127,3 +131,46 @@ def test_next_month_same_as_last_the_monthly_ask_and_the_advisors_trend(app, cha
     assert "店1：營業額 30,000→32,000" in trend and "店2：還沒回報" in trend
     # An owner asking for the advisors' trend gets no one else's figures.
     assert "店2" not in joined(owner.say("績效趨勢"))
+
+
+BROWSER = "/usr/bin/chromium"
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path(BROWSER).exists(), reason="needs /usr/bin/chromium")
+def test_trend_page_on_a_phone(app, live_server):
+    """The seeded campaign's figures on /staff/kpis at 390 px: totals, month by month, per company,
+    one advisor's companies, the check-up levels; the JSON gives the same."""
+    from playwright.sync_api import sync_playwright
+
+    from staff import service as staff_service
+    from tests.seed_campaign import A2, STAFF, seed
+
+    ids = seed(app)
+    with app.extensions["bot"].database.session() as session:
+        token = staff_service.create_login_token(session, line_user_id=STAFF)
+    assert requests.get(f"{live_server.url}/staff/api/kpis").status_code == 403
+    api = requests.get(f"{live_server.url}/staff/api/kpis", headers={"Authorization": f"Bearer {STAFF_TOKEN}"}).json()
+    sales = next(i for i in api["indicators"] if i["id"] == "sales")
+    assert (sales["done"], sales["target"], sales["unit"], sales["reported"]) == (150, 600, "千元", 15)
+    assert [(p["label"], p["value"]) for p in sales["by_month"]] == [("112/05", 100), ("112/06", 150)]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=BROWSER, headless=True, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+        page.goto(f"{live_server.url}/staff/login/{token}")
+        page.click("#login-button")
+        page.click("text=自訂績效")
+        page.wait_for_selector(".kpi-trend")
+        assert page.locator(".kpi-trend").count() == 6
+        card = page.locator("[data-indicator=sales]")
+        assert "150 / 600 千元" in card.inner_text() and "15 家回報" in card.inner_text()
+        assert card.locator(".month-value").all_inner_texts() == ["100", "150"]
+        first = card.locator(f"tr[data-company='{ids[1]}']")
+        assert "30,000" in first.inner_text() and "45,000" in first.inner_text()
+        assert first.locator(".contribution").inner_text() == "15"
+        assert page.locator(f"#checkup-levels tr[data-company='{ids[1]}'] .checkup-level").inner_text() == "第 2 級 → 第 3 級"
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.select_option("#advisor-filter select", A2)  # companies 31–60: none reported
+        page.wait_for_url("**advisor=*")
+        assert "還沒有店家回報" in page.locator("[data-indicator=sales]").inner_text()
+        browser.close()
