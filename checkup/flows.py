@@ -12,17 +12,14 @@ from checkup import service
 from checkup.settings import Checkup, Question, checkup
 from dialogs import framework as fw
 from dialogs import registry
+from visits.company_step import company_step
 
 CHECKUP = checkup()  # read once at start: the flow's steps are its questions
 GREEN, GREY = "#06C755", "#9E9E9E"
 
 
-def _company_name(record: dict | None) -> str:
-    return (record or {}).get("name") or ""
-
-
 def _intro(ctx: fw.Context) -> list[Text]:
-    if ctx.history:
+    if any(step.startswith("q_") for step in ctx.history):
         return []
     count = len(CHECKUP.questions)
     if ctx.data.get("_before_date"):
@@ -30,21 +27,6 @@ def _intro(ctx: fw.Context) -> list[Text]:
     if not ctx.data.get("_companies"):
         return [Text(t("checkup.intro_no_company", count=count))]
     return [Text(t("checkup.intro", count=count))]
-
-
-# --- the company (only when the person speaks for more than one) -----------------------------------
-
-def _ask_company(ctx: fw.Context):
-    choices = tuple(ctx.choice(c["name"], str(c["id"])) for c in ctx.data["_companies"][:11])
-    return [*_intro(ctx), Text(t("checkup.ask_company"), choices)]
-
-
-def _parse_company(ctx: fw.Context, user_input: fw.UserInput) -> int:
-    answer = user_input.answer_text.strip()
-    for record in ctx.data["_companies"]:
-        if answer in (str(record["id"]), record["name"], record.get("tax_id") or "\0"):
-            return record["id"]
-    raise fw.Invalid(t("checkup.pick_company"))
 
 
 # --- the questions ----------------------------------------------------------------------------------
@@ -81,9 +63,7 @@ def _display(question: Question):
 
 
 STEPS = (
-    fw.Step("company", t("checkup.label_company"), _ask_company, _parse_company,
-            when=lambda ctx: len(ctx.data.get("_companies") or ()) > 1,
-            display=lambda ctx, v: next((c["name"] for c in ctx.data["_companies"] if c["id"] == v), "—")),
+    company_step("checkup", t("checkup.label_company"), when=lambda ctx: len(ctx.data.get("_companies") or ()) > 1),
     *(fw.Step(f"q_{q.id}", q.ask, _asker(q, n), _parser(q), display=_display(q))
       for n, q in enumerate(CHECKUP.questions, start=1)),
 )
@@ -154,10 +134,8 @@ def _finish(request) -> fw.Turn:
     ctx, session = request.ctx, request.session
     companies = service.companies_for(session, line_user_id=ctx.user_id)
     wanted = ctx.data.get("company") or (ctx.data["_companies"][0]["id"] if ctx.data.get("_companies") else None)
+    # None also when no longer a member (or replaced) since the check-up began: kept on the person.
     company = next((c for c in companies if c.id == wanted), None)
-    if wanted is not None and company is None:
-        # No longer a member (or the company was replaced) since the check-up began: keep it on the person.
-        company = None
     row, baseline = service.save(session, checkup=CHECKUP, line_user_id=ctx.user_id, company=company,
                                  answers=answers_of(ctx), now=ctx.now)
     tools, names = campaign_context(request.services.config, company.program_id if company else None)

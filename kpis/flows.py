@@ -12,6 +12,7 @@ from bot.messages import Text
 from bot.texts import t
 from dialogs import framework as fw
 from dialogs import registry
+from visits.company_step import company_step
 from dialogs.parsing import parse_amount
 from kpis import service
 from kpis.settings import Indicator, indicators_of
@@ -112,22 +113,8 @@ def _display(kind: str, index: int):
     return lambda ctx, value: shown(value, (_indicator(ctx, index) or {}).get("unit", ""))
 
 
-def _ask_company(ctx: fw.Context):
-    return [Text(t("kpis.ask_company"), tuple(ctx.choice(c["name"], str(c["id"])) for c in ctx.data["_companies"][:11]))]
-
-
-def _parse_company(ctx: fw.Context, user_input: fw.UserInput) -> int:
-    answer = user_input.answer_text.strip()
-    for record in ctx.data["_companies"]:
-        if answer in (str(record["id"]), record["name"]):
-            return record["id"]
-    raise fw.Invalid(t("kpis.pick_company"))
-
-
 STEPS = (
-    fw.Step("company", t("kpis.label_company"), _ask_company, _parse_company,
-            when=lambda ctx: len(ctx.data.get("_companies") or ()) > 1,
-            display=lambda ctx, v: next((c["name"] for c in ctx.data["_companies"] if c["id"] == v), "—")),
+    company_step("kpis", t("kpis.label_company"), when=lambda ctx: len(ctx.data.get("_companies") or ()) > 1),
     *(fw.Step(f"{kind}{index}", t("kpis.title"), _asker(kind, index), _parser(kind, index),
               when=(lambda kind, index: lambda ctx: _wanted(ctx, kind, index))(kind, index),
               display=_display(kind, index), label_of=_label(kind, index))

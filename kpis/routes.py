@@ -3,10 +3,10 @@ month-by-month trend, every company's baseline and months, the check-up levels; 
 narrows it to one advisor's companies) and GET /staff/api/kpis (the same as JSON, bearer)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, current_app, jsonify, render_template, request
 
 from bot.db import utc_now
-from checkpoints.settings import programmes
+from checkpoints.routes import _program
 from kpis import service
 from kpis.flows import fmt
 from kpis.settings import BASELINE, parse_indicators
@@ -78,20 +78,17 @@ def trend(session, *, program, advisor: str | None = None) -> dict:
             "indicators": indicators}
 
 
-def _program():
-    found = programmes(current_app.config)
-    program_id = request.args.get("program") or "gonghao-2023"
-    if program_id not in found:
-        abort(404)
-    return found[program_id]
+def _requested() -> tuple:
+    """The programme (?program=, 404 if unknown) and its trend for ?advisor= (or everyone)."""
+    program = _program()
+    with current_app.extensions["bot"].database.read_session() as session:
+        return program, trend(session, program=program, advisor=request.args.get("advisor") or None)
 
 
 @bp.get("/api/kpis")
 @require_staff
 def api():
-    program = _program()
-    with current_app.extensions["bot"].database.read_session() as session:
-        data = trend(session, program=program, advisor=request.args.get("advisor") or None)
+    _, data = _requested()
     data["advisors"] = [{"id": a, "name": n} for a, n in data["advisors"]]
     return jsonify(data)
 
@@ -99,7 +96,5 @@ def api():
 @bp.get("/kpis")
 @require_staff
 def page():
-    program = _program()
-    with current_app.extensions["bot"].database.read_session() as session:
-        data = trend(session, program=program, advisor=request.args.get("advisor") or None)
+    program, data = _requested()
     return render_template("kpis/kpis.html", program=program, data=data, fmt=fmt)
