@@ -40,7 +40,7 @@ register_company_columns("checkup", order=90, columns=level_columns)
 
 
 def write_checkup(session: Session, pack: EvidencePack) -> None:
-    data = checkup(pack.config)
+    data = checkup()
     companies = [c for c in pack.companies if c.status == "active"]
     found = service.progress(session, company_ids=[c.id for c in companies], as_of=pack.as_of)
     header = ["序號", "統一編號", "企業名稱", "基準日期", "基準等級", "基準分數", "期末日期", "期末等級", "期末分數", "等級變化",

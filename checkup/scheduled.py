@@ -8,6 +8,7 @@ from __future__ import annotations
 from bot.messages import Choice, Text, encode_postback
 from bot.texts import t
 from checkup import service
+from checkup.settings import checkup
 from scheduler import audiences
 from scheduler.settings import parse_programme_datetime
 
@@ -25,7 +26,7 @@ def checkup_ask(materialiser, row, schedule, milestone) -> None:
         if owner not in reachable:
             continue
         text = t("checkup.ask_push_followup" if company_id in taken else "checkup.ask_push", company=name or "",
-                 title=milestone.title)
+                 title=milestone.title, count=len(checkup().questions))
         button = Choice(t("checkup.ask_button"), data=encode_postback(c="checkup", arg=str(company_id)),
                         display=t("checkup.ask_button"))
         materialiser.pushes.append((owner, [Text(text, (button,))], f"rem:{row.key}:{owner}:{company_id}"))

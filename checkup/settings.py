@@ -139,13 +139,8 @@ def _parse(data: dict) -> Checkup:
                    other_programs=others, source=str(data.get("source") or ""))
 
 
-@lru_cache(maxsize=4)
-def _load(path: str, mtime: float) -> Checkup:
-    with open(path, encoding="utf-8") as handle:
+@lru_cache(maxsize=1)
+def checkup() -> Checkup:
+    """The check-up, read once: the chat flow's steps are its questions (an edit needs a restart)."""
+    with DATA_FILE.open(encoding="utf-8") as handle:
         return _parse(yaml.safe_load(handle))
-
-
-def checkup(config=None) -> Checkup:
-    """The check-up (``CHECKUP_FILE`` in the app config overrides the room's file; re-read on change)."""
-    path = Path((config or {}).get("CHECKUP_FILE") or DATA_FILE)
-    return _load(str(path), path.stat().st_mtime)

@@ -160,3 +160,29 @@ def test_asked_at_the_start_and_near_the_end_then_compared_for_owner_and_advisor
     # An owner is not an advisor: no one else's results.
     assert "店20" not in joined(owner.say("健檢結果"))
     assert second
+
+
+def test_the_data_is_validated_and_scored_by_its_thresholds():
+    import copy
+
+    import pytest
+    import yaml
+
+    from checkup.settings import DATA_FILE, _parse
+
+    raw = yaml.safe_load(DATA_FILE.read_text(encoding="utf-8"))
+    levels = [(lv["level"], lv["min_points"]) for lv in raw["levels"]]
+    for level, minimum in levels:  # each threshold reached exactly gives its level, one point less the one below
+        answers, left = {}, minimum
+        for question in DATA.questions:
+            option = max((o for o in question.options if o.points <= left), key=lambda o: o.points)
+            answers[question.id], left = option.id, left - option.points
+        assert DATA.score(answers).level == level and DATA.score(answers).points == minimum
+    assert DATA.score({"checkout": "nonsense"}).points == 0  # an unknown answer counts nothing
+    for breaking in (lambda d: d["questions"][0]["options"][0].update(label="這個選項的文字長到超過二十個字，LINE 會把它截斷"),
+                     lambda d: d["questions"][0].update(area="nowhere"),
+                     lambda d: d["levels"][0].update(min_points=1)):
+        broken = copy.deepcopy(raw)
+        breaking(broken)
+        with pytest.raises(ValueError):
+            _parse(broken)
