@@ -165,6 +165,8 @@ def test_trend_page_on_a_phone(app, live_server):
         card = page.locator("[data-indicator=sales]")
         assert "150 / 600 千元" in card.inner_text() and "15 家回報" in card.inner_text()
         assert card.locator(".month-value").all_inner_texts() == ["100", "150"]
+        assert card.locator("h2").inner_text() == "營運面：帶動店家銷售額成長（千元）"
+        card.locator("summary").click()  # each company's figures fold away on a phone
         first = card.locator(f"tr[data-company='{ids[1]}']")
         assert "30,000" in first.inner_text() and "45,000" in first.inner_text()
         assert first.locator(".contribution").inner_text() == "15"
@@ -172,5 +174,6 @@ def test_trend_page_on_a_phone(app, live_server):
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         page.select_option("#advisor-filter select", A2)  # companies 31–60: none reported
         page.wait_for_url("**advisor=*")
+        page.locator("[data-indicator=sales] summary").click()
         assert "還沒有店家回報" in page.locator("[data-indicator=sales]").inner_text()
         browser.close()
