@@ -25,11 +25,11 @@ run: install
 	@echo "  LINE assistant: http://127.0.0.1:$(PORT)"
 	@echo "  Chat simulator (development mode): http://127.0.0.1:$(PORT)/dev/simulator"
 	@echo ""
-	SCHEDULER_ENABLED=$${SCHEDULER_ENABLED:-true} $(BIN)/gunicorn -c gunicorn.conf.py \
-	  --bind 127.0.0.1:$(PORT) --workers 1 --threads 8 'bot.wsgi:create_web_app()'
+	SCHEDULER_ENABLED=$${SCHEDULER_ENABLED:-true} $(BIN)/python -m bot.serve --port $(PORT) --processes 1 --threads 8
 
+# One pytest-xdist worker per core (each with its own database: tests/conftest.py); PYTEST_ARGS adds options.
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 eval: install
 	$(BIN)/python tools/eval_faq.py
@@ -40,9 +40,11 @@ bench: install
 chaos: install
 	$(BIN)/python -m pytest -m slow tests
 
-# Debian packages the browser tests, the PDF font and the PostgreSQL run need (CI calls this).
+# Debian packages the browser tests, the PDF font, emoji in the simulator and screenshots, and the
+# PostgreSQL run need (CI calls this).
 system-deps:
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk postgresql wrk >/dev/null
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk \
+	  fonts-noto-color-emoji postgresql wrk >/dev/null
 
 clean:
 	rm -rf $(VENV) instance

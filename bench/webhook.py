@@ -128,9 +128,10 @@ def stop_group(proc: subprocess.Popen, timeout: float = 30) -> None:
 def environment(tmp: Path, fake_url: str, port: int) -> dict:
     return {**os.environ, "LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
             "LINE_API_BASE_URL": fake_url, "LINE_DATA_API_BASE_URL": fake_url, "BOT_ENV": "production",
+            "SECRET_KEY": "bench-secret-key",
             "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{tmp / 'bench.db'}",
             "PORT": str(port), "LOG_LEVEL": "WARNING", "SCHEDULER_ENABLED": "false", "PYTHONPATH": str(REPO),
-            # The Procfile's commands (gunicorn, flask) from this interpreter's environment.
+            # The Procfile's commands (python -m bot.serve, flask) from this interpreter's environment.
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
@@ -146,11 +147,11 @@ def bot_commands() -> list[list[str]]:
 
 
 def baseline_command(target: str) -> list[str]:
-    # The Procfile's web command with the baseline app instead of the bot: same gunicorn settings
-    # (gunicorn.conf.py: workers, threads) for both.
+    # The Procfile's web command with the baseline app instead of the bot: the same server and
+    # settings (bot.serve: waitress, processes, threads) for both, so the ratio stays fair.
     web = procfile()["web"]
-    assert "gunicorn -c gunicorn.conf.py" in web, web
-    return [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", target]
+    assert "python -m bot.serve" in web, web
+    return [sys.executable, "-m", "bot.serve", "--app", target]
 
 
 def run_wrk(url: str, lines_file: Path, *, threads: int, connections: int, seconds: int) -> dict:
@@ -183,7 +184,7 @@ def write_bodies(path: Path, count: int, users: int = 2000) -> None:
 
 def _compare(apps: tuple[tuple[str, str], ...], measure, *, prepare=None) -> dict:
     """Start the fake Messaging API, then serve each app in turn (the bot: the Procfile's web and
-    worker lines; a baseline: the web line's gunicorn settings) and call ``measure(base_url, fake_url, name)``; returns {name: figures}."""
+    worker lines; a baseline: the web line's server settings) and call ``measure(base_url, fake_url, name)``; returns {name: figures}."""
     procs = Processes()
     results = {}
     with tempfile.TemporaryDirectory() as tmp_dir:
@@ -225,7 +226,7 @@ def ack_benchmark(*, seconds: int = 10, connections: int = 16) -> dict:
         time.sleep(2)
         return run_wrk(f"{base}/callback", lines, threads=2, connections=connections, seconds=seconds)
 
-    results = _compare((("bare", "bench.baseline_app:create_bare_app()"), ("bot", "bot")),
+    results = _compare((("bare", "bench.baseline_app:create_bare_app"), ("bot", "bot")),
                        measure, prepare=lambda tmp: write_bodies(tmp / "bodies.tsv", 60000))
     results["ratio"] = results["bot"]["rps"] / results["bare"]["rps"] if results.get("bare", {}).get("rps") else 0.0
     results["connections"] = connections
@@ -240,7 +241,7 @@ def e2e_benchmark(*, rate: int = 200, seconds: int = 10) -> dict:
         _paced_run(base, fake_url, rate=rate, seconds=2, prefix=f"W{name}", settle=120)
         return _paced_run(base, fake_url, rate=rate, seconds=seconds, prefix=f"M{name}")
 
-    results = _compare((("echo", "bench.baseline_app:create_echo_app()"), ("bot", "bot")), measure)
+    results = _compare((("echo", "bench.baseline_app:create_echo_app"), ("bot", "bot")), measure)
     results["rate"] = rate
     return results
 

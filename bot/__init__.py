@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 import importlib
 import logging
 import threading
@@ -28,8 +26,9 @@ log = logging.getLogger(__name__)
 
 # Domains that plug into the app through their package's ``init_app(app)`` (blueprints, CLI
 # commands, service providers). Listed once here; a domain not yet present is skipped.
-DOMAINS = ("eligibility", "knowledge", "letters", "visits", "broadcasts", "scheduler", "staff", "privacy", "adoption",
-           "replacements", "checkpoints", "activities", "assessments", "checkup", "kpis")
+DOMAINS = ("companies", "eligibility", "knowledge", "letters", "visits", "broadcasts", "scheduler", "staff",
+           "privacy", "campaign", "adoption", "replacements", "checkpoints", "activities", "assessments", "checkup",
+           "kpis")
 
 
 @dataclass
@@ -82,13 +81,18 @@ def _load_config(app: Flask, test_config: dict | None) -> None:
     app.config.update(config_module.settings_from_environment({} if ignore_environment else None))
     if test_config:
         app.config.update(test_config)
-    has_credentials = bool(app.config.get("LINE_CHANNEL_SECRET") and app.config.get("LINE_CHANNEL_ACCESS_TOKEN"))
-    if app.config["BOT_ENV"] == "production":
-        if not has_credentials:
-            raise RuntimeError("production needs LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN")
+    mode = app.config["BOT_ENV"] = config_module.resolve_mode(app.config)
+    secret, token = app.config.get("LINE_CHANNEL_SECRET"), app.config.get("LINE_CHANNEL_ACCESS_TOKEN")
+    if mode == "production":
+        config_module.check_production(app.config)
         app.config["DEV_MODE"] = False
     else:
-        app.config["DEV_MODE"] = not has_credentials
+        if bool(secret) != bool(token):
+            raise config_module.ConfigError(
+                "development with one LINE variable set: set both LINE_CHANNEL_SECRET and "
+                "LINE_CHANNEL_ACCESS_TOKEN (a real channel) or neither (the local emulator)")
+        # Development without a channel: the local LINE emulator and the chat simulator (/dev/*).
+        app.config["DEV_MODE"] = not secret
         if app.config["DEV_MODE"]:
             app.config["LINE_CHANNEL_SECRET"] = config_module.DEVELOPMENT_CHANNEL_SECRET
             app.config["LINE_CHANNEL_ACCESS_TOKEN"] = config_module.DEVELOPMENT_ACCESS_TOKEN
@@ -96,11 +100,8 @@ def _load_config(app: Flask, test_config: dict | None) -> None:
             emulator = app.config["PUBLIC_BASE_URL"] + "/dev/line-api"
             app.config["LINE_API_BASE_URL"] = app.config.get("LINE_API_BASE_URL") or emulator
             app.config["LINE_DATA_API_BASE_URL"] = app.config.get("LINE_DATA_API_BASE_URL") or emulator
-    if not app.config.get("SECRET_KEY"):
-        # Dashboard sessions, signed links and pseudonyms need a key; derive a stable one from the
-        # channel secret so every worker of one deployment agrees without another setting.
-        base = f"{app.config.get('LINE_CHANNEL_SECRET') or 'dev'}|{app.config.get('DATABASE_URL')}"
-        app.config["SECRET_KEY"] = hmac.new(base.encode(), b"staff-dashboard-session", hashlib.sha256).hexdigest()
+        if not app.config.get("SECRET_KEY"):
+            app.config["SECRET_KEY"] = config_module.development_secret_key(app.instance_path)
     app.config.setdefault("LINE_API_BASE_URL", None)
     app.config.setdefault("LINE_DATA_API_BASE_URL", None)
     app.config["LINE_API_BASE_URL"] = app.config["LINE_API_BASE_URL"] or "https://api.line.me"
@@ -125,9 +126,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.session_interface = _CookieSessions()
     _load_config(app, test_config)
 
-    from bot import logging_setup
+    from bot import logging_setup, security
 
     logging_setup.init_app(app)
+    security.init_app(app)
 
     database = Database(app.config["DATABASE_URL"])
     gateway = LineGateway(access_token=app.config["LINE_CHANNEL_ACCESS_TOKEN"],

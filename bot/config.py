@@ -1,8 +1,12 @@
 """Settings, read from the environment only inside ``create_app`` (never at import time)."""
 from __future__ import annotations
 
+import ipaddress
 import os
+import secrets
 from pathlib import Path
+
+import click
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,24 +28,29 @@ def settings_from_environment(environ: dict[str, str] | None = None) -> dict:
     """Build the Flask config mapping from environment variables (see CONTRACT.md)."""
     env = dict(os.environ if environ is None else environ)
     port = env.get("PORT", "8000")
-    secret = env.get("LINE_CHANNEL_SECRET") or None
-    token = env.get("LINE_CHANNEL_ACCESS_TOKEN") or None
-    has_credentials = bool(secret and token)
-    bot_env = env.get("BOT_ENV") or ("production" if has_credentials else "development")
     return {
-        "BOT_ENV": bot_env,
-        "LINE_CHANNEL_SECRET": secret,
-        "LINE_CHANNEL_ACCESS_TOKEN": token,
-        "LINE_API_BASE_URL": env.get("LINE_API_BASE_URL") or None,
-        "LINE_DATA_API_BASE_URL": env.get("LINE_DATA_API_BASE_URL") or None,
+        # Raw: resolve_mode() decides, after a test config may have overridden these.
+        "BOT_ENV": env.get("BOT_ENV"),
+        # A LINE variable that is present but empty still counts as set (fail closed: production).
+        **{name: env.get(name) for name in LINE_VARIABLES},
         "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{REPO_ROOT / 'instance' / 'bot.db'}",
         "PROGRAMS_FILE": env.get("PROGRAMS_FILE") or str(REPO_ROOT / "programs" / "programs.yaml"),
         "KNOWLEDGE_DIR": env.get("KNOWLEDGE_DIR") or str(REPO_ROOT / "knowledge" / "entries"),
         "SEEDS_DIR": env.get("SEEDS_DIR") or str(REPO_ROOT / "programs" / "documents"),
         "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{port}").rstrip("/"),
         "STAFF_API_TOKEN": env.get("STAFF_API_TOKEN") or None,
-        # Signs session cookies, export/sign/login links and pseudonyms; falls back to the channel secret.
+        # Signs session cookies, export/sign/login links and pseudonyms. Required in production;
+        # development uses a random key kept in instance/ (development_secret_key).
         "SECRET_KEY": env.get("SECRET_KEY") or None,
+        # How many proxies in front of the app append to X-Forwarded-For (werkzeug ProxyFix).
+        # 0: the client address is the TCP peer, and any X-Forwarded-For is ignored.
+        "TRUSTED_PROXIES": _count(env.get("TRUSTED_PROXIES"), "TRUSTED_PROXIES"),
+        # Largest request body accepted (bytes), checked on Content-Length before anything is
+        # read (413). LINE's webhook bodies are small: a text message is at most 5,000
+        # characters, and one delivery carries a handful of events, so even a large batch is
+        # well under 1 MB; 4 MiB also leaves room for the development simulator's photo uploads
+        # and the sign page's drawn signature (<= 400 KB).
+        "MAX_CONTENT_LENGTH": _count(env.get("MAX_CONTENT_LENGTH"), "MAX_CONTENT_LENGTH") or 4 * 1024 * 1024,
         "SCHEDULER_ENABLED": _bool(env.get("SCHEDULER_ENABLED"), False),
         "SCHEDULER_INTERVAL_SECONDS": int(env.get("SCHEDULER_INTERVAL_SECONDS") or 60),
         "SCHEDULER_SEND_THREADS": int(env.get("SCHEDULER_SEND_THREADS") or 8),
@@ -69,6 +78,88 @@ def settings_from_environment(environ: dict[str, str] | None = None) -> dict:
     }
 
 
+LINE_VARIABLES = ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN", "LINE_API_BASE_URL", "LINE_DATA_API_BASE_URL")
+MODES = ("development", "production")
+
+
+class ConfigError(click.ClickException, RuntimeError):
+    """A configuration the app refuses to start with. Its message is one line saying what is
+    missing; ``flask`` prints it as ``Error: …`` (a ClickException) and the web server's launcher
+    (bot.serve) prints it alone, so an operator never reads a traceback to find the cause."""
+
+
+def _count(value: str | None, name: str) -> int:
+    if value is None or not value.strip():
+        return 0
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise ConfigError(f"{name} must be a whole number >= 0, got {value!r}")
+    return number
+
+
+def resolve_mode(config: dict) -> str:
+    """``development`` only when BOT_ENV says exactly that, or when BOT_ENV is unset and no LINE
+    variable is set at all (``make run``); anything else is production (fail closed: a half-set or
+    misspelt deployment must never get the development channel secret and the /dev routes)."""
+    bot_env = config.get("BOT_ENV")
+    if bot_env is None:
+        given = [name for name in LINE_VARIABLES if config.get(name) is not None]
+        return "production" if given else "development"
+    if bot_env not in MODES:
+        raise ConfigError(f"BOT_ENV={bot_env!r} is not a known mode: set BOT_ENV=production (or development "
+                          f"for a local run)")
+    return bot_env
+
+
+def check_production(config: dict) -> None:
+    """Refuse to run production without what it needs: one line naming every missing variable."""
+    missing = [name for name in ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN", "SECRET_KEY")
+               if not config.get(name)]
+    if missing:
+        given = [name for name in LINE_VARIABLES if config.get(name) is not None]
+        why = "BOT_ENV=production" if config.get("BOT_ENV") == "production" else \
+            f"production mode (BOT_ENV is unset and {', '.join(given)} is set)"
+        raise ConfigError(f"{why} needs {', '.join(missing)}; refusing to start")
+
+
+def development_secret_key(instance_dir: Path) -> str:
+    """Development's SECRET_KEY: random, made once per install and kept in instance/secret_key
+    (next to the development database), so links and sessions survive restarts and every
+    process of one install agrees, while no two installs share a key and none is written in
+    the code (a published key would let anyone forge links for a development database)."""
+    path = Path(instance_dir) / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    try:
+        # O_EXCL: two processes starting at once agree on the first one's key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def is_loopback(host: str | None) -> bool:
+    """127.0.0.0/8, ::1 (also IPv4-mapped) or the name localhost."""
+    host = (host or "").strip().strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
+
+
 def usable_cores() -> int:
     """The CPUs this process may run on (at least 1): the default number of event worker
     processes. Each Python process uses one core at most (the GIL), and a worker process drains
@@ -83,7 +174,7 @@ def usable_cores() -> int:
 
 def half_the_cores() -> int:
     """Half the usable CPUs (at least 1): the default number of web processes. Acks are short
-    and group-committed; 16 threads in one process serve them on 2 cores (gunicorn.conf.py)."""
+    and group-committed; 16 threads in one process serve them on 2 cores (bot.serve)."""
     return max(1, usable_cores() // 2)
 
 

@@ -59,10 +59,13 @@ def import_all_models() -> None:
 
 def _configure_sqlite(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
-    # WAL lets readers run during a write; busy_timeout makes concurrent writers (two gunicorn
+    # WAL lets readers run during a write; busy_timeout makes concurrent writers (two web
     # workers, the event worker threads) wait instead of failing with "database is locked".
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # Deleted and overwritten content is zeroed, not left in free pages: an erasure (privacy)
+    # must not leave the person's phone or e-mail readable in the file.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
@@ -103,7 +106,7 @@ class WriterGate:
 
     Webhook acks (``priority=True``) go before event processing and scheduled work: LINE wants
     the 200 within seconds, while processing can wait its turn without anyone noticing. Inside a
-    process that is a condition variable; across processes (gunicorn workers, the event worker,
+    process that is a condition variable; across processes (web processes, the event worker,
     the scheduler) writers queue on an flock of ``<db>-writer.lock``, and a process with acks in
     flight holds a shared flock of ``<db>-acks.lock`` that other writers wait out (an exclusive
     flock, taken and dropped) before queuing for the write lock. Without that, a busy worker
@@ -369,6 +372,16 @@ class Database:
             return True
         except Exception:
             return False
+
+    def truncate_wal(self) -> bool:
+        """SQLite: checkpoint the write-ahead log into the database and truncate it to zero bytes,
+        so earlier versions of rows (a person just erased) no longer sit in the -wal file; the
+        database's freed pages are zeroed by secure_delete. True when done (always elsewhere)."""
+        if not self.file:
+            return True
+        with self.engine.connect() as connection:
+            busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()[0]
+        return not busy
 
     def dispose(self) -> None:
         self.engine.dispose()

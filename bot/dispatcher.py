@@ -423,7 +423,7 @@ class Dispatcher:
         if turn.start_flow and depth < 3:
             flow = registry.flow(turn.start_flow)
             if flow is not None:
-                started = self.start_flow(request.session, ctx, flow)
+                started = self.start_flow(request.session, ctx, flow, prefill=turn.prefill)
                 ctx, more = self._complete(request, started, depth + 1)
                 replies = [*replies, *more]
         elif turn.finish and ctx.flow:
@@ -440,7 +440,7 @@ class Dispatcher:
     def start_flow(self, session: Session, ctx: fw.Context, flow: fw.Flow, prefill: dict | None = None) -> fw.Turn:
         if flow.requires_consent and not ctx.consented:
             consent = registry.flow(fw.FlowId.CONSENT)
-            ctx = ctx.remember(after_consent=flow.id.value)
+            ctx = ctx.remember(after_consent=flow.id.value, after_consent_prefill=prefill or None)
             return fw.start(consent, ctx)
         return fw.start(flow, ctx, prefill=prefill)
 

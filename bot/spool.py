@@ -106,6 +106,13 @@ class EventSpool:
         with self._write() as connection:
             connection.execute(_FORGET, (up_to,))
 
+    def truncate_wal(self) -> bool:
+        """Checkpoint and truncate the spool's WAL (see Database.truncate_wal): trimmed payloads
+        must not linger there after an erasure. True when done."""
+        if not self.exists():
+            return True
+        return not self._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+
     def exists(self) -> bool:
         """Whether any process has spooled here (the file is created on first use)."""
         return os.path.exists(self.path)
@@ -120,6 +127,7 @@ class EventSpool:
             connection = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
             connection.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
             connection.execute("PRAGMA synchronous=NORMAL")  # as the main database (bot.db)
+            connection.execute("PRAGMA secure_delete=ON")  # trimmed payloads are zeroed (bot.db)
             connection.execute(_SCHEMA)
             self._local.connection, self._local.pid = connection, os.getpid()
             self._local.serial = next(self._serials)

@@ -1,4 +1,4 @@
-"""Entry point for gunicorn (Procfile): the app with its background event workers running."""
+"""Entry point for the web process (bot.serve, Procfile): the app with its background event workers running."""
 from bot import create_app
 
 

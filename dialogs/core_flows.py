@@ -10,7 +10,7 @@ from bot.messages import Text
 from bot.services import audit, find_user
 from bot.texts import t
 from dialogs import framework as fw
-from dialogs.registry import command, flow as flow_by_id, register_flow
+from dialogs.registry import ROLE_HELP, command, flow as flow_by_id, register_flow
 
 # The statement shown before collecting personal data (seed 002 捌 個人資料蒐集與利用聲明).
 # Its version and hash are recorded with each consent; a new version asks again.
@@ -30,14 +30,13 @@ def show_menu(request) -> fw.Turn:
     return fw.Turn(request.ctx, [], show_menu=True)
 
 
-@command("help", "說明", "help", "使用說明", "怎麼用", "你會做什麼", "可以做什麼")
+@command("help", "說明", "help", "/help", "/說明", "使用說明", "怎麼用", "你會做什麼", "可以做什麼")
 def show_help(request) -> fw.Turn:
+    # Staff and advisors get their own commands (registered by their domains); owners the welcome.
+    role_help = [reply for helper in ROLE_HELP for reply in helper(request)] if request.ctx.roles else []
+    if role_help:
+        return fw.Turn(request.ctx, role_help)
     return fw.Turn(request.ctx, [Text(t("core.welcome", name=""))], show_menu=True)
-
-
-@command("faq", "常見問題", "問問題", "faq")
-def faq_intro(request) -> fw.Turn:
-    return fw.Turn(request.ctx, [Text(t("core.faq_intro"))])
 
 
 @command("resume", "繼續", "繼續上次", "接著做")
@@ -76,7 +75,8 @@ def _finish_consent(request) -> fw.Turn:
     ctx = request.ctx
     agreed = ctx.data.get("agree")
     next_flow = ctx.memory.get("after_consent")
-    ctx = ctx.cleared().forget("after_consent")
+    prefill = ctx.memory.get("after_consent_prefill") or None
+    ctx = ctx.cleared().forget("after_consent", "after_consent_prefill")
     if not agreed:
         audit(request.session, actor=ctx.user_id, action="consent_declined", version=CONSENT_VERSION)
         return fw.Turn(ctx, [Text(t("core.consent_declined"))], show_menu=True)
@@ -90,7 +90,7 @@ def _finish_consent(request) -> fw.Turn:
     request.after_commit.append(functools.partial(store_display_name, request.services, ctx.user_id))
     ctx = ctx.evolve(consented=True)
     if next_flow:
-        return fw.Turn(ctx, [Text(t("core.consent_thanks"))], start_flow=next_flow)
+        return fw.Turn(ctx, [Text(t("core.consent_thanks"))], start_flow=next_flow, prefill=prefill)
     return fw.Turn(ctx, [Text(t("core.consent_thanks"))], show_menu=True)
 
 

@@ -201,6 +201,7 @@ class Turn:
     faq: str | None = None  # answer this text with the FAQ, then show ``replies`` (the re-ask)
     show_menu: bool = False
     start_flow: str | None = None  # hand the conversation to another flow
+    prefill: dict | None = None  # answers already given for ``start_flow`` (e.g. 「三個人」 said to the FAQ)
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,10 @@ class Flow:
     prefill: Callable[[Context], dict] | None = None  # answers known before asking (e.g. from intake)
     summary_title: str = ""
     slow_finish: bool = False  # finish() does slow work: show LINE's loading animation first
+    # Runs before every next question (pure): lets a flow say something the moment it is known,
+    # without waiting for the end (the eligibility verdict before the company details), and note
+    # in the context that it did. (ctx) -> (ctx, replies to put before the question).
+    announce: Callable[[Context], tuple[Context, list[Reply]]] | None = None
 
     def step(self, name: str) -> Step | None:
         return next((s for s in self.steps if s.name == name), None)
@@ -264,6 +269,9 @@ def _with_nav(ctx: Context, replies: list[Reply]) -> list[Reply]:
 
 
 def _move_on(flow: Flow, ctx: Context, lead: list[Reply]) -> Turn:
+    if flow.announce is not None:
+        ctx, said = flow.announce(ctx)
+        lead = [*lead, *said]
     if flow.settled(ctx):
         return Turn(ctx.evolve(step=None), lead, finish=True)
     step = pending_step(flow, ctx)
@@ -273,6 +281,12 @@ def _move_on(flow: Flow, ctx: Context, lead: list[Reply]) -> Turn:
         ctx = ctx.evolve(step=SUMMARY_STEP)
         return Turn(ctx, [*lead, summary_card(flow, ctx)])
     return Turn(ctx.evolve(step=None), lead, finish=True)
+
+
+def proceed(flow: Flow, ctx: Context, lead: list[Reply] | None = None) -> Turn:
+    """Carry on from ``ctx`` as after an answer: announce, finish when settled, else the next
+    question or the summary. For a ``finish`` that looked something up and lets the flow go on."""
+    return _move_on(flow, ctx, list(lead or []))
 
 
 def display_value(step: Step, ctx: Context) -> str:

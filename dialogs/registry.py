@@ -20,6 +20,7 @@ FLOW_MODULES = (
     "dialogs.core_flows",
     "dialogs.demo",
     "eligibility.flows",
+    "companies.flows",
     "knowledge.flows",
     "letters.flows",
     "adoption.flows",
@@ -109,6 +110,10 @@ def load_all() -> None:
         if (REPO_ROOT / package / f"{name}.py").exists():
             importlib.import_module(module)
     _loaded = True
+
+# 「說明」 for people with a role: each is (request) -> replies for the roles it knows (empty list:
+# none). When any answers, the person gets those instead of the owner welcome.
+ROLE_HELP: list[Callable] = []
 
 # Free text that is neither a navigation word, a command nor an answer goes here (the FAQ).
 FREE_TEXT_HANDLER: Callable | None = None

@@ -5,9 +5,16 @@ and are asked only while the engine says their answer could still change the ver
 (``next_needed_field``); an answer that settles the case as ineligible ends the conversation at
 once (``early_verdict``), e.g. 30 employees in 數位普及. 「不確定」 is an answer: the engine is run
 for every value the owner might mean, and when those disagree the result is ``needs_review``.
-Only for eligible / needs_review cases do we then ask what the company record needs (統編, name,
-縣市/鄉鎮, industry, main product), show the summary, and give the verdict; the funded-business
-register (eligibility.funding) is checked by 統編 at that point.
+A field the campaign decides (``campaign_key``: the track is the proposal's, 002 叁) is taken
+from the campaign and never asked; without one it is asked in owner words, only when it matters.
+
+Verdict first: the moment the answers decide it, the verdict card says what it means
+(``announce``), and for eligible / needs_review cases the company details follow as the step
+toward signing (統編, name, 縣市/鄉鎮, industry, main product), then the summary and the record
+with the letter button. Right after the 統編, ``finish`` looks it up (the only I/O, in the
+dispatcher's transaction) and the flow goes on: the funded-business register (eligibility.funding)
+may change the verdict, and a 統編 another account registered leads to 「申請加入這家公司」
+(companies.service: membership is granted by a member, never claimed by typing a 統編).
 """
 from __future__ import annotations
 
@@ -16,20 +23,23 @@ import io
 import itertools
 import re
 import unicodedata
+from dataclasses import asdict
+from datetime import datetime
 from typing import Any, Mapping
 
 from bot.messages import Card, Choice, Text, encode_postback
 from bot.outbox import enqueue_push
 from bot.services import audit, user_ids_with_role
 from bot.texts import all_keys, t
-from companies.service import upsert_company
+from bot.timeutil import format_roc_date
+from companies import service as companies
 from dialogs import framework as fw
 from dialogs.parsing import normalize, parse_count, parse_registration, parse_yes_no
 from dialogs.registry import command, register_flow
 
 from .engine import (ELIGIBLE, INELIGIBLE, NEEDS_REVIEW, ProgramRules, Reason, Verdict,
                      early_verdict, evaluate, load_programs, next_needed_field)
-from .funding import apply_register, find_records
+from .funding import FundedRecord, apply_register, find_records
 from .routes import DEFAULT_PROGRAMS_FILE
 from .taxid import normalize_tax_id, tax_id_problem
 
@@ -38,8 +48,9 @@ CLUSTER_PROGRAM = "cluster-2022"  # the roster check (FlowId.CLUSTER_CHECK), 003
 UNSURE = "unsure"
 NO_TAX_ID = "none"
 CLOSED_TYPES = ("choice", "multi_choice", "boolean")
-# Questions asked after the verdict questions, for the company record (not rules: record fields).
+# Questions asked after the verdict, for the company record (not rules: record fields).
 DETAIL_STEPS = ("tax_id", "company_name", "region", "industry", "main_product")
+ANNOUNCED, LOOKUP, JOIN = "_verdict", "_lookup", "join"  # conversation data besides the answers
 MAX_TEXT = 200  # companies.name / main_product column size
 ACCENT = {ELIGIBLE: "#06C755", NEEDS_REVIEW: "#F5A623", INELIGIBLE: "#8A8A8A"}
 
@@ -95,11 +106,24 @@ def _candidates(spec: Mapping[str, Any]) -> list[Any]:
     return [None]
 
 
+def campaign_answers(program: ProgramRules) -> dict[str, Any]:
+    """Answers the proposal decides, not the owner: a field with ``campaign_key`` takes the
+    campaign's value when it names one of the field's choices (the track: a proposing unit
+    proposes 數位普及 or 數位共融, 002 叁 — an owner cannot know which)."""
+    campaign = program.data.get("campaign") or {}
+    fixed = {}
+    for name, spec in program.fields.items():
+        key = spec.get("campaign_key")
+        if key and campaign.get(key) in (spec.get("choices") or {}):
+            fixed[name] = campaign[key]
+    return fixed
+
+
 def answer_variants(program: ProgramRules, data: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The engine's answers: one dict, or one per combination of values for 「不確定」 answers."""
-    base, unsure = {}, []
+    base, unsure = campaign_answers(program), []
     for name in verdict_fields(program):
-        if name not in data or data[name] is None:
+        if name in base or name not in data or data[name] is None:
             continue
         if data[name] == UNSURE:
             unsure.append(name)
@@ -281,6 +305,9 @@ def _parse_verdict_field(name: str):
         if kind == "choice":
             value = parse_registration(text) if name == "registration" else None
             value = value or _match_choice(text, name, spec)
+            yes_no = spec.get("yes_no") or {}  # a choice asked as a yes/no question (the track)
+            if value is None and yes_no and parse_yes_no(text) in (True, False):
+                value = yes_no.get("yes" if parse_yes_no(text) else "no")
             if value in (spec.get("choices") or {}):
                 return value
             raise fw.Invalid(_text_or(f"eligibility.invalid_{name}", t("eligibility.invalid_yes_no")))
@@ -337,10 +364,90 @@ def _verdict_when(name: str):
     return when
 
 
-# --- company detail steps ----------------------------------------------------------------------
+# --- verdict first, then the company details -------------------------------------------------------
+
+def _lookup_of(data: Mapping[str, Any]) -> dict:
+    """What the 統編 lookup found, if it was for the 統編 now in the answers (else nothing)."""
+    lookup = data.get(LOOKUP) or {}
+    return lookup if lookup.get("tax_id") and lookup.get("tax_id") == data.get("tax_id") else {}
+
+
+def current_verdict(program: ProgramRules, data: Mapping[str, Any]) -> Verdict:
+    """The verdict as far as known: the answers, then the funded-business register once the
+    統編 was looked up."""
+    verdict = final_verdict(program, data)
+    records = _lookup_of(data).get("records")
+    if records:
+        verdict = apply_register(program=program, verdict=verdict, records=[FundedRecord(**r) for r in records])
+    return verdict
+
+
+def _lookup_pending(ctx: fw.Context) -> bool:
+    tax_id = ctx.data.get("tax_id")
+    return bool(tax_id) and tax_id != NO_TAX_ID and verdict_questions_done(ctx) and not _lookup_of(ctx.data)
+
+
+def _taken(ctx: fw.Context) -> bool:
+    """The 統編 belongs to a company another account registered: only 「申請加入」 is offered."""
+    return _lookup_of(ctx.data).get("standing") == "taken"
+
 
 def _details_when(ctx: fw.Context) -> bool:
     return verdict_questions_done(ctx)
+
+
+def _record_details_when(ctx: fw.Context) -> bool:
+    return verdict_questions_done(ctx) and not _taken(ctx)
+
+
+def intake_settled(ctx: fw.Context) -> bool:
+    """Time for ``finish``: the answers settle the case as ineligible, the 統編 needs looking up,
+    the register made it ineligible, or the owner asked to join the registered company."""
+    if settled(ctx) or _lookup_pending(ctx) or ctx.data.get(JOIN) is True:
+        return True
+    return bool(_lookup_of(ctx.data)) and current_verdict(program_of(ctx), ctx.data).verdict == INELIGIBLE
+
+
+def announce(ctx: fw.Context) -> tuple[fw.Context, list]:
+    """The verdict as soon as the answers decide it (and again if an edit or the register changes
+    it), before the company details. Ineligible is left to ``finish`` (with the alternatives)."""
+    if not verdict_questions_done(ctx):
+        return ctx, []
+    verdict = current_verdict(program_of(ctx), ctx.data)
+    if verdict.verdict == INELIGIBLE or ctx.data.get(ANNOUNCED) == verdict.verdict:
+        return ctx, []
+    return ctx.evolve(data={**ctx.data, ANNOUNCED: verdict.verdict}), [interim_card(verdict)]
+
+
+def interim_card(verdict: Verdict) -> Card:
+    body = "\n".join(f"• {r.message}" for r in verdict.reasons) or t("eligibility.verdict_none")
+    title = t(f"eligibility.verdict_title_{verdict.verdict}")
+    return Card(title=title, body=body, note=t(f"eligibility.then_details_{verdict.verdict}"),
+                accent=ACCENT[verdict.verdict], alt_text=f"{title}：{body}"[:400])
+
+
+def _ask_join(ctx: fw.Context):
+    return [Text(t("companies.already_registered", tax_id=ctx.data.get("tax_id", "")), (
+        ctx.choice(t("companies.join_button"), "join"),
+        # 上一步 under another name: back to the 統編 question, which forgets the typed one.
+        Choice(t("companies.other_tax_id"), data=encode_postback(nav=fw.Nav.BACK.value),
+               display=t("companies.other_tax_id")),
+        Choice(t("core.nav_cancel"))))]
+
+
+def _parse_join(ctx: fw.Context, user_input: fw.UserInput) -> bool:
+    text = normalize(user_input.answer_text)
+    if text in {"join", normalize(t("companies.join_button")), "申請加入", "加入", "申請", "要加入"}:
+        return True
+    raise fw.Invalid(t("companies.invalid_join"))
+
+
+def _look_up(session, ctx: fw.Context) -> fw.Context:
+    """The 統編's register records and whose it is, kept with the answers (the steps stay pure)."""
+    tax_id = ctx.data["tax_id"]
+    lookup = {"tax_id": tax_id, "records": [asdict(r) for r in find_records(session, tax_id=tax_id)],
+              "standing": companies.standing(session, line_user_id=ctx.user_id, tax_id=tax_id)}
+    return ctx.evolve(data={**ctx.data, LOOKUP: lookup})
 
 
 def _ask_tax_id(ctx: fw.Context):
@@ -466,58 +573,112 @@ def verdict_card(*, program: ProgramRules, programs: Mapping[str, ProgramRules],
     else:
         note = "\n".join([t("eligibility.next_ineligible"), t("eligibility.alternatives_title"),
                           *(f"• {line}" for line in _alternatives(program, programs, verdict))])
-        buttons = (Choice(t("eligibility.recheck"), text=t("core.menu_eligibility")),)
+        buttons = (Choice(t("eligibility.recheck"), text=t("eligibility.redo")),)
     title = t(f"eligibility.verdict_title_{verdict.verdict}")
     return Card(title=title, body=body, note=note, buttons=buttons, accent=ACCENT[verdict.verdict],
                 alt_text=f"{title}：{body}"[:400])
 
 
+def record_card(*, verdict: Verdict, name: str) -> Card:
+    """The end of an eligible / needs-review intake: the record is kept, and what comes next."""
+    title = t(f"eligibility.recorded_title_{verdict.verdict}")
+    body = t("eligibility.recorded_body", name=name)
+    if verdict.verdict == ELIGIBLE:
+        note, buttons = t("eligibility.next_eligible"), (Choice(t("core.menu_letter")),)
+    else:
+        note, buttons = t("eligibility.next_needs_review"), (Choice(t("core.menu_faq")),)
+    return Card(title=title, body=body, note=note, buttons=buttons, accent=ACCENT[verdict.verdict],
+                alt_text=f"{title}：{body}"[:400])
+
+
+def _answers(program: ProgramRules, data: Mapping[str, Any]) -> dict:
+    return {**campaign_answers(program), **{k: data[k] for k in verdict_fields(program) if k in data}}
+
+
 def _record_fields(program: ProgramRules, ctx: fw.Context, verdict: Verdict) -> dict:
     data = ctx.data
     region = data.get("region") or {}
-    track = data.get("track")
+    track = campaign_answers(program).get("track") or data.get("track")
     if track in (None, UNSURE):
         track = (program.data.get("campaign") or {}).get("track") or program.fields.get("track", {}).get("default")
-    answers = {k: data[k] for k in verdict_fields(program) if k in data}
     return {
         "program_id": program.id, "name": data.get("company_name"), "county": region.get("county"),
         "township": region.get("township"), "industry": data.get("industry"),
         "main_product": data.get("main_product"),
         "registration": data.get("registration") if data.get("registration") != UNSURE else None,
-        "employees": data.get("employees"), "track": track, "answers": answers,
+        "employees": data.get("employees"), "track": track, "answers": _answers(program, data),
         "verdict": verdict.verdict, "verdict_reasons": [r.to_dict() for r in verdict.reasons],
         "verdict_at": ctx.now,
     }
+
+
+def _done(ctx: fw.Context, verdict: Verdict) -> fw.Context:
+    """The conversation is over; the verdict and its date stay in memory (「我符合資格嗎？」 later
+    says what is on record, also for a verdict that made no company record)."""
+    return ctx.cleared().remember(eligibility_last={"verdict": verdict.verdict, "at": ctx.now.isoformat()})
+
+
+def _audit_verdict(request, ctx: fw.Context, program: ProgramRules, verdict: Verdict, company_id: int | None,
+                   **detail) -> None:
+    audit(request.session, actor=ctx.user_id, action="eligibility_verdict",
+          target=f"company:{company_id}" if company_id else None, program=program.id,
+          verdict=verdict.verdict, codes=verdict.codes, **detail)
 
 
 def finish(request) -> fw.Turn:
     ctx, session = request.ctx, request.session
     programs = request.services.programs
     program = programs[program_id(ctx)]
-    verdict = final_verdict(program, ctx.data)
+    lead: list = []
+    if _lookup_pending(ctx):
+        # The 統編 was just typed: look it up, then the conversation goes on (or ends, below).
+        turn = fw.proceed(ELIGIBILITY, _look_up(session, ctx))
+        if not turn.finish:
+            return turn
+        ctx, lead = turn.ctx, list(turn.replies)
+    verdict = current_verdict(program, ctx.data)
+    if verdict.verdict == INELIGIBLE:  # by the answers or the register: no details asked
+        _audit_verdict(request, ctx, program, verdict, None)
+        return fw.Turn(_done(ctx, verdict), [*lead, verdict_card(program=program, programs=programs, verdict=verdict)],
+                       show_menu=True)
+    if ctx.data.get(JOIN) is True:
+        return _ask_to_join(request, ctx, program, verdict, lead)
     tax_id = ctx.data.get("tax_id") if ctx.data.get("tax_id") not in (None, NO_TAX_ID) else None
-    if tax_id:
-        verdict = apply_register(program=program, verdict=verdict, records=find_records(session, tax_id=tax_id))
-    replies: list = []
-    company_id = None
-    if "company_name" in ctx.data:  # details were collected: keep the intake as the company record
-        company, second_account = upsert_company(session, line_user_id=ctx.user_id, tax_id=tax_id,
-                                                 fields=_record_fields(program, ctx, verdict))
-        company_id = company.id
-        label = {"name": company.name or "", "tax_id": tax_id or "—"}
-        if second_account:
-            replies.append(Text(t("eligibility.second_account")))
-            _notify_staff(session, text=t("eligibility.staff_second_account", **label),
-                          key=f"eligibility:second:{company.id}:{ctx.user_id}", origin=f"eligibility:{company.id}")
-        if verdict.verdict == NEEDS_REVIEW:
-            reasons = "\n".join(f"• {r.message}" for r in verdict.reasons)
-            _notify_staff(session, text=t("eligibility.staff_review", reasons=reasons, **label),
-                          key=f"eligibility:review:{company.id}:{verdict.verdict}", origin=f"eligibility:{company.id}")
-    audit(session, actor=ctx.user_id, action="eligibility_verdict",
-          target=f"company:{company_id}" if company_id else None, program=program.id,
-          verdict=verdict.verdict, codes=verdict.codes)
-    replies.append(verdict_card(program=program, programs=programs, verdict=verdict))
-    return fw.Turn(ctx.cleared(), replies, show_menu=True)
+    intake = companies.record_intake(session, line_user_id=ctx.user_id, tax_id=tax_id,
+                                     fields=_record_fields(program, ctx, verdict))
+    if intake.taken is not None:
+        # Registered by another account since the lookup: this one may only ask to join.
+        lookup = {**_lookup_of(ctx.data), "standing": "taken"}
+        return fw.proceed(ELIGIBILITY, ctx.evolve(data={**ctx.data, LOOKUP: lookup}), lead)
+    company = intake.company
+    if verdict.verdict == NEEDS_REVIEW:
+        reasons = "\n".join(f"• {r.message}" for r in verdict.reasons)
+        _notify_staff(session, text=t("eligibility.staff_review", reasons=reasons, name=company.name or "",
+                                      tax_id=tax_id or "—"),
+                      key=f"eligibility:review:{company.id}:{verdict.verdict}", origin=f"eligibility:{company.id}")
+    _audit_verdict(request, ctx, program, verdict, company.id)
+    return fw.Turn(_done(ctx, verdict), [*lead, record_card(verdict=verdict, name=company.name or "")],
+                   show_menu=True)
+
+
+def _ask_to_join(request, ctx: fw.Context, program: ProgramRules, verdict: Verdict, lead: list) -> fw.Turn:
+    """「申請加入這家公司」: the request keeps this person's own answers; the company is not touched
+    and shows nothing of itself until a member (or staff) approves."""
+    session, tax_id = request.session, ctx.data["tax_id"]
+    company = companies.find_by_tax_id(session, tax_id=tax_id)
+    if company is None:  # gone meanwhile (erased): the 統編 is free again, carry on as a new one
+        data = {k: v for k, v in ctx.data.items() if k not in (JOIN, LOOKUP)}
+        return fw.proceed(ELIGIBILITY, ctx.evolve(data=data, history=tuple(h for h in ctx.history if h != JOIN)),
+                          lead)
+    answers = {**_answers(program, ctx.data), "verdict": verdict.verdict, "codes": verdict.codes}
+    outcome = companies.request_to_join(session, company_id=company.id, line_user_id=ctx.user_id, tax_id=tax_id,
+                                        answers=answers, now=ctx.now)
+    key = {"created": "companies.join_sent", "pending": "companies.join_pending",
+           "declined": "companies.join_declined_recently", "member": "companies.join_member"}[outcome.state]
+    if outcome.state == "created" and not companies.members_of(session, company_id=company.id):
+        key = "companies.join_sent_staff"
+    _audit_verdict(request, ctx, program, verdict, None, join=outcome.state)
+    return fw.Turn(_done(ctx, verdict), [*lead, Text(t(key))], show_menu=True)
 
 
 # --- the flow ----------------------------------------------------------------------------------
@@ -537,30 +698,70 @@ def _build_flow(default: ProgramRules) -> fw.Flow:
     details = (
         fw.Step("tax_id", default.field_label("tax_id"), _ask_tax_id, _parse_tax_id, when=_details_when,
                 display=_display_tax_id, help=t("eligibility.help_tax_id")),
+        fw.Step(JOIN, t("companies.label_join"), _ask_join, _parse_join, when=lambda ctx: _details_when(ctx) and _taken(ctx)),
         fw.Step("company_name", t("eligibility.label_company_name"), _ask_text("company_name"),
-                _free_text("company_name"), when=_details_when),
-        fw.Step("region", t("eligibility.label_region"), _ask_text("region"), _parse_region, when=_details_when,
+                _free_text("company_name"), when=_record_details_when),
+        fw.Step("region", t("eligibility.label_region"), _ask_text("region"), _parse_region, when=_record_details_when,
                 display=lambda ctx, v: f"{v.get('county', '')}{v.get('township', '')}" if v else "—",
                 help=t("eligibility.help_region")),
         fw.Step("industry", t("eligibility.label_industry"), _ask_text("industry", _industry_choices()),
-                _parse_industry, when=_details_when),
+                _parse_industry, when=_record_details_when),
         fw.Step("main_product", t("eligibility.label_main_product"), _ask_text("main_product"),
-                _free_text("main_product"), when=_details_when),
+                _free_text("main_product"), when=_record_details_when),
     )
     return fw.Flow(
         id=fw.FlowId.ELIGIBILITY, title=t("eligibility.flow_title"), help=t("eligibility.flow_help"),
         steps=_verdict_steps(names, labels) + details, finish=finish, requires_consent=True,
-        settled=settled, summary_title=t("eligibility.summary_title"))
+        settled=intake_settled, announce=announce, summary_title=t("eligibility.summary_title"))
 
 
 _DEFAULTS = load_programs(DEFAULT_PROGRAMS_FILE)  # read once, for both flows' steps
 ELIGIBILITY = register_flow(_build_flow(_DEFAULTS[DEFAULT_PROGRAM]))
 
 
+# --- starting (again) ------------------------------------------------------------------------------
+
+def on_record(request) -> str | None:
+    """What the bot already holds about this person's check, in words (None: nothing yet)."""
+    ctx, session = request.ctx, request.session
+    company = companies.latest_company_of_user(session, line_user_id=ctx.user_id)
+    if company is not None and company.verdict:
+        return t("eligibility.on_record_company", date=format_roc_date(company.verdict_at or company.updated_at),
+                 verdict=t(f"eligibility.verdict_word_{company.verdict}"),
+                 company=company.name or company.tax_id or t("companies.this_company"),
+                 letter=t(f"eligibility.letter_word_{company.letter_status}")
+                 if _has_text(f"eligibility.letter_word_{company.letter_status}") else t("eligibility.letter_word_none"))
+    pending = companies.requests_of_user(session, line_user_id=ctx.user_id, status=companies.PENDING)
+    if pending:
+        return t("eligibility.on_record_pending", date=format_roc_date(pending[0].requested_at),
+                 tax_id=pending[0].tax_id or "")
+    last = ctx.memory.get("eligibility_last") or {}
+    if last.get("verdict") in (ELIGIBLE, NEEDS_REVIEW, INELIGIBLE) and last.get("at"):
+        return t("eligibility.on_record_last", date=format_roc_date(datetime.fromisoformat(last["at"])),
+                 verdict=t(f"eligibility.verdict_word_{last['verdict']}"))
+    return None
+
+
 @command("eligibility", "我符合資格嗎？", "我符合資格嗎", "資格", "資格檢查", "檢查資格", "可以申請嗎",
          "能不能參加", "符合資格嗎")
 def start_eligibility(request) -> fw.Turn:
+    record = on_record(request)
+    if record is None:
+        return fw.Turn(request.ctx, [], start_flow=fw.FlowId.ELIGIBILITY.value)
+    return fw.Turn(request.ctx, [Text(record, (Choice(t("eligibility.redo")), Choice(t("eligibility.keep"))))])
+
+
+@command("eligibility_redo", "重新檢查資格", "重新檢查", "再檢查一次")
+def redo_eligibility(request) -> fw.Turn:
     return fw.Turn(request.ctx, [], start_flow=fw.FlowId.ELIGIBILITY.value)
+
+
+@command("eligibility_keep", "維持原本結果", "維持原結果", "不用重新檢查")
+def keep_eligibility(request) -> fw.Turn:
+    company = companies.latest_company_of_user(request.session, line_user_id=request.ctx.user_id)
+    if company is not None and company.verdict == ELIGIBLE and company.letter_status != "signed":
+        return fw.Turn(request.ctx, [Text(t("eligibility.kept_letter_next"), (Choice(t("core.menu_letter")),))])
+    return fw.Turn(request.ctx, [Text(t("eligibility.kept"))], show_menu=True)
 
 
 # --- 數位群聚 roster check (003 貳四 提案類別), for staff and lead businesses ---------------------

@@ -17,7 +17,27 @@ from __future__ import annotations
 
 import threading
 
+import yaml
+
 AUTO_RELOAD_SECONDS = 3.0  # how often ask() may look at the entry files' mtimes
+
+
+def campaign_program(config) -> str | None:
+    """The programme this account recruits for: the one the chat's eligibility check uses
+    (``ELIGIBILITY_PROGRAM``), else the first in PROGRAMS_FILE whose ``campaign:`` block
+    recruits businesses by letter of intent, else the first with a ``campaign:`` block.
+    None (no file): the knowledge base's own default (synonyms.yaml)."""
+    if config.get("ELIGIBILITY_PROGRAM"):
+        return config["ELIGIBILITY_PROGRAM"]
+    try:
+        with open(config["PROGRAMS_FILE"], encoding="utf-8") as fh:
+            programs = (yaml.safe_load(fh) or {}).get("programs") or {}
+    except (KeyError, OSError, yaml.YAMLError):
+        return None
+    with_campaign = [(pid, spec["campaign"]) for pid, spec in programs.items()
+                     if isinstance(spec, dict) and isinstance(spec.get("campaign"), dict)]
+    recruiting = [pid for pid, campaign in with_campaign if campaign.get("letter_of_intent")]
+    return (recruiting or [pid for pid, _ in with_campaign] or [None])[0]
 
 
 def init_app(app) -> None:
@@ -30,7 +50,8 @@ def init_app(app) -> None:
     runtime = app.extensions["bot"]
 
     def build(_services=None):
-        kb = KnowledgeBase.load(entries_dir=config["KNOWLEDGE_DIR"], seeds_dir=config["SEEDS_DIR"])
+        kb = KnowledgeBase.load(entries_dir=config["KNOWLEDGE_DIR"], seeds_dir=config["SEEDS_DIR"],
+                                default_program=campaign_program(config))
         kb.watch(interval=float(config.get("KB_RELOAD_SECONDS", AUTO_RELOAD_SECONDS)))
         return kb
 

@@ -7,15 +7,23 @@ staff. Staff answer with 「/回覆 ID 內容」 and can teach the KB with 「/�
 """
 from __future__ import annotations
 
+import functools
 import logging
+import re
+from pathlib import Path
 
-from bot.messages import Choice, Text, encode_postback
+import yaml
+
+from bot.messages import Card, Carousel, Choice, Text, encode_postback
 from bot.texts import t
 from dialogs import framework as fw
+from dialogs.parsing import parse_count, parse_registration
 from dialogs.registry import command, set_free_text_handler
 
 from . import unanswered
-from .loader import ALLOWED_PROGRAMS
+from .loader import ALLOWED_PROGRAMS, AUDIENCES
+from .normalize import normalize_text
+from .query import side_of
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +32,6 @@ MEMORY_PENDING = "faq_pending"         # the question behind a 「你是想問�
 MEMORY_PROGRAM = "faq_program"         # programme the owner picked for an ambiguous question
 MEMORY_HANDOFF = "handoff"             # 「找專人」: the next message is a question for staff
 PENDING_MAX_CHARS = 500
-PROGRAM_CHOICES = (("gonghao-2023", "faq.program_gonghao"), ("cluster-2022", "faq.program_cluster"))
 # Which programme a conversation in progress is about (a flow's own data wins when it has one).
 FLOW_PROGRAMS = {fw.FlowId.ELIGIBILITY.value: "gonghao-2023", fw.FlowId.CLUSTER_CHECK.value: "cluster-2022",
                  fw.FlowId.LETTER.value: "gonghao-2023"}
@@ -77,10 +84,9 @@ def _question_choice(question: str) -> Choice:
     return Choice(label=question, text=question)
 
 
-def _is_chitchat(text: str) -> bool:
-    key = fw.squash(text).strip("!！~～。.")
-    words = {w.strip().lower().replace(" ", "") for w in t("faq.chitchat_words").split("|")}
-    return key in words
+def role_of(ctx: fw.Context) -> str:
+    """The asker's role for the FAQ (RoleGrant): staff answers are the proposing unit's."""
+    return "staff" if "staff" in ctx.roles else "advisor" if "advisor" in ctx.roles else "owner"
 
 
 # --- the free-text handler ---------------------------------------------------------------------------
@@ -95,28 +101,89 @@ def answer_free_text(request) -> fw.Turn:
         request.ctx = ctx.forget(MEMORY_HANDOFF)
         row = unanswered.log_question(request.session, line_user_id=ctx.user_id, question=text, reason="handoff")
         return fw.Turn(request.ctx, [Text(t("faq.handoff_logged", id=row.id))], show_menu=True)
-    if _is_chitchat(text):
-        return fw.Turn(ctx, [Text(t("faq.chitchat_reply"))])
     hint = program_hint(request)
-    result = kb.ask(text, program_hint=hint, previous_entry_id=ctx.memory.get(MEMORY_LAST_ENTRY))
-    if result.band == "answer" and result.needs_program_choice and not hint and not ctx.flow:
-        # Two programmes answer differently: ask which (one tap). Mid-flow the buttons would
-        # sit under the re-asked question, so there the engine's both-labelled answer is shown.
-        return _ask_program(ctx, text)
+    result = kb.ask(text, program_hint=hint, previous_entry_id=ctx.memory.get(MEMORY_LAST_ENTRY), role=role_of(ctx))
+    if result.band == "small_talk":
+        return fw.Turn(ctx, [Text(result.answer)])
+    if result.band == "declined":
+        # Weather, a tax return…: not the programme's; no ticket for staff.
+        return fw.Turn(ctx.forget(MEMORY_PENDING), [Text(result.answer)], show_menu=True)
+    offer = _flow_offer(request, text, result)
+    ctx = request.ctx  # the offer may have remembered what to prefill
     if result.band == "answer":
-        return _answer(ctx, result)
+        return _answer(ctx, result, offer)
+    if offer is not None:
+        # No confident answer, but the message asks for something a conversation does
+        # (「我開雞排攤 老婆幫忙 可以報嗎」): lead there instead of handing it to staff.
+        choice, flow = offer
+        if flow == "eligibility":
+            prefill = ctx.memory.get(MEMORY_FLOW_PREFILL, {}).get("data") or None
+            return fw.Turn(ctx.forget(MEMORY_PENDING, MEMORY_FLOW_PREFILL), [Text(t("faq.flow_start_eligibility"))],
+                           start_flow=fw.FlowId.ELIGIBILITY.value, prefill=prefill)
+        return fw.Turn(ctx.forget(MEMORY_PENDING), [Text(t(f"faq.flow_offer_{flow}"), (choice,))])
     if result.band == "suggest" and result.suggestions:
         return _suggest(ctx, text, result, hint)
     return _fallback(request, text, result, hint)
 
 
-def _answer(ctx: fw.Context, result) -> fw.Turn:
+# Conversations a question can lead to: (intent in knowledge/intents.yaml flows) -> the chat
+# words that start them. Eligibility takes a postback instead, to carry what was already said.
+FLOW_WORDS = {"letter": "core.menu_letter", "my_data": "core.menu_my_data", "reminders": "core.menu_reminders",
+              "visits": "core.menu_reminders"}
+MEMORY_FLOW_PREFILL = "faq_flow_prefill"
+_TEXT_KEYS = {f"faq.counterpart_line_{side}" for side in AUDIENCES}
+
+
+def _flow_offer(request, text: str, result) -> tuple[Choice, str] | None:
+    """The button to the conversation the message asks for, if any (the first intent wins)."""
+    for flow in result.flows:
+        if flow == "eligibility":
+            if "staff" in request.ctx.roles or "advisor" in request.ctx.roles:
+                continue  # staff ask about the rules, not about their own shop
+            request.ctx = request.ctx.remember(**{MEMORY_FLOW_PREFILL: {"flow": flow, "data": eligibility_facts(text)}})
+            return Choice(label=t("faq.offer_eligibility"), data=encode_postback(c="faq_flow", arg=flow)), flow
+        if flow in FLOW_WORDS:
+            word = t(FLOW_WORDS[flow])
+            return Choice(label=word, text=word), flow
+    return None
+
+
+_PEOPLE = re.compile(r"\d+(個|位|名)?人|員工|正職|請了?\d|只有我|就我|我自己|一個人|1個人|夫妻|家人")
+
+
+def eligibility_facts(text: str) -> dict:
+    """Answers a person already gave while asking (「我們是美甲店 三個人」「只有稅籍」): the
+    eligibility conversation starts with them filled in (the summary lets them be changed)."""
+    facts: dict = {}
+    registration = parse_registration(text)
+    if registration:
+        facts["registration"] = registration
+    for clause in re.split(r"[\s,，。!！?？~～、]+", text):
+        norm = normalize_text(clause)
+        if norm and _PEOPLE.search(norm):
+            count = parse_count(clause)
+            if count is not None:
+                facts["employees"] = count
+                break
+    return facts
+
+
+def _answer(ctx: fw.Context, result, offer: tuple[Choice, str] | None = None) -> fw.Turn:
     sources = list(dict.fromkeys(readable_source(s) for s in result.sources))
     body = result.answer.strip()
     if sources:
         body += "\n\n" + t("faq.source_line", source="；".join(sources))
-    related = [r["question"] for r in result.related][:3]
-    replies = [Text(body, tuple(_question_choice(q) for q in related))]
+    choices = [offer[0]] if offer else []
+    counterpart = result.counterpart
+    if counterpart:
+        # The other side's view of the same topic (the unit's budget tier -> what the shop gets).
+        key = f"faq.counterpart_line_{counterpart.get('audience')}" if counterpart.get("audience") else ""
+        key = key if key in _TEXT_KEYS else "faq.counterpart_line"
+        body += "\n" + t(key, question=counterpart["question"])
+        choices.append(_question_choice(counterpart["question"]))
+    related = [r["question"] for r in result.related if not counterpart or r["entry_id"] != counterpart["entry_id"]]
+    choices += [_question_choice(q) for q in related[:max(0, 4 - len(choices))]]
+    replies = [Text(body, tuple(choices))]
     ctx = ctx.remember(**{MEMORY_LAST_ENTRY: result.entry_id}).forget(MEMORY_PENDING)
     return fw.Turn(ctx, replies)
 
@@ -141,16 +208,6 @@ def _fallback(request, text: str, result, hint: str | None) -> fw.Turn:
     return fw.Turn(request.ctx.forget(MEMORY_PENDING), [Text(t("faq.fallback", id=row.id))])
 
 
-def _ask_program(ctx: fw.Context, text: str) -> fw.Turn:
-    pending = {"q": text[:PENDING_MAX_CHARS]}
-    choices = tuple(Choice(label=t(key), data=_program_postback(pid)) for pid, key in PROGRAM_CHOICES)
-    return fw.Turn(ctx.remember(**{MEMORY_PENDING: pending}), [Text(t("faq.choose_program"), choices)])
-
-
-def _program_postback(program: str) -> str:
-    return encode_postback(c="faq_program", arg=program)
-
-
 set_free_text_handler(answer_free_text)
 
 
@@ -160,7 +217,47 @@ def ask_for_a_person(request) -> fw.Turn:
     return fw.Turn(request.ctx.remember(**{MEMORY_HANDOFF: True}), [Text(t("faq.handoff_prompt"))])
 
 
+# --- 「常見問題」: the top questions by topic -----------------------------------------------------------
+TOPICS_FILE = Path(__file__).resolve().parent / "topics.yaml"
+MAX_TOPIC_QUESTIONS = 4  # buttons that fit a card on a phone
+
+
+@functools.cache
+def faq_topics() -> dict[str, tuple[tuple[str, tuple[str, ...]], ...]]:
+    """topics.yaml: per side, (title, questions) cards."""
+    data = yaml.safe_load(TOPICS_FILE.read_text(encoding="utf-8")) or {}
+    return {side: tuple((str(topic["title"]), tuple(str(q) for q in topic.get("questions") or ())[:MAX_TOPIC_QUESTIONS])
+                        for topic in data.get(side) or ())
+            for side in AUDIENCES}
+
+
+@command("faq", "常見問題", "問問題", "faq", "有哪些問題", "常見問答", "qa", "q&a")
+def faq_intro(request) -> fw.Turn:
+    """Topic cards with their top questions as buttons (the asker's side), then 「直接打字問」."""
+    side = side_of(role_of(request.ctx))
+    topics = faq_topics().get(side) or faq_topics().get("owner") or ()
+    cards = tuple(Card(title=title, buttons=tuple(_question_choice(q) for q in questions))
+                  for title, questions in topics if questions)
+    replies: list = [Text(t("faq.topics_intro"))]
+    if cards:
+        replies.append(Carousel(cards=cards, alt_text=t("faq.topics_alt")))
+    return fw.Turn(request.ctx, replies)
+
+
 # --- commands --------------------------------------------------------------------------------------
+@command("faq_flow")
+def start_offered_flow(request) -> fw.Turn:
+    """The button under an answer (「幫我檢查資格」): start that conversation with what the
+    person already said filled in."""
+    ctx = request.ctx
+    offered = ctx.memory.get(MEMORY_FLOW_PREFILL) or {}
+    if request.argument != "eligibility":
+        return fw.Turn(ctx, [Text(t("core.button_expired_no_flow"))], show_menu=True)
+    prefill = offered.get("data") if offered.get("flow") == request.argument else None
+    return fw.Turn(ctx.forget(MEMORY_FLOW_PREFILL), [], start_flow=fw.FlowId.ELIGIBILITY.value,
+                   prefill=prefill or None)
+
+
 @command("faq_program")
 def pick_program(request) -> fw.Turn:
     """Tap on 數位共好 / 數位群聚 after an ambiguous question: answer it for that programme."""
@@ -170,7 +267,7 @@ def pick_program(request) -> fw.Turn:
     if not program or not pending.get("q"):
         return fw.Turn(ctx, [Text(t("faq.choose_program_none"))])
     kb = request.services.kb
-    result = kb.ask(pending["q"], program_hint=program)
+    result = kb.ask(pending["q"], program_hint=program, role=role_of(ctx))
     ctx = ctx.remember(**{MEMORY_PROGRAM: program})
     if result.band == "answer":
         return _answer(ctx, result)
@@ -203,7 +300,9 @@ def staff_reply(request) -> fw.Turn:
         rows = unanswered.list_questions(request.session, limit=10)
         if not rows:
             return fw.Turn(ctx, [Text(t("faq.staff_reply_list_empty"))])
-        items = "\n".join(t("faq.staff_reply_item", id=r.id, question=r.question[:60]) for r in rows)
+        who = unanswered.askers(request.session, user_ids=[r.line_user_id for r in rows])
+        items = "\n".join(t("faq.staff_reply_item_who", id=r.id, question=r.question[:60],
+                             who=who.get(r.line_user_id or "") or t("faq.asker_unknown")) for r in rows)
         return fw.Turn(ctx, [Text(t("faq.staff_reply_list", items=items))])
     parsed = unanswered.parse_reply_argument(argument)
     if parsed is None or not parsed[1]:

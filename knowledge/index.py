@@ -40,7 +40,7 @@ import numpy as np
 import yaml
 from rapidfuzz import fuzz
 
-from .loader import Entry
+from .loader import AUDIENCES, Entry
 from .normalize import normalize_text, to_simplified
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parent
@@ -51,6 +51,12 @@ SYNONYMS_FILE = KNOWLEDGE_DIR / "synonyms.yaml"
 # (fit_calibration.py): answers matter, but less than the questions.
 ANSWER_WEIGHT = 0.6
 SYNONYM_WEIGHT = 0.5      # an expanded term is weaker evidence than the user's own word
+# Self-description (「我開美甲店 只有我跟妹妹兩個人」): a word the KB knows still says something
+# (員工, 稅籍, 中企處) but less than the question's own words; a word it does not know (美甲,
+# 妹妹) says nothing about which entry answers and must not make the question look off-topic.
+CONTEXT_KNOWN_WEIGHT = 0.3
+CONTEXT_TOKEN_WEIGHT = 0.4
+UNKNOWN_IN_COVERAGE = 0.5
 RERANK_K = 12             # candidates passed to the fuzzy rerank
 FUZZ_WEIGHT = 0.3         # share of the rerank score given to fuzzy similarity
 # Rerank bonus for covering the query's specific words (see coverage()); only
@@ -60,6 +66,7 @@ COVERAGE_WEIGHT = 0.25
 COVERAGE_RERANK_MIN = 0.5
 KB_IDF_SPECIFIC = 3.0     # idf of a word in ~5% of entries: fully specific
 INTERROGATIVE_WEIGHT = 2.0  # 幾份 / 哪幾家 / 多少錢
+UNIT_ASK_WEIGHT = 4.0       # 幾分鐘 / 幾分 / 幾小時 unanswered by an entry: the question's point
 GENERAL_BASE_IDF = 7.5    # log(total/freq) of very common words (比較, 今年, 辦法 ~ 8-9)
 GENERAL_UNSEEN_IDF = 14.0  # words jieba's dictionary lacks (often HMM-glued fragments)
 
@@ -247,6 +254,14 @@ class Analysis:
     tokens: list[str]
     expansion: list[str]
     fuzz_text: str
+    # Words said only in self-description clauses (「我開雞排攤」, knowledge.query) and their
+    # BM25 tokens: they describe the asker, not the question, so they weigh less (see
+    # SearchIndex.query_weight) and score at CONTEXT_TOKEN_WEIGHT.
+    context_words: frozenset[str] = frozenset()
+    context_tokens: list[str] = field(default_factory=list)
+    # Words of self-description clauses that state a fact the answer depends on (「請了十二個
+    # 阿姨」): the KB's words among them count fully, the others (阿姨) not at all.
+    fact_words: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -306,6 +321,10 @@ class SearchIndex:
         self._bm25_q = self._bm25(q_corpus)
         self._bm25_a = self._bm25(a_corpus)
         self._idf_cache: dict[str, float] = {}
+        self._known_cache: dict[str, bool] = {}
+        # Per side (knowledge.loader.AUDIENCES): which entries are written for it.
+        self.for_side = {side: np.array([e.for_side(side) for e in self.entries], dtype=bool)
+                         for side in AUDIENCES}
 
     @staticmethod
     def _bm25(corpus: list[list[str]]) -> bm25s.BM25 | None:
@@ -316,10 +335,29 @@ class SearchIndex:
         return model
 
     # ---- query side -------------------------------------------------------
-    def analyze(self, text: str, *, extra: str = "") -> Analysis:
-        norm = normalize_text(text)
+    def analyze(self, text: str, *, extra: str = "", core: str | None = None, context: str = "",
+                facts: str = "") -> Analysis:
+        """``core``/``context``: the normalised question and self-description clauses of
+        ``text`` (knowledge.query); without them the whole text is the question."""
+        norm = normalize_text(text) if core is None else core
         words = self.analyzer.words(norm)
         tokens = self.analyzer.tokens(norm)
+        context_words: frozenset[str] = frozenset()
+        context_tokens: list[str] = []
+        fact_words: frozenset[str] = frozenset()
+        if facts:
+            own = set(words)
+            fact_words = frozenset(w for w in self.analyzer.words(facts) if w not in own)
+            words = words + [w for w in self.analyzer.words(facts) if w in fact_words]
+            tokens = tokens + self.analyzer.tokens(facts)
+            norm = norm + facts
+        if context:
+            own = set(words)
+            context_words = frozenset(w for w in self.analyzer.words(context) if w not in own)
+            fact_words = fact_words - context_words
+            words = words + [w for w in self.analyzer.words(context) if w in context_words]
+            context_tokens = self.analyzer.tokens(context)
+            norm = norm + context
         if extra:
             extra_norm = normalize_text(extra)
             words = words + self.analyzer.words(extra_norm)
@@ -333,8 +371,10 @@ class SearchIndex:
                     if tok not in seen:
                         seen.add(tok)
                         expansion.append(tok)
+        fuzz_words = [w for w in words if w not in context_words and w not in fact_words]
         return Analysis(norm=norm, words=words, tokens=tokens, expansion=expansion,
-                        fuzz_text=" ".join(words))
+                        fuzz_text=" ".join(fuzz_words), context_words=context_words,
+                        context_tokens=context_tokens, fact_words=fact_words)
 
     def _field_scores(self, tokens: list[str]) -> np.ndarray:
         if not tokens:
@@ -348,6 +388,8 @@ class SearchIndex:
         if not self.entries:
             return np.zeros(0, dtype=np.float32)
         scores = self._field_scores(analysis.tokens)
+        if analysis.context_tokens:
+            scores = scores + CONTEXT_TOKEN_WEIGHT * self._field_scores(analysis.context_tokens)
         if analysis.expansion:
             scores = scores + SYNONYM_WEIGHT * self._field_scores(analysis.expansion)
         return scores
@@ -414,6 +456,22 @@ class SearchIndex:
                 out.append(w)
         return out
 
+    def known(self, word: str) -> bool:
+        """Whether the KB says the word (or a synonym of it) anywhere."""
+        cached = self._known_cache.get(word)
+        if cached is None:
+            cached = self._known_cache[word] = any(f in self._kb_text for f in (word, *self.vocab.synonyms_of(word)))
+        return cached
+
+    def query_weight(self, analysis: Analysis, word: str) -> float:
+        """How much a query word counts: fully, or less when only the asker's self-description
+        said it (CONTEXT_KNOWN_WEIGHT; nothing when the KB does not know it)."""
+        if word in analysis.fact_words:
+            return 1.0 if self.known(word) else 0.0
+        if word not in analysis.context_words:
+            return 1.0
+        return CONTEXT_KNOWN_WEIGHT if self.known(word) else 0.0
+
     def _word_weight(self, word: str) -> float:
         # Specific words (general-language rarity) carry the question's topic;
         # a word found in a large part of the KB (輔導, 企業) is domain-generic
@@ -439,11 +497,26 @@ class SearchIndex:
                 # handled by the programme weights and program_mismatch, so the
                 # name neither helps nor hurts topic coverage.
                 continue
-            weight = self._word_weight(word)
+            weight = self._word_weight(word) * self.query_weight(analysis, word)
+            asks = is_interrogative(word)
+            if not weight or (UNKNOWN_IN_COVERAGE < 1.0 and not asks and not self.known(word)):
+                # A word the whole KB never says (「從來」「有空」「太貴」) is already counted once,
+                # by unknown_share; counting it again as a miss of every entry punished
+                # colloquial owners' questions three times over.
+                weight *= UNKNOWN_IN_COVERAGE
+                if not weight:
+                    continue
             total += weight
             forms = (word, *self.vocab.synonyms_of(word))
+            if asks and _ASKED_UNIT.search(word) and not re.search(
+                    r"\d(?:\.\d+)?" + _ASKED_UNIT.search(word).group(1), doc.all_norm):
+                # 「幾分鐘」「幾個小時」「幾分」 ask for a measure in that unit: an entry that never
+                # states one does not answer it, however well it covers the topic.
+                total += weight * (UNIT_ASK_WEIGHT - 1)
+                worst_miss = max(worst_miss, UNIT_ASK_WEIGHT * weight / 10.0)
+                continue
             if any(f in doc.q_norm for f in forms) or (
-                    is_interrogative(word) and self.vocab.intents_of(word) & doc.intents):
+                    asks and self.vocab.intents_of(word) & doc.intents):
                 cov_q += weight
                 cov_all += weight
                 continue
@@ -480,7 +553,7 @@ class SearchIndex:
                 if len(w) >= 2 and w[-1] in _TOPIC_COUNTERS:
                     mass += INTERROGATIVE_WEIGHT
                 continue
-            mass += self._word_weight(w)
+            mass += self._word_weight(w) * self.query_weight(analysis, w)
         return mass
 
     def intent_mismatch(self, analysis: Analysis, index: int) -> float:
@@ -497,8 +570,8 @@ class SearchIndex:
         total = unknown = 0.0
         program_words = self.vocab.all_program_words
         for word in self.content_words(analysis):
-            if word in program_words:
-                continue
+            if word in program_words or word in analysis.context_words or word in analysis.fact_words:
+                continue  # self-description is not evidence of an off-topic question
             weight = self._word_weight(word)
             total += weight
             forms = (word, *self.vocab.synonyms_of(word))
@@ -523,6 +596,11 @@ def _answer_intents(answer_norm: str) -> frozenset[str]:
     if _ANSWER_WHEN.search(answer_norm):
         out.add("when")
     return frozenset(out)
+
+
+# Units a 「幾…」 question may ask for that the documents state with a number (10分鐘, 2小時);
+# not 幾分: 「佔幾分」 asks for a weight the documents give in %.
+_ASKED_UNIT = re.compile(r"^(?:幾|多少)(?:個)?(分鐘|小時|公里|坪|歲|秒)$")
 
 
 def is_interrogative(word: str) -> bool:

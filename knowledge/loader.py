@@ -10,7 +10,10 @@ The entry format is described in notes/kb_format.md.  Validation rules:
   path must occur in that seed's text once whitespace is removed on both sides
   (the PDF extraction scatters spaces through the text);
 * no two entries answer the same question: the normalised canonical question or
-  any alternative may not be shared by two entries (the rule "merge instead").
+  any alternative may not be shared by two entries (the rule "merge instead");
+* ``audience`` (optional): a list of :data:`AUDIENCES` (absent = everyone);
+* ``counterpart`` (optional): the id of another existing entry answering the same
+  topic for the other side (not the entry itself).
 
 Errors make the KB unusable for a strict (re)load; warnings are advisory.
 """
@@ -32,6 +35,8 @@ from .normalize import normalize_text
 
 ALLOWED_PROGRAMS: tuple[str, ...] = ("gonghao-2023", "cluster-2022", "cluster-2021", "voucher", "general")
 REQUIRED_FIELDS: tuple[str, ...] = ("id", "program", "question", "answer", "source")
+# Who an answer is written for: a shop owner, the proposing unit (提案單位, staff), an advisor.
+AUDIENCES: tuple[str, ...] = ("owner", "unit", "advisor")
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SEED_NUMBER_PATTERN = re.compile(r"^\d{3}$")
 # kb_format.md: "ideally <= 250 chars, max 600" (a LINE text bubble on a phone).
@@ -59,6 +64,11 @@ class Entry:
     related: tuple[str, ...] = ()
     reviewed: str | None = None
     file: str = ""
+    audience: tuple[str, ...] = ()   # empty: written for everyone
+    counterpart: str | None = None
+
+    def for_side(self, side: str) -> bool:
+        return not self.audience or side in self.audience
 
 
 @dataclass
@@ -145,6 +155,18 @@ def _parse_entry(raw: Any, where: str, errors: list[str]) -> Entry | None:
             errors.append(f"{label}: '{name}' must be a list of strings")
     if alternatives is None or tags is None or related is None:
         return None
+    audience = _as_str_list(raw.get("audience"))
+    if audience is None:
+        errors.append(f"{label}: 'audience' must be a list of {', '.join(AUDIENCES)}")
+        return None
+    unknown = [a for a in audience if a not in AUDIENCES]
+    if unknown:
+        errors.append(f"{label}: audience {', '.join(unknown)} not in {', '.join(AUDIENCES)}")
+        return None
+    counterpart = raw.get("counterpart")
+    if counterpart is not None and not isinstance(counterpart, str):
+        errors.append(f"{label}: 'counterpart' must be an entry id")
+        return None
     reviewed = raw.get("reviewed")
     return Entry(
         id=entry_id,
@@ -157,6 +179,8 @@ def _parse_entry(raw: Any, where: str, errors: list[str]) -> Entry | None:
         related=tuple(r.strip() for r in related if r.strip()),
         reviewed=None if reviewed is None else str(reviewed),
         file=where,
+        audience=tuple(dict.fromkeys(audience)),
+        counterpart=(counterpart or "").strip() or None,
     )
 
 
@@ -265,6 +289,11 @@ def check_knowledge_base(*, entries_dir: str | Path, seeds_dir: str | Path | Non
                 question_owner[key] = entry.id
 
     for entry in entries:
+        if entry.counterpart and (entry.counterpart == entry.id or entry.counterpart not in seen_ids):
+            # An error (kb check fails, a strict reload refuses) but the entry itself still serves:
+            # the engine ignores a counterpart it cannot find.
+            report.errors.append(f"{entry.file} [{entry.id}]: counterpart '{entry.counterpart}' "
+                                 f"must be the id of another entry")
         for rel in entry.related:
             if rel not in seen_ids:
                 report.warnings.append(f"{entry.file} [{entry.id}]: related id '{rel}' does not exist")

@@ -31,3 +31,6 @@ class UnansweredQuestion(SQLModel, table=True):
     answered_by: Optional[str] = Field(default=None, max_length=64)
     answered_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
     added_to_entry: Optional[str] = Field(default=None, max_length=80)  # KB entry the phrasing went to
+    # When staff are (or will be) alerted about this question: one alert per person per
+    # knowledge.unanswered.ALERT_WINDOW, later questions collected into the next one.
+    alert_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)

@@ -2,7 +2,9 @@
 
 /api/ask with no ``q`` (or only whitespace) answers **400** ``{"error": "missing_q", ...}``: it is a
 malformed request (a required query parameter is absent), not a body that failed validation
-(422 is used for JSON bodies, e.g. /api/eligibility). ``program`` (optional) is a programme hint.
+(422 is used for JSON bodies, e.g. /api/eligibility). ``program`` (optional) is a programme hint;
+``role`` (optional: owner | staff | advisor, owner by default) is the asker's side, and the answer
+says its ``audience``. An unknown role is a 400 too.
 The API does not log unanswered questions: it has no one to send the answer to.
 """
 from __future__ import annotations
@@ -12,6 +14,7 @@ from flask import Blueprint, current_app, jsonify, request
 from bot.staff_auth import require_staff_token
 
 from . import unanswered
+from .query import ROLE_SIDES
 from .service import KnowledgeBaseError
 
 api = Blueprint("knowledge_api", __name__)
@@ -28,7 +31,10 @@ def ask():
     if not question.strip():
         return jsonify({"error": "missing_q", "message": "query parameter q is required"}), 400
     hint = request.args.get("program") or None
-    result = _runtime().services.kb.ask(question, program_hint=hint)
+    role = request.args.get("role") or "owner"
+    if role not in ROLE_SIDES:
+        return jsonify({"error": "bad_role", "message": f"role must be one of {', '.join(ROLE_SIDES)}"}), 400
+    result = _runtime().services.kb.ask(question, program_hint=hint, role=role)
     return jsonify(result.to_api())
 
 
@@ -50,7 +56,9 @@ def _list_json():
     status = request.args.get("status", "open")
     status = None if status == "all" else status
     with _runtime().database.session() as session:
-        rows = [unanswered.as_dict(r) for r in unanswered.list_questions(session, status=status)]
+        found = unanswered.list_questions(session, status=status)
+        who = unanswered.askers(session, user_ids=[r.line_user_id for r in found])
+        rows = [{**unanswered.as_dict(r), "asker": who.get(r.line_user_id or "")} for r in found]
     return jsonify({"questions": rows, "count": len(rows)})
 
 

@@ -36,9 +36,10 @@ import numpy as np
 from bot.texts import t
 
 from . import calibration
-from .index import Analysis, Analyzer, Candidate, SearchIndex, build_index, default_analyzer
+from .index import Analysis, Analyzer, Candidate, SearchIndex, build_index, default_analyzer, is_interrogative
 from .loader import DEFAULT_ENTRIES_DIR, DEFAULT_SEEDS_DIR, Entry, KBReport, check_knowledge_base
 from .normalize import normalize_text
+from .query import Classifier, Query, default_classifier, side_of
 
 FALLBACK_TEXT = t("faq.api_fallback")
 SUGGEST_TEXT = t("faq.api_suggest")
@@ -46,8 +47,13 @@ SUGGEST_TEXT = t("faq.api_suggest")
 # Per-entry multipliers on the BM25 score.
 EXPLICIT_OTHER_WEIGHT = 0.3    # entries of a programme the user did not name
 EXPLICIT_GENERAL_WEIGHT = 0.85  # 'general' entries still apply to any programme
-HINT_WEIGHT = 1.25             # programme from the chat context
-DEFAULT_PROGRAM_WEIGHT = 1.1   # mild lean to the main programme when nothing is named
+# No programme named: the campaign's (or the owner's context's) programme answers; another
+# programme only when it fits clearly better (a concept the campaign lacks, e.g. 群聚 研習).
+OTHER_PROGRAM_WEIGHT = 0.6
+SUPERSEDED_WEIGHT = 0.2        # 110年 群聚 / old FAQ rules: only when named
+OTHER_SIDE_WEIGHT = 0.75       # entries written for another side than the asker's
+ELLIPTIC_ASKS = frozenset({"什麼", "哪裡", "哪", "多久", "誰"})  # stopwords that still ask for something
+OFF_TOPIC_UNKNOWN = 0.6        # share of the question's specific words unknown to the KB
 MAX_QUERY_CHARS = 300         # FAQ questions are short; a pasted page must not cost 100 ms
 FOLLOWUP_MAX_CHARS = 8         # 「那共融呢」「B類呢」「如果是A類」 are short
 FACET_NEW_WEIGHT = 1.3         # follow-up: entries about the facet just named
@@ -81,15 +87,22 @@ class AskResult:
     related: list[dict[str, str]] = field(default_factory=list)
     needs_program_choice: list[str] = field(default_factory=list)
     program: str | None = None
+    side: str = "owner"              # the asker's side (role, or what the question says)
+    audience: str | None = None      # who the answer shown is written for (owner | unit | advisor)
+    counterpart: dict[str, str] | None = None  # the same topic answered for the other side
+    intent: str | None = None        # small_talk:<class> | declined:<class> | None (a question)
+    flows: list[str] = field(default_factory=list)  # conversations the message asks for (chat)
     debug: dict[str, Any] = field(default_factory=dict)
 
     def to_api(self) -> dict[str, Any]:
-        """The /api/ask body (shared/CONTRACT.md) plus the extra fields."""
+        """The /api/ask body (CONTRACT.md) plus the extra fields."""
         return {
             "matched": self.matched, "answer": self.answer, "entry_id": self.entry_id,
             "score": round(self.score, 4), "suggestions": list(self.suggestions),
             "sources": list(self.sources), "band": self.band, "related": list(self.related),
             "needs_program_choice": list(self.needs_program_choice),
+            "audience": self.audience, "side": self.side, "intent": self.intent,
+            "counterpart": self.counterpart,
         }
 
 
@@ -118,10 +131,15 @@ class _State:
 
 
 class KnowledgeBase:
-    def __init__(self, *, entries_dir: Path, seeds_dir: Path | None, analyzer: Analyzer | None = None):
+    def __init__(self, *, entries_dir: Path, seeds_dir: Path | None, analyzer: Analyzer | None = None,
+                 default_program: str | None = None):
         self.entries_dir = Path(entries_dir)
         self.seeds_dir = Path(seeds_dir) if seeds_dir is not None else None
         self._analyzer = analyzer or default_analyzer()
+        # The programme of the account's campaign (programs.yaml, see campaign_program):
+        # the default for a question that names none.
+        self.default_program = default_program or self._analyzer.vocab.default_program
+        self.classifier: Classifier = default_classifier(tuple(sorted(self._analyzer.vocab.all_program_words)))
         self._state: _State | None = None
         self._lock = threading.Lock()
         # Automatic reload (see :meth:`watch`): off unless the app turns it on.
@@ -135,13 +153,14 @@ class KnowledgeBase:
     # ---- construction -----------------------------------------------------
     @classmethod
     def load(cls, entries_dir: str | Path | None = None, seeds_dir: str | Path | None = None,
-             *, strict: bool = False) -> "KnowledgeBase":
+             *, strict: bool = False, default_program: str | None = None) -> "KnowledgeBase":
         """Build the KB.  ``strict=False`` skips invalid entries (reported in
         ``.report``) so a half-written file cannot take the bot down;
         ``strict=True`` raises :class:`KnowledgeBaseError` on any error."""
         if seeds_dir is None and DEFAULT_SEEDS_DIR.is_dir():
             seeds_dir = DEFAULT_SEEDS_DIR
-        kb = cls(entries_dir=Path(entries_dir or DEFAULT_ENTRIES_DIR), seeds_dir=seeds_dir)
+        kb = cls(entries_dir=Path(entries_dir or DEFAULT_ENTRIES_DIR), seeds_dir=seeds_dir,
+                 default_program=default_program)
         kb._signature = kb.files_signature()
         kb._state = kb._build(strict=strict)
         return kb
@@ -341,48 +360,79 @@ class KnowledgeBase:
 
     # ---- main entry point ------------------------------------------------------
     def ask(self, question: str, *, program_hint: str | None = None,
-            previous_entry_id: str | None = None) -> AskResult:
+            previous_entry_id: str | None = None, role: str | None = None) -> AskResult:
+        """Answer ``question`` for an asker of ``role`` (owner | staff | advisor; owner when
+        None). Small talk and messages the documents cannot answer by nature (weather, a tax
+        return) get their own short reply (``band`` small_talk / declined) without searching."""
         self._maybe_check()
         state = self._current()
         index = state.index
-        found = self.retrieve(index, question, program_hint=program_hint, previous_entry_id=previous_entry_id)
+        question = (question or "")[:MAX_QUERY_CHARS]
+        query = self.classifier.classify(question)
+        side = side_of(role, query)
+        if query.small_talk:
+            # Not matched (no entry answers it); band and intent say it is small talk.
+            return AskResult(matched=False, answer=t(f"faq.small_talk_{query.small_talk}"), entry_id=None,
+                             score=1.0, band="small_talk", intent=f"small_talk:{query.small_talk}", side=side)
+        if query.decline:
+            return self._declined(query.decline, side)
+        found = self.retrieve(index, question, program_hint=program_hint, previous_entry_id=previous_entry_id,
+                              query=query, side=side)
         if found.reason:
-            return self._fallback(0.0, debug={"reason": found.reason})
+            return self._fallback(0.0, side=side, flows=query.flows, debug={"reason": found.reason})
         cands, score, analysis = found.candidates, found.score, found.analysis
         band = calibration.band(score)
         debug = {"features": found.features, "programs": sorted(found.programs), "followup": found.followup,
-                 "top": [(index.entries[c.index].id, round(float(c.rank_score), 3)) for c in cands[:5]]}
+                 "side": side, "top": [(index.entries[c.index].id, round(float(c.rank_score), 3)) for c in cands[:5]]}
         if band == "fallback":
-            return self._fallback(score, debug=debug)
+            if self._off_topic(index, found, query):
+                return self._declined("off_topic", side, debug=debug)
+            return self._fallback(score, side=side, flows=query.flows, debug=debug)
         if band == "suggest":
             return AskResult(matched=False, answer=SUGGEST_TEXT, entry_id=None, score=score, band="suggest",
-                             suggestions=self._suggestions(index, cands), debug=debug)
+                             suggestions=self._suggestions(index, cands), side=side, flows=list(query.flows),
+                             debug=debug)
 
-        entry = index.entries[cands[0].index]
+        top = cands[0]
+        entry = index.entries[top.index]
         if (not found.programs and found.context_program
                 and entry.program not in (found.context_program, "general")):
             # The owner's context names a programme and the question fits it about as well
             # as another programme's parallel entry ("要幾家才能申請？" from a 群聚 owner).
-            preferred = self._context_candidate(index, analysis, cands, found.context_program)
+            preferred = self._preferred(index, analysis, cands, lambda e: e.program == found.context_program)
             if preferred is not None:
-                entry, score = preferred
-        if not found.programs and not found.context_program:
-            choice = self._program_choice(index, analysis, cands, score)
-            if choice:
-                return choice
-        return AskResult(matched=True, answer=entry.answer, entry_id=entry.id, score=score, band="answer",
+                top, score = preferred
+                entry = index.entries[top.index]
+        if not entry.for_side(side):
+            # Written for another side (the unit's budget tiers for an owner): an entry for the
+            # asker that fits about as well wins; otherwise this one answers, labelled by audience.
+            preferred = self._preferred(index, analysis, cands, lambda e: e.for_side(side))
+            if preferred is not None:
+                top, score = preferred
+                entry = index.entries[top.index]
+        answer = entry.answer
+        if not found.programs and entry.program not in (found.context_program or self.default_program, "general"):
+            # Not the programme this account recruits for, and the question did not name it:
+            # say which programme the answer is about.
+            answer = f"【{self._label(entry.program)}】{answer}"
+        return AskResult(matched=True, answer=answer, entry_id=entry.id, score=score, band="answer",
                          sources=[entry.source], related=self._related(index, entry, cands),
-                         program=entry.program, debug=debug)
+                         program=entry.program, side=side, audience=self._audience(entry, side),
+                         counterpart=self._counterpart(index, entry), flows=list(query.flows), debug=debug)
 
     def retrieve(self, index: SearchIndex, question: str, *, program_hint: str | None = None,
-                 previous_entry_id: str | None = None) -> "_Retrieval":
+                 previous_entry_id: str | None = None, query: Query | None = None,
+                 side: str | None = None) -> "_Retrieval":
         """Candidates and calibrated confidence for ``question`` on ``index``
         (separate from :meth:`ask` so calibration can run on held-out indexes)."""
         question = (question or "")[:MAX_QUERY_CHARS]
         norm = normalize_text(question)
         if not norm or not index.entries:
             return _Retrieval(reason="empty")
-        analysis = index.analyze(question)
+        query = query or self.classifier.classify(question)
+        split = ({"core": query.core_norm, "context": query.context_norm, "facts": query.facts_norm}
+                 if query.context_norm or query.facts_norm else {})
+        analysis = index.analyze(question, **split)
         mention = self.detect_programs(norm)
         context_program = program_hint
         prev_i = index.by_id.get(previous_entry_id) if previous_entry_id else None
@@ -394,7 +444,7 @@ class KnowledgeBase:
             followup = True
             new_facets = self._facets_in(norm)
             extra = self._strip_facets(previous.question) if new_facets else normalize_text(previous.question)
-            analysis = index.analyze(question, extra=extra)
+            analysis = index.analyze(question, extra=extra, **split)
             old_facets = [f for f in self._facets_in(normalize_text(previous.question)) if f not in new_facets]
             if not mention.programs and previous.program != "general":
                 context_program = previous.program
@@ -403,22 +453,48 @@ class KnowledgeBase:
         if not followup and not index.content_words(analysis):
             return _Retrieval(reason="no content words")  # 「a」「123」「？？」
         weights = self._program_weights(index, mention.programs, context_program)
+        if side:
+            weights = weights * np.where(index.for_side[side], 1.0, OTHER_SIDE_WEIGHT)
         if new_facets:
             weights = self._facet_weights(index, weights, new_facets, old_facets)
         cands = index.search(analysis, weights=weights)
         if not cands:
-            return _Retrieval(reason="no candidates", programs=mention.programs)
+            return _Retrieval(reason="no candidates", programs=mention.programs, analysis=analysis)
         features = calibration.features(index, analysis, cands[0], self._runner_up(index, cands))
         if mention.programs and index.entries[cands[0].index].program not in mention.programs | {"general"}:
             features["program_mismatch"] = 1.0
         score = calibration.confidence(features)
-        if (not followup and index.topic_mass(analysis) < calibration.MIN_TOPIC_MASS
+        if not mention.programs and calibration.band(score) != "answer":
+            # Nothing in the campaign's programme answers: another (current) programme may
+            # (「數位程度最低的那一級」 is only in 004). Searched again without the lean.
+            lean = self._program_weights(index, set(), None, lean=False)
+            if side:
+                lean = lean * np.where(index.for_side[side], 1.0, OTHER_SIDE_WEIGHT)
+            others = index.search(analysis, weights=lean)
+            current = context_program or self.default_program
+            parallel = any(index.entries[c.index].program == current
+                           and c.rank_score >= CHOICE_CLOSENESS * others[0].rank_score for c in others[1:4])
+            # A parallel entry of the current programme about as good (「輔導做到幾月」 in 共好 and
+            # 群聚) means the question is the current programme's, even if it is not sure.
+            if others and not parallel and index.entries[others[0].index].program not in (current, "general"):
+                other_features = calibration.features(index, analysis, others[0], self._runner_up(index, others))
+                other_score = calibration.confidence(other_features)
+                if other_score > score:
+                    cands, features, score = others, other_features, other_score
+        mass = index.topic_mass(analysis)
+        elliptic = (mass > 0 and features["cov_all"] >= 0.99
+                    and (any(is_interrogative(w) for w in analysis.words)
+                         or any(a in analysis.norm for a in ELLIPTIC_ASKS)))
+        if (not followup and mass < calibration.MIN_TOPIC_MASS and not elliptic
                 and features["fuzzy"] < calibration.NEAR_EXACT_FUZZY):
             # Only a programme/track name or a bare question word
             # (「共融呢」「B類」「今天幾號」) and no topic: too vague to answer;
             # offer the likely questions instead (suggest band).  A question
             # almost identical to a KB phrasing (「數位券是什麼」) is not vague,
-            # and a follow-up inherits the previous question's topic.
+            # and a follow-up inherits the previous question's topic.  Nor is a short
+            # question that asks for something (「幾號前要用」「要簽什麼」「輔導到幾月」) and
+            # whose every word the best entry covers: with the campaign as the default
+            # programme it has one answer.
             score = calibration.TOPICLESS_CAP
             features["topicless"] = 1.0
         return _Retrieval(candidates=cands, analysis=analysis, features=features,
@@ -438,60 +514,74 @@ class KnowledgeBase:
                 return cand
         return None
 
-    def _program_weights(self, index: SearchIndex, named: set[str], context: str | None) -> np.ndarray | None:
+    def _program_weights(self, index: SearchIndex, named: set[str], context: str | None, *,
+                         lean: bool = True) -> np.ndarray:
+        """Per-entry multipliers for the programme(s) in play. Named in the question: those
+        programmes (others sink). Otherwise the programme the owner's context settles, or the
+        campaign's: other programmes answer only what it cannot (OTHER_PROGRAM_WEIGHT), and
+        superseded editions (110年 群聚, the old rules) practically never lead an answer."""
         programs = index.programs
         if named:
             others = np.where(programs == "general", EXPLICIT_GENERAL_WEIGHT, EXPLICIT_OTHER_WEIGHT)
             return np.where(np.isin(programs, list(named)), 1.0, others)
-        boost = HINT_WEIGHT
-        if not context:
-            context, boost = self._analyzer.vocab.default_program, DEFAULT_PROGRAM_WEIGHT
-        if not context:
-            return None
-        return np.where(programs == context, boost, 1.0)
+        current = context or self.default_program
+        superseded = self._superseded(current)
+        weights = np.where(np.isin(programs, [current, "general"]) | (not lean), 1.0, OTHER_PROGRAM_WEIGHT)
+        return np.where(np.isin(programs, superseded), SUPERSEDED_WEIGHT, weights)
 
-    def _context_candidate(self, index: SearchIndex, analysis: Analysis, cands: list[Candidate],
-                           program: str) -> tuple[Entry, float] | None:
-        for cand in cands[1:4]:
-            other = index.entries[cand.index]
-            if other.program != program:
+    def _superseded(self, current: str) -> list[str]:
+        """Older editions: a programme of a family whose current edition is another one."""
+        specs = self._analyzer.vocab.programs
+        current_editions = {spec.get("family", p) for p, spec in specs.items() if spec.get("default")}
+        return [p for p, spec in specs.items()
+                if p != current and not spec.get("default") and spec.get("family", p) in current_editions]
+
+    def _preferred(self, index: SearchIndex, analysis: Analysis, cands: list[Candidate],
+                   wanted) -> tuple[Candidate, float] | None:
+        """The best of the next candidates whose entry is ``wanted`` (its programme or side),
+        when it fits about as well as the top one and is itself a confident answer."""
+        for cand in cands[1:5]:
+            if not wanted(index.entries[cand.index]):
                 continue
             if cand.rank_score < CHOICE_CLOSENESS * cands[0].rank_score:
                 return None
             score = calibration.confidence(calibration.features(index, analysis, cand, None))
-            return (other, score) if calibration.band(score) == "answer" else None
+            return (cand, score) if calibration.band(score) == "answer" else None
         return None
 
-    def _program_choice(self, index: SearchIndex, analysis: Analysis, cands: list[Candidate],
-                        top_score: float) -> AskResult | None:
-        top_entry = index.entries[cands[0].index]
-        if top_entry.program == "general":
+    def _label(self, program: str) -> str:
+        return self._analyzer.vocab.programs.get(program, {}).get("label", program)
+
+    @staticmethod
+    def _audience(entry: Entry, side: str) -> str:
+        """Who the answer shown is written for: the asker's side when the entry is for them
+        (or for everyone), else the entry's own first audience."""
+        return side if entry.for_side(side) else entry.audience[0]
+
+    @staticmethod
+    def _counterpart(index: SearchIndex, entry: Entry) -> dict[str, str] | None:
+        i = index.by_id.get(entry.counterpart or "")
+        if i is None:
             return None
-        default = self._analyzer.vocab.default_program
+        other = index.entries[i]
+        return {"entry_id": other.id, "question": other.question,
+                "audience": other.audience[0] if other.audience else ""}
 
-        def unbiased(cand: Candidate) -> float:
-            # Compare programmes without the mild lean to the default one
-            # (DEFAULT_PROGRAM_WEIGHT): "要幾家才能申請？" is as much 群聚 as 共好.
-            program = index.entries[cand.index].program
-            return cand.rank_score / (DEFAULT_PROGRAM_WEIGHT if program == default else 1.0)
+    def _off_topic(self, index: SearchIndex, found: "_Retrieval", query: Query) -> bool:
+        """Clearly not about the programme: most of the question's specific words occur nowhere
+        in the knowledge base and nothing in it names the programme or its vocabulary. Such a
+        message is declined politely rather than handed to staff as an unanswered question."""
+        if found.programs or query.flows:
+            return False
+        if any(pattern is not None and pattern.search(query.norm)
+               for pattern in (self.classifier.anchors, self.classifier.domain)):
+            return False
+        return found.features.get("unknown", 0.0) >= OFF_TOPIC_UNKNOWN
 
-        for cand in cands[1:4]:
-            other = index.entries[cand.index]
-            if other.program in ("general", top_entry.program):
-                continue
-            if unbiased(cand) < CHOICE_CLOSENESS * unbiased(cands[0]):
-                break
-            feats = calibration.features(index, analysis, cand, None)
-            if calibration.band(calibration.confidence(feats)) != "answer":
-                continue
-            labels = self._analyzer.vocab.programs
-            parts = [f"【{labels.get(e.program, {}).get('label', e.program)}】{e.answer}" for e in (top_entry, other)]
-            return AskResult(matched=True, answer="\n\n".join(parts), entry_id=top_entry.id, score=top_score,
-                             band="answer", sources=[top_entry.source, other.source],
-                             related=[{"entry_id": e.id, "question": e.question} for e in (top_entry, other)],
-                             needs_program_choice=[top_entry.program, other.program],
-                             program=top_entry.program, debug={"choice": [top_entry.id, other.id], "features": feats})
-        return None
+    @staticmethod
+    def _declined(kind: str, side: str, *, debug: dict[str, Any] | None = None) -> AskResult:
+        return AskResult(matched=False, answer=t(f"faq.decline_{kind}"), entry_id=None, score=0.0, band="declined",
+                         intent=f"declined:{kind}", side=side, debug=debug or {})
 
     @staticmethod
     def _suggestions(index: SearchIndex, cands: list[Candidate]) -> list[dict[str, str]]:
@@ -519,6 +609,6 @@ class KnowledgeBase:
         return out
 
     @staticmethod
-    def _fallback(score: float, *, debug: dict[str, Any] | None = None) -> AskResult:
+    def _fallback(score: float, *, side: str = "owner", flows=(), debug: dict[str, Any] | None = None) -> AskResult:
         return AskResult(matched=False, answer=FALLBACK_TEXT, entry_id=None, score=score, band="fallback",
-                         debug=debug or {})
+                         side=side, flows=list(flows), debug=debug or {})

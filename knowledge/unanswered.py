@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from bot.db import utc_now
-from bot.messages import Text
+from bot.messages import Text, to_line_messages
+from bot.models import OutboundMessage
 from bot.outbox import enqueue_multicast, enqueue_push
 from bot.services import audit, user_ids_with_role
 from bot.texts import t
@@ -23,6 +26,10 @@ from . import editing
 from .models import STATUS_ANSWERED, STATUS_OPEN, UnansweredQuestion
 
 QUESTION_PREVIEW_CHARS = 120  # staff notification: enough to judge, short on a phone
+# One staff alert per asker per window (each alert is a multicast: one message of the LINE quota
+# per staff member); questions asked meanwhile are listed in the next alert.
+ALERT_WINDOW = timedelta(minutes=5)
+ALERT_MAX_LISTED = 10         # a digest lists the latest ten; the rest are on /staff/unanswered
 
 
 class UnansweredError(Exception):
@@ -71,15 +78,82 @@ def log_question(session: Session, *, line_user_id: str | None, question: str, c
     return row
 
 
-def notify_staff(session: Session, *, row: UnansweredQuestion) -> int:
+def notify_staff(session: Session, *, row: UnansweredQuestion, now: datetime | None = None) -> int:
+    """Tell staff about ``row``, at most one alert per asker per ALERT_WINDOW: a multicast costs
+    one message of the LINE quota per staff member, and one person typing twenty questions
+    must not cost twenty alerts. The first question goes out at once; later ones within the
+    window wait in one alert, sent when the window ends, that lists them all. Returns how many
+    staff members the alert goes to."""
     staff = [uid for uid in user_ids_with_role(session, "staff") if uid != row.line_user_id]
     if not staff:
         return 0
-    preview = row.question if len(row.question) <= QUESTION_PREVIEW_CHARS else row.question[:QUESTION_PREVIEW_CHARS] + "…"
-    text = t("faq.staff_new_question", id=row.id, question=preview)
-    enqueue_multicast(session, to=staff, replies=[Text(text)], idempotency_key=f"faq-unanswered:{row.id}",
-                      origin=f"faq-unanswered:{row.id}")
-    return len(staff)
+    now = (now or utc_now()).replace(microsecond=0)
+    who = askers(session, user_ids=[row.line_user_id]).get(row.line_user_id or "") or t("faq.asker_unknown")
+    last = None
+    if row.line_user_id is not None:
+        last = session.exec(select(sa.func.max(UnansweredQuestion.alert_at)).where(
+            UnansweredQuestion.line_user_id == row.line_user_id, UnansweredQuestion.id != row.id)).one()
+    if last is None or now >= last + ALERT_WINDOW:
+        due = now
+    elif last > now:
+        due = last  # an alert is already waiting for the window's end: join it
+    else:
+        due = last + ALERT_WINDOW
+    while True:
+        row.alert_at = due
+        session.add(row)
+        session.flush()
+        batch = list(session.exec(select(UnansweredQuestion).where(
+            UnansweredQuestion.line_user_id == row.line_user_id, UnansweredQuestion.alert_at == due)
+            .order_by(UnansweredQuestion.id)).all()) if row.line_user_id else [row]
+        replies = [Text(_alert_text(batch, who))]
+        key = f"faq-alert:{row.line_user_id or 'api'}:{due.isoformat()}"
+        if len(batch) == 1:
+            enqueue_multicast(session, to=staff, replies=replies, idempotency_key=key,
+                              origin=f"faq-unanswered:{row.id}", not_before=due)
+            return len(staff)
+        # Rewrite the waiting alert, unless the sender took it meanwhile: then the next window.
+        updated = session.execute(sa.update(OutboundMessage).where(
+            OutboundMessage.idempotency_key.like(f"{key}@%"), OutboundMessage.status == "pending")
+            .values(messages=to_line_messages(replies))).rowcount
+        if updated:
+            return len(staff)
+        due = due + ALERT_WINDOW
+
+
+def _alert_text(rows: list[UnansweredQuestion], who: str) -> str:
+    def preview(question: str) -> str:
+        return question if len(question) <= QUESTION_PREVIEW_CHARS else question[:QUESTION_PREVIEW_CHARS] + "…"
+
+    if len(rows) == 1:
+        return t("faq.staff_new_question", id=rows[0].id, question=preview(rows[0].question), who=who)
+    shown = rows[-ALERT_MAX_LISTED:]
+    items = "\n".join(t("faq.staff_reply_item", id=r.id, question=preview(r.question)) for r in shown)
+    return t("faq.staff_new_questions", count=len(rows), items=items, id=shown[-1].id, who=who)
+
+
+def askers(session: Session, *, user_ids) -> dict[str, str]:
+    """Who asked, as staff know them (issue 19: not a programme code): the company's name, else
+    the person's LINE display name (stored only with consent), else nothing."""
+    from bot.models import User
+    from companies.models import Company, CompanyMember
+
+    ids = sorted({uid for uid in user_ids if uid})
+    if not ids:
+        return {}
+    names: dict[str, str] = {}
+    for uid, name in session.exec(select(User.line_user_id, User.display_name)
+                                  .where(User.line_user_id.in_(ids))).all():
+        if name:
+            names[uid] = name
+    rows = session.exec(select(CompanyMember.line_user_id, Company.name)
+                        .join(Company, Company.id == CompanyMember.company_id)
+                        .where(CompanyMember.line_user_id.in_(ids))
+                        .order_by(Company.updated_at, Company.id)).all()
+    for uid, name in rows:  # the latest company wins
+        if name:
+            names[uid] = name
+    return names
 
 
 def list_questions(session: Session, *, status: str | None = STATUS_OPEN, limit: int = 200) -> list[UnansweredQuestion]:

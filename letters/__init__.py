@@ -12,10 +12,12 @@ ENVIRONMENT_SETTINGS = ("LETTERS_LIFF_ID", "LETTER_LINK_DAYS", "LETTERS_FONT_PAT
 def init_app(app) -> None:
     from letters import cli
     from letters.routes import bp, staff_bp
+    from letters.verify import bp as verify_bp
 
     if bp.name not in app.blueprints:
         app.register_blueprint(bp)
         app.register_blueprint(staff_bp)
+        app.register_blueprint(verify_bp)
     cli.init_app(app)
     if not app.config.get("IGNORE_ENVIRONMENT"):
         for name in ENVIRONMENT_SETTINGS:

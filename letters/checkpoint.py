@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 
 from checkpoints.evidence import register_company_columns, register_section, roc
 from checkpoints.metrics import MetricResult, register_metric
-from letters import service
+from letters import links, service
 from letters.models import Letter, LetterVersion
 from letters.pdf import FontMissing, render_letters_pdf
 
@@ -67,7 +67,8 @@ def write_letter_pdfs(session: Session, pack) -> None:
     if not items:
         return
     try:
-        pdf = render_letters_pdf(items, title="企業合作意向書", font_path=pack.config.get("LETTERS_FONT_PATH"))
+        pdf = render_letters_pdf(items, title="企業合作意向書", font_path=pack.config.get("LETTERS_FONT_PATH"),
+                                 verify_url=links.verify_url(pack.config))
     except FontMissing:
         pack.notes.append("伺服器缺少中文字型，意向書 PDF 未能產生（請安裝 fonts-noto-cjk）。")
         pack.counts["letters"] = 0

@@ -192,6 +192,13 @@ def _fmt(text: str, campaign: dict) -> str:
                        adoption_deadline=campaign.get("adoption_deadline", ""), provider=campaign.get("provider", ""))
 
 
+def title(campaign: dict) -> str:
+    """The letter's title line; a campaign still on example values (programs.yaml ``demo:``)
+    marks it 「範例」, so no one mistakes a development letter for a real one."""
+    text = _fmt(template()["title"], campaign)
+    return t("campaign.letter_mark") + text if campaign.get("demo") else text
+
+
 def consent_text() -> str:
     """Sections 三–七 exactly as signed; their SHA-256 is recorded with each consent."""
     return template()["consent_sections"].strip()
@@ -223,8 +230,9 @@ def render_text(campaign: dict, fields: dict, *, signed_at: datetime | None = No
     tpl = template()
     labels = tpl["labels"]
     solution = campaign.get("solution") or {}
-    lines = [_fmt(tpl["title"], campaign), tpl["subtitle"], "", _fmt(tpl["preamble"], campaign), "",
-             tpl["section1"]]
+    lines = [title(campaign), tpl["subtitle"], "", _fmt(tpl["preamble"], campaign), "", tpl["section1"]]
+    if campaign.get("demo"):
+        lines.insert(2, t("campaign.letter_mark_note"))
     for name in FIELDS:
         lines.append(f"{labels[name]}：{field_value(name, fields)}")
     lines += ["", _fmt(tpl["section2"], campaign), _fmt(tpl["solution_label"], campaign),
@@ -265,4 +273,7 @@ def campaign_snapshot(campaign: dict) -> dict:
     """The campaign settings that appear in the letter (stored in each signed version)."""
     keys = ("proposing_unit", "plan_name", "provider", "solution", "usage_period", "other_coaching",
             "adoption_deadline", "track")
-    return {key: campaign.get(key) for key in keys}
+    snapshot = {key: campaign.get(key) for key in keys}
+    if campaign.get("demo"):  # signed on example values (development): the record says so
+        snapshot["demo"] = list(campaign["demo"])
+    return snapshot

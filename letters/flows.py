@@ -15,6 +15,8 @@ from bot.messages import Card, Choice, Text
 from bot.services import audit, find_user
 from bot.texts import t
 from bot.timeutil import format_roc_datetime
+from companies import service as companies
+from campaign import service as campaign_service
 from companies.models import Company
 from companies.service import latest_company_of_user
 from dialogs import framework as fw
@@ -127,7 +129,7 @@ def _ask_review(ctx: fw.Context):
     edits = tuple(ctx.choice(t("letters.review_edit", label=_label(name)), f"edit:{name}") for name in doc.FIELDS)
     url = links.draft_url(config, user_id=ctx.user_id, session_id=ctx.session_id)
     return [Card(
-        title=t("letters.review_title"), rows=rows,
+        title=(t("campaign.letter_mark") if campaign.get("demo") else "") + t("letters.review_title"), rows=rows,
         body=t("letters.review_body", adoption_deadline=campaign.get("adoption_deadline", ""),
                provider=campaign.get("provider", ""), usage_period=campaign.get("usage_period", "")),
         buttons=(Choice(t("letters.review_full_text"), kind="uri", uri=url),),
@@ -229,6 +231,12 @@ def complete_signing(*, session, services, ctx: fw.Context, signature: service.S
     data = ctx.data
     company = session.get(Company, data["company_id"]) if data.get("company_id") else None
     company = company or latest_company_of_user(session, line_user_id=ctx.user_id)
+    if company is None or not companies.is_member(session, company_id=company.id, line_user_id=ctx.user_id):
+        # Only a member signs for a company (issue 18); the chat offers signing to members only,
+        # so this is a conversation whose signer no longer speaks for the company.
+        audit(session, actor=ctx.user_id, action="letter_sign_refused",
+              target=f"company:{company.id}" if company else None)
+        return fw.Turn(_done(ctx), [Text(t("letters.status_none"))], show_menu=True)
     config = services.config
     campaign = doc.campaign_settings(config, company.program_id)
     letter, version = service.sign_letter(
@@ -243,9 +251,9 @@ def complete_signing(*, session, services, ctx: fw.Context, signature: service.S
     audit(session, actor=ctx.user_id, action="letter_signed", target=f"letter:{letter.id}",
           version=version.version_no, sha256=version.sha256, channel=signature.channel)
     url = links.pdf_url(config, letter_id=letter.id, version_id=version.id, user_id=ctx.user_id)
-    card = Card(title=t("letters.signed_title"),
+    card = Card(title=(t("campaign.letter_mark") if campaign.get("demo") else "") + t("letters.signed_title"),
                 body=t("letters.signed_body", company=data.get("company_name") or company.name or "",
-                       version=version.version_no, hash_short=version.sha256[:12], days=links.link_days(config)),
+                       version=version.version_no, days=links.link_days(config)),
                 buttons=(Choice(t("letters.signed_download"), kind="uri", uri=url),))
     after = _done(ctx).evolve(flow=FLOW_ID.value, session_id=ctx.session_id,
                               data={"letter_id": letter.id, "version_id": version.id})
@@ -337,8 +345,7 @@ def _status_card(request, letter: Letter) -> Card:
         rows=((t("letters.status_company"), company.name if company else ""),
               (t("letters.status_version"), str(version.version_no)),
               (t("letters.status_signed_at"), format_roc_datetime(version.signed_at)),
-              (t("letters.status_photo"), t("letters.status_photo_yes" if photo else "letters.status_photo_no")),
-              (t("letters.status_hash"), version.sha256[:12] + "…")),
+              (t("letters.status_photo"), t("letters.status_photo_yes" if photo else "letters.status_photo_no"))),
         buttons=(Choice(t("letters.signed_download"), kind="uri", uri=url),),
         quick_replies=_letter_actions())
 
@@ -352,6 +359,9 @@ def _my_letter(request) -> Letter | None:
 def start_letter(request) -> fw.Turn:
     ctx, session = request.ctx, request.session
     company = latest_company_of_user(session, line_user_id=ctx.user_id)
+    if company is None and companies.requests_of_user(session, line_user_id=ctx.user_id, status=companies.PENDING):
+        # Asked to join a registered company: nothing of it until a member says yes.
+        return fw.Turn(ctx, [Text(t("companies.join_pending"))], show_menu=True)
     if company is None:
         return fw.Turn(ctx, [Text(t("letters.no_company"), (_eligibility_choice(), Choice(t("core.menu_faq"))))])
     if company.verdict != "eligible":
@@ -360,6 +370,10 @@ def start_letter(request) -> fw.Turn:
         return fw.Turn(ctx, [Text(t("letters.not_eligible", verdict=verdict), (_eligibility_choice(),))])
     if not doc.campaign_settings(request.services.config, company.program_id).get("letter_of_intent"):
         return fw.Turn(ctx, [Text(t("letters.not_offered"))], show_menu=True)
+    if not campaign_service.letters_open(request.services.config, company.program_id):
+        # Production on example values: no legal document may name an example company.
+        notice = campaign_service.staff_notice(request.services.config) if "staff" in ctx.roles else None
+        return fw.Turn(ctx, [Text(notice or t("campaign.letters_not_open"))], show_menu=True)
     letter = service.letter_of_company(session, company_id=company.id)
     if letter is not None and letter.status == "signed":
         version = service.current_version(session, letter=letter)

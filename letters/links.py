@@ -65,3 +65,8 @@ def sign_url(config: dict, *, user_id: str, session_id: str | None) -> str:
 def pdf_url(config: dict, *, letter_id: int, version_id: int, user_id: str) -> str:
     token = make_token(config, PDF, {"l": letter_id, "v": version_id, "u": user_id})
     return _public(config, f"/letters/pdf/{token}")
+
+
+def verify_url(config: dict) -> str:
+    """The public page that checks a letter PDF (or its SHA-256) against the record."""
+    return _public(config, "/letters/verify")

@@ -18,6 +18,7 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
+from bot.texts import t
 from bot.timeutil import format_roc_datetime
 from letters import document as doc
 from letters.models import Letter, LetterAttachment, LetterEvent, LetterVersion
@@ -73,14 +74,26 @@ def _tc_face(path: Path) -> int:
 
 
 class LetterPDF(FPDF):
-    def __init__(self, font: tuple[str, int], footer_text: str):
+    def __init__(self, font: tuple[str, int], footer_text: str, mark: str = ""):
         super().__init__(format="A4")
         self.footer_text = footer_text
+        self.mark = mark  # 「範例」 on every page of a letter signed on example values
         self.set_margins(18, 16, 18)
         self.set_auto_page_break(True, margin=16)
         path, index = font
         self.add_font("cjk", "", path, collection_font_number=index)
         self.set_font("cjk", size=10.5)
+
+    def header(self):
+        if not self.mark:
+            return
+        self.set_font("cjk", size=11)
+        self.set_text_color(200, 30, 30)
+        self.set_xy(self.l_margin, 6)
+        self.cell(0, 6, self.mark, align="R")
+        self.set_text_color(0)
+        self.set_font("cjk", size=10.5)
+        self.set_xy(self.l_margin, self.t_margin)
 
     def footer(self):
         self.set_y(-12)
@@ -103,15 +116,20 @@ def _footer(letter: Letter, version: LetterVersion) -> str:
 
 def render_letter_pdf(*, letter: Letter, version: LetterVersion, events: list[LetterEvent],
                       attachments: list[LetterAttachment], current: bool = True,
-                      font_path: str | None = None) -> bytes:
+                      font_path: str | None = None, verify_url: str = "") -> bytes:
+    """``verify_url``: the public page where anyone holding this PDF can check it against the
+    record (letters.verify); the certificate names it instead of an operator command."""
     pdf = LetterPDF(find_font(font_path), _footer(letter, version))
     pdf.set_title(doc.template()["subtitle"])
+    pdf.set_subject(f"SHA-256 {version.sha256}")  # what the verification page reads back
     pdf.set_creator("gonghao-line-bot")
-    _draw_letter(pdf, letter=letter, version=version, events=events, attachments=attachments, current=current)
+    _draw_letter(pdf, letter=letter, version=version, events=events, attachments=attachments, current=current,
+                 verify_url=verify_url)
     return bytes(pdf.output())
 
 
-def render_letters_pdf(items: list[dict], *, title: str, font_path: str | None = None) -> bytes:
+def render_letters_pdf(items: list[dict], *, title: str, font_path: str | None = None,
+                       verify_url: str = "") -> bytes:
     """Several letters in one PDF, each from a new page with a bookmark (``item["title"]``; the
     other keys as for ``render_letter_pdf``). One font load and one font subset for all: a PDF per
     letter costs about a second each (fontTools), one file for 60 letters a few seconds."""
@@ -120,18 +138,22 @@ def render_letters_pdf(items: list[dict], *, title: str, font_path: str | None =
     pdf.set_creator("gonghao-line-bot")
     for item in items:
         _draw_letter(pdf, letter=item["letter"], version=item["version"], events=item["events"],
-                     attachments=item["attachments"], current=item.get("current", True), bookmark=item["title"])
+                     attachments=item["attachments"], current=item.get("current", True), bookmark=item["title"],
+                     verify_url=verify_url)
     return bytes(pdf.output())
 
 
 def _draw_letter(pdf: "LetterPDF", *, letter: Letter, version: LetterVersion, events: list[LetterEvent],
-                 attachments: list[LetterAttachment], current: bool, bookmark: str | None = None) -> None:
+                 attachments: list[LetterAttachment], current: bool, bookmark: str | None = None,
+                 verify_url: str = "") -> None:
     tpl = doc.template()
     cert = tpl["certificate"]
     content = json.loads(version.canonical_json)
     fields = content["fields"]
     campaign = content["campaign"]
     signed_at = version.signed_at
+    # Set before add_page: the new page's header draws it.
+    pdf.mark = f"{t('campaign.letter_mark')}{t('campaign.letter_mark_note')}" if campaign.get("demo") else ""
     pdf.add_page()  # closes the previous letter's last page with its own footer
     pdf.footer_text = _footer(letter, version)
     if bookmark:
@@ -272,7 +294,7 @@ def _draw_letter(pdf: "LetterPDF", *, letter: Letter, version: LetterVersion, ev
                        event.hash[:20] + "…"])
     pdf.set_font("cjk", size=10.5)
     pdf.ln(3)
-    _lines(pdf, cert["note"], size=8.5, height=5)
+    _lines(pdf, cert["note"].format(url=verify_url or cert["verify_path"]), size=8.5, height=5)
 
 
 def _taipei(moment: datetime) -> str:

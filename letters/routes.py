@@ -12,7 +12,8 @@ from sqlmodel import select
 from bot.db import utc_now
 from bot.models import Conversation
 from bot.outbox import enqueue_push
-from bot.services import audit
+from bot.security import content_disposition
+from bot.services import audit, find_user
 from bot.spreadsheet import spreadsheet_csv
 from bot.staff_auth import require_staff_token
 from bot.texts import t
@@ -101,11 +102,6 @@ def _decode_png(data_url: str) -> bytes | None:
     return png
 
 
-def _client_ip() -> str | None:
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    return (forwarded.split(",")[0].strip() or request.remote_addr or None) if forwarded else request.remote_addr
-
-
 @bp.post("/letters/sign/<token>")
 def sign_submit(token: str):
     from letters.flows import complete_signing, same_name
@@ -128,7 +124,7 @@ def sign_submit(token: str):
                          history=tuple(conversation.history or ()), memory=dict(conversation.memory or {}),
                          consented=True, services=runtime.services)
         signature = service.Signature(signed_name=representative, channel="sign_page", method="drawn",
-                                      ip=_client_ip(), user_agent=request.user_agent.string[:400], png=png)
+                                      ip=request.remote_addr, user_agent=request.user_agent.string[:400], png=png)
         turn = complete_signing(session=session, services=runtime.services, ctx=ctx, signature=signature)
         # The conversation moves past the sign step (so this link is spent) in the same commit as
         # the signed version and the confirmation push.
@@ -146,20 +142,29 @@ def sign_submit(token: str):
 def _pdf_response(pdf: bytes, letter: Letter, version: LetterVersion) -> Response:
     name = f"letter-{letter.id}-v{version.version_no}.pdf"
     return Response(pdf, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "private, no-store"})
+                    headers={"Content-Disposition": content_disposition("inline", name),
+                             "Cache-Control": "private, no-store"})
 
 
 def _render(session, letter: Letter, version: LetterVersion) -> bytes:
     return render_letter_pdf(letter=letter, version=version, events=service.events_of(session, letter_id=letter.id),
                              attachments=service.attachments_of(session, letter_id=letter.id),
                              current=letter.current_version_id == version.id,
-                             font_path=current_app.config.get("LETTERS_FONT_PATH"))
+                             font_path=current_app.config.get("LETTERS_FONT_PATH"),
+                             verify_url=links.verify_url(current_app.config))
 
 
-def _download(letter_id: int, version_id: int | None, *, actor: str, via: str):
-    """Record the download in the chain, then render from the committed record."""
+def _download(letter_id: int, version_id: int | None, *, actor: str, via: str, person: bool = False):
+    """Record the download in the chain, then render from the committed record. ``person``: the
+    actor is the LINE user a link was issued to, who must still be here with processing on (a
+    link dies with 「刪除我的資料」 and 「停止處理」; an erased or unknown id is never written
+    into the immutable events)."""
     database = _runtime().database
     with database.write_session() as session:
+        if person:
+            user = find_user(session, actor)
+            if user is None or user.processing_stopped:
+                return None
         letter = service.lock_letter(session, letter_id=letter_id)
         version = session.get(LetterVersion, version_id or (letter.current_version_id if letter else 0) or 0)
         if letter is None or version is None or version.letter_id != letter.id:
@@ -180,9 +185,9 @@ def owner_pdf(token: str):
     payload = links.read_token(current_app.config, links.PDF, token, max_age=links.pdf_max_age(current_app.config))
     if payload is None:
         return _message(t("letters.page_expired"), 410)
-    response = _download(int(payload["l"]), int(payload["v"]), actor=str(payload.get("u") or "owner"),
-                         via="owner_link")
-    return response if response is not None else _message(t("letters.page_expired"), 404)
+    response = _download(int(payload["l"]), int(payload["v"]), actor=str(payload.get("u") or ""),
+                         via="owner_link", person=True)
+    return response if response is not None else _message(t("letters.page_expired"), 410)
 
 
 # --- staff ---------------------------------------------------------------------------------------
@@ -194,7 +199,7 @@ def _program() -> str:
 def _csv_response(text: str, filename: str) -> Response:
     return Response(text.encode("utf-8"), mimetype="text/csv",
                     headers={"Content-Type": "text/csv; charset=utf-8",
-                             "Content-Disposition": f'attachment; filename="{filename}"'})
+                             "Content-Disposition": content_disposition("attachment", filename)})
 
 
 @staff_bp.get("/companies.csv")

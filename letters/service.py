@@ -17,12 +17,17 @@ from sqlmodel import Session, select
 from bot.db import utc_now
 from bot.timeutil import format_roc_datetime
 from companies.models import Company, CompanyMember
+from companies.service import is_member
 from letters import document as doc
 from letters.models import Letter, LetterAttachment, LetterEvent, LetterVersion
 from visits.photos import sniff_mime
 
 EVENT_KINDS = ("started", "viewed", "consented", "signed", "photo_attached", "downloaded", "corrected",
                "withdrawn")
+
+
+class NotAMember(PermissionError):
+    """The signer does not speak for the company (not a member, e.g. a join request pending)."""
 
 
 class WithdrawalClosed(Exception):
@@ -129,6 +134,8 @@ def sign_letter(session: Session, *, company: Company, line_user_id: str, displa
                 timeline: dict | None = None, now: datetime | None = None) -> tuple[Letter, LetterVersion]:
     """Write a signed version (a correction when the company already has a signed letter), its
     audit events and the company's letter status. Everything in the caller's transaction."""
+    if not is_member(session, company_id=company.id, line_user_id=line_user_id):
+        raise NotAMember(company.id)  # only a member signs for a company (issue 18)
     now = _second(now or utc_now())
     timeline = timeline or {}
     letter = letter_of_company(session, company_id=company.id, lock=True)
@@ -292,6 +299,22 @@ def verify_letter(session: Session, *, letter: Letter) -> list[str]:
         if doc.sha256_hex(attachment.content) != attachment.sha256 or attachment.sha256 not in attached:
             problems.append(f"attachment {attachment.id}: content does not match the audit trail")
     return problems
+
+
+def verify_version_hash(session: Session, *, sha256: str) -> dict | None:
+    """What the public verification page may say about a version SHA-256: whether a signed
+    version with it is on record, whether it is the letter's current one (or superseded or
+    withdrawn), its signing date and whether its record is intact. No names, no ids."""
+    version = session.exec(select(LetterVersion).where(LetterVersion.sha256 == sha256.lower())).first()
+    if version is None:
+        return None
+    letter = session.get(Letter, version.letter_id)
+    if letter.status == "withdrawn":
+        status = "withdrawn"
+    else:
+        status = "current" if letter.current_version_id == version.id else "superseded"
+    return {"status": status, "version_no": version.version_no, "signed_at": version.signed_at,
+            "intact": not verify_letter(session, letter=letter)}
 
 
 def verify_all(session: Session) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import click
 from flask.cli import AppGroup
@@ -47,7 +48,29 @@ def finalise(database) -> int:
     if not waiting:
         return 0
     with database.write_session() as session:
-        return finalise_pending(session)
+        done = finalise_pending(session)
+    if done:
+        forget_old_versions(database)
+    return done
+
+
+def forget_old_versions(database) -> None:
+    """After an erasure is final: SQLite keeps earlier versions of changed rows in its write-ahead
+    log until a checkpoint, so the erased phone, e-mail and LINE id would stay readable in the
+    -wal file (and in the spool's, bot.spool). Checkpoint and truncate both; a reader holding an
+    old snapshot makes a checkpoint wait (busy_timeout) or report busy: tried three times."""
+    from bot.spool import EventSpool, spool_path
+
+    files = [database]
+    if database.file:
+        files.append(EventSpool(spool_path(database.file)))
+    for item in files:
+        for _ in range(3):
+            if item.truncate_wal():
+                break
+            time.sleep(0.2)
+        else:
+            log.warning("could not truncate a write-ahead log after an erasure")
 
 
 def _start_finaliser(runtime) -> None:

@@ -23,7 +23,9 @@ def pseudonym(config: dict, line_user_id: str) -> str:
     """A one-way, stable stand-in for a LINE id (keyed HMAC: cannot be turned back into the id).
 
     Stable so that what one person did stays linked (an audit trail still reads as one actor)."""
-    secret = config.get("SECRET_KEY") or config.get("LINE_CHANNEL_SECRET") or "privacy-pseudonym"
+    secret = config.get("SECRET_KEY")
+    if not secret:  # never the channel secret: whoever has it could reverse pseudonyms by trying ids
+        raise RuntimeError("pseudonyms need SECRET_KEY")
     digest = hmac.new(str(secret).encode(), f"privacy-pseudonym:{line_user_id}".encode(), hashlib.sha256)
     return "anon-" + digest.hexdigest()[:27]
 

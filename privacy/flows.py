@@ -11,7 +11,7 @@ from bot.timeutil import format_roc_date
 from dialogs import framework as fw
 from dialogs import registry
 from dialogs.registry import command, register_flow
-from privacy import erasure, service
+from privacy import document, erasure, service
 
 DELETE_CONFIRM_WINDOW = timedelta(minutes=5)
 DELETE_MEMORY = "privacy_delete"
@@ -39,8 +39,7 @@ def show_my_data(request) -> fw.Turn:
         return fw.Turn(ctx, [Text(t("privacy.summary_empty"))], show_menu=True)
     row = found.user or {}
     if row.get("consent_version") and found.consent_current:
-        consent = t("privacy.row_consent_yes", version=row["consent_version"],
-                    date=format_roc_date(user.consented_at) if user.consented_at else "—")
+        consent = t("privacy.row_consent_yes", date=format_roc_date(user.consented_at) if user.consented_at else "—")
     elif row.get("consent_version"):
         consent = t("privacy.row_consent_outdated")
     else:
@@ -51,7 +50,9 @@ def show_my_data(request) -> fw.Turn:
                           version=c.get("version_count")) for c in found.letters) or t("privacy.none")
     active = registry.flow(found.conversation_flow) if found.conversation_flow else None
     listed = {"users", "companies", "letters", "visits", "reminders", "unanswered_questions", "conversations"}
-    other = sum(n for table, n in found.counts.items() if table not in listed)
+    # The rest by name (「您傳來的訊息 12 筆、操作紀錄 3 筆」), not as one anonymous count.
+    records = "、".join(f"{document.table_label(table)} {t('privacy.count', n=n)}"
+                        for table, n in found.counts.items() if table not in listed and n)
     rows = (
         (t("privacy.row_name"), row.get("display_name") or "—"),
         (t("privacy.row_consent"), consent),
@@ -66,15 +67,18 @@ def show_my_data(request) -> fw.Turn:
         (t("privacy.row_reminders_pending"), _count(found.reminders_pending)),
         (t("privacy.row_questions"), _count(found.questions)),
         (t("privacy.row_conversation"), active.title if active else t("privacy.none")),
-        (t("privacy.row_other"), _count(other)),
+        (t("privacy.row_records"), records or t("privacy.none")),
     )
     config = request.services.config
-    json_url, csv_url = service.export_urls(config, user=user)
+    urls = service.export_urls(config, user=user)
     minutes = max(1, service.export_seconds(config) // 60)
     card = Card(title=t("privacy.summary_title"), rows=rows, body=t("privacy.summary_intro"))
-    links = Text(t("privacy.export_ready", minutes=minutes, json_url=json_url, csv_url=csv_url))
+    # Links as buttons: nobody has to read (or copy) a raw address.
+    download = Card(title=t("privacy.export_title"), body=t("privacy.export_body", minutes=minutes),
+                    buttons=tuple(Choice(t(f"privacy.export_{kind}"), kind="uri", uri=urls[kind])
+                                  for kind in ("page", "csv", "json")))
     hub = Text(t("privacy.hub_actions"), _hub_choices(user.processing_stopped))
-    return fw.Turn(ctx, [card, links, hub])
+    return fw.Turn(ctx, [card, download, hub])
 
 
 # --- 停止處理 / 恢復處理 ---------------------------------------------------------------------------

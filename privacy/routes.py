@@ -1,13 +1,17 @@
 """HTTP: the owner's export link, and the staff view of one person (by role, audited)."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, jsonify
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
+from bot.security import content_disposition
+from bot.db import utc_now
 from bot.services import audit
 from bot.staff_auth import require_staff_token
-from privacy import service
+from bot.texts import t
+from bot.timeutil import format_roc_datetime
+from privacy import document, service
 
-bp = Blueprint("privacy", __name__)
+bp = Blueprint("privacy", __name__, template_folder="templates")
 
 NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
@@ -18,7 +22,7 @@ def _runtime():
 
 @bp.get("/privacy/export/<token>.<fmt>")
 def export(token: str, fmt: str):
-    if fmt not in ("json", "csv"):
+    if fmt not in ("json", "csv", "html"):
         abort(404)
     database = _runtime().database
     with database.session() as session:
@@ -30,14 +34,22 @@ def export(token: str, fmt: str):
         if user is None:
             abort(404)
         line_user_id = user.line_user_id
+        programs = _runtime().services.programs
         if fmt == "json":
             body, mimetype = service.export_json(session, line_user_id=line_user_id), "application/json"
+        elif fmt == "csv":
+            body, mimetype = service.export_csv(session, line_user_id=line_user_id, programs=programs), "text/csv"
         else:
-            body, mimetype = service.export_csv(session, line_user_id=line_user_id), "text/csv"
+            body, mimetype = render_template(
+                "privacy/my_data.html", sections=document.sections(session, line_user_id=line_user_id,
+                                                                   programs=programs),
+                at=format_roc_datetime(utc_now()), json_url=request.path.rsplit(".", 1)[0] + ".json", t=t), "text/html"
     # A separate write transaction: upgrading a SQLite read transaction to a write can fail.
     with database.write_session() as session:
         audit(session, actor=line_user_id, action="privacy_exported", format=fmt)
-    headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="my-data.{fmt}"'}
+    # The page is read in the browser; the files are downloaded.
+    disposition = "inline" if fmt == "html" else "attachment"
+    headers = {**NO_STORE, "Content-Disposition": content_disposition(disposition, f"my-data.{fmt}")}
     return Response(body, mimetype=mimetype, headers=headers)
 
 

@@ -83,16 +83,12 @@ def export_json(session: Session, *, line_user_id: str) -> str:
     return json.dumps(document, ensure_ascii=False, indent=2, default=str)
 
 
-def export_csv(session: Session, *, line_user_id: str) -> str:
-    """One CSV for rows of every shape: table, row, field, value (JSON values as JSON text)."""
-    data = person_data(session, line_user_id=line_user_id)
-    cells = []
-    for table, rows in data.items():
-        for index, row in enumerate(rows, start=1):
-            for name, value in row.items():
-                text = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
-                cells.append([table, row.get("id", index), name, "" if text is None else str(text)])
-    return spreadsheet_csv(["table", "row", "field", "value"], cells)
+def export_csv(session: Session, *, line_user_id: str, programs: dict | None = None) -> str:
+    """The readable document as a spreadsheet: 類別, 項目, 欄位, 內容 (zh-TW, for Excel)."""
+    from privacy import document
+
+    header, rows = document.csv_rows(document.sections(session, line_user_id=line_user_id, programs=programs))
+    return spreadsheet_csv(header, rows)
 
 
 # --- the export link ------------------------------------------------------------------------------
@@ -135,10 +131,12 @@ def read_export_token(session: Session, config: dict, token: str) -> User | None
     return user
 
 
-def export_urls(config: dict, *, user: User) -> tuple[str, str]:
+def export_urls(config: dict, *, user: User) -> dict[str, str]:
+    """One token, three forms: the readable page, the CSV (zh-TW headers) and the full JSON."""
     token = export_token(config, user=user)
     base = config["PUBLIC_BASE_URL"].rstrip("/")
-    return f"{base}/privacy/export/{token}.json", f"{base}/privacy/export/{token}.csv"
+    return {"page": f"{base}/privacy/export/{token}.html", "csv": f"{base}/privacy/export/{token}.csv",
+            "json": f"{base}/privacy/export/{token}.json"}
 
 
 # --- stop / resume processing ---------------------------------------------------------------------

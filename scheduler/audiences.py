@@ -34,7 +34,7 @@ def _owners(program_id: str, *conditions) -> sa.Select:
 
 @audience("owners_eligible_no_letter")
 def owners_eligible_no_letter(program_id: str) -> sa.Select:
-    """Owners told they are eligible who have not signed the letter of intent (002 伍 (四))."""
+    """Owners told they are eligible who have not signed the letter of intent (002 陸 四 (四))."""
     return _owners(program_id, Company.verdict == "eligible", Company.letter_status == "none")
 
 

@@ -1,8 +1,11 @@
 """Who may use /staff: a bearer STAFF_API_TOKEN (scripts; bot.staff_auth), or a staff member's
 browser session opened with a one-time login link from 「/登入」 in LINE.
 
-The session cookie is Flask's signed cookie; the staff role is re-checked on every request, so
-revoking the role (``flask roles revoke``) ends dashboard access at once. Form posts made with a
+The session cookie is Flask's signed cookie (HttpOnly, SameSite=Lax, Secure under https:
+bot.security) naming the login that opened it; that login's row is checked on every request and
+logout deletes it, so a cookie copied before logout is refused afterwards. The staff role is
+re-checked on every request too, so revoking the role (``flask roles revoke``) ends dashboard
+access at once. Form posts made with a
 session carry a CSRF token; bearer requests need none (no ambient credentials).
 """
 from __future__ import annotations
@@ -20,24 +23,32 @@ from staff import service
 SESSION_SECONDS = 12 * 3600
 
 
-def is_staff(line_user_id: str) -> bool:
-    with current_app.extensions["bot"].database.session() as db:
-        return service.has_role(db, line_user_id=line_user_id, role="staff")
-
-
-def start_session(line_user_id: str) -> None:
+def start_session(line_user_id: str, login_id: int) -> None:
     session.clear()
     session["staff_uid"] = line_user_id
+    session["login_id"] = login_id
     session["login_at"] = int(time.time())
     session["csrf"] = secrets.token_urlsafe(16)
     session.permanent = False
 
 
 def session_user() -> str | None:
-    uid = session.get("staff_uid")
-    if not uid or time.time() - session.get("login_at", 0) > SESSION_SECONDS:
+    uid, login_id = session.get("staff_uid"), session.get("login_id")
+    if not uid or not isinstance(login_id, int) or time.time() - session.get("login_at", 0) > SESSION_SECONDS:
         return None
-    return uid if is_staff(uid) else None
+    with current_app.extensions["bot"].database.session() as db:
+        if not service.session_open(db, login_id=login_id, line_user_id=uid):
+            return None
+        return uid if service.has_role(db, line_user_id=uid, role="staff") else None
+
+
+def end_session() -> None:
+    """Logout: the login row goes, so this cookie (and any copy of it) opens nothing any more."""
+    uid, login_id = session.get("staff_uid"), session.get("login_id")
+    session.clear()
+    if uid and isinstance(login_id, int):
+        with current_app.extensions["bot"].database.write_session() as db:
+            service.close_session(db, login_id=login_id, line_user_id=uid)
 
 
 def authenticate() -> str | None:

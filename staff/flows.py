@@ -1,11 +1,14 @@
 """Team administration in chat: 「/邀請」 (FlowId.INVITE), 「綁定 CODE」, 「/登入」, 「/指派」."""
 from __future__ import annotations
 
+import functools
+
 from sqlmodel import select
 
 from bot.messages import Card, Choice, Text, encode_postback
 from bot.outbox import enqueue_push
 from bot.texts import t
+from campaign import service as campaign_service
 from companies.models import Company
 from dialogs import framework as fw
 from dialogs import registry
@@ -96,6 +99,9 @@ def bind(request) -> fw.Turn:
     outcome, role = service.redeem_invite(request.session, line_user_id=request.ctx.user_id, code=argument,
                                           now=request.ctx.now)
     if outcome == "ok":
+        if service.display_name(request.session, line_user_id=request.ctx.user_id) is None:
+            request.after_commit.append(functools.partial(service.name_from_profile, request.services,
+                                                          request.ctx.user_id))
         ctx = request.ctx.evolve(roles=request.ctx.roles | {role})
         return fw.Turn(ctx, [Text(t(f"staff.bind_ok_{role}"))])
     return fw.Turn(request.ctx, [Text(t(f"staff.bind_{outcome}"))])
@@ -107,6 +113,25 @@ def login_link(request) -> fw.Turn:
     url = request.services.public_url(f"/staff/login/{token}")
     return fw.Turn(request.ctx, [Card(title=t("staff.login_title"), body=t("staff.login_body"),
                                       buttons=(Choice(t("staff.login_button"), kind="uri", uri=url),))])
+
+
+# --- 「說明」 for the team -------------------------------------------------------------------
+
+def team_help(request) -> list:
+    """Staff and advisors get their commands with one example each (and staff the campaign
+    notice while letters are not open or carry the 「範例」 mark)."""
+    roles, replies = request.ctx.roles, []
+    if "staff" in roles:
+        replies.append(Text(t("staff.help_staff"), tuple(Choice(word) for word in ("/登入", "/公告", "/回覆"))))
+        notice = campaign_service.staff_notice(request.services.config)
+        if notice:
+            replies.append(Text(notice))
+    if "advisor" in roles:
+        replies.append(Text(t("staff.help_advisor"), (Choice("登錄訪視"), Choice("我的進度"))))
+    return replies
+
+
+registry.ROLE_HELP.append(team_help)
 
 
 # --- assigning companies to advisors --------------------------------------------------------
@@ -152,7 +177,7 @@ def _ask_advisor(request, company: Company) -> fw.Turn:
     if not advisors:
         return fw.Turn(request.ctx, [Text(t("staff.assign_no_advisors"))])
     names = dict(advisors)
-    current = names.get(company.advisor_line_user_id) or (service.short_id(company.advisor_line_user_id)
+    current = names.get(company.advisor_line_user_id) or (service.unnamed(company.advisor_line_user_id)
                                                           if company.advisor_line_user_id else t("staff.assign_none"))
     text = t("staff.assign_which_advisor", company=_company_label(company), current=current)
     shown = advisors[:12]

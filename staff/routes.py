@@ -15,10 +15,12 @@ from bot.timeutil import TAIPEI, format_roc_date, format_roc_datetime
 from bot.http import int_arg
 from broadcasts import service as broadcasts_service
 from broadcasts.models import Broadcast, SavedList
+from campaign import service as campaign_service
 from companies.models import Company
 from knowledge import unanswered as faq_unanswered
 from staff import metrics, service
-from staff.auth import csrf_token, current_actor, require_staff, start_session
+from bot.security import content_disposition
+from staff.auth import csrf_token, current_actor, end_session, require_staff, start_session
 from visits import service as visits_service
 from visits.photos import VisitPhoto
 
@@ -27,7 +29,8 @@ bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="template
 
 NAV = (("staff.overview", "總覽"), ("checkpoints.page", "查核點"), ("kpis.page", "自訂績效"), ("staff.companies", "企業與顧問"),
        ("staff.visits", "訪視"), ("activities.page", "活動"), ("replacements.page", "抽換"),
-       ("staff.broadcasts", "公告"), ("staff.queue", "發送佇列"), ("staff.audit", "稽核紀錄"))
+       ("companies.join_requests", "加入申請"), ("staff.broadcasts", "公告"), ("staff.queue", "發送佇列"),
+       ("staff.audit", "稽核紀錄"))
 
 
 def _db():
@@ -49,6 +52,48 @@ def _audit_label(action: str) -> str:
         return t(f"staff.audit_{action}")
     except KeyError:
         return action
+
+
+@bp.app_template_filter("audit_detail")
+def _audit_detail(detail, names: dict | None = None) -> str:
+    """An audit entry's details in words: 「身分：顧問；版本：2」 (labels in staff.yaml detail_<key>,
+    team members by name)."""
+    from bot.texts import t
+
+    names = names or {}
+
+    def label(key: str) -> str:
+        try:
+            return t(f"staff.detail_{key}")
+        except KeyError:
+            return key
+
+    def value(item) -> str:
+        if isinstance(item, (list, tuple)):
+            return "、".join(value(v) for v in item)
+        if isinstance(item, dict):
+            return "、".join(f"{label(k)} {value(v)}" for k, v in item.items())
+        if isinstance(item, bool):
+            return "是" if item else "否"
+        if item is None or item == "":
+            return "—"
+        if item in names:
+            return names[item]
+        try:
+            return t(f"staff.value_{item}") if isinstance(item, str) and item.isidentifier() else str(item)
+        except KeyError:
+            return str(item)
+
+    return "；".join(f"{label(k)}：{value(v)}" for k, v in (detail or {}).items()) or "—"
+
+
+def audit_actions() -> list[tuple[str, str]]:
+    """Every action the dashboard has words for, for the audit filter."""
+    from bot.texts import all_keys
+
+    prefix = "staff.audit_"
+    return sorted(((key[len(prefix):], text) for key, text in all_keys().items() if key.startswith(prefix)),
+                  key=lambda pair: pair[1])
 
 
 @bp.app_template_filter("pct")
@@ -74,15 +119,16 @@ def login_page(token: str):
 def login(token: str):
     with _db().write_session() as db:
         uid = service.consume_login_token(db, token=token)
-    if uid is None:
+        login_id = service.login_id(db, token=token) if uid else None
+    if uid is None or login_id is None:
         return render_template("staff/login_needed.html", expired=True), 403
-    start_session(uid)
+    start_session(uid, login_id)
     return redirect(url_for("staff.overview"))
 
 
 @bp.post("/logout")
 def logout():
-    session.clear()
+    end_session()
     return redirect(url_for("staff.login_needed"))
 
 
@@ -103,7 +149,8 @@ def overview():
                       for b in broadcasts_service.recent_broadcasts(db, limit=5)]
         audit = metrics.recent_audit(db, limit=10)
         names = service.team_names(db)
-    return render_template("staff/overview.html", o=data, broadcasts=broadcasts, audit=audit, names=names)
+    return render_template("staff/overview.html", o=data, broadcasts=broadcasts, audit=audit, names=names,
+                           notice=campaign_service.staff_notice(current_app.config))
 
 
 @bp.get("/api/summary")
@@ -188,7 +235,7 @@ def visits_csv():
         text = visits_service.visits_csv(db, bom=True)
     stamp = datetime.now(TAIPEI).strftime("%Y%m%d")
     return Response(text.encode("utf-8"), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="visits-{stamp}.csv"'})
+                    headers={"Content-Disposition": content_disposition("attachment", f"visits-{stamp}.csv")})
 
 
 @bp.get("/visits/photos/<id:photo_id>")
@@ -350,7 +397,8 @@ def audit():
     with _db().session() as db:
         entries = metrics.recent_audit(db, limit=100, offset=(page - 1) * 100, action=action)
         names = service.team_names(db)
-    return render_template("staff/audit.html", entries=entries, page=page, action=action, names=names)
+    return render_template("staff/audit.html", entries=entries, page=page, action=action, names=names,
+                           actions=audit_actions())
 
 
 @bp.get("/unanswered")
@@ -362,9 +410,10 @@ def unanswered():
         summary = metrics.unanswered_summary(db)
         rows = faq_unanswered.list_questions(db, status="open", limit=100)
         answered = metrics.latest_answered(db, limit=10)
+        askers = faq_unanswered.askers(db, user_ids=[r.line_user_id for r in rows + answered])
     # Reached through knowledge.routes' endpoint too, where this blueprint's context processor
     # does not run: pass the page globals explicitly.
-    return render_template("staff/unanswered.html", summary=summary, rows=rows, answered=answered,
+    return render_template("staff/unanswered.html", summary=summary, rows=rows, answered=answered, askers=askers,
                            done=request.args.get("done"), error=request.args.get("error"), **_globals())
 
 

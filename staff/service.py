@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from bot.db import utc_now
-from bot.models import RoleGrant
+from bot.models import RoleGrant, User
 from bot.services import audit, grant_role, has_role  # noqa: F401 (roles live in bot)
 from staff.models import InviteAttempt, StaffInvite, StaffLoginToken, TeamMember
 
@@ -95,15 +95,55 @@ def set_team_name(session: Session, *, line_user_id: str, name: str) -> None:
 
 
 def team_names(session: Session) -> dict[str, str]:
-    return {m.line_user_id: m.display_name for m in session.exec(select(TeamMember)).all()}
+    """The name to show for every advisor and staff member who has one: the name they were
+    invited or granted with, else their LINE display name."""
+    uids = set(session.exec(select(RoleGrant.line_user_id)).all())
+    return display_names(session, uids) | {m.line_user_id: m.display_name
+                                           for m in session.exec(select(TeamMember)).all()}
+
+
+def display_names(session: Session, line_user_ids) -> dict[str, str]:
+    """Names for these people: their team name (invite, `roles grant --name`), else their LINE
+    display name (stored after consent or at binding). People with neither are left out."""
+    uids = sorted(set(line_user_ids))
+    if not uids:
+        return {}
+    names = {u.line_user_id: u.display_name for u in session.exec(select(User).where(
+        User.line_user_id.in_(uids), User.display_name.is_not(None))).all() if u.display_name}
+    names.update({m.line_user_id: m.display_name for m in session.exec(select(TeamMember).where(
+        TeamMember.line_user_id.in_(uids))).all()})
+    return names
+
+
+def display_name(session: Session, *, line_user_id: str) -> str | None:
+    return display_names(session, [line_user_id]).get(line_user_id)
 
 
 def people_with_role(session: Session, *, role: str) -> list[tuple[str, str]]:
     """(LINE user id, name to show) for everyone holding ``role``, by name."""
-    names = team_names(session)
     uids = session.exec(select(RoleGrant.line_user_id).where(RoleGrant.role == role)
                         .order_by(RoleGrant.granted_at)).all()
-    return sorted(((uid, names.get(uid) or short_id(uid)) for uid in uids), key=lambda p: p[1])
+    names = display_names(session, uids)
+    return sorted(((uid, names.get(uid) or unnamed(uid)) for uid in uids), key=lambda p: p[1])
+
+
+def unnamed(line_user_id: str) -> str:
+    """A team member nobody named (granted by id without --name, and no LINE name known)."""
+    from bot.texts import t
+
+    return t("staff.unnamed_person", short=short_id(line_user_id))
+
+
+def name_from_profile(services, line_user_id: str) -> None:
+    """After 「綁定」 without a name in the invite: the person's LINE display name becomes their
+    team name, so 「/指派」 and the dashboard show a name. Runs after the binding committed
+    (Request.after_commit): the LINE call never holds the database's write lock."""
+    name = ((services.gateway.get_profile(line_user_id) or {}).get("display_name") or "").strip()
+    if not name:
+        return
+    with services.database.session() as session:
+        if session.get(TeamMember, line_user_id) is None:
+            set_team_name(session, line_user_id=line_user_id, name=name)
 
 
 def short_id(line_user_id: str | None) -> str:
@@ -136,3 +176,23 @@ def consume_login_token(session: Session, *, token: str, now: datetime | None = 
         return None
     audit(session, actor=row.line_user_id, action="staff_login")
     return row.line_user_id
+
+
+def login_id(session: Session, *, token: str) -> int | None:
+    """The used login link's row: it stands for the browser session it opened (staff.auth)."""
+    row = session.exec(select(StaffLoginToken).where(StaffLoginToken.token_hash == _hash(token))).first()
+    return row.id if row is not None and row.used_at is not None else None
+
+
+def session_open(session: Session, *, login_id: int, line_user_id: str) -> bool:
+    """A dashboard session is open while the login row that started it exists (logout deletes
+    it), so a copied cookie is refused once its owner logged out."""
+    row = session.get(StaffLoginToken, login_id)
+    return row is not None and row.line_user_id == line_user_id and row.used_at is not None
+
+
+def close_session(session: Session, *, login_id: int, line_user_id: str) -> None:
+    row = session.get(StaffLoginToken, login_id)
+    if row is not None and row.line_user_id == line_user_id:
+        session.delete(row)
+        audit(session, actor=line_user_id, action="staff_logout")

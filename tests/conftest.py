@@ -33,6 +33,7 @@ LINE_FIXTURES = REPO / "tests" / "fixtures" / "line-fixtures"
 CHANNEL_SECRET = "test-channel-secret"
 ACCESS_TOKEN = "test-access-token"
 STAFF_TOKEN = "test-staff-token"
+SECRET_KEY = "test-secret-key-of-the-suite"
 
 
 def free_port() -> int:
@@ -42,11 +43,12 @@ def free_port() -> int:
 
 
 def production_environment(database_url: str, fake_line: FakeLine) -> dict:
-    """Environment for running the real commands (gunicorn, `flask … events run`) in a
+    """Environment for running the real commands (`python -m bot.serve`, `flask … events run`) in a
     subprocess against the test database and the fake Messaging API."""
     return {**os.environ, "DATABASE_URL": database_url, "LINE_CHANNEL_SECRET": CHANNEL_SECRET,
             "LINE_CHANNEL_ACCESS_TOKEN": ACCESS_TOKEN, "LINE_API_BASE_URL": fake_line.url,
             "LINE_DATA_API_BASE_URL": fake_line.url, "BOT_ENV": "production", "LOG_LEVEL": "WARNING",
+            "SECRET_KEY": SECRET_KEY,
             "PROGRAMS_FILE": str(REPO / "programs" / "programs.yaml"), "EVENT_WORKER_NICE": "0"}
 
 
@@ -81,9 +83,27 @@ def fake_line():
     server.stop()
 
 
+def postgres_test_url() -> str | None:
+    """TEST_DATABASE_URL, or — under pytest-xdist (`make test` runs a worker per core) — a database
+    of this worker's own beside it, created on first use: workers must not reset each other's
+    schema or truncate each other's tables."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    parsed = sa.engine.make_url(url)
+    name = f"{parsed.database}_{worker}"
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        if connection.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).first() is None:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
-    url = os.environ.get("TEST_DATABASE_URL")
+    url = postgres_test_url()
     if not url:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
     else:
@@ -104,7 +124,7 @@ def base_config(database_url: str, fake_line: FakeLine, **extra) -> dict:
         "IGNORE_ENVIRONMENT": True, "TESTING": True, "BOT_ENV": "development",
         "DATABASE_URL": database_url, "LINE_CHANNEL_SECRET": CHANNEL_SECRET,
         "LINE_CHANNEL_ACCESS_TOKEN": ACCESS_TOKEN, "LINE_API_BASE_URL": fake_line.url,
-        "LINE_DATA_API_BASE_URL": fake_line.url, "STAFF_API_TOKEN": STAFF_TOKEN,
+        "LINE_DATA_API_BASE_URL": fake_line.url, "STAFF_API_TOKEN": STAFF_TOKEN, "SECRET_KEY": SECRET_KEY,
         "PUBLIC_BASE_URL": "http://127.0.0.1:9", "SCHEDULER_ENABLED": False,
         "PROGRAMS_FILE": str(REPO / "programs" / "programs.yaml"),
         "KNOWLEDGE_DIR": str(REPO / "knowledge" / "entries"), "SEEDS_DIR": str(SEEDS),
@@ -194,7 +214,35 @@ class Chat:
         self.settle_outbox()
         messages = self.fake.messages_for(self.user_id)
         self.last = messages[before:]
+        self.check_plain_words()
         return self.last
+
+    def check_plain_words(self) -> None:
+        """Every message sent so far to a person without a role (an owner) reads as plain words:
+        no programme ids, section codes, hashes, commands, field names or raw links (issue 19).
+        Staff and advisors (a role on record when checked) may read such things; in announcements
+        (multicast) the links are the ones staff chose to send, not the bot's internals."""
+        from bot.models import RoleGrant
+        from tests.internals import internal_codes, official_links, readable_parts
+
+        with self.fake.lock:
+            records = list(self.fake.records)
+        checked = getattr(self.fake, "plain_words_checked", 0)
+        checked = checked if checked <= len(records) else 0  # the fake was reset for a new test
+        self.fake.plain_words_checked = len(records)
+        fresh = records[checked:]
+        people = {uid for record in fresh for uid in record["to"]}
+        if not people:
+            return
+        with self.runtime.database.session() as session:
+            team = set(session.exec(select(RoleGrant.line_user_id).where(RoleGrant.line_user_id.in_(people))).all())
+        own = (self.app.config["PUBLIC_BASE_URL"], *official_links())
+        problems = [f"{uid}: {found} in {part!r}"
+                    for record in fresh for uid in record["to"] if uid not in team
+                    for message in record["messages"] for part in readable_parts(message)
+                    for found in internal_codes(part, own_links=own)
+                    if not (record["kind"] == "multicast" and found.startswith("raw link"))]
+        assert not problems, "an owner was shown internals:\n" + "\n".join(problems[:10])
 
     def settle_outbox(self, timeout: float = 10.0) -> None:
         """Wait until nothing due for this user is still queued (a pump may be sending it)."""

@@ -52,7 +52,7 @@ def test_links_answers_import_chases_and_checkpoint_figures(app, chat, fake_line
     tick(app, now=OPENS + timedelta(minutes=1))  # a second tick sends nothing twice
     for n in (1, 2, 3):
         links = _texts(fake_line, uid(n), "數位能力評量前測")
-        assert len(links) == 1 and "https://example.org/gonghao-2023/pretest" in links[0]
+        assert len(links) == 1 and "https://example.org/capability/pretest" in links[0]
     assert _texts(fake_line, uid(4), "前測") == []  # not signed: no link
     message = next(m for m in fake_line.messages_for(uid(1)) if "前測" in m.get("text", ""))
     assert [i["action"]["label"] for i in message["quickReply"]["items"]] == ["已完成", "還沒"]
@@ -62,7 +62,7 @@ def test_links_answers_import_chases_and_checkpoint_figures(app, chat, fake_line
     assert "已經在" in joined(owner.say("已完成前測"))
     later = joined(chat.as_user(uid(2)).send("postback", data=encode_postback(c="assess_later", arg="pretest")))
     # (The chat runs on today's clock, past this demo campaign's 112/06/20: the owner is told so.)
-    assert "期限已經過了" in later and "https://example.org/gonghao-2023/pretest" in later
+    assert "期限已經過了" in later and "https://example.org/capability/pretest" in later
     assert "找不到您登記為負責人的公司" in joined(chat.as_user(uid(9)).say("已完成前測"))
     # Company 4 signs later: its owner gets the link on the next tick.
     with app.extensions["bot"].database.session() as session:

@@ -88,7 +88,7 @@ def test_bad_inputs_mid_checkup(app, chat):
     assert "請點下方的選項" in nonsense and "（2/10）" in nonsense
     assert "（3/10）" in joined(owner.say("LINE官方帳號群發"))
     # A question mid-way is answered from the FAQ and the check-up resumes.
-    faq = joined(owner.say("意向書要去哪裡簽？"))
+    faq = joined(owner.say("請問這個健檢要做多久？"))
     assert "（3/10）" in faq
     assert "取消" in joined(owner.say("取消"))
     with app.extensions["bot"].database.session() as session:

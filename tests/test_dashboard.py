@@ -245,6 +245,25 @@ def test_dashboard_in_headless_chromium_on_a_phone(app, live_server, fake_line):
         assert page.locator("tr:has-text('小林鞋店') select[name=advisor]").input_value() == ADVISOR
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         page.screenshot(path=str(SCREENSHOTS / "companies-phone.png"), full_page=True)
+
+        # The audit log in words, every column on the phone screen (the details were cut off).
+        with app.extensions["bot"].database.session() as session:
+            from bot.services import audit
+            audit(session, actor="U" + "9" * 32, action="letter_signed", target="letter:1", version=2,
+                  sha256="ab" * 32, channel="sign_page")
+            audit(session, actor="U" + "9" * 32, action="privacy_exported", format="csv")
+        page.click("text=稽核紀錄")
+        page.wait_for_selector("#audit-table")
+        table = page.inner_text("#audit-table")
+        for words in ("簽署意向書", "下載個人資料", "登入後台", "版本：2", "管道：簽名網頁"):
+            assert words in table, words
+        for code in ("letter_signed", "privacy_exported", "staff_login", "sign_page"):
+            assert code not in table, code
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        for cell in page.locator("#audit-table td[data-label='細節'] span").all():
+            box = cell.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+        page.screenshot(path=str(SCREENSHOTS / "audit-phone.png"), full_page=True)
         browser.close()
 
 

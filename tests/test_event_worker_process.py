@@ -37,8 +37,8 @@ def test_web_acks_and_two_worker_processes_answer_each_event_once_in_order(app, 
     env = production_environment(database_url, fake_line)
     port = free_port()
     web = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", "2", "--threads", "4",
-         "--bind", f"127.0.0.1:{port}", "bot.wsgi:create_web_app()"], cwd=REPO,
+        [sys.executable, "-m", "bot.serve", "--processes", "2", "--threads", "4", "--host", "127.0.0.1",
+         "--port", str(port)], cwd=REPO,
         env={**env, "EVENT_PROCESSING": "worker"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     worker = None

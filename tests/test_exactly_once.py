@@ -1,4 +1,4 @@
-"""Each webhookEventId takes effect once: redeliveries, two gunicorn workers, restarts."""
+"""Each webhookEventId takes effect once: redeliveries, two web processes, restarts."""
 import concurrent.futures
 import signal
 import subprocess
@@ -35,11 +35,11 @@ def test_same_event_in_one_body_twice(chat, fake_line):
     assert sum("客人" in text for text in fake_line.texts_for(chat.user_id)) == 1
 
 
-def test_concurrent_deliveries_to_two_gunicorn_workers(app, fake_line, database_url):
+def test_concurrent_deliveries_to_two_web_processes(app, fake_line, database_url):
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", "2", "--threads", "4",
-         "--bind", f"127.0.0.1:{port}", "bot.wsgi:create_web_app()"], cwd=REPO,
+        [sys.executable, "-m", "bot.serve", "--processes", "2", "--threads", "4", "--host", "127.0.0.1",
+         "--port", str(port)], cwd=REPO,
         env=production_environment(database_url, fake_line), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -15,7 +15,7 @@ from tests.conftest import eventually  # noqa: E402
 
 OWNER = "U" + "1" * 32
 STAFF = "U" + "2" * 32
-OFF_TOPIC = "你們那邊停車方便嗎"  # the documents say nothing about parking
+UNANSWERED = "顧問可以講台語嗎"  # a programme question the documents do not answer
 
 
 
@@ -69,7 +69,7 @@ def test_confident_answer_has_source_and_related_quick_replies(chat):
 def test_suggest_band_offers_top3_and_staff_option(app, chat, fake_line):
     _grant_staff(app)
     texts = chat.say("共好")  # only a programme name: too vague to answer outright
-    assert "你是想問" in joined(texts)
+    assert "您是想問" in joined(texts)
     labels = chat.labels()
     assert len(labels) == 4 and labels[-1] == "都不是，請專人回覆"
     picked = chat.tap_action(chat.actions()[0])
@@ -87,19 +87,19 @@ def test_suggest_band_offers_top3_and_staff_option(app, chat, fake_line):
 def test_fallback_logs_and_tells_staff_once_then_api_answer_reaches_asker(app, chat, fake_line, live_server):
     _grant_staff(app)
     owner = chat.as_user(OWNER)
-    texts = owner.say(OFF_TOPIC)
+    texts = owner.say(UNANSWERED)
     assert "找不到" in joined(texts) and "承辦同仁" in joined(texts)
-    owner.say(OFF_TOPIC)  # asked twice: still one open row, one staff notification
+    owner.say(UNANSWERED)  # asked twice: still one open row, one staff notification
     assert "換個說法" in joined(owner.say("嗎？"))  # nothing to hand over: not logged
     rows = _rows(app)
     assert len(rows) == 1 and rows[0].line_user_id == OWNER and rows[0].status == "open"
-    assert _pushed_text(app, fake_line, STAFF, OFF_TOPIC)
-    assert sum(OFF_TOPIC in t for t in fake_line.texts_for(STAFF)) == 1
+    assert _pushed_text(app, fake_line, STAFF, UNANSWERED)
+    assert sum(UNANSWERED in t for t in fake_line.texts_for(STAFF)) == 1
 
     url = f"{live_server.url}/staff/unanswered"
     assert requests.get(url, timeout=5, headers={"Authorization": "Bearer wrong"}).status_code == 403
     listed = requests.get(url, timeout=5, headers={"Authorization": f"Bearer {STAFF_TOKEN}"}).json()
-    assert [q["question"] for q in listed["questions"]] == [OFF_TOPIC]
+    assert [q["question"] for q in listed["questions"]] == [UNANSWERED]
     qid = listed["questions"][0]["id"]
     response = requests.post(f"{url}/{qid}/answer", json={"answer": "活動地點有特約停車場，可折抵2小時。"},
                              headers={"Authorization": f"Bearer {STAFF_TOKEN}"}, timeout=5)
@@ -114,7 +114,7 @@ def test_fallback_logs_and_tells_staff_once_then_api_answer_reaches_asker(app, c
 def test_staff_answers_in_chat_and_asker_gets_push(app, chat, fake_line):
     _grant_staff(app)
     owner = chat.as_user(OWNER)
-    owner.say(OFF_TOPIC)
+    owner.say(UNANSWERED)
     qid = _rows(app)[0].id
     staff = chat.as_user(STAFF)
     listing = joined(staff.say("/回覆"))
@@ -129,20 +129,20 @@ def test_staff_answers_in_chat_and_asker_gets_push(app, chat, fake_line):
 
 
 def test_answer_added_as_phrasing_is_answered_next_time(app, chat, fake_line, kb_copy, live_server):
-    question = "我那間小吃部請了十二個阿姨 還能報名嗎"
+    question = UNANSWERED
     assert kb_copy.ask(question).band != "answer"
     owner = chat.as_user(OWNER)
     owner.say(question)
     qid = _rows(app)[0].id
     response = requests.post(f"{live_server.url}/staff/unanswered/{qid}/answer",
-                             json={"answer": "數位普及要9人以下；超過9人可以看看數位共融。",
-                                   "add_to_entry": "gh-integration-over-9"},
+                             json={"answer": "顧問會配合店家，需要的話可以用台語。",
+                                   "add_to_entry": "gh-consultant-visits"},
                              headers={"Authorization": f"Bearer {STAFF_TOKEN}"}, timeout=5)
     assert response.status_code == 200, response.text
-    assert response.json()["added_to_entry"] == "gh-integration-over-9"
-    assert question in kb_copy.entry("gh-integration-over-9").alternatives
+    assert response.json()["added_to_entry"] == "gh-consultant-visits"
+    assert question in kb_copy.entry("gh-consultant-visits").alternatives
     result = kb_copy.ask(question)
-    assert result.matched and result.entry_id == "gh-integration-over-9"
+    assert result.matched and result.entry_id == "gh-consultant-visits"
     again = joined(chat.as_user("U" + "3" * 32).say(question))
     assert "來源：" in again
     # A phrasing that another entry already owns is refused and the file is left untouched.
@@ -202,14 +202,12 @@ def test_readable_source():
     assert readable_source("999 x") == "999 x"
 
 
-def test_ambiguous_programme_asks_which_then_answers_for_it(chat):
+def test_unnamed_programme_is_the_campaigns_and_a_named_one_is_answered(chat):
+    # Both programmes answer it: this account recruits for 數位共好 (programs.yaml), so no
+    # 「數位共好還是數位群聚？」 question; naming 群聚 gets 群聚's rule.
     texts = joined(chat.say("要幾家才能申請？"))
-    assert "數位共好" in texts and "數位群聚" in texts
-    assert set(chat.labels()) == {"數位共好", "數位群聚"}
-    answer = joined(chat.tap("數位群聚"))
-    assert "來源：111年數位群聚輔導提案作業規範" in answer
-    # The choice sticks for the next ambiguous question.
-    assert "來源：111年數位群聚" in joined(chat.say("經費上限多少"))
+    assert "來源：112年數位共好計畫提案作業規範" in texts and "數位群聚" not in chat.labels()
+    assert "來源：111年數位群聚輔導提案作業規範" in joined(chat.say("群聚要幾家才能申請？"))
 
 
 def test_company_programme_settles_ambiguous_question(app, chat):
@@ -226,7 +224,7 @@ def test_company_programme_settles_ambiguous_question(app, chat):
 
 def test_staff_answer_saved_as_new_entry(app, chat, kb_copy, live_server):
     owner = chat.as_user(OWNER)
-    owner.say(OFF_TOPIC)
+    owner.say(UNANSWERED)
     qid = _rows(app)[0].id
     response = requests.post(f"{live_server.url}/staff/unanswered/{qid}/answer",
                              json={"answer": "說明會場地有特約停車場，可以折抵2小時。", "add_as_entry": True,
@@ -235,32 +233,31 @@ def test_staff_answer_saved_as_new_entry(app, chat, kb_copy, live_server):
     assert response.status_code == 200, response.text
     entry_id = response.json()["added_to_entry"]
     assert (kb_copy.entries_dir / "staff-answers" / f"{entry_id}.yaml").exists()
-    answer = joined(chat.as_user("U" + "3" * 32).say(OFF_TOPIC))
+    answer = joined(chat.as_user("U" + "3" * 32).say(UNANSWERED))
     assert "特約停車場" in answer and "來源：承辦同仁回覆" in answer
 
 
 def test_stale_programme_button_and_a_decline_with_nothing_pending(chat):
-    chat.say("要幾家才能申請？")
-    cluster = next(a for a in chat.actions() if a.get("label") == "數位群聚")
-    assert "來源：111年數位群聚" in joined(chat.tap_action(cluster))
-    # The same button tapped again once the question was answered: nothing is pending any more.
-    assert "請直接打字再問一次" in joined(chat.tap_action(cluster))
+    # A programme button from an earlier version of the bot, tapped with nothing pending.
+    from bot.messages import encode_postback
+
+    assert "請直接打字再問一次" in joined(chat.send("postback", data=encode_postback(c="faq_program", arg="cluster-2022")))
     assert "請直接打字告訴我您想問的問題" in joined(chat.say("都不是"))
 
 
 def test_staff_adds_a_phrasing_in_chat(app, chat, kb_copy):
     _grant_staff(app)
-    question = "我那間小吃部請了十二個阿姨 還能報名嗎"
+    question = UNANSWERED
     owner = chat.as_user(OWNER)
     owner.say(question)
     qid = _rows(app)[0].id
     staff = chat.as_user(STAFF)
     assert "格式：/加入題庫" in joined(staff.say(f"/加入題庫 {qid}"))
     assert "沒辦法加入題庫" in joined(staff.say(f"/加入題庫 {qid} no-such-entry"))
-    assert "無法使用" in joined(owner.say(f"/加入題庫 {qid} gh-integration-over-9"))  # not staff
-    assert kb_copy.ask(question).entry_id != "gh-integration-over-9"
-    done = joined(staff.say(f"/加入題庫 {qid} gh-integration-over-9"))
+    assert "無法使用" in joined(owner.say(f"/加入題庫 {qid} gh-consultant-visits"))  # not staff
+    assert kb_copy.ask(question).entry_id != "gh-consultant-visits"
+    done = joined(staff.say(f"/加入題庫 {qid} gh-consultant-visits"))
     assert f"#{qid}" in done and "題庫已更新" in done
-    assert question in kb_copy.entry("gh-integration-over-9").alternatives
-    assert _rows(app)[0].added_to_entry == "gh-integration-over-9"
+    assert question in kb_copy.entry("gh-consultant-visits").alternatives
+    assert _rows(app)[0].added_to_entry == "gh-consultant-visits"
     assert "來源：" in joined(chat.as_user("U" + "3" * 32).say(question))

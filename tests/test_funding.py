@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
+from bot.models import AuditEntry
 from bot.texts import t
+from companies.models import Company
 from eligibility.engine import ELIGIBLE, INELIGIBLE, NEEDS_REVIEW, Reason, Verdict
 from eligibility.funding import FundedRecord, apply_register, classify, parse_year, read_rows
 from eligibility.models import FundedBusiness
-from tests.test_eligibility_chat import begin, chat, drive, the_company  # noqa: F401 (chat: the steady fixture)
+from tests.test_eligibility_chat import begin, chat, drive, step_of, the_company  # noqa: F401 (chat: the steady fixture)
 from tests.test_eligibility_helpers import gonghao
 
 GONGHAO = gonghao()
@@ -134,12 +136,24 @@ def test_api_applies_register_when_tax_id_given(app, tmp_path):
 
 
 def test_chat_verdict_uses_register(app, chat, tmp_path):
+    """Right after the 統編: a hard register match ends the intake as ineligible (no details asked,
+    no record); a soft one turns the verdict announced before into needs_review, and says so."""
     import_csv(app, tmp_path)
     begin(chat)
     texts = drive(chat, {"registration": "company", "employees": 3, "prior_funding": [], "tax_id": "04595257"})
     shown = "\n".join(texts)
     assert t("eligibility.verdict_title_ineligible") in shown
     assert "推動中小型店家數位轉型補助方案" in shown
+    assert t("eligibility.ask_company_name") not in shown and step_of(chat) is None
+    with app.extensions["bot"].database.session() as session:
+        assert session.exec(select(Company)).all() == []
+        entry = session.exec(select(AuditEntry).where(AuditEntry.action == "eligibility_verdict")).one()
+        assert entry.detail["codes"] == ["funded_shop_dx_subsidy"]
+    chat.say("重新檢查資格")
+    texts = drive(chat, {"registration": "company", "employees": 3, "prior_funding": []}, stop_at="tax_id")
+    assert t("eligibility.verdict_title_eligible") in "\n".join(texts)
+    texts = chat.say("81496408")  # 108年 群聚: not a hard match -> staff check, announced at once
+    assert t("eligibility.verdict_title_needs_review") in "\n".join(texts) and step_of(chat) == "company_name"
+    drive(chat, {"registration": "company"})
     company = the_company(chat)
-    assert company.verdict == "ineligible"
-    assert company.verdict_reasons[0]["code"] == "funded_shop_dx_subsidy"
+    assert company.verdict == "needs_review" and company.verdict_reasons[-1]["code"] == "funded_record_check"

@@ -28,6 +28,7 @@ def test_api_ask_contract_shape(app):
     for only_stopwords in ("謝謝", "嗎", "？？"):
         body = client.get("/api/ask", query_string={"q": only_stopwords}).get_json()
         assert body["matched"] is False
+    assert client.get("/api/ask", query_string={"q": "謝謝"}).get_json()["intent"] == "small_talk:thanks"
 
     for query in ({}, {"q": "   "}):
         response = client.get("/api/ask", query_string=query)

@@ -93,3 +93,22 @@ def test_broken_yaml_is_reported(tmp_path):
     report = check_knowledge_base(entries_dir=tmp_path / "entries", seeds_dir=SEEDS)
     assert any("cannot parse YAML" in e for e in report.errors)
     assert report.total == 9  # the good files still load
+
+
+def test_audience_and_counterpart_are_read_and_checked(tmp_path):
+    (tmp_path / "e.yaml").write_text(
+        "- {id: gh-unit, program: gonghao-2023, question: 經費上限, answer: 答, source: 002 叁 輔導對象,"
+        " audience: [unit], counterpart: gh-shop}\n"
+        "- {id: gh-shop, program: gonghao-2023, question: 店家拿到什麼, answer: 答, source: 002 叁 輔導對象,"
+        " audience: [owner], counterpart: gh-unit}\n"
+        "- {id: gh-all, program: gonghao-2023, question: 輔導期間, answer: 答, source: 002 叁 輔導對象}\n"
+        "- {id: gh-bad, program: gonghao-2023, question: 壞的, answer: 答, source: 002 叁 輔導對象,"
+        " audience: [owner, shopkeeper]}\n"
+        "- {id: gh-lost, program: gonghao-2023, question: 迷路的, answer: 答, source: 002 叁 輔導對象,"
+        " counterpart: gh-nowhere}\n", encoding="utf-8")
+    report = check_knowledge_base(entries_dir=tmp_path, seeds_dir=SEEDS)
+    by_id = {e.id: e for e in report.entries}
+    assert by_id["gh-unit"].audience == ("unit",) and by_id["gh-unit"].counterpart == "gh-shop"
+    assert by_id["gh-all"].audience == () and by_id["gh-all"].counterpart is None
+    assert "gh-bad" not in by_id and not report.ok  # an unknown audience: the entry is refused
+    assert any("shopkeeper" in e for e in report.errors) and any("gh-nowhere" in e for e in report.errors)

@@ -173,6 +173,7 @@ def test_trend_page_on_a_phone(app, live_server):
         assert page.locator(f"#checkup-levels tr[data-company='{ids[1]}'] .checkup-level").inner_text() == "第 2 級 → 第 3 級"
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         page.select_option("#advisor-filter select", A2)  # companies 31–60: none reported
+        page.click("#advisor-apply")
         page.wait_for_url("**advisor=*")
         page.locator("[data-indicator=sales] summary").click()
         assert "還沒有店家回報" in page.locator("[data-indicator=sales]").inner_text()

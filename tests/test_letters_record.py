@@ -245,9 +245,12 @@ def page_text(page) -> str:
 def test_owner_link_expires_and_cannot_be_forged(app):
     from letters import links
 
+    from bot.models import User
+
     letter_id = signed_letter(app)
     with app.extensions["bot"].database.session() as session:
         version_id = session.get(Letter, letter_id).current_version_id
+        session.add(User(line_user_id="U1"))  # a link works only for a person still here
     url = links.pdf_url(app.config, letter_id=letter_id, version_id=version_id, user_id="U1")
     path = url.split("127.0.0.1:9", 1)[-1] if "127.0.0.1:9/" in url else "/" + url.split("/", 3)[3]
     client = app.test_client()

@@ -58,6 +58,12 @@ def latest_text(chat) -> str:
     return joined(chat.fake.texts_for(chat.user_id)[-3:])
 
 
+def export_link(chat, kind: str) -> str:
+    """The download button of 「我的資料」 (page | csv | json) in the last exchange."""
+    suffix = {"page": ".html", "csv": ".csv", "json": ".json"}[kind]
+    return next(a["uri"] for a in chat.actions() if a.get("type") == "uri" and a["uri"].endswith(suffix))
+
+
 # --- 我的資料 and the export link -----------------------------------------------------------------
 
 def test_my_data_summary_and_export_link(app, chat, live_server):
@@ -67,9 +73,9 @@ def test_my_data_summary_and_export_link(app, chat, live_server):
     text = joined(texts)
     assert "我的資料" in text and NAME in text and "林家小吃" in text and "已簽署" not in text
     assert "修正資料" in chat.labels() and "刪除我的資料" in chat.labels()
-    urls = [word for word in text.split() if "/privacy/export/" in word]
-    json_url = next(u.split("：", 1)[-1] for u in urls if u.endswith(".json"))
-    csv_url = next(u.split("：", 1)[-1] for u in urls if u.endswith(".csv"))
+    assert "/privacy/export/" not in text  # links are buttons, not raw addresses to read
+    assert "gonghao" not in text and "其他紀錄" not in text and "已同意（" in text
+    json_url, csv_url, page_url = (export_link(chat, kind) for kind in ("json", "csv", "page"))
     assert USER not in json_url  # the link does not carry the LINE id
 
     response = requests.get(json_url, timeout=5)
@@ -82,8 +88,18 @@ def test_my_data_summary_and_export_link(app, chat, live_server):
     response = requests.get(csv_url, timeout=5)
     assert response.status_code == 200
     rows = list(csv.reader(io.StringIO(response.text.lstrip("\ufeff"))))
-    assert rows[0] == ["table", "row", "field", "value"]
-    assert ["users", rows[1][1], "display_name", NAME] in rows
+    assert rows[0] == ["類別", "項目", "欄位", "內容"]  # readable: zh-TW sections and labels
+    assert ["基本資料", "", "LINE 名稱", NAME] in rows
+    assert ["企業與資格檢查", "林家小吃", "統一編號", "24536806"] in rows
+    assert ["企業與資格檢查", "林家小吃", "資格檢查結果", "符合資格"] in rows
+
+    page = requests.get(page_url, timeout=5)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert page.headers["Cache-Control"] == "no-store"
+    for words in ("我的資料", NAME, "林家小吃", "登記類型", "商業登記", "操作紀錄", "同意個資聲明"):
+        assert words in page.text, words
+    for internal in ("line_user_id", "display_name", "gonghao", "consent_version", USER):
+        assert internal not in page.text and internal not in response.text, internal
 
     # Tampered token: 404. Another person's data is never reachable by editing the link.
     token = json_url.rsplit("/", 1)[-1][:-len(".json")]
@@ -98,7 +114,7 @@ def test_my_data_summary_and_export_link(app, chat, live_server):
 def test_expired_export_link_is_gone(app, chat, live_server):
     consent(chat)
     chat.say("我的資料")
-    url = next(w.split("：", 1)[-1] for w in latest_text(chat).split() if w.endswith(".json"))
+    url = export_link(chat, "json")
     app.config["PRIVACY_EXPORT_SECONDS"] = 1
     try:
         time.sleep(2.1)
@@ -331,7 +347,7 @@ def test_delete_erases_the_person_everywhere_except_the_signed_letter(app, chat)
     summary_text = joined(chat.fake.texts_for(USER)[-3:])
     if letter_id:
         assert "已簽署（第 1 版）" in summary_text
-    export_url = next(w.split("：", 1)[-1] for w in summary_text.split() if w.endswith(".json"))
+    export_url = export_link(chat, "json")
     exported = requests.get(export_url, timeout=5).json()["tables"]
     assert {"users", "companies", "conversations", "inbound_events", "audit_log"} <= set(exported)
     if letter_id:

@@ -37,6 +37,20 @@ def dev_server(tmp_path):
     server.shutdown()
 
 
+def emoji_is_drawn(bubble) -> bool:
+    """The welcome's 👋 is drawn in colour (Noto Color Emoji, `make system-deps`), not as a tofu
+    box: a white bubble of black text has no saturated pixels unless an emoji glyph is there."""
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(bubble.screenshot())).convert("RGB")
+    pixels = image.load()
+    colourful = sum(1 for x in range(image.width) for y in range(image.height)
+                    if max(pixels[x, y]) - min(pixels[x, y]) > 80)
+    return colourful >= 20
+
+
 def test_chat_through_the_simulator(dev_server, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
@@ -45,9 +59,14 @@ def test_chat_through_the_simulator(dev_server, tmp_path):
                                                                      "--disable-gpu", "--no-first-run"])
         page = browser.new_page(viewport={"width": 420, "height": 860})
         page.goto(f"{dev_server}/dev/simulator")
-        page.click("#follow")
+        # First open: not an empty chat. The page says what it is and presses 加好友 itself.
+        expect(page.locator("#log .sys").first).to_contain_text("加好友", timeout=15000)
         expect(page.locator("#log")).to_contain_text("歡迎加入", timeout=15000)
         expect(page.locator("#qr button", has_text="我符合資格嗎？")).to_be_visible()
+        assert emoji_is_drawn(page.locator(".msg.bot", has_text="歡迎加入").first)
+        page.reload()  # a second open does not greet (or follow) again
+        expect(page.locator("#log")).to_contain_text("歡迎加入", timeout=15000)
+        assert page.locator(".msg.bot", has_text="歡迎加入").count() == 1
         page.fill("#text", "數位小測驗")
         page.press("#text", "Enter")
         expect(page.locator("#log")).to_contain_text("客人主要從哪裡", timeout=15000)

@@ -49,7 +49,8 @@ def test_bad_signature_is_400_and_nothing_stored(app, live_server, fake_line, ca
     json.dumps({"events": [{k: v for k, v in _valid_event().items() if k != "webhookEventId"}]}).encode(),
     json.dumps({"events": [{k: v for k, v in _valid_event().items() if k != "deliveryContext"}]}).encode(),
     b"\xff\xfe\x00bad utf-8",
-])
+], ids=["not-json", "array", "no-events", "events-object", "no-mode", "no-event-id", "no-delivery-context",
+        "bad-utf8"])  # fixed ids: the bodies hold random event ids, and pytest-xdist's workers must agree
 def test_signed_but_malformed_body_is_400_never_500(app, live_server, fake_line, body):
     response = _post_raw(live_server, body, sign(CHANNEL_SECRET, body))
     assert response.status_code == 400

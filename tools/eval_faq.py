@@ -1,16 +1,22 @@
-"""Run the FAQ dev set through the engine and print accuracy figures.
+"""Run the FAQ evaluation sets through the engine and print accuracy figures (`make eval`).
 
-Usage: .venv/bin/python tools/eval_faq.py [--entries knowledge/entries]
-                                           [--dev tests/fixtures/eval/faq_dev.jsonl]
-                                           [--probes tests/fixtures/faq_probes.jsonl]
-                                           [--seeds programs/documents] [--verbose]
+Usage: .venv/bin/python tools/eval_faq.py [--entries knowledge/entries] [--seeds programs/documents]
+                                           [--sets faq_dev.jsonl,faq_roles_dev.jsonl,owner_probes.jsonl]
+                                           [--probes tests/fixtures/faq_probes.jsonl] [--verbose]
+
+Sets (tests/fixtures/eval/): faq_dev and faq_roles_dev are the public dev sets (regression
+checks); owner_probes is the team's owner probe set, written from the seeds before any tuning.
 
 Scoring (tests/fixtures/eval/README.md): an in-scope answer is correct when it contains
 at least one alternative of EVERY expected group after normalisation (no
 whitespace, full-width ASCII -> half-width, lowercase) and the engine said
 matched=true.  Top-3: the expected facts are in the answer of one of the
 first three candidates (the answer or the suggestions).  Out-of-scope questions
-must get matched=false.  Always exits 0 (it reports, the tests gate).
+must get matched=false.  A line with an ``audience`` is asked with that side's role
+(owner -> owner, unit -> staff, advisor -> advisor).  Small talk (``kind: small_talk``) is
+right when the reply is one short line (<= 80 characters) and not the fallback text; it
+must never be a question for staff (band "fallback").  Always exits 0 (it reports, the
+tests gate).
 
 Probes (tests/fixtures/faq_probes.jsonl) are the team's own paraphrases, written
 without looking at the dev questions, to check that KB/engine changes generalise:
@@ -32,7 +38,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from knowledge.normalize import eval_normalize  # noqa: E402
-from knowledge.service import KnowledgeBase  # noqa: E402
+from knowledge.service import FALLBACK_TEXT, KnowledgeBase  # noqa: E402
+
+EVAL_DIR = REPO / "tests" / "fixtures" / "eval"
+# The FAQ sets in EVAL_DIR: the two public dev sets (regression checks) and the owner probes.
+FAQ_SETS = ("faq_dev.jsonl", "faq_roles_dev.jsonl", "owner_probes.jsonl")
 
 
 def facts_present(answer: str, expect: list[list[str]]) -> bool:
@@ -40,17 +50,41 @@ def facts_present(answer: str, expect: list[list[str]]) -> bool:
     return all(any(eval_normalize(alt) in text for alt in group) for group in expect)
 
 
+AUDIENCE_ROLES = {"owner": "owner", "unit": "staff", "advisor": "advisor"}
+SMALL_TALK_MAX_CHARS = 80
+
+
+def role_of(row: dict) -> str | None:
+    return AUDIENCE_ROLES.get(row.get("audience") or "")
+
+
 def _split(rows: list[dict]) -> tuple[list[dict], list[dict]]:
-    """(in-scope rows, out-of-scope rows)."""
-    return ([r for r in rows if r.get("kind") != "out_of_scope"],
+    """(in-scope rows, out-of-scope rows); small talk is neither (see evaluate_small_talk)."""
+    return ([r for r in rows if r.get("kind") not in ("out_of_scope", "small_talk")],
             [r for r in rows if r.get("kind") == "out_of_scope"])
+
+
+def small_talk_ok(res) -> bool:
+    answer = (res.answer or "").strip()
+    return (bool(answer) and "\n" not in answer and len(answer) <= SMALL_TALK_MAX_CHARS
+            and answer != FALLBACK_TEXT and res.band != "fallback" and not res.suggestions)
+
+
+def evaluate_small_talk(kb: KnowledgeBase, rows: list[dict]) -> dict:
+    talk = [r for r in rows if r.get("kind") == "small_talk"]
+    misses = []
+    for r in talk:
+        res = kb.ask(r["q"], role=role_of(r))
+        if not small_talk_ok(res):
+            misses.append({"id": r["id"], "q": r["q"], "band": res.band, "answer": res.answer[:60]})
+    return {"small_talk": len(talk), "small_talk_ok": len(talk) - len(misses), "small_talk_misses": misses}
 
 
 def _out_of_scope(kb: KnowledgeBase, rows: list[dict]) -> tuple[int, list[dict]]:
     """(how many the engine rightly did not answer, the ones it answered)."""
     false_accepts = []
     for r in rows:
-        res = kb.ask(r["q"])
+        res = kb.ask(r["q"], role=role_of(r))
         if res.matched:
             false_accepts.append({"id": r["id"], "q": r["q"], "got": res.entry_id, "score": round(res.score, 3),
                                   "note": r.get("note"), "features": res.debug.get("features")})
@@ -61,9 +95,12 @@ def evaluate(kb: KnowledgeBase, rows: list[dict]) -> dict:
     in_scope, oos = _split(rows)
     per_program: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     misses, top3_hits, correct = [], 0, 0
+    per_audience: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for r in in_scope:
-        res = kb.ask(r["q"])
+        res = kb.ask(r["q"], role=role_of(r))
         ok = res.matched and facts_present(res.answer, r["expect"])
+        per_audience[r.get("audience", "-")][0] += ok
+        per_audience[r.get("audience", "-")][1] += 1
         cand_ids = ([res.entry_id] if res.entry_id else []) + [s["entry_id"] for s in res.suggestions]
         seen = list(dict.fromkeys(cand_ids + [x[0] for x in res.debug.get("top", [])]))
         top3 = ok or any(facts_present(kb.entry(cid).answer, r["expect"]) for cid in seen[:3] if kb.entry(cid))
@@ -85,7 +122,8 @@ def evaluate(kb: KnowledgeBase, rows: list[dict]) -> dict:
         "in_scope": len(in_scope), "correct": correct, "top3": top3_hits,
         "oos": len(oos), "rejected": rejected,
         "per_program": {k: tuple(v) for k, v in sorted(per_program.items())},
-        "misses": misses, "false_accepts": false_accepts,
+        "per_audience": {k: tuple(v) for k, v in sorted(per_audience.items())},
+        "misses": misses, "false_accepts": false_accepts, **evaluate_small_talk(kb, rows),
     }
 
 
@@ -116,12 +154,39 @@ def _pct(a: int, b: int) -> str:
     return f"{a}/{b} = {100.0 * a / b:.1f}%" if b else "n/a"
 
 
+def report_set(name: str, res: dict, *, verbose: bool) -> None:
+    print(f"== {name}")
+    print(f"in-scope accuracy : {_pct(res['correct'], res['in_scope'])}")
+    print(f"top-3 accuracy    : {_pct(res['top3'], res['in_scope'])}")
+    print(f"out-of-scope rej. : {_pct(res['rejected'], res['oos'])}")
+    if res["small_talk"]:
+        print(f"small talk        : {_pct(res['small_talk_ok'], res['small_talk'])}")
+    if len(res["per_program"]) > 1:
+        print("per programme: " + ", ".join(f"{p} {_pct(ok, n)}" for p, (ok, n) in res["per_program"].items()))
+    if len(res["per_audience"]) > 1:
+        print("per audience : " + ", ".join(f"{a} {_pct(ok, n)}" for a, (ok, n) in res["per_audience"].items()))
+    if res["misses"]:
+        print("misses (id | q | got [band score] | expected | entry holding the facts):")
+        for m in res["misses"]:
+            print(f"  {m['id']} | {m['q']} | {m['got']} [{m['band']} {m['score']}] | {m['expected']} | {m['entry_with_facts']}")
+            if verbose:
+                print(f"      top={m['top']} features={m['features']}")
+    if res["false_accepts"]:
+        print("out-of-scope answered (id | q | got score | note):")
+        for m in res["false_accepts"]:
+            print(f"  {m['id']} | {m['q']} | {m['got']} {m['score']} | {m['note']}")
+            if verbose:
+                print(f"      features={m['features']}")
+    for m in res["small_talk_misses"]:
+        print(f"  small talk not acknowledged {m['id']} | {m['q']} | {m['band']} | {m['answer']}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", default=str(REPO / "knowledge" / "entries"))
-    parser.add_argument("--dev", default=str(REPO / "tests" / "fixtures" / "eval" / "faq_dev.jsonl"))
+    parser.add_argument("--sets", default=",".join(FAQ_SETS), help="comma-separated files in tests/fixtures/eval")
     parser.add_argument("--probes", default=str(REPO / "tests" / "fixtures" / "faq_probes.jsonl"),
-                        help="own paraphrase probes (empty string to skip)")
+                        help="own paraphrase probes with entry ids (empty string to skip)")
     parser.add_argument("--seeds", default=str(REPO / "programs" / "documents"))
     parser.add_argument("--verbose", "-v", action="store_true", help="print features of misses")
     args = parser.parse_args(argv)
@@ -133,28 +198,15 @@ def main(argv: list[str] | None = None) -> int:
     print(report.summary() + f"; loaded in {build_s:.2f}s")
     if not report.ok:
         print(f"  ({len(report.errors)} KB errors; invalid entries skipped; run the loader for details)")
-    res = evaluate(kb, read_jsonl(args.dev))
-    print(f"in-scope accuracy : {_pct(res['correct'], res['in_scope'])}")
-    print(f"top-3 accuracy    : {_pct(res['top3'], res['in_scope'])}")
-    print(f"out-of-scope rej. : {_pct(res['rejected'], res['oos'])}")
-    print("per programme:")
-    for prog, (ok, n) in res["per_program"].items():
-        print(f"  {prog:14s} {_pct(ok, n)}")
-    if res["misses"]:
-        print("misses (id | q | got [band score] | expected | entry holding the facts):")
-        for m in res["misses"]:
-            print(f"  {m['id']} | {m['q']} | {m['got']} [{m['band']} {m['score']}] | {m['expected']} | {m['entry_with_facts']}")
-            if args.verbose:
-                print(f"      top={m['top']} features={m['features']}")
-    if res["false_accepts"]:
-        print("out-of-scope answered (id | q | got score | note):")
-        for m in res["false_accepts"]:
-            print(f"  {m['id']} | {m['q']} | {m['got']} {m['score']} | {m['note']}")
-            if args.verbose:
-                print(f"      features={m['features']}")
+    for name in filter(None, args.sets.split(",")):
+        path = EVAL_DIR / name
+        if not path.exists():
+            print(f"== {name}: not there (skipped)")
+            continue
+        report_set(name, evaluate(kb, read_jsonl(path)), verbose=args.verbose)
     if args.probes and Path(args.probes).exists():
         pr = evaluate_probes(kb, read_jsonl(args.probes))
-        print(f"probes ({Path(args.probes).name}, own paraphrases):")
+        print(f"== {Path(args.probes).name} (entry ids)")
         print(f"  in-scope (right entry) : {_pct(pr['correct'], pr['in_scope'])}")
         print(f"  top-3                  : {_pct(pr['top3'], pr['in_scope'])}")
         print(f"  out-of-scope rejected  : {_pct(pr['rejected'], pr['oos'])}")

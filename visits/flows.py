@@ -489,8 +489,7 @@ def my_progress(request) -> fw.Turn:
     rules = service.visit_rules(request.services.config, companies[0].program_id)
     progress = service.progress_by_company(session, companies=companies, rules=rules)
     lines = [t("visits.progress_title"),
-             t("visits.progress_rule", min_total=rules.min_total, min_onsite=rules.min_onsite,
-               source=rules.source.split("(")[0].split("（")[0].strip())]
+             t("visits.progress_rule", min_total=rules.min_total, min_onsite=rules.min_onsite)]
     done = 0
     ordered = sorted(companies, key=lambda c: (progress[c.id].meets_rule, progress[c.id].total))
     levels = _checkup_levels(session, companies)

@@ -64,6 +64,11 @@ def post_webhook(base_url: str, secret: str, events: list[dict], destination: st
                          headers={"Content-Type": "application/json", "X-Line-Signature": sign(secret, body)})
 
 
+def _payload() -> dict:
+    payload = request.get_json(silent=True)
+    return payload if isinstance(payload, dict) else {}
+
+
 def init_app(app: Flask) -> None:
     fake = FakeLine(access_token=app.config["LINE_CHANNEL_ACCESS_TOKEN"])
     app.extensions["fake_line"] = fake
@@ -71,13 +76,29 @@ def init_app(app: Flask) -> None:
 
     bp = Blueprint("devmode", __name__, url_prefix="/dev", template_folder="templates")
 
+    @bp.before_request
+    def same_origin_json_only():
+        """The simulator API forges webhooks as anyone and grants roles: only the simulator page
+        itself may call it. A cross-site page can send a form or text/plain POST without asking
+        (no CORS preflight), so a POST must be application/json and come from this origin."""
+        if request.method != "POST":
+            return None
+        if request.mimetype != "application/json":
+            return jsonify({"error": "application/json only"}), 415
+        origin = request.headers.get("Origin")
+        site = request.headers.get("Sec-Fetch-Site")
+        if (origin is not None and origin.rstrip("/") != request.host_url.rstrip("/")) or \
+                (site is not None and site not in ("same-origin", "none")):
+            return jsonify({"error": "cross-origin request refused"}), 403
+        return None
+
     @bp.get("/simulator")
     def simulator():
         return render_template("simulator.html", rich_menu=RICH_MENU_ITEMS)
 
     @bp.post("/simulator/api/send")
     def send():
-        payload = request.get_json(force=True) or {}
+        payload = _payload()
         user_id = str(payload.get("user") or "Udev0001")[:64]
         kind = payload.get("kind", "text")
         message_id = None
@@ -111,7 +132,7 @@ def init_app(app: Flask) -> None:
 
         from bot.models import RoleGrant
 
-        payload = request.get_json(force=True) or {}
+        payload = _payload()
         user_id = str(payload.get("user") or "")[:64]
         role = payload.get("role")
         database = current_app.extensions["bot"].database

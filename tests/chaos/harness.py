@@ -3,7 +3,6 @@ snapshots, and the counts file the README quotes (bench/results/resilience.json,
 from __future__ import annotations
 
 import json
-import os
 import threading
 from pathlib import Path
 
@@ -36,7 +35,9 @@ def record_counts(section: str, **counts) -> dict:
 
 def fresh_database_url(tmp_path: Path, name: str = "bot.db") -> str:
     """A migrated database of its own (SQLite under tmp_path, or the PostgreSQL test server)."""
-    url = os.environ.get("TEST_DATABASE_URL")
+    from tests.conftest import postgres_test_url
+
+    url = postgres_test_url()
     if url:
         engine = sa.create_engine(url)
         with engine.begin() as connection:

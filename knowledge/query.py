@@ -1,0 +1,197 @@
+"""What a message is, before the knowledge base is searched (knowledge/intents.yaml is the data).
+
+* small talk (「謝謝」「辛苦了」「👍」「早安」「哈哈」「好的收到」): a class whose reply is one short line;
+* declined (weather, lottery, a tax return, a tenancy dispute…): a class whose reply says the bot
+  only helps with the programme, or where to ask instead;
+* the side the question speaks from (「我們要提案…」 → unit, 「我的店…」 → owner, 「我是顧問…」 →
+  advisor), which overrides the asker's role;
+* the clauses in which an owner describes themselves (「我開雞排攤」「老婆幫忙」): their words that
+  the knowledge base does not know must not drown the question (knowledge.index weighs them);
+* the conversation the message asks for (eligibility, letter, visits, my data, reminders).
+
+Pure functions over text; nothing here touches the index, the database or LINE.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .normalize import normalize_text
+
+INTENTS_FILE = Path(__file__).resolve().parent / "intents.yaml"
+SIDES = ("advisor", "unit", "owner")
+# The asker's role -> the side an answer is written for (knowledge.loader.AUDIENCES).
+ROLE_SIDES = {"owner": "owner", "staff": "unit", "advisor": "advisor"}
+# Raw-text clause boundaries: spaces, punctuation and emoji (normalize_text drops all of them,
+# so clauses are cut first).
+_CLAUSE_BREAK = re.compile(r"[\s,，.。!！?？~～、;；:：…⋯\-—()（）\[\]「」『』\"'“”‘’]+|"
+                           r"[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+")
+_QUESTION_END = re.compile(r"[?？]")
+
+
+@dataclass(frozen=True)
+class Clause:
+    norm: str
+    context: bool   # a self-description, not part of the question
+    fact: bool = False  # a self-description stating a fact the answer depends on (headcount…)
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    norm: str
+    clauses: tuple[Clause, ...] = ()
+    small_talk: str | None = None     # class name
+    decline: str | None = None        # class name
+    side: str | None = None           # spoken side, if the text settles it
+    flows: tuple[str, ...] = ()       # conversations it asks for
+
+    @property
+    def context_norm(self) -> str:
+        return "".join(c.norm for c in self.clauses if c.context and not c.fact)
+
+    @property
+    def facts_norm(self) -> str:
+        return "".join(c.norm for c in self.clauses if c.context and c.fact)
+
+    @property
+    def core_norm(self) -> str:
+        """The question without its self-description (the whole text when nothing is left)."""
+        core = "".join(c.norm for c in self.clauses if not c.context)
+        return core or self.norm
+
+
+@dataclass
+class Classifier:
+    small_talk: dict[str, re.Pattern]
+    small_talk_any: re.Pattern
+    decline: dict[str, re.Pattern]
+    anchors: re.Pattern | None
+    domain: re.Pattern | None
+    sides: dict[str, re.Pattern]
+    context_starts: re.Pattern | None
+    facts: re.Pattern | None
+    question: re.Pattern | None
+    flows: dict[str, re.Pattern]
+    program_words: tuple[str, ...] = ()
+    _cache: dict[str, Query] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(cls, path: Path = INTENTS_FILE, *, program_words: tuple[str, ...] = ()) -> "Classifier":
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+        def alternation(items, *, whole: bool = False) -> re.Pattern | None:
+            parts = [_norm_pattern(str(p)) for p in items or ()]
+            parts = [p for p in parts if p]
+            if not parts:
+                return None
+            body = "|".join(f"(?:{p})" for p in sorted(parts, key=len, reverse=True))
+            return re.compile(f"^(?:{body})+$" if whole else body)
+
+        units = data.get("small_talk") or {}
+        filler = list(data.get("small_talk_filler") or ())
+        every_unit = [u for words in units.values() for u in words] + filler
+        return cls(
+            small_talk={name: alternation(words) for name, words in units.items()},
+            small_talk_any=alternation(every_unit, whole=True),
+            decline={name: alternation(words) for name, words in (data.get("decline") or {}).items()},
+            anchors=alternation(data.get("anchors")),
+            domain=alternation(data.get("domain")),
+            sides={name: alternation((data.get("sides") or {}).get(name)) for name in SIDES
+                   if (data.get("sides") or {}).get(name)},
+            context_starts=alternation((data.get("context") or {}).get("starts")),
+            facts=alternation((data.get("context") or {}).get("facts")),
+            question=alternation((data.get("context") or {}).get("question")),
+            flows={name: alternation(words) for name, words in (data.get("flows") or {}).items()},
+            program_words=tuple(w for w in program_words if w),
+        )
+
+    def classify(self, text: str) -> Query:
+        cached = self._cache.get(text)
+        if cached is not None:
+            return cached
+        query = self._classify(text)
+        if len(self._cache) > 20000:
+            self._cache.clear()
+        self._cache[text] = query
+        return query
+
+    def _classify(self, text: str) -> Query:
+        norm = normalize_text(text)
+        if not norm:
+            # Only emoji, punctuation or spaces (「👍」「🙏」「～～」): an acknowledgement.
+            return Query(text=text, norm="", small_talk="emoji" if text.strip() else None)
+        if self.small_talk_any is not None and self.small_talk_any.match(norm):
+            name = self._small_talk_class(norm)
+            if name:
+                return Query(text=text, norm=norm, small_talk=name)
+        clauses = self._clauses(text)
+        decline = None
+        named = any(w in norm for w in self.program_words) or bool(self.anchors and self.anchors.search(norm))
+        if not named:
+            decline = next((name for name, pattern in self.decline.items() if pattern and pattern.search(norm)), None)
+        side = next((name for name, pattern in self.sides.items() if pattern and pattern.search(norm)), None)
+        flows = tuple(name for name, pattern in self.flows.items() if pattern and pattern.search(norm))
+        return Query(text=text, norm=norm, clauses=clauses, decline=decline, side=side, flows=flows)
+
+    def _small_talk_class(self, norm: str) -> str | None:
+        best = None
+        for name, pattern in self.small_talk.items():
+            found = pattern.search(norm) if pattern else None
+            if found and (best is None or found.start() < best[0]):
+                best = (found.start(), name)
+        return best[1] if best else None
+
+    def _clauses(self, text: str) -> tuple[Clause, ...]:
+        out = []
+        pieces = [p for p in _CLAUSE_BREAK.split(text) if p and p.strip()]
+        # A trailing 「?」 marks the clause before it as a question even without a question word.
+        asked = set()
+        pos = 0
+        for i, piece in enumerate(pieces):
+            at = text.find(piece, pos)
+            pos = at + len(piece)
+            if _QUESTION_END.match(text[pos:pos + 3].lstrip(" ")):
+                asked.add(i)
+        for i, piece in enumerate(pieces):
+            norm = normalize_text(piece)
+            if not norm:
+                continue
+            is_context = (i not in asked and self.context_starts is not None
+                          and bool(self.context_starts.match(norm))
+                          and not (self.question and self.question.search(norm)))
+            is_fact = is_context and bool(self.facts and self.facts.search(norm))
+            out.append(Clause(norm=norm, context=is_context, fact=is_fact))
+        if out and all(c.context for c in out):
+            # Nothing but self-description (「我開早餐店」): that is what the person said; keep it.
+            out = [Clause(norm=c.norm, context=False) for c in out]
+        return tuple(out)
+
+
+def _norm_pattern(pattern: str) -> str:
+    """Patterns are written in the text's normalised form, except that they may use regex
+    syntax; letters are lowercased and Simplified characters left to the author."""
+    return pattern.strip().lower().replace(" ", "")
+
+
+def side_of(role: str | None, query: Query | None = None) -> str:
+    """The side an answer is for: what the question says, else the asker's role (owner default)."""
+    if query is not None and query.side:
+        return query.side
+    return ROLE_SIDES.get(role or "owner", "owner")
+
+
+_LOCK = threading.Lock()
+_DEFAULT: Classifier | None = None
+
+
+def default_classifier(program_words: tuple[str, ...] = ()) -> Classifier:
+    global _DEFAULT
+    with _LOCK:
+        if _DEFAULT is None:
+            _DEFAULT = Classifier.load(program_words=program_words)
+        return _DEFAULT
