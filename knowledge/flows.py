@@ -68,15 +68,26 @@ def program_hint(request) -> str | None:
     return picked if picked in KNOWN_PROGRAMS else None
 
 
+# Section numbers (叁, 附件一, 第二部分, (三), 2.) are the documents' internals: owners read the titles.
+_SECTION_CODE = re.compile(r"^(?:[壹貳參叁肆伍陸柒捌玖拾]+|附件[一二三四五六七八九十]+|第[一二三四五六七八九十]部分"
+                           r"|[一二三四五六七八九十]+|[(（][一二三四五六七八九十\d]+[)）]|\d+(?:\.\d+)*[.、]?)[、.]?$")
+
+
+_SECTION_PREFIX = re.compile(r"^(?:[壹貳參叁肆伍陸柒捌玖拾]+|附件[一二三四五六七八九十]+|[一二三四五六七八九十]+)[、：:]")
+
+
 def readable_source(source: str) -> str:
-    """「002 叁 輔導對象」 -> 「112年數位共好計畫提案作業規範 叁 輔導對象」."""
+    """「002 叁 輔導對象」 -> 「112年數位共好計畫提案作業規範 輔導對象」."""
     number, _, section = source.partition(" ")
     key = "doc_staff" if number == "承辦回覆" else f"doc_{number}"
     try:
         name = t(f"faq.{key}")
     except KeyError:
         return source
-    return name if number == "承辦回覆" else f"{name} {section}".strip()
+    if number == "承辦回覆":
+        return name
+    words = [_SECTION_PREFIX.sub("", w) for w in section.split() if not _SECTION_CODE.match(w)]
+    return f"{name} {' '.join(words)}".strip()
 
 
 def _question_choice(question: str) -> Choice:

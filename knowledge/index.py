@@ -64,6 +64,11 @@ FUZZ_WEIGHT = 0.3         # share of the rerank score given to fuzzy similarity
 # own leave-one-alternative-out retrieval (top-1 0.53 -> 0.56), not on dev.
 COVERAGE_WEIGHT = 0.25
 COVERAGE_RERANK_MIN = 0.5
+# The rerank (SearchIndex.search): a linear score over each of the BM25 top-k candidates' features
+# (rel: BM25 relative to the best; rel_q / rel_a: each field's BM25 relative to its best; fuzzy;
+# cov_q / cov_all / worst_miss: SearchIndex.coverage; intent_mismatch; weight: the programme and
+# side multiplier).  Fitted by knowledge.fit_calibration on the tuning sets (see there).
+RANK_WEIGHTS = {"rel": 0.7, "fuzzy_w": 0.3, "cov_near": 0.25}
 KB_IDF_SPECIFIC = 3.0     # idf of a word in ~5% of entries: fully specific
 INTERROGATIVE_WEIGHT = 2.0  # 幾份 / 哪幾家 / 多少錢
 UNIT_ASK_WEIGHT = 4.0       # 幾分鐘 / 幾分 / 幾小時 unanswered by an entry: the question's point
@@ -116,6 +121,7 @@ class Vocabulary:
             spec["words"] = sorted({normalize_text(str(w)) for w in spec.get("words", [])}, key=len, reverse=True)
             spec["years"] = [int(y) for y in spec.get("years", [])]
             spec["names"] = {normalize_text(str(w)) for w in spec.get("names", [])}
+            spec["documents"] = [str(d).zfill(3) for d in spec.get("documents", [])]
             programs[pid] = spec
         advice = tuple(normalize_text(str(w)) for w in data.get("advice", []))
         intents = tuple((str(k), re.compile(str(v))) for k, v in (data.get("intents") or {}).items())
@@ -270,7 +276,8 @@ class Candidate:
     bm25: float
     fuzzy: float
     rank_score: float
-    coverage: tuple[float, float, float] | None = None  # SearchIndex.coverage, when the rerank needed it
+    coverage: tuple[float, float, float] | None = None  # SearchIndex.coverage
+    features: dict[str, float] = field(default_factory=dict)  # the rerank's (SearchIndex.search)
 
 
 @dataclass
@@ -365,34 +372,47 @@ class SearchIndex:
             norm = norm + extra_norm
         expansion: list[str] = []
         seen = set(tokens)
-        for term in set(words) | set(tokens):
+        context_expansion: list[str] = []
+        for term in sorted(set(words) | set(tokens)):
+            # A synonym of a word said only in the self-description (「我開美甲店」 -> 美容美髮)
+            # describes the asker too: it scores with the self-description's weight.
+            into = context_expansion if term in context_words else expansion
             for syn in self.vocab.synonyms_of(term):
                 for tok in self.analyzer.tokens(syn) or ([syn] if len(syn) > 1 else []):
                     if tok not in seen:
                         seen.add(tok)
-                        expansion.append(tok)
+                        into.append(tok)
+        context_tokens = context_tokens + context_expansion
         fuzz_words = [w for w in words if w not in context_words and w not in fact_words]
         return Analysis(norm=norm, words=words, tokens=tokens, expansion=expansion,
                         fuzz_text=" ".join(fuzz_words), context_words=context_words,
                         context_tokens=context_tokens, fact_words=fact_words)
 
-    def _field_scores(self, tokens: list[str]) -> np.ndarray:
+    def _field_scores(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """BM25 of the question fields and of the answer, per entry."""
         if not tokens:
             # Only stopwords (「謝謝」「好的」): bm25s cannot score an empty query.
-            return np.zeros(len(self.entries), dtype=np.float64)
+            zeros = np.zeros(len(self.entries), dtype=np.float64)
+            return zeros, zeros
         questions = np.asarray(self._bm25_q.get_scores(tokens), dtype=np.float64)
         answer = np.asarray(self._bm25_a.get_scores(tokens), dtype=np.float64)
-        return questions + ANSWER_WEIGHT * answer
+        return questions, answer
+
+    def field_scores(self, analysis: Analysis) -> tuple[np.ndarray, np.ndarray]:
+        """(question-field BM25, answer-field BM25) of the whole query: its own tokens, the
+        self-description's at CONTEXT_TOKEN_WEIGHT and the synonyms' at SYNONYM_WEIGHT."""
+        q, a = self._field_scores(analysis.tokens)
+        for tokens, weight in ((analysis.context_tokens, CONTEXT_TOKEN_WEIGHT), (analysis.expansion, SYNONYM_WEIGHT)):
+            if tokens:
+                q2, a2 = self._field_scores(tokens)
+                q, a = q + weight * q2, a + weight * a2
+        return q, a
 
     def bm25_scores(self, analysis: Analysis) -> np.ndarray:
         if not self.entries:
             return np.zeros(0, dtype=np.float32)
-        scores = self._field_scores(analysis.tokens)
-        if analysis.context_tokens:
-            scores = scores + CONTEXT_TOKEN_WEIGHT * self._field_scores(analysis.context_tokens)
-        if analysis.expansion:
-            scores = scores + SYNONYM_WEIGHT * self._field_scores(analysis.expansion)
-        return scores
+        q, a = self.field_scores(analysis)
+        return q + ANSWER_WEIGHT * a
 
     def fuzzy(self, analysis: Analysis, index: int) -> float:
         """Best similarity (0..1) between the query and a phrasing of the entry."""
@@ -409,29 +429,39 @@ class SearchIndex:
         return best / 100.0
 
     def search(self, analysis: Analysis, *, weights: np.ndarray | None = None, k: int = RERANK_K) -> list[Candidate]:
-        """Top candidates, best first.  ``weights`` multiplies BM25 per entry
-        (programme boosts/penalties)."""
+        """Top candidates, best first: the BM25 top ``k`` (``weights`` multiplies BM25 per entry:
+        programme and side), reranked by a linear score over each candidate's features
+        (RANK_WEIGHTS, fitted by knowledge.fit_calibration on the tuning sets)."""
         if not self.entries:
             return []
-        scores = self.bm25_scores(analysis)
+        q_scores, a_scores = self.field_scores(analysis)
+        scores = q_scores + ANSWER_WEIGHT * a_scores
         if weights is not None:
             scores = scores * weights
         top = np.argsort(-scores)[: min(k, len(scores))]
         best = float(scores[top[0]]) if len(top) else 0.0
+        best_q = float(q_scores.max()) or 1.0
+        best_a = float(a_scores.max()) or 1.0
         cands: list[Candidate] = []
         for i in top:
+            i = int(i)
             s = float(scores[i])
             if s <= 0:
                 continue
-            fz = self.fuzzy(analysis, int(i))
-            rel = s / best if best > 0 else 0.0
-            w = weights[i] if weights is not None else 1.0
-            rank = (1 - FUZZ_WEIGHT) * rel + FUZZ_WEIGHT * fz * w
-            coverage = None
-            if COVERAGE_WEIGHT and rel >= COVERAGE_RERANK_MIN:
-                coverage = self.coverage(analysis, int(i))
-                rank += COVERAGE_WEIGHT * coverage[1] * min(w, 1.0)
-            cands.append(Candidate(index=int(i), bm25=s, fuzzy=fz, rank_score=rank, coverage=coverage))
+            w = float(weights[i]) if weights is not None else 1.0
+            coverage = self.coverage(analysis, i)
+            rel = s / best
+            fz = self.fuzzy(analysis, i)
+            feats = {"rel": rel, "fuzzy": fz, "cov_q": coverage[0], "cov_all": coverage[1],
+                     "worst_miss": coverage[2], "intent_mismatch": self.intent_mismatch(analysis, i),
+                     "weight": w, "rel_q": float(q_scores[i]) / best_q, "rel_a": float(a_scores[i]) / best_a,
+                     # the programme/side multiplier scales the fuzzy similarity too; the coverage bonus
+                     # counts only within half of the best BM25 (a far candidate covering a common word
+                     # must not jump ahead) and never above the multiplier
+                     "fuzzy_w": fz * w, "cov_near": coverage[1] * min(w, 1.0) if rel >= COVERAGE_RERANK_MIN else 0.0}
+            rank = sum(RANK_WEIGHTS[name] * feats[name] for name in RANK_WEIGHTS)
+            cands.append(Candidate(index=i, bm25=s, fuzzy=feats["fuzzy"], rank_score=rank, coverage=coverage,
+                                   features=feats))
         cands.sort(key=lambda c: c.rank_score, reverse=True)
         return cands
 

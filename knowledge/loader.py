@@ -159,10 +159,6 @@ def _parse_entry(raw: Any, where: str, errors: list[str]) -> Entry | None:
     if audience is None:
         errors.append(f"{label}: 'audience' must be a list of {', '.join(AUDIENCES)}")
         return None
-    unknown = [a for a in audience if a not in AUDIENCES]
-    if unknown:
-        errors.append(f"{label}: audience {', '.join(unknown)} not in {', '.join(AUDIENCES)}")
-        return None
     counterpart = raw.get("counterpart")
     if counterpart is not None and not isinstance(counterpart, str):
         errors.append(f"{label}: 'counterpart' must be an entry id")
@@ -202,6 +198,9 @@ def _validate_entry(entry: Entry, seeds: SeedLibrary, errors: list[str], warning
             errors.append(f"{label}: source seed {number} does not exist")
         elif not seeds.contains(number, last):
             errors.append(f"{label}: source '{entry.source}': '{last}' not found in seed {number}")
+    unknown = [a for a in entry.audience if a not in AUDIENCES]
+    if unknown:
+        errors.append(f"{label}: audience {', '.join(unknown)} not in {', '.join(AUDIENCES)}")
     if len(entry.answer) > ANSWER_HARD_LIMIT:
         warnings.append(f"{label}: answer is {len(entry.answer)} chars (max {ANSWER_HARD_LIMIT})")
     if not 3 <= len(entry.alternatives) <= 8:

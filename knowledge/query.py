@@ -132,10 +132,13 @@ class Classifier:
         clauses = self._clauses(text)
         decline = None
         named = any(w in norm for w in self.program_words) or bool(self.anchors and self.anchors.search(norm))
-        if not named:
-            decline = next((name for name, pattern in self.decline.items() if pattern and pattern.search(norm)), None)
-        side = next((name for name, pattern in self.sides.items() if pattern and pattern.search(norm)), None)
         flows = tuple(name for name, pattern in self.flows.items() if pattern and pattern.search(norm))
+        if not named and not flows:
+            # Only what the person asks decides: a word of the self-description (「另外請一個工讀生
+            # … 可以報嗎」) does not make a programme question a labour one.
+            asked = "".join(c.norm for c in clauses if not c.context or c.fact) or norm
+            decline = next((name for name, pattern in self.decline.items() if pattern and pattern.search(asked)), None)
+        side = next((name for name, pattern in self.sides.items() if pattern and pattern.search(norm)), None)
         return Query(text=text, norm=norm, clauses=clauses, decline=decline, side=side, flows=flows)
 
     def _small_talk_class(self, norm: str) -> str | None:

@@ -39,6 +39,8 @@ from . import calibration
 from .index import Analysis, Analyzer, Candidate, SearchIndex, build_index, default_analyzer, is_interrogative
 from .loader import DEFAULT_ENTRIES_DIR, DEFAULT_SEEDS_DIR, Entry, KBReport, check_knowledge_base
 from .normalize import normalize_text
+from .passages import SEARCH_K as PASSAGE_SEARCH_K
+from .passages import PassageIndex, excerpt, load_passages
 from .query import Classifier, Query, default_classifier, side_of
 
 FALLBACK_TEXT = t("faq.api_fallback")
@@ -91,6 +93,7 @@ class AskResult:
     audience: str | None = None      # who the answer shown is written for (owner | unit | advisor)
     counterpart: dict[str, str] | None = None  # the same topic answered for the other side
     intent: str | None = None        # small_talk:<class> | declined:<class> | None (a question)
+    tier: str | None = None          # what answered: "entry" (the knowledge base) or "document" (a passage)
     flows: list[str] = field(default_factory=list)  # conversations the message asks for (chat)
     debug: dict[str, Any] = field(default_factory=dict)
 
@@ -102,7 +105,7 @@ class AskResult:
             "sources": list(self.sources), "band": self.band, "related": list(self.related),
             "needs_program_choice": list(self.needs_program_choice),
             "audience": self.audience, "side": self.side, "intent": self.intent,
-            "counterpart": self.counterpart,
+            "counterpart": self.counterpart, "tier": self.tier,
         }
 
 
@@ -149,6 +152,9 @@ class KnowledgeBase:
         self._reloading = threading.Lock()
         self.last_reload_error: KBReport | None = None
         self.reloads = 0
+        # The documents do not change with the entries: their passages are indexed once.
+        self._passages: PassageIndex | None = None
+        self._passages_lock = threading.Lock()
 
     # ---- construction -----------------------------------------------------
     @classmethod
@@ -174,6 +180,18 @@ class KnowledgeBase:
         # A duplicated id is in invalid_ids, so every id left is unique.
         entries = [e for e in report.entries if e.id not in report.invalid_ids]
         return _State(index=build_index(entries, self._analyzer), report=report)
+
+    @property
+    def passages(self) -> PassageIndex | None:
+        """The programme documents' passages (second tier), built on first use; None without
+        documents."""
+        if self._passages is None and self.seeds_dir is not None and self.seeds_dir.is_dir():
+            with self._passages_lock:
+                if self._passages is None:
+                    documents = {doc: pid for pid, spec in self._analyzer.vocab.programs.items()
+                                 for doc in spec.get("documents", ())}
+                    self._passages = PassageIndex(load_passages(self.seeds_dir, documents), self._analyzer)
+        return self._passages
 
     def reload(self, *, strict: bool = True) -> KBReport:
         """Re-read the entries and swap in a new index atomically.  On error the
@@ -384,6 +402,11 @@ class KnowledgeBase:
         band = calibration.band(score)
         debug = {"features": found.features, "programs": sorted(found.programs), "followup": found.followup,
                  "side": side, "top": [(index.entries[c.index].id, round(float(c.rank_score), 3)) for c in cands[:5]]}
+        if band != "answer" and not found.features.get("topicless"):
+            # No entry answers confidently: the passage of the documents that does, quoted.
+            from_document = self._document_answer(found, side=side, flows=query.flows, debug=debug)
+            if from_document is not None:
+                return from_document
         if band == "fallback":
             if self._off_topic(index, found, query):
                 return self._declined("off_topic", side, debug=debug)
@@ -393,6 +416,22 @@ class KnowledgeBase:
                              suggestions=self._suggestions(index, cands), side=side, flows=list(query.flows),
                              debug=debug)
 
+        entry, score = self.shown_entry(index, found, side)
+        answer = entry.answer
+        if not found.programs and entry.program not in (found.context_program or self.default_program, "general"):
+            # Not the programme this account recruits for, and the question did not name it:
+            # say which programme the answer is about.
+            answer = f"【{self._label(entry.program)}】{answer}"
+        return AskResult(matched=True, answer=answer, entry_id=entry.id, score=score, band="answer",
+                         sources=[entry.source], related=self._related(index, entry, cands),
+                         program=entry.program, side=side, audience=self._audience(entry, side),
+                         counterpart=self._counterpart(index, entry), flows=list(query.flows), tier="entry",
+                         debug=debug)
+
+    def shown_entry(self, index: SearchIndex, found: "_Retrieval", side: str) -> tuple[Entry, float]:
+        """The entry an answer shows for ``found``: the best candidate, or a close one of the
+        owner's programme or written for the asker's side (and its confidence)."""
+        cands, analysis, score = found.candidates, found.analysis, found.score
         top = cands[0]
         entry = index.entries[top.index]
         if (not found.programs and found.context_program
@@ -410,15 +449,7 @@ class KnowledgeBase:
             if preferred is not None:
                 top, score = preferred
                 entry = index.entries[top.index]
-        answer = entry.answer
-        if not found.programs and entry.program not in (found.context_program or self.default_program, "general"):
-            # Not the programme this account recruits for, and the question did not name it:
-            # say which programme the answer is about.
-            answer = f"【{self._label(entry.program)}】{answer}"
-        return AskResult(matched=True, answer=answer, entry_id=entry.id, score=score, band="answer",
-                         sources=[entry.source], related=self._related(index, entry, cands),
-                         program=entry.program, side=side, audience=self._audience(entry, side),
-                         counterpart=self._counterpart(index, entry), flows=list(query.flows), debug=debug)
+        return entry, score
 
     def retrieve(self, index: SearchIndex, question: str, *, program_hint: str | None = None,
                  previous_entry_id: str | None = None, query: Query | None = None,
@@ -501,6 +532,56 @@ class KnowledgeBase:
                           score=score, programs=mention.programs,
                           context_program=context_program, followup=followup)
 
+    # ---- the documents as a second tier ----------------------------------------
+    def retrieve_passage(self, found: "_Retrieval") -> "_Retrieval":
+        """The passages that answer the question of ``found`` (an entry retrieval), with the
+        calibrated confidence of the best one (knowledge.calibration.passage_confidence)."""
+        passages = self.passages
+        if passages is None or not len(passages) or found.analysis is None:
+            return _Retrieval(reason="no documents")
+        pindex = passages.index
+        weights = self._program_weights(pindex, found.programs, found.context_program)
+        if not found.programs:
+            # Superseded editions (110年 群聚, the old FAQ) never lead an answer unless named.
+            superseded = self._superseded(found.context_program or self.default_program)
+            weights = np.where(np.isin(pindex.programs, superseded), 0.0, weights)
+        cands = pindex.search(found.analysis, weights=weights, k=PASSAGE_SEARCH_K)
+        if not cands:
+            return _Retrieval(reason="no candidates", analysis=found.analysis)
+        features = calibration.features(pindex, found.analysis, cands[0], self._separate_runner_up(passages, cands))
+        if found.programs and pindex.entries[cands[0].index].program not in found.programs | {"general"}:
+            features["program_mismatch"] = 1.0
+        return _Retrieval(candidates=cands, analysis=found.analysis, features=features,
+                          score=calibration.passage_confidence(features), programs=found.programs,
+                          context_program=found.context_program)
+
+    @staticmethod
+    def _separate_runner_up(passages: PassageIndex, cands: list[Candidate]) -> Candidate | None:
+        """The best passage that does not overlap the first (windows share items)."""
+        first = passages.passage(cands[0].index)
+        for cand in cands[1:]:
+            other = passages.passage(cand.index)
+            if other.doc != first.doc or not passages.overlap(first, other):
+                return cand
+        return None
+
+    def _document_answer(self, found: "_Retrieval", *, side: str, flows=(), debug: dict) -> AskResult | None:
+        got = self.retrieve_passage(found)
+        debug["document"] = {"features": got.features, "score": round(got.score, 4),
+                             "top": [self.passages.passage(c.index).id for c in got.candidates[:3]]
+                             if got.candidates else []}
+        if got.reason or not calibration.passage_accepted(got.features):
+            return None
+        passage = self.passages.passage(got.candidates[0].index)
+        quote = excerpt(passage, got.analysis, self.passages.index)
+        answer = t("faq.document_answer", excerpt=quote)
+        if not found.programs and passage.program not in (found.context_program or self.default_program, "general"):
+            answer = f"【{self._label(passage.program)}】{answer}"
+        section = passage.headings[-1] if passage.headings else ""
+        return AskResult(matched=True, answer=answer, entry_id=None, score=got.score, band="answer",
+                         sources=[f"{passage.doc} {section}".strip()], program=passage.program, side=side,
+                         audience="unit", flows=list(flows), tier="document", debug=debug)
+
     # ---- helpers -------------------------------------------------------------
     @staticmethod
     def _runner_up(index: SearchIndex, cands: list[Candidate]) -> Candidate | None:
@@ -576,7 +657,13 @@ class KnowledgeBase:
         if any(pattern is not None and pattern.search(query.norm)
                for pattern in (self.classifier.anchors, self.classifier.domain)):
             return False
-        return found.features.get("unknown", 0.0) >= OFF_TOPIC_UNKNOWN
+        if found.features.get("unknown", 0.0) < OFF_TOPIC_UNKNOWN:
+            return False
+        # Words the entries never say but the programme documents do (食品製造, 期末簡報) are the
+        # programme's own: such a question goes to staff, it is not off-topic.
+        passages = self.passages
+        return passages is None or found.analysis is None or \
+            passages.index.unknown_share(found.analysis) >= OFF_TOPIC_UNKNOWN
 
     @staticmethod
     def _declined(kind: str, side: str, *, debug: dict[str, Any] | None = None) -> AskResult:

@@ -54,9 +54,10 @@ def kb_copy(app, tmp_path):
 
 
 def test_confident_answer_has_source_and_related_quick_replies(chat):
+    # An owner gets the shop's view of the budget (issue 17), with the unit's tiers one tap away.
     texts = chat.say("普及的補助上限是多少")
     answer = joined(texts)
-    assert "200萬" in answer and "150萬" in answer
+    assert "150萬" in answer and "提案單位" in answer
     assert "來源：112年數位共好計畫提案作業規範" in answer
     actions = chat.actions()
     assert 2 <= len(actions) <= 3
@@ -198,7 +199,8 @@ def test_program_hint_from_context_decides(app, chat):
 def test_readable_source():
     from knowledge.flows import readable_source
 
-    assert readable_source("003 貳 申請資格") == "111年數位群聚輔導提案作業規範 貳 申請資格"
+    assert readable_source("003 貳 申請資格") == "111年數位群聚輔導提案作業規範 申請資格"  # no section codes
+    assert readable_source("002 附件一 計畫查核點") == "112年數位共好計畫提案作業規範 計畫查核點"
     assert readable_source("999 x") == "999 x"
 
 

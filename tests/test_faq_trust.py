@@ -186,6 +186,7 @@ def test_a_headcount_question_is_answered_and_the_check_offered_with_it(app, cha
     assert "9人" in reply and "來源：" in reply
     chat.tap(t("faq.offer_eligibility"))
     verdict = joined(chat.tap(t("core.consent_agree")))
+    assert "12 人" in verdict
     # The twelve people were carried in: the 數位普及 campaign's verdict comes at once, without
     # asking the headcount again (12 > 9 settles it), and the record says twelve.
     assert t("eligibility.verdict_title_ineligible") in verdict and t("eligibility.ask_employees") not in verdict
