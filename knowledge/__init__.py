@@ -51,7 +51,7 @@ def init_app(app) -> None:
 
     def build(_services=None):
         kb = KnowledgeBase.load(entries_dir=config["KNOWLEDGE_DIR"], seeds_dir=config["SEEDS_DIR"],
-                                default_program=campaign_program(config))
+                                default_program=campaign_program(config), programs_file=config.get("PROGRAMS_FILE"))
         kb.watch(interval=float(config.get("KB_RELOAD_SECONDS", AUTO_RELOAD_SECONDS)))
         # The documents' passages (second tier, ~0.5 s) are indexed next, off the request path.
         threading.Thread(target=lambda: kb.passages, name="faq-passages-build", daemon=True).start()

@@ -17,10 +17,10 @@ import yaml
 from bot.messages import Card, Carousel, Choice, Text, encode_postback
 from bot.texts import t
 from dialogs import framework as fw
-from dialogs.parsing import parse_count, parse_registration
 from dialogs.registry import command, set_free_text_handler
 
 from . import unanswered
+from .joining import eligibility_facts
 from .loader import ALLOWED_PROGRAMS, AUDIENCES
 from .normalize import normalize_text
 from .query import side_of
@@ -78,16 +78,32 @@ _SECTION_PREFIX = re.compile(r"^(?:[壹貳參叁肆伍陸柒捌玖拾]+|附件[�
 
 def readable_source(source: str) -> str:
     """「002 叁 輔導對象」 -> 「112年數位共好計畫提案作業規範 輔導對象」."""
+    name, section = _readable_parts(source)
+    return f"{name} {section}".strip()
+
+
+def _readable_parts(source: str) -> tuple[str, str]:
+    """(the document's name, the section's title without its number)."""
     number, _, section = source.partition(" ")
     key = "doc_staff" if number == "承辦回覆" else f"doc_{number}"
     try:
         name = t(f"faq.{key}")
     except KeyError:
-        return source
+        return source, ""
     if number == "承辦回覆":
-        return name
-    words = [_SECTION_PREFIX.sub("", w) for w in section.split() if not _SECTION_CODE.match(w)]
-    return f"{name} {' '.join(words)}".strip()
+        return name, ""
+    return name, " ".join(_SECTION_PREFIX.sub("", w) for w in section.split() if not _SECTION_CODE.match(w))
+
+
+def source_line(sources: list[str]) -> str:
+    """「<document> <section>、<section>；<other document> <section>」: each document named once."""
+    by_document: dict[str, list[str]] = {}
+    for source in sources:
+        name, section = _readable_parts(source)
+        sections = by_document.setdefault(name, [])
+        if section and section not in sections:
+            sections.append(section)
+    return "；".join(f"{name} {'、'.join(sections)}".strip() for name, sections in by_document.items())
 
 
 def _question_choice(question: str) -> Choice:
@@ -159,31 +175,11 @@ def _flow_offer(request, text: str, result) -> tuple[Choice, str] | None:
     return None
 
 
-_PEOPLE = re.compile(r"\d+(個|位|名)?人|員工|正職|請了?\d|只有我|就我|我自己|一個人|1個人|夫妻|家人")
-
-
-def eligibility_facts(text: str) -> dict:
-    """Answers a person already gave while asking (「我們是美甲店 三個人」「只有稅籍」): the
-    eligibility conversation starts with them filled in (the summary lets them be changed)."""
-    facts: dict = {}
-    registration = parse_registration(text)
-    if registration:
-        facts["registration"] = registration
-    for clause in re.split(r"[\s,，。!！?？~～、]+", text):
-        norm = normalize_text(clause)
-        if norm and _PEOPLE.search(norm):
-            count = parse_count(clause)
-            if count is not None:
-                facts["employees"] = count
-                break
-    return facts
-
-
 def _answer(ctx: fw.Context, result, offer: tuple[Choice, str] | None = None) -> fw.Turn:
-    sources = list(dict.fromkeys(readable_source(s) for s in result.sources))
+    sources = source_line(result.sources)
     body = result.answer.strip()
     if sources:
-        body += "\n\n" + t("faq.source_line", source="；".join(sources))
+        body += "\n\n" + t("faq.source_line", source=sources)
     choices = [offer[0]] if offer else []
     counterpart = result.counterpart
     if counterpart:

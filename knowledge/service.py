@@ -36,12 +36,14 @@ import numpy as np
 from bot.texts import t
 
 from . import calibration
-from .index import Analysis, Analyzer, Candidate, SearchIndex, build_index, default_analyzer, is_interrogative
+from .index import (CONTEXT_KNOWN_WEIGHT, Analysis, Analyzer, Candidate, SearchIndex, build_index, default_analyzer,
+                    is_interrogative)
+from .joining import JoinRules, JoinWords, load_rules
 from .loader import DEFAULT_ENTRIES_DIR, DEFAULT_SEEDS_DIR, Entry, KBReport, check_knowledge_base
 from .normalize import normalize_text
 from .passages import SEARCH_K as PASSAGE_SEARCH_K
 from .passages import PassageIndex, excerpt, load_passages
-from .query import Classifier, Query, default_classifier, side_of
+from .query import Classifier, Clause, Query, default_classifier, side_of
 
 FALLBACK_TEXT = t("faq.api_fallback")
 SUGGEST_TEXT = t("faq.api_suggest")
@@ -61,6 +63,9 @@ FOLLOWUP_MAX_CHARS = 8         # 「那共融呢」「B類呢」「如果是A類
 FACET_NEW_WEIGHT = 1.3         # follow-up: entries about the facet just named
 FACET_OLD_WEIGHT = 0.5         # follow-up: entries about the facet it replaces
 CHOICE_CLOSENESS = 0.75        # second programme's rank score relative to the first
+# A join question (knowledge/joining.py) is answered from the rules when what is left of it beyond
+# the ask and the shop's facts weighs less than one specific word (資本額 ~7, 雲端 ~3.6, 以下 ~1.5).
+JOIN_RESIDUAL_MAX = 2.5
 
 log = logging.getLogger(__name__)
 RELOAD_STAMP = ".reload"  # `flask kb reload` touches it; the watcher sees the change
@@ -135,7 +140,7 @@ class _State:
 
 class KnowledgeBase:
     def __init__(self, *, entries_dir: Path, seeds_dir: Path | None, analyzer: Analyzer | None = None,
-                 default_program: str | None = None):
+                 default_program: str | None = None, programs_file: str | Path | None = None):
         self.entries_dir = Path(entries_dir)
         self.seeds_dir = Path(seeds_dir) if seeds_dir is not None else None
         self._analyzer = analyzer or default_analyzer()
@@ -143,6 +148,9 @@ class KnowledgeBase:
         # the default for a question that names none.
         self.default_program = default_program or self._analyzer.vocab.default_program
         self.classifier: Classifier = default_classifier(tuple(sorted(self._analyzer.vocab.all_program_words)))
+        # 「可以報嗎」: the campaign's eligibility rules answer it (knowledge/joining.py).
+        self.join_words = JoinWords.load()
+        self.join_rules: JoinRules | None = load_rules(self.default_program, programs_file)
         self._state: _State | None = None
         self._lock = threading.Lock()
         # Automatic reload (see :meth:`watch`): off unless the app turns it on.
@@ -159,14 +167,15 @@ class KnowledgeBase:
     # ---- construction -----------------------------------------------------
     @classmethod
     def load(cls, entries_dir: str | Path | None = None, seeds_dir: str | Path | None = None,
-             *, strict: bool = False, default_program: str | None = None) -> "KnowledgeBase":
+             *, strict: bool = False, default_program: str | None = None,
+             programs_file: str | Path | None = None) -> "KnowledgeBase":
         """Build the KB.  ``strict=False`` skips invalid entries (reported in
         ``.report``) so a half-written file cannot take the bot down;
         ``strict=True`` raises :class:`KnowledgeBaseError` on any error."""
         if seeds_dir is None and DEFAULT_SEEDS_DIR.is_dir():
             seeds_dir = DEFAULT_SEEDS_DIR
         kb = cls(entries_dir=Path(entries_dir or DEFAULT_ENTRIES_DIR), seeds_dir=seeds_dir,
-                 default_program=default_program)
+                 default_program=default_program, programs_file=programs_file)
         kb._signature = kb.files_signature()
         kb._state = kb._build(strict=strict)
         return kb
@@ -396,6 +405,13 @@ class KnowledgeBase:
             return self._declined(query.decline, side)
         found = self.retrieve(index, question, program_hint=program_hint, previous_entry_id=previous_entry_id,
                               query=query, side=side)
+        if found.reason or calibration.band(found.score) != "answer" or \
+                found.features.get("fuzzy", 0.0) < calibration.NEAR_EXACT_FUZZY:
+            # 「可以報嗎」 is answered from the campaign's rules, unless an entry was written for
+            # almost exactly this question.
+            joined = self._join_answer(index, question, query, found, side)
+            if joined is not None:
+                return joined
         if found.reason:
             return self._fallback(0.0, side=side, flows=query.flows, debug={"reason": found.reason})
         cands, score, analysis = found.candidates, found.score, found.analysis
@@ -531,6 +547,42 @@ class KnowledgeBase:
         return _Retrieval(candidates=cands, analysis=analysis, features=features,
                           score=score, programs=mention.programs,
                           context_program=context_program, followup=followup)
+
+    # ---- 「可以報嗎」 from the campaign's rules -----------------------------------------
+    def _join_answer(self, index: SearchIndex, question: str, query: Query, found: "_Retrieval",
+                     side: str) -> AskResult | None:
+        rules = self.join_rules
+        if rules is None or (found.programs and not found.programs <= {rules.program, "general"}):
+            return None  # another programme named: its entries answer, or staff do
+        if found.context_program and found.context_program != rules.program:
+            return None
+        asked = self.join_words.classify(question, query.norm)
+        if asked is None:
+            return None
+        residual = self._join_residual(index, query)
+        if residual > JOIN_RESIDUAL_MAX:
+            return None  # it asks about something else too (「沒有email 可以參加嗎」): entries answer
+        answer, sources = rules.answer(asked)
+        flows = list(query.flows) if "eligibility" in query.flows else ["eligibility", *query.flows]
+        related = self._suggestions(index, found.candidates) if found.candidates else []
+        return AskResult(matched=True, answer=answer, entry_id=None, score=1.0, band="answer",
+                         sources=[s for s in sources if s], related=related, program=rules.program, side=side,
+                         audience=side, intent=f"eligibility:{asked.kind}", flows=flows, tier="rules",
+                         debug={"join": asked.kind, "facts": asked.facts, "features": found.features})
+
+    def _join_residual(self, index: SearchIndex, query: Query) -> float:
+        """The topic left in a join question without the ask, the shop's facts, trades and earlier
+        funding: the weight of the knowledge base's words among what remains (a self-description
+        clause's at CONTEXT_KNOWN_WEIGHT, as in retrieval: 「我沒有在用email」 is still a topic)."""
+        skip = self._analyzer.vocab.all_program_words
+        total = 0.0
+        for clause in query.clauses or (Clause(norm=query.norm, context=False),):
+            analysis = index.analyze(self.join_words.residual(clause.norm))
+            weight = CONTEXT_KNOWN_WEIGHT if clause.context and not clause.fact else 1.0
+            total += weight * sum(index._word_weight(w) for w in index.content_words(analysis)
+                                  if w not in skip and not is_interrogative(w) and index.known(w)
+                                  and not self.join_words.is_filler(w))
+        return total
 
     # ---- the documents as a second tier ----------------------------------------
     def retrieve_passage(self, found: "_Retrieval") -> "_Retrieval":
