@@ -135,6 +135,8 @@ def answer_free_text(request) -> fw.Turn:
     if result.band == "declined":
         # Weather, a tax return…: not the programme's; no ticket for staff.
         return fw.Turn(ctx.forget(MEMORY_PENDING), [Text(result.answer)], show_menu=True)
+    if result.band == "not_stated":
+        return _not_stated(ctx, text, result, hint)
     offer = _flow_offer(request, text, result)
     ctx = request.ctx  # the offer may have remembered what to prefill
     if result.band == "answer":
@@ -193,6 +195,22 @@ def _answer(ctx: fw.Context, result, offer: tuple[Choice, str] | None = None) ->
     replies = [Text(body, tuple(choices))]
     ctx = ctx.remember(**{MEMORY_LAST_ENTRY: result.entry_id}).forget(MEMORY_PENDING)
     return fw.Turn(ctx, replies)
+
+
+def _not_stated(ctx: fw.Context, text: str, result, hint: str | None) -> fw.Turn:
+    """The documents do not say (a shop's penalty, a pass mark): what they do say, with its source,
+    and a button to ask staff. No ticket unless the person asks: the answer is all the documents
+    hold, and most such questions are settled by it; the unit's own arrangements (a date, a
+    place) are what staff add, when the person wants them."""
+    body = result.answer.strip()
+    sources = source_line(result.sources)
+    if sources:
+        body += "\n\n" + t("faq.source_line", source=sources)
+    choices = [Choice(label=t("faq.not_stated_staff"), text=t("faq.not_stated_staff"))]
+    choices += [_question_choice(r["question"]) for r in result.related[:2]]
+    pending = {"q": text[:PENDING_MAX_CHARS], "hint": hint, "score": round(result.score, 4),
+               "candidates": [{"entry_id": result.entry_id, "question": ""}]}
+    return fw.Turn(ctx.remember(**{MEMORY_PENDING: pending}).forget(MEMORY_LAST_ENTRY), [Text(body, tuple(choices))])
 
 
 def _suggest(ctx: fw.Context, text: str, result, hint: str | None) -> fw.Turn:
@@ -284,7 +302,7 @@ def pick_program(request) -> fw.Turn:
     return _fallback(request, pending["q"], result, program)
 
 
-@command("faq_to_staff", "都不是，請專人回覆", "都不是請專人回覆", "都不是")
+@command("faq_to_staff", "都不是，請專人回覆", "都不是請專人回覆", "都不是", "請承辦同仁回覆")
 def declined_suggestions(request) -> fw.Turn:
     """「都不是，請專人回覆」: the owner's question goes to staff."""
     ctx = request.ctx

@@ -88,7 +88,7 @@ class AskResult:
     answer: str
     entry_id: str | None
     score: float
-    band: str  # "answer" | "suggest" | "fallback"
+    band: str  # answer | suggest | fallback | not_stated | small_talk | declined
     suggestions: list[dict[str, str]] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     related: list[dict[str, str]] = field(default_factory=list)
@@ -433,6 +433,13 @@ class KnowledgeBase:
                              debug=debug)
 
         entry, score = self.shown_entry(index, found, side)
+        if entry.unstated:
+            # The documents do not state what is asked (a shop's penalty, a pass mark): the entry
+            # says what they do say. Not matched (no answer in the documents), no staff ticket.
+            return AskResult(matched=False, answer=entry.answer, entry_id=entry.id, score=score, band="not_stated",
+                             sources=[entry.source], related=self._related(index, entry, cands),
+                             program=entry.program, side=side, audience=self._audience(entry, side),
+                             flows=list(query.flows), tier="entry", debug=debug)
         answer = entry.answer
         if not found.programs and entry.program not in (found.context_program or self.default_program, "general"):
             # Not the programme this account recruits for, and the question did not name it:
@@ -458,6 +465,15 @@ class KnowledgeBase:
             if preferred is not None:
                 top, score = preferred
                 entry = index.entries[top.index]
+        if entry.unstated:
+            # 「這些都沒寫」 answers only what the documents do not state: when an entry that does
+            # answer covers the question as well (「前後側?」 and the 前後測 entry, next to 「前後測
+            # 有及格分數嗎」), that entry answers.
+            plain = next((c for c in cands[1:5] if not index.entries[c.index].unstated), None)
+            if plain is not None and plain.coverage and top.coverage and plain.coverage[1] >= top.coverage[1] - 1e-6 \
+                    and plain.rank_score >= CHOICE_CLOSENESS * top.rank_score:
+                top, entry = plain, index.entries[plain.index]
+                score = calibration.confidence(calibration.features(index, analysis, plain, None))
         if not entry.for_side(side):
             # Written for another side (the unit's budget tiers for an owner): an entry for the
             # asker that fits about as well wins; otherwise this one answers, labelled by audience.
