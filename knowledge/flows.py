@@ -191,7 +191,7 @@ def _answer(ctx: fw.Context, result, offer: tuple[Choice, str] | None = None) ->
         body += "\n" + t(key, question=counterpart["question"])
         choices.append(_question_choice(counterpart["question"]))
     related = [r["question"] for r in result.related if not counterpart or r["entry_id"] != counterpart["entry_id"]]
-    choices += [_question_choice(q) for q in related[:max(0, 4 - len(choices))]]
+    choices += [_question_choice(q) for q in related[:max(0, (4 if offer else 3) - len(choices))]]
     replies = [Text(body, tuple(choices))]
     ctx = ctx.remember(**{MEMORY_LAST_ENTRY: result.entry_id}).forget(MEMORY_PENDING)
     return fw.Turn(ctx, replies)

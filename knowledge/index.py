@@ -304,6 +304,7 @@ class _Doc:
     intents: frozenset[str] = frozenset()   # answer kinds its phrasings ask for
     phrasings: list[str] = field(default_factory=list)   # space-joined words per phrasing
     sentences: tuple[str, ...] = ()   # the answer's sentences, normalised (SearchIndex.states_asked)
+    asked_kinds: frozenset[str] = frozenset()  # what its phrasings ask for (intents.yaml asked)
 
 
 class SearchIndex:
@@ -338,6 +339,7 @@ class SearchIndex:
                 all_norm=q_norm + "|" + ans_norm,
                 phrasings=[" ".join(analyzer.words(n)) for n in phr_norms],
                 sentences=tuple(n for n in (normalize_text(x) for x in _SENTENCE.split(entry.answer)) if n),
+                asked_kinds=frozenset(kind for n in phr_norms for kind, _ in self.vocab.asked_in(n)),
                 intents=frozenset().union(*(self.vocab.intents_of(n) for n in phr_norms))
                 | _answer_intents(ans_norm),
             ))

@@ -469,15 +469,18 @@ class KnowledgeBase:
             # 「這些都沒寫」 answers only what the documents do not state: when an entry that does
             # answer covers the question as well (「前後側?」 and the 前後測 entry, next to 「前後測
             # 有及格分數嗎」), that entry answers.
+            # And one about a condition (a date, a pass mark…) answers only a question that asks for it.
             plain = next((c for c in cands[1:5] if not index.entries[c.index].unstated), None)
-            if plain is not None and plain.coverage and top.coverage and plain.coverage[1] >= top.coverage[1] - 1e-6 \
-                    and plain.rank_score >= CHOICE_CLOSENESS * top.rank_score:
+            kinds = index.docs[top.index].asked_kinds
+            off_ask = bool(kinds) and not kinds & {kind for kind, _ in analysis.asked}
+            if plain is not None and (off_ask or (plain.coverage and top.coverage and plain.coverage[1] >= top.coverage[1] - 1e-6
+                                                  and plain.rank_score >= CHOICE_CLOSENESS * top.rank_score)):
                 top, entry = plain, index.entries[plain.index]
                 score = calibration.confidence(calibration.features(index, analysis, plain, None))
         if not entry.for_side(side):
             # Written for another side (the unit's budget tiers for an owner): an entry for the
             # asker that fits about as well wins; otherwise this one answers, labelled by audience.
-            preferred = self._preferred(index, analysis, cands, lambda e: e.for_side(side))
+            preferred = self._preferred(index, analysis, cands, lambda e: e.for_side(side) and not e.unstated)
             if preferred is not None:
                 top, score = preferred
                 entry = index.entries[top.index]
