@@ -60,6 +60,9 @@ ELLIPTIC_ASKS = frozenset({"什麼", "哪裡", "哪", "多久", "誰"})  # stopw
 OFF_TOPIC_UNKNOWN = 0.6        # share of the question's specific words unknown to the KB
 MAX_QUERY_CHARS = 300         # FAQ questions are short; a pasted page must not cost 100 ms
 FOLLOWUP_MAX_CHARS = 8         # 「那共融呢」「B類呢」「如果是A類」 are short
+# A short question that names no programme (「課有幾堂」「幾號前要用」) is the campaign's: another
+# programme's entry never answers it because it happens to share the one word.
+ELLIPTIC_MAX_CHARS = 8
 FACET_NEW_WEIGHT = 1.3         # follow-up: entries about the facet just named
 FACET_OLD_WEIGHT = 0.5         # follow-up: entries about the facet it replaces
 CHOICE_CLOSENESS = 0.75        # second programme's rank score relative to the first
@@ -530,7 +533,7 @@ class KnowledgeBase:
         if mention.programs and index.entries[cands[0].index].program not in mention.programs | {"general"}:
             features["program_mismatch"] = 1.0
         score = calibration.confidence(features)
-        if not mention.programs and calibration.band(score) != "answer":
+        if not mention.programs and calibration.band(score) != "answer" and len(norm) > ELLIPTIC_MAX_CHARS:
             # Nothing in the campaign's programme answers: another (current) programme may
             # (「數位程度最低的那一級」 is only in 004). Searched again without the lean.
             lean = self._program_weights(index, set(), None, lean=False)
