@@ -41,6 +41,7 @@ _PEOPLE = re.compile(r"\d+(個|位|名)?人|員工|正職|請了?\d|只有我|�
 _CLAUSES = re.compile(r"[\s,，。!！?？~～、]+")
 # 「超過9個人」「10人以上」 compare with a number: it is not the shop's headcount.
 _COMPARED = re.compile(r"超過|超出|多於|大於|少於|以上|以下|不到|未滿|至少|最多")
+_CONDITION = ("如果", "若", "要是", "假如", "萬一", "假設")
 _YEAR_RANGE = re.compile(r"(\d+)\s*[–—~-]\s*(\d+)")
 
 
@@ -111,7 +112,9 @@ class JoinWords:
         apply is another question: 「要去哪裡apply」)."""
         if not norm or (self.how is not None and self.how.search(norm)):
             return None
-        trade = next(((w, ex) for w, ex in self.trades if w in norm), None)
+        # The trade named first is the shop's (「經營民宿 另外請兩個清潔阿姨」 is a 民宿).
+        found = [(norm.find(w), -len(w), w, ex) for w, ex in self.trades if w in norm]
+        trade = (min(found)[2], min(found)[3]) if found else None
         industry = self.industry is not None and bool(self.industry.search(norm))
         named = next(((w, key) for w, key in self.named if w in norm), None)
         prior = (named is not None and named[1] in self.items) or (self.prior is not None and bool(self.prior.search(norm)))
@@ -134,6 +137,15 @@ class JoinWords:
             if pattern is not None:
                 norm = pattern.sub("|", norm)
         return norm
+
+    def asks_in(self, norm: str) -> bool:
+        """The clause asks to join, or sets the question's condition (「如果我不想給個資」)."""
+        return any(p is not None and p.search(norm) for p in (self.asks, self.weak, self.industry)) \
+            or norm.startswith(_CONDITION)
+
+    def about_prior(self, norm: str) -> bool:
+        """The clause tells of earlier funding (its content is not the question's topic)."""
+        return (self.prior is not None and bool(self.prior.search(norm))) or any(w in norm for w, _ in self.named)
 
     def is_filler(self, word: str) -> bool:
         """A word of a join question's residual that carries no topic (a headcount, 登記, 我們…)."""

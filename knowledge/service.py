@@ -594,16 +594,21 @@ class KnowledgeBase:
 
     def _join_residual(self, index: SearchIndex, query: Query) -> float:
         """The topic left in a join question without the ask, the shop's facts, trades and earlier
-        funding: the weight of the knowledge base's words among what remains (a self-description
-        clause's at CONTEXT_KNOWN_WEIGHT, as in retrieval: 「我沒有在用email」 is still a topic)."""
+        funding: the weight of the knowledge base's words among what remains. The clause that asks
+        (or sets a condition: 「如果我不想給個資」) counts fully; the owner's other clauses describe the
+        shop (「我在夜市賣蔥油餅」) and count at CONTEXT_KNOWN_WEIGHT (「我沒有在用email」 is still a
+        topic); a clause about earlier funding (「今年原民會有來輔導我們做網路行銷」) not at all."""
         skip = self._analyzer.vocab.all_program_words
+        words = self.join_words
         total = 0.0
         for clause in query.clauses or (Clause(norm=query.norm, context=False),):
-            analysis = index.analyze(self.join_words.residual(clause.norm))
-            weight = CONTEXT_KNOWN_WEIGHT if clause.context and not clause.fact else 1.0
+            if words.about_prior(clause.norm):
+                continue
+            weight = 1.0 if words.asks_in(clause.norm) else CONTEXT_KNOWN_WEIGHT
+            analysis = index.analyze(words.residual(clause.norm))
             total += weight * sum(index._word_weight(w) for w in index.content_words(analysis)
                                   if w not in skip and not is_interrogative(w) and index.known(w)
-                                  and not self.join_words.is_filler(w))
+                                  and not words.is_filler(w))
         return total
 
     # ---- the documents as a second tier ----------------------------------------
