@@ -404,7 +404,8 @@ class KnowledgeBase:
             # Not matched (no entry answers it); band and intent say it is small talk.
             return AskResult(matched=False, answer=t(f"faq.small_talk_{query.small_talk}"), entry_id=None,
                              score=1.0, band="small_talk", intent=f"small_talk:{query.small_talk}", side=side)
-        if query.decline:
+        if query.decline and self.join_words.classify(question, query.norm) is None:
+            # 「店裡只有我跟一個工讀生 書店也算在裡面嗎」 asks to join: a labour word in it is the shop's.
             return self._declined(query.decline, side)
         found = self.retrieve(index, question, program_hint=program_hint, previous_entry_id=previous_entry_id,
                               query=query, side=side)
