@@ -19,10 +19,12 @@ PROBES = REPO / "tests" / "fixtures" / "faq_probes.jsonl"
 # a ticket). The in-scope floor is what the engine reaches on this branch's knowledge base; the
 # owner-facing entries the issue asks for (written in parallel) raise it: raise the floor with them.
 ROLES_IN_SCOPE_FLOOR = 0.90
-ROLES_DECLINED_FLOOR = 0.85
-# The owner probe sets (owner_probes: tuned on; owner_probes2: written by another engineer and first
-# measured unseen, then tuned on): what the engine reaches with this branch's knowledge base.
-PROBE_FLOORS = {"owner_probes.jsonl": (0.75, 0.95), "owner_probes2.jsonl": (0.60, 0.85)}
+ROLES_DECLINED_FLOOR = 0.95
+# The owner probe sets (owner_probes: tuned on; owner_probes2 and owner_probes3: written by other
+# engineers and first measured unseen, then tuned on): what the engine reaches with this branch's
+# knowledge base.
+PROBE_FLOORS = {"owner_probes.jsonl": (0.80, 0.95), "owner_probes2.jsonl": (0.70, 0.95),
+                "owner_probes3.jsonl": (0.62, 0.90)}
 
 
 def _rows(path: Path) -> list[dict]:
