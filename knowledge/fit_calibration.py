@@ -232,16 +232,22 @@ def fit_decisive(rows: list[dict], base: Model) -> Model:
     """The decisiveness rule (calibration.DECISIVE) that gives the most right answers (a wrong one
     costs WRONG_PENALTY more) with at least MIN_DECLINED of the off-topic questions declined, on top
     of ``base``'s threshold and passage rule."""
+    return _best((dataclasses.replace(base, decisive=rule) for rule in DECISIVE_GRID), rows) \
+        or dataclasses.replace(base, decisive=None)
+
+
+def _best(models, rows: list[dict]) -> Model | None:
+    """The model with the most right answers (a wrong one costs WRONG_PENALTY more) among those
+    that decline at least MIN_DECLINED of the off-topic questions."""
     best = None
-    for rule in DECISIVE_GRID:
-        model = dataclasses.replace(base, decisive=rule)
+    for model in models:
         s = score(model, rows)
         if s["n_oos"] and s["declined"] / s["n_oos"] < MIN_DECLINED:
             continue
         objective = (s["in"] - WRONG_PENALTY * s["wrong"]) / max(s["n_in"], 1)
         if best is None or objective > best[0] + 1e-9:
             best = (objective, model)
-    return best[1] if best else dataclasses.replace(base, decisive=None)
+    return best[1] if best else None
 
 
 def fit_model(rows: list[dict], *, l2: float = 1e-2, refit_entry: bool = False,
@@ -254,17 +260,9 @@ def fit_model(rows: list[dict], *, l2: float = 1e-2, refit_entry: bool = False,
         ew, eb = fit_logistic(*_matrix(rows, "ef", "eok"), l2=l2)
     else:
         ew, eb = _CURRENT_W, calibration.BIAS
-    best = None
-    for te in np.arange(0.3, 0.8, 0.025):
-        for rule in PASSAGE_GRID:
-            model = Model(ew, eb, round(float(te), 3), rule, decisive)
-            s = score(model, rows)
-            if s["n_oos"] and s["declined"] / s["n_oos"] < MIN_DECLINED:
-                continue
-            objective = (s["in"] - WRONG_PENALTY * s["wrong"]) / max(s["n_in"], 1)
-            if best is None or objective > best[0] + 1e-9:
-                best = (objective, model)
-    return best[1] if best else Model(ew, eb, 0.95, (1.0, 1.0, 0.0))
+    grid = (Model(ew, eb, round(float(te), 3), rule, decisive)
+            for te in np.arange(0.3, 0.8, 0.025) for rule in PASSAGE_GRID)
+    return _best(grid, rows) or Model(ew, eb, 0.95, (1.0, 1.0, 0.0))
 
 
 def _fit(rows: list[dict], decisive: bool) -> Model:
