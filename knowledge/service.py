@@ -473,12 +473,11 @@ class KnowledgeBase:
             # 「這些都沒寫」 answers only what the documents do not state: when an entry that does
             # answer covers the question as well (「前後側?」 and the 前後測 entry, next to 「前後測
             # 有及格分數嗎」), that entry answers.
-            # And one about a condition (a date, a pass mark…) answers only a question that asks for it.
+            # (One about a condition — a date, a pass mark — is not even a candidate for a question
+            # that does not ask for it: _applicable.)
             plain = next((c for c in cands[1:5] if not index.entries[c.index].unstated), None)
-            kinds = index.docs[top.index].asked_kinds
-            off_ask = bool(kinds) and not kinds & {kind for kind, _ in analysis.asked}
-            if plain is not None and (off_ask or (plain.coverage and top.coverage and plain.coverage[1] >= top.coverage[1] - 1e-6
-                                                  and plain.rank_score >= CHOICE_CLOSENESS * top.rank_score)):
+            if plain is not None and plain.coverage and top.coverage and plain.coverage[1] >= top.coverage[1] - 1e-6 \
+                    and plain.rank_score >= CHOICE_CLOSENESS * top.rank_score:
                 top, entry = plain, index.entries[plain.index]
                 score = calibration.confidence(calibration.features(index, analysis, plain, None))
         if not entry.for_side(side):
@@ -527,7 +526,7 @@ class KnowledgeBase:
             weights = weights * np.where(index.for_side[side], 1.0, OTHER_SIDE_WEIGHT)
         if new_facets:
             weights = self._facet_weights(index, weights, new_facets, old_facets)
-        cands = index.search(analysis, weights=weights)
+        cands = self._applicable(index, analysis, index.search(analysis, weights=weights))
         if not cands:
             return _Retrieval(reason="no candidates", programs=mention.programs, analysis=analysis)
         features = calibration.features(index, analysis, cands[0], self._runner_up(index, cands))
@@ -540,7 +539,7 @@ class KnowledgeBase:
             lean = self._program_weights(index, set(), None, lean=False)
             if side:
                 lean = lean * np.where(index.for_side[side], 1.0, OTHER_SIDE_WEIGHT)
-            others = index.search(analysis, weights=lean)
+            others = self._applicable(index, analysis, index.search(analysis, weights=lean))
             current = context_program or self.default_program
             parallel = any(index.entries[c.index].program == current
                            and c.rank_score >= CHOICE_CLOSENESS * others[0].rank_score for c in others[1:4])
@@ -664,14 +663,25 @@ class KnowledgeBase:
 
     # ---- helpers -------------------------------------------------------------
     @staticmethod
+    def _applicable(index: SearchIndex, analysis: Analysis, cands: list[Candidate]) -> list[Candidate]:
+        """Without the unstated entries about a condition the question does not ask for: 「前後測
+        有及格分數嗎」 says nothing to 「抽測是要考我嗎」."""
+        asked = {kind for kind, _ in analysis.asked}
+        return [c for c in cands if not index.entries[c.index].unstated
+                or not index.docs[c.index].asked_kinds or index.docs[c.index].asked_kinds & asked]
+
+    @staticmethod
     def _runner_up(index: SearchIndex, cands: list[Candidate]) -> Candidate | None:
         """The competitor for the margin feature: the best other entry of the same
         programme (or a general one).  The same question answered by another
         programme's parallel entry (「輔導期間到什麼時候」 for 共好 and 群聚) is not
         doubt about the topic; it is handled by the programme choice instead."""
-        top_program = index.entries[cands[0].index].program
+        top = index.entries[cands[0].index]
         for cand in cands[1:]:
-            if index.entries[cand.index].program in (top_program, "general"):
+            other = index.entries[cand.index]
+            if other.unstated and not top.unstated:
+                continue  # what the documents do not say about the topic is not doubt about the topic
+            if other.program in (top.program, "general"):
                 return cand
         return None
 
