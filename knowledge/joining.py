@@ -123,7 +123,7 @@ class JoinWords:
         weak = self.weak is not None and bool(self.weak.search(norm)) and bool(trade or prior or facts)
         if not (asks or weak or (industry and trade)):
             return None
-        kind = "prior" if prior else "industry" if industry or (trade and not facts) else "general"
+        kind = "prior" if prior else "industry" if industry else "general"
         return JoinQuestion(kind=kind, facts=facts, trade=trade, prior=named if prior else None,
                             integration=self.integration is not None and bool(self.integration.search(norm))
                             or bool(_COMPARED.search(norm) and _PEOPLE.search(norm)))

@@ -36,7 +36,7 @@ import numpy as np
 from bot.texts import t
 
 from . import calibration
-from .index import (CONTEXT_KNOWN_WEIGHT, Analysis, Analyzer, Candidate, SearchIndex, build_index, default_analyzer,
+from .index import (CONTEXT_KNOWN_WEIGHT, UNKNOWN_IN_COVERAGE, Analysis, Analyzer, Candidate, SearchIndex, build_index, default_analyzer,
                     is_interrogative)
 from .joining import JoinRules, JoinWords, load_rules
 from .loader import DEFAULT_ENTRIES_DIR, DEFAULT_SEEDS_DIR, Entry, KBReport, check_knowledge_base
@@ -604,11 +604,17 @@ class KnowledgeBase:
         for clause in query.clauses or (Clause(norm=query.norm, context=False),):
             if words.about_prior(clause.norm):
                 continue
-            weight = 1.0 if words.asks_in(clause.norm) else CONTEXT_KNOWN_WEIGHT
+            asking = words.asks_in(clause.norm)
             analysis = index.analyze(words.residual(clause.norm))
-            total += weight * sum(index._word_weight(w) for w in index.content_words(analysis)
-                                  if w not in skip and not is_interrogative(w) and index.known(w)
-                                  and not words.is_filler(w))
+            for w in index.content_words(analysis):
+                if w in skip or is_interrogative(w) or words.is_filler(w):
+                    continue
+                if index.known(w):
+                    total += (1.0 if asking else CONTEXT_KNOWN_WEIGHT) * index._word_weight(w)
+                elif asking:
+                    # A word the knowledge base does not know, in the asking clause, is what is asked
+                    # about (「可以參加說明會嗎」): it counts, as unknown words do in coverage.
+                    total += UNKNOWN_IN_COVERAGE * index._word_weight(w)
         return total
 
     # ---- the documents as a second tier ----------------------------------------
