@@ -2,7 +2,8 @@
 
 Public interface:
     from knowledge.service import KnowledgeBase, AskResult, KnowledgeBaseError
-    kb = KnowledgeBase.load(entries_dir=None, seeds_dir=None, *, strict=False)
+    kb = KnowledgeBase.load(entries_dir=None, seeds_dir=None, *, strict=False, default_program=None,
+                            programs_file=None)   # programs.yaml: the campaign's rules for 「可以報嗎」
     kb.ask(question, *, program_hint=None, previous_entry_id=None) -> AskResult
     kb.entry(entry_id) -> Entry | None;  kb.reload(*, strict=True) -> KBReport
     kb.watch(interval=3.0); kb.check_for_changes(background=True)   # automatic reload

@@ -6,7 +6,10 @@ Pure Python (no Flask/LINE).  The bot's /api/ask and the LINE dialogs call
 Confidence and bands (see :mod:`knowledge.calibration` for the formula and the
 thresholds with their rationale): ``answer`` -> matched, the entry's answer;
 ``suggest`` -> not matched, up to three likely questions offered as quick
-replies; ``fallback`` -> not matched, the hand-over-to-staff text.
+replies; ``fallback`` -> not matched, the hand-over-to-staff text; ``not_stated`` -> not
+matched, an ``unstated`` entry saying what the documents do and do not state. A question whether
+the shop can join (「可以報嗎」) is answered from the campaign's rules (knowledge/joining.py,
+``tier`` "rules") unless it also asks about something else.
 
 Programme awareness (names and years are data in synonyms.yaml):
 * an explicit programme word in the question (共好/普及/共融, 群聚/A類/B類,
@@ -36,8 +39,8 @@ import numpy as np
 from bot.texts import t
 
 from . import calibration
-from .index import (CONTEXT_KNOWN_WEIGHT, UNKNOWN_IN_COVERAGE, Analysis, Analyzer, Candidate, SearchIndex, build_index, default_analyzer,
-                    is_interrogative)
+from .index import (CONTEXT_KNOWN_WEIGHT, UNKNOWN_IN_COVERAGE, Analysis, Analyzer, Candidate, SearchIndex,
+                    build_index, default_analyzer, is_interrogative)
 from .joining import JoinRules, JoinWords, load_rules
 from .loader import DEFAULT_ENTRIES_DIR, DEFAULT_SEEDS_DIR, Entry, KBReport, check_knowledge_base
 from .normalize import normalize_text
