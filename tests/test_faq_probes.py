@@ -101,3 +101,14 @@ def test_topic_questions_are_not_eval_questions():
     shown = {normalize_text(q) for cards in topics.values() for card in cards for q in card["questions"]}
     for path in _eval_files():
         assert not shown & {normalize_text(r["q"]) for r in _rows(path) if "q" in r}, path.name
+
+
+def test_vocabulary_files_do_not_contain_eval_questions():
+    # synonyms.yaml and intents.yaml are the engine's words: no evaluation question, nor most of one.
+    from knowledge.normalize import normalize_text
+
+    vocabulary = "".join(normalize_text(line) for name in ("synonyms.yaml", "intents.yaml")
+                         for line in (REPO / "knowledge" / name).read_text(encoding="utf-8").splitlines())
+    for path in _eval_files():
+        questions = [normalize_text(r["q"]) for r in _rows(path) if "q" in r]
+        assert not [q for q in questions if len(q) >= 8 and q in vocabulary], path.name
