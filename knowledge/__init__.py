@@ -2,7 +2,8 @@
 
 Public interface:
     from knowledge.service import KnowledgeBase, AskResult, KnowledgeBaseError
-    kb = KnowledgeBase.load(entries_dir=None, seeds_dir=None, *, strict=False)
+    kb = KnowledgeBase.load(entries_dir=None, seeds_dir=None, *, strict=False, default_program=None,
+                            programs_file=None)   # programs.yaml: the campaign's rules for 「可以報嗎」
     kb.ask(question, *, program_hint=None, previous_entry_id=None) -> AskResult
     kb.entry(entry_id) -> Entry | None;  kb.reload(*, strict=True) -> KBReport
     kb.watch(interval=3.0); kb.check_for_changes(background=True)   # automatic reload
@@ -51,7 +52,7 @@ def init_app(app) -> None:
 
     def build(_services=None):
         kb = KnowledgeBase.load(entries_dir=config["KNOWLEDGE_DIR"], seeds_dir=config["SEEDS_DIR"],
-                                default_program=campaign_program(config))
+                                default_program=campaign_program(config), programs_file=config.get("PROGRAMS_FILE"))
         kb.watch(interval=float(config.get("KB_RELOAD_SECONDS", AUTO_RELOAD_SECONDS)))
         # The documents' passages (second tier, ~0.5 s) are indexed next, off the request path.
         threading.Thread(target=lambda: kb.passages, name="faq-passages-build", daemon=True).start()

@@ -128,6 +128,28 @@ def passage_confidence(f: dict[str, float]) -> float:
     return round(f["cov_all"] * (1.0 - f["unknown"]), 4)
 
 
+# Decisiveness (issue 17 round 3): below the threshold, the best entry still answers when it is
+# for the asker's side and of the programme in play (calibration.fits), the question is not
+# topicless, and it is clearly ahead and covers the question with nearly no word the knowledge base
+# lacks: (min confidence, min margin, min cov_all, max unknown). Chosen by knowledge.fit_calibration
+# (grid, 5-fold and leave-one-set-out cross-validation on the tuning sets); None: no such rule.
+DECISIVE: tuple[float, float, float, float] | None = None
+
+
+def decisive(score: float, f: dict[str, float], rule: tuple[float, float, float, float] | None = DECISIVE) -> bool:
+    if rule is None:
+        return False
+    min_score, min_margin, min_cov, max_unknown = rule
+    return (score >= min_score and f.get("margin", 0.0) >= min_margin and f.get("cov_all", 0.0) >= min_cov
+            and f.get("unknown", 1.0) <= max_unknown and not f.get("program_mismatch") and not f.get("advice"))
+
+
+def fits(entry, *, side: str, programs: set[str], current: str | None) -> bool:
+    """The entry is for the asker's side and of the programme the question is about."""
+    allowed = (programs or {current}) | {"general"}
+    return entry.for_side(side) and entry.program in allowed and not entry.unstated
+
+
 def band(score: float) -> str:
     if score >= ANSWER_THRESHOLD:
         return "answer"

@@ -17,10 +17,10 @@ import yaml
 from bot.messages import Card, Carousel, Choice, Text, encode_postback
 from bot.texts import t
 from dialogs import framework as fw
-from dialogs.parsing import parse_count, parse_registration
 from dialogs.registry import command, set_free_text_handler
 
 from . import unanswered
+from .joining import eligibility_facts
 from .loader import ALLOWED_PROGRAMS, AUDIENCES
 from .normalize import normalize_text
 from .query import side_of
@@ -78,16 +78,32 @@ _SECTION_PREFIX = re.compile(r"^(?:[壹貳參叁肆伍陸柒捌玖拾]+|附件[�
 
 def readable_source(source: str) -> str:
     """「002 叁 輔導對象」 -> 「112年數位共好計畫提案作業規範 輔導對象」."""
+    name, section = _readable_parts(source)
+    return f"{name} {section}".strip()
+
+
+def _readable_parts(source: str) -> tuple[str, str]:
+    """(the document's name, the section's title without its number)."""
     number, _, section = source.partition(" ")
     key = "doc_staff" if number == "承辦回覆" else f"doc_{number}"
     try:
         name = t(f"faq.{key}")
     except KeyError:
-        return source
+        return source, ""
     if number == "承辦回覆":
-        return name
-    words = [_SECTION_PREFIX.sub("", w) for w in section.split() if not _SECTION_CODE.match(w)]
-    return f"{name} {' '.join(words)}".strip()
+        return name, ""
+    return name, " ".join(_SECTION_PREFIX.sub("", w) for w in section.split() if not _SECTION_CODE.match(w))
+
+
+def source_line(sources: list[str]) -> str:
+    """「<document> <section>、<section>；<other document> <section>」: each document named once."""
+    by_document: dict[str, list[str]] = {}
+    for source in sources:
+        name, section = _readable_parts(source)
+        sections = by_document.setdefault(name, [])
+        if section and section not in sections:
+            sections.append(section)
+    return "；".join(f"{name} {'、'.join(sections)}".strip() for name, sections in by_document.items())
 
 
 def _question_choice(question: str) -> Choice:
@@ -119,6 +135,8 @@ def answer_free_text(request) -> fw.Turn:
     if result.band == "declined":
         # Weather, a tax return…: not the programme's; no ticket for staff.
         return fw.Turn(ctx.forget(MEMORY_PENDING), [Text(result.answer)], show_menu=True)
+    if result.band == "not_stated":
+        return _not_stated(ctx, text, result, hint)
     offer = _flow_offer(request, text, result)
     ctx = request.ctx  # the offer may have remembered what to prefill
     if result.band == "answer":
@@ -159,31 +177,11 @@ def _flow_offer(request, text: str, result) -> tuple[Choice, str] | None:
     return None
 
 
-_PEOPLE = re.compile(r"\d+(個|位|名)?人|員工|正職|請了?\d|只有我|就我|我自己|一個人|1個人|夫妻|家人")
-
-
-def eligibility_facts(text: str) -> dict:
-    """Answers a person already gave while asking (「我們是美甲店 三個人」「只有稅籍」): the
-    eligibility conversation starts with them filled in (the summary lets them be changed)."""
-    facts: dict = {}
-    registration = parse_registration(text)
-    if registration:
-        facts["registration"] = registration
-    for clause in re.split(r"[\s,，。!！?？~～、]+", text):
-        norm = normalize_text(clause)
-        if norm and _PEOPLE.search(norm):
-            count = parse_count(clause)
-            if count is not None:
-                facts["employees"] = count
-                break
-    return facts
-
-
 def _answer(ctx: fw.Context, result, offer: tuple[Choice, str] | None = None) -> fw.Turn:
-    sources = list(dict.fromkeys(readable_source(s) for s in result.sources))
+    sources = source_line(result.sources)
     body = result.answer.strip()
     if sources:
-        body += "\n\n" + t("faq.source_line", source="；".join(sources))
+        body += "\n\n" + t("faq.source_line", source=sources)
     choices = [offer[0]] if offer else []
     counterpart = result.counterpart
     if counterpart:
@@ -193,10 +191,26 @@ def _answer(ctx: fw.Context, result, offer: tuple[Choice, str] | None = None) ->
         body += "\n" + t(key, question=counterpart["question"])
         choices.append(_question_choice(counterpart["question"]))
     related = [r["question"] for r in result.related if not counterpart or r["entry_id"] != counterpart["entry_id"]]
-    choices += [_question_choice(q) for q in related[:max(0, 4 - len(choices))]]
+    choices += [_question_choice(q) for q in related[:max(0, (4 if offer else 3) - len(choices))]]
     replies = [Text(body, tuple(choices))]
     ctx = ctx.remember(**{MEMORY_LAST_ENTRY: result.entry_id}).forget(MEMORY_PENDING)
     return fw.Turn(ctx, replies)
+
+
+def _not_stated(ctx: fw.Context, text: str, result, hint: str | None) -> fw.Turn:
+    """The documents do not say (a shop's penalty, a pass mark): what they do say, with its source,
+    and a button to ask staff. No ticket unless the person asks: the answer is all the documents
+    hold, and most such questions are settled by it; the unit's own arrangements (a date, a
+    place) are what staff add, when the person wants them."""
+    body = result.answer.strip()
+    sources = source_line(result.sources)
+    if sources:
+        body += "\n\n" + t("faq.source_line", source=sources)
+    choices = [Choice(label=t("faq.not_stated_staff"), text=t("faq.not_stated_staff"))]
+    choices += [_question_choice(r["question"]) for r in result.related[:2]]
+    pending = {"q": text[:PENDING_MAX_CHARS], "hint": hint, "score": round(result.score, 4),
+               "candidates": [{"entry_id": result.entry_id, "question": ""}]}
+    return fw.Turn(ctx.remember(**{MEMORY_PENDING: pending}).forget(MEMORY_LAST_ENTRY), [Text(body, tuple(choices))])
 
 
 def _suggest(ctx: fw.Context, text: str, result, hint: str | None) -> fw.Turn:
@@ -288,7 +302,7 @@ def pick_program(request) -> fw.Turn:
     return _fallback(request, pending["q"], result, program)
 
 
-@command("faq_to_staff", "都不是，請專人回覆", "都不是請專人回覆", "都不是")
+@command("faq_to_staff", "都不是，請專人回覆", "都不是請專人回覆", "都不是", "請承辦同仁回覆")
 def declined_suggestions(request) -> fw.Turn:
     """「都不是，請專人回覆」: the owner's question goes to staff."""
     ctx = request.ctx

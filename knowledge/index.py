@@ -46,6 +46,7 @@ from .normalize import normalize_text, to_simplified
 KNOWLEDGE_DIR = Path(__file__).resolve().parent
 DOMAIN_DICT = KNOWLEDGE_DIR / "domain_dict.txt"
 SYNONYMS_FILE = KNOWLEDGE_DIR / "synonyms.yaml"
+INTENTS_FILE = KNOWLEDGE_DIR / "intents.yaml"
 
 # Field weights, chosen by leave-one-alternative-out retrieval on the KB
 # (fit_calibration.py): answers matter, but less than the questions.
@@ -72,6 +73,7 @@ RANK_WEIGHTS = {"rel": 0.7, "fuzzy_w": 0.3, "cov_near": 0.25}
 KB_IDF_SPECIFIC = 3.0     # idf of a word in ~5% of entries: fully specific
 INTERROGATIVE_WEIGHT = 2.0  # 幾份 / 哪幾家 / 多少錢
 UNIT_ASK_WEIGHT = 4.0       # 幾分鐘 / 幾分 / 幾小時 unanswered by an entry: the question's point
+ASKED_MISS_WEIGHT = 8.0     # a pass mark, a percentage, a fine… (intents.yaml asked) the entry does not state
 GENERAL_BASE_IDF = 7.5    # log(total/freq) of very common words (比較, 今年, 辦法 ~ 8-9)
 GENERAL_UNSEEN_IDF = 14.0  # words jieba's dictionary lacks (often HMM-glued fragments)
 
@@ -91,6 +93,8 @@ class Vocabulary:
     advice: tuple[str, ...] = ()
     default_program: str | None = None
     intents: tuple[tuple[str, "re.Pattern[str]"], ...] = ()
+    # intents.yaml ``asked``: (kind, what the question asks for, what an answer must state)
+    asked: tuple[tuple[str, "re.Pattern[str]", "re.Pattern[str]"], ...] = ()
     # term -> the other members of every group it is in (built once: looked up per query word)
     _synonyms: dict[str, set[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -106,9 +110,16 @@ class Vocabulary:
     def intents_of(self, norm: str) -> frozenset[str]:
         return frozenset(name for name, pattern in self.intents if pattern.search(norm))
 
+    def asked_in(self, norm: str) -> tuple[tuple[str, "re.Pattern[str]"], ...]:
+        """The specific quantities or conditions ``norm`` asks for: (kind, answer pattern)."""
+        return tuple((kind, answer) for kind, question, answer in self.asked if question.search(norm))
+
     @classmethod
-    def load(cls, path: Path = SYNONYMS_FILE) -> "Vocabulary":
+    def load(cls, path: Path = SYNONYMS_FILE, intents_path: Path = INTENTS_FILE) -> "Vocabulary":
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        intents_data = (yaml.safe_load(intents_path.read_text(encoding="utf-8")) or {}) if intents_path.exists() else {}
+        asked = tuple((str(kind), re.compile(str(spec["question"])), re.compile(str(spec["answer"])))
+                      for kind, spec in (intents_data.get("asked") or {}).items())
         groups = tuple(
             frozenset(t for t in (normalize_text(str(w)) for w in group) if t)
             for group in data.get("synonyms", [])
@@ -126,7 +137,7 @@ class Vocabulary:
         advice = tuple(normalize_text(str(w)) for w in data.get("advice", []))
         intents = tuple((str(k), re.compile(str(v))) for k, v in (data.get("intents") or {}).items())
         return cls(synonym_groups=groups, stopwords=stop, facets=facets, programs=programs, advice=advice,
-                   default_program=data.get("default_program"), intents=intents)
+                   default_program=data.get("default_program"), intents=intents, asked=asked)
 
     def program_names(self, program: str) -> set[str]:
         spec = self.programs.get(program)
@@ -268,6 +279,11 @@ class Analysis:
     # Words of self-description clauses that state a fact the answer depends on (「請了十二個
     # 阿姨」): the KB's words among them count fully, the others (阿姨) not at all.
     fact_words: frozenset[str] = frozenset()
+    # Specific quantities or conditions the question asks for (a pass mark, a percentage, a fine, a
+    # date…: intents.yaml ``asked``), and the question's topic words an answer's statement of it
+    # must sit next to (SearchIndex.states_asked).
+    asked: tuple[tuple[str, "re.Pattern[str]"], ...] = ()
+    topic_words: tuple[str, ...] = ()
 
 
 @dataclass
@@ -287,6 +303,8 @@ class _Doc:
     all_norm: str            # q_norm + answer
     intents: frozenset[str] = frozenset()   # answer kinds its phrasings ask for
     phrasings: list[str] = field(default_factory=list)   # space-joined words per phrasing
+    sentences: tuple[str, ...] = ()   # the answer's sentences, normalised (SearchIndex.states_asked)
+    asked_kinds: frozenset[str] = frozenset()  # what its phrasings ask for (intents.yaml asked)
 
 
 class SearchIndex:
@@ -320,6 +338,8 @@ class SearchIndex:
                 q_norm=q_norm,
                 all_norm=q_norm + "|" + ans_norm,
                 phrasings=[" ".join(analyzer.words(n)) for n in phr_norms],
+                sentences=tuple(n for n in (normalize_text(x) for x in _SENTENCE.split(entry.answer)) if n),
+                asked_kinds=frozenset(kind for n in phr_norms for kind, _ in self.vocab.asked_in(n)),
                 intents=frozenset().union(*(self.vocab.intents_of(n) for n in phr_norms))
                 | _answer_intents(ans_norm),
             ))
@@ -384,9 +404,16 @@ class SearchIndex:
                         into.append(tok)
         context_tokens = context_tokens + context_expansion
         fuzz_words = [w for w in words if w not in context_words and w not in fact_words]
+        question_norm = normalize_text(text) if core is None else core
+        asked = self.vocab.asked_in(question_norm)
+        topic_words: tuple[str, ...] = ()
+        if asked:
+            own = [w for w in self.analyzer.words(question_norm) if not is_interrogative(w)
+                   and not any(question.search(w) for _, question, _ in self.vocab.asked)]
+            topic_words = tuple(w for w in dict.fromkeys(own) if len(w) >= 2 and self.analyzer.general_weight(w) >= 1.0)
         return Analysis(norm=norm, words=words, tokens=tokens, expansion=expansion,
                         fuzz_text=" ".join(fuzz_words), context_words=context_words,
-                        context_tokens=context_tokens, fact_words=fact_words)
+                        context_tokens=context_tokens, fact_words=fact_words, asked=asked, topic_words=topic_words)
 
     def _field_scores(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """BM25 of the question fields and of the answer, per entry."""
@@ -564,9 +591,24 @@ class SearchIndex:
                 else:
                     share = 0.0
             worst_miss = max(worst_miss, (1 - share) * weight / 10.0)
+        for _kind, answer in analysis.asked:
+            if not self.states_asked(analysis, index, answer):
+                # 「幾分才算過」「抽幾%」「罰多少」: the entry is about the topic but does not state
+                # what is asked; it answers a neighbouring question.
+                total += ASKED_MISS_WEIGHT
+                worst_miss = max(worst_miss, ASKED_MISS_WEIGHT / 10.0)
         if total == 0:
             return 0.0, 0.0, 1.0
         return cov_q / total, cov_all / total, worst_miss
+
+    def states_asked(self, analysis: Analysis, index: int, answer: "re.Pattern[str]") -> bool:
+        """Whether the entry states what the question asks for (``answer`` of intents.yaml
+        ``asked``) in a sentence about the question's topic (one of its specific words), so that
+        the 35 % of a checkpoint does not answer 「抽查會抽幾%」."""
+        doc = self.docs[index]
+        topic = analysis.topic_words
+        return any(answer.search(sentence) and (not topic or any(w in sentence for w in topic))
+                   for sentence in doc.sentences)
 
     def topic_mass(self, analysis: Analysis) -> float:
         """Weight of the words that carry a topic: not programme/track names,
@@ -613,6 +655,7 @@ class SearchIndex:
         return unknown / total if total else 1.0
 
 
+_SENTENCE = re.compile(r"[。；;！!？?\n]+")
 _ANSWER_QTY = re.compile(r"\d+(?:\.\d+)?(?:家|人|名|萬|元|%|次|項|份|式|個|小時|天|級|成|分|類|年內|週)")
 _ANSWER_WHEN = re.compile(r"\d+月\d+日|\d+年\d+月|\d+點|[上中下]旬|月底|月初")
 

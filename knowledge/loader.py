@@ -13,7 +13,9 @@ The entry format is described in notes/kb_format.md.  Validation rules:
   any alternative may not be shared by two entries (the rule "merge instead");
 * ``audience`` (optional): a list of :data:`AUDIENCES` (absent = everyone);
 * ``counterpart`` (optional): the id of another existing entry answering the same
-  topic for the other side (not the entry itself).
+  topic for the other side (not the entry itself);
+* ``unstated`` (optional, true/false): the documents do not state what the question asks; the
+  answer explains what they do and do not say (the engine's ``not_stated`` band).
 
 Errors make the KB unusable for a strict (re)load; warnings are advisory.
 """
@@ -66,6 +68,9 @@ class Entry:
     file: str = ""
     audience: tuple[str, ...] = ()   # empty: written for everyone
     counterpart: str | None = None
+    # The documents do not state what the question asks (a shop's penalty, a pass mark): the
+    # answer says what they do and do not say, and /api/ask reports it as not matched.
+    unstated: bool = False
 
     def for_side(self, side: str) -> bool:
         return not self.audience or side in self.audience
@@ -163,6 +168,10 @@ def _parse_entry(raw: Any, where: str, errors: list[str]) -> Entry | None:
     if counterpart is not None and not isinstance(counterpart, str):
         errors.append(f"{label}: 'counterpart' must be an entry id")
         return None
+    unstated = raw.get("unstated", False)
+    if not isinstance(unstated, bool):
+        errors.append(f"{label}: 'unstated' must be true or false")
+        return None
     reviewed = raw.get("reviewed")
     return Entry(
         id=entry_id,
@@ -177,6 +186,7 @@ def _parse_entry(raw: Any, where: str, errors: list[str]) -> Entry | None:
         file=where,
         audience=tuple(dict.fromkeys(audience)),
         counterpart=(counterpart or "").strip() or None,
+        unstated=unstated,
     )
 
 

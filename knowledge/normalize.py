@@ -174,7 +174,8 @@ def _dates_to_words(text: str) -> str:
 
 
 def _strip_non_word(text: str) -> str:
-    return "".join(ch for ch in text if unicodedata.category(ch)[0] in _KEEP_CATEGORIES)
+    # "%" is a fact's unit (「10%意向書」「抽幾%」), not punctuation: it stays.
+    return "".join(ch for ch in text if unicodedata.category(ch)[0] in _KEEP_CATEGORIES or ch == "%")
 
 
 def _apply_variants(text: str) -> str:

@@ -6,7 +6,10 @@ Pure Python (no Flask/LINE).  The bot's /api/ask and the LINE dialogs call
 Confidence and bands (see :mod:`knowledge.calibration` for the formula and the
 thresholds with their rationale): ``answer`` -> matched, the entry's answer;
 ``suggest`` -> not matched, up to three likely questions offered as quick
-replies; ``fallback`` -> not matched, the hand-over-to-staff text.
+replies; ``fallback`` -> not matched, the hand-over-to-staff text; ``not_stated`` -> not
+matched, an ``unstated`` entry saying what the documents do and do not state. A question whether
+the shop can join (「可以報嗎」) is answered from the campaign's rules (knowledge/joining.py,
+``tier`` "rules") unless it also asks about something else.
 
 Programme awareness (names and years are data in synonyms.yaml):
 * an explicit programme word in the question (共好/普及/共融, 群聚/A類/B類,
@@ -36,12 +39,14 @@ import numpy as np
 from bot.texts import t
 
 from . import calibration
-from .index import Analysis, Analyzer, Candidate, SearchIndex, build_index, default_analyzer, is_interrogative
+from .index import (CONTEXT_KNOWN_WEIGHT, UNKNOWN_IN_COVERAGE, Analysis, Analyzer, Candidate, SearchIndex,
+                    build_index, default_analyzer, is_interrogative)
+from .joining import JoinRules, JoinWords, load_rules
 from .loader import DEFAULT_ENTRIES_DIR, DEFAULT_SEEDS_DIR, Entry, KBReport, check_knowledge_base
 from .normalize import normalize_text
 from .passages import SEARCH_K as PASSAGE_SEARCH_K
 from .passages import PassageIndex, excerpt, load_passages
-from .query import Classifier, Query, default_classifier, side_of
+from .query import Classifier, Clause, Query, default_classifier, side_of
 
 FALLBACK_TEXT = t("faq.api_fallback")
 SUGGEST_TEXT = t("faq.api_suggest")
@@ -58,9 +63,15 @@ ELLIPTIC_ASKS = frozenset({"什麼", "哪裡", "哪", "多久", "誰"})  # stopw
 OFF_TOPIC_UNKNOWN = 0.6        # share of the question's specific words unknown to the KB
 MAX_QUERY_CHARS = 300         # FAQ questions are short; a pasted page must not cost 100 ms
 FOLLOWUP_MAX_CHARS = 8         # 「那共融呢」「B類呢」「如果是A類」 are short
+# A short question that names no programme (「課有幾堂」「幾號前要用」) is the campaign's: another
+# programme's entry never answers it because it happens to share the one word.
+ELLIPTIC_MAX_CHARS = 8
 FACET_NEW_WEIGHT = 1.3         # follow-up: entries about the facet just named
 FACET_OLD_WEIGHT = 0.5         # follow-up: entries about the facet it replaces
 CHOICE_CLOSENESS = 0.75        # second programme's rank score relative to the first
+# A join question (knowledge/joining.py) is answered from the rules when what is left of it beyond
+# the ask and the shop's facts weighs less than one specific word (資本額 ~7, 雲端 ~3.6, 以下 ~1.5).
+JOIN_RESIDUAL_MAX = 2.5
 
 log = logging.getLogger(__name__)
 RELOAD_STAMP = ".reload"  # `flask kb reload` touches it; the watcher sees the change
@@ -83,7 +94,7 @@ class AskResult:
     answer: str
     entry_id: str | None
     score: float
-    band: str  # "answer" | "suggest" | "fallback"
+    band: str  # answer | suggest | fallback | not_stated | small_talk | declined
     suggestions: list[dict[str, str]] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     related: list[dict[str, str]] = field(default_factory=list)
@@ -135,7 +146,7 @@ class _State:
 
 class KnowledgeBase:
     def __init__(self, *, entries_dir: Path, seeds_dir: Path | None, analyzer: Analyzer | None = None,
-                 default_program: str | None = None):
+                 default_program: str | None = None, programs_file: str | Path | None = None):
         self.entries_dir = Path(entries_dir)
         self.seeds_dir = Path(seeds_dir) if seeds_dir is not None else None
         self._analyzer = analyzer or default_analyzer()
@@ -143,6 +154,9 @@ class KnowledgeBase:
         # the default for a question that names none.
         self.default_program = default_program or self._analyzer.vocab.default_program
         self.classifier: Classifier = default_classifier(tuple(sorted(self._analyzer.vocab.all_program_words)))
+        # 「可以報嗎」: the campaign's eligibility rules answer it (knowledge/joining.py).
+        self.join_words = JoinWords.load()
+        self.join_rules: JoinRules | None = load_rules(self.default_program, programs_file)
         self._state: _State | None = None
         self._lock = threading.Lock()
         # Automatic reload (see :meth:`watch`): off unless the app turns it on.
@@ -159,14 +173,15 @@ class KnowledgeBase:
     # ---- construction -----------------------------------------------------
     @classmethod
     def load(cls, entries_dir: str | Path | None = None, seeds_dir: str | Path | None = None,
-             *, strict: bool = False, default_program: str | None = None) -> "KnowledgeBase":
+             *, strict: bool = False, default_program: str | None = None,
+             programs_file: str | Path | None = None) -> "KnowledgeBase":
         """Build the KB.  ``strict=False`` skips invalid entries (reported in
         ``.report``) so a half-written file cannot take the bot down;
         ``strict=True`` raises :class:`KnowledgeBaseError` on any error."""
         if seeds_dir is None and DEFAULT_SEEDS_DIR.is_dir():
             seeds_dir = DEFAULT_SEEDS_DIR
         kb = cls(entries_dir=Path(entries_dir or DEFAULT_ENTRIES_DIR), seeds_dir=seeds_dir,
-                 default_program=default_program)
+                 default_program=default_program, programs_file=programs_file)
         kb._signature = kb.files_signature()
         kb._state = kb._build(strict=strict)
         return kb
@@ -392,10 +407,18 @@ class KnowledgeBase:
             # Not matched (no entry answers it); band and intent say it is small talk.
             return AskResult(matched=False, answer=t(f"faq.small_talk_{query.small_talk}"), entry_id=None,
                              score=1.0, band="small_talk", intent=f"small_talk:{query.small_talk}", side=side)
-        if query.decline:
+        if query.decline and self.join_words.classify(question, query.norm) is None:
+            # 「店裡只有我跟一個工讀生 書店也算在裡面嗎」 asks to join: a labour word in it is the shop's.
             return self._declined(query.decline, side)
         found = self.retrieve(index, question, program_hint=program_hint, previous_entry_id=previous_entry_id,
                               query=query, side=side)
+        if found.reason or calibration.band(found.score) != "answer" or \
+                found.features.get("fuzzy", 0.0) < calibration.NEAR_EXACT_FUZZY:
+            # 「可以報嗎」 is answered from the campaign's rules, unless an entry was written for
+            # almost exactly this question.
+            joined = self._join_answer(index, question, query, found, side)
+            if joined is not None:
+                return joined
         if found.reason:
             return self._fallback(0.0, side=side, flows=query.flows, debug={"reason": found.reason})
         cands, score, analysis = found.candidates, found.score, found.analysis
@@ -417,6 +440,13 @@ class KnowledgeBase:
                              debug=debug)
 
         entry, score = self.shown_entry(index, found, side)
+        if entry.unstated:
+            # The documents do not state what is asked (a shop's penalty, a pass mark): the entry
+            # says what they do say. Not matched (no answer in the documents), no staff ticket.
+            return AskResult(matched=False, answer=entry.answer, entry_id=entry.id, score=score, band="not_stated",
+                             sources=[entry.source], related=self._related(index, entry, cands),
+                             program=entry.program, side=side, audience=self._audience(entry, side),
+                             flows=list(query.flows), tier="entry", debug=debug)
         answer = entry.answer
         if not found.programs and entry.program not in (found.context_program or self.default_program, "general"):
             # Not the programme this account recruits for, and the question did not name it:
@@ -442,10 +472,21 @@ class KnowledgeBase:
             if preferred is not None:
                 top, score = preferred
                 entry = index.entries[top.index]
+        if entry.unstated:
+            # 「這些都沒寫」 answers only what the documents do not state: when an entry that does
+            # answer covers the question as well (「前後側?」 and the 前後測 entry, next to 「前後測
+            # 有及格分數嗎」), that entry answers.
+            # (One about a condition — a date, a pass mark — is not even a candidate for a question
+            # that does not ask for it: _applicable.)
+            plain = next((c for c in cands[1:5] if not index.entries[c.index].unstated), None)
+            if plain is not None and plain.coverage and top.coverage and plain.coverage[1] >= top.coverage[1] - 1e-6 \
+                    and plain.rank_score >= CHOICE_CLOSENESS * top.rank_score:
+                top, entry = plain, index.entries[plain.index]
+                score = calibration.confidence(calibration.features(index, analysis, plain, None))
         if not entry.for_side(side):
             # Written for another side (the unit's budget tiers for an owner): an entry for the
             # asker that fits about as well wins; otherwise this one answers, labelled by audience.
-            preferred = self._preferred(index, analysis, cands, lambda e: e.for_side(side))
+            preferred = self._preferred(index, analysis, cands, lambda e: e.for_side(side) and not e.unstated)
             if preferred is not None:
                 top, score = preferred
                 entry = index.entries[top.index]
@@ -488,20 +529,20 @@ class KnowledgeBase:
             weights = weights * np.where(index.for_side[side], 1.0, OTHER_SIDE_WEIGHT)
         if new_facets:
             weights = self._facet_weights(index, weights, new_facets, old_facets)
-        cands = index.search(analysis, weights=weights)
+        cands = self._applicable(index, analysis, index.search(analysis, weights=weights))
         if not cands:
             return _Retrieval(reason="no candidates", programs=mention.programs, analysis=analysis)
         features = calibration.features(index, analysis, cands[0], self._runner_up(index, cands))
         if mention.programs and index.entries[cands[0].index].program not in mention.programs | {"general"}:
             features["program_mismatch"] = 1.0
         score = calibration.confidence(features)
-        if not mention.programs and calibration.band(score) != "answer":
+        if not mention.programs and calibration.band(score) != "answer" and len(norm) > ELLIPTIC_MAX_CHARS:
             # Nothing in the campaign's programme answers: another (current) programme may
             # (「數位程度最低的那一級」 is only in 004). Searched again without the lean.
             lean = self._program_weights(index, set(), None, lean=False)
             if side:
                 lean = lean * np.where(index.for_side[side], 1.0, OTHER_SIDE_WEIGHT)
-            others = index.search(analysis, weights=lean)
+            others = self._applicable(index, analysis, index.search(analysis, weights=lean))
             current = context_program or self.default_program
             parallel = any(index.entries[c.index].program == current
                            and c.rank_score >= CHOICE_CLOSENESS * others[0].rank_score for c in others[1:4])
@@ -531,6 +572,53 @@ class KnowledgeBase:
         return _Retrieval(candidates=cands, analysis=analysis, features=features,
                           score=score, programs=mention.programs,
                           context_program=context_program, followup=followup)
+
+    # ---- 「可以報嗎」 from the campaign's rules -----------------------------------------
+    def _join_answer(self, index: SearchIndex, question: str, query: Query, found: "_Retrieval",
+                     side: str) -> AskResult | None:
+        rules = self.join_rules
+        if rules is None or (found.programs and not found.programs <= {rules.program, "general"}):
+            return None  # another programme named: its entries answer, or staff do
+        if found.context_program and found.context_program != rules.program:
+            return None
+        asked = self.join_words.classify(question, query.norm)
+        if asked is None:
+            return None
+        residual = self._join_residual(index, query)
+        if residual > JOIN_RESIDUAL_MAX:
+            return None  # it asks about something else too (「沒有email 可以參加嗎」): entries answer
+        answer, sources = rules.answer(asked)
+        flows = list(query.flows) if "eligibility" in query.flows else ["eligibility", *query.flows]
+        related = self._suggestions(index, found.candidates) if found.candidates else []
+        return AskResult(matched=True, answer=answer, entry_id=None, score=1.0, band="answer",
+                         sources=[s for s in sources if s], related=related, program=rules.program, side=side,
+                         audience=side, intent=f"eligibility:{asked.kind}", flows=flows, tier="rules",
+                         debug={"join": asked.kind, "facts": asked.facts, "features": found.features})
+
+    def _join_residual(self, index: SearchIndex, query: Query) -> float:
+        """The topic left in a join question without the ask, the shop's facts, trades and earlier
+        funding: the weight of the knowledge base's words among what remains. The clause that asks
+        (or sets a condition: 「如果我不想給個資」) counts fully; the owner's other clauses describe the
+        shop (「我在夜市賣蔥油餅」) and count at CONTEXT_KNOWN_WEIGHT (「我沒有在用email」 is still a
+        topic); a clause about earlier funding (「今年原民會有來輔導我們做網路行銷」) not at all."""
+        skip = self._analyzer.vocab.all_program_words
+        words = self.join_words
+        total = 0.0
+        for clause in query.clauses or (Clause(norm=query.norm, context=False),):
+            if words.about_prior(clause.norm):
+                continue
+            asking = words.asks_in(clause.norm)
+            analysis = index.analyze(words.residual(clause.norm))
+            for w in index.content_words(analysis):
+                if w in skip or is_interrogative(w) or words.is_filler(w):
+                    continue
+                if index.known(w):
+                    total += (1.0 if asking else CONTEXT_KNOWN_WEIGHT) * index._word_weight(w)
+                elif asking:
+                    # A word the knowledge base does not know, in the asking clause, is what is asked
+                    # about (「可以參加說明會嗎」): it counts, as unknown words do in coverage.
+                    total += UNKNOWN_IN_COVERAGE * index._word_weight(w)
+        return total
 
     # ---- the documents as a second tier ----------------------------------------
     def retrieve_passage(self, found: "_Retrieval") -> "_Retrieval":
@@ -584,14 +672,25 @@ class KnowledgeBase:
 
     # ---- helpers -------------------------------------------------------------
     @staticmethod
+    def _applicable(index: SearchIndex, analysis: Analysis, cands: list[Candidate]) -> list[Candidate]:
+        """Without the unstated entries about a condition the question does not ask for: 「前後測
+        有及格分數嗎」 says nothing to 「抽測是要考我嗎」."""
+        asked = {kind for kind, _ in analysis.asked}
+        return [c for c in cands if not index.entries[c.index].unstated
+                or not index.docs[c.index].asked_kinds or index.docs[c.index].asked_kinds & asked]
+
+    @staticmethod
     def _runner_up(index: SearchIndex, cands: list[Candidate]) -> Candidate | None:
         """The competitor for the margin feature: the best other entry of the same
         programme (or a general one).  The same question answered by another
         programme's parallel entry (「輔導期間到什麼時候」 for 共好 and 群聚) is not
         doubt about the topic; it is handled by the programme choice instead."""
-        top_program = index.entries[cands[0].index].program
+        top = index.entries[cands[0].index]
         for cand in cands[1:]:
-            if index.entries[cand.index].program in (top_program, "general"):
+            other = index.entries[cand.index]
+            if other.unstated and not top.unstated:
+                continue  # what the documents do not say about the topic is not doubt about the topic
+            if other.program in (top.program, "general"):
                 return cand
         return None
 

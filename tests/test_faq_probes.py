@@ -19,10 +19,12 @@ PROBES = REPO / "tests" / "fixtures" / "faq_probes.jsonl"
 # a ticket). The in-scope floor is what the engine reaches on this branch's knowledge base; the
 # owner-facing entries the issue asks for (written in parallel) raise it: raise the floor with them.
 ROLES_IN_SCOPE_FLOOR = 0.90
-ROLES_DECLINED_FLOOR = 0.85
-# The owner probe sets (owner_probes: tuned on; owner_probes2: written by another engineer and first
-# measured unseen, then tuned on): what the engine reaches with this branch's knowledge base.
-PROBE_FLOORS = {"owner_probes.jsonl": (0.75, 0.95), "owner_probes2.jsonl": (0.60, 0.85)}
+ROLES_DECLINED_FLOOR = 0.95
+# The owner probe sets (owner_probes: tuned on; owner_probes2 and owner_probes3: written by other
+# engineers and first measured unseen, then tuned on): what the engine reaches with this branch's
+# knowledge base.
+PROBE_FLOORS = {"owner_probes.jsonl": (0.80, 0.95), "owner_probes2.jsonl": (0.72, 0.95),
+                "owner_probes3.jsonl": (0.67, 0.90)}
 
 
 def _rows(path: Path) -> list[dict]:
@@ -99,3 +101,14 @@ def test_topic_questions_are_not_eval_questions():
     shown = {normalize_text(q) for cards in topics.values() for card in cards for q in card["questions"]}
     for path in _eval_files():
         assert not shown & {normalize_text(r["q"]) for r in _rows(path) if "q" in r}, path.name
+
+
+def test_vocabulary_files_do_not_contain_eval_questions():
+    # synonyms.yaml and intents.yaml are the engine's words: no evaluation question, nor most of one.
+    from knowledge.normalize import normalize_text
+
+    vocabulary = "".join(normalize_text(line) for name in ("synonyms.yaml", "intents.yaml")
+                         for line in (REPO / "knowledge" / name).read_text(encoding="utf-8").splitlines())
+    for path in _eval_files():
+        questions = [normalize_text(r["q"]) for r in _rows(path) if "q" in r]
+        assert not [q for q in questions if len(q) >= 8 and q in vocabulary], path.name

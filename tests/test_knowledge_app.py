@@ -15,12 +15,18 @@ CONTRACT_KEYS = {"matched", "answer", "entry_id", "score", "suggestions", "sourc
 
 def test_api_ask_contract_shape(app):
     client = app.test_client()
-    body = client.get("/api/ask", query_string={"q": "員工超過9個人還能參加共好嗎"}).get_json()
+    body = client.get("/api/ask", query_string={"q": "共好的輔導期間到什麼時候"}).get_json()
     assert CONTRACT_KEYS <= set(body)
     assert body["matched"] is True and isinstance(body["entry_id"], str)
     assert isinstance(body["score"], float) and 0.0 <= body["score"] <= 1.0
     assert body["sources"] and all(isinstance(s, str) for s in body["sources"])
     assert all(set(s) >= {"entry_id", "question"} for s in body["suggestions"])
+
+    # 「可以報嗎」 is answered from the campaign's rules: matched, no entry (CONTRACT: str or null).
+    rules = client.get("/api/ask", query_string={"q": "我開早餐店 員工十二個 有商業登記 這樣可以參加嗎"}).get_json()
+    assert rules["matched"] is True and rules["entry_id"] is None and rules["tier"] == "rules"
+    assert "9人（含）以下" in rules["answer"] and "12 人" in rules["answer"] and "3 家" in rules["answer"]
+    assert rules["intent"] == "eligibility:general" and rules["sources"]
 
     off = client.get("/api/ask", query_string={"q": "台北哪裡的牛肉麵好吃"}).get_json()
     assert off["matched"] is False and off["entry_id"] is None and off["answer"]

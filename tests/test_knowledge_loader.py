@@ -112,3 +112,16 @@ def test_audience_and_counterpart_are_read_and_checked(tmp_path):
     assert by_id["gh-all"].audience == () and by_id["gh-all"].counterpart is None
     assert not report.ok  # an unknown audience or a missing counterpart: kb check fails, a strict reload refuses
     assert any("shopkeeper" in e for e in report.errors) and any("gh-nowhere" in e for e in report.errors)
+
+
+def test_unstated_is_read_and_must_be_true_or_false(tmp_path):
+    (tmp_path / "e.yaml").write_text(
+        "- {id: gh-silent, program: gonghao-2023, question: 店家會被罰嗎, answer: 規範沒有寫, source: 002 叁 輔導對象,"
+        " unstated: true}\n"
+        "- {id: gh-said, program: gonghao-2023, question: 輔導期間, answer: 答, source: 002 叁 輔導對象}\n"
+        "- {id: gh-odd, program: gonghao-2023, question: 奇怪的, answer: 答, source: 002 叁 輔導對象,"
+        " unstated: maybe}\n", encoding="utf-8")
+    report = check_knowledge_base(entries_dir=tmp_path, seeds_dir=SEEDS)
+    by_id = {e.id: e for e in report.entries}
+    assert by_id["gh-silent"].unstated is True and by_id["gh-said"].unstated is False
+    assert any("gh-odd" in e and "unstated" in e for e in report.errors)

@@ -22,7 +22,8 @@ Probes (tests/fixtures/faq_probes.jsonl) are the team's own paraphrases, written
 without looking at the dev questions, to check that KB/engine changes generalise:
 each in-scope probe lists the acceptable entry ids (``expect_ids``); it is
 correct when the engine answers (matched) with one of them (for a two-programme
-answer, either entry shown counts).
+answer, either entry shown counts; ``rules:eligibility`` is the answer composed from the campaign's
+eligibility rules, knowledge/joining.py).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from knowledge.service import FALLBACK_TEXT, KnowledgeBase  # noqa: E402
 
 EVAL_DIR = REPO / "tests" / "fixtures" / "eval"
 # The FAQ sets in EVAL_DIR: the two public dev sets (regression checks) and the owner probes.
-FAQ_SETS = ("faq_dev.jsonl", "faq_roles_dev.jsonl", "owner_probes.jsonl", "owner_probes2.jsonl")
+FAQ_SETS = ("faq_dev.jsonl", "faq_roles_dev.jsonl", "owner_probes.jsonl", "owner_probes2.jsonl", "owner_probes3.jsonl")
 
 
 def facts_present(answer: str, expect: list[list[str]]) -> bool:
@@ -133,7 +134,9 @@ def evaluate_probes(kb: KnowledgeBase, rows: list[dict]) -> dict:
     misses = []
     for r in in_scope:
         res = kb.ask(r["q"])
-        shown = {res.entry_id} | ({x["entry_id"] for x in res.related} if res.needs_program_choice else set())
+        # An answer composed from the campaign's rules (「可以報嗎」) is named by its intent.
+        answered = res.entry_id or (f"rules:{res.intent.split(':')[0]}" if res.tier == "rules" and res.intent else None)
+        shown = {answered} | ({x["entry_id"] for x in res.related} if res.needs_program_choice else set())
         ok = res.matched and bool(shown & set(r["expect_ids"]))
         ranked = [x[0] for x in res.debug.get("top", [])][:3] or [s["entry_id"] for s in res.suggestions]
         correct += ok

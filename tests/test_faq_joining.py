@@ -1,0 +1,100 @@
+"""Issue 17 round 3: 「可以報嗎」 answered from the campaign's rules with the facts the owner gave
+(knowledge/joining.py), what the documents do not state as its own outcome (``unstated`` entries,
+band ``not_stated``), questions asking for a condition an entry does not state, and short questions
+staying the campaign's."""
+from __future__ import annotations
+
+import yaml
+from sqlmodel import select
+
+from bot.texts import t
+from knowledge.models import UnansweredQuestion
+from knowledge.service import KnowledgeBase
+from tests.conftest import REPO, SEEDS, joined
+
+import pytest
+
+ENTRIES = REPO / "knowledge" / "entries"
+PROGRAMS = REPO / "programs" / "programs.yaml"
+
+
+@pytest.fixture(scope="module")
+def kb():
+    return KnowledgeBase.load(ENTRIES, SEEDS)
+
+
+# --- 「可以報嗎」 -------------------------------------------------------------------------------------
+
+def test_a_join_question_gets_the_essentials_with_what_the_owner_said(kb):
+    general = kb.ask("我賣滷味 跟太太兩個人顧 還有請一個正職 只有稅籍登記 這樣報得了嗎")
+    assert general.matched and general.tier == "rules" and general.entry_id is None
+    assert general.intent == "eligibility:general" and "eligibility" in general.flows
+    assert "9人（含）以下" in general.answer and "「只有稅籍登記」，這樣的登記可以" in general.answer
+    assert "烘焙餐飲" in general.answer  # the trade, next to the example of the industry direction
+    over = kb.ask("我們麵包店員工有十五個 想參加可以嗎")
+    assert "15 人，超過 9 人" in over.answer and "3 家" in over.answer  # the rule's own message, and its exception
+    industry = kb.ask("我開洗衣店 這種行業有在範圍內嗎")
+    assert industry.intent == "eligibility:industry" and "民生內需" in industry.answer and "不是限定清單" in industry.answer
+    prior = kb.ask("去年有接受客委會的數位輔導 今年還可以報名嗎")
+    assert prior.intent == "eligibility:prior" and "客家委員會" in prior.answer and "不能重複" in prior.answer
+
+
+def test_join_answers_are_the_programme_data_not_code(tmp_path):
+    # Another programme year: a different headcount limit and industry direction in programs.yaml.
+    data = yaml.safe_load(PROGRAMS.read_text(encoding="utf-8"))
+    elig = data["programs"]["gonghao-2023"]["eligibility"]
+    next(r for r in elig["rules"] if r["code"] == "employees_over_limit")["max"] = 5
+    elig["summary"]["industries"]["direction"] = "觀光服務產業"
+    other = tmp_path / "programs.yaml"
+    other.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    kb = KnowledgeBase.load(ENTRIES, SEEDS, programs_file=other)
+    assert "5人（含）以下" in kb.ask("我們早餐店三個人 可以參加嗎").answer
+    assert "觀光服務產業" in kb.ask("我開書店 這一行有在範圍內嗎").answer
+
+
+def test_not_every_can_i_is_a_join_question(kb):
+    # Asking how or where to apply, or whether something else is allowed, is another question.
+    for question in ("我想參加 要去哪裡報名", "廠商說下個月系統要漲價 這樣可以嗎", "如果我不想給個資 還可以參加嗎",
+                     "數位群聚的成員可以參加嗎"):
+        assert kb.ask(question).tier != "rules", question
+
+
+# --- what the documents do not state ----------------------------------------------------------------
+
+def test_a_question_the_documents_do_not_answer_gets_what_they_do_say(kb):
+    result = kb.ask("沒照規定用系統 店家會被罰款嗎")
+    assert not result.matched and result.band == "not_stated" and result.entry_id == "gh-unstated-shop-penalty"
+    assert "沒有寫店家的罰款" in result.answer and result.sources
+    assert kb.ask("前後測的分數要幾分才算及格").band == "not_stated"
+    # The neighbouring questions keep their real answers: an unstated entry answers only what it is for.
+    assert kb.ask("前後側?").entry_id == "gh-shop-pretest"
+    assert kb.ask("成果展示活動要做什麼").band != "not_stated"
+
+
+def test_an_entry_that_does_not_state_what_is_asked_does_not_answer(kb):
+    # The checkpoints entry states 35 %, but not of the spot checks: 「抽幾%」 is not its question.
+    assert not kb.ask("後台抽查會抽百分之幾的店").matched
+    assert kb.ask("意向書提案的時候要先附幾成").matched  # 10 %: stated, next to 意向書
+
+
+def test_a_short_question_stays_the_campaigns(kb):
+    result = kb.ask("課有幾堂")
+    assert result.program == "gonghao-2023" and "【" not in result.answer
+
+
+def test_the_chat_shows_what_the_documents_say_and_offers_staff_without_a_ticket(app, chat):
+    question = "沒照規定用系統 店家會被罰款嗎"
+    body = app.test_client().get("/api/ask", query_string={"q": question}).get_json()
+    assert body["matched"] is False and body["band"] == "not_stated"
+    reply = joined(chat.say(question))
+    assert body["answer"].strip() in reply and "來源：" in reply
+    assert t("faq.not_stated_staff") in chat.labels()
+
+    def questions() -> list:
+        with app.extensions["bot"].database.session() as session:
+            return list(session.exec(select(UnansweredQuestion)).all())
+
+    assert questions() == []
+    chat.tap(t("faq.not_stated_staff"))  # the owner wants the unit's own word: now it is a ticket
+    rows = questions()
+    assert len(rows) == 1 and rows[0].question == question
