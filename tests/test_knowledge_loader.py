@@ -112,3 +112,17 @@ def test_audience_and_counterpart_are_read_and_checked(tmp_path):
     assert by_id["gh-all"].audience == () and by_id["gh-all"].counterpart is None
     assert not report.ok  # an unknown audience or a missing counterpart: kb check fails, a strict reload refuses
     assert any("shopkeeper" in e for e in report.errors) and any("gh-nowhere" in e for e in report.errors)
+
+
+def test_unstated_is_a_boolean(tmp_path):
+    # An entry saying what the documents do not state (a penalty for a shop that quits).
+    (tmp_path / "e.yaml").write_text(
+        "- {id: gh-quiet, program: gonghao-2023, question: 退出會被罰嗎, answer: 文件沒寫, source: 002 叁 輔導對象,"
+        " unstated: true}\n"
+        "- {id: gh-plain, program: gonghao-2023, question: 輔導期間, answer: 答, source: 002 叁 輔導對象}\n"
+        "- {id: gh-odd, program: gonghao-2023, question: 奇怪的, answer: 答, source: 002 叁 輔導對象,"
+        " unstated: maybe}\n", encoding="utf-8")
+    report = check_knowledge_base(entries_dir=tmp_path, seeds_dir=SEEDS)
+    by_id = {e.id: e for e in report.entries}
+    assert by_id["gh-quiet"].unstated is True and by_id["gh-plain"].unstated is False
+    assert "gh-odd" not in by_id and any("'unstated' must be true or false" in e for e in report.errors)
