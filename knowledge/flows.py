@@ -121,7 +121,8 @@ def answer_free_text(request) -> fw.Turn:
         return fw.Turn(ctx.forget(MEMORY_PENDING), [Text(result.answer)], show_menu=True)
     offer = _flow_offer(request, text, result)
     ctx = request.ctx  # the offer may have remembered what to prefill
-    if result.band == "answer":
+    if result.band in ("answer", "not_stated"):
+        # not_stated: what the documents do and do not say about it; shown like an answer, no ticket.
         return _answer(ctx, result, offer)
     if offer is not None:
         # No confident answer, but the message asks for something a conversation does

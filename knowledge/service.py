@@ -83,7 +83,7 @@ class AskResult:
     answer: str
     entry_id: str | None
     score: float
-    band: str  # "answer" | "suggest" | "fallback"
+    band: str  # "answer" | "not_stated" | "suggest" | "fallback" | "small_talk" | "declined"
     suggestions: list[dict[str, str]] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     related: list[dict[str, str]] = field(default_factory=list)
@@ -422,7 +422,10 @@ class KnowledgeBase:
             # Not the programme this account recruits for, and the question did not name it:
             # say which programme the answer is about.
             answer = f"【{self._label(entry.program)}】{answer}"
-        return AskResult(matched=True, answer=answer, entry_id=entry.id, score=score, band="answer",
+        # An entry marked `unstated` says the documents do not state what is asked (a penalty for a
+        # shop that quits): its answer is shown, but it is not a rule the documents give (matched false).
+        return AskResult(matched=not entry.unstated, answer=answer, entry_id=entry.id, score=score,
+                         band="not_stated" if entry.unstated else "answer",
                          sources=[entry.source], related=self._related(index, entry, cands),
                          program=entry.program, side=side, audience=self._audience(entry, side),
                          counterpart=self._counterpart(index, entry), flows=list(query.flows), tier="entry",

@@ -23,7 +23,9 @@ def test_real_kb_validates():
 
 def test_canonical_questions_find_their_entry(kb):
     entries = kb.entries
-    hits = sum(1 for e in entries if (r := kb.ask(e.question)).matched and r.entry_id == e.id)
+    # An `unstated` entry answers with band not_stated (the documents do not say it), unmatched.
+    hits = sum(1 for e in entries
+               if ((r := kb.ask(e.question)).matched or r.band == "not_stated") and r.entry_id == e.id)
     assert hits / len(entries) >= 0.9, f"{hits}/{len(entries)}"
 
 
