@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 # Domains that plug into the app through their package's ``init_app(app)`` (blueprints, CLI
 # commands, service providers). Listed once here; a domain not yet present is skipped.
 DOMAINS = ("companies", "eligibility", "knowledge", "letters", "visits", "broadcasts", "scheduler", "staff",
-           "privacy", "campaign", "adoption", "replacements", "checkpoints", "activities", "assessments")
+           "privacy", "campaign", "adoption", "replacements", "checkpoints", "activities", "assessments", "checkup",
+           "kpis")
 
 
 @dataclass

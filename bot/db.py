@@ -23,7 +23,8 @@ from bot.config import REPO_ROOT
 # Top-level domain packages whose ``models.py`` define tables. Discovered rather than listed so a
 # new domain only has to add its own models module (and its Alembic branch).
 DOMAIN_PACKAGES = ("bot", "companies", "dialogs", "eligibility", "knowledge", "scheduler", "letters",
-                   "visits", "broadcasts", "staff", "privacy", "adoption", "replacements", "activities", "assessments")
+                   "visits", "broadcasts", "staff", "privacy", "adoption", "replacements", "activities", "assessments",
+                   "checkup", "kpis")
 
 
 class UTCDateTime(sa.types.TypeDecorator):

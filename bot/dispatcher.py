@@ -123,7 +123,7 @@ def _photo_message_id(event: dict) -> str | None:
 
 def main_menu_choices() -> tuple[Choice, ...]:
     return tuple(Choice(t(f"core.menu_{key}")) for key in
-                 ("eligibility", "faq", "letter", "reminders", "my_data", "staff"))
+                 ("eligibility", "faq", "letter", "checkup", "reminders", "my_data", "staff"))
 
 
 def with_menu(replies: list[Reply]) -> list[Reply]:

@@ -96,12 +96,28 @@ class Text:
 
 
 @dataclass(frozen=True)
+class Gauge:
+    """A level bar built from Flex boxes (no image to host): ``steps`` cells, the first ``value``
+    filled, with a caption above (「現在：第 3 級」)."""
+
+    caption: str
+    value: int
+    steps: int = 5
+    color: str = "#06C755"
+
+    def __post_init__(self):
+        if not 1 <= self.steps <= 10 or not 0 <= self.value <= self.steps:
+            raise ValueError(f"gauge {self.value}/{self.steps}")
+
+
+@dataclass(frozen=True)
 class Card:
-    """A Flex bubble: title, optional key/value rows and body text, buttons (<= 4 fit a phone)."""
+    """A Flex bubble: title, optional level bars, key/value rows and body text, buttons (<= 4 fit a phone)."""
 
     title: str
     rows: tuple[tuple[str, str], ...] = ()
     body: str = ""
+    gauges: tuple[Gauge, ...] = ()
     buttons: tuple[Choice, ...] = ()
     note: str = ""
     alt_text: str = ""
@@ -111,6 +127,7 @@ class Card:
     def __post_init__(self):
         object.__setattr__(self, "rows", tuple(tuple(r) for r in self.rows))
         object.__setattr__(self, "buttons", tuple(self.buttons))
+        object.__setattr__(self, "gauges", tuple(self.gauges))
         object.__setattr__(self, "quick_replies", _check_quick_replies(self.quick_replies))
 
 
@@ -167,8 +184,17 @@ def _flex_text(text: str, **style) -> dict:
     return {"type": "text", "text": text or " ", "wrap": True, **style}
 
 
+def _gauge(gauge: Gauge) -> dict:
+    cells = [{"type": "box", "layout": "vertical", "contents": [], "height": "12px", "flex": 1, "cornerRadius": "3px",
+              "backgroundColor": gauge.color if index < gauge.value else "#E5E5E5"} for index in range(gauge.steps)]
+    return {"type": "box", "layout": "vertical", "margin": "md", "spacing": "xs", "contents": [
+        _flex_text(gauge.caption, size="sm", weight="bold"),
+        {"type": "box", "layout": "horizontal", "spacing": "xs", "contents": cells}]}
+
+
 def _bubble(card: Card) -> dict:
     body: list[dict] = [_flex_text(card.title, weight="bold", size="lg", color=card.accent)]
+    body += [_gauge(gauge) for gauge in card.gauges]
     if card.rows:
         body.append({"type": "separator", "margin": "md"})
         for key, value in card.rows:

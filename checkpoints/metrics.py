@@ -36,6 +36,8 @@ PROVIDER_MODULES = (
     "replacements.checkpoint",
     "activities.checkpoint",
     "assessments.checkpoint",
+    "checkup.checkpoint",
+    "kpis.checkpoint",
 )
 
 

@@ -66,9 +66,10 @@ def checkpoint_digest(materialiser, row, schedule, milestone) -> None:
         behind_text = t("checkpoints.digest_staff_behind", lines="\n".join(
             t("checkpoints.digest_staff_line", label=line.kpi.label, done=_number(line.result.done),
               due=_number(line.due), unit=line.kpi.unit) for line in late)) if late else t("checkpoints.digest_staff_none")
+        untracked_text = t("checkpoints.digest_staff_untracked", untracked=len(untracked), untracked_labels="、".join(
+            line.kpi.short_label for line in untracked)) if untracked else ""
         text = t("checkpoints.digest_staff", share=f"{checkpoint.share:.0%}", behind=behind_text,
-                 ok=sum(1 for line in lines if line.status in ("done", "on_track")), untracked=len(untracked),
-                 untracked_labels="、".join(line.kpi.short_label for line in untracked) or "—",
+                 ok=sum(1 for line in lines if line.status in ("done", "on_track")), untracked=untracked_text,
                  companies_behind=sum(1 for r in rows if r["missing"]), companies=len(rows), **values)
         materialiser.outbox_ids += [r.id for r in enqueue_multicast(
             session, to=staff, replies=[Text(text)], idempotency_key=f"rem:{row.key}:staff",

@@ -49,6 +49,8 @@ class FlowId(StrEnum):
     REPLACEMENT = "replacement"
     ACTIVITY_CREATE = "activity_create"
     ACTIVITY_NAME = "activity_name"
+    CHECKUP = "checkup"
+    KPI_REPORT = "kpi_report"
 
 
 class Nav(StrEnum):
@@ -184,6 +186,11 @@ class Step:
     store: Callable[[Context, Any], Context] | None = None  # default: data[name] = value
     accepts: frozenset[str] = frozenset({"text", "postback"})
     help: str = ""  # one line on why we ask / what counts
+    # The label when it depends on the conversation (a slot whose question is data: 「營業額（參加前）」).
+    label_of: Callable[[Context], str] | None = None
+
+    def title(self, ctx: Context) -> str:
+        return self.label_of(ctx) if self.label_of else self.label
 
 
 @dataclass(frozen=True)
@@ -295,11 +302,11 @@ def display_value(step: Step, ctx: Context) -> str:
 
 def summary_card(flow: Flow, ctx: Context) -> Card:
     answered = [s for s in flow.steps if s.name in ctx.data and s.when(ctx)]
-    edits = [ctx.action(t("core.summary_edit", label=s.label), "edit", step=SUMMARY_STEP, target=s.name)
+    edits = [ctx.action(t("core.summary_edit", label=s.title(ctx)), "edit", step=SUMMARY_STEP, target=s.name)
              for s in answered][:11]  # 11 edits + 確認 + 取消 = LINE's 13 quick replies
     return Card(
         title=flow.summary_title or t("core.summary_title"),
-        rows=tuple((s.label, display_value(s, ctx)) for s in answered),
+        rows=tuple((s.title(ctx), display_value(s, ctx)) for s in answered),
         note=t("core.summary_edit_hint"),
         buttons=(ctx.action(t("core.summary_confirm"), "confirm", step=SUMMARY_STEP),),
         quick_replies=(*edits, ctx.action(t("core.summary_confirm"), "confirm", step=SUMMARY_STEP),
@@ -419,7 +426,7 @@ def _summary_input(flow: Flow, ctx: Context, user_input: UserInput) -> Turn:
     if target is None and text:
         # "修改員工人數" or just "員工人數"
         wanted = text.removeprefix("修改").removeprefix("改")
-        target = next((s.name for s in flow.steps if squash(s.label) == wanted and s.name in ctx.data), None)
+        target = next((s.name for s in flow.steps if squash(s.title(ctx)) == wanted and s.name in ctx.data), None)
     step = flow.step(target or "")
     if step is not None:
         ctx = ctx.without_answer(step.name)
@@ -433,7 +440,7 @@ def _summary_input(flow: Flow, ctx: Context, user_input: UserInput) -> Turn:
 
 def resume_offer(flow: Flow, ctx: Context) -> Turn:
     step = flow.step(ctx.step or "")
-    label = step.label if step else t("core.summary_title")
+    label = step.title(ctx) if step else t("core.summary_title")
     offer = Text(t("core.resume_offer", flow=flow.title, step=label), (
         ctx.action(t("core.resume_continue"), "resume", step=ctx.step),
         ctx.action(t("core.resume_restart"), "restart", step=ctx.step),

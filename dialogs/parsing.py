@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import date, time, timedelta
 
 _CN_DIGITS = {"零": 0, "〇": 0, "○": 0, "一": 1, "二": 2, "兩": 2, "倆": 2, "三": 3, "四": 4,
@@ -241,3 +242,140 @@ def parse_time(text: str | None) -> time | None:
     if not (0 <= hour <= 23 and 0 <= minute <= 59):
         return None
     return time(hour, minute)
+
+
+# --- amounts (figures owners report: 營業額, 會員數, 好友數 …) -------------------------------------
+
+@dataclass(frozen=True)
+class Amount:
+    """A figure read from chat. ``approximate`` when the owner said so (「大約」「兩百多」「三到五萬」):
+    the value is then the stated figure, the lower bound of 「…多」 or the middle of a range."""
+
+    value: float
+    approximate: bool = False
+
+    @property
+    def number(self) -> int | float:
+        return int(self.value) if float(self.value).is_integer() else self.value
+
+
+# Filler and hedges people add around a figure; removed before reading it.
+_AMOUNT_FILLER = re.compile(r"(吧|啦|喔|哦|耶|囉|呢|唷|欸|哈+|嗯+|整|而已|的樣子|上下|左右|以上|出頭)")
+_APPROX_WORDS = re.compile(r"大約|大概|約|差不多|將近|接近|快要?|應該|估計|左右|上下|以上|出頭|多|幾")
+_TOO_VAGUE = re.compile(r"不到|以下|不超過|最多|很多|一些|一點點|沒多少|不少")
+_NEGATIVE = re.compile(r"^(-|負|減少|少了|掉了|虧)")
+# Units the figure may carry: removed (the caller converts its own units with ``units``).
+_PLAIN_UNITS = ("塊錢", "新台幣", "新臺幣", "ntd", "nt$", "nt", "$", "元", "塊", "圓", "人次", "人", "位", "個", "名",
+                "則", "篇", "張", "筆", "次", "份", "件", "單", "組", "顆", "杯", "碗", "份")
+_CN_NUMERAL = "〇零一二兩三四五六七八九十百千萬億壹貳參肆伍陸柒捌玖拾佰仟点點万亿两"
+_GROUP = re.compile(r"[0-9.]+[" + _CN_NUMERAL + r"]*[0-9.]*[" + _CN_NUMERAL + r"]*|[" + _CN_NUMERAL + r"]+[0-9.]*["
+                    + _CN_NUMERAL + r"]*")
+_SPOKEN_RANGE = re.compile(r"(一二|二三|兩三|三四|四五|五六|六七|七八|八九)(?=[十百千萬]|$)")
+_RANGE_SEP = re.compile(r"^(.+?)(?:-|~|～|到|至)(.+)$")
+
+
+def _numeral_value(chars: str) -> float | None:
+    """'3萬' / '1.5萬' / '三千五' / '兩萬五' / '三點五萬' -> the number (cn2an, smart mode)."""
+    import cn2an
+
+    chars = chars.replace("點", "点")  # cn2an reads 「三点五」; digits keep their "." (「1.5萬」)
+    if not chars or chars.strip(".点") == "" or chars.count(".") + chars.count("点") > 1:
+        return None
+    try:
+        return float(cn2an.cn2an(chars, "smart"))
+    except (ValueError, KeyError, IndexError):
+        pass
+    # 「三.五萬」: cn2an reads neither Chinese decimals nor a unit after them; split at the unit.
+    match = re.match(r"^(.+?)([萬万億亿千])$", chars)
+    if match:
+        head = _numeral_value(match.group(1))
+        scale = {"萬": 1e4, "万": 1e4, "億": 1e8, "亿": 1e8, "千": 1e3}[match.group(2)]
+        return head * scale if head is not None else None
+    return None
+
+
+def _single_amount(text: str, units: dict[str, float]) -> tuple[float, bool] | None:
+    """One figure without a range: (value, approximate) or None."""
+    approximate = False
+    for unit in sorted(units, key=len, reverse=True):  # the caller's units (分鐘 = 60 秒, 千元 = 1000 元)
+        if unit and text.endswith(unit) and len(text) > len(unit):
+            amount = _single_amount(text[: -len(unit)], {})
+            return (amount[0] * units[unit], amount[1]) if amount else None
+    for unit in _PLAIN_UNITS:
+        text = text.replace(unit, "")
+    if text.endswith(("多", "幾")) and len(text) > 1 and text[-2] in "十百千萬万0123456789":
+        text, approximate = text[:-1], True  # 「兩百多」 = 200 and some; 「十幾」 = 10 and some
+        if text[-1].isdigit():
+            return None  # 「20多」 is fine as 20+, but 「2多」 is not a figure
+    if "幾" in text or "多" in text:
+        return None  # 「幾百」「好多」: no figure to record
+    if _SPOKEN_RANGE.search(text):
+        return None  # handled as a range by the caller
+    groups = _GROUP.findall(text)
+    if len(groups) != 1 or groups[0] != text:
+        return None
+    value = _numeral_value(groups[0])
+    return (value, approximate) if value is not None else None
+
+
+def parse_amount(text: str | None, *, units: dict[str, float] | None = None) -> Amount | None:
+    """A figure as owners type it, or None when it cannot be read as one figure.
+
+    '30000', '3,000', '3萬', '大約 3 萬', '1.5萬', '三千五', '兩萬五', '3k', '1.5w', 'NT$30,000元' -> the
+    number ('大約' and '左右' mark it approximate); '兩百多' / '十幾個' -> 200 / 10, approximate;
+    a range ('三到五萬', '200-300', '兩三百') -> its middle, approximate; '沒有' / '0' -> 0;
+    '-5' / '負5' / '少了5' -> negative (the caller refuses what its figure cannot be);
+    too vague ('幾百', '很多', '不到一萬'), a percentage, two different figures, words -> None.
+    ``units`` converts the caller's own units ({'分鐘': 60, '分': 60} for a figure in seconds).
+    """
+    units = {normalize(k): float(v) for k, v in (units or {}).items()}
+    t = normalize(text)
+    if not t:
+        return None
+    if re.fullmatch(r"(沒有|沒|無|零|0+)[人個位則張筆次元塊]?", t):
+        return Amount(0)
+    if "%" in t or "趴" in t or "百分之" in t or _TOO_VAGUE.search(t):
+        return None
+    # Typing slips: 'o'/'O' for 0 between digits ('3o00'), thousands separators, 'k' and 'w' (萬).
+    t = re.sub(r"(?<=\d)[oO](?=[\doO]|$)", "0", t)
+    t = re.sub(r"(?<=\d)[,，、'](?=\d{3})", "", t)
+    t = re.sub(r"(\d(?:\.\d+)?)k", r"\1千", t)
+    t = re.sub(r"(\d(?:\.\d+)?)w", r"\1萬", t)
+    negative = bool(_NEGATIVE.match(t))
+    t = _NEGATIVE.sub("", t)
+    approximate = bool(_APPROX_WORDS.search(re.sub(r"[" + _CN_NUMERAL + r"0-9.]+(多|幾)", "", t)))
+    t = re.sub(r"^(大約|大概|約|差不多|將近|接近|快要?|應該是?|估計|一個月|每個?月|上個?月|這個?月|月|營業額|營收|"
+               r"會員|好友|評論|來客|客人|總共|一共|共|有|是|算|就|才)+", "", t)
+    t = _AMOUNT_FILLER.sub("", t).rstrip("。.!！~～,，").lstrip("。!！~～,，")
+    if not t:
+        return None
+    spoken = _SPOKEN_RANGE.search(t)
+    if spoken:  # 「兩三百」 = 200 to 300; 「五六千」 = 5,000 to 6,000
+        low_digit, high_digit = spoken.group(1)[0], spoken.group(1)[1]
+        low = _single_amount(t.replace(spoken.group(1), low_digit, 1), units)
+        high = _single_amount(t.replace(spoken.group(1), high_digit, 1), units)
+        if low is None or high is None:
+            return None
+        return Amount(_signed((low[0] + high[0]) / 2, negative), True)
+    ranged = _RANGE_SEP.match(t)
+    if ranged:
+        low, high = _single_amount(ranged.group(1), units), _single_amount(ranged.group(2), units)
+        if high is None or low is None:
+            return None
+        low_value = low[0]
+        # 「三到五萬」: the unit written once applies to both ends.
+        if low_value < high[0] and re.search(r"[萬万千百]$", ranged.group(2)) and not re.search(r"[萬万千百]",
+                                                                                        ranged.group(1)):
+            scale = _numeral_value(re.search(r"[萬万千百]$", ranged.group(2)).group(0).join(("1", "")))
+            low_value = low[0] * (scale or 1)
+        if low_value > high[0]:
+            return None
+        return Amount(_signed((low_value + high[0]) / 2, negative), True)
+    single = _single_amount(t, units)
+    if single is None:
+        return None
+    return Amount(_signed(single[0], negative), approximate or single[1])
+
+
+def _signed(value: float, negative: bool) -> float:
+    return -value if negative else value

@@ -32,6 +32,8 @@ FLOW_MODULES = (
     "replacements.flows",
     "activities.flows",
     "assessments.flows",
+    "checkup.flows",
+    "kpis.flows",
 )
 
 

@@ -47,6 +47,8 @@ DIGEST_HANDLERS = {
     "checkpoint_digest": "checkpoints.scheduled:checkpoint_digest",
     "adoption_digest": "adoption.scheduled:adoption_digest",
     "usage_ask": "adoption.scheduled:usage_ask",
+    "kpi_ask": "kpis.scheduled:kpi_ask",
+    "checkup_ask": "checkup.scheduled:checkup_ask",
 }
 MILESTONE_KINDS = ("milestone", *DIGEST_HANDLERS)
 

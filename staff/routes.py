@@ -27,7 +27,7 @@ from visits.photos import VisitPhoto
 bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates", static_folder="static",
                static_url_path="/static")
 
-NAV = (("staff.overview", "總覽"), ("checkpoints.page", "查核點"), ("staff.companies", "企業與顧問"),
+NAV = (("staff.overview", "總覽"), ("checkpoints.page", "查核點"), ("kpis.page", "自訂績效"), ("staff.companies", "企業與顧問"),
        ("staff.visits", "訪視"), ("activities.page", "活動"), ("replacements.page", "抽換"),
        ("companies.join_requests", "加入申請"), ("staff.broadcasts", "公告"), ("staff.queue", "發送佇列"),
        ("staff.audit", "稽核紀錄"))

@@ -13,6 +13,12 @@ chat paths are covered in tests/test_adoption.py; here only the figures matter).
     activities       知能活動 5/20 (owners 1–20 and a walk-in with no company), 6/17 (1–10), 6/24
                      cancelled (1–5 registered), 8/19 (11–30); 成果展示 7/08 (1–30)
     前測             1–40 said 「已完成」 112/06/05; 41–50 from the office's list (dated 112/06/12)
+    custom KPIs      1–10: baseline (112/05/05) 營業額 30,000, 來客 400, 會員 100, 結帳 120 秒, LINE 好友 0,
+                     評論 10; May (reported 112/06/03) 40,000 / 450 / 150 / 90 / 50 / 15; June (reported
+                     112/07/03) 45,000 / 500 / 180 / 80 / 70 / 20. 11–15: baseline only. 55 (replaced):
+                     both, never counted
+    數位健檢         1–20 baseline 112/05/10 (every second answer: level 2); 1–10 again 112/10/15
+                     (every third answer: level 3)
 """
 from __future__ import annotations
 
@@ -112,7 +118,42 @@ def seed(app) -> dict[int, int]:
         visit(31, taipei(2023, 7, 1, 8), "online")
         visit(31, taipei(2023, 8, 1, 10), "online")
         seed_activities_and_tests(session, app, ids)
+        seed_kpis_and_checkups(session, ids)
     return ids
+
+
+BASELINE_FIGURES = {"sales": 30000, "visitors": 400, "members": 100, "service_time": 120, "line_friends": 0,
+                    "reviews": 10}
+MONTH_FIGURES = {"2023-05": ({"sales": 40000, "visitors": 450, "members": 150, "service_time": 90, "line_friends": 50,
+                              "reviews": 15}, taipei(2023, 6, 3, 10)),
+                 "2023-06": ({"sales": 45000, "visitors": 500, "members": 180, "service_time": 80, "line_friends": 70,
+                              "reviews": 20}, taipei(2023, 7, 3, 10))}
+
+
+def seed_kpis_and_checkups(session, ids: dict[int, int]) -> None:
+    """Issue 21's custom KPI figures and check-ups through the service functions."""
+    from checkup import service as checkups
+    from checkup.settings import checkup
+    from kpis import service as kpis
+
+    def report(n, period, values, when):
+        for indicator, value in values.items():
+            kpis.record(session, company_id=ids[n], program_id="gonghao-2023", indicator=indicator, period=period,
+                        value=value, approximate=False, said=str(value), reported_by=owner(n), now=when)
+
+    for n in (*range(1, 16), 55):
+        report(n, "baseline", BASELINE_FIGURES, taipei(2023, 5, 5, 10))
+        if n <= 10 or n == 55:
+            for period, (values, when) in MONTH_FIGURES.items():
+                report(n, period, values, when)
+    data = checkup()
+    for n in range(1, 21):
+        company = session.get(Company, ids[n])
+        checkups.save(session, checkup=data, line_user_id=owner(n), company=company,
+                      answers={q.id: q.options[1].id for q in data.questions}, now=taipei(2023, 5, 10, 10))
+        if n <= 10:
+            checkups.save(session, checkup=data, line_user_id=owner(n), company=company,
+                          answers={q.id: q.options[2].id for q in data.questions}, now=taipei(2023, 10, 15, 10))
 
 
 WALK_IN = "U" + "w" * 32

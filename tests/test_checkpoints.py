@@ -33,8 +33,13 @@ def figures(payload: dict) -> dict:
     return {k["id"]: (k["done"], k["due"], k["status"]) for k in payload["kpis"]}
 
 
-UNTRACKED = {kpi: (None, due, "not_tracked") for kpi, due in (
-    ("custom_sales", 210), ("custom_members", 420), ("custom_service_time", 11), ("custom_line_friends", 1050))}
+# Custom KPIs as of 112/07/01 (tests/seed_campaign.py): companies 1–10's May against their baseline
+# (June's figures came on 7/03); 11–15 gave a baseline only, 55 was replaced. 營業額 (10 × 10,000 元 =
+# 100 千元), 來客 10 × 50, 會員 10 × 50, 結帳時間 the mean 30 秒 shorter (the whole target), LINE 好友 the
+# latest 10 × 50, 評論 10 × 5; due 35 % of each target.
+CUSTOM = {"custom_sales": (100, 210, "behind"), "custom_visitors": (500, 630, "behind"),
+          "custom_members": (500, 420, "on_track"), "custom_service_time": (30, 11, "done"),
+          "custom_line_friends": (500, 1050, "behind"), "custom_reviews": (50, 105, "behind")}
 # Issue 21's rooms (activities, assessments) as of 112/07/01: 5/20 and 6/17 held (21 + 10 人次, the
 # walk-in without a company counted), the 6/24 one cancelled, the 成果展示 on 7/08 still to come; the 前測
 # due in full at checkpoint 1 (1–50 done), the 後測 not before checkpoint 2.
@@ -50,11 +55,13 @@ def test_checkpoint_kpis_of_a_seeded_campaign(app, live_server):
     # 帶動 and 導入 are due in full at the first checkpoint (programs.yaml); the rest 35 % of 60 = 21.
     assert figures(payload) == {
         "companies": (54, 60, "behind"), "adoption": (40, 60, "behind"), "usage": (30, 21, "on_track"),
-        "visits": (25, 21, "on_track"), "visits_onsite": (26, 21, "on_track"), **ISSUE_21, **UNTRACKED}
+        "visits": (25, 21, "on_track"), "visits_onsite": (26, 21, "on_track"), **ISSUE_21, **CUSTOM}
     adoption = next(k for k in payload["kpis"] if k["id"] == "adoption")
     assert adoption["missing"] == 20 and adoption["detail"] == "4 家等店家確認"
     assert adoption["due_by_checkpoint"] == {"1": 60, "2": 60} and adoption["label"] == "導入雲端服務解決方案家數"
-    assert payload["totals"] == {"done": 0, "on_track": 5, "behind": 5, "not_tracked": 4}
+    assert payload["totals"] == {"done": 1, "on_track": 6, "behind": 9, "not_tracked": 0}
+    sales = next(k for k in payload["kpis"] if k["id"] == "custom_sales")
+    assert sales["detail"] == "15 家回報、10 家可計算" and sales["metric"] == "custom.sales"
     rows = {row["id"]: row for row in payload["companies"]}
     assert len(rows) == 54 and ids[55] not in rows  # replaced, no longer counted
     assert sum(1 for row in rows.values() if not row["missing"]) == 20  # 1–20 have everything
@@ -95,21 +102,38 @@ def test_evidence_pack_for_checkpoint_one(app, tmp_path):
     path = Path(result["path"])
     assert path.name == "evidence-gonghao-2023-checkpoint1-20230715.zip" and result["as_of"] == "2023-07-15T17:00:00+08:00"
     # As of 112/07/15: company 41's confirmation (7/10) counts, company 31's visit of 8/01 does not.
-    assert result["counts"] == {"kpis": 14, "companies": 55, "visits": 82, "visit_photos": 1, "usage_reports": 40,
+    # Custom KPIs with June's figures (reported 7/03): 10 × 15 千元, 10 × 100 人次, 10 × 80 會員, 40 秒
+    # shorter, 10 × 70 好友, 10 × 10 評論; the check-ups' follow-ups (10/15) come after the checkpoint.
+    assert result["counts"] == {"kpis": 16, "companies": 55, "visits": 82, "visit_photos": 1, "usage_reports": 40,
                                 "usage_screenshots": 1, "letters": 55, "replacements": 1,
-                                "activities": 3, "activity_checkins": 61}
+                                "activities": 3, "activity_checkins": 61,
+                                "checkup": {"taken": 20, "compared": 0, "level_up": 0},
+                                "custom_kpis": {"sales": 150, "visitors": 1000, "members": 800, "service_time": 40,
+                                                "line_friends": 700, "reviews": 100}}
     archive = zipfile.ZipFile(path)
     names = archive.namelist()
     assert names[:3] == ["01_查核點績效指標.xlsx", "02_輔導企業清冊.xlsx", "03_輔導紀錄/001_第01號小店/20230510_1_1.jpg"]
     assert {"03_輔導紀錄/輔導紀錄.xlsx", "04_企業流量清冊.xlsx", "04_使用截圖/002_第02號小店/2023-05_1.jpg",
-            "05_企業合作意向書.pdf", "06_抽換紀錄.xlsx", "07_活動簽到表.xlsx", "00_說明.txt"} <= set(names)
+            "05_企業合作意向書.pdf", "06_抽換紀錄.xlsx", "07_活動簽到表.xlsx", "08_數位健檢.xlsx", "09_自訂績效指標.xlsx",
+            "00_說明.txt"} <= set(names)
     assert archive.read("03_輔導紀錄/001_第01號小店/20230510_1_1.jpg").startswith(b"\xff\xd8\xff")
 
     kpis = {row[0]: row for row in _sheet(archive, "查核點績效指標.xlsx")[1:]}
     assert kpis["導入雲端服務解決方案家數"][2:7] == [60, 60, 60, 41, "落後"]
     assert kpis["達常態流量家數"][2:7] == [60, 21, 60, 25, "進度符合"]  # companies 1–5 fell below in June
     assert kpis["數位應用知能活動場次"][5:7] == [2, "進度符合"]  # 5/20 and 6/17 (6/24 cancelled)
-    assert kpis["營運面：帶動店家銷售額成長（千元）"][5:7] == ["尚未追蹤", "尚未追蹤"]
+    assert kpis["營運面：帶動店家銷售額成長（千元）"][5:7] == [150, "落後"]  # 35 % of 600 is 210
+    assert kpis["流程面：結帳服務時間縮短（秒）"][5:7] == [40, "已達成"]
+    custom = _sheet(archive, "自訂績效指標.xlsx")
+    assert custom[0][:5] == ["面向", "指標", "單位", "全程目標", "目前達成"]
+    assert custom[1][:7] == ["營運面", "營運面：帶動店家銷售額成長（千元）", "千元", 600, 150, 15, 10]
+    per_company = _sheet(archive, "自訂績效指標.xlsx", "各店數字")
+    assert per_company[0][5:8] == ["參加前", "112/05", "112/06"]
+    assert per_company[1][:9] == ["營運面", "營業額", "元", "70000001", "第01號小店", 30000, 40000, 45000, "15"]
+    assert len(_sheet(archive, "自訂績效指標.xlsx", "回報明細")) == 1 + 10 * 18 + 5 * 6
+    checkups = _sheet(archive, "數位健檢.xlsx")
+    assert checkups[1][:10] == [1, "70000001", "第01號小店", "112/05/10", 2, 10, None, None, None, None]
+    assert checkups[21][3] == "尚未填寫"
 
     companies = _sheet(archive, "輔導企業清冊.xlsx")
     header, first = companies[0], dict(zip(companies[0], companies[1]))
@@ -119,7 +143,8 @@ def test_evidence_pack_for_checkpoint_one(app, tmp_path):
                      "導入工具（店家已確認）": "雲端 POS 收銀系統", "開始使用日": "112/06/15", "店家確認日": "112/06/20",
                      "等店家確認": None, "最近回報月份": "112/06", "最近每月開立電子發票張數": 20, "達常態流量": "否",
                      "訪視次數": 3, "現地訪視次數": 1, "抽換原因": None, "接替企業": None,
-                     "知能活動人次": 2, "成果展示人次": 1, "前測完成": "112/06/05（店家回報）", "後測完成": None}
+                     "知能活動人次": 2, "成果展示人次": 1, "前測完成": "112/06/05（店家回報）", "後測完成": None,
+                     "數位健檢基準等級": 2, "數位健檢最新等級": None}
     replaced = dict(zip(header, companies[-1]))
     assert (replaced["企業名稱"], replaced["輔導狀態"], replaced["抽換原因"], replaced["接替企業"]) == (
         "第55號小店", "已抽換", "歇業", "第56號小店")
@@ -161,7 +186,8 @@ def test_digests_the_adoption_reminder_and_the_monthly_usage_ask(app, fake_line)
     assert "・第45號小店：工具導入確認、每月使用量達標、訪視滿 3 次、現地訪視" in a2
     [staff] = [t for t in fake_line.texts_for(STAFF) if "第一次查核點" in t]
     assert "・帶動企業家數 54/60 家" in staff and "・導入雲端服務解決方案家數 40/60 家" in staff
-    assert "尚未在系統追蹤 4 項" in staff and "還缺項目的店家 34 / 54 家" in staff
+    assert "・營運面：帶動店家銷售額成長（千元） 100/210 千元" in staff  # issue 21's custom KPIs are tracked
+    assert "達成或進度符合 7 項。" in staff and "尚未在系統追蹤" not in staff and "還缺項目的店家 34 / 54 家" in staff
     tick(app, "2023-07-02T09:00:00+08:00")
     for person in (A1, A2, STAFF):  # once only
         assert len([t for t in fake_line.texts_for(person) if "第一次查核點" in t]) == 1
@@ -202,9 +228,9 @@ def test_checkpoint_page_on_a_phone(app, live_server):
         page.click("#login-button")
         page.click("text=查核點")
         page.wait_for_selector("#kpis")
-        assert page.locator("#kpis .kpi").count() == 14
-        assert page.locator("#kpis .kpi-bar").count() == 10  # the tracked ones; the rest say so
-        assert "這項資料還沒有在系統裡追蹤" in page.inner_text("[data-kpi=custom_sales]")
+        assert page.locator("#kpis .kpi").count() == 16
+        assert page.locator("#kpis .kpi-bar").count() == 16  # every KPI tracked (issue 21's custom KPIs too)
+        assert "150 / 600 千元" in page.inner_text("[data-kpi=custom_sales]")
         assert "41 / 60 家" in page.inner_text("[data-kpi=adoption]")
         assert page.locator("#company-kpis tbody tr").count() == 54
         assert "所有查核點都已過" in page.inner_text("#next-checkpoint")

@@ -4,7 +4,7 @@ from datetime import date, time
 import pytest
 
 from bot.timeutil import format_roc_date
-from dialogs.parsing import cn_to_int, parse_count, parse_date, parse_registration, parse_time, parse_yes_no
+from dialogs.parsing import Amount, cn_to_int, parse_amount, parse_count, parse_date, parse_registration, parse_time, parse_yes_no
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -92,3 +92,47 @@ def test_parse_time(text, expected):
 ])
 def test_roc_date(value, expected):
     assert format_roc_date(value) == expected
+
+
+SECONDS = {"分鐘": 60, "分": 60, "秒": 1}
+
+
+@pytest.mark.parametrize("text, value, approximate", [
+    # plain figures, separators, full-width digits, currency and counting units
+    ("30000", 30000, False), ("3,000", 3000, False), ("３０，０００", 30000, False), ("１５０００", 15000, False),
+    ("NT$30,000元", 30000, False), ("三萬元整", 30000, False), ("3萬塊", 30000, False), ("1200人", 1200, False),
+    ("35則", 35, False), ("0", 0, False), ("沒有", 0, False), ("零", 0, False),
+    # 萬, decimals, spoken forms, k / w
+    ("3萬", 30000, False), ("1.5萬", 15000, False), ("三點五萬", 35000, False), ("三千五", 3500, False),
+    ("兩萬五", 25000, False), ("3萬5", 35000, False), ("一萬兩千", 12000, False), ("兩百", 200, False),
+    ("3k", 3000, False), ("1.5w", 15000, False), ("3K", 3000, False),
+    # approximations: the figure said, approximate
+    ("大約 3 萬", 30000, True), ("大概三萬左右吧", 30000, True), ("約3000人", 3000, True),
+    ("營業額大約3萬", 30000, True), ("差不多兩千", 2000, True), ("快要一萬", 10000, True),
+    ("兩百多", 200, True), ("3萬多", 30000, True), ("一千多塊", 1000, True), ("十幾個", 10, True),
+    ("二十幾", 20, True),
+    # ranges: the middle, approximate
+    ("三到五萬", 40000, True), ("200-300", 250, True), ("兩三百", 250, True), ("五六千", 5500, True),
+    # typing slips
+    ("3o00", 3000, False), ("3萬。", 30000, False), ("上個月3萬", 30000, False),
+    # negative: read, and refused by the caller (a count cannot be negative)
+    ("-5", -5, False), ("負5", -5, False), ("少了5", -5, False),
+])
+def test_parse_amount(text, value, approximate):
+    assert parse_amount(text) == Amount(value, approximate)
+
+
+@pytest.mark.parametrize("text", [
+    "", None, "幾百", "很多", "不到一萬", "10%", "成長百分之十", "3萬或4萬", "我不知道", "abc", "3..5", "1.2.3",
+    "4萬-3萬", "1e5", "一些", "好多", "2多", "上個月3萬這個月4萬",
+])
+def test_parse_amount_refuses_what_is_not_one_figure(text):
+    assert parse_amount(text) is None
+
+
+def test_parse_amount_converts_the_callers_units():
+    assert parse_amount("2分鐘", units=SECONDS) == Amount(120)
+    assert parse_amount("90秒", units=SECONDS) == Amount(90)
+    assert parse_amount("大約1分鐘", units=SECONDS) == Amount(60, True)
+    assert parse_amount("90秒") is None  # without the caller's units a 秒 is not a plain count
+    assert parse_amount("3千元", units={"千元": 1000}) == Amount(3000)

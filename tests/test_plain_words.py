@@ -62,6 +62,7 @@ def test_every_audit_action_in_the_code_has_words_on_the_dashboard():
             for match in literal.findall(path.read_text(encoding="utf-8")):
                 actions.update(re.findall(r'"([a-z_]+)"', match))
     assert "privacy_processing_resumed" in actions and "staff_login" in actions  # the scan sees them
+    actions -= {"store_true", "store_false", "append", "count"}  # argparse's action= in the tools
     assert sorted(a for a in actions if f"staff.audit_{a}" not in keys) == []
 
 

@@ -8,7 +8,7 @@ from bot.texts import all_keys
 REPO = Path(__file__).resolve().parent.parent
 CODE_DIRS = ("bot", "dialogs", "eligibility", "knowledge", "letters", "visits", "broadcasts", "scheduler",
              "staff", "privacy", "companies", "adoption", "checkpoints", "replacements", "activities",
-             "assessments")
+             "assessments", "checkup", "kpis")
 KEY_USE = re.compile(r"""\bt\(\s*["']([a-z_]+\.[A-Za-z0-9_]+)["']""")
 
 

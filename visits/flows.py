@@ -472,6 +472,14 @@ def delete_visit(request) -> fw.Turn:
                    show_menu=True)
 
 
+def _checkup_levels(session, companies) -> dict[int, str]:
+    """「（健檢 第 2 級 → 第 3 級）」 per company, for the advisor before a visit (checkup room)."""
+    from checkup.service import level_text, progress
+
+    found = progress(session, company_ids=[c.id for c in companies])
+    return {cid: t("visits.progress_checkup", levels=level_text(entry)) for cid, entry in found.items()}
+
+
 @registry.command("visit_progress", "我的進度", "訪視進度", "我的訪視進度", role="advisor")
 def my_progress(request) -> fw.Turn:
     session, ctx = request.session, request.ctx
@@ -484,9 +492,10 @@ def my_progress(request) -> fw.Turn:
              t("visits.progress_rule", min_total=rules.min_total, min_onsite=rules.min_onsite)]
     done = 0
     ordered = sorted(companies, key=lambda c: (progress[c.id].meets_rule, progress[c.id].total))
+    levels = _checkup_levels(session, companies)
     for company in ordered:
         p = progress[company.id]
-        name = company.name or company.tax_id or f"#{company.id}"
+        name = (company.name or company.tax_id or f"#{company.id}") + levels.get(company.id, "")
         if p.meets_rule:
             done += 1
             lines.append(t("visits.progress_line_ok", name=name, total=p.total, onsite=p.onsite))
