@@ -116,13 +116,11 @@ def test_audience_and_counterpart_are_read_and_checked(tmp_path):
 
 def test_unstated_is_a_boolean(tmp_path):
     # An entry saying what the documents do not state (a penalty for a shop that quits).
-    (tmp_path / "e.yaml").write_text(
-        "- {id: gh-quiet, program: gonghao-2023, question: 退出會被罰嗎, answer: 文件沒寫, source: 002 叁 輔導對象,"
-        " unstated: true}\n"
-        "- {id: gh-plain, program: gonghao-2023, question: 輔導期間, answer: 答, source: 002 叁 輔導對象}\n"
-        "- {id: gh-odd, program: gonghao-2023, question: 奇怪的, answer: 答, source: 002 叁 輔導對象,"
-        " unstated: maybe}\n", encoding="utf-8")
+    line = "- {{id: {}, program: gonghao-2023, question: {}, answer: 答, source: 002 叁 輔導對象{}}}\n"
+    (tmp_path / "e.yaml").write_text(line.format("gh-quiet", "退出會被罰嗎", ", unstated: true")
+                                     + line.format("gh-plain", "輔導期間", "")
+                                     + line.format("gh-odd", "奇怪的", ", unstated: maybe"), encoding="utf-8")
     report = check_knowledge_base(entries_dir=tmp_path, seeds_dir=SEEDS)
-    by_id = {e.id: e for e in report.entries}
-    assert by_id["gh-quiet"].unstated is True and by_id["gh-plain"].unstated is False
-    assert "gh-odd" not in by_id and any("'unstated' must be true or false" in e for e in report.errors)
+    entries = {e.id: e.unstated for e in report.entries}
+    assert entries == {"gh-quiet": True, "gh-plain": False}  # gh-odd is refused
+    assert any("'unstated' must be true or false" in e for e in report.errors)
