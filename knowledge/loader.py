@@ -14,8 +14,8 @@ The entry format is described in notes/kb_format.md.  Validation rules:
 * ``audience`` (optional): a list of :data:`AUDIENCES` (absent = everyone);
 * ``counterpart`` (optional): the id of another existing entry answering the same
   topic for the other side (not the entry itself);
-* ``unstated`` (optional, true/false): the documents do not state what the question asks; the
-  answer explains what they do and do not say (the engine's ``not_stated`` band).
+* ``unstated`` (optional, boolean): the documents do not state what the question asks
+  (a penalty for a shop that quits, a pass mark); the answer says what they do and do not say.
 
 Errors make the KB unusable for a strict (re)load; warnings are advisory.
 """
@@ -43,6 +43,9 @@ ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SEED_NUMBER_PATTERN = re.compile(r"^\d{3}$")
 # kb_format.md: "ideally <= 250 chars, max 600" (a LINE text bubble on a phone).
 ANSWER_HARD_LIMIT = 600
+# Owners ask one fact in many ways (typos, Simplified, English words, a trade or a short elliptic
+# form): an owner-facing entry needs up to 15 phrasings to be found by its owners' words.
+ALTERNATIVES_RANGE = (3, 15)
 
 # Answers written by programme staff for questions the documents do not cover live in
 # entries/staff-answers/; their source is "承辦回覆 <date> <who>" instead of a seed section.
@@ -68,9 +71,7 @@ class Entry:
     file: str = ""
     audience: tuple[str, ...] = ()   # empty: written for everyone
     counterpart: str | None = None
-    # The documents do not state what the question asks (a shop's penalty, a pass mark): the
-    # answer says what they do and do not say, and /api/ask reports it as not matched.
-    unstated: bool = False
+    unstated: bool = False           # the documents do not state it; the answer says so
 
     def for_side(self, side: str) -> bool:
         return not self.audience or side in self.audience
@@ -213,8 +214,9 @@ def _validate_entry(entry: Entry, seeds: SeedLibrary, errors: list[str], warning
         errors.append(f"{label}: audience {', '.join(unknown)} not in {', '.join(AUDIENCES)}")
     if len(entry.answer) > ANSWER_HARD_LIMIT:
         warnings.append(f"{label}: answer is {len(entry.answer)} chars (max {ANSWER_HARD_LIMIT})")
-    if not 3 <= len(entry.alternatives) <= 8:
-        warnings.append(f"{label}: {len(entry.alternatives)} alternatives (expected 3-8)")
+    low, high = ALTERNATIVES_RANGE
+    if not low <= len(entry.alternatives) <= high:
+        warnings.append(f"{label}: {len(entry.alternatives)} alternatives (expected {low}-{high})")
     if not entry.reviewed:
         warnings.append(f"{label}: no 'reviewed' date")
 

@@ -486,7 +486,8 @@ class KnowledgeBase:
         if not entry.for_side(side):
             # Written for another side (the unit's budget tiers for an owner): an entry for the
             # asker that fits about as well wins; otherwise this one answers, labelled by audience.
-            preferred = self._preferred(index, analysis, cands, lambda e: e.for_side(side) and not e.unstated)
+            preferred = self._preferred(index, analysis, cands, lambda e: e.for_side(side) and not e.unstated,
+                                        covering=True)
             if preferred is not None:
                 top, score = preferred
                 entry = index.entries[top.index]
@@ -717,13 +718,18 @@ class KnowledgeBase:
                 if p != current and not spec.get("default") and spec.get("family", p) in current_editions]
 
     def _preferred(self, index: SearchIndex, analysis: Analysis, cands: list[Candidate],
-                   wanted) -> tuple[Candidate, float] | None:
+                   wanted, covering: bool = False) -> tuple[Candidate, float] | None:
         """The best of the next candidates whose entry is ``wanted`` (its programme or side),
-        when it fits about as well as the top one and is itself a confident answer."""
+        when it fits about as well as the top one and is itself a confident answer. With
+        ``covering``, it must also cover the question's words as well as the top one: an owner
+        asking 「普及A級要輔導幾家」 gets the unit's tier table, not the track's general description."""
+        top = cands[0]
         for cand in cands[1:5]:
             if not wanted(index.entries[cand.index]):
                 continue
-            if cand.rank_score < CHOICE_CLOSENESS * cands[0].rank_score:
+            if cand.rank_score < CHOICE_CLOSENESS * top.rank_score:
+                return None
+            if covering and top.coverage and (not cand.coverage or cand.coverage[1] < top.coverage[1] - 1e-6):
                 return None
             score = calibration.confidence(calibration.features(index, analysis, cand, None))
             return (cand, score) if calibration.band(score) == "answer" else None

@@ -63,8 +63,8 @@ def test_not_every_can_i_is_a_join_question(kb):
 
 def test_a_question_the_documents_do_not_answer_gets_what_they_do_say(kb):
     result = kb.ask("沒照規定用系統 店家會被罰款嗎")
-    assert not result.matched and result.band == "not_stated" and result.entry_id == "gh-unstated-shop-penalty"
-    assert "沒有寫店家的罰款" in result.answer and result.sources
+    assert not result.matched and result.band == "not_stated" and result.entry_id == "gh-shop-no-use-penalty"
+    assert "沒有寫店家的罰則" in result.answer and result.sources
     assert kb.ask("前後測的分數要幾分才算及格").band == "not_stated"
     # The neighbouring questions keep their real answers: an unstated entry answers only what it is for.
     assert kb.ask("前後側?").entry_id == "gh-shop-pretest"

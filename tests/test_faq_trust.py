@@ -25,8 +25,8 @@ from tests.conftest import EVAL, REPO, SEEDS, STAFF_TOKEN, joined
 OWNER = "U" + "4" * 32
 STAFF = "U" + "5" * 32
 FIXTURES = Path(__file__).parent / "fixtures" / "kb"
-# Programme questions the documents do not answer (each one a ticket for staff).
-UNANSWERABLE = ("顧問可以講台語嗎", "輔導可以改在晚上十點以後嗎", "計畫的成果發表會在哪個縣市辦")
+# Programme questions no entry answers (visit hours and event places are `unstated` entries now).
+UNANSWERABLE = ("顧問可以講台語嗎", "輔導時可以帶我的會計一起聽嗎", "輔導的時候我可以錄音嗎")
 
 
 def _grant(app, user: str, role: str = "staff") -> None:
@@ -97,6 +97,21 @@ def test_api_role_and_audience(app):
     assert client.get("/api/ask", query_string={"q": "員工上限幾人"}).get_json()["side"] == "owner"
     bad = client.get("/api/ask", query_string={"q": "員工上限幾人", "role": "boss"})
     assert bad.status_code == 400 and bad.get_json()["error"] == "bad_role"
+
+
+def test_what_the_documents_do_not_say_is_said_without_a_ticket(app, chat):
+    # An `unstated` entry (the documents give no pass mark for the 前後測): not a rule the documents
+    # state, so not matched, yet the owner reads what they do say, with its source, and no ticket opens.
+    q = "能力評量的及格分數是幾分"
+    body = app.test_client().get("/api/ask", query_string={"q": q}).get_json()
+    assert not body["matched"] and body["band"] == "not_stated" and body["entry_id"] == "gh-shop-pretest-pass"
+    assert body["answer"].startswith("文件沒有") and body["sources"]
+    reply = joined(chat.as_user(OWNER).say(q))
+    assert body["answer"].strip() in reply and "來源：" in reply and "承辦同仁" not in reply
+    assert _questions(app) == []
+    # The stated neighbour still answers as a rule.
+    stated = app.test_client().get("/api/ask", query_string={"q": "前後測是誰要幫我填"}).get_json()
+    assert stated["matched"] and stated["band"] == "answer" and stated["entry_id"] == "gh-shop-pretest"
 
 
 def test_self_description_does_not_drown_the_question():
