@@ -142,3 +142,51 @@ def test_trickling_clients_do_not_block_healthz_or_callback(procfile_web, fake_l
         dripper.join(timeout=5)
         for sock in slow:
             sock.close()
+
+
+BIG = 24 * 1024 * 1024  # past waitress's 16 MiB output high-water mark: the sending thread waits for the loop
+
+
+def big_download_app():
+    """``bot.serve --app`` factory: a large download (as the evidence pack is) and a small answer."""
+    def application(environ, start_response):
+        if environ["PATH_INFO"] == "/big":
+            start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(BIG))])
+            return (b"z" * (1024 * 1024) for _ in range(BIG // (1024 * 1024)))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+    return application
+
+
+def test_a_large_download_to_a_slow_reader_arrives_whole_and_others_are_served(tmp_path, fake_line):
+    # bot.serve keeps waitress's event loop from polling a channel whose request thread is sending
+    # (_channel_class); what the thread cannot send at once must still reach a slow reader.
+    port = free_port()
+    env = {**production_environment(f"sqlite:///{tmp_path / 'serve.db'}", fake_line), "PORT": str(port)}
+    process = subprocess.Popen([sys.executable, "-m", "bot.serve", "--app", "tests.test_security_limits:big_download_app"],
+                               cwd=REPO, env=env, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_healthy(base)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+            sock.sendall(b"GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            time.sleep(0.5)  # not reading: the socket buffers fill and the rest waits in the server
+            started = time.monotonic()
+            assert requests.get(f"{base}/small", timeout=5).text == "ok"
+            assert time.monotonic() - started < 1
+            received, head = 0, b""
+            while b"\r\n\r\n" not in head:
+                head += sock.recv(65536)
+            received = len(head.split(b"\r\n\r\n", 1)[1])
+            while received < BIG:
+                data = sock.recv(256 * 1024)
+                assert data, f"connection closed after {received} of {BIG} bytes"
+                received += len(data)
+                if received < 4 * 1024 * 1024:
+                    time.sleep(0.01)  # a slow start, then as fast as it goes
+            assert time.monotonic() - started < 15
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
