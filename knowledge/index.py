@@ -76,6 +76,13 @@ UNIT_ASK_WEIGHT = 4.0       # 幾分鐘 / 幾分 / 幾小時 unanswered by an en
 ASKED_MISS_WEIGHT = 8.0     # a pass mark, a percentage, a fine… (intents.yaml asked) the entry does not state
 GENERAL_BASE_IDF = 7.5    # log(total/freq) of very common words (比較, 今年, 辦法 ~ 8-9)
 GENERAL_UNSEEN_IDF = 14.0  # words jieba's dictionary lacks (often HMM-glued fragments)
+# jieba's dictionary lists many everyday phrases of 3+ characters with a token count (下個月 3,
+# 講清楚 3, 簽下去 3, 符合規定 7): read as a frequency, they look as specific as a topical term and
+# an owner's filler outweighs the question's topic. Such a rare phrase weighs at most the sum of the
+# parts it is made of (下+個月, 講+清楚) plus COMPOSITE_BONUS; the knowledge base's own terms (domain
+# dictionary, synonyms, programme names) keep their weight.
+COMPOSITE_MAX_FREQ = 20
+COMPOSITE_BONUS = 1.0
 
 jieba.setLogLevel(logging.WARNING)
 _ASCII_RUN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
@@ -167,6 +174,7 @@ class Analyzer:
         self._jieba.initialize()
         self._gw_cache: dict[str, float] = {}
         self._words_cache: dict[str, list[str]] = {}
+        self._own_words: set[str] = set()  # added from the knowledge base's data (see COMPOSITE_MAX_FREQ)
         if domain_dict.exists():
             for line in domain_dict.read_text(encoding="utf-8").splitlines():
                 parts = line.split()
@@ -191,6 +199,7 @@ class Analyzer:
         # Simplified spelling is the one that matters; add both to be safe.
         self._jieba.add_word(word, freq=freq)
         simplified = to_simplified(word)
+        self._own_words.update((word, simplified))
         if simplified != word:
             self._jieba.add_word(simplified, freq=freq)
 
@@ -242,11 +251,41 @@ class Analyzer:
             gidf = math.log(self._jieba.total / (freq + 1))
             if freq == 0:
                 gidf = min(gidf, GENERAL_UNSEEN_IDF)
-            cached = min(max(gidf - GENERAL_BASE_IDF, 0.5), 10.0)
+            cached = self._idf_weight(gidf)
             if len(word) == 1:
                 cached *= 0.5
             self._gw_cache[word] = cached
         return cached
+
+    def phrase_weight(self, word: str) -> float | None:
+        """The weight of a rare dictionary phrase of 3+ characters read as its parts (see
+        COMPOSITE_MAX_FREQ); None for any other word."""
+        if len(word) < 3 or word in self._own_words or word[:1].isdigit() or is_interrogative(word):
+            return None
+        simplified = to_simplified(word)
+        if simplified in self._own_words or not 0 < self._jieba.FREQ.get(simplified, 0) <= COMPOSITE_MAX_FREQ:
+            return None
+        return self._composite_weight(simplified) + COMPOSITE_BONUS
+
+    @staticmethod
+    def _idf_weight(gidf: float) -> float:
+        return min(max(gidf - GENERAL_BASE_IDF, 0.5), 10.0)
+
+    def _composite_weight(self, word: str) -> float:
+        """The least summed weight of the dictionary words (or single characters) ``word`` splits
+        into, the word itself excluded; a stopword part (嗎, 的) weighs nothing."""
+        freqs, total, stop = self._jieba.FREQ, self._jieba.total, self.vocab.stopwords
+        best = [0.0] + [math.inf] * len(word)
+        for end in range(1, len(word) + 1):
+            for start in range(end):
+                part = word[start:end]
+                freq = freqs.get(part, 0)
+                if part == word or (len(part) > 1 and not freq):
+                    continue
+                gidf = min(math.log(total / (freq + 1)), GENERAL_UNSEEN_IDF)
+                cost = 0.0 if normalize_text(part) in stop else self._idf_weight(gidf)
+                best[end] = min(best[end], best[start] + cost)
+        return best[-1]
 
     def tokens(self, norm: str) -> list[str]:
         """BM25 tokens: words of 3+ chars, ASCII runs, and bigrams over units."""
@@ -345,6 +384,7 @@ class SearchIndex:
             ))
         self._n = max(len(self.entries), 1)
         self._kb_text = "\n".join(d.all_norm for d in self.docs)
+        self._answer_text = "\n".join(normalize_text(e.answer) for e in self.entries)
         self._bm25_q = self._bm25(q_corpus)
         self._bm25_a = self._bm25(a_corpus)
         self._idf_cache: dict[str, float] = {}
@@ -534,7 +574,14 @@ class SearchIndex:
         # a word found in a large part of the KB (輔導, 企業) is domain-generic
         # and says little about which entry answers, so it is damped.
         kb_factor = 0.3 + 0.7 * min(1.0, self.idf(word) / KB_IDF_SPECIFIC)
-        return self.analyzer.general_weight(word) * kb_factor
+        weight = self.analyzer.general_weight(word)
+        if word not in self._answer_text:
+            # An everyday phrase the documents never use (簽下去, 講清楚) is as specific as its parts;
+            # one they use (成果展) is their term.
+            phrase = self.analyzer.phrase_weight(word)
+            if phrase is not None:
+                weight = min(weight, phrase)
+        return weight * kb_factor
 
     def coverage(self, analysis: Analysis, index: int) -> tuple[float, float, float]:
         """idf-weighted share of the query's content words found in the entry's
