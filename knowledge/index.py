@@ -683,10 +683,8 @@ class SearchIndex:
 
     def intent_mismatch(self, analysis: Analysis, index: int) -> float:
         """1.0 when the question asks for a kind of answer (when/how/how many
-        ...) that none of the entry's phrasings asks for; 0.0 otherwise. A yes/no ask does not
-        count: owners ask nearly everything as 「…可以嗎」, and an entry stating the rule answers it
-        whatever its phrasings ask (round 4: +1 on the tuning sets, no off-topic answered)."""
-        wanted = self.vocab.intents_of(analysis.norm) - {"yesno"}
+        ...) that none of the entry's phrasings asks for; 0.0 otherwise."""
+        wanted = self.vocab.intents_of(analysis.norm)
         if not wanted:
             return 0.0
         return 0.0 if wanted & self.docs[index].intents else 1.0
