@@ -260,6 +260,14 @@ class Analyzer:
             cached = self._idf_weight(gidf)
             if len(word) == 1:
                 cached *= 0.5
+            if word.isascii() and cached > 1.0:
+                # An English word jieba's dictionary barely knows (check, apply, after) is as
+                # specific as the Chinese words it stands for, not as a rare term: otherwise
+                # an entry lacking it loses the question to one that happens to say 「check」.
+                self._gw_cache[word] = cached  # a synonym group may contain the word again
+                chinese = sorted(self.general_weight(s) for s in self.vocab.synonyms_of(word) if not s.isascii())
+                if chinese:
+                    cached = min(cached, chinese[len(chinese) // 2])
             self._gw_cache[word] = cached
         return cached
 
