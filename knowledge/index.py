@@ -56,6 +56,7 @@ SYNONYM_WEIGHT = 0.5      # an expanded term is weaker evidence than the user's 
 # (員工, 稅籍, 中企處) but less than the question's own words; a word it does not know (美甲,
 # 妹妹) says nothing about which entry answers and must not make the question look off-topic.
 CONTEXT_KNOWN_WEIGHT = 0.3
+FRAME_WEIGHT = 0.3         # a word that only says when in the programme's year (intents.yaml frame)
 CONTEXT_TOKEN_WEIGHT = 0.4
 UNKNOWN_IN_COVERAGE = 0.5
 RERANK_K = 12             # candidates passed to the fuzzy rerank
@@ -106,6 +107,9 @@ class Vocabulary:
     intents: tuple[tuple[str, "re.Pattern[str]"], ...] = ()
     # intents.yaml ``asked``: (kind, what the question asks for, what an answer must state)
     asked: tuple[tuple[str, "re.Pattern[str]", "re.Pattern[str]"], ...] = ()
+    # intents.yaml ``frame``: words that only place a question in the programme's year
+    # (「簽完」「入選後」), matched against a whole word
+    frame: "re.Pattern[str] | None" = None
     # term -> the other members of every group it is in (built once: looked up per query word)
     _synonyms: dict[str, set[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -148,7 +152,8 @@ class Vocabulary:
         advice = tuple(normalize_text(str(w)) for w in data.get("advice", []))
         intents = tuple((str(k), re.compile(str(v))) for k, v in (data.get("intents") or {}).items())
         return cls(synonym_groups=groups, stopwords=stop, facets=facets, programs=programs, advice=advice,
-                   default_program=data.get("default_program"), intents=intents, asked=asked)
+                   default_program=data.get("default_program"), intents=intents, asked=asked,
+                   frame=_whole_word(intents_data.get("frame")))
 
     def program_names(self, program: str) -> set[str]:
         spec = self.programs.get(program)
@@ -167,6 +172,11 @@ class Vocabulary:
 
 
 _NO_SYNONYMS: frozenset[str] = frozenset()
+
+
+def _whole_word(patterns) -> "re.Pattern[str] | None":
+    items = [str(p) for p in patterns or []]
+    return re.compile("(?:" + "|".join(items) + ")") if items else None
 
 
 class Analyzer:
@@ -579,6 +589,11 @@ class SearchIndex:
         said it (CONTEXT_KNOWN_WEIGHT; nothing when the KB does not know it)."""
         if word in analysis.fact_words:
             return 1.0 if self.known(word) else 0.0
+        frame = self.vocab.frame
+        if frame is not None and frame.fullmatch(word):
+            # 「簽完後」「入選以後」 say when, not what: the owner's whole year is after signing, and
+            # an entry about the visits need not repeat it.
+            return FRAME_WEIGHT
         if word not in analysis.context_words:
             return 1.0
         return CONTEXT_KNOWN_WEIGHT if self.known(word) else 0.0
