@@ -138,6 +138,11 @@ class Classifier:
             # … 可以報嗎」) does not make a programme question a labour one.
             asked = "".join(c.norm for c in clauses if not c.context or c.fact) or norm
             decline = next((name for name, pattern in self.decline.items() if pattern and pattern.search(asked)), None)
+            if decline is None and asked != norm and not (self.domain and self.domain.search(asked)):
+                # 「我第一次要自己報營業稅 401那張要怎麼填」: the question itself says nothing of the
+                # programme's world, so the self-description's tax return is what it is about.
+                decline = next((name for name, pattern in self.decline.items() if pattern and pattern.search(norm)),
+                               None)
         side = next((name for name, pattern in self.sides.items() if pattern and pattern.search(norm)), None)
         return Query(text=text, norm=norm, clauses=clauses, decline=decline, side=side, flows=flows)
 
