@@ -246,8 +246,14 @@ class Analyzer:
         # 完要) that look rare and distort coverage; dictionary words and
         # ASCII runs are what we want, bigrams cover the rest.
         for piece in self._jieba.lcut(simplified, HMM=False):
-            out.append(norm[pos: pos + len(piece)])
+            piece = norm[pos: pos + len(piece)]
             pos += len(piece)
+            if len(piece) == 1 and piece.isascii() and piece.isalpha() and out and out[-1].isascii() \
+                    and out[-1].isalnum():
+                # 「logo」 cut after the dictionary's 「log」: a lone letter belongs to its word
+                out[-1] += piece
+                continue
+            out.append(piece)
         return out
 
     def general_weight(self, word: str) -> float:
