@@ -78,6 +78,7 @@ class Classifier:
     question: re.Pattern | None
     flows: dict[str, re.Pattern]
     program_words: tuple[str, ...] = ()
+    wants: re.Pattern | None = None   # 「我想做會員集點」 states the need: part of the question
     _cache: dict[str, Query] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -106,6 +107,7 @@ class Classifier:
             context_starts=alternation((data.get("context") or {}).get("starts")),
             facts=alternation((data.get("context") or {}).get("facts")),
             question=alternation((data.get("context") or {}).get("question")),
+            wants=alternation((data.get("context") or {}).get("wants")),
             flows={name: alternation(words) for name, words in (data.get("flows") or {}).items()},
             program_words=tuple(w for w in program_words if w),
         )
@@ -138,6 +140,11 @@ class Classifier:
             # … 可以報嗎」) does not make a programme question a labour one.
             asked = "".join(c.norm for c in clauses if not c.context or c.fact) or norm
             decline = next((name for name, pattern in self.decline.items() if pattern and pattern.search(asked)), None)
+            if decline is None and asked != norm and not (self.domain and self.domain.search(asked)):
+                # 「我第一次要自己報營業稅 401那張要怎麼填」: the question itself says nothing of the
+                # programme's world, so the self-description's tax return is what it is about.
+                decline = next((name for name, pattern in self.decline.items() if pattern and pattern.search(norm)),
+                               None)
         side = next((name for name, pattern in self.sides.items() if pattern and pattern.search(norm)), None)
         return Query(text=text, norm=norm, clauses=clauses, decline=decline, side=side, flows=flows)
 
@@ -166,7 +173,8 @@ class Classifier:
                 continue
             is_context = (i not in asked and self.context_starts is not None
                           and bool(self.context_starts.match(norm))
-                          and not (self.question and self.question.search(norm)))
+                          and not (self.question and self.question.search(norm))
+                          and not (self.wants and self.wants.match(norm)))
             is_fact = is_context and bool(self.facts and self.facts.search(norm))
             out.append(Clause(norm=norm, context=is_context, fact=is_fact))
         if out and all(c.context for c in out):

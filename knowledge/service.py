@@ -477,9 +477,12 @@ class KnowledgeBase:
             # answer covers the question as well (「前後側?」 and the 前後測 entry, next to 「前後測
             # 有及格分數嗎」), that entry answers.
             # (One about a condition — a date, a pass mark — is not even a candidate for a question
-            # that does not ask for it: _applicable.)
+            # that does not ask for it: _applicable.) When the question asks for a condition (a
+            # place, a date), the ordinary entry must cover it in its own phrasings too: 「時間地點由
+            # 提案單位通知」 at the end of the workshops' answer is not where they are held.)
             plain = next((c for c in cands[1:5] if not index.entries[c.index].unstated), None)
             if plain is not None and plain.coverage and top.coverage and plain.coverage[1] >= top.coverage[1] - 1e-6 \
+                    and (not analysis.asked or plain.coverage[0] >= top.coverage[0] - 1e-6) \
                     and plain.rank_score >= CHOICE_CLOSENESS * top.rank_score:
                 top, entry = plain, index.entries[plain.index]
                 score = calibration.confidence(calibration.features(index, analysis, plain, None))
