@@ -247,6 +247,12 @@ def test_usage_report_figure_screenshot_and_flags(app, chat, fake_line):
         [shot] = session.exec(select(UsageScreenshot)).all()
     assert (report.period, report.figure, report.minimum, report.meets_minimum) == ("2023-07", 45, 30, True)
     assert (shot.report_id, shot.mime, shot.size) == (report.id, "image/jpeg", len(JPEG))
+    # The figure in the owners' words: 「3k」 is 3,000 (not 3, flagged as below), 「大約三十張」 is 30.
+    owner.send("postback", data=f"c=usage_report&arg={ids['好味道小吃']}:2023-08")
+    texts = joined(owner.say("3k"))
+    assert "：3000 張" in texts and "低於" not in texts
+    owner.send("postback", data=f"c=usage_report&arg={ids['好味道小吃']}:2023-09")
+    assert "：30 張" in joined(owner.say("大約三十張"))
     # Another person's company cannot be reported through a forged button.
     other = chat.as_user(OTHER_OWNER)
     other.follow()
