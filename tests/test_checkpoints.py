@@ -183,7 +183,8 @@ def test_digests_the_adoption_reminder_and_the_monthly_usage_ask(app, fake_line)
     assert "112/07/15 17:00（還有 14 天）" in a1
     assert "・第21號小店：現地訪視\n" in a1 and "第01號小店" not in a1 and "第31號小店" not in a1
     [a2] = [t for t in fake_line.texts_for(A2) if "第一次查核點" in t]
-    assert "・第45號小店：工具導入確認、每月使用量達標、訪視滿 3 次、現地訪視" in a2
+    assert "・第45號小店：工具導入確認、每月使用量達標、訪視滿 3 次、現地訪視\n" in a2
+    assert "・第51號小店：工具導入確認、每月使用量達標、訪視滿 3 次、現地訪視、數位能力評量前測\n" in a2
     [staff] = [t for t in fake_line.texts_for(STAFF) if "第一次查核點" in t]
     assert "・帶動企業家數 54/60 家" in staff and "・導入雲端服務解決方案家數 40/60 家" in staff
     assert "・營運面：帶動店家銷售額成長（千元） 100/210 千元" in staff  # issue 21's custom KPIs are tracked
