@@ -81,6 +81,22 @@ def test_checkpoint_kpis_of_a_seeded_campaign(app, live_server):
         if before is not None:
             METRICS["custom.sales"] = before
 
+    # A KPI whose metric nobody provides is "not tracked yet", never 0 (JSON, the summary, the digest's word).
+    showcase = METRICS.pop("showcase.sessions")
+    try:
+        untracked = cli(app, "checkpoints", "--as-of", "2023-07-01T09:00")
+        line = next(k for k in untracked["kpis"] if k["id"] == "showcase")
+        assert (line["done"], line["missing"], line["status"]) == (None, None, "not_tracked")
+        assert untracked["totals"]["not_tracked"] == 1
+        human = app.test_cli_runner().invoke(args=["checkpoints", "--as-of", "2023-07-01T09:00"]).output
+        assert "成果展示交流活動場次: — / 1 場, due 1 — not tracked yet" in human
+    finally:
+        METRICS["showcase.sessions"] = showcase
+
+    # The dashboard's funnel counts the owner-confirmed adoptions (41), no longer nothing.
+    summary = requests.get(f"{live_server.url}/staff/api/summary", headers=BEARER).json()
+    assert {bar["label"]: bar["value"] for bar in summary["funnel"]}["完成工具導入"] == 41
+
     # The API gives the same JSON (as of now: every checkpoint passed, the whole target due).
     assert requests.get(f"{live_server.url}/staff/api/checkpoints").status_code == 403
     api = requests.get(f"{live_server.url}/staff/api/checkpoints", headers=BEARER).json()
