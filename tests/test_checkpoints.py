@@ -213,6 +213,11 @@ def test_digests_the_adoption_reminder_and_the_monthly_usage_ask(app, fake_line)
     asked = {n for n in range(1, 61) if any("請回報112/06的「每月開立電子發票張數」" in t for t in fake_line.texts_for(owner(n)))}
     assert asked == set(range(6, 42))  # the adopted ones (the seed holds 41's confirmation); 1–5 reported June
 
+    tick(app, "2023-07-12T09:00:00+08:00")  # 3 days before: what is still missing, again
+    [_, a2] = [t for t in fake_line.texts_for(A2) if t.startswith("⏰ 第一次查核點")]
+    assert "（還有 3 天）" in a2 and "・第51號小店：" in a2
+    assert len([t for t in fake_line.texts_for(STAFF) if t.startswith("⏰ 第一次查核點")]) == 2
+
     tick(app, "2023-07-24T09:00:00+08:00")  # 7 days before the adoption deadline (112/07/31)
     deadline = {n for n in range(1, 61) if any("雲工具完成導入期限" in t for t in fake_line.texts_for(owner(n)))}
     assert deadline == set(range(42, 55))  # signed, active, not adopted: 42–54 (41 confirmed on 7/10)
