@@ -224,10 +224,16 @@ def record_from_message(request) -> fw.Turn:
         answers["company"] = parsed.company_ids[0]
     elif parsed.company_ids:
         answers["_candidates"] = parsed.company_ids
-    elif parsed.company_text and vp.TAX_ID.fullmatch(parsed.company_text):
-        lead.append(Text(t("adoption.company_not_yours", tax_id=parsed.company_text)))
     elif parsed.company_text:
-        lead.append(Text(t("adoption.company_not_found", text=parsed.company_text[:20])))
+        # Staff record for every company: for them an unknown one is just unknown (an advisor is
+        # told it is not theirs, which reveals nothing about other advisors' companies).
+        everyone = "staff" in ctx.roles
+        if vp.TAX_ID.fullmatch(parsed.company_text):
+            key = "adoption.tax_id_unknown" if everyone else "adoption.company_not_yours"
+            lead.append(Text(t(key, tax_id=parsed.company_text)))
+        else:
+            key = "adoption.company_unknown" if everyone else "adoption.company_not_found"
+            lead.append(Text(t(key, text=parsed.company_text[:20])))
     scoped = probe.evolve(data={**probe.data, **answers})
     if parsed.tool_ids:
         answers["tools"] = parsed.tool_ids

@@ -178,6 +178,10 @@ def test_only_advisors_and_staff_record_and_only_the_company_answers(app, chat, 
     assert {entry.actor for entry in refused} == {OTHER_OWNER, ADVISOR}
 
     # Staff may record for any company; another advisor's company stays closed to this advisor.
+    texts = joined(staff.say("導入 99999999 POS 7/1"))
+    assert "找不到統編 99999999 的店家" in texts and "指派" not in texts  # staff are the ones who assign
+    assert "找不到「不存在的店」這家店" in joined(staff.say("導入 不存在的店 POS 7/1"))
+    staff.say("取消")
     assert "導入已記錄" in joined(staff.say("導入 別人的店 POS 7/1"))
     assert "不是指派給您的店家" in joined(advisor.say("導入 04595257 LINE官方帳號 7/1"))
     assert [(a.company_id, a.recorded_by) for a in _adoptions(app)] == [(ids["好味道小吃"], ADVISOR),
