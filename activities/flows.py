@@ -428,7 +428,9 @@ def _parse_name(ctx, user_input) -> str:
     name = " ".join(user_input.answer_text.split())
     if name in ("-", t("activities.name_skip")):
         return ""
-    if not 1 <= len(name) <= 30 or URL.search(name) or name.isdigit():
+    # A name has no digits: 「簽到 1234」 sent again while the name is asked is the check-in command
+    # (the dispatcher runs it once this refuses), not a name for the sign-in sheet.
+    if not 1 <= len(name) <= 30 or URL.search(name) or any(ch.isdigit() for ch in name):
         raise fw.Invalid(t("activities.name_invalid"))
     return name
 
@@ -463,7 +465,7 @@ def _recent_misses(ctx) -> list[str]:
     return [m for m in ctx.memory.get("checkin_misses") or [] if float(m) >= cutoff]
 
 
-@registry.command("checkin", "簽到", prefix=True)
+@registry.command("checkin", "簽到", "報到", "我要簽到", "我要報到", prefix=True)
 def check_in(request) -> fw.Turn:
     ctx = request.ctx
     text = unicodedata.normalize("NFKC", request.argument or "")

@@ -21,7 +21,7 @@ from bot.timeutil import format_roc_date, to_taipei
 from checkpoints.settings import Tool, programme, programmes
 from dialogs import framework as fw
 from dialogs import registry
-from dialogs.parsing import parse_count
+from dialogs.parsing import parse_amount, parse_count
 from visits import parse as vp
 from visits.company_step import MAX_CHOICES, company_refs, company_step
 
@@ -224,10 +224,16 @@ def record_from_message(request) -> fw.Turn:
         answers["company"] = parsed.company_ids[0]
     elif parsed.company_ids:
         answers["_candidates"] = parsed.company_ids
-    elif parsed.company_text and vp.TAX_ID.fullmatch(parsed.company_text):
-        lead.append(Text(t("adoption.company_not_yours", tax_id=parsed.company_text)))
     elif parsed.company_text:
-        lead.append(Text(t("adoption.company_not_found", text=parsed.company_text[:20])))
+        # Staff record for every company: for them an unknown one is just unknown (an advisor is
+        # told it is not theirs, which reveals nothing about other advisors' companies).
+        everyone = "staff" in ctx.roles
+        if vp.TAX_ID.fullmatch(parsed.company_text):
+            key = "adoption.tax_id_unknown" if everyone else "adoption.company_not_yours"
+            lead.append(Text(t(key, tax_id=parsed.company_text)))
+        else:
+            key = "adoption.company_unknown" if everyone else "adoption.company_not_found"
+            lead.append(Text(t(key, text=parsed.company_text[:20])))
     scoped = probe.evolve(data={**probe.data, **answers})
     if parsed.tool_ids:
         answers["tools"] = parsed.tool_ids
@@ -347,12 +353,13 @@ def _ask_report(ctx: fw.Context):
 
 
 def parse_figure(text: str) -> float | None:
-    """「120」「120張」「一百二十」「1,200」 -> the number; None when there is none."""
-    cleaned = fw.squash(text).replace(",", "").replace("，", "")
-    try:
-        return float(cleaned)
-    except ValueError:
-        pass
+    """「120」「120張」「一百二十」「1,200」「3k」「大約三十張」 -> the number; None when there is none.
+
+    The owners' words for a figure are the custom KPIs' (parse_amount: 「3k」 is 3,000, not 3);
+    a figure named with its own word (「訂單 80 筆」) falls back to the plain count."""
+    amount = parse_amount(text)
+    if amount is not None:
+        return amount.value
     count = parse_count(text)
     return float(count) if count is not None else None
 

@@ -183,12 +183,39 @@ def start(request) -> fw.Turn:
     return fw.Turn(ctx.remember(checkup_prefill=prefill), [], start_flow=fw.FlowId.CHECKUP.value)
 
 
-@registry.command("checkup_advisor", "健檢結果", "數位健檢結果", "店家健檢", role="advisor")
+MAX_CARDS = 4  # a reply holds five messages: the cards and the closing line
+
+
+def own_results(request) -> fw.Turn:
+    """An owner's 「健檢結果」: the latest result card of each of their shops (compared with the
+    first), or of the person without a shop; only what they speak for."""
+    ctx, session = request.ctx, request.session
+    companies = service.companies_for(session, line_user_id=ctx.user_id)
+    found = service.progress(session, company_ids=[c.id for c in companies]) if companies else {}
+    entries = [(c.program_id, found[c.id]) for c in companies if c.id in found]
+    if not companies:
+        mine = service.person_progress(session, line_user_id=ctx.user_id)
+        entries = [(None, mine)] if mine else []
+    if not entries:
+        return fw.Turn(ctx, [Text(t("checkup.own_none"))], show_menu=True)
+    cards = []
+    for program_id, entry in entries[:MAX_CARDS]:
+        tools, names = campaign_context(request.services.config, program_id)
+        cards.append(result_card(CHECKUP, entry.latest, baseline=entry.baseline if entry.compared else None,
+                                 tools=tools, program_id=program_id, programme_names=names))
+    return fw.Turn(ctx, [*cards, Text(t("checkup.own_again"))], show_menu=True)
+
+
+# Registered for everyone: advisors get their shops' list, anyone else their own results (never
+# another's: both read only the companies the asker is assigned to or speaks for).
+@registry.command("checkup_advisor", "健檢結果", "數位健檢結果", "店家健檢", "我的健檢結果", "我的數位健檢結果")
 def advisor_overview(request) -> fw.Turn:
     """Each of the advisor's companies: the level then and now, what improved, the weakest areas."""
     from visits.service import advisor_companies
 
     ctx, session = request.ctx, request.session
+    if "advisor" not in ctx.roles:
+        return own_results(request)
     companies = advisor_companies(session, advisor=ctx.user_id)
     if not companies:
         return fw.Turn(ctx, [Text(t("checkup.advisor_none"))], show_menu=True)

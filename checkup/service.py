@@ -79,6 +79,14 @@ def progress(session: Session, *, company_ids: list[int], as_of: datetime | None
     return {cid: Progress(rows[0], rows[-1]) for cid, rows in found.items()}
 
 
+def person_progress(session: Session, *, line_user_id: str) -> Progress | None:
+    """The baseline and latest result kept on a person who took the check-up without a company."""
+    rows = session.exec(select(CheckupResult).where(CheckupResult.company_id.is_(None),
+                                                    CheckupResult.line_user_id == line_user_id)
+                        .order_by(CheckupResult.taken_at, CheckupResult.id)).all()
+    return Progress(rows[0], rows[-1]) if rows else None
+
+
 def improvements(checkup: Checkup, before: dict, after: dict) -> list[tuple[Question, str, str]]:
     """(question, the answer then, the answer now) for every question answered higher now."""
     moved = []

@@ -176,8 +176,12 @@ def test_check_in_by_code_and_every_bad_input(app, chat):
     with app.extensions["bot"].database.session() as session:
         assert service.counts(session, activity_ids=[now_open.id])[now_open.id].checked_in == 1
     # Someone with no company who did not register: a walk-in, told the company column is empty.
-    walk_in = joined(chat.as_user(uid(4)).say(f"簽到 {now_open.checkin_code}"))
+    walker = chat.as_user(uid(4))
+    walk_in = joined(walker.say(f"簽到 {now_open.checkin_code}"))
     assert "現場報名" in walk_in and "未登記公司" in walk_in and "姓名" in walk_in
+    # The code sent again while the name is asked is a check-in (counted once), not the name.
+    assert "不用重複簽到" in joined(walker.say(f"簽到碼{now_open.checkin_code}"))
+    assert _registration(app, now_open.id, uid(4)).attendee_name is None
     # Not open yet, late, expired, cancelled.
     later = _activity(app, starts_in=timedelta(hours=3))
     assert "還沒開放簽到" in joined(chat.as_user(uid(2)).say(f"簽到 {later.checkin_code}"))
@@ -198,6 +202,8 @@ def test_check_in_by_code_and_every_bad_input(app, chat):
     assert _registration(app, now_open.id, uid(3)) is None
     # A question that starts with 簽到 goes to the FAQ, not to the check-in.
     assert "簽到碼" not in joined(chat.as_user(uid(2)).say("簽到表要寫什麼？"))
+    # 「報到」 is the word many use for it.
+    assert "簽到完成" in joined(chat.as_user(uid(2)).say(f"報到 {now_open.checkin_code}"))
 
 
 def test_full_activity_refuses_a_walk_in(app, chat):

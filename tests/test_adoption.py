@@ -178,6 +178,10 @@ def test_only_advisors_and_staff_record_and_only_the_company_answers(app, chat, 
     assert {entry.actor for entry in refused} == {OTHER_OWNER, ADVISOR}
 
     # Staff may record for any company; another advisor's company stays closed to this advisor.
+    texts = joined(staff.say("導入 99999999 POS 7/1"))
+    assert "找不到統編 99999999 的店家" in texts and "指派" not in texts  # staff are the ones who assign
+    assert "找不到「不存在的店」這家店" in joined(staff.say("導入 不存在的店 POS 7/1"))
+    staff.say("取消")
     assert "導入已記錄" in joined(staff.say("導入 別人的店 POS 7/1"))
     assert "不是指派給您的店家" in joined(advisor.say("導入 04595257 LINE官方帳號 7/1"))
     assert [(a.company_id, a.recorded_by) for a in _adoptions(app)] == [(ids["好味道小吃"], ADVISOR),
@@ -247,6 +251,12 @@ def test_usage_report_figure_screenshot_and_flags(app, chat, fake_line):
         [shot] = session.exec(select(UsageScreenshot)).all()
     assert (report.period, report.figure, report.minimum, report.meets_minimum) == ("2023-07", 45, 30, True)
     assert (shot.report_id, shot.mime, shot.size) == (report.id, "image/jpeg", len(JPEG))
+    # The figure in the owners' words: 「3k」 is 3,000 (not 3, flagged as below), 「大約三十張」 is 30.
+    owner.send("postback", data=f"c=usage_report&arg={ids['好味道小吃']}:2023-08")
+    texts = joined(owner.say("3k"))
+    assert "：3000 張" in texts and "低於" not in texts
+    owner.send("postback", data=f"c=usage_report&arg={ids['好味道小吃']}:2023-09")
+    assert "：30 張" in joined(owner.say("大約三十張"))
     # Another person's company cannot be reported through a forged button.
     other = chat.as_user(OTHER_OWNER)
     other.follow()

@@ -81,6 +81,22 @@ def test_checkpoint_kpis_of_a_seeded_campaign(app, live_server):
         if before is not None:
             METRICS["custom.sales"] = before
 
+    # A KPI whose metric nobody provides is "not tracked yet", never 0 (JSON, the summary, the digest's word).
+    showcase = METRICS.pop("showcase.sessions")
+    try:
+        untracked = cli(app, "checkpoints", "--as-of", "2023-07-01T09:00")
+        line = next(k for k in untracked["kpis"] if k["id"] == "showcase")
+        assert (line["done"], line["missing"], line["status"]) == (None, None, "not_tracked")
+        assert untracked["totals"]["not_tracked"] == 1
+        human = app.test_cli_runner().invoke(args=["checkpoints", "--as-of", "2023-07-01T09:00"]).output
+        assert "成果展示交流活動場次: — / 1 場, due 1 — not tracked yet" in human
+    finally:
+        METRICS["showcase.sessions"] = showcase
+
+    # The dashboard's funnel counts the owner-confirmed adoptions (41), no longer nothing.
+    summary = requests.get(f"{live_server.url}/staff/api/summary", headers=BEARER).json()
+    assert {bar["label"]: bar["value"] for bar in summary["funnel"]}["完成工具導入"] == 41
+
     # The API gives the same JSON (as of now: every checkpoint passed, the whole target due).
     assert requests.get(f"{live_server.url}/staff/api/checkpoints").status_code == 403
     api = requests.get(f"{live_server.url}/staff/api/checkpoints", headers=BEARER).json()
@@ -183,7 +199,8 @@ def test_digests_the_adoption_reminder_and_the_monthly_usage_ask(app, fake_line)
     assert "112/07/15 17:00（還有 14 天）" in a1
     assert "・第21號小店：現地訪視\n" in a1 and "第01號小店" not in a1 and "第31號小店" not in a1
     [a2] = [t for t in fake_line.texts_for(A2) if "第一次查核點" in t]
-    assert "・第45號小店：工具導入確認、每月使用量達標、訪視滿 3 次、現地訪視" in a2
+    assert "・第45號小店：工具導入確認、每月使用量達標、訪視滿 3 次、現地訪視\n" in a2
+    assert "・第51號小店：工具導入確認、每月使用量達標、訪視滿 3 次、現地訪視、數位能力評量前測\n" in a2
     [staff] = [t for t in fake_line.texts_for(STAFF) if "第一次查核點" in t]
     assert "・帶動企業家數 54/60 家" in staff and "・導入雲端服務解決方案家數 40/60 家" in staff
     assert "・營運面：帶動店家銷售額成長（千元） 100/210 千元" in staff  # issue 21's custom KPIs are tracked
@@ -191,6 +208,15 @@ def test_digests_the_adoption_reminder_and_the_monthly_usage_ask(app, fake_line)
     tick(app, "2023-07-02T09:00:00+08:00")
     for person in (A1, A2, STAFF):  # once only
         assert len([t for t in fake_line.texts_for(person) if "第一次查核點" in t]) == 1
+
+    tick(app, "2023-07-05T09:00:00+08:00")  # June's figure, before the first checkpoint counts 常態流量
+    asked = {n for n in range(1, 61) if any("請回報112/06的「每月開立電子發票張數」" in t for t in fake_line.texts_for(owner(n)))}
+    assert asked == set(range(6, 42))  # the adopted ones (the seed holds 41's confirmation); 1–5 reported June
+
+    tick(app, "2023-07-12T09:00:00+08:00")  # 3 days before: what is still missing, again
+    [_, a2] = [t for t in fake_line.texts_for(A2) if t.startswith("⏰ 第一次查核點")]
+    assert "（還有 3 天）" in a2 and "・第51號小店：" in a2
+    assert len([t for t in fake_line.texts_for(STAFF) if t.startswith("⏰ 第一次查核點")]) == 2
 
     tick(app, "2023-07-24T09:00:00+08:00")  # 7 days before the adoption deadline (112/07/31)
     deadline = {n for n in range(1, 61) if any("雲工具完成導入期限" in t for t in fake_line.texts_for(owner(n)))}

@@ -104,6 +104,7 @@ def test_without_a_company_and_with_two_companies(app, chat):
         assert "還沒有登記公司" in joined(stranger.say("數位健檢"))
         result = joined(_answer_all(stranger, lambda q: q.options[0].label))
         assert "第 1 級" in result and "先存在您自己的紀錄" in result
+        assert "數位健檢結果：第 1 級" in joined(stranger.say("健檢結果"))  # kept on the person
     owner = chat.as_user(uid(2))
     assert "要幫哪一家店做數位健檢" in joined(owner.say("數位健檢"))
     assert owner.labels()[:2] == ["店20", "店21"]
@@ -157,8 +158,10 @@ def test_asked_at_the_start_and_near_the_end_then_compared_for_owner_and_advisor
     assert "・店10：第 2 級 → 第 3 級" in overview and "・店20：還沒做健檢" in overview
     assert "共 1/2 家做過，1 家做過前後兩次，1 家進步至少 1 級" in overview
     assert "店10（健檢 第 2 級 → 第 3 級）" in joined(advisor.say("我的進度"))
-    # An owner is not an advisor: no one else's results.
-    assert "店20" not in joined(owner.say("健檢結果"))
+    # An owner's 「健檢結果」 is their own result compared with the first, no one else's.
+    mine = joined(owner.say("健檢結果"))
+    assert "第一次（112/05/10）：第 2 級" in mine and "這次：第 3 級" in mine and "店20" not in mine
+    assert "還沒做過數位健檢" in joined(chat.as_user(uid(2)).say("健檢結果"))
     assert second
 
 
