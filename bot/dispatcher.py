@@ -396,6 +396,10 @@ class Dispatcher:
             # Declared permission: refuse politely, reveal nothing, keep a record.
             audit(request.session, actor=ctx.user_id, action="permission_denied", target=cmd.name,
                   required_role=cmd.role)
+            if cmd.role == "advisor" and "staff" in ctx.roles:
+                # Staff see every company's figures on the dashboard; the advisor's chat view
+                # lists only the shops assigned to them, which staff have none of.
+                return fw.Turn(ctx, [Text(t("core.advisor_only_staff"), (Choice("/登入"),))])
             return fw.Turn(ctx, [Text(t("core.no_permission"))])
         if pause_current and ctx.flow:
             ctx = ctx.set_aside()
