@@ -506,6 +506,22 @@ def check_in(request) -> fw.Turn:
     return fw.Turn(ctx, [Text(text)])
 
 
+@registry.intercept_free_text
+def bare_code(request) -> fw.Turn | None:
+    """A bare 「1234」 is a check-in while some activity's check-in window is open (people at the
+    venue type the code alone); it then counts toward the wrong-code limit like 「簽到 1234」, so it
+    is no way around it. At any other time a number stays free text."""
+    if request.input.kind != "text":
+        return None
+    text = unicodedata.normalize("NFKC", request.input.text or "").strip()
+    if not re.fullmatch(rf"\d{{{service.CODE_DIGITS}}}", text):
+        return None
+    if not service.checkin_open_now(request.session, now=request.ctx.now, settings_of=settings_of(_config(request.ctx))):
+        return None
+    request.argument = text
+    return check_in(request)
+
+
 def _checked_in(request, ctx, outcome) -> fw.Turn:
     from companies.models import Company
 

@@ -318,6 +318,19 @@ def find_by_code(session: Session, *, code: str, now: datetime, settings_of) -> 
     return candidates[0] if candidates else None
 
 
+def checkin_open_now(session: Session, *, now: datetime, settings_of) -> bool:
+    """Whether any activity's LINE check-in window is open now (windows are hours around the
+    start, so a day either side is enough to look at)."""
+    near = session.exec(select(Activity).where(Activity.status == "open",
+                                               Activity.starts_at >= now - timedelta(days=1),
+                                               Activity.starts_at <= now + timedelta(days=1))).all()
+    for activity in near:
+        opens, closes = settings_of(activity.program_id).checkin_window(activity.starts_at)
+        if opens <= now <= closes:
+            return True
+    return False
+
+
 def check_in(session: Session, *, code: str, line_user_id: str, settings_of, now: datetime | None = None) -> Outcome:
     """「簽到 1234」. Codes: checked_in, walk_in, already, wrong_code, expired, not_open_yet, late,
     cancelled, not_registered, full. ``settings_of(program_id)`` gives an ActivitySettings."""

@@ -204,6 +204,17 @@ def test_check_in_by_code_and_every_bad_input(app, chat):
     assert "簽到碼" not in joined(chat.as_user(uid(2)).say("簽到表要寫什麼？"))
     # 「報到」 is the word many use for it.
     assert "簽到完成" in joined(chat.as_user(uid(2)).say(f"報到 {now_open.checkin_code}"))
+    # The code alone, while a window is open, is a check-in too; a wrong one counts as a miss.
+    assert "簽到完成" in joined(chat.as_user(uid(5)).say(now_open.checkin_code))
+    assert "不正確" in joined(chat.as_user(uid(6)).say(wrong))
+
+
+def test_a_bare_number_is_free_text_when_no_check_in_is_open(app, chat):
+    _population(app)
+    later = _activity(app, starts_in=timedelta(days=3))
+    texts = joined(chat.as_user(uid(2)).say(later.checkin_code))
+    assert "簽到" not in texts and "不正確" not in texts
+    assert _registration(app, later.id, uid(2)) is None
 
 
 def test_full_activity_refuses_a_walk_in(app, chat):
