@@ -36,7 +36,10 @@ def show_help(request) -> fw.Turn:
     role_help = [reply for helper in ROLE_HELP for reply in helper(request)] if request.ctx.roles else []
     if role_help:
         return fw.Turn(request.ctx, role_help)
-    return fw.Turn(request.ctx, [Text(t("core.welcome", name=""))], show_menu=True)
+    # The menu holds the recruitment steps; the words for the months after the letter arrive as
+    # buttons on the monthly asks, and are listed here for an owner who looks for them.
+    return fw.Turn(request.ctx, [Text(t("core.welcome", name="")), Text(t("core.help_after_letter"))],
+                   show_menu=True)
 
 
 @command("resume", "繼續", "繼續上次", "接著做")

@@ -97,6 +97,7 @@ def test_help_answers_by_role(app, chat):
     chat.follow()
     owner = joined(chat.say("說明"))
     assert "歡迎加入" in owner and "/公告" not in owner
+    assert "回報使用量" in owner and "我的活動" in owner  # the months after the letter too
     with app.extensions["bot"].database.session() as session:
         session.add(RoleGrant(line_user_id=chat.user_id, role="staff", granted_by="test"))
     staff_help = joined(chat.say("/help"))  # not an unanswered question any more
