@@ -81,10 +81,14 @@ def _load_config(app: Flask, test_config: dict | None) -> None:
     app.config.update(config_module.settings_from_environment({} if ignore_environment else None))
     if test_config:
         app.config.update(test_config)
-    mode = app.config["BOT_ENV"] = config_module.resolve_mode(app.config)
+    mode = config_module.resolve_mode(app.config)
     secret, token = app.config.get("LINE_CHANNEL_SECRET"), app.config.get("LINE_CHANNEL_ACCESS_TOKEN")
     if mode == "production":
+        # Checked while BOT_ENV still holds what the operator set: the refusal says why this is
+        # production (BOT_ENV=production, or a LINE variable with BOT_ENV unset).
         config_module.check_production(app.config)
+    app.config["BOT_ENV"] = mode
+    if mode == "production":
         app.config["DEV_MODE"] = False
     else:
         if bool(secret) != bool(token):

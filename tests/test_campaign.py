@@ -38,6 +38,9 @@ def test_check_fails_on_the_shipped_demo_values_and_passes_on_a_filled_file(app)
     report = programme_report(payload)
     assert {f["key"] for f in report["demo"]} >= {"proposing_unit", "plan_name", "provider", "solution",
                                                   "usage_period", "track", "companies_planned"}
+    # Staff read these as labels (「說明」, the dashboard's notice), never as the file's keys.
+    assert all(f["label"] != f["key"] and re.search(r"[\u4e00-\u9fff]", f["label"]) for f in report["demo"]), \
+        [f["key"] for f in report["demo"] if f["label"] == f["key"]]
     # The shipped usage period keeps to the programme (it is only a demo value, no conflict).
     assert report["conflicts"] == [] and report["missing"] == []
     code, payload = check(app, "--file", str(FILLED))

@@ -143,3 +143,12 @@ def test_links_are_not_keyed_by_the_channel_secret(database_url, fake_line):
             assert links.read_token(app.config, links.PDF, forged, max_age=60) is None
     finally:
         app.extensions["bot"].database.dispose()
+
+
+def test_the_app_says_why_it_is_production(database_url):
+    """The refusal names the cause as the operator set it: BOT_ENV unset with a LINE variable
+    given is not reported as "BOT_ENV=production"."""
+    with pytest.raises(config.ConfigError) as error:
+        create_app({"IGNORE_ENVIRONMENT": True, "DATABASE_URL": database_url, "LINE_CHANNEL_SECRET": "s"})
+    message = error.value.format_message()
+    assert "BOT_ENV is unset and LINE_CHANNEL_SECRET is set" in message and "SECRET_KEY" in message, message
