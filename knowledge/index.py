@@ -27,6 +27,7 @@ margin between the first two candidates.
 from __future__ import annotations
 
 import logging
+import logging
 import math
 import re
 import threading
@@ -42,6 +43,10 @@ from rapidfuzz import fuzz
 
 from .loader import AUDIENCES, Entry
 from .normalize import normalize_text, to_simplified
+
+# bm25s sets its own logger to DEBUG when imported, which may be after the app's logging setup:
+# every index build would log two DEBUG lines whatever LOG_LEVEL says.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parent
 DOMAIN_DICT = KNOWLEDGE_DIR / "domain_dict.txt"

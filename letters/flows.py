@@ -237,6 +237,13 @@ def complete_signing(*, session, services, ctx: fw.Context, signature: service.S
         audit(session, actor=ctx.user_id, action="letter_sign_refused",
               target=f"company:{company.id}" if company else None)
         return fw.Turn(_done(ctx), [Text(t("letters.status_none"))], show_menu=True)
+    if not service.tax_id_fits(session, company=company, tax_id=data.get("tax_id")):
+        # The letter must name the company it is signed for; the other company is never named.
+        audit(session, actor=ctx.user_id, action="letter_tax_id_refused", target=f"company:{company.id}")
+        again = ctx
+        for name in ("tax_id", "review", "consent", "sign"):
+            again = again.without_answer(name)
+        return fw.current_question(LETTER_FLOW, again.evolve(step=None), [Text(t("letters.tax_id_not_yours"))])
     config = services.config
     campaign = doc.campaign_settings(config, company.program_id)
     letter, version = service.sign_letter(

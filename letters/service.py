@@ -30,6 +30,20 @@ class NotAMember(PermissionError):
     """The signer does not speak for the company (not a member, e.g. a join request pending)."""
 
 
+class TaxIdNotTheCompanys(PermissionError):
+    """The letter names a 統編 other than the company's own (or another company's, when the
+    company has none on record): a letter speaks for the company it is signed for (issue 18)."""
+
+
+def tax_id_fits(session: Session, *, company: Company, tax_id: str | None) -> bool:
+    """Whether a letter for ``company`` may carry ``tax_id``."""
+    if not tax_id:
+        return True
+    if company.tax_id:
+        return tax_id == company.tax_id
+    return session.exec(select(Company.id).where(Company.tax_id == tax_id, Company.id != company.id)).first() is None
+
+
 class WithdrawalClosed(Exception):
     """Withdrawal is only possible before the proposal deadline (campaign.proposal_deadline)."""
 
@@ -136,6 +150,8 @@ def sign_letter(session: Session, *, company: Company, line_user_id: str, displa
     audit events and the company's letter status. Everything in the caller's transaction."""
     if not is_member(session, company_id=company.id, line_user_id=line_user_id):
         raise NotAMember(company.id)  # only a member signs for a company (issue 18)
+    if not tax_id_fits(session, company=company, tax_id=fields.get("tax_id")):
+        raise TaxIdNotTheCompanys(company.id)
     now = _second(now or utc_now())
     timeline = timeline or {}
     letter = letter_of_company(session, company_id=company.id, lock=True)

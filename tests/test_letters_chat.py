@@ -382,3 +382,28 @@ def test_sign_page_needs_a_drawing_and_its_links_die_with_the_conversation(app, 
     assert requests.get(sign_link, timeout=5).status_code == 410
     chat.tap("略過")
     assert requests.get(draft_link, timeout=5).status_code == 410
+
+
+def test_a_letter_cannot_name_another_companys_tax_id(app, chat):
+    # Issue 18: a letter speaks for the shop it is signed for. Editing the 統編 on the review card
+    # to another registered shop's is refused at signing, nothing is signed, and the other shop is
+    # never named; the owner types the right one and signs.
+    company_id = owner_with_company(app, chat)
+    make_company(app, "U" + "e" * 32, tax_id="12345675", name="別人的店")
+    start_and_fill(chat)
+    from bot.texts import t
+    from letters import document as doc
+    chat.tap(t("letters.review_edit", label=doc.template()["labels"]["tax_id"]))
+    chat.say("12345675")
+    agree_to_letter(chat)
+    texts = joined(chat.say("王大明"))
+    assert "不能使用" in texts and "別人的店" not in texts and "簽署完成" not in texts
+    with app.extensions["bot"].database.session() as session:
+        assert session.exec(select(Letter)).all() == []
+    chat.say("04595257")
+    agree_to_letter(chat)
+    chat.say("王大明")
+    with app.extensions["bot"].database.session() as session:
+        letter = session.exec(select(Letter)).one()
+        assert letter.company_id == company_id
+        assert service.version_content(service.current_version(session, letter=letter))["fields"]["tax_id"] == "04595257"
