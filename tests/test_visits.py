@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from bot.db import utc_now
 from bot.models import AuditEntry, RoleGrant
-from companies.models import Company
+from companies.models import Company, CompanyMember
 from tests.conftest import joined
 from visits.models import Visit
 from visits.parse import CompanyRef, parse_duration, parse_mode, parse_visit_message
@@ -184,17 +184,25 @@ def test_company_not_assigned_and_future_date(app, chat):
     assert not _visits(app)
 
 
-def test_non_advisor_cannot_log_or_see_progress(app, chat):
-    _setup(app)
+def test_non_advisor_cannot_log_and_sees_only_their_own_progress(app, chat):
+    ids = _setup(app)
     owner = chat.as_user(OWNER)
     owner.follow()
-    texts = owner.say("我的進度")
-    assert "無法使用" in joined(texts)
+    # 「我的進度」 from someone with no shop: how to get one, nothing of the advisor's shops.
+    texts = joined(owner.say("我的進度"))
+    assert "資格檢查" in texts and "好味道" not in texts and "阿明" not in texts
     owner.say("登錄訪視")
     assert not _visits(app)
     with app.extensions["bot"].database.session() as session:
         denied = session.exec(select(AuditEntry).where(AuditEntry.action == "permission_denied")).all()
-        assert len(denied) == 2
+        assert len(denied) == 1
+        session.add(CompanyMember(company_id=ids["阿明咖啡館"], line_user_id=OWNER))
+        session.add(Visit(company_id=ids["阿明咖啡館"], advisor_line_user_id=ADVISOR, status="done", mode="onsite",
+                          scheduled_at=utc_now() - timedelta(days=3)))
+    # A member: their own shop's letter, visits against the rule and tool, and no other shop.
+    texts = joined(owner.say("我的進度"))
+    assert "阿明咖啡館的進度" in texts and "1 次（現地 1 次）" in texts and "至少 3 次" in texts
+    assert "還沒簽署" in texts and "好味道" not in texts
 
 
 def test_progress_against_visit_rules(app, chat):

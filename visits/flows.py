@@ -480,8 +480,43 @@ def _checkup_levels(session, companies) -> dict[int, str]:
     return {cid: t("visits.progress_checkup", levels=level_text(entry)) for cid, entry in found.items()}
 
 
-@registry.command("visit_progress", "我的進度", "訪視進度", "我的訪視進度", role="advisor")
+@registry.command("visit_progress", "我的進度", "訪視進度", "我的訪視進度")
 def my_progress(request) -> fw.Turn:
+    """Advisors: their shops against the visit rule. Owners: their own shop's standing (「我的進度」
+    is what an owner types too). Staff without shops: the dashboard has every company."""
+    ctx = request.ctx
+    if "advisor" not in ctx.roles:
+        if "staff" in ctx.roles:
+            return fw.Turn(ctx, [Text(t("core.advisor_only_staff"), (Choice("/登入"),))])
+        return _owner_progress(request)
+    return _advisor_progress(request)
+
+
+def _owner_progress(request) -> fw.Turn:
+    """The shop's own standing, from its records only: the letter, the advisor's visits against the
+    programme's rule, the tool in use. Nothing of any other shop."""
+    from companies.service import companies_of_user
+
+    session, ctx = request.session, request.ctx
+    companies = companies_of_user(session, line_user_id=ctx.user_id)
+    if not companies:
+        return fw.Turn(ctx, [Text(t("visits.owner_progress_none"))], show_menu=True)
+    rules = service.visit_rules(request.services.config, companies[0].program_id)
+    progress = service.progress_by_company(session, companies=companies, rules=rules)
+    texts = []
+    for company in companies[:3]:
+        p = progress[company.id]
+        letter = t(f"visits.owner_progress_letter_{company.letter_status}") if company.letter_status in (
+            "signed", "withdrawn") else t("visits.owner_progress_letter_none")
+        tool = (t("visits.owner_progress_tool_yes", date=format_roc_date(company.tool_adopted_at))
+                if company.tool_adopted_at else t("visits.owner_progress_tool_no"))
+        texts.append(Text(t("visits.owner_progress", name=company.name or t("visits.owner_progress_shop"),
+                            letter=letter, total=p.total, onsite=p.onsite, min_total=rules.min_total,
+                            min_onsite=rules.min_onsite, tool=tool)))
+    return fw.Turn(ctx, texts, show_menu=True)
+
+
+def _advisor_progress(request) -> fw.Turn:
     session, ctx = request.session, request.ctx
     companies = service.advisor_companies(session, advisor=ctx.user_id)
     if not companies:
