@@ -20,6 +20,8 @@ from pathlib import Path
 
 import yaml
 
+from rapidfuzz.distance import Levenshtein
+
 from .normalize import normalize_text
 
 INTENTS_FILE = Path(__file__).resolve().parent / "intents.yaml"
@@ -31,6 +33,10 @@ ROLE_SIDES = {"owner": "owner", "staff": "unit", "advisor": "advisor"}
 _CLAUSE_BREAK = re.compile(r"[\s,，.。!！?？~～、;；:：…⋯\-—()（）\[\]「」『』\"'“”‘’]+|"
                            r"[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+")
 _QUESTION_END = re.compile(r"[?？]")
+# Small-talk classes whose typos are read as small talk when nothing answers (not ack or laugh:
+# 「好貴」 is one key from 「好的」 and is not an acknowledgement).
+TYPO_CLASSES = ("thanks", "effort", "morning", "night")
+TYPO_MAX_CHARS = 4
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,9 @@ class Classifier:
     flows: dict[str, re.Pattern]
     program_words: tuple[str, ...] = ()
     wants: re.Pattern | None = None   # 「我想做會員集點」 states the need: part of the question
+    # Literal small-talk units (no regex) of the classes a slipped key may hide (「謝射」「辛若了」).
+    typo_units: tuple[tuple[str, str], ...] = ()
+    filler: re.Pattern | None = None
     _cache: dict[str, Query] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -110,6 +119,9 @@ class Classifier:
             wants=alternation((data.get("context") or {}).get("wants")),
             flows={name: alternation(words) for name, words in (data.get("flows") or {}).items()},
             program_words=tuple(w for w in program_words if w),
+            typo_units=tuple((name, _norm_pattern(u)) for name in TYPO_CLASSES for u in units.get(name) or ()
+                             if len(_norm_pattern(u)) >= 2 and re.fullmatch(r"\w+", _norm_pattern(u))),
+            filler=alternation(filler),
         )
 
     def classify(self, text: str) -> Query:
@@ -147,6 +159,20 @@ class Classifier:
                                None)
         side = next((name for name, pattern in self.sides.items() if pattern and pattern.search(norm)), None)
         return Query(text=text, norm=norm, clauses=clauses, decline=decline, side=side, flows=flows)
+
+    def typo_small_talk(self, norm: str) -> str | None:
+        """The small-talk class of a short message one slipped character away from a thanks,
+        greeting or goodbye (「謝射」「辛若了」「晚按」), or None. Only asked when the knowledge base
+        has no answer: a real question is never read as a typo of small talk."""
+        core = self.filler.sub("", norm) if self.filler is not None else norm
+        if not core or len(core) > TYPO_MAX_CHARS:
+            return None
+        for name, unit in self.typo_units:
+            # One substitution, insertion or deletion, with the first character kept (a slip on
+            # the phone keyboard rarely hits the first key of a word the owner types every day).
+            if abs(len(core) - len(unit)) <= 1 and Levenshtein.distance(core, unit) == 1 and core[0] == unit[0]:
+                return name
+        return None
 
     def _small_talk_class(self, norm: str) -> str | None:
         best = None

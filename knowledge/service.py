@@ -419,6 +419,12 @@ class KnowledgeBase:
             joined = self._join_answer(index, question, query, found, side)
             if joined is not None:
                 return joined
+        if found.reason or calibration.band(found.score) == "fallback":
+            slipped = self.classifier.typo_small_talk(query.norm)
+            if slipped:
+                # Nothing answers a short message one slipped key from 「謝謝」「晚安」: small talk.
+                return AskResult(matched=False, answer=t(f"faq.small_talk_{slipped}"), entry_id=None, score=1.0,
+                                 band="small_talk", intent=f"small_talk:{slipped}", side=side)
         if found.reason:
             return self._fallback(0.0, side=side, flows=query.flows, debug={"reason": found.reason})
         cands, score, analysis = found.candidates, found.score, found.analysis
