@@ -514,6 +514,10 @@ class KnowledgeBase:
         query = query or self.classifier.classify(question)
         split = ({"core": query.core_norm, "context": query.context_norm, "facts": query.facts_norm}
                  if query.context_norm or query.facts_norm else {})
+        if split and not index.content_words(index.analyze(query.core_norm)):
+            # Nothing but a bare ask is left (「我們雲端方案放自家機房私有雲 可以嗎」): what was
+            # told is what is asked about.
+            split = {}
         analysis = index.analyze(question, **split)
         mention = self.detect_programs(norm)
         context_program = program_hint

@@ -136,6 +136,14 @@ def test_a_bare_trade_and_a_run_on_message_are_read_as_self_description():
     assert q.clauses[0].context and "意向書" in q.clauses[0].norm
 
 
+def test_a_told_question_with_a_bare_ask_is_about_what_was_told():
+    # 「…私有雲 可以嗎」: the clause before 「可以嗎」 starts like a self-description, but nothing
+    # else is asked, so its words are the question (not an unknown, off-topic-looking remainder).
+    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
+    res = kb.ask("我們的方案放在自己機房的私有雲 可以嗎", role="staff")
+    assert res.matched and res.entry_id == "gh-private-cloud"
+
+
 def test_eligibility_facts_from_what_the_owner_said():
     assert eligibility_facts("我們是美甲店 三個人 可以報名嗎") == {"employees": 3}
     assert eligibility_facts("我們早餐店正職員工有11個 還能報嗎") == {"employees": 11}
