@@ -75,6 +75,10 @@ def test_an_entry_that_does_not_state_what_is_asked_does_not_answer(kb):
     # The checkpoints entry states 35 %, but not of the spot checks: 「抽幾%」 is not its question.
     assert not kb.ask("後台抽查會抽百分之幾的店").matched
     assert kb.ask("意向書提案的時候要先附幾成").matched  # 10 %: stated, next to 意向書
+    # Hours: the visits entry states how many visits, not how long or at what time.
+    assert not kb.ask("顧問每次輔導要待多久 幾點會到").matched
+    assert kb.ask("我們提案的deadline是幾點", role="staff").entry_id == "gh-proposal-deadline"  # 17:00, beside 截止
+    assert kb.ask("失業補助去哪裡申請").band == "declined"  # another agency's benefit, not the programme
 
 
 def test_a_short_question_stays_the_campaigns(kb):
