@@ -617,6 +617,7 @@ class KnowledgeBase:
         topic); a clause about earlier funding (「今年原民會有來輔導我們做網路行銷」) not at all."""
         skip = self._analyzer.vocab.all_program_words
         words = self.join_words
+        shop = self.classifier.shop
         total = 0.0
         for clause in query.clauses or (Clause(norm=query.norm, context=False),):
             if words.about_prior(clause.norm):
@@ -626,6 +627,8 @@ class KnowledgeBase:
             for w in index.content_words(analysis):
                 if w in skip or is_interrogative(w) or words.is_filler(w):
                     continue
+                if shop is not None and not index.known(w) and shop.fullmatch(w):
+                    continue  # the shop's own trade (「我的乾洗店還能參加嗎」), not another topic
                 if index.known(w):
                     total += (1.0 if asking else CONTEXT_KNOWN_WEIGHT) * index._word_weight(w)
                 elif asking:
