@@ -20,6 +20,8 @@ from pathlib import Path
 
 import yaml
 
+from rapidfuzz.distance import Levenshtein
+
 from .normalize import normalize_text
 
 INTENTS_FILE = Path(__file__).resolve().parent / "intents.yaml"
@@ -31,6 +33,12 @@ ROLE_SIDES = {"owner": "owner", "staff": "unit", "advisor": "advisor"}
 _CLAUSE_BREAK = re.compile(r"[\s,，.。!！?？~～、;；:：…⋯\-—()（）\[\]「」『』\"'“”‘’]+|"
                            r"[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+")
 _QUESTION_END = re.compile(r"[?？]")
+# Small-talk classes whose typos are read as small talk when nothing answers (not ack or laugh:
+# 「好貴」 is one key from 「好的」 and is not an acknowledgement).
+TYPO_CLASSES = ("thanks", "effort", "morning", "night")
+TYPO_MAX_CHARS = 4
+# 「我想問」 this many characters into a clause starts the question (before it: a clause of its own).
+ASK_SPLIT_MIN = 4
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,11 @@ class Classifier:
     flows: dict[str, re.Pattern]
     program_words: tuple[str, ...] = ()
     wants: re.Pattern | None = None   # 「我想做會員集點」 states the need: part of the question
+    shop: re.Pattern | None = None    # 「乾洗店」 alone, first: the asker's trade
+    asks: re.Pattern | None = None    # 「我想問」 inside a run-on message: the question starts there
+    # Literal small-talk units (no regex) of the classes a slipped key may hide (「謝射」「辛若了」).
+    typo_units: tuple[tuple[str, str], ...] = ()
+    filler: re.Pattern | None = None
     _cache: dict[str, Query] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -108,8 +121,13 @@ class Classifier:
             facts=alternation((data.get("context") or {}).get("facts")),
             question=alternation((data.get("context") or {}).get("question")),
             wants=alternation((data.get("context") or {}).get("wants")),
+            shop=alternation((data.get("context") or {}).get("shop"), whole=True),
+            asks=alternation((data.get("context") or {}).get("asks")),
             flows={name: alternation(words) for name, words in (data.get("flows") or {}).items()},
             program_words=tuple(w for w in program_words if w),
+            typo_units=tuple((name, _norm_pattern(u)) for name in TYPO_CLASSES for u in units.get(name) or ()
+                             if len(_norm_pattern(u)) >= 2 and re.fullmatch(r"\w+", _norm_pattern(u))),
+            filler=alternation(filler),
         )
 
     def classify(self, text: str) -> Query:
@@ -148,6 +166,20 @@ class Classifier:
         side = next((name for name, pattern in self.sides.items() if pattern and pattern.search(norm)), None)
         return Query(text=text, norm=norm, clauses=clauses, decline=decline, side=side, flows=flows)
 
+    def typo_small_talk(self, norm: str) -> str | None:
+        """The small-talk class of a short message one slipped character away from a thanks,
+        greeting or goodbye (「謝射」「辛若了」「晚按」), or None. Only asked when the knowledge base
+        has no answer: a real question is never read as a typo of small talk."""
+        core = self.filler.sub("", norm) if self.filler is not None else norm
+        if not core or len(core) > TYPO_MAX_CHARS:
+            return None
+        for name, unit in self.typo_units:
+            # One substitution, insertion or deletion, with the first character kept (a slip on
+            # the phone keyboard rarely hits the first key of a word the owner types every day).
+            if abs(len(core) - len(unit)) <= 1 and Levenshtein.distance(core, unit) == 1 and core[0] == unit[0]:
+                return name
+        return None
+
     def _small_talk_class(self, norm: str) -> str | None:
         best = None
         for name, pattern in self.small_talk.items():
@@ -167,14 +199,28 @@ class Classifier:
             pos = at + len(piece)
             if _QUESTION_END.match(text[pos:pos + 3].lstrip(" ")):
                 asked.add(i)
+        split: list[tuple[str, bool, bool]] = []  # (clause, marked as asked, told before 「我想問」)
         for i, piece in enumerate(pieces):
             norm = normalize_text(piece)
             if not norm:
                 continue
-            is_context = (i not in asked and self.context_starts is not None
-                          and bool(self.context_starts.match(norm))
-                          and not (self.question and self.question.search(norm))
-                          and not (self.wants and self.wants.match(norm)))
+            marker = self.asks.search(norm, ASK_SPLIT_MIN) if self.asks is not None else None
+            if marker is not None:
+                # A run-on message (「我是開機車行的啦…我想問簽了之後要做什麼」): the words before
+                # 「我想問」 are a clause of their own, so a self-description among them is one.
+                # What comes before it is told, not asked, even with a 什麼 in it (「要簽什麼意向書」).
+                split.append((norm[:marker.start()], False, True))
+                split.append((norm[marker.end():], i in asked, False))
+            else:
+                split.append((norm, i in asked, False))
+        n = len(split)
+        for i, (norm, marked, told) in enumerate(split):
+            if not norm:
+                continue
+            is_context = (not marked and (told or not (self.question and self.question.search(norm)))
+                          and not (self.wants and self.wants.match(norm))
+                          and ((self.context_starts is not None and bool(self.context_starts.match(norm)))
+                               or (i == 0 and n > 1 and self.shop is not None and bool(self.shop.fullmatch(norm)))))
             is_fact = is_context and bool(self.facts and self.facts.search(norm))
             out.append(Clause(norm=norm, context=is_context, fact=is_fact))
         if out and all(c.context for c in out):

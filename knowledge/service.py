@@ -419,6 +419,12 @@ class KnowledgeBase:
             joined = self._join_answer(index, question, query, found, side)
             if joined is not None:
                 return joined
+        if found.reason or calibration.band(found.score) == "fallback":
+            slipped = self.classifier.typo_small_talk(query.norm)
+            if slipped:
+                # Nothing answers a short message one slipped key from 「謝謝」「晚安」: small talk.
+                return AskResult(matched=False, answer=t(f"faq.small_talk_{slipped}"), entry_id=None, score=1.0,
+                                 band="small_talk", intent=f"small_talk:{slipped}", side=side)
         if found.reason:
             return self._fallback(0.0, side=side, flows=query.flows, debug={"reason": found.reason})
         cands, score, analysis = found.candidates, found.score, found.analysis
@@ -508,6 +514,10 @@ class KnowledgeBase:
         query = query or self.classifier.classify(question)
         split = ({"core": query.core_norm, "context": query.context_norm, "facts": query.facts_norm}
                  if query.context_norm or query.facts_norm else {})
+        if split and not index.content_words(index.analyze(query.core_norm)):
+            # Nothing but a bare ask is left (「我們雲端方案放自家機房私有雲 可以嗎」): what was
+            # told is what is asked about.
+            split = {}
         analysis = index.analyze(question, **split)
         mention = self.detect_programs(norm)
         context_program = program_hint
@@ -607,6 +617,7 @@ class KnowledgeBase:
         topic); a clause about earlier funding (「今年原民會有來輔導我們做網路行銷」) not at all."""
         skip = self._analyzer.vocab.all_program_words
         words = self.join_words
+        shop = self.classifier.shop
         total = 0.0
         for clause in query.clauses or (Clause(norm=query.norm, context=False),):
             if words.about_prior(clause.norm):
@@ -616,6 +627,8 @@ class KnowledgeBase:
             for w in index.content_words(analysis):
                 if w in skip or is_interrogative(w) or words.is_filler(w):
                     continue
+                if shop is not None and not index.known(w) and shop.fullmatch(w):
+                    continue  # the shop's own trade (「我的乾洗店還能參加嗎」), not another topic
                 if index.known(w):
                     total += (1.0 if asking else CONTEXT_KNOWN_WEIGHT) * index._word_weight(w)
                 elif asking:

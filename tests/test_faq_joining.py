@@ -37,6 +37,9 @@ def test_a_join_question_gets_the_essentials_with_what_the_owner_said(kb):
     assert industry.intent == "eligibility:industry" and "民生內需" in industry.answer and "不是限定清單" in industry.answer
     prior = kb.ask("去年有接受客委會的數位輔導 今年還可以報名嗎")
     assert prior.intent == "eligibility:prior" and "客家委員會" in prior.answer and "不能重複" in prior.answer
+    # The shop's trade in the asking clause is the asker's, not a second topic (「我的修鞋店還能…」).
+    named_shop = kb.ask("去年商業司有來輔導過 我的修鞋店今年還可以報名嗎")
+    assert named_shop.intent == "eligibility:prior" and "不能重複" in named_shop.answer
 
 
 def test_join_answers_are_the_programme_data_not_code(tmp_path):
@@ -75,6 +78,10 @@ def test_an_entry_that_does_not_state_what_is_asked_does_not_answer(kb):
     # The checkpoints entry states 35 %, but not of the spot checks: 「抽幾%」 is not its question.
     assert not kb.ask("後台抽查會抽百分之幾的店").matched
     assert kb.ask("意向書提案的時候要先附幾成").matched  # 10 %: stated, next to 意向書
+    # Hours: the visits entry states how many visits, not how long or at what time.
+    assert not kb.ask("顧問每次輔導要待多久 幾點會到").matched
+    assert kb.ask("我們提案的deadline是幾點", role="staff").entry_id == "gh-proposal-deadline"  # 17:00, beside 截止
+    assert kb.ask("失業補助去哪裡申請").band == "declined"  # another agency's benefit, not the programme
 
 
 def test_a_short_question_stays_the_campaigns(kb):

@@ -121,6 +121,29 @@ def test_self_description_does_not_drown_the_question():
     assert plain.matched and described.matched and described.entry_id == plain.entry_id
 
 
+def test_a_bare_trade_and_a_run_on_message_are_read_as_self_description():
+    from knowledge.query import default_classifier
+    classify = default_classifier().classify
+    # A first clause naming only the trade (「烘焙坊」) describes the asker, like 「我開烘焙坊」.
+    q = classify("烘焙坊 顧問說7/31前要導入好 那之後呢")
+    assert [c.context for c in q.clauses] == [True, False, False]
+    # …but a trade alone, or one asked about, is the question.
+    assert not classify("烘焙坊").clauses[0].context
+    assert not classify("烘焙坊可以嗎").clauses[0].context
+    # Typed without a break: before 「我想問」 is told (even with a 什麼 in it), after it is asked.
+    q = classify("我是開機車行的啦我老婆在幫忙顧問說要簽什麼意向書我想問簽了之後要做什麼")
+    assert [(c.context, c.norm) for c in q.clauses][1] == (False, "簽了之後要做什麼")
+    assert q.clauses[0].context and "意向書" in q.clauses[0].norm
+
+
+def test_a_told_question_with_a_bare_ask_is_about_what_was_told():
+    # 「…私有雲 可以嗎」: the clause before 「可以嗎」 starts like a self-description, but nothing
+    # else is asked, so its words are the question (not an unknown, off-topic-looking remainder).
+    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
+    res = kb.ask("我們的方案放在自己機房的私有雲 可以嗎", role="staff")
+    assert res.matched and res.entry_id == "gh-private-cloud"
+
+
 def test_eligibility_facts_from_what_the_owner_said():
     assert eligibility_facts("我們是美甲店 三個人 可以報名嗎") == {"employees": 3}
     assert eligibility_facts("我們早餐店正職員工有11個 還能報嗎") == {"employees": 11}

@@ -56,6 +56,16 @@ def test_small_talk_gets_a_short_reply_not_a_search(kb):
     assert kb.ask("謝謝 那共融最少幾家").band != "small_talk"
 
 
+def test_small_talk_with_a_slipped_key_is_still_small_talk(kb):
+    # A typo of thanks / effort / goodnight that nothing answers is not a question for staff.
+    for q, kind in (("謝射", "thanks"), ("謝屑你", "thanks"), ("辛若了", "effort"), ("晚按～", "night")):
+        res = kb.ask(q)
+        assert (res.band, res.intent) == ("small_talk", f"small_talk:{kind}"), q
+    # An acknowledgement's neighbour is not (「好貴」 is a complaint), nor a question the KB answers.
+    assert kb.ask("好貴").band != "small_talk"
+    assert kb.ask("謝謝 幾號截止").band != "small_talk"
+
+
 def test_advice_question_is_not_answered(kb):
     assert not kb.ask("意向書跟合作意向書哪個比較好").matched
 
