@@ -3,6 +3,8 @@
     flask --app bot companies requests [--status pending|approved|declined|all] [--json]
     flask --app bot companies approve REQUEST_ID
     flask --app bot companies decline REQUEST_ID
+    flask --app bot companies members TAX_ID [--json]
+    flask --app bot companies remove-member TAX_ID LINE_USER_ID --reason TEXT
 
 Each decision is audited (actor "cli") and the requester is told by push."""
 from __future__ import annotations
@@ -16,7 +18,7 @@ from flask.cli import AppGroup
 from bot.cli import emit, json_option
 from companies import service
 
-companies_cli = AppGroup("companies", help="Companies: requests to join a registered company.")
+companies_cli = AppGroup("companies", help="Companies: requests to join a registered company, members.")
 
 
 @companies_cli.command("requests")
@@ -61,3 +63,44 @@ def approve(request_id: int) -> None:
 def decline(request_id: int) -> None:
     """Decline the request (the same person may ask again after 30 days)."""
     _decide(request_id, False)
+
+
+def _company(session, tax_id: str):
+    company = service.find_by_tax_id(session, tax_id=tax_id.strip())
+    if company is None:
+        click.echo(f"no company with tax id {tax_id}", err=True)
+        sys.exit(1)
+    return company
+
+
+@companies_cli.command("members")
+@click.argument("tax_id")
+@json_option
+def members(tax_id: str, as_json: bool) -> None:
+    """The LINE accounts that speak for a company, with their names."""
+    with current_app.extensions["bot"].database.session() as session:
+        company = _company(session, tax_id)
+        rows = [{"line_user_id": uid, "name": service.requester_name(session, uid)}
+                for uid in service.members_of(session, company_id=company.id)]
+    emit(as_json, {"company_id": company.id, "members": rows},
+         "\n".join([f"{company.name or '—'} ({tax_id}): {len(rows)} member(s)"]
+                   + [f"  {r['name']} [{r['line_user_id']}]" for r in rows]))
+
+
+@companies_cli.command("remove-member")
+@click.argument("tax_id")
+@click.argument("line_user_id")
+@click.option("--reason", required=True, help="Why (kept in the audit log).")
+def remove_member(tax_id: str, line_user_id: str, reason: str) -> None:
+    """Take a membership away (e.g. an account that registered a shop that is not theirs).
+    The person and the remaining members are told by LINE push; signed letters stay as records."""
+    runtime = current_app.extensions["bot"]
+    with runtime.database.write_session() as session:
+        company = _company(session, tax_id)
+        removed = service.remove_member(session, company_id=company.id, line_user_id=line_user_id.strip(),
+                                        actor="cli", reason=reason)
+    if not removed:
+        click.echo(f"{line_user_id} is not a member of {tax_id}", err=True)
+        sys.exit(1)
+    runtime.sender.deliver_due(limit=20)
+    click.echo(f"{line_user_id} removed from {tax_id}; they and the remaining members are told by LINE push")

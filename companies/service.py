@@ -256,6 +256,35 @@ def _tell_outcome(session: Session, *, join: CompanyJoinRequest, by_staff: bool)
                              origin=f"company_join:{join.id}")
 
 
+def remove_member(session: Session, *, company_id: int, line_user_id: str, actor: str, reason: str,
+                  now: datetime | None = None) -> bool:
+    """Staff take a membership away (an account that registered a shop that is not theirs, a phone
+    the shop no longer uses). Audited with the reason; the person is told, and so are the remaining
+    members. Signed letter versions stay as they are: they are the programme's records. False when
+    the person was not a member."""
+    member = session.exec(select(CompanyMember).where(CompanyMember.company_id == company_id,
+                                                      CompanyMember.line_user_id == line_user_id)).first()
+    if member is None:
+        return False
+    session.delete(member)
+    session.flush()
+    audit(session, actor=actor, action="company_member_removed", target=f"company:{company_id}",
+          member=line_user_id, reason=reason[:200])
+    company = session.get(Company, company_id)
+    name = (company.name if company else None) or t("companies.this_company")
+    stamp = int((now or utc_now()).timestamp())
+    enqueue_push(session, to=line_user_id, replies=[Text(t("companies.removed_member", company=name),
+                                                         (Choice(t("core.menu_staff")),))],
+                 idempotency_key=f"company-member:{company_id}:{line_user_id}:removed:{stamp}",
+                 origin=f"company:{company_id}")
+    for other in members_of(session, company_id=company_id):
+        enqueue_push(session, to=other, replies=[Text(t("companies.member_removed_notice", company=name),
+                                                      (Choice(t("core.menu_staff")),))],
+                     idempotency_key=f"company-member:{company_id}:{line_user_id}:removed:{stamp}:{other}",
+                     origin=f"company:{company_id}")
+    return True
+
+
 def describe_request(session: Session, join: CompanyJoinRequest) -> dict:
     """A request as staff see it (dashboard, CLI --json)."""
     company = session.get(Company, join.company_id)

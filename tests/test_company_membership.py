@@ -252,6 +252,28 @@ def test_staff_decide_when_the_owner_is_gone_on_the_dashboard_and_the_cli(app, c
         assert entry.actor == "cli" and entry.detail["via"] == "cli"
 
 
+def test_staff_remove_a_member_who_registered_a_shop_not_theirs(app, chat, fake_line):
+    # The first account to complete the intake owns the shop; when that was a squatter, staff take
+    # the membership away: audited, both sides told, and the account then sees nothing of the shop.
+    company_id = registered_company(app, chat)
+    squatter = chat.as_user(OWNER)
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["companies", "members", TAX_ID, "--json"])
+    assert listed.exit_code == 0 and OWNER in listed.output
+    assert runner.invoke(args=["companies", "remove-member", TAX_ID, STAFF, "--reason", "x"]).exit_code == 1
+    assert runner.invoke(args=["companies", "members", "12345675"]).exit_code == 1  # no such shop
+    done = runner.invoke(args=["companies", "remove-member", TAX_ID, OWNER, "--reason", "不是這家店的人"])
+    assert done.exit_code == 0, done.output
+    with _db(app).session() as session:
+        assert companies.members_of(session, company_id=company_id) == []
+        entry = session.exec(select(AuditEntry).where(AuditEntry.action == "company_member_removed")).one()
+        assert entry.actor == "cli" and entry.detail["reason"] == "不是這家店的人"
+        assert session.exec(select(LetterVersion)).first() is not None  # the signed record stays
+    assert eventually(lambda: any("移除" in x for x in fake_line.texts_for(OWNER)))
+    texts = joined(squatter.say("我的意向書"))
+    assert not any(secret in texts for secret in SECRETS)
+
+
 @pytest.mark.browser
 @pytest.mark.skipif(not Path(BROWSER).exists(), reason="needs /usr/bin/chromium")
 def test_join_requests_page_in_headless_chromium_on_a_phone(app, chat, live_server):
