@@ -29,9 +29,12 @@ def downloads(app, fake_line):
     seen: list[tuple[str, bool]] = []
 
     def writable_now(request_path: str) -> None:
-        connection = sqlite3.connect(path, timeout=0, isolation_level=None)
+        # A short wait rides out the app's own brief writes (the outbox records "sent" every 50 ms);
+        # a download inside the event's transaction holds the lock until this hook returns, so
+        # the wait still fails then.
+        connection = sqlite3.connect(path, timeout=0.5, isolation_level=None)
         try:
-            connection.execute("BEGIN IMMEDIATE")  # fails at once while another writer holds the lock
+            connection.execute("BEGIN IMMEDIATE")
             connection.execute("ROLLBACK")
             seen.append((request_path, True))
         except sqlite3.OperationalError:
