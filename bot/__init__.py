@@ -84,11 +84,10 @@ def _load_config(app: Flask, test_config: dict | None) -> None:
     mode = config_module.resolve_mode(app.config)
     secret, token = app.config.get("LINE_CHANNEL_SECRET"), app.config.get("LINE_CHANNEL_ACCESS_TOKEN")
     if mode == "production":
-        # Checked while BOT_ENV still holds what the operator set: the refusal says why this is
-        # production (BOT_ENV=production, or a LINE variable with BOT_ENV unset).
+        # Checked while BOT_ENV still holds what the operator set (BOT_ENV is set to the mode
+        # below): the refusal says why this is production (BOT_ENV=production, or a LINE
+        # variable with BOT_ENV unset).
         config_module.check_production(app.config)
-    app.config["BOT_ENV"] = mode
-    if mode == "production":
         app.config["DEV_MODE"] = False
     else:
         if bool(secret) != bool(token):
@@ -106,6 +105,7 @@ def _load_config(app: Flask, test_config: dict | None) -> None:
             app.config["LINE_DATA_API_BASE_URL"] = app.config.get("LINE_DATA_API_BASE_URL") or emulator
         if not app.config.get("SECRET_KEY"):
             app.config["SECRET_KEY"] = config_module.development_secret_key(app.instance_path)
+    app.config["BOT_ENV"] = mode
     app.config.setdefault("LINE_API_BASE_URL", None)
     app.config.setdefault("LINE_DATA_API_BASE_URL", None)
     app.config["LINE_API_BASE_URL"] = app.config["LINE_API_BASE_URL"] or "https://api.line.me"

@@ -149,6 +149,8 @@ def _reply_token(event: dict) -> str | None:
     return token if isinstance(token, str) and 0 < len(token) <= 200 else None  # column size
 
 
+
+
 class Dispatcher:
     def __init__(self, *, services: Services, sender: OutboxSender):
         self.services = services
@@ -392,20 +394,22 @@ class Dispatcher:
     def _run_command(self, request: Request, cmd: registry.Command, argument: str,
                      pause_current: bool = False) -> fw.Turn:
         ctx = request.ctx
+        handler = cmd.handler
         if cmd.role and cmd.role not in ctx.roles:
-            # Declared permission: refuse politely, reveal nothing, keep a record.
-            audit(request.session, actor=ctx.user_id, action="permission_denied", target=cmd.name,
-                  required_role=cmd.role)
-            if cmd.role == "advisor" and "staff" in ctx.roles:
-                # Staff see every company's figures on the dashboard; the advisor's chat view
-                # lists only the shops assigned to them, which staff have none of.
-                return fw.Turn(ctx, [Text(t("core.advisor_only_staff"), (Choice("/登入"),))])
-            return fw.Turn(ctx, [Text(t("core.no_permission"))])
+            if cmd.others is not None:
+                handler = cmd.others  # declared: their own view, not a refusal
+            else:
+                # Declared permission: refuse politely, reveal nothing, keep a record.
+                audit(request.session, actor=ctx.user_id, action="permission_denied", target=cmd.name,
+                      required_role=cmd.role)
+                if cmd.role == "advisor" and "staff" in ctx.roles:
+                    return registry.staff_dashboard_turn(ctx)
+                return fw.Turn(ctx, [Text(t("core.no_permission"))])
         if pause_current and ctx.flow:
             ctx = ctx.set_aside()
         request.ctx = ctx
         request.argument = argument
-        return cmd.handler(request)
+        return handler(request)
 
     def free_text(self, request: Request) -> fw.Turn:
         for interceptor in registry.FREE_TEXT_INTERCEPTORS:

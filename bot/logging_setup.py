@@ -37,7 +37,6 @@ def init_app(app: Flask) -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # index-build chatter
     logging.getLogger("jieba").setLevel(logging.WARNING)
 
     @app.before_request

@@ -206,16 +206,15 @@ def own_results(request) -> fw.Turn:
     return fw.Turn(ctx, [*cards, Text(t("checkup.own_again"))], show_menu=True)
 
 
-# Registered for everyone: advisors get their shops' list, anyone else their own results (never
-# another's: both read only the companies the asker is assigned to or speaks for).
-@registry.command("checkup_advisor", "健檢結果", "數位健檢結果", "店家健檢", "我的健檢結果", "我的數位健檢結果")
+# Advisors get their shops' list, anyone else their own results (never another's: both read only
+# the companies the asker is assigned to or speaks for).
+@registry.command("checkup_advisor", "健檢結果", "數位健檢結果", "店家健檢", "我的健檢結果", "我的數位健檢結果",
+                  role="advisor", others=own_results)
 def advisor_overview(request) -> fw.Turn:
     """Each of the advisor's companies: the level then and now, what improved, the weakest areas."""
     from visits.service import advisor_companies
 
     ctx, session = request.ctx, request.session
-    if "advisor" not in ctx.roles:
-        return own_results(request)
     companies = advisor_companies(session, advisor=ctx.user_id)
     if not companies:
         return fw.Turn(ctx, [Text(t("checkup.advisor_none"))], show_menu=True)

@@ -2,7 +2,9 @@
 
 Domains register here from their ``flows.py`` (imported by ``load_all``). Permissions are declared
 at registration (``role="staff"``); the dispatcher refuses before the handler runs, politely and
-without revealing that the command exists, and audits the attempt.
+without revealing that the command exists, and audits the attempt. A command whose words everyone
+types (「我的進度」「健檢結果」) declares ``others``: the handler for people without the role (their
+own view), so the permission stays declared here and not inside the handler.
 """
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ import importlib
 from dataclasses import dataclass
 from typing import Callable
 
-from dialogs.framework import Flow, FlowId, squash
+from bot.messages import Choice, Text
+from bot.texts import t
+from dialogs.framework import Context, Flow, FlowId, Turn, squash
 
 FLOWS: dict[FlowId, Flow] = {}
 COMMANDS: list["Command"] = []
@@ -48,6 +52,13 @@ class Command:
     # False, or a predicate of the context — 「導入…」 is a command for advisors and staff but, from
     # an owner filling a form, a question the form's FAQ answers before it resumes.
     interrupts: object = True
+    others: Callable | None = None  # (request) -> Turn for people without ``role``; None: refused
+
+
+def staff_dashboard_turn(ctx: Context) -> Turn:
+    """A staff member typing an advisor's command: the advisor's chat view lists only the shops
+    assigned to them, which staff have none of; the dashboard has every company's figures."""
+    return Turn(ctx, [Text(t("core.advisor_only_staff"), (Choice("/登入"),))])
 
 
 def register_flow(flow: Flow) -> Flow:
@@ -57,11 +68,13 @@ def register_flow(flow: Flow) -> Flow:
     return flow
 
 
-def command(name: str, *phrases: str, role: str | None = None, prefix: bool = False, interrupts: object = True):
+def command(name: str, *phrases: str, role: str | None = None, prefix: bool = False, interrupts: object = True,
+            others: Callable | None = None):
     def decorator(handler: Callable) -> Callable:
         if any(c.name == name for c in COMMANDS):
             raise ValueError(f"command {name} registered twice")
-        COMMANDS.append(Command(name, tuple(squash(p) for p in phrases), handler, role, prefix, interrupts))
+        COMMANDS.append(Command(name, tuple(squash(p) for p in phrases), handler, role, prefix, interrupts,
+                                others))
         return handler
     return decorator
 

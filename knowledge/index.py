@@ -27,7 +27,6 @@ margin between the first two candidates.
 from __future__ import annotations
 
 import logging
-import logging
 import math
 import re
 import threading
@@ -43,9 +42,10 @@ from rapidfuzz import fuzz
 
 from .loader import AUDIENCES, Entry
 from .normalize import normalize_text, to_simplified
+from .query import alternation
 
-# bm25s sets its own logger to DEBUG when imported, which may be after the app's logging setup:
-# every index build would log two DEBUG lines whatever LOG_LEVEL says.
+# bm25s sets its own logger to DEBUG when it is imported (here, often after the app's logging setup),
+# so its level is set here: otherwise every index build logs two DEBUG lines whatever LOG_LEVEL says.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 KNOWLEDGE_DIR = Path(__file__).resolve().parent
@@ -161,7 +161,7 @@ class Vocabulary:
         intents = tuple((str(k), re.compile(str(v))) for k, v in (data.get("intents") or {}).items())
         return cls(synonym_groups=groups, stopwords=stop, facets=facets, programs=programs, advice=advice,
                    default_program=data.get("default_program"), intents=intents, asked=asked,
-                   frame=_whole_word(intents_data.get("frame")))
+                   frame=alternation(intents_data.get("frame")))
 
     def program_names(self, program: str) -> set[str]:
         spec = self.programs.get(program)
@@ -180,11 +180,6 @@ class Vocabulary:
 
 
 _NO_SYNONYMS: frozenset[str] = frozenset()
-
-
-def _whole_word(patterns) -> "re.Pattern[str] | None":
-    items = [str(p) for p in patterns or []]
-    return re.compile("(?:" + "|".join(items) + ")") if items else None
 
 
 class Analyzer:

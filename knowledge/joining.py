@@ -32,6 +32,7 @@ from bot.texts import t
 from dialogs.parsing import parse_count, parse_registration
 
 from .normalize import normalize_text
+from .query import alternation
 
 INTENTS_FILE = Path(__file__).resolve().parent / "intents.yaml"
 PROGRAMS_FILE = Path(__file__).resolve().parent.parent / "programs" / "programs.yaml"
@@ -60,13 +61,6 @@ def eligibility_facts(text: str) -> dict:
                 facts["employees"] = count
                 break
     return facts
-
-
-def _alternation(items) -> re.Pattern | None:
-    parts = [str(p).strip().lower().replace(" ", "") for p in items or () if str(p).strip()]
-    if not parts:
-        return None
-    return re.compile("|".join(f"(?:{p})" for p in sorted(parts, key=len, reverse=True)))
 
 
 @dataclass(frozen=True)
@@ -100,12 +94,12 @@ class JoinWords:
 
         items = pairs(data.get("prior_items"))
         named = items + pairs(data.get("agencies"))
-        return cls(asks=_alternation(data.get("asks")), weak=_alternation(data.get("weak")),
-                   how=_alternation(data.get("how")), filler=_alternation(data.get("filler")),
-                   industry=_alternation(data.get("industry")), prior=_alternation(data.get("prior")),
+        return cls(asks=alternation(data.get("asks")), weak=alternation(data.get("weak")),
+                   how=alternation(data.get("how")), filler=alternation(data.get("filler")),
+                   industry=alternation(data.get("industry")), prior=alternation(data.get("prior")),
                    trades=tuple(sorted((x for x in pairs(data.get("trades")) if x[0]), key=lambda x: -len(x[0]))),
                    named=tuple(sorted((x for x in named if x[0]), key=lambda x: -len(x[0]))),
-                   items=frozenset(key for _, key in items), integration=_alternation(data.get("integration")))
+                   items=frozenset(key for _, key in items), integration=alternation(data.get("integration")))
 
     def classify(self, text: str, norm: str) -> JoinQuestion | None:
         """The join question ``text`` asks, or None when it asks something else (how or where to

@@ -97,15 +97,6 @@ class Classifier:
     @classmethod
     def load(cls, path: Path = INTENTS_FILE, *, program_words: tuple[str, ...] = ()) -> "Classifier":
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-
-        def alternation(items, *, whole: bool = False) -> re.Pattern | None:
-            parts = [_norm_pattern(str(p)) for p in items or ()]
-            parts = [p for p in parts if p]
-            if not parts:
-                return None
-            body = "|".join(f"(?:{p})" for p in sorted(parts, key=len, reverse=True))
-            return re.compile(f"^(?:{body})+$" if whole else body)
-
         units = data.get("small_talk") or {}
         filler = list(data.get("small_talk_filler") or ())
         every_unit = [u for words in units.values() for u in words] + filler
@@ -227,6 +218,17 @@ class Classifier:
             # Nothing but self-description (「我開早餐店」): that is what the person said; keep it.
             out = [Clause(norm=c.norm, context=False) for c in out]
         return tuple(out)
+
+
+def alternation(items, *, whole: bool = False) -> re.Pattern | None:
+    """One pattern for a list of intents.yaml patterns (longest first); ``whole``: the text is
+    made only of them. None for an empty list."""
+    parts = [_norm_pattern(str(p)) for p in items or ()]
+    parts = [p for p in parts if p]
+    if not parts:
+        return None
+    body = "|".join(f"(?:{p})" for p in sorted(parts, key=len, reverse=True))
+    return re.compile(f"^(?:{body})+$" if whole else body)
 
 
 def _norm_pattern(pattern: str) -> str:

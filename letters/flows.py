@@ -237,21 +237,23 @@ def complete_signing(*, session, services, ctx: fw.Context, signature: service.S
         audit(session, actor=ctx.user_id, action="letter_sign_refused",
               target=f"company:{company.id}" if company else None)
         return fw.Turn(_done(ctx), [Text(t("letters.status_none"))], show_menu=True)
-    if not service.tax_id_fits(session, company=company, tax_id=data.get("tax_id")):
-        # The letter must name the company it is signed for; the other company is never named.
+    config = services.config
+    campaign = doc.campaign_settings(config, company.program_id)
+    try:
+        letter, version = service.sign_letter(
+            session, company=company, line_user_id=ctx.user_id,
+            display_name=display_name_of(session, ctx.user_id),
+            fields={name: data.get(name) for name in doc.FIELDS}, campaign=campaign, signature=signature,
+            consent_sha256=data.get("consent_sha256") or doc.consent_sha256(),
+            timeline={key: data.get(key) for key in ("started_at", "viewed_at", "consented_at")}, now=ctx.now)
+    except service.TaxIdNotTheCompanys:
+        # Refused before anything is written. The other company is never named; the 統編 is asked
+        # again, and the letter reviewed and agreed to again with it.
         audit(session, actor=ctx.user_id, action="letter_tax_id_refused", target=f"company:{company.id}")
         again = ctx
         for name in ("tax_id", "review", "consent", "sign"):
             again = again.without_answer(name)
         return fw.current_question(LETTER_FLOW, again.evolve(step=None), [Text(t("letters.tax_id_not_yours"))])
-    config = services.config
-    campaign = doc.campaign_settings(config, company.program_id)
-    letter, version = service.sign_letter(
-        session, company=company, line_user_id=ctx.user_id,
-        display_name=display_name_of(session, ctx.user_id),
-        fields={name: data.get(name) for name in doc.FIELDS}, campaign=campaign, signature=signature,
-        consent_sha256=data.get("consent_sha256") or doc.consent_sha256(),
-        timeline={key: data.get(key) for key in ("started_at", "viewed_at", "consented_at")}, now=ctx.now)
     if data.get("main_product") and not company.main_product:
         company.main_product = data["main_product"]
         session.add(company)

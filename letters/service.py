@@ -35,7 +35,7 @@ class TaxIdNotTheCompanys(PermissionError):
     company has none on record): a letter speaks for the company it is signed for (issue 18)."""
 
 
-def tax_id_fits(session: Session, *, company: Company, tax_id: str | None) -> bool:
+def _tax_id_fits(session: Session, *, company: Company, tax_id: str | None) -> bool:
     """Whether a letter for ``company`` may carry ``tax_id``."""
     if not tax_id:
         return True
@@ -150,8 +150,8 @@ def sign_letter(session: Session, *, company: Company, line_user_id: str, displa
     audit events and the company's letter status. Everything in the caller's transaction."""
     if not is_member(session, company_id=company.id, line_user_id=line_user_id):
         raise NotAMember(company.id)  # only a member signs for a company (issue 18)
-    if not tax_id_fits(session, company=company, tax_id=fields.get("tax_id")):
-        raise TaxIdNotTheCompanys(company.id)
+    if not _tax_id_fits(session, company=company, tax_id=fields.get("tax_id")):
+        raise TaxIdNotTheCompanys(company.id)  # before anything is written
     now = _second(now or utc_now())
     timeline = timeline or {}
     letter = letter_of_company(session, company_id=company.id, lock=True)

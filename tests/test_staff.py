@@ -106,7 +106,7 @@ def test_staff_commands_refused_politely_and_audited(app, chat):
 def test_advisor_commands_point_staff_to_the_dashboard(app, chat):
     # Staff have no shops assigned; an advisor's per-shop view would be empty, the dashboard is not.
     staff = _followed(chat, STAFF, "staff")
-    for command in ("績效趨勢", "前後測進度"):
+    for command in ("績效趨勢", "前後測進度", "我的進度"):
         texts = staff.say(command)
         assert "管理後台" in joined(texts) and "無法使用" not in joined(texts), texts
     # An owner still learns nothing about the command.

@@ -480,24 +480,15 @@ def _checkup_levels(session, companies) -> dict[int, str]:
     return {cid: t("visits.progress_checkup", levels=level_text(entry)) for cid, entry in found.items()}
 
 
-@registry.command("visit_progress", "我的進度", "訪視進度", "我的訪視進度")
-def my_progress(request) -> fw.Turn:
-    """Advisors: their shops against the visit rule. Owners: their own shop's standing (「我的進度」
-    is what an owner types too). Staff without shops: the dashboard has every company."""
-    ctx = request.ctx
-    if "advisor" not in ctx.roles:
-        if "staff" in ctx.roles:
-            return fw.Turn(ctx, [Text(t("core.advisor_only_staff"), (Choice("/登入"),))])
-        return _owner_progress(request)
-    return _advisor_progress(request)
-
-
-def _owner_progress(request) -> fw.Turn:
-    """The shop's own standing, from its records only: the letter, the advisor's visits against the
-    programme's rule, the tool in use. Nothing of any other shop."""
+def _not_advisor_progress(request) -> fw.Turn:
+    """「我的進度」 from someone who is not an advisor. Staff: the dashboard has every company. An
+    owner: their own shop's standing, from its records only (the letter, the advisor's visits
+    against the programme's rule, the tool in use); nothing of any other shop."""
     from companies.service import companies_of_user
 
     session, ctx = request.session, request.ctx
+    if "staff" in ctx.roles:
+        return registry.staff_dashboard_turn(ctx)
     companies = companies_of_user(session, line_user_id=ctx.user_id)
     if not companies:
         return fw.Turn(ctx, [Text(t("visits.owner_progress_none"))], show_menu=True)
@@ -516,7 +507,10 @@ def _owner_progress(request) -> fw.Turn:
     return fw.Turn(ctx, texts, show_menu=True)
 
 
-def _advisor_progress(request) -> fw.Turn:
+@registry.command("visit_progress", "我的進度", "訪視進度", "我的訪視進度", role="advisor",
+                  others=_not_advisor_progress)
+def my_progress(request) -> fw.Turn:
+    """The advisor's shops against the visit rule."""
     session, ctx = request.session, request.ctx
     companies = service.advisor_companies(session, advisor=ctx.user_id)
     if not companies:
