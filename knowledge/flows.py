@@ -123,6 +123,11 @@ def answer_free_text(request) -> fw.Turn:
     kb = request.services.kb
     if kb is None or not text.strip():
         return fw.Turn(ctx, [Text(t("core.menu_prompt"))], show_menu=True)
+    if fw.nav_of(request.input) in (fw.Nav.BACK, fw.Nav.CANCEL, fw.Nav.RESTART):
+        # 「上一步」「取消」 with no conversation in progress: say so (not an FAQ match, not a ticket);
+        # after 「找專人」 it withdraws the request for a human.
+        key = "faq.handoff_cancelled" if ctx.memory.get(MEMORY_HANDOFF) else "core.nav_idle"
+        return fw.Turn(ctx.forget(MEMORY_HANDOFF, MEMORY_PENDING), [Text(t(key))], show_menu=True)
     if ctx.memory.get(MEMORY_HANDOFF):
         # The person asked for a human (「找專人」): this text is their question for staff.
         request.ctx = ctx.forget(MEMORY_HANDOFF)
@@ -227,6 +232,8 @@ def _fallback(request, text: str, result, hint: str | None) -> fw.Turn:
     if kb is not None and not kb.has_content(text):
         # 「嗎」「？？」: nothing to hand to staff; ask for the question instead.
         return fw.Turn(request.ctx.forget(MEMORY_PENDING), [Text(t("faq.fallback_no_log"))])
+    if kb is not None and kb.is_noise(text):
+        return fw.Turn(request.ctx.forget(MEMORY_PENDING), [Text(t("faq.not_understood"))], show_menu=True)
     row = unanswered.log_question(request.session, line_user_id=request.ctx.user_id, question=text,
                                   candidates=unanswered.candidates_of(result), score=result.score,
                                   program_hint=hint, reason="fallback")

@@ -162,8 +162,8 @@ class Classifier:
         greeting or goodbye (「謝射」「辛若了」「晚按」), or None. Only asked when the knowledge base
         has no answer: a real question is never read as a typo of small talk."""
         core = self.filler.sub("", norm) if self.filler is not None else norm
-        if not core or len(core) > TYPO_MAX_CHARS:
-            return None
+        if len(core) < 2 or len(core) > TYPO_MAX_CHARS:
+            return None  # one character (「3」 from 「-3」) is too little to call a slip of 「3q」
         for name, unit in self.typo_units:
             # One substitution, insertion or deletion, with the first character kept (a slip on
             # the phone keyboard rarely hits the first key of a word the owner types every day).

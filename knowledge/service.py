@@ -74,6 +74,7 @@ CHOICE_CLOSENESS = 0.75        # second programme's rank score relative to the f
 JOIN_RESIDUAL_MAX = 2.5
 
 log = logging.getLogger(__name__)
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")  # any Chinese character: a message in words
 RELOAD_STAMP = ".reload"  # `flask kb reload` touches it; the watcher sees the change
 
 _YEAR = re.compile(r"(\d{2,4})年")
@@ -295,6 +296,16 @@ class KnowledgeBase:
             return False
         index = self._current().index
         return bool(index.content_words(index.analyze(question)))
+
+    def is_noise(self, question: str) -> bool:
+        """One run of Latin letters or digits that is no word the programme's texts use
+        (「asdfgh」「jjjj」「123」): keyboard noise, not a question for staff. A sentence in
+        English (「I want to join」) is a question, whatever its words."""
+        question = (question or "")[:MAX_QUERY_CHARS]
+        if _HAN.search(question) or len(question.split()) > 1:
+            return False
+        index = self._current().index
+        return not any(index.known(w) for w in index.content_words(index.analyze(question)))
 
     # ---- accessors ----------------------------------------------------------
     @property

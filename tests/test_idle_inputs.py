@@ -1,0 +1,64 @@
+"""What a person sends when nothing is in progress and the message is not a programme question:
+navigation words, keyboard noise, test messages, a greeting before the question, a bare headcount,
+"I want to join". Each gets a clear zh-TW reply and a way forward, and none opens a staff ticket."""
+from __future__ import annotations
+
+from sqlmodel import select
+
+from bot.models import Conversation
+from bot.texts import t
+from knowledge.models import UnansweredQuestion
+from tests.conftest import joined
+
+
+def _tickets(app) -> list[UnansweredQuestion]:
+    with app.extensions["bot"].database.session() as session:
+        return list(session.exec(select(UnansweredQuestion)).all())
+
+
+def test_navigation_words_with_nothing_in_progress(app, chat):
+    chat.follow()
+    for word in ("上一步", "取消", "返回", "重新開始"):
+        assert joined(chat.say(word)) == t("core.nav_idle"), word
+        assert t("core.menu_faq") in chat.labels()  # the menu is the way forward
+    assert _tickets(app) == []
+
+
+def test_cancel_after_asking_for_a_human_withdraws_it(app, chat):
+    chat.follow()
+    chat.say("找專人")
+    assert joined(chat.say("取消")) == t("faq.handoff_cancelled")
+    # The next message is small talk again, not a question handed to staff.
+    assert "承辦同仁" not in joined(chat.say("謝謝"))
+    assert _tickets(app) == []
+
+
+def test_noise_tests_and_greetings_open_no_ticket(app, chat):
+    chat.follow()
+    assert joined(chat.say("asdfgh")) == t("faq.not_understood")
+    assert t("core.menu_faq") in chat.labels()
+    for text, key in (("測試", "faq.small_talk_test"), ("有人在嗎", "faq.small_talk_test"),
+                      ("你好 我想問一下", "faq.small_talk_morning"),
+                      ("請問", "faq.small_talk_preface")):
+        assert joined(chat.say(text)) == t(key), text
+    # A lone number is not a slipped 「3q」: no thanks for 「-3」, and no ticket either.
+    assert t("faq.small_talk_thanks") not in joined(chat.say("-3"))
+    assert _tickets(app) == []
+    # A sentence in English is a question, whatever its words: it still reaches staff.
+    assert "承辦同仁" in joined(chat.say("do you speak Hakka"))
+    assert len(_tickets(app)) == 1
+
+
+def test_a_bare_headcount_or_wanting_to_join_starts_the_check(app, chat):
+    for user, text, employees in (("U" + "a1" * 16, "五個人", 5), ("U" + "a2" * 16, "I want to join", None),
+                                  ("U" + "a3" * 16, "我們店3個人", 3)):
+        owner = chat.as_user(user)
+        assert t("faq.flow_start_eligibility") in joined(owner.say(text)), text
+        owner.tap(t("core.consent_agree"))
+        with app.extensions["bot"].database.session() as session:
+            conversation = session.get(Conversation, user)
+            assert conversation.flow == "eligibility", text
+            assert conversation.data.get("employees") == employees, text
+    # Wanting to join a course is not wanting to join the programme.
+    assert t("faq.flow_start_eligibility") not in joined(chat.say("我想參加活動"))
+    assert _tickets(app) == []
