@@ -353,6 +353,11 @@ class Dispatcher:
                     interrupts = cmd.interrupts(ctx) if callable(cmd.interrupts) else cmd.interrupts
                     if interrupts and not self._is_answer(active, ctx, user_input):
                         return self._run_command(request, cmd, argument, pause_current=True)
+                if (request.services.kb is not None and not fw.nav_of(user_input)
+                        and not self._is_answer(active, ctx, user_input)
+                        and request.services.kb.is_small_talk(user_input.text)):
+                    # 「謝謝」 mid-form: a friendly word back, then the same question (not "invalid").
+                    return fw.faq_then_resume(active, ctx, user_input.text)
             return fw.advance(active, ctx, user_input)
         # No conversation in progress.
         if user_input.kind == "postback":

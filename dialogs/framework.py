@@ -351,7 +351,7 @@ def _restart(flow: Flow, ctx: Context) -> Turn:
     return Turn(turn.ctx, [Text(t("core.restarted", flow=flow.title)), *turn.replies], turn.finish)
 
 
-def _faq_then_resume(flow: Flow, ctx: Context, question: str) -> Turn:
+def faq_then_resume(flow: Flow, ctx: Context, question: str) -> Turn:
     """An off-topic question mid-form: answer it from the FAQ, then ask again."""
     again = current_question(flow, ctx, [Text(t("core.faq_answered_resume", flow=flow.title))])
     return Turn(again.ctx, again.replies, faq=question)
@@ -398,7 +398,7 @@ def advance(flow: Flow, ctx: Context, user_input: UserInput) -> Turn:
         value = step.parse(ctx, user_input)
     except Invalid as invalid:
         if user_input.kind == "text" and _looks_like_question(user_input.text, invalid):
-            return _faq_then_resume(flow, ctx, user_input.text)
+            return faq_then_resume(flow, ctx, user_input.text)
         return current_question(flow, ctx, [Text(invalid.message)])
 
     ctx = step.store(ctx, value) if step.store else ctx.with_answer(step.name, value)
@@ -434,7 +434,7 @@ def _summary_input(flow: Flow, ctx: Context, user_input: UserInput) -> Turn:
     if user_input.kind == "sticker":
         return current_question(flow, ctx, [Text(t("core.sticker_mid_flow", flow=flow.title))])
     if user_input.kind == "text" and _looks_like_question(user_input.text):
-        return _faq_then_resume(flow, ctx, user_input.text)
+        return faq_then_resume(flow, ctx, user_input.text)
     return current_question(flow, ctx, [Text(t("core.edit_which"))])
 
 

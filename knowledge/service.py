@@ -297,6 +297,10 @@ class KnowledgeBase:
         index = self._current().index
         return bool(index.content_words(index.analyze(question)))
 
+    def is_small_talk(self, text: str) -> bool:
+        """「謝謝」「好的收到」「👍」: a reply of its own, never a question nor an answer to one."""
+        return self.classifier.classify((text or "")[:MAX_QUERY_CHARS]).small_talk is not None
+
     def is_noise(self, question: str) -> bool:
         """One run of Latin letters or digits that is no word the programme's texts use
         (「asdfgh」「jjjj」「123」): keyboard noise, not a question for staff. A sentence in

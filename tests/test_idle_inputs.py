@@ -62,3 +62,18 @@ def test_a_bare_headcount_or_wanting_to_join_starts_the_check(app, chat):
     # Wanting to join a course is not wanting to join the programme.
     assert t("faq.flow_start_eligibility") not in joined(chat.say("我想參加活動"))
     assert _tickets(app) == []
+
+
+def test_thanks_in_the_middle_of_a_form_is_answered_and_the_question_asked_again(app, chat):
+    chat.follow()
+    chat.tap(t("core.menu_eligibility"))
+    chat.tap(t("core.consent_agree"))
+    question = chat.labels()
+    texts = chat.say("謝謝")
+    assert texts[0] == t("faq.small_talk_thanks")
+    assert t("core.faq_answered_resume", flow=t("eligibility.flow_title")) in texts
+    assert chat.labels() == question  # the same question, nothing answered for the owner
+    with app.extensions["bot"].database.session() as session:
+        conversation = session.get(Conversation, chat.user_id)
+        assert conversation.flow == "eligibility" and not conversation.data.get("registration")
+    assert _tickets(app) == []
