@@ -639,10 +639,11 @@ class KnowledgeBase:
                 continue
             asking = words.asks_in(clause.norm)
             analysis = index.analyze(words.residual(clause.norm))
+            trade = self._leading_shop(index, clause.norm) if asking else frozenset()
             for w in index.content_words(analysis):
                 if w in skip or is_interrogative(w) or words.is_filler(w):
                     continue
-                if shop is not None and not index.known(w) and shop.fullmatch(w):
+                if shop is not None and not index.known(w) and (shop.fullmatch(w) or w in trade):
                     continue  # the shop's own trade (「我的乾洗店還能參加嗎」), not another topic
                 if index.known(w):
                     total += (1.0 if asking else CONTEXT_KNOWN_WEIGHT) * index._word_weight(w)
@@ -651,6 +652,17 @@ class KnowledgeBase:
                     # about (「可以參加說明會嗎」): it counts, as unknown words do in coverage.
                     total += UNKNOWN_IN_COVERAGE * index._word_weight(w)
         return total
+
+    def _leading_shop(self, index: SearchIndex, norm: str) -> frozenset[str]:
+        """The words the knowledge base does not know in the shop named at the start of an asking
+        clause (「花藝店可以apply嗎」「書法教室可以參加嗎」): the shop that asks, not a second topic."""
+        shop = self.classifier.shop
+        if shop is None:
+            return frozenset()
+        for end in range(2, min(len(norm), 8)):
+            if shop.fullmatch(norm[:end]):
+                return frozenset(w for w in index.content_words(index.analyze(norm[:end])) if not index.known(w))
+        return frozenset()
 
     # ---- the documents as a second tier ----------------------------------------
     def retrieve_passage(self, found: "_Retrieval") -> "_Retrieval":
