@@ -351,11 +351,12 @@ class Dispatcher:
                 if found and found[0].name not in ("menu",) and not fw.nav_of(user_input):
                     cmd, argument = found
                     interrupts = cmd.interrupts(ctx) if callable(cmd.interrupts) else cmd.interrupts
-                    if interrupts and not self._is_answer(active, ctx, user_input):
+                    if interrupts and not fw.is_answer(active, ctx, user_input):
                         return self._run_command(request, cmd, argument, pause_current=True)
-                if (request.services.kb is not None and not fw.nav_of(user_input)
-                        and not self._is_answer(active, ctx, user_input)
-                        and request.services.kb.is_small_talk(user_input.text)):
+                # The cheap classification first: most texts mid-form are not small talk, and
+                # is_answer parses the step that advance() parses again.
+                if (request.services.kb is not None and request.services.kb.is_small_talk(user_input.text)
+                        and not fw.nav_of(user_input) and not fw.is_answer(active, ctx, user_input)):
                     # 「謝謝」 mid-form: a friendly word back, then the same question (not "invalid").
                     return fw.faq_then_resume(active, ctx, user_input.text)
             return fw.advance(active, ctx, user_input)
@@ -377,18 +378,6 @@ class Dispatcher:
         if found:
             return self._run_command(request, found[0], found[1])
         return self.free_text(request)
-
-    @staticmethod
-    def _is_answer(flow: fw.Flow, ctx: fw.Context, user_input: fw.UserInput) -> bool:
-        """Whether the text is a valid answer to the pending step (then it is not a command)."""
-        step = flow.step(ctx.step or "")
-        if step is None:
-            return False
-        try:
-            step.parse(ctx, user_input)
-            return True
-        except Exception:  # fw.Invalid or a parser's own error: either way not an answer
-            return False
 
     def _command_by_postback(self, request: Request) -> fw.Turn:
         cmd = registry.command_by_name(request.input.data.get("c", ""))

@@ -417,16 +417,39 @@ def _looks_like_question(text: str, invalid: Invalid | None = None) -> bool:
     return len(stripped) >= 4 and any(marker in stripped for marker in QUESTION_MARKERS)
 
 
+SUMMARY_CONFIRM_WORDS = frozenset({"確認", "確定", "沒問題", "ok", "對", "正確", "好"})
+
+
+def _summary_edit_target(flow: Flow, ctx: Context, text: str) -> str | None:
+    """The answer a typed 「修改員工人數」 (or just 「員工人數」) on the summary card asks to change."""
+    wanted = text.removeprefix("修改").removeprefix("改")
+    return next((s.name for s in flow.steps if squash(s.title(ctx)) == wanted and s.name in ctx.data), None)
+
+
+def is_answer(flow: Flow, ctx: Context, user_input: UserInput) -> bool:
+    """Whether the input answers the pending question (then it is neither a command nor small
+    talk): a value the step parses, or on the summary card a confirmation or an answer to edit."""
+    if ctx.step == SUMMARY_STEP:
+        text = squash(user_input.text) if user_input.kind == "text" else ""
+        return bool(text) and (text in SUMMARY_CONFIRM_WORDS or _summary_edit_target(flow, ctx, text) is not None)
+    step = flow.step(ctx.step or "")
+    if step is None:
+        return False
+    try:
+        step.parse(ctx, user_input)
+        return True
+    except Exception:  # Invalid or a parser's own error: either way not an answer
+        return False
+
+
 def _summary_input(flow: Flow, ctx: Context, user_input: UserInput) -> Turn:
     act = user_input.data.get("act") if user_input.kind == "postback" else None
     text = squash(user_input.text) if user_input.kind == "text" else ""
-    if act == "confirm" or text in {"確認", "確定", "沒問題", "ok", "對", "正確", "好"}:
+    if act == "confirm" or text in SUMMARY_CONFIRM_WORDS:
         return Turn(ctx.evolve(step=None), [], finish=True)
     target = user_input.data.get("target") if act == "edit" else None
     if target is None and text:
-        # "修改員工人數" or just "員工人數"
-        wanted = text.removeprefix("修改").removeprefix("改")
-        target = next((s.name for s in flow.steps if squash(s.title(ctx)) == wanted and s.name in ctx.data), None)
+        target = _summary_edit_target(flow, ctx, text)
     step = flow.step(target or "")
     if step is not None:
         ctx = ctx.without_answer(step.name)

@@ -229,10 +229,11 @@ def _suggest(ctx: fw.Context, text: str, result, hint: str | None) -> fw.Turn:
 
 def _fallback(request, text: str, result, hint: str | None) -> fw.Turn:
     kb = request.services.kb
-    if kb is not None and not kb.has_content(text):
+    why = kb.not_a_question(text) if kb is not None else None
+    if why == "empty":
         # 「嗎」「？？」: nothing to hand to staff; ask for the question instead.
         return fw.Turn(request.ctx.forget(MEMORY_PENDING), [Text(t("faq.fallback_no_log"))])
-    if kb is not None and kb.is_noise(text):
+    if why == "noise":
         return fw.Turn(request.ctx.forget(MEMORY_PENDING), [Text(t("faq.not_understood"))], show_menu=True)
     row = unanswered.log_question(request.session, line_user_id=request.ctx.user_id, question=text,
                                   candidates=unanswered.candidates_of(result), score=result.score,

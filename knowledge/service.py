@@ -288,28 +288,25 @@ class KnowledgeBase:
         self._next_check = now + self._watch_interval
         self.check_for_changes(background=True)
 
-    def has_content(self, question: str) -> bool:
-        """Whether the text has any word beyond stopwords and punctuation (「嗎」「？？」
-        「好的」 do not): such input is not worth a staff member's time."""
-        question = (question or "")[:MAX_QUERY_CHARS]
-        if not normalize_text(question):
-            return False
-        index = self._current().index
-        return bool(index.content_words(index.analyze(question)))
-
     def is_small_talk(self, text: str) -> bool:
         """「謝謝」「好的收到」「👍」: a reply of its own, never a question nor an answer to one."""
         return self.classifier.classify((text or "")[:MAX_QUERY_CHARS]).small_talk is not None
 
-    def is_noise(self, question: str) -> bool:
-        """One run of Latin letters or digits that is no word the programme's texts use
-        (「asdfgh」「jjjj」「123」): keyboard noise, not a question for staff. A sentence in
-        English (「I want to join」) is a question, whatever its words."""
+    def not_a_question(self, question: str) -> str | None:
+        """Why the text is nothing to hand to staff, or None: "empty" when it has no word beyond
+        stopwords and punctuation (「嗎」「？？」「123」); "noise" for one run of Latin letters or
+        digits that is no word the programme's texts use (「asdfgh」「jjjj」). A sentence in English
+        (「I want to join」) is a question, whatever its words."""
         question = (question or "")[:MAX_QUERY_CHARS]
-        if _HAN.search(question) or len(question.split()) > 1:
-            return False
+        if not normalize_text(question):
+            return "empty"
         index = self._current().index
-        return not any(index.known(w) for w in index.content_words(index.analyze(question)))
+        words = index.content_words(index.analyze(question))
+        if not words:
+            return "empty"
+        if _HAN.search(question) or len(question.split()) > 1 or any(index.known(w) for w in words):
+            return None
+        return "noise"
 
     # ---- accessors ----------------------------------------------------------
     @property

@@ -77,3 +77,13 @@ def test_thanks_in_the_middle_of_a_form_is_answered_and_the_question_asked_again
         conversation = session.get(Conversation, chat.user_id)
         assert conversation.flow == "eligibility" and not conversation.data.get("registration")
     assert _tickets(app) == []
+
+
+def test_typing_ok_on_a_summary_card_confirms_it(chat):
+    # 「好」「ok」 are small talk elsewhere; on a summary card they are the confirmation.
+    for user, word in (("U" + "b1" * 16, "好"), ("U" + "b2" * 16, "ok")):
+        owner = chat.as_user(user)
+        owner.say("數位小測驗")
+        owner.tap("LINE官方帳號")
+        assert "請確認" in joined(owner.say("二十筆"))
+        assert "小測驗完成" in joined(owner.say(word)), word
