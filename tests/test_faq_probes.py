@@ -25,7 +25,8 @@ ROLES_DECLINED_FLOOR = 0.95
 PROBE_FLOORS = {"owner_probes.jsonl": (0.90, 0.96), "owner_probes2.jsonl": (0.93, 0.96),
                 "owner_probes3.jsonl": (0.92, 0.96), "owner_probes4.jsonl": (0.97, 0.96),
                 "owner_probes5.jsonl": (0.81, 0.93),
-                "owner_probes6.jsonl": (0.92, 0.96)}
+                "owner_probes6.jsonl": (0.92, 0.96),
+                "owner_probes7.jsonl": (0.78, 0.96)}
 
 
 def _rows(path: Path) -> list[dict]:
