@@ -19,7 +19,7 @@ GREEN, GREY = "#06C755", "#9E9E9E"
 
 
 def _intro(ctx: fw.Context) -> list[Text]:
-    if any(step.startswith("q_") for step in ctx.history):
+    if ctx.repeat or any(step.startswith("q_") for step in ctx.history):
         return []
     count = len(CHECKUP.questions)
     if ctx.data.get("_before_date"):

@@ -124,6 +124,10 @@ class Context:
     roles: frozenset[str] = frozenset()
     consented: bool = False
     services: Any = None  # read-only helpers (knowledge base, programmes); see bot.services
+    # The question being asked is the one already on screen (an answer was not taken, a sticker,
+    # 上一步 on the first question): a flow says the question again without its opening words.
+    # Not stored: it only describes the reply being built.
+    repeat: bool = False
 
     def evolve(self, **changes) -> "Context":
         return replace(self, **changes)
@@ -251,7 +255,7 @@ def pending_step(flow: Flow, ctx: Context) -> Step | None:
 
 
 def _ask(flow: Flow, ctx: Context, step: Step, lead: list[Reply]) -> Turn:
-    ctx = ctx.evolve(step=step.name)
+    ctx = ctx.evolve(step=step.name, repeat=ctx.step == step.name)
     return Turn(ctx, [*lead, *_with_nav(ctx, list(step.ask(ctx)))])
 
 

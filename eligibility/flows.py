@@ -219,7 +219,7 @@ def _choice_label(field: str, key: str, spec: Mapping) -> str:
 
 def _question(ctx: fw.Context, name: str, spec: Mapping, **values) -> str:
     text = _text_or(f"eligibility.ask_{name}", str(spec.get("label", name)), **values)
-    if not ctx.history and not ctx.data.get(name) and ctx.flow == fw.FlowId.ELIGIBILITY.value:
+    if not ctx.history and not ctx.repeat and not ctx.data.get(name) and ctx.flow == fw.FlowId.ELIGIBILITY.value:
         text = t("eligibility.intro", program=program_of(ctx).name) + "\n\n" + text
     return text
 

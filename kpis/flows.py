@@ -52,7 +52,7 @@ def _slots(ctx: fw.Context) -> list[tuple[str, int]]:
 
 
 def _intro(ctx: fw.Context) -> list[Text]:
-    if any(name.startswith(("b", "m")) and name[1:].isdigit() for name in ctx.history):
+    if ctx.repeat or any(name.startswith(("b", "m")) and name[1:].isdigit() for name in ctx.history):
         return []
     company = next((c["name"] for c in ctx.data["_companies"] if c["id"] == ctx.data.get("company")), "")
     lines = [t("kpis.intro", company=company, period=ctx.data["_period_label"], count=len(_slots(ctx)))]

@@ -87,3 +87,17 @@ def test_typing_ok_on_a_summary_card_confirms_it(chat):
         owner.tap("LINE官方帳號")
         assert "請確認" in joined(owner.say("二十筆"))
         assert "小測驗完成" in joined(owner.say(word)), word
+
+
+def test_a_question_asked_again_drops_its_opening_words(chat):
+    # The eligibility check opens with a one-line welcome; a sticker or 上一步 on the first question
+    # repeats the question, not the welcome.
+    chat.follow()
+    chat.tap(t("core.menu_eligibility"))
+    first = joined(chat.tap(t("core.consent_agree")))
+    opening = t("eligibility.intro", program="").split("「")[0]
+    assert opening in first
+    question = chat.labels()
+    for again in (chat.send("sticker"), chat.say("上一步")):
+        assert opening not in joined(again)
+        assert chat.labels() == question
