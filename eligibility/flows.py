@@ -495,36 +495,65 @@ def _ask_text(name: str, choices: tuple[str, ...] = ()):
     return ask
 
 
+# A county given alone, waiting for its township (private: not a field of the record).
+REGION_COUNTY = "_region_county"
+
+
 def counties() -> list[str]:
     return t("eligibility.counties").split("、")
 
 
-def parse_region(text: str) -> dict[str, str] | None:
+def parse_region(text: str, county: str | None = None) -> dict[str, str] | None:
     """'台北市大安區' -> {'county': '臺北市', 'township': '大安區'}; '台中西屯區' works too (台/臺
-    both accepted; a county without 市/縣 only when unambiguous). None when unclear."""
+    both accepted; a county without 市/縣 only when unambiguous). A county alone ('台中') gives
+    {'county': '臺中市'}; with ``county`` already known, a township alone ('西屯區') completes it.
+    None when unclear."""
     folded = normalize(text).replace("台", "臺")
     folded = re.sub(r"^(我們|店|我的店|店家)?(在|位於|住在)", "", folded)
     rest = None
-    for county in counties():
-        if folded.startswith(county):
-            found, rest = county, folded[len(county):]
+    for name in counties():
+        if folded.startswith(name):
+            found, rest = name, folded[len(name):]
             break
     else:
         bases = [c for c in counties() if folded.startswith(c[:-1])]
-        if len(bases) != 1:
+        if len(bases) == 1:
+            found, rest = bases[0], folded[len(bases[0]) - 1:]
+        elif county:
+            found, rest = county, folded
+        else:
             return None
-        found, rest = bases[0], folded[len(bases[0]) - 1:]
-    match = re.match(r"^(.{1,4}?[區鄉鎮市])", rest or "")
+    if not rest:
+        return {"county": found}
+    match = re.match(r"^(.{1,4}?[區鄉鎮市])", rest)
     if not match:
         return None
     return {"county": found, "township": match.group(1)}
 
 
 def _parse_region(ctx: fw.Context, user_input: fw.UserInput) -> dict[str, str]:
-    region = parse_region(user_input.answer_text)
+    county = ctx.data.get(REGION_COUNTY)
+    region = parse_region(user_input.answer_text, county)
     if region is None:
-        raise fw.Invalid(t("eligibility.invalid_region"))
+        raise fw.Invalid(t("eligibility.invalid_township", county=county) if county else t("eligibility.invalid_region"))
     return region
+
+
+def _store_region(ctx: fw.Context, region: dict[str, str]) -> fw.Context:
+    """A county alone is kept and the question narrows to its townships (the advisor's visit is
+    planned by township); a full answer replaces it."""
+    data = {k: v for k, v in ctx.data.items() if k != REGION_COUNTY}
+    if "township" not in region:
+        return ctx.evolve(data={**data, REGION_COUNTY: region["county"]})
+    return ctx.evolve(data=data).with_answer("region", region)
+
+
+def _ask_region(ctx: fw.Context):
+    county = ctx.data.get(REGION_COUNTY)
+    if not county:
+        return _ask_text("region")(ctx)
+    quick = (*_help_choice(ctx, "region"), *fw.nav_choices(ctx))
+    return [Text(t("eligibility.ask_township", county=county), quick)]
 
 
 def _parse_industry(ctx: fw.Context, user_input: fw.UserInput) -> str:
@@ -701,7 +730,8 @@ def _build_flow(default: ProgramRules) -> fw.Flow:
         fw.Step(JOIN, t("companies.label_join"), _ask_join, _parse_join, when=lambda ctx: _details_when(ctx) and _taken(ctx)),
         fw.Step("company_name", t("eligibility.label_company_name"), _ask_text("company_name"),
                 _free_text("company_name"), when=_record_details_when),
-        fw.Step("region", t("eligibility.label_region"), _ask_text("region"), _parse_region, when=_record_details_when,
+        fw.Step("region", t("eligibility.label_region"), _ask_region, _parse_region, when=_record_details_when,
+                store=_store_region,
                 display=lambda ctx, v: f"{v.get('county', '')}{v.get('township', '')}" if v else "—",
                 help=t("eligibility.help_region")),
         fw.Step("industry", t("eligibility.label_industry"), _ask_text("industry", _industry_choices()),

@@ -315,6 +315,19 @@ def test_invalid_tax_id_then_corrected(app, chat):
     assert step_of(chat) == "company_name"
 
 
+def test_a_county_alone_is_kept_and_the_township_asked(app, chat):
+    begin(chat)
+    drive(chat, {"registration": "company", "employees": 2, "prior_funding": [], "tax_id": "21556433"},
+          stop_at="region")
+    assert "臺中市" in joined(chat.say("台中"))  # the county is kept; only the township is asked
+    assert step_of(chat) == "region"
+    assert "臺中市" in joined(chat.say("西屯"))  # no 區/鄉/鎮/市: asked again, county still kept
+    chat.say("西屯區")
+    assert step_of(chat) == "industry"
+    assert conversation_of(chat).data["region"] == {"county": "臺中市", "township": "西屯區"}
+    assert "_region_county" not in conversation_of(chat).data
+
+
 def test_edit_from_summary_without_starting_over(app, chat):
     begin(chat)
     drive(chat, {"registration": "company", "employees": 2, "prior_funding": [], "tax_id": "21556433"},
