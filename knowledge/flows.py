@@ -136,7 +136,8 @@ def answer_free_text(request) -> fw.Turn:
     hint = program_hint(request)
     result = kb.ask(text, program_hint=hint, previous_entry_id=ctx.memory.get(MEMORY_LAST_ENTRY), role=role_of(ctx))
     if result.band == "small_talk":
-        return fw.Turn(ctx, [Text(result.answer)])
+        # Someone lost (「？？」) gets the menu as the way in; thanks and greetings need none.
+        return fw.Turn(ctx, [Text(result.answer)], show_menu=result.intent == "small_talk:lost")
     if result.band == "declined":
         # Weather, a tax return…: not the programme's; no ticket for staff.
         return fw.Turn(ctx.forget(MEMORY_PENDING), [Text(result.answer)], show_menu=True)

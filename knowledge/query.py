@@ -34,6 +34,7 @@ ROLE_SIDES = {"owner": "owner", "staff": "unit", "advisor": "advisor"}
 _CLAUSE_BREAK = re.compile(r"[\s,，.。!！?？~～、;；:：…⋯\-—()（）\[\]「」『』\"'“”‘’]+|"
                            r"[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+")
 _QUESTION_END = re.compile(r"[?？]")
+_LOST = re.compile(r"[?？¿⁇❓❔!！\s]*[?？⁇❓❔][?？¿⁇❓❔!！\s]*")
 # Small-talk classes whose typos are read as small talk when nothing answers (not ack or laugh:
 # 「好貴」 is one key from 「好的」 and is not an acknowledgement).
 TYPO_CLASSES = ("thanks", "effort", "morning", "night")
@@ -141,7 +142,10 @@ class Classifier:
     def _classify(self, text: str) -> Query:
         norm = normalize_text(text)
         if not norm:
-            # Only emoji, punctuation or spaces (「👍」「🙏」「～～」): an acknowledgement.
+            # Only emoji, punctuation or spaces (「👍」「🙏」「～～」): an acknowledgement; only
+            # question marks (「？？」) is someone lost, who needs the way in, not a thumbs-up.
+            if text.strip() and _LOST.fullmatch(text.strip()):
+                return Query(text=text, norm="", small_talk="lost")
             return Query(text=text, norm="", small_talk="emoji" if text.strip() else None)
         if self.small_talk_any is not None and self.small_talk_any.match(norm):
             name = self._small_talk_class(norm)

@@ -41,6 +41,9 @@ def test_noise_tests_and_greetings_open_no_ticket(app, chat):
                       ("你好 我想問一下", "faq.small_talk_morning"),
                       ("請問", "faq.small_talk_preface")):
         assert joined(chat.say(text)) == t(key), text
+    # Question marks alone: someone lost, shown the way in (the menu), not thanked.
+    assert joined(chat.say("？？")) == t("faq.small_talk_lost")
+    assert t("core.menu_faq") in chat.labels()
     # A lone number is not a slipped 「3q」: no thanks for 「-3」, and no ticket either.
     assert t("faq.small_talk_thanks") not in joined(chat.say("-3"))
     assert _tickets(app) == []
