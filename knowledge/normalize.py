@@ -210,13 +210,22 @@ def normalize_text(text: str) -> str:
         return ""
     text = unicodedata.normalize("NFKC", text)
     text = text.lower()
-    if any(ch in _SIMPLIFIED_ONLY for ch in text):
-        text = _S2T.convert(text)
+    text = to_traditional(text)
     text = _apply_variants(text)
     text = _dates_to_words(text)
     text = _strip_non_word(text)
     text = _numerals_to_digits(text)
     return text
+
+
+def to_traditional(text: str) -> str:
+    """Simplified -> Traditional (Taiwan forms) when the text has a Simplified-only character."""
+    return _S2T.convert(text) if any(ch in _SIMPLIFIED_ONLY for ch in text) else text
+
+
+def canonical_char(char: str) -> str:
+    """One Chinese character as normalize_text writes it (臺 -> 台)."""
+    return _CHAR_VARIANTS.get(char, char)
 
 
 def to_simplified(text: str) -> str:
