@@ -235,6 +235,11 @@ class Analyzer:
         freqs = self._jieba.FREQ
         return max(freqs.get(to_simplified(word), 0), freqs.get(word, 0))
 
+    @property
+    def dictionary_total(self) -> float:
+        """The sum of jieba's dictionary counts (a word's probability is its count over this)."""
+        return self._jieba.total
+
     def log_prob(self, text: str) -> float:
         """Log probability of jieba's best segmentation of ``text`` (its unigram model)."""
         simplified = to_simplified(text)
@@ -455,8 +460,7 @@ class SearchIndex:
                          for side in AUDIENCES}
         # Homophone slips of the knowledge base's own words are read as them (knowledge.sounds); the
         # entries' tags are not among them: many are everyday words (要錢, 假的, 後悔).
-        self.sounds = SoundCorrector(analyzer.terms(), analyzer.word_freq, analyzer.log_prob,
-                                     keep=frozenset(w for w in self.vocab.domain_words if len(w) == 1))
+        self.sounds = SoundCorrector(analyzer.terms(), analyzer, keep=frozenset(w for w in self.vocab.domain_words if len(w) == 1))
 
     @staticmethod
     def _bm25(corpus: list[list[str]]) -> bm25s.BM25 | None:

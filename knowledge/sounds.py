@@ -8,24 +8,28 @@ a window of the text is read as a term of the knowledge base's vocabulary when
 * it sounds the same (toneless pinyin, every reading of a polyphonic character accepted),
 * it differs from the term in exactly one character (a keyboard's wrong pick is one character;
   two changed characters are a different phrase: 是想 is not 事項),
-* the changed character is not part of a real word in the text (jieba's dictionary or the
-  vocabulary: 公式 is never 公司, 實踐 never 時間, 報名 never anything else, and 「報明年」
-  keeps its 明年), and
-* the window does not cut through a term the text spelled right (「這是數位」 has 數位, so 是數
-  is not 時數).
+* the window is not a real word (jieba's dictionary or the vocabulary: 公式 is never 公司, 實踐
+  never 時間, 報名 never anything else), no real word reaches into it from outside (「報明年」
+  keeps its 明年) and it does not cut through a term spelled right (「這是數位」: 是數 is not 時數),
+* the changed character is not a function word (是, 不, 的) or a one-character word of the
+  programme (簽), and the term read as one word is likelier than the typed characters.
 
 Longer terms win over shorter ones. Only the question is corrected; the knowledge base's text is
 written right. Built once per index from its vocabulary (``SoundCorrector.build``).
 """
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from pypinyin import Style, lazy_pinyin, pinyin
 
 from .normalize import canonical_char, to_simplified, to_traditional
+
+if TYPE_CHECKING:
+    from .index import Analyzer
 
 TERM_MIN, TERM_MAX = 2, 6
 # A window (or a word crossing its edge) listed this often in jieba's dictionary is a real word
@@ -34,6 +38,8 @@ WORD_MIN_FREQ = 10
 # A character this frequent alone in jieba's dictionary (了 884k, 是 797k, 在 728k, 不 360k, 的 319k,
 # 也 308k) is a function word typed on purpose: 「大家是用同一個」 is not 使用, 「不簽」 not 補簽.
 FUNCTION_CHAR_FREQ = 300_000
+# A term jieba's dictionary lacks (稅籍) weighs as a rare word (the domain dictionary's count).
+TERM_FLOOR_FREQ = 50
 # How much likelier (natural log) the corrected run must read than the typed one.
 LIKELIER_MARGIN = 0.0
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
@@ -50,15 +56,16 @@ def readings(char: str) -> frozenset[str]:
 class SoundCorrector:
     """Corrects homophone slips of known terms in a question (see the module docstring)."""
 
-    def __init__(self, terms: Iterable[str], word_freq: Callable[[str], int],
-                 log_prob: Callable[[str], float] | None = None, keep: frozenset[str] = frozenset()):
+    def __init__(self, terms: Iterable[str], analyzer: "Analyzer", *, keep: frozenset[str] = frozenset()):
         terms = {t for t in terms if _CJK_TERM.fullmatch(t)}
         # One spelling per term: the Traditional one (the vocabulary lists some Simplified ones too).
         simplified = {t: to_simplified(t) for t in terms}
         self._by_simplified = {s: t for t, s in sorted(simplified.items(), key=lambda ts: ts[0] != ts[1])}
         self.terms = frozenset(terms)
-        self._word_freq = word_freq
-        self._log_prob = log_prob
+        # jieba's dictionary (with the knowledge base's words): word counts and its unigram model
+        self._word_freq = analyzer.word_freq
+        self._log_prob = analyzer.log_prob
+        self._log_total = math.log(analyzer.dictionary_total)
         # One-character words of the programme (簽, 錢): typed, they are meant (「要簽什麼」 is not 要錢).
         self._keep = keep
         # term with one character masked -> [(term, the masked character's reading)]
@@ -112,9 +119,9 @@ class SoundCorrector:
                     if not hits or window[k] in self._keep or self._word_freq(window[k]) >= FUNCTION_CHAR_FREQ:
                         continue
                     fits = {term for term, sound in hits if sound in readings(window[k])}
-                    if len(fits) == 1 and not self._crosses_word(canon, start, end, start + k):
+                    if len(fits) == 1 and not self._crosses_word(canon, start, end):
                         term = fits.pop()
-                        if self._likelier(canon, start, term):
+                        if self._likelier(window, term):
                             found.append((-size, start, term))
         taken: list[tuple[int, int]] = []
         out: list[tuple[int, str]] = []
@@ -126,23 +133,23 @@ class SoundCorrector:
             out.append((start, term))
         return out
 
-    def _likelier(self, canon: str, start: int, term: str) -> bool:
-        """Whether the run reads better with ``term`` (jieba's unigram model): 「要簽什麼」 is
-        要/簽/什麼, not 要錢/什麼; 「輔道都用」 is 輔導/都/用."""
-        if self._log_prob is None:
-            return True
-        fixed = canon[:start] + term + canon[start + len(term):]
-        return self._log_prob(fixed) > self._log_prob(canon) + LIKELIER_MARGIN
+    def _likelier(self, window: str, term: str) -> bool:
+        """Whether ``term`` read as one word is likelier than the typed window in jieba's unigram
+        model (a term the dictionary lacks counts as a rare word): 「輔道」 is 輔導, but a slip
+        that spells an everyday phrase is kept."""
+        as_term = math.log(max(self._word_freq(term), TERM_FLOOR_FREQ)) - self._log_total
+        return as_term > self._log_prob(window) + LIKELIER_MARGIN
 
     def _is_word(self, piece: str) -> bool:
         return piece in self.terms or self._word_freq(piece) >= WORD_MIN_FREQ
 
-    def _crosses_word(self, canon: str, start: int, end: int, pos: int) -> bool:
-        """Whether the character at ``pos`` belongs to a real word reaching outside the window
-        [start, end) (「報明年」: 明 is 明年's, so it is right)."""
+    def _crosses_word(self, canon: str, start: int, end: int) -> bool:
+        """Whether a real word of the text reaches into the window [start, end) from outside
+        (「報明年」: 明 is 明年's; 「7月底前完成」: 完 is 完成's, so 前完 is not 簽完)."""
         n = len(canon)
         for size in range(TERM_MIN, TERM_MAX + 1):
-            for first in range(max(0, pos - size + 1), min(pos, n - size) + 1):
-                if (first < start or first + size > end) and self._is_word(canon[first:first + size]):
+            for first in range(max(0, start - size + 1), min(end, n - size + 1)):
+                last = first + size
+                if (first < start < last or first < end < last) and self._is_word(canon[first:last]):
                     return True
         return False
