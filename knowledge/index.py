@@ -43,6 +43,7 @@ from rapidfuzz import fuzz
 from .loader import AUDIENCES, Entry
 from .normalize import normalize_text, to_simplified
 from .query import alternation
+from .sounds import SoundCorrector
 
 # bm25s sets its own logger to DEBUG when it is imported (here, often after the app's logging setup),
 # so its level is set here: otherwise every index build logs two DEBUG lines whatever LOG_LEVEL says.
@@ -118,6 +119,10 @@ class Vocabulary:
     # intents.yaml ``frame``: words that only place a question in the programme's year
     # (「簽完」「入選後」), matched against a whole word
     frame: "re.Pattern[str] | None" = None
+    # intents.yaml ``domain`` and ``anchors``: the programme's words (terms a homophone slip is read as)
+    domain_words: tuple[str, ...] = ()
+    # the first word of each synonym group (顧問, 補助), not the owners' everyday words (要錢, 以前)
+    class_words: tuple[str, ...] = ()
     # term -> the other members of every group it is in (built once: looked up per query word)
     _synonyms: dict[str, set[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -161,7 +166,10 @@ class Vocabulary:
         intents = tuple((str(k), re.compile(str(v))) for k, v in (data.get("intents") or {}).items())
         return cls(synonym_groups=groups, stopwords=stop, facets=facets, programs=programs, advice=advice,
                    default_program=data.get("default_program"), intents=intents, asked=asked,
-                   frame=alternation(intents_data.get("frame")))
+                   frame=alternation(intents_data.get("frame")),
+                   class_words=tuple(normalize_text(str(group[0])) for group in data.get("synonyms", []) if group),
+                   domain_words=tuple(normalize_text(str(w)) for key in ("domain", "anchors")
+                                      for w in intents_data.get(key) or ()))
 
     def program_names(self, program: str) -> set[str]:
         spec = self.programs.get(program)
@@ -221,6 +229,31 @@ class Analyzer:
             self._own_words.update((word, simplified))
         if simplified != word:
             self._jieba.add_word(simplified, freq=freq)
+
+    def word_freq(self, word: str) -> int:
+        """``word``'s count in jieba's dictionary (with the knowledge base's words); 0 if unlisted."""
+        freqs = self._jieba.FREQ
+        return max(freqs.get(to_simplified(word), 0), freqs.get(word, 0))
+
+    @property
+    def dictionary_total(self) -> float:
+        """The sum of jieba's dictionary counts (a word's probability is its count over this)."""
+        return self._jieba.total
+
+    def log_prob(self, text: str) -> float:
+        """Log probability of jieba's best segmentation of ``text`` (its unigram model)."""
+        simplified = to_simplified(text)
+        route: dict[int, tuple[float, int]] = {}
+        self._jieba.calc(simplified, self._jieba.get_DAG(simplified), route)
+        return route[0][0]
+
+    def terms(self) -> set[str]:
+        """The knowledge base's own words: the domain dictionary, programme names, facets,
+        synonyms and the programme's words of intents.yaml (homophone slips are read as these)."""
+        out = {w for w in self._own_words if normalize_text(w) == w}
+        out.update(self.vocab.class_words)
+        out.update(self.vocab.domain_words)
+        return out
 
     def words(self, norm: str) -> list[str]:
         """jieba segmentation of normalised text, stopwords removed."""
@@ -425,6 +458,9 @@ class SearchIndex:
         # Per side (knowledge.loader.AUDIENCES): which entries are written for it.
         self.for_side = {side: np.array([e.for_side(side) for e in self.entries], dtype=bool)
                          for side in AUDIENCES}
+        # Homophone slips of the knowledge base's own words are read as them (knowledge.sounds); the
+        # entries' tags are not among them: many are everyday words (要錢, 假的, 後悔).
+        self.sounds = SoundCorrector(analyzer.terms(), analyzer, keep=frozenset(w for w in self.vocab.domain_words if len(w) == 1))
 
     @staticmethod
     def _bm25(corpus: list[list[str]]) -> bm25s.BM25 | None:

@@ -30,8 +30,10 @@ from opencc import OpenCC
 
 _S2T = OpenCC("s2tw")  # Taiwan characters (查核, not s2t 查覈); not s2twp: its idiom swaps (数据->資料) diverge from the documents
 
-# Variant characters / common misspellings seen in Taiwanese chat.  Applied
-# after OpenCC, so keys are Traditional.  Direction is arbitrary but fixed.
+# Variant characters and the misspellings that are not homophones of the programme's words
+# (those are read by sound, knowledge.sounds: 意相書, 輔道, 報明…): 臺/台, a slip of a general
+# word (因該, 在問一下), a near-sound (顧門, 問券) or a real word (群居, 和約).  Applied after
+# OpenCC, so keys are Traditional.  Direction is arbitrary but fixed.
 _VARIANTS: tuple[tuple[str, str], ...] = (
     ("臺", "台"),
     ("計劃", "計畫"),
@@ -41,43 +43,24 @@ _VARIANTS: tuple[tuple[str, str], ...] = (
     ("羣", "群"),
     ("覈", "核"),
     ("着", "著"),
-    ("共號", "共好"),   # 共好 typed as 共號
     ("群居", "群聚"),   # 群聚 homophone slip
-    ("統边", "統編"),
-    ("補主", "補助"),
     ("補足款", "補助款"),
-    ("意像書", "意向書"),
-    ("意相書", "意向書"),
     ("意向事", "意向書"),
-    ("前後側", "前後測"),
-    ("前後策", "前後測"),
     ("因該", "應該"),
     ("以經", "已經"),
     ("在問一下", "再問一下"),
     ("顧門", "顧問"),
-    ("查合", "查核"),
-    ("資各", "資格"),
-    ("申清", "申請"),
-    ("登紀", "登記"),
     ("祕", "秘"),
     ("甚麼", "什麼"),
     ("什麽", "什麼"),
     ("啥", "什麼"),
     ("幾間", "幾家"),
-    # zhuyin-input homophone slips owners make (issue 17 round 5)
+    # zhuyin slips the sound corrector does not read (a real word, a term it lacks, a near-sound)
     ("問券", "問卷"),
     ("簽屬", "簽署"),
     ("和約", "合約"),
-    ("係統", "系統"),
     ("糸統", "系統"),
-    ("場商", "廠商"),
-    ("抽側", "抽測"),
-    ("察核", "查核"),
     ("長態", "常態"),
-    ("訪式", "訪視"),
-    ("蔘加", "參加"),
-    ("抱名", "報名"),
-    ("故問", "顧問"),
     ("會在來", "會再來"),
     ("在來一次", "再來一次"),
     ("在一次", "再一次"),
@@ -210,13 +193,22 @@ def normalize_text(text: str) -> str:
         return ""
     text = unicodedata.normalize("NFKC", text)
     text = text.lower()
-    if any(ch in _SIMPLIFIED_ONLY for ch in text):
-        text = _S2T.convert(text)
+    text = to_traditional(text)
     text = _apply_variants(text)
     text = _dates_to_words(text)
     text = _strip_non_word(text)
     text = _numerals_to_digits(text)
     return text
+
+
+def to_traditional(text: str) -> str:
+    """Simplified -> Traditional (Taiwan forms) when the text has a Simplified-only character."""
+    return _S2T.convert(text) if any(ch in _SIMPLIFIED_ONLY for ch in text) else text
+
+
+def canonical_char(char: str) -> str:
+    """One Chinese character as normalize_text writes it (臺 -> 台)."""
+    return _CHAR_VARIANTS.get(char, char)
 
 
 def to_simplified(text: str) -> str:

@@ -412,7 +412,8 @@ class KnowledgeBase:
         self._maybe_check()
         state = self._current()
         index = state.index
-        question = (question or "")[:MAX_QUERY_CHARS]
+        # A homophone slip of the programme's words (意相書, 輔道) is read as the word (knowledge.sounds).
+        question = index.sounds.correct((question or "")[:MAX_QUERY_CHARS])
         query = self.classifier.classify(question)
         side = side_of(role, query)
         if query.small_talk:
