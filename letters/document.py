@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from rapidfuzz.distance import Levenshtein
 
 from bot.texts import t
 from bot.timeutil import TAIPEI, to_taipei
@@ -131,6 +132,22 @@ def parse_phone(text: str, *, mobile: str | None = None) -> str:
 
 
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}$")
+
+
+# Mail services Taiwanese shops use most: an address one or two keys away from one of them
+# (「gmial.com」「yahoo.com.tw」 typed 「yaho.com.tw」) is almost surely a slip, and the signed
+# letter's copy would never arrive.
+COMMON_MAIL_DOMAINS = ("gmail.com", "yahoo.com.tw", "yahoo.com", "hotmail.com", "outlook.com",
+                       "msa.hinet.net", "icloud.com", "livemail.tw", "pchome.com.tw", "seed.net.tw")
+
+
+def likely_email_typo(email: str) -> str | None:
+    """The address with its domain corrected to a common mail service it is a slip of, or None."""
+    local, _, domain = email.rpartition("@")
+    if not local or domain in COMMON_MAIL_DOMAINS:
+        return None
+    near = min(COMMON_MAIL_DOMAINS, key=lambda d: Levenshtein.distance(domain, d))
+    return f"{local}@{near}" if Levenshtein.distance(domain, near) <= 2 else None
 
 
 def parse_email(text: str) -> str:

@@ -103,6 +103,30 @@ def _field_step(name: str, ask, parser, **kwargs) -> fw.Step:
                    display=lambda ctx, value, name=name: doc.field_value(name, ctx.data) or "—", **kwargs)
 
 
+# An address that looks like a slip of a common mail service, waiting for the signer to choose.
+EMAIL_UNSURE = "_email_unsure"
+
+
+def _store_email(ctx: fw.Context, email: str) -> fw.Context:
+    """A likely slip (「gmial.com」) is asked about once; the same address typed or tapped again is
+    the signer's and is kept."""
+    data = {k: v for k, v in ctx.data.items() if k != EMAIL_UNSURE}
+    if doc.likely_email_typo(email) and ctx.data.get(EMAIL_UNSURE) != email:
+        return ctx.evolve(data={**data, EMAIL_UNSURE: email})
+    return ctx.evolve(data=data).with_answer("email", email)
+
+
+def _ask_email(ctx: fw.Context):
+    typed = ctx.data.get(EMAIL_UNSURE)
+    if not typed:
+        return _ask("ask_email")(ctx)
+    suggested = doc.likely_email_typo(typed)
+    return [Text(t("letters.ask_email_typo", typed=typed, suggested=suggested), (
+        ctx.choice(t("letters.email_use_suggested", domain=suggested.rpartition("@")[2])[:20], suggested),
+        ctx.choice(t("letters.email_keep_typed"), typed),
+        Choice(t("core.nav_back")), Choice(t("core.nav_cancel"))))]
+
+
 FIELD_STEPS = (
     _field_step("company_name", _ask("ask_company_name"), lambda ctx, text: doc.parse_company_name(text)),
     _field_step("tax_id", _ask("ask_tax_id"), _parse_tax_id),
@@ -114,7 +138,7 @@ FIELD_STEPS = (
     _field_step("contact_name", _ask("ask_contact_name"), lambda ctx, text: doc.parse_person_name(text)),
     _field_step("mobile", _ask("ask_mobile"), lambda ctx, text: doc.parse_mobile(text)),
     _field_step("phone", _ask_phone, lambda ctx, text: doc.parse_phone(text, mobile=ctx.data.get("mobile"))),
-    _field_step("email", _ask("ask_email"), lambda ctx, text: doc.parse_email(text)),
+    _field_step("email", _ask_email, lambda ctx, text: doc.parse_email(text), store=_store_email),
     _field_step("address", _ask("ask_address"), lambda ctx, text: doc.parse_address(text)),
     _field_step("representative", _ask("ask_representative"), lambda ctx, text: doc.parse_person_name(text)),
 )

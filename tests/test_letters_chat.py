@@ -6,9 +6,9 @@ import base64
 import requests
 from sqlmodel import select
 
-from bot.models import OutboundMessage
+from bot.models import Conversation, OutboundMessage
 from companies.models import Company, CompanyMember
-from letters import service
+from letters import document, service
 from letters.models import Letter, LetterAttachment, LetterEvent, LetterVersion
 from tests.conftest import joined
 from tests.conftest import eventually  # noqa: E402
@@ -407,3 +407,26 @@ def test_a_letter_cannot_name_another_companys_tax_id(app, chat):
         letter = session.exec(select(Letter)).one()
         assert letter.company_id == company_id
         assert service.version_content(service.current_version(session, letter=letter))["fields"]["tax_id"] == "04595257"
+
+
+def test_an_email_that_looks_like_a_slip_is_asked_about(app, chat):
+    # 「gmial.com」: the signed copy would never arrive, so the signer chooses once.
+    owner_with_company(app, chat)
+    chat.say("簽署合作意向書")
+    chat.tap("同意")
+    chat.say("王小明")
+    chat.say("0912-345-678")
+    chat.say("02-2345-6789#12")
+    texts = chat.say("ming@gmial.com")
+    assert "ming@gmail.com" in joined(texts) and "改成 gmail.com" in chat.labels()
+    assert "地址" in joined(chat.tap("改成 gmail.com"))
+    with app.extensions["bot"].database.session() as session:
+        assert session.get(Conversation, chat.user_id).data["email"] == "ming@gmail.com"
+    # An address the signer insists on is kept as typed; a common one is never questioned.
+    chat.say("上一步")
+    chat.say("ming@gmial.com")
+    assert "地址" in joined(chat.tap("沒錯，用我打的"))
+    with app.extensions["bot"].database.session() as session:
+        assert session.get(Conversation, chat.user_id).data["email"] == "ming@gmial.com"
+    assert [document.likely_email_typo(a) for a in ("a@yahoo.com.tw", "a@shop.com.tw", "a@hotmial.com")] == \
+        [None, None, "a@hotmail.com"]
