@@ -145,6 +145,8 @@ def answer_free_text(request) -> fw.Turn:
         return _not_stated(ctx, text, result, hint)
     offer = _flow_offer(request, text, result)
     ctx = request.ctx  # the offer may have remembered what to prefill
+    if offer is not None and offer[1] in OWN_DETAILS_FLOWS:
+        return fw.Turn(ctx.forget(MEMORY_PENDING), [Text(t(f"faq.flow_offer_{offer[1]}"), (offer[0],))])
     if result.band == "answer":
         return _answer(ctx, result, offer)
     if offer is not None:
@@ -164,7 +166,9 @@ def answer_free_text(request) -> fw.Turn:
 # Conversations a question can lead to: (intent in knowledge/intents.yaml flows) -> the chat
 # words that start them. Eligibility takes a postback instead, to carry what was already said.
 FLOW_WORDS = {"letter": "core.menu_letter", "my_data": "core.menu_my_data", "reminders": "core.menu_reminders",
-              "visits": "core.menu_reminders"}
+              "visits": "core.menu_reminders", "correct": "privacy.btn_correct"}
+# Asking to change one's own details is never a programme question: the offer wins over any answer.
+OWN_DETAILS_FLOWS = frozenset({"correct"})
 MEMORY_FLOW_PREFILL = "faq_flow_prefill"
 _TEXT_KEYS = {f"faq.counterpart_line_{side}" for side in AUDIENCES}
 

@@ -104,3 +104,13 @@ def test_a_question_asked_again_drops_its_opening_words(chat):
     for again in (chat.send("sticker"), chat.say("上一步")):
         assert opening not in joined(again)
         assert chat.labels() == question
+
+
+def test_asking_to_change_ones_details_leads_to_the_correction(app, chat):
+    # 「我要改電話」 is not a question about the programme office's phone number.
+    chat.follow()
+    for text in ("我要改電話", "我的地址寫錯了"):
+        assert joined(chat.say(text)) == t("faq.flow_offer_correct"), text
+        assert chat.labels() == [t("privacy.btn_correct")]
+    assert joined(chat.tap(t("privacy.btn_correct"))) == t("privacy.correct_no_fields")  # nothing kept yet
+    assert _tickets(app) == []
