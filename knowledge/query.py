@@ -37,7 +37,7 @@ _QUESTION_END = re.compile(r"[?？]")
 _LOST = re.compile(r"[?？¿⁇❓❔!！\s]*[?？⁇❓❔][?？¿⁇❓❔!！\s]*")
 # Small-talk classes whose typos are read as small talk when nothing answers (not ack or laugh:
 # 「好貴」 is one key from 「好的」 and is not an acknowledgement).
-TYPO_CLASSES = ("thanks", "effort", "morning", "night")
+TYPO_CLASSES = ("thanks", "effort", "morning", "night", "bye")
 # Every class may hide a homophone: the phone's Zhuyin keyboard offers 「收倒」 for 「收到」. Sounding
 # the same (toneless pinyin) is much stricter than one slipped key (「好貴」 does not sound like 「好的」).
 TYPO_MAX_CHARS = 4

@@ -58,7 +58,7 @@ def test_small_talk_gets_a_short_reply_not_a_search(kb):
 
 def test_small_talk_with_a_slipped_key_is_still_small_talk(kb):
     # A typo of thanks / effort / goodnight that nothing answers is not a question for staff.
-    for q, kind in (("謝射", "thanks"), ("謝屑你", "thanks"), ("辛若了", "effort"), ("晚按～", "night")):
+    for q, kind in (("謝射", "thanks"), ("謝屑你", "thanks"), ("辛若了", "effort"), ("晚按～", "night"), ("再件", "bye")):
         res = kb.ask(q)
         assert (res.band, res.intent) == ("small_talk", f"small_talk:{kind}"), q
     # An acknowledgement's neighbour is not (「好貴」 is a complaint), nor a question the KB answers.
