@@ -10,6 +10,7 @@ from sqlmodel import select
 from bot.db import utc_now
 from bot.models import AuditEntry, RoleGrant
 from companies.models import Company, CompanyMember
+from knowledge.models import UnansweredQuestion
 from tests.conftest import joined
 from visits.models import Visit
 from visits.parse import CompanyRef, parse_duration, parse_mode, parse_visit_message
@@ -182,6 +183,19 @@ def test_company_not_assigned_and_future_date(app, chat):
     texts = advisor.say("訪視 04595257 現地 今天 教學")
     assert "不是指派給您的企業" in joined(texts)
     assert not _visits(app)
+
+
+def test_a_described_visit_at_a_shop_not_found_asks_which_shop(app, chat):
+    # 「今天去…現地輔導 2小時」 names a shop the advisor does not have: still a log, never a ticket.
+    advisor, ids = _advisor(app, chat)
+    texts = advisor.say("今天去晨光早午餐現地輔導 2小時 教他用POS")
+    assert "哪一家" in joined(texts) and "好味道小吃" in advisor.labels()
+    assert "別人的店" not in advisor.labels()
+    advisor.tap("好味道小吃")
+    [visit] = _visits(app)
+    assert visit.company_id == ids["好味道小吃"] and visit.mode == "onsite" and visit.duration_minutes == 120
+    with app.extensions["bot"].database.session() as session:
+        assert not session.exec(select(UnansweredQuestion)).all()
 
 
 def test_non_advisor_cannot_log_and_sees_only_their_own_progress(app, chat):
