@@ -104,7 +104,11 @@ def user_input_from_event(event: dict) -> fw.UserInput | None:
         # NUL can't be stored in PostgreSQL text columns and means nothing to a person: dropped.
         text = text.replace("\x00", "") if isinstance(text, str) else ""
         return fw.UserInput(kind="text", text=text, message_id=message_id)
-    if message_type in ("sticker", "image", "video", "audio", "file", "location"):
+    if message_type == "location":
+        # The address answers a "where is your shop" question (the region, the letter's address).
+        address = message.get("address") if isinstance(message.get("address"), str) else ""
+        return fw.UserInput(kind="location", text=address.replace("\x00", "")[:300], message_id=message_id)
+    if message_type in ("sticker", "image", "video", "audio", "file"):
         return fw.UserInput(kind=message_type, message_id=message_id)
     return fw.UserInput(kind="unknown", message_id=message_id)
 

@@ -91,7 +91,7 @@ class UserInput:
     @property
     def answer_text(self) -> str:
         """The text to parse: typed text, or a postback's value / picker result."""
-        if self.kind == "text":
+        if self.kind in ("text", "location"):  # a shared location carries its address as text
             return self.text
         if self.kind == "postback":
             if self.params:

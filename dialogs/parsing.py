@@ -24,6 +24,15 @@ def normalize(text: str | None) -> str:
     return "".join(unicodedata.normalize("NFKC", str(text)).lower().split())
 
 
+# LINE's location messages write the address as 「407台灣台中市西屯區…」: postal code and country first.
+_ADDRESS_PREFIX = re.compile(r"^\s*\d{3,6}\s*(台灣|臺灣|中華民國)?\s*|^\s*(台灣|臺灣|中華民國)\s*")
+
+
+def strip_address_prefix(text: str) -> str:
+    """An address without a leading postal code and country (as LINE's shared location gives it)."""
+    return _ADDRESS_PREFIX.sub("", text or "", count=1)
+
+
 def cn_to_int(chars: str) -> int | None:
     """'二十五' -> 25, '十二' -> 12, '兩' -> 2, '一百零五' -> 105, '12' -> 12.
     Two bare digits in a row ('兩三', '五六') are a range, not a number -> None."""

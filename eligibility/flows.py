@@ -34,7 +34,7 @@ from bot.texts import all_keys, t
 from bot.timeutil import format_roc_date
 from companies import service as companies
 from dialogs import framework as fw
-from dialogs.parsing import normalize, parse_count, parse_registration, parse_yes_no
+from dialogs.parsing import normalize, parse_count, parse_registration, parse_yes_no, strip_address_prefix
 from dialogs.registry import command, register_flow
 
 from .engine import (ELIGIBLE, INELIGIBLE, NEEDS_REVIEW, ProgramRules, Reason, Verdict,
@@ -508,7 +508,7 @@ def parse_region(text: str, county: str | None = None) -> dict[str, str] | None:
     both accepted; a county without 市/縣 only when unambiguous). A county alone ('台中') gives
     {'county': '臺中市'}; with ``county`` already known, a township alone ('西屯區') completes it.
     None when unclear."""
-    folded = normalize(text).replace("台", "臺")
+    folded = normalize(strip_address_prefix(text)).replace("台", "臺")
     folded = re.sub(r"^(我們|店|我的店|店家)?(在|位於|住在)", "", folded)
     rest = None
     for name in counties():
@@ -731,7 +731,7 @@ def _build_flow(default: ProgramRules) -> fw.Flow:
         fw.Step("company_name", t("eligibility.label_company_name"), _ask_text("company_name"),
                 _free_text("company_name"), when=_record_details_when),
         fw.Step("region", t("eligibility.label_region"), _ask_region, _parse_region, when=_record_details_when,
-                store=_store_region,
+                store=_store_region, accepts=frozenset({"text", "postback", "location"}),
                 display=lambda ctx, v: f"{v.get('county', '')}{v.get('township', '')}" if v else "—",
                 help=t("eligibility.help_region")),
         fw.Step("industry", t("eligibility.label_industry"), _ask_text("industry", _industry_choices()),

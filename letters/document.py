@@ -16,6 +16,7 @@ from rapidfuzz.distance import Levenshtein
 
 from bot.texts import t
 from bot.timeutil import TAIPEI, to_taipei
+from dialogs.parsing import strip_address_prefix
 from visits.service import programs_doc
 
 TEMPLATE_FILE = Path(__file__).resolve().parent / "templates" / "letter.yaml"
@@ -162,7 +163,7 @@ _COUNTIES = tuple(t("eligibility.counties").split("、"))  # the list the eligib
 
 def split_address(address: str) -> tuple[str | None, str | None]:
     """(縣市, 鄉鎮市區) at the start of a Taiwanese address, for the 預定輔導企業彙總表."""
-    value = normalize(address).replace("台", "臺").lstrip("0123456789 ")
+    value = normalize(strip_address_prefix(address)).replace("台", "臺")
     county = next((c for c in _COUNTIES if value.startswith(c)), None)
     if county is None:
         return None, None
@@ -172,7 +173,7 @@ def split_address(address: str) -> tuple[str | None, str | None]:
 
 
 def parse_address(text: str) -> str:
-    value = normalize(text)
+    value = normalize(strip_address_prefix(text))
     county, _ = split_address(value)
     if county is None or not 8 <= len(value) <= 150:
         raise FieldError(t("letters.invalid_address"))

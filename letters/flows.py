@@ -139,7 +139,8 @@ FIELD_STEPS = (
     _field_step("mobile", _ask("ask_mobile"), lambda ctx, text: doc.parse_mobile(text)),
     _field_step("phone", _ask_phone, lambda ctx, text: doc.parse_phone(text, mobile=ctx.data.get("mobile"))),
     _field_step("email", _ask_email, lambda ctx, text: doc.parse_email(text), store=_store_email),
-    _field_step("address", _ask("ask_address"), lambda ctx, text: doc.parse_address(text)),
+    _field_step("address", _ask("ask_address"), lambda ctx, text: doc.parse_address(text),
+                accepts=frozenset({"text", "postback", "location"})),
     _field_step("representative", _ask("ask_representative"), lambda ctx, text: doc.parse_person_name(text)),
 )
 

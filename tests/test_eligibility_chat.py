@@ -328,6 +328,19 @@ def test_a_county_alone_is_kept_and_the_township_asked(app, chat):
     assert "_region_county" not in conversation_of(chat).data
 
 
+def test_a_shared_location_answers_where_the_shop_is(app, chat):
+    # LINE's 位置資訊 carries the address as 「407台灣台中市…」: postal code and country first.
+    begin(chat)
+    drive(chat, {"registration": "company", "employees": 2, "prior_funding": [], "tax_id": "21556433"},
+          stop_at="region")
+    event = chat.event("text", text="x")
+    event["message"] = {"type": "location", "id": event["message"]["id"], "title": "我的店",
+                        "address": "407台灣台中市西屯區台灣大道三段99號", "latitude": 24.16, "longitude": 120.64}
+    chat.send_event(event)
+    assert step_of(chat) == "industry"
+    assert conversation_of(chat).data["region"] == {"county": "臺中市", "township": "西屯區"}
+
+
 def test_edit_from_summary_without_starting_over(app, chat):
     begin(chat)
     drive(chat, {"registration": "company", "employees": 2, "prior_funding": [], "tax_id": "21556433"},
