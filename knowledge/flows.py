@@ -328,7 +328,7 @@ def declined_suggestions(request) -> fw.Turn:
     return fw.Turn(ctx.forget(MEMORY_PENDING), [Text(t("faq.declined_logged", id=row.id))])
 
 
-@command("faq_staff_reply", "/回覆", "／回覆", role="staff", prefix=True)
+@command("faq_staff_reply", "/回覆", "／回覆", "/待回覆", "／待回覆", role="staff", prefix=True)
 def staff_reply(request) -> fw.Turn:
     """「/回覆 12 答案」: answer an unanswered question; the asker gets it by push.
     「/回覆」 alone lists the open ones."""

@@ -212,3 +212,19 @@ def notify_assignment(session, *, company: Company, advisor: str) -> None:
                                                                            tax_id=tax))],
                  idempotency_key=f"assign:{company.id}:{advisor}:{int(company.updated_at.timestamp())}",
                  origin=f"assign:{company.id}")
+
+
+@registry.intercept_free_text
+def staff_command_without_slash(request) -> fw.Turn | None:
+    """「回覆」「公告 明天停班」 typed by staff without the 「/」: not a question for the FAQ (which would
+    hand it to staff as a ticket), but the command they meant, one tap away."""
+    text = request.input.text.strip() if request.input.kind == "text" else ""
+    if "staff" not in request.ctx.roles or not text or text.startswith(("/", "／")):
+        return None
+    found = registry.find_command("/" + text)
+    if found is None or found[0].role != "staff":
+        return None
+    command, argument = found
+    label = "/" + text[:len(text) - len(argument)].strip() if argument else "/" + text
+    return fw.Turn(request.ctx, [Text(t("staff.add_slash", command=label),
+                                      (Choice(label[:20], text=("/" + text)[:300]),))])

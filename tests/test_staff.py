@@ -9,6 +9,7 @@ from sqlmodel import select
 
 from bot.db import utc_now
 from bot.models import AuditEntry, RoleGrant
+from bot.texts import t
 from companies.models import Company
 from staff import service
 from staff.models import StaffInvite, TeamMember
@@ -101,6 +102,23 @@ def test_staff_commands_refused_politely_and_audited(app, chat):
     assert {d.target for d in denied} == {"invite", "broadcast", "staff_login", "staff_assign"}
     with app.extensions["bot"].database.session() as session:
         assert session.exec(select(StaffInvite)).all() == []
+
+
+def test_a_staff_command_typed_without_the_slash_is_offered(app, chat):
+    # 「回覆」 without 「/」 went to the FAQ and became a ticket for staff; now the command is offered.
+    from knowledge.models import UnansweredQuestion
+
+    staff = _followed(chat, STAFF, "staff")
+    for typed, label in (("公告 明天下午停班", "/公告"), ("回覆", "/回覆"), ("待回覆", "/待回覆")):
+        assert "「/」" in joined(staff.say(typed)), typed
+        assert staff.labels() == [label], typed
+    # The offer runs the command (the open questions, none here).
+    assert joined(staff.tap("/待回覆")) == t("faq.staff_reply_list_empty")
+    # An owner typing the same word gets no staff command offered.
+    owner = _followed(chat, STRANGER)
+    assert "「/」" not in joined(owner.say("公告"))
+    with app.extensions["bot"].database.session() as session:
+        assert not [q for q in session.exec(select(UnansweredQuestion)).all() if q.line_user_id == STAFF]
 
 
 def test_advisor_commands_point_staff_to_the_dashboard(app, chat):
