@@ -12,6 +12,7 @@ from checkup import service
 from checkup.settings import Checkup, Question, checkup
 from dialogs import framework as fw
 from dialogs import registry
+from dialogs.parsing import is_unsure
 from visits.company_step import company_step
 
 CHECKUP = checkup()  # read once at start: the flow's steps are its questions
@@ -51,6 +52,9 @@ def _parser(question: Question):
                    if len(answer) >= 2 and (answer in fw.squash(o.text) or answer in fw.squash(o.label))]
         if len(partial) == 1:
             return partial[0]
+        if is_unsure(user_input.answer_text):
+            # A check-up has no wrong answers: the nearest option is enough, the first when nothing is done.
+            raise fw.Invalid(t("checkup.pick_closest", first=question.options[0].label), looks_like_question=False)
         raise fw.Invalid(t("checkup.pick_option", example=question.options[-1].label))
     return parse
 

@@ -98,11 +98,19 @@ def parse_count(text: str | None) -> int | None:
 
 # --- yes / no -----------------------------------------------------------------
 
-_UNSURE = re.compile(r"不確定|不知道|不清楚|不太清楚|不曉得|不記得|忘了|忘記|好像|可能|應該|也許|"
-                     r"大概|或許|不太懂|不懂|看不懂|不一定|不太確定|unsure|notsure|dunno|idk|\?|？")
+_UNSURE_WORDS = (r"不確定|不知道|不清楚|不太清楚|不曉得|不記得|忘了|忘記|好像|可能|應該|也許|"
+                 r"大概|或許|不太懂|不懂|看不懂|不一定|不太確定|unsure|notsure|dunno|idk")
+_UNSURE = re.compile(_UNSURE_WORDS + r"|\?|？")
+_DONT_KNOW = re.compile(r"^(我)?(也)?(" + _UNSURE_WORDS + r")(耶|欸|啊|呢|捏|餒)?$")
 _YES_FIRST = re.compile(r"沒錯|沒問題|是的|對的|當然")
 _NO = re.compile(r"沒有|沒|不是|不用|不要|不對|不行|不會|不曾|未曾|否|^無|^no|^nope|^n$|^不$|錯")
 _YES = re.compile(r"有|是|對|要|好|可以|嗯|恩|yes|^y$|^ok|^okay|yep|對啊|沒錯")
+
+
+def is_unsure(text: str | None) -> bool:
+    """The whole answer is 「不知道」「我不確定耶」「看不懂」: the person cannot answer as asked
+    (a sentence that only contains such a word, or a question, is not)."""
+    return bool(_DONT_KNOW.match(normalize(text).lower().replace(" ", "")))
 
 
 def parse_yes_no(text: str | None) -> bool | str | None:

@@ -86,6 +86,9 @@ def test_bad_inputs_mid_checkup(app, chat):
     assert "（2/10）" in joined(owner.send("image"))
     nonsense = joined(owner.say("香蕉"))
     assert "請點下方的選項" in nonsense and "（2/10）" in nonsense
+    # 「不知道」 is not a wrong answer: the nearest option is enough.
+    unsure = joined(owner.say("我不知道耶"))
+    assert "最接近" in unsure and "（2/10）" in unsure
     assert "（3/10）" in joined(owner.say("LINE官方帳號群發"))
     # A question mid-way is answered from the FAQ and the check-up resumes.
     faq = joined(owner.say("請問這個健檢要做多久？"))
