@@ -114,3 +114,13 @@ def test_asking_to_change_ones_details_leads_to_the_correction(app, chat):
         assert chat.labels() == [t("privacy.btn_correct")]
     assert joined(chat.tap(t("privacy.btn_correct"))) == t("privacy.correct_no_fields")  # nothing kept yet
     assert _tickets(app) == []
+
+
+def test_asking_about_activities_offers_the_persons_own(app, chat):
+    # The FAQ says what the programme's activities are; the first button shows the person's sign-ups.
+    chat.follow()
+    for text in ("有什麼活動", "我要報名課程"):
+        chat.say(text)
+        assert chat.labels()[0] == t("activities.my_activities_word"), text
+    assert joined(chat.tap(t("activities.my_activities_word"))) == t("activities.mine_none")
+    assert _tickets(app) == []
