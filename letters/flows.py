@@ -116,6 +116,18 @@ def _store_email(ctx: fw.Context, email: str) -> fw.Context:
     return ctx.evolve(data=data).with_answer("email", email)
 
 
+def _parse_email(ctx: fw.Context, text: str) -> str:
+    typed = ctx.data.get(EMAIL_UNSURE)
+    if typed:  # the choice's words typed instead of tapped
+        suggested = doc.likely_email_typo(typed)
+        choice = fw.squash(text)
+        if suggested and choice == fw.squash(t("letters.email_use_suggested", domain=suggested.rpartition("@")[2])):
+            return suggested
+        if choice == fw.squash(t("letters.email_keep_typed")):
+            return typed
+    return doc.parse_email(text)
+
+
 def _ask_email(ctx: fw.Context):
     typed = ctx.data.get(EMAIL_UNSURE)
     if not typed:
@@ -138,7 +150,7 @@ FIELD_STEPS = (
     _field_step("contact_name", _ask("ask_contact_name"), lambda ctx, text: doc.parse_person_name(text)),
     _field_step("mobile", _ask("ask_mobile"), lambda ctx, text: doc.parse_mobile(text)),
     _field_step("phone", _ask_phone, lambda ctx, text: doc.parse_phone(text, mobile=ctx.data.get("mobile"))),
-    _field_step("email", _ask_email, lambda ctx, text: doc.parse_email(text), store=_store_email),
+    _field_step("email", _ask_email, _parse_email, store=_store_email),
     _field_step("address", _ask("ask_address"), lambda ctx, text: doc.parse_address(text),
                 accepts=frozenset({"text", "postback", "location"})),
     _field_step("representative", _ask("ask_representative"), lambda ctx, text: doc.parse_person_name(text)),
