@@ -216,6 +216,8 @@ def _store_consent(ctx: fw.Context, agreed: bool) -> fw.Context:
 
 def _ask_sign(ctx: fw.Context):
     name = ctx.data.get("representative", "")
+    if ctx.repeat:  # the signing card is right above: say only what to type
+        return [Text(t("letters.sign_prompt", name=name))]
     url = links.sign_url(_config(ctx), user_id=ctx.user_id, session_id=ctx.session_id)
     return [Card(title=t("letters.sign_title"), body=t("letters.sign_body", name=name),
                  buttons=(Choice(t("letters.sign_page_button"), kind="uri", uri=url),)),
