@@ -217,6 +217,7 @@ def test_non_advisor_cannot_log_and_sees_only_their_own_progress(app, chat):
     texts = joined(owner.say("我的進度"))
     assert "阿明咖啡館的進度" in texts and "1 次（現地 1 次）" in texts and "至少 3 次" in texts
     assert "還沒簽署" in texts and "好味道" not in texts
+    assert "最遲 112/07/31 要開始用" in texts  # the tool's deadline, from the campaign
 
 
 def test_progress_against_visit_rules(app, chat):

@@ -20,6 +20,7 @@ from bot.timeutil import format_roc_date, to_taipei
 from dialogs import framework as fw
 from dialogs import registry
 from dialogs.parsing import parse_time
+from letters.document import campaign_settings
 from visits import parse as vp
 from visits import service
 from visits.company_step import company_name as _company_name
@@ -502,8 +503,10 @@ def _not_advisor_progress(request) -> fw.Turn:
         p = progress[company.id]
         letter = t(f"visits.owner_progress_letter_{company.letter_status}") if company.letter_status in (
             "signed", "withdrawn") else t("visits.owner_progress_letter_none")
+        deadline = campaign_settings(request.services.config, company.program_id).get("adoption_deadline")
         tool = (t("visits.owner_progress_tool_yes", date=format_roc_date(company.tool_adopted_at))
-                if company.tool_adopted_at else t("visits.owner_progress_tool_no"))
+                if company.tool_adopted_at else
+                t("visits.owner_progress_tool_no_by", date=deadline) if deadline else t("visits.owner_progress_tool_no"))
         texts.append(Text(t("visits.owner_progress", name=company.name or t("visits.owner_progress_shop"),
                             letter=letter, total=p.total, onsite=p.onsite, min_total=rules.min_total,
                             min_onsite=rules.min_onsite, tool=tool)))
