@@ -167,7 +167,8 @@ def answer_free_text(request) -> fw.Turn:
 # words that start them. Eligibility takes a postback instead, to carry what was already said.
 FLOW_WORDS = {"letter": "core.menu_letter", "my_data": "core.menu_my_data", "reminders": "core.menu_reminders",
               "visits": "core.menu_reminders", "correct": "privacy.btn_correct",
-              "activities": "activities.my_activities_word"}
+              "activities": "activities.my_activities_word", "letter_withdraw": "letters.menu_withdraw",
+              "letter_correct": "letters.menu_correct"}
 # Asking to change one's own details is never a programme question: the offer wins over any answer.
 OWN_DETAILS_FLOWS = frozenset({"correct"})
 MEMORY_FLOW_PREFILL = "faq_flow_prefill"

@@ -124,3 +124,14 @@ def test_asking_about_activities_offers_the_persons_own(app, chat):
         assert chat.labels()[0] == t("activities.my_activities_word"), text
     assert joined(chat.tap(t("activities.my_activities_word"))) == t("activities.mine_none")
     assert _tickets(app) == []
+
+
+def test_not_wanting_to_join_is_not_a_join_and_letter_changes_offer_their_command(app, chat):
+    chat.follow()
+    chat.say("我不想參加了")
+    assert t("faq.offer_eligibility") not in chat.labels()  # 「不想參加」 is the opposite of joining
+    chat.say("我想撤回意向書")
+    assert chat.labels()[0] == t("letters.menu_withdraw")
+    chat.say("意向書簽錯了")
+    assert chat.labels()[0] == t("letters.menu_correct")
+    assert _tickets(app) == []
