@@ -128,6 +128,12 @@ def answer_free_text(request) -> fw.Turn:
         # after 「找專人」 it withdraws the request for a human.
         key = "faq.handoff_cancelled" if ctx.memory.get(MEMORY_HANDOFF) else "core.nav_idle"
         return fw.Turn(ctx.forget(MEMORY_HANDOFF, MEMORY_PENDING), [Text(t(key))], show_menu=True)
+    if ctx.memory.get(MEMORY_HANDOFF) and (kb.is_small_talk(text) or kb.not_a_question(text)):
+        # 「謝謝」「好」「？？」 right after 「找專人」 is not the question for staff: answer it and keep
+        # waiting for the question (no ticket, no staff alert).
+        small = kb.ask(text, role=role_of(ctx))
+        reply = small.answer if small.band == "small_talk" else t("faq.fallback_no_log")
+        return fw.Turn(ctx, [Text(reply), Text(t("faq.handoff_still_waiting"))])
     if ctx.memory.get(MEMORY_HANDOFF):
         # The person asked for a human (「找專人」): this text is their question for staff.
         request.ctx = ctx.forget(MEMORY_HANDOFF)

@@ -135,3 +135,13 @@ def test_not_wanting_to_join_is_not_a_join_and_letter_changes_offer_their_comman
     chat.say("意向書簽錯了")
     assert chat.labels()[0] == t("letters.menu_correct")
     assert _tickets(app) == []
+
+
+def test_thanks_right_after_asking_for_a_human_is_not_the_question(app, chat):
+    chat.follow()
+    chat.say("找專人")
+    texts = chat.say("謝謝")
+    assert texts == [t("faq.small_talk_thanks"), t("faq.handoff_still_waiting")]
+    assert _tickets(app) == []
+    chat.say("你們辦公室在哪裡 可以過去找你們嗎")  # the real question still goes to staff
+    assert [q.question for q in _tickets(app)] == ["你們辦公室在哪裡 可以過去找你們嗎"]
