@@ -36,7 +36,9 @@ class Services:
                     provider = self.providers.get(name)
                     if provider is None:
                         return None
-                    self._lazy[name] = provider(self)
+                    built = provider(self)
+                    # A replace() while this was building (a reload, a test's stand-in) wins.
+                    self._lazy.setdefault(name, built)
         return self._lazy[name]
 
     def warm_up(self) -> None:
