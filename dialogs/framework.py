@@ -190,6 +190,9 @@ class Step:
     store: Callable[[Context, Any], Context] | None = None  # default: data[name] = value
     accepts: frozenset[str] = frozenset({"text", "postback"})
     help: str = ""  # one line on why we ask / what counts
+    # Private data keys where ``store`` keeps a partial answer to this step (a county waiting for its
+    # township): 「上一步」 undoes that first, as it would undo a whole answer.
+    pending: tuple[str, ...] = ()
     # The label when it depends on the conversation (a slot whose question is data: 「營業額（參加前）」).
     label_of: Callable[[Context], str] | None = None
 
@@ -375,6 +378,11 @@ def advance(flow: Flow, ctx: Context, user_input: UserInput) -> Turn:
         lines = [flow.help] + ([step.help] if step and step.help else [])
         return current_question(flow, ctx, [Text("\n".join(lines))])
     if nav is Nav.BACK:
+        current = flow.step(ctx.step or "")
+        if current is not None and any(key in ctx.data for key in current.pending):
+            data = {k: v for k, v in ctx.data.items() if k not in current.pending}
+            history = tuple(s for s in ctx.history if s != current.name or current.name in data)
+            return current_question(flow, ctx.evolve(data=data, history=history))
         if not ctx.history:
             return current_question(flow, ctx, [Text(t("core.back_at_start"))])
         previous = ctx.history[-1]

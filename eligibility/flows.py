@@ -731,7 +731,7 @@ def _build_flow(default: ProgramRules) -> fw.Flow:
         fw.Step("company_name", t("eligibility.label_company_name"), _ask_text("company_name"),
                 _free_text("company_name"), when=_record_details_when),
         fw.Step("region", t("eligibility.label_region"), _ask_region, _parse_region, when=_record_details_when,
-                store=_store_region, accepts=frozenset({"text", "postback", "location"}),
+                store=_store_region, pending=(REGION_COUNTY,), accepts=frozenset({"text", "postback", "location"}),
                 display=lambda ctx, v: f"{v.get('county', '')}{v.get('township', '')}" if v else "—",
                 help=t("eligibility.help_region")),
         fw.Step("industry", t("eligibility.label_industry"), _ask_text("industry", _industry_choices()),

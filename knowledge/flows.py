@@ -128,14 +128,13 @@ def answer_free_text(request) -> fw.Turn:
         # after 「找專人」 it withdraws the request for a human.
         key = "faq.handoff_cancelled" if ctx.memory.get(MEMORY_HANDOFF) else "core.nav_idle"
         return fw.Turn(ctx.forget(MEMORY_HANDOFF, MEMORY_PENDING), [Text(t(key))], show_menu=True)
-    if ctx.memory.get(MEMORY_HANDOFF) and (kb.is_small_talk(text) or kb.not_a_question(text)):
+    if ctx.memory.get(MEMORY_HANDOFF):
         # 「謝謝」「好」「？？」 right after 「找專人」 is not the question for staff: answer it and keep
         # waiting for the question (no ticket, no staff alert).
-        small = kb.ask(text, role=role_of(ctx))
-        reply = small.answer if small.band == "small_talk" else t("faq.fallback_no_log")
-        return fw.Turn(ctx, [Text(reply), Text(t("faq.handoff_still_waiting"))])
-    if ctx.memory.get(MEMORY_HANDOFF):
-        # The person asked for a human (「找專人」): this text is their question for staff.
+        reply = kb.small_talk_reply(text) or (t("faq.fallback_no_log") if kb.not_a_question(text) else None)
+        if reply:
+            return fw.Turn(ctx, [Text(reply), Text(t("faq.handoff_still_waiting"))])
+        # Otherwise this text is their question for staff.
         request.ctx = ctx.forget(MEMORY_HANDOFF)
         row = unanswered.log_question(request.session, line_user_id=ctx.user_id, question=text, reason="handoff")
         return fw.Turn(request.ctx, [Text(t("faq.handoff_logged", id=row.id))], show_menu=True)

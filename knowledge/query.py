@@ -20,10 +20,10 @@ from pathlib import Path
 
 import yaml
 
-from pypinyin import lazy_pinyin
 from rapidfuzz.distance import Levenshtein
 
 from .normalize import normalize_text
+from .sounds import sound
 
 INTENTS_FILE = Path(__file__).resolve().parent / "intents.yaml"
 SIDES = ("advisor", "unit", "owner")
@@ -38,8 +38,6 @@ _LOST = re.compile(r"[?？¿⁇❓❔!！\s]*[?？⁇❓❔][?？¿⁇❓❔!！
 # Small-talk classes whose typos are read as small talk when nothing answers (not ack or laugh:
 # 「好貴」 is one key from 「好的」 and is not an acknowledgement).
 TYPO_CLASSES = ("thanks", "effort", "morning", "night", "bye")
-# Every class may hide a homophone: the phone's Zhuyin keyboard offers 「收倒」 for 「收到」. Sounding
-# the same (toneless pinyin) is much stricter than one slipped key (「好貴」 does not sound like 「好的」).
 TYPO_MAX_CHARS = 4
 # 「我想問」 this many characters into a clause starts the question (before it: a clause of its own).
 ASK_SPLIT_MIN = 4
@@ -95,7 +93,9 @@ class Classifier:
     asks: re.Pattern | None = None    # 「我想問」 inside a run-on message: the question starts there
     # Literal small-talk units (no regex) of the classes a slipped key may hide (「謝射」「辛若了」).
     typo_units: tuple[tuple[str, str], ...] = ()
-    # Toneless pinyin of every literal small-talk unit, for homophone slips (「收倒」「謝血」).
+    # Toneless pinyin of every literal small-talk unit: any class may hide a homophone (the Zhuyin
+    # keyboard offers 「收倒」 for 「收到」); sounding the same is much stricter than one slipped key
+    # (「好貴」 does not sound like 「好的」).
     sound_units: dict[str, str] = field(default_factory=dict)
     filler: re.Pattern | None = None
     _cache: dict[str, Query] = field(default_factory=dict, repr=False)
@@ -125,7 +125,7 @@ class Classifier:
             typo_units=tuple((name, _norm_pattern(u)) for name in TYPO_CLASSES for u in units.get(name) or ()
                              if len(_norm_pattern(u)) >= 2 and re.fullmatch(r"\w+", _norm_pattern(u))),
             filler=alternation(filler),
-            sound_units={_sound(_norm_pattern(u)): name for name, words in units.items() for u in words
+            sound_units={sound(_norm_pattern(u)): name for name, words in units.items() for u in words
                          if len(_norm_pattern(u)) >= 2 and re.fullmatch(r"[\u4e00-\u9fff]+", _norm_pattern(u))},
         )
 
@@ -175,7 +175,7 @@ class Classifier:
         core = self.filler.sub("", norm) if self.filler is not None else norm
         if len(core) < 2 or len(core) > TYPO_MAX_CHARS:
             return None  # one character (「3」 from 「-3」) is too little to call a slip of 「3q」
-        sounded = self.sound_units.get(_sound(core))
+        sounded = self.sound_units.get(sound(core))
         if sounded:
             return sounded
         for name, unit in self.typo_units:
@@ -243,11 +243,6 @@ def alternation(items, *, whole: bool = False) -> re.Pattern | None:
         return None
     body = "|".join(f"(?:{p})" for p in sorted(parts, key=len, reverse=True))
     return re.compile(f"^(?:{body})+$" if whole else body)
-
-
-def _sound(text: str) -> str:
-    """Toneless pinyin: how a word sounds, which is what a Zhuyin keyboard's wrong pick keeps."""
-    return " ".join(lazy_pinyin(text))
 
 
 def _norm_pattern(pattern: str) -> str:

@@ -290,7 +290,12 @@ class KnowledgeBase:
 
     def is_small_talk(self, text: str) -> bool:
         """「謝謝」「好的收到」「👍」: a reply of its own, never a question nor an answer to one."""
-        return self.classifier.classify((text or "")[:MAX_QUERY_CHARS]).small_talk is not None
+        return self.small_talk_reply(text) is not None
+
+    def small_talk_reply(self, text: str) -> str | None:
+        """The friendly reply to small talk (「謝謝」 → 「不客氣！…」), or None for anything else."""
+        name = self.classifier.classify((text or "")[:MAX_QUERY_CHARS]).small_talk
+        return t(f"faq.small_talk_{name}") if name else None
 
     def not_a_question(self, question: str) -> str | None:
         """Why the text is nothing to hand to staff, or None: "empty" when it has no word beyond

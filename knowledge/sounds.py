@@ -47,6 +47,11 @@ _CJK_TERM = re.compile(rf"[\u4e00-\u9fff]{{{TERM_MIN},{TERM_MAX}}}")
 _MASK = "\0"
 
 
+def sound(text: str) -> str:
+    """Toneless pinyin: how a word sounds, which is what a Zhuyin keyboard's wrong pick keeps."""
+    return " ".join(lazy_pinyin(text))
+
+
 @lru_cache(maxsize=8192)
 def readings(char: str) -> frozenset[str]:
     """The toneless readings of one character a keyboard offers it for."""

@@ -116,26 +116,29 @@ def _store_email(ctx: fw.Context, email: str) -> fw.Context:
     return ctx.evolve(data=data).with_answer("email", email)
 
 
+def _email_options(typed: str) -> tuple[tuple[str, str], ...]:
+    """(label, address) of the two answers to 「是不是…？」: the corrected address, or the one typed.
+    Labels are cut at LINE's 20 characters, so the first names the domain only."""
+    suggested = doc.likely_email_typo(typed) or typed
+    return ((t("letters.email_use_suggested", domain=suggested.rpartition("@")[2])[:20], suggested),
+            (t("letters.email_keep_typed"), typed))
+
+
 def _parse_email(ctx: fw.Context, text: str) -> str:
     typed = ctx.data.get(EMAIL_UNSURE)
-    if typed:  # the choice's words typed instead of tapped
-        suggested = doc.likely_email_typo(typed)
-        choice = fw.squash(text)
-        if suggested and choice == fw.squash(t("letters.email_use_suggested", domain=suggested.rpartition("@")[2])):
-            return suggested
-        if choice == fw.squash(t("letters.email_keep_typed")):
-            return typed
-    return doc.parse_email(text)
+    # A choice's words typed instead of tapped are that choice.
+    chosen = [address for label, address in _email_options(typed) if fw.squash(label) == fw.squash(text)] \
+        if typed else []
+    return chosen[0] if chosen else doc.parse_email(text)
 
 
 def _ask_email(ctx: fw.Context):
     typed = ctx.data.get(EMAIL_UNSURE)
     if not typed:
         return _ask("ask_email")(ctx)
-    suggested = doc.likely_email_typo(typed)
-    return [Text(t("letters.ask_email_typo", typed=typed, suggested=suggested), (
-        ctx.choice(t("letters.email_use_suggested", domain=suggested.rpartition("@")[2])[:20], suggested),
-        ctx.choice(t("letters.email_keep_typed"), typed),
+    options = _email_options(typed)
+    return [Text(t("letters.ask_email_typo", typed=typed, suggested=options[0][1]), (
+        *(ctx.choice(label, address) for label, address in options),
         Choice(t("core.nav_back")), Choice(t("core.nav_cancel"))))]
 
 
@@ -150,7 +153,7 @@ FIELD_STEPS = (
     _field_step("contact_name", _ask("ask_contact_name"), lambda ctx, text: doc.parse_person_name(text)),
     _field_step("mobile", _ask("ask_mobile"), lambda ctx, text: doc.parse_mobile(text)),
     _field_step("phone", _ask_phone, lambda ctx, text: doc.parse_phone(text, mobile=ctx.data.get("mobile"))),
-    _field_step("email", _ask_email, _parse_email, store=_store_email),
+    _field_step("email", _ask_email, _parse_email, store=_store_email, pending=(EMAIL_UNSURE,)),
     _field_step("address", _ask("ask_address"), lambda ctx, text: doc.parse_address(text),
                 accepts=frozenset({"text", "postback", "location"})),
     _field_step("representative", _ask("ask_representative"), lambda ctx, text: doc.parse_person_name(text)),

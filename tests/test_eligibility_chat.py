@@ -545,3 +545,17 @@ def test_redelivered_confirmation_records_and_notifies_once(app, chat, fake_line
     with chat.runtime.database.session() as session:
         verdict_audits = session.exec(select(AuditEntry).where(AuditEntry.action == "eligibility_verdict")).all()
         assert len(verdict_audits) == 1
+
+
+def test_back_on_a_partial_answer_undoes_it(app, chat):
+    # 「台中」 then 「上一步」: the county is forgotten and the whole question asked again (it used to
+    # ask for the township once more, as if 上一步 did nothing).
+    begin(chat)
+    drive(chat, {"registration": "company", "employees": 2, "prior_funding": [], "tax_id": "21556433"},
+          stop_at="region")
+    chat.say("台中")
+    assert t("eligibility.ask_region") in joined(chat.say("上一步"))
+    assert step_of(chat) == "region" and "_region_county" not in conversation_of(chat).data
+    assert "region" not in conversation_of(chat).history
+    chat.say("上一步")  # and the next one goes back a question, as usual
+    assert step_of(chat) == "company_name"

@@ -7,6 +7,7 @@ import requests
 from sqlmodel import select
 
 from bot.models import Conversation, OutboundMessage
+from bot.texts import t
 from companies.models import Company, CompanyMember
 from letters import document, service
 from letters.models import Letter, LetterAttachment, LetterEvent, LetterVersion
@@ -431,3 +432,15 @@ def test_an_email_that_looks_like_a_slip_is_asked_about(app, chat):
         assert session.get(Conversation, chat.user_id).data["email"] == "ming@gmial.com"
     assert [document.likely_email_typo(a) for a in ("a@yahoo.com.tw", "a@shop.com.tw", "a@hotmial.com")] == \
         [None, None, "a@hotmail.com"]
+
+
+def test_back_on_an_email_in_doubt_asks_for_it_again(app, chat):
+    owner_with_company(app, chat)
+    chat.say("簽署合作意向書")
+    chat.tap("同意")
+    for answer in ("王小明", "0912-345-678", "02-2345-6789#12", "ming@gmial.com"):
+        chat.say(answer)
+    texts = chat.say("上一步")
+    assert t("letters.ask_email") in joined(texts) and "gmial" not in joined(texts)
+    with app.extensions["bot"].database.session() as session:
+        assert "_email_unsure" not in session.get(Conversation, chat.user_id).data

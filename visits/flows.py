@@ -484,6 +484,12 @@ def _checkup_levels(session, companies) -> dict[int, str]:
     return {cid: t("visits.progress_checkup", levels=level_text(entry)) for cid, entry in found.items()}
 
 
+def _tool_not_yet(config, program_id: str) -> str:
+    """No tool in use yet: by when it must be, when the campaign says (the letter's 最遲完成導入)."""
+    deadline = campaign_settings(config, program_id).get("adoption_deadline")
+    return t("visits.owner_progress_tool_no_by", date=deadline) if deadline else t("visits.owner_progress_tool_no")
+
+
 def _not_advisor_progress(request) -> fw.Turn:
     """「我的進度」 from someone who is not an advisor. Staff: the dashboard has every company. An
     owner: their own shop's standing, from its records only (the letter, the advisor's visits
@@ -503,10 +509,8 @@ def _not_advisor_progress(request) -> fw.Turn:
         p = progress[company.id]
         letter = t(f"visits.owner_progress_letter_{company.letter_status}") if company.letter_status in (
             "signed", "withdrawn") else t("visits.owner_progress_letter_none")
-        deadline = campaign_settings(request.services.config, company.program_id).get("adoption_deadline")
         tool = (t("visits.owner_progress_tool_yes", date=format_roc_date(company.tool_adopted_at))
-                if company.tool_adopted_at else
-                t("visits.owner_progress_tool_no_by", date=deadline) if deadline else t("visits.owner_progress_tool_no"))
+                if company.tool_adopted_at else _tool_not_yet(request.services.config, company.program_id))
         texts.append(Text(t("visits.owner_progress", name=company.name or t("visits.owner_progress_shop"),
                             letter=letter, total=p.total, onsite=p.onsite, min_total=rules.min_total,
                             min_onsite=rules.min_onsite, tool=tool)))
