@@ -143,6 +143,10 @@ def answer_free_text(request) -> fw.Turn:
     if result.band == "small_talk":
         # Someone lost (「？？」) gets the menu as the way in; thanks and greetings need none.
         return fw.Turn(ctx, [Text(result.answer)], show_menu=result.intent == "small_talk:lost")
+    if result.band != "answer" and kb.is_introduction(text):
+        # 「你好 我是賣便當的」「便當店」: someone introducing themselves has not asked anything yet;
+        # not a question for staff, nor an off-topic message.
+        return _introduction(request, text)
     if result.band == "declined":
         # Weather, a tax return…: not the programme's; no ticket for staff.
         return fw.Turn(ctx.forget(MEMORY_PENDING), [Text(result.answer)], show_menu=True)
@@ -192,6 +196,18 @@ def _flow_offer(request, text: str, result) -> tuple[Choice, str] | None:
             word = t(FLOW_WORDS[flow])
             return Choice(label=word, text=word), flow
     return None
+
+
+def _introduction(request, text: str) -> fw.Turn:
+    """A greeting back and the way in: an owner gets the eligibility check (with a headcount they
+    mentioned filled in) and the FAQ topics; staff and advisors are asked for their question."""
+    ctx = request.ctx.forget(MEMORY_PENDING)
+    if role_of(ctx) != "owner":
+        return fw.Turn(ctx, [Text(t("faq.introduction_team"))])
+    ctx = ctx.remember(**{MEMORY_FLOW_PREFILL: {"flow": "eligibility", "data": eligibility_facts(text)}})
+    choices = (Choice(label=t("faq.offer_eligibility"), data=encode_postback(c="faq_flow", arg="eligibility")),
+               Choice(label=t("core.menu_faq"), text=t("core.menu_faq")))
+    return fw.Turn(ctx, [Text(t("faq.introduction"), choices)])
 
 
 def _answer(ctx: fw.Context, result, offer: tuple[Choice, str] | None = None) -> fw.Turn:

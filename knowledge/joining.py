@@ -37,8 +37,9 @@ from .query import alternation
 INTENTS_FILE = Path(__file__).resolve().parent / "intents.yaml"
 PROGRAMS_FILE = Path(__file__).resolve().parent.parent / "programs" / "programs.yaml"
 
-# Clauses of a message that state a headcount (「三個人」「員工有12個」「請了十二個阿姨」).
-_PEOPLE = re.compile(r"\d+(個|位|名)?人|員工|正職|請了?\d|只有我|就我|我自己|一個人|1個人|夫妻|家人|阿姨|工讀")
+# Clauses of a message that state a headcount (「三個人」「員工有12個」「請了十二個阿姨」「師傅加學徒10個」).
+_PEOPLE = re.compile(r"\d+(個|位|名)?人|員工|正職|請了?\d|只有我|就我|我自己|一個人|1個人|夫妻|家人|阿姨|工讀"
+                     r"|師傅|學徒|店員|夥伴|伙伴|同事|助理|助手|幫手|人手")
 _CLAUSES = re.compile(r"[\s,，。!！?？~～、]+")
 # 「超過9個人」「10人以上」 compare with a number: it is not the shop's headcount.
 _COMPARED = re.compile(r"超過|超出|多於|大於|少於|以上|以下|不到|未滿|至少|最多")

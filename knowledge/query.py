@@ -59,6 +59,9 @@ class Query:
     decline: str | None = None        # class name
     side: str | None = None           # spoken side, if the text settles it
     flows: tuple[str, ...] = ()       # conversations it asks for
+    # Only a greeting and a self-description (「你好 我是賣便當的」「便當店」): the person is
+    # introducing themselves, not asking yet.
+    introduction: bool = False
 
     @property
     def context_norm(self) -> str:
@@ -98,6 +101,8 @@ class Classifier:
     # (「好貴」 does not sound like 「好的」).
     sound_units: dict[str, str] = field(default_factory=dict)
     filler: re.Pattern | None = None
+    # Toneless pinyin of the one-character filler words (你, 呢, 啦…): 「謝謝泥」 ends in one.
+    filler_sounds: frozenset[str] = frozenset()
     _cache: dict[str, Query] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -125,6 +130,7 @@ class Classifier:
             typo_units=tuple((name, _norm_pattern(u)) for name in TYPO_CLASSES for u in units.get(name) or ()
                              if len(_norm_pattern(u)) >= 2 and re.fullmatch(r"\w+", _norm_pattern(u))),
             filler=alternation(filler),
+            filler_sounds=frozenset(sound(f) for f in filler if re.fullmatch(r"[\u4e00-\u9fff]", f)),
             sound_units={sound(_norm_pattern(u)): name for name, words in units.items() for u in words
                          if len(_norm_pattern(u)) >= 2 and re.fullmatch(r"[\u4e00-\u9fff]+", _norm_pattern(u))},
         )
@@ -166,13 +172,54 @@ class Classifier:
                 decline = next((name for name, pattern in self.decline.items() if pattern and pattern.search(norm)),
                                None)
         side = next((name for name, pattern in self.sides.items() if pattern and pattern.search(norm)), None)
-        return Query(text=text, norm=norm, clauses=clauses, decline=decline, side=side, flows=flows)
+        return Query(text=text, norm=norm, clauses=clauses, decline=decline, side=side, flows=flows,
+                     introduction=not flows and self._introduces(text))
 
-    def typo_small_talk(self, norm: str) -> str | None:
+    def _introduces(self, text: str) -> bool:
+        """Every clause is a greeting, says who the person is or what the shop is (「您好，我是
+        阿明麵店老闆」「便當店」), or states a fact about it (「有5個員工」), with no question word and
+        no question mark."""
+        if _QUESTION_END.search(text):
+            return False
+        told = False
+        for piece in _CLAUSE_BREAK.split(text):
+            norm = normalize_text(piece or "")
+            if not norm or (self.small_talk_any is not None and self.small_talk_any.match(norm)):
+                continue
+            if (self.question and self.question.search(norm)) or (self.wants and self.wants.match(norm)):
+                return False
+            if (self.context_starts is not None and self.context_starts.match(norm)) or \
+                    (self.shop is not None and self.shop.fullmatch(norm)):
+                told = True
+            elif not (self.facts is not None and self.facts.search(norm)):
+                return False  # 「有5個員工」 beside the introduction is still telling, anything else is not
+        return told
+
+    def typo_small_talk(self, text: str) -> str | None:
         """The small-talk class of a short message one slipped character away from a thanks,
-        greeting or goodbye (「謝射」「辛若了」「晚按」), or None. Only asked when the knowledge base
-        has no answer: a real question is never read as a typo of small talk."""
+        greeting or goodbye (「謝射」「辛若了」「晚按」), or None. A message of several such pieces
+        (「收刀 謝謝泥」: 收到 and 謝謝你 typed by sound) is small talk when every piece is; the
+        class is the first piece's. Only asked when the knowledge base has no answer: a real
+        question is never read as a typo of small talk."""
+        pieces = [n for n in (normalize_text(p) for p in _CLAUSE_BREAK.split(text or "") if p) if n]
+        if not pieces:
+            return None
+        if len(pieces) == 1:
+            return self._typo_unit(pieces[0])
+        found = []
+        for norm in pieces:
+            name = (self._small_talk_class(norm) if self.small_talk_any is not None and self.small_talk_any.match(norm)
+                    else self._typo_unit(norm))
+            if name is None:
+                return None
+            found.append(name)
+        return found[0]
+
+    def _typo_unit(self, norm: str) -> str | None:
         core = self.filler.sub("", norm) if self.filler is not None else norm
+        if len(core) > 2 and sound(core[-1]) in self.filler_sounds:
+            # 「謝謝泥」: a sentence-final 你/呢/啦 typed by sound is filler too
+            core = core[:-1]
         if len(core) < 2 or len(core) > TYPO_MAX_CHARS:
             return None  # one character (「3」 from 「-3」) is too little to call a slip of 「3q」
         sounded = self.sound_units.get(sound(core))

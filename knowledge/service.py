@@ -297,6 +297,10 @@ class KnowledgeBase:
         name = self.classifier.classify((text or "")[:MAX_QUERY_CHARS]).small_talk
         return t(f"faq.small_talk_{name}") if name else None
 
+    def is_introduction(self, text: str) -> bool:
+        """Only a greeting and who the person is (「你好 我是賣便當的」): nothing asked yet."""
+        return self.classifier.classify((text or "")[:MAX_QUERY_CHARS]).introduction
+
     def not_a_question(self, question: str) -> str | None:
         """Why the text is nothing to hand to staff, or None: "empty" when it has no word beyond
         stopwords and punctuation (「嗎」「？？」「123」); "noise" for one run of Latin letters or
@@ -438,7 +442,7 @@ class KnowledgeBase:
             if joined is not None:
                 return joined
         if found.reason or calibration.band(found.score) == "fallback":
-            slipped = self.classifier.typo_small_talk(query.norm)
+            slipped = self.classifier.typo_small_talk(query.text)
             if slipped:
                 # Nothing answers a short message one slipped key from 「謝謝」「晚安」: small talk.
                 return AskResult(matched=False, answer=t(f"faq.small_talk_{slipped}"), entry_id=None, score=1.0,
@@ -640,6 +644,8 @@ class KnowledgeBase:
         for clause in query.clauses or (Clause(norm=query.norm, context=False),):
             if words.about_prior(clause.norm):
                 continue
+            if shop is not None and not words.asks_in(clause.norm) and shop.fullmatch(clause.norm):
+                continue  # 「修車廠 師傅加學徒10個 是不是就不能參加了」: the shop's name, not a topic
             asking = words.asks_in(clause.norm)
             analysis = index.analyze(words.residual(clause.norm))
             trade = self._leading_shop(index, clause.norm) if asking else frozenset()

@@ -40,6 +40,10 @@ def test_a_join_question_gets_the_essentials_with_what_the_owner_said(kb):
     # The shop's trade in the asking clause is the asker's, not a second topic (「我的修鞋店還能…」).
     named_shop = kb.ask("去年商業司有來輔導過 我的修鞋店今年還可以報名嗎")
     assert named_shop.intent == "eligibility:prior" and "不能重複" in named_shop.answer
+    # The shop named alone before the question (「汽車保養廠」) and a headcount of its trade's people
+    # (師傅, 學徒) are the shop's facts, not other topics.
+    crew = kb.ask("汽車保養廠 師傅跟學徒共12個 這樣是不是不行")
+    assert crew.intent == "eligibility:general" and "12 人，超過 9 人" in crew.answer
 
 
 def test_join_answers_are_the_programme_data_not_code(tmp_path):

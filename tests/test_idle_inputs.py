@@ -145,3 +145,27 @@ def test_thanks_right_after_asking_for_a_human_is_not_the_question(app, chat):
     assert _tickets(app) == []
     chat.say("你們辦公室在哪裡 可以過去找你們嗎")  # the real question still goes to staff
     assert [q.question for q in _tickets(app)] == ["你們辦公室在哪裡 可以過去找你們嗎"]
+
+
+def test_an_owner_introducing_themselves_is_greeted_and_shown_the_way_in(app, chat):
+    """「你好 我是賣便當的」 asks nothing yet: a greeting back, the eligibility check (carrying a
+    headcount the owner mentioned) and the FAQ topics; never a ticket, never "off-topic"."""
+    chat.follow()
+    for text in ("你好 我是賣滷味的", "鞋店", "早餐店老闆"):
+        assert joined(chat.say(text)) == t("faq.introduction"), text
+        assert chat.labels() == [t("faq.offer_eligibility"), t("core.menu_faq")], text
+    chat.say("您好 我是開麵店的 請了4個阿姨")
+    chat.tap(t("faq.offer_eligibility"))
+    chat.tap(t("core.consent_agree"))
+    with app.extensions["bot"].database.session() as session:
+        assert session.get(Conversation, chat.user_id).data.get("employees") == 4
+    # A question after the introduction is a question (not an introduction).
+    assert joined(chat.say("我開早餐店 要簽什麼")) != t("faq.introduction")
+    assert _tickets(app) == []
+
+
+def test_an_advisor_introducing_themselves_is_asked_for_their_question(app, chat):
+    from tests.test_faq_trust import _grant  # noqa: PLC0415
+    _grant(app, chat.user_id, "advisor")
+    assert joined(chat.say("您好 我是新來的顧問小林")) == t("faq.introduction_team")
+    assert _tickets(app) == []

@@ -69,3 +69,13 @@ def test_off_topic_messages_are_not_pulled_into_scope(kb, text):
     sounds = kb._current().index.sounds
     assert sounds.correct(text) == text
     assert not kb.ask(text).matched
+
+
+@pytest.mark.parametrize("text", ["好 收刀", "謝謝泥 辛苦了", "早ㄤ 吃飽沒", "3Q 你們好貼心", "感恩 幫了大忙"])
+def test_small_talk_of_several_pieces_typed_by_sound_is_small_talk(kb, text):
+    assert kb.ask(text).band == "small_talk", text
+
+
+@pytest.mark.parametrize("text", ["收刀 意向書要蓋章嗎", "謝謝泥 顧問幾號來"])
+def test_a_question_beside_small_talk_is_still_a_question(kb, text):
+    assert kb.ask(text).band != "small_talk", text
