@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 
 
 from bot.messages import Text
 from bot.services import audit, find_user
 from bot.texts import t
 from dialogs import framework as fw
+from dialogs.parsing import is_unsure, parse_yes_no
 from dialogs.registry import ROLE_HELP, command, flow as flow_by_id, register_flow
 
 # The statement shown before collecting personal data (seed 002 捌 個人資料蒐集與利用聲明).
@@ -65,12 +67,25 @@ def _ask_consent(ctx: fw.Context):
                  (ctx.choice(t("core.consent_agree"), "yes"), ctx.choice(t("core.consent_decline"), "no")))]
 
 
+# Consent must be given on purpose (個資法): a short yes or no answers it (「好啊」「我不要了」), a
+# longer sentence does not (「好像要先問老闆」), nor does a doubt, which gets the notice in plain words.
+CONSENT_ANSWER_MAX_CHARS = 6
+_CONSENT_YES = re.compile(r"^(我)?(也)?(同意|好|好的|好啊|可以|ok|okay|yes|沒問題|對|嗯|恩)(了)?(啦|喔|哦|啊|呀|唷|的)?$")
+
+
 def _parse_consent(ctx: fw.Context, user_input: fw.UserInput) -> bool:
     answer = fw.squash(user_input.answer_text)
     if answer in {"yes", "同意", "好", "好的", "可以", "ok", "我同意"}:
         return True
     if answer in {"no", "不同意", "不要", "不好"}:
         return False
+    if _CONSENT_YES.match(answer):
+        return True
+    said = parse_yes_no(answer) if len(answer) <= CONSENT_ANSWER_MAX_CHARS else None
+    if said is False:
+        return False
+    if said == "unsure" or is_unsure(answer):
+        raise fw.Invalid(t("core.consent_plain"))
     raise fw.Invalid(t("core.consent_pick"))
 
 

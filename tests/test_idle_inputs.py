@@ -169,3 +169,24 @@ def test_an_advisor_introducing_themselves_is_asked_for_their_question(app, chat
     _grant(app, chat.user_id, "advisor")
     assert joined(chat.say("您好 我是新來的顧問小林")) == t("faq.introduction_team")
     assert _tickets(app) == []
+
+
+def test_consent_takes_a_short_yes_or_no_and_explains_itself_to_a_doubt(app, chat):
+    from bot.services import find_user  # noqa: PLC0415
+
+    def consented() -> bool:
+        with app.extensions["bot"].database.session() as session:
+            return find_user(session, chat.user_id).consent_version is not None
+
+    chat.follow()
+    chat.tap(t("core.menu_eligibility"))
+    # A doubt gets the notice in one plain sentence, and the same choice again.
+    assert chat.say("看不懂")[0] == t("core.consent_plain")
+    assert chat.labels() == [t("core.consent_agree"), t("core.consent_decline")]
+    # A sentence that is not an answer consents to nothing (「我要…」 is no 「好」).
+    assert chat.say("我要問問題")[0] == t("core.consent_pick")
+    assert joined(chat.say("我不要了")).startswith(t("core.consent_declined").splitlines()[0])
+    assert not consented()
+    chat.tap(t("core.menu_eligibility"))
+    assert t("core.consent_thanks") in chat.say("好啊")
+    assert consented()
