@@ -32,7 +32,8 @@ def show_menu(request) -> fw.Turn:
     return fw.Turn(request.ctx, [], show_menu=True)
 
 
-@command("help", "說明", "help", "/help", "/說明", "使用說明", "怎麼用", "你會做什麼", "可以做什麼")
+@command("help", "說明", "help", "/help", "/說明", "使用說明", "怎麼用", "你會做什麼", "可以做什麼", "這是什麼", "這是什麼意思",
+         "什麼意思")
 def show_help(request) -> fw.Turn:
     # Staff and advisors get their own commands (registered by their domains); owners the welcome.
     role_help = [reply for helper in ROLE_HELP for reply in helper(request)] if request.ctx.roles else []

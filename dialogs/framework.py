@@ -68,6 +68,9 @@ NAV_WORDS: dict[str, Nav] = {
     "重新開始": Nav.RESTART, "重來": Nav.RESTART, "從頭開始": Nav.RESTART, "restart": Nav.RESTART,
     "選單": Nav.MENU, "主選單": Nav.MENU, "menu": Nav.MENU, "功能表": Nav.MENU,
     "說明": Nav.HELP, "help": Nav.HELP, "幫助": Nav.HELP, "?": Nav.HELP, "？": Nav.HELP,
+    # the 「這是什麼？」 button typed by hand, without its question mark
+    "這是什麼": Nav.HELP, "這是什麼意思": Nav.HELP, "什麼意思": Nav.HELP, "啥意思": Nav.HELP, "這什麼": Nav.HELP,
+    "這題是什麼意思": Nav.HELP, "看不懂這題": Nav.HELP,
 }
 
 MEDIA_KINDS = {"image", "video", "audio", "file", "location"}
@@ -334,7 +337,9 @@ def current_question(flow: Flow, ctx: Context, lead: list[Reply] | None = None) 
 
 def nav_of(user_input: UserInput) -> Nav | None:
     if user_input.kind == "text":
-        return NAV_WORDS.get(squash(user_input.text))
+        word = squash(user_input.text)
+        bare = word.rstrip("?？")  # 「這是什麼?」「上一步？」 typed with a question mark
+        return NAV_WORDS.get(word) or (NAV_WORDS.get(bare) if bare else None)
     if user_input.kind == "postback" and user_input.data.get("nav"):
         try:
             return Nav(user_input.data["nav"])

@@ -82,8 +82,9 @@ def command(name: str, *phrases: str, role: str | None = None, prefix: bool = Fa
 def find_command(text: str) -> tuple[Command, str] | None:
     """The command a text invokes, with the argument text after a prefix phrase."""
     key = squash(text)
+    bare = key.rstrip("?？")  # 「說明？」「這是什麼?」: a command word asked as a question is the command
     for cmd in COMMANDS:
-        if not cmd.prefix and key in cmd.phrases:
+        if not cmd.prefix and (key in cmd.phrases or (bare and bare in cmd.phrases)):
             return cmd, ""
     # The longest matching prefix wins, whatever the order commands were registered in: with
     # "/公告" and "/公告預覽" both registered, "/公告預覽 …" must not become an announcement.

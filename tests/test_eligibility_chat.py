@@ -388,6 +388,10 @@ def test_help_line_with_official_lookup_links(app, chat):
     texts = chat.say("說明")
     assert "經常性僱用員工" in joined(texts)
     assert step_of(chat) == "employees"
+    # The button's words typed by hand, with or without the question mark, are the same help.
+    for typed in ("這是什麼", "什麼意思?"):
+        assert "經常性僱用員工" in joined(chat.say(typed)), typed
+        assert step_of(chat) == "employees"
 
 
 def test_question_mid_flow_is_answered_and_flow_resumes(app, chat):

@@ -190,3 +190,12 @@ def test_consent_takes_a_short_yes_or_no_and_explains_itself_to_a_doubt(app, cha
     chat.tap(t("core.menu_eligibility"))
     assert t("core.consent_thanks") in chat.say("好啊")
     assert consented()
+
+
+def test_what_is_this_with_nothing_in_progress_shows_what_the_bot_does(app, chat):
+    chat.follow()
+    for text in ("這是什麼?", "什麼意思", "說明？"):
+        texts = chat.say(text)
+        assert t("core.menu_faq") in chat.labels(), text
+        assert "找不到" not in joined(texts), text
+    assert _tickets(app) == []
