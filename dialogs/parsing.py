@@ -96,6 +96,19 @@ def parse_count(text: str | None) -> int | None:
     return values[0]
 
 
+# --- not an answer to a free-text question ----------------------------------------------
+# 「謝謝」「好的」「不知道」 typed where a name, a product or a trade is asked: a word to the bot, not
+# the answer (a signer called 「謝謝」 would go onto the signed letter).
+_NON_ANSWER = re.compile(r"^(好|好的|好喔|好哦|好啊|好啦|好滴|ok|okay|嗯+|恩+|喔+|哦+|對|對啊|是|是的|收到|了解|瞭解|知道了|"
+                         r"謝謝|謝啦|謝了|感謝|感恩|多謝|哈+|呵+|你好|您好|哈囉|嗨|早安|午安|晚安|不知道|不確定|"
+                         r"不清楚|忘了|沒有|無|不要|不用|算了|測試|等等|等一下|稍等|稍等一下)[!！~～。.…]*$")
+
+
+def is_non_answer(text: str | None) -> bool:
+    """The whole text is a thanks, an ok, a greeting or a "don't know" (see _NON_ANSWER)."""
+    return bool(_NON_ANSWER.match(normalize(text)))
+
+
 # --- yes / no -----------------------------------------------------------------
 
 _UNSURE_WORDS = (r"不確定|不知道|不清楚|不太清楚|不曉得|不記得|忘了|忘記|好像|可能|應該|也許|"

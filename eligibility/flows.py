@@ -34,7 +34,8 @@ from bot.texts import all_keys, t
 from bot.timeutil import format_roc_date
 from companies import service as companies
 from dialogs import framework as fw
-from dialogs.parsing import normalize, parse_count, parse_registration, parse_yes_no, strip_address_prefix
+from dialogs.parsing import (is_non_answer, normalize, parse_count, parse_registration, parse_yes_no,
+                             strip_address_prefix)
 from dialogs.registry import command, register_flow
 
 from .engine import (ELIGIBLE, INELIGIBLE, NEEDS_REVIEW, ProgramRules, Reason, Verdict,
@@ -482,7 +483,7 @@ def _free_text(name: str):
         text = " ".join(user_input.answer_text.split())
         if re.search(r"[?？]|[嗎呢]$", text):
             raise fw.Invalid(t(f"eligibility.invalid_{name}"), looks_like_question=True)
-        if not text or len(text) > MAX_TEXT:
+        if not text or len(text) > MAX_TEXT or is_non_answer(text):
             raise fw.Invalid(t(f"eligibility.invalid_{name}"))
         return text
     return parse

@@ -16,7 +16,7 @@ from rapidfuzz.distance import Levenshtein
 
 from bot.texts import t
 from bot.timeutil import TAIPEI, to_taipei
-from dialogs.parsing import strip_address_prefix
+from dialogs.parsing import is_non_answer, strip_address_prefix
 from visits.service import programs_doc
 
 TEMPLATE_FILE = Path(__file__).resolve().parent / "templates" / "letter.yaml"
@@ -76,7 +76,7 @@ def normalize(text: object) -> str:
 
 def parse_company_name(text: str) -> str:
     value = normalize(text)
-    if not 2 <= len(value) <= 100:
+    if not 2 <= len(value) <= 100 or is_non_answer(value):
         raise FieldError(t("letters.invalid_company_name"))
     return value
 
@@ -86,7 +86,7 @@ _NAME = re.compile(r"^[\u3400-\u9fff\uf900-\ufaffA-Za-z·・.\- ]{2,30}$")
 
 def parse_person_name(text: str) -> str:
     value = normalize(text)
-    if not _NAME.match(value) or len(value.replace(" ", "")) < 2:
+    if not _NAME.match(value) or len(value.replace(" ", "")) < 2 or is_non_answer(value):
         raise FieldError(t("letters.invalid_name"))
     return value
 

@@ -563,3 +563,18 @@ def test_back_on_a_partial_answer_undoes_it(app, chat):
     assert "region" not in conversation_of(chat).history
     chat.say("上一步")  # and the next one goes back a question, as usual
     assert step_of(chat) == "company_name"
+
+
+def test_a_thanks_or_an_ok_is_not_taken_as_the_shops_name_or_trade(app, chat):
+    begin(chat)
+    drive(chat, {"registration": "tax_only", "employees": 2, "prior_funding": []}, stop_at="company_name")
+    for word in ("好的", "謝謝", "不知道"):
+        chat.say(word)
+        assert step_of(chat) == "company_name", word
+    chat.say("阿美麵線")
+    chat.say("台中西屯區")
+    assert step_of(chat) == "industry"
+    chat.say("嗯")
+    assert step_of(chat) == "industry"
+    drive(chat, {"registration": "tax_only"})
+    assert the_company(chat).name == "阿美麵線"

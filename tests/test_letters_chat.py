@@ -444,3 +444,17 @@ def test_back_on_an_email_in_doubt_asks_for_it_again(app, chat):
     assert t("letters.ask_email") in joined(texts) and "gmial" not in joined(texts)
     with app.extensions["bot"].database.session() as session:
         assert "_email_unsure" not in session.get(Conversation, chat.user_id).data
+
+
+def test_a_thanks_is_not_taken_as_the_contact_persons_name(app, chat):
+    # A name goes onto the signed letter: 「謝謝」「好的」 typed at that question are words to the bot.
+    owner_with_company(app, chat)
+    chat.say("簽署合作意向書")
+    chat.tap("同意")
+    for word in ("謝謝", "好的"):
+        chat.say(word)
+        with app.extensions["bot"].database.session() as session:
+            assert "contact_name" not in session.get(Conversation, chat.user_id).data, word
+    chat.say("王小明")
+    with app.extensions["bot"].database.session() as session:
+        assert session.get(Conversation, chat.user_id).data["contact_name"] == "王小明"

@@ -136,3 +136,10 @@ def test_parse_amount_converts_the_callers_units():
     assert parse_amount("大約1分鐘", units=SECONDS) == Amount(60, True)
     assert parse_amount("90秒") is None  # without the caller's units a 秒 is not a plain count
     assert parse_amount("3千元", units={"千元": 1000}) == Amount(3000)
+
+
+@pytest.mark.parametrize("text,expected", [("謝謝", True), ("好的！", True), ("不知道", True), ("嗯嗯", True),
+                                           ("好運麵包", False), ("王小明", False), ("謝小姐", False), ("無印商行", False)])
+def test_is_non_answer(text, expected):
+    from dialogs.parsing import is_non_answer
+    assert is_non_answer(text) is expected
