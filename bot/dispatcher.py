@@ -28,6 +28,7 @@ from bot.services import Services, audit, find_user
 from bot.texts import t
 from dialogs import framework as fw
 from dialogs import registry
+from dialogs.parsing import is_unsure, parse_yes_no
 
 log = logging.getLogger(__name__)
 
@@ -359,8 +360,11 @@ class Dispatcher:
                         return self._run_command(request, cmd, argument, pause_current=True)
                 # The cheap classification first: most texts mid-form are not small talk, and
                 # is_answer parses the step that advance() parses again.
+                # 「沒有」「不知道」 answer the question, even where they cannot be taken (a 統編): the
+                # step says what to do, not 「好的！」.
                 if (request.services.kb is not None and request.services.kb.is_small_talk(user_input.text)
-                        and not fw.nav_of(user_input) and not fw.is_answer(active, ctx, user_input)):
+                        and not fw.nav_of(user_input) and not _says_no_or_unsure(user_input.text)
+                        and not fw.is_answer(active, ctx, user_input)):
                     # 「謝謝」 mid-form: a friendly word back, then the same question (not "invalid").
                     return fw.faq_then_resume(active, ctx, user_input.text)
             return fw.advance(active, ctx, user_input)
@@ -542,3 +546,7 @@ class Dispatcher:
         conversation.memory = dict(ctx.memory)
         conversation.updated_at = utc_now()
         session.add(conversation)
+
+
+def _says_no_or_unsure(text: str) -> bool:
+    return parse_yes_no(text) is False or is_unsure(text)

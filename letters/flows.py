@@ -20,6 +20,7 @@ from campaign import service as campaign_service
 from companies.models import Company
 from companies.service import latest_company_of_user
 from dialogs import framework as fw
+from dialogs.parsing import is_non_answer, is_unsure
 from dialogs.registry import command, register_flow
 from eligibility.taxid import normalize_tax_id, tax_id_problem
 from letters import document as doc
@@ -72,6 +73,9 @@ def _ask(key: str, *choices_of):
 # --- the fields ---------------------------------------------------------------------------------
 
 def _parse_tax_id(ctx, text):
+    if is_non_answer(text) or is_unsure(text):
+        # 「沒有」「不知道」: the letter's form needs the number, so say where to find it (稅籍登記查詢).
+        raise doc.FieldError(t("letters.tax_id_where"))
     problem = tax_id_problem(text)
     if problem:
         raise doc.FieldError(problem)

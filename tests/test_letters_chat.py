@@ -458,3 +458,13 @@ def test_a_thanks_is_not_taken_as_the_contact_persons_name(app, chat):
     chat.say("王小明")
     with app.extensions["bot"].database.session() as session:
         assert session.get(Conversation, chat.user_id).data["contact_name"] == "王小明"
+
+
+def test_no_tax_id_at_the_letter_says_where_to_look_it_up(app, chat):
+    # A shop registered for tax only, that told the eligibility check it had no number at hand.
+    owner_with_company(app, chat, tax_id=None, registration="tax_only")
+    chat.say("簽署合作意向書")
+    chat.tap("同意")
+    for word in ("沒有", "不知道"):
+        assert t("letters.tax_id_where") in joined(chat.say(word)), word
+    assert "3vd8v6" in t("letters.tax_id_where")
