@@ -107,12 +107,17 @@ _AREA_CODES = ("0826", "0836", "037", "049", "082", "089", "02", "03", "04", "05
 _EXTENSION = re.compile(r"(?:#|＃|分機|轉|ext\.?|x)\s*(\d{1,6})\s*$", re.IGNORECASE)
 
 
+_NO_LANDLINE = re.compile(r"(我?(沒有|沒|無|不用|不需要)(市話|室內電話|電話|家裡電話|店裡電話)?(耶|喔|欸|了)?|同手機號碼?|跟手機一樣|一樣)")
+
+
 def parse_phone(text: str, *, mobile: str | None = None) -> str:
     """A landline with area code (02-2345-6789), optional extension (#123); a mobile also counts
     (many micro-businesses have no landline). Returns a normalised display form."""
     value = normalize(text)
     if value in (t("letters.phone_same_as_mobile"), "同上") and mobile:
         return mobile
+    if mobile and _NO_LANDLINE.fullmatch(value.replace(" ", "")):
+        return mobile  # 「沒有」「不用」「沒有市話」: the question says the mobile stands in then
     extension = ""
     found = _EXTENSION.search(value)
     if found:

@@ -468,3 +468,14 @@ def test_no_tax_id_at_the_letter_says_where_to_look_it_up(app, chat):
     for word in ("沒有", "不知道"):
         assert t("letters.tax_id_where") in joined(chat.say(word)), word
     assert "3vd8v6" in t("letters.tax_id_where")
+
+
+def test_no_landline_in_words_is_the_mobile(app, chat):
+    owner_with_company(app, chat)
+    chat.say("簽署合作意向書")
+    chat.tap("同意")
+    chat.say("王小明")
+    chat.say("0912-345-678")
+    assert "mail" in joined(chat.say("沒有市話")).lower()
+    with app.extensions["bot"].database.session() as session:
+        assert session.get(Conversation, chat.user_id).data["phone"] == "0912345678"
