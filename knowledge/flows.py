@@ -16,6 +16,7 @@ import yaml
 
 from bot.messages import Card, Carousel, Choice, Text, encode_postback
 from bot.texts import t
+from companies.service import latest_company_of_user
 from dialogs import framework as fw
 from dialogs.registry import command, set_free_text_handler
 
@@ -199,11 +200,15 @@ def _flow_offer(request, text: str, result) -> tuple[Choice, str] | None:
 
 
 def _introduction(request, text: str) -> fw.Turn:
-    """A greeting back and the way in: an owner gets the eligibility check (with a headcount they
-    mentioned filled in) and the FAQ topics; staff and advisors are asked for their question."""
+    """A greeting back and the way in: a new owner gets the eligibility check (with a headcount they
+    mentioned filled in) and the FAQ topics; an owner whose shop is on record gets the menu; staff
+    and advisors are asked for their question."""
     ctx = request.ctx.forget(MEMORY_PENDING)
     if role_of(ctx) != "owner":
         return fw.Turn(ctx, [Text(t("faq.introduction_team"))])
+    if latest_company_of_user(request.session, line_user_id=ctx.user_id) is not None:
+        # A shop already on record does not need the eligibility check offered again.
+        return fw.Turn(ctx, [Text(t("faq.introduction_member"))], show_menu=True)
     ctx = ctx.remember(**{MEMORY_FLOW_PREFILL: {"flow": "eligibility", "data": eligibility_facts(text)}})
     choices = (Choice(label=t("faq.offer_eligibility"), data=encode_postback(c="faq_flow", arg="eligibility")),
                Choice(label=t("core.menu_faq"), text=t("core.menu_faq")))

@@ -94,6 +94,7 @@ class Classifier:
     wants: re.Pattern | None = None   # 「我想做會員集點」 states the need: part of the question
     shop: re.Pattern | None = None    # 「乾洗店」 alone, first: the asker's trade
     asks: re.Pattern | None = None    # 「我想問」 inside a run-on message: the question starts there
+    introduces: re.Pattern | None = None  # 「我是賣便當的」: who the person is (Query.introduction)
     # Literal small-talk units (no regex) of the classes a slipped key may hide (「謝射」「辛若了」).
     typo_units: tuple[tuple[str, str], ...] = ()
     # Toneless pinyin of every literal small-talk unit: any class may hide a homophone (the Zhuyin
@@ -125,6 +126,7 @@ class Classifier:
             wants=alternation((data.get("context") or {}).get("wants")),
             shop=alternation((data.get("context") or {}).get("shop"), whole=True),
             asks=alternation((data.get("context") or {}).get("asks")),
+            introduces=alternation((data.get("context") or {}).get("introduces")),
             flows={name: alternation(words) for name, words in (data.get("flows") or {}).items()},
             program_words=tuple(w for w in program_words if w),
             typo_units=tuple((name, _norm_pattern(u)) for name in TYPO_CLASSES for u in units.get(name) or ()
@@ -188,7 +190,7 @@ class Classifier:
                 continue
             if (self.question and self.question.search(norm)) or (self.wants and self.wants.match(norm)):
                 return False
-            if (self.context_starts is not None and self.context_starts.match(norm)) or \
+            if (self.introduces is not None and self.introduces.match(norm)) or \
                     (self.shop is not None and self.shop.fullmatch(norm)):
                 told = True
             elif not (self.facts is not None and self.facts.search(norm)):

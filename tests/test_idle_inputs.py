@@ -199,3 +199,12 @@ def test_what_is_this_with_nothing_in_progress_shows_what_the_bot_does(app, chat
         assert t("core.menu_faq") in chat.labels(), text
         assert "找不到" not in joined(texts), text
     assert _tickets(app) == []
+
+
+def test_an_owner_on_record_introducing_themselves_gets_the_menu_and_a_statement_is_no_introduction(app, chat):
+    from tests.test_letters_chat import owner_with_company  # noqa: PLC0415
+    owner_with_company(app, chat)
+    assert joined(chat.say("您好 我是小明商行的老闆")) == t("faq.introduction_member")
+    assert t("core.menu_faq") in chat.labels()
+    # 「我們有在用了」 says something about the tool, not who they are.
+    assert joined(chat.say("我們有在用了")) not in (t("faq.introduction"), t("faq.introduction_member"))
