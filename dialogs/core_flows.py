@@ -64,8 +64,12 @@ def start_consent(request) -> fw.Turn:
 
 def _ask_consent(ctx: fw.Context):
     link = ctx.services.public_url("/privacy") if ctx.services else "/privacy"
-    return [Text(f"{consent_text()}\n\n{t('core.consent_full_link')}：{link}",
-                 (ctx.choice(t("core.consent_agree"), "yes"), ctx.choice(t("core.consent_decline"), "no")))]
+    choices = (ctx.choice(t("core.consent_agree"), "yes"), ctx.choice(t("core.consent_decline"), "no"))
+    if ctx.repeat:
+        # Asked again (a sticker, a question in between, an answer not taken): the nine-line notice
+        # is already on the screen above; a phone screen gets one line and the full statement's link.
+        return [Text(t("core.consent_again", link=link), choices)]
+    return [Text(f"{consent_text()}\n\n{t('core.consent_full_link')}：{link}", choices)]
 
 
 # Consent must be given on purpose (個資法): a short yes or no answers it (「好啊」「我不要了」), a

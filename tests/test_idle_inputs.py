@@ -208,3 +208,13 @@ def test_an_owner_on_record_introducing_themselves_gets_the_menu_and_a_statement
     assert t("core.menu_faq") in chat.labels()
     # 「我們有在用了」 says something about the tool, not who they are.
     assert joined(chat.say("我們有在用了")) not in (t("faq.introduction"), t("faq.introduction_member"))
+
+
+def test_the_privacy_notice_is_shown_in_full_once_and_in_one_line_when_asked_again(app, chat):
+    chat.follow()
+    first = joined(chat.tap(t("core.menu_eligibility")))
+    assert t("core.consent_intro") in first
+    for message in (chat.send("sticker"), chat.say("台南"), chat.say("顧問會來幾次")):
+        text = joined(message)
+        assert t("core.consent_intro") not in text and "/privacy" in text
+        assert chat.labels()[-2:] == [t("core.consent_agree"), t("core.consent_decline")]
