@@ -508,7 +508,10 @@ class KnowledgeBase:
             # that does not ask for it: _applicable.) When the question asks for a condition (a
             # place, a date), the ordinary entry must cover it in its own phrasings too: 「時間地點由
             # 提案單位通知」 at the end of the workshops' answer is not where they are held.)
-            plain = next((c for c in cands[1:5] if not index.entries[c.index].unstated), None)
+            # An entry for another side does not displace one written for the asker (「我可以拿多少錢」:
+            # the owner's "no per-shop amount" answer, not the unit's budget tiers).
+            plain = next((c for c in cands[1:5] if not index.entries[c.index].unstated
+                          and (index.entries[c.index].for_side(side) or not entry.for_side(side))), None)
             if plain is not None and plain.coverage and top.coverage and plain.coverage[1] >= top.coverage[1] - 1e-6 \
                     and (not analysis.asked or plain.coverage[0] >= top.coverage[0] - 1e-6) \
                     and plain.rank_score >= CHOICE_CLOSENESS * top.rank_score:

@@ -286,3 +286,14 @@ def test_chat_carries_the_api_answer(app, chat, name, every):
         else:
             assert body["answer"] != FALLBACK_TEXT or "承辦同仁" in reply or "你是想問" in reply or \
                 t("faq.flow_start_eligibility") in reply or "點下面" in reply, row["id"]
+
+
+def test_an_owner_asking_what_the_shop_gets_hears_the_shops_side_first():
+    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
+    # Not the unit's budget tiers as the answer: what the shop gets (and that no per-shop sum is set).
+    for question in ("可以拿多少錢", "我們這種小店可以拿多少錢", "參加的話我可以領多少"):
+        result = kb.ask(question, role="owner")
+        assert result.audience == "owner", question
+        assert not result.answer.startswith("每案經費上限"), question
+    money = kb.entry("gh-shop-money").answer
+    assert money.index("不是發現金") < money.index("150萬")
