@@ -109,6 +109,25 @@ def is_non_answer(text: str | None) -> bool:
     return bool(_NON_ANSWER.match(normalize(text)))
 
 
+# --- contact details sent on their own ------------------------------------------------------
+_DETAILS = (
+    ("email", re.compile(r"^[a-z0-9._%+\-]+@[a-z0-9\-]+(\.[a-z0-9\-]+)*\.[a-z]{2,}$")),
+    ("phone", re.compile(r"^(\+?886|0)9\d{8}$|^0\d{8,9}(#\d{1,6})?$")),
+    ("tax_id", re.compile(r"^\d{8}$")),
+    ("url", re.compile(r"^(https?://|www\.)\S+$")),
+    ("address", re.compile(r"^(\d{3,6})?(台灣|臺灣)?\S{1,3}(市|縣)\S{0,4}(區|鄉|鎮|市)?\S*(路|街|大道|巷|弄|號|樓)\S*$")),
+)
+
+
+def detail_kind(text: str | None) -> str | None:
+    """"email" / "phone" / "tax_id" / "url" / "address" when the whole message is one such detail
+    (「0912345678」「ming@gmail.com」「台南市永康區中正路100號」), else None."""
+    value = re.sub(r"[\s\-()（）]", "", normalize(text))
+    if not value:
+        return None
+    return next((kind for kind, pattern in _DETAILS if pattern.match(value)), None)
+
+
 # --- yes / no -----------------------------------------------------------------
 
 _UNSURE_WORDS = (r"不確定|不知道|不清楚|不太清楚|不曉得|不記得|忘了|忘記|好像|可能|應該|也許|"

@@ -18,6 +18,7 @@ from bot.messages import Card, Carousel, Choice, Text, encode_postback
 from bot.texts import t
 from companies.service import latest_company_of_user
 from dialogs import framework as fw
+from dialogs.parsing import detail_kind
 from dialogs.registry import command, set_free_text_handler
 
 from . import unanswered
@@ -139,6 +140,13 @@ def answer_free_text(request) -> fw.Turn:
         request.ctx = ctx.forget(MEMORY_HANDOFF)
         row = unanswered.log_question(request.session, line_user_id=ctx.user_id, question=text, reason="handoff")
         return fw.Turn(request.ctx, [Text(t("faq.handoff_logged", id=row.id))], show_menu=True)
+    detail = detail_kind(text)
+    if detail is not None:
+        # A phone number, an e-mail, a 統編 or an address on its own is a detail to leave, not a
+        # question for the FAQ or staff: say where details are given and changed.
+        return fw.Turn(ctx.forget(MEMORY_PENDING), [Text(t("faq.detail_alone", what=t(f"faq.detail_{detail}")), (
+            Choice(label=t("core.menu_letter"), text=t("core.menu_letter")),
+            Choice(label=t("privacy.btn_correct"), text=t("privacy.btn_correct"))))])
     hint = program_hint(request)
     result = kb.ask(text, program_hint=hint, previous_entry_id=ctx.memory.get(MEMORY_LAST_ENTRY), role=role_of(ctx))
     if result.band == "small_talk":

@@ -218,3 +218,13 @@ def test_the_privacy_notice_is_shown_in_full_once_and_in_one_line_when_asked_aga
         text = joined(message)
         assert t("core.consent_intro") not in text and "/privacy" in text
         assert chat.labels()[-2:] == [t("core.consent_agree"), t("core.consent_decline")]
+
+
+def test_a_contact_detail_on_its_own_says_where_details_go_and_opens_no_ticket(app, chat):
+    chat.follow()
+    for text, what in (("0933-123-456", "faq.detail_phone"), ("amei@gmail.com", "faq.detail_email"),
+                       ("高雄市前鎮區中華五路789號", "faq.detail_address"), ("04595257", "faq.detail_tax_id")):
+        assert joined(chat.say(text)) == t("faq.detail_alone", what=t(what)), text
+        assert t("privacy.btn_correct") in chat.labels(), text
+    assert joined(chat.say("有人嗎～")) == t("faq.small_talk_test")
+    assert _tickets(app) == []

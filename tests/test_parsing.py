@@ -143,3 +143,12 @@ def test_parse_amount_converts_the_callers_units():
 def test_is_non_answer(text, expected):
     from dialogs.parsing import is_non_answer
     assert is_non_answer(text) is expected
+
+
+@pytest.mark.parametrize("text,expected", [("0912-345-678", "phone"), ("(04)2234-5678#12", "phone"),
+                                           ("a.b@shop.com.tw", "email"), ("04595257", "tax_id"),
+                                           ("https://line.me/R/ti/p/@abc", "url"), ("台中市西屯區台灣大道三段99號", "address"),
+                                           ("顧問幾號來", None), ("5人", None), ("台北", None), ("112/3/5", None)])
+def test_detail_kind(text, expected):
+    from dialogs.parsing import detail_kind
+    assert detail_kind(text) == expected
