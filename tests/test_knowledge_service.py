@@ -54,6 +54,10 @@ def test_small_talk_gets_a_short_reply_not_a_search(kb):
         assert res.band == "small_talk" and not res.matched and res.entry_id is None, q
         assert res.answer and "\n" not in res.answer and len(res.answer) <= 80 and res.answer != FALLBACK_TEXT
     assert kb.ask("謝謝 那共融最少幾家").band != "small_talk"
+    # Pleasantries owners add: a weather remark with the greeting, "I'll think about it", English acks.
+    for q in ("晚上好", "早安 今天天氣不錯", "原來是這樣", "太好了", "好期待", "好 我考慮一下", "nice", "noted"):
+        assert kb.ask(q).band == "small_talk", q
+    assert kb.ask("原來如此 那意向書要蓋章嗎").band != "small_talk"
 
 
 def test_small_talk_with_a_slipped_key_is_still_small_talk(kb):
