@@ -38,6 +38,8 @@ _LOST = re.compile(r"[?？¿⁇❓❔!！\s]*[?？⁇❓❔][?？¿⁇❓❔!！
 # Small-talk classes whose typos are read as small talk when nothing answers (not ack or laugh:
 # 「好貴」 is one key from 「好的」 and is not an acknowledgement).
 TYPO_CLASSES = ("thanks", "effort", "morning", "night", "bye")
+# Small-talk classes that open a message rather than say something (see _small_talk_class).
+OPENING_CLASSES = frozenset({"morning", "preface"})
 TYPO_MAX_CHARS = 4
 # 「我想問」 this many characters into a clause starts the question (before it: a clause of its own).
 ASK_SPLIT_MIN = 4
@@ -235,12 +237,15 @@ class Classifier:
         return None
 
     def _small_talk_class(self, norm: str) -> str | None:
-        best = None
-        for name, pattern in self.small_talk.items():
-            found = pattern.search(norm) if pattern else None
-            if found and (best is None or found.start() < best[0]):
-                best = (found.start(), name)
-        return best[1] if best else None
+        """The class of the first unit; a greeting or 「請問」 before another unit only opens it
+        (「您好 請問您是誰」 asks who the bot is, 「早安 謝謝」 thanks)."""
+        found = sorted((match.start(), match.end(), name) for name, pattern in self.small_talk.items() if pattern
+                       for match in pattern.finditer(norm))
+        opening = [(start, end) for start, end, name in found if name in OPENING_CLASSES]
+        # a unit inside an opening one (the 「好」 of 「你好」) says nothing of its own
+        said = [name for start, end, name in found if name not in OPENING_CLASSES
+                and not any(o_start <= start and end <= o_end for o_start, o_end in opening)]
+        return (said or [name for _, _, name in found] or [None])[0]
 
     def _clauses(self, text: str) -> tuple[Clause, ...]:
         out = []

@@ -58,6 +58,10 @@ def test_small_talk_gets_a_short_reply_not_a_search(kb):
     for q in ("晚上好", "早安 今天天氣不錯", "原來是這樣", "太好了", "好期待", "好 我考慮一下", "nice", "noted"):
         assert kb.ask(q).band == "small_talk", q
     assert kb.ask("原來如此 那意向書要蓋章嗎").band != "small_talk"
+    # Asking who the bot is gets the bot's introduction (not the programme's organisers, nor a
+    # registration certificate for 「名字」).
+    for q in ("你是誰", "請問妳叫什麼名字"):
+        assert kb.ask(q).intent == "small_talk:who", q
 
 
 def test_small_talk_with_a_slipped_key_is_still_small_talk(kb):
