@@ -22,3 +22,13 @@ def test_an_askers_own_figure_is_covered_by_the_rule_in_its_unit(kb):
     # 「4場」 is compared with the entry's 「至少3場」: the number itself is in no document.
     _answered(kb, "知能活動辦4場就夠嗎", "gh-workshops", role="staff")
     _answered(kb, "普及帶40家 意向書要附幾份", "gh-loi-proposal-share", role="staff")
+
+
+@pytest.mark.parametrize("question,entry_id,role", [
+    ("我不想讓你們再用我的個資 可以停用嗎", "gh-privacy-rights", None),   # 停用: 停止處理
+    ("那些報告我看不懂 顧問會教我解讀嗎", "gh-shop-coaching-content", None),  # 看不懂: 數據意涵
+    ("數位券能買防毒嗎", "vo-tools-basic", None),                       # 防毒: 資訊安全
+    ("個案紀錄要怎麼寫", "gh-coaching-records", "staff"),                # 個案紀錄: 輔導紀錄
+])
+def test_owners_words_for_the_documents_terms(kb, question, entry_id, role):
+    _answered(kb, question, entry_id, role=role)
