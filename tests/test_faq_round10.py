@@ -32,3 +32,25 @@ def test_an_askers_own_figure_is_covered_by_the_rule_in_its_unit(kb):
 ])
 def test_owners_words_for_the_documents_terms(kb, question, entry_id, role):
     _answered(kb, question, entry_id, role=role)
+
+
+@pytest.mark.parametrize("question,entry_id,fact", [
+    ("原民會輔導過會衝突嗎", "gh-note4-agencies", "當年度"),            # 002 叁 註4's own word
+    ("後測要在什麼時候前完成", "gh-shop-pretest", "規定時間"),          # 002 捌 (七)
+    ("我想自己開網路商店 計畫有幫忙嗎", "gh-platform-listing", "開店平台"),  # a solution category
+    ("只幫我投一次廣告也算數位行銷嗎", "gh-shop-social-media", "非一次性服務"),
+    ("計畫結束後我的個資會刪掉嗎", "gh-privacy-deletion", "結案後三年內"),  # why data is still asked for
+    ("我的個資會拿去做什麼用途", "gh-privacy-purpose", "保密義務"),      # 002 捌 (六)
+    ("意向書是什麼", "gh-loi-what", "立刻生效"),                         # the letter's own words
+])
+def test_answers_state_the_documents_facts_in_their_words(kb, question, entry_id, fact):
+    res = kb.ask(question)
+    assert res.matched and res.entry_id == entry_id, (question, res.band, res.entry_id)
+    assert fact in res.answer
+
+
+def test_one_off_is_not_a_count():
+    from knowledge.normalize import normalize_text
+    # 「非一次性服務」 is a kind of service: read as 「1次」 it made the answer look like it states a count
+    # and answer 「一天要投多少錢」.
+    assert normalize_text("數位行銷（非一次性服務） 投一次廣告") == "數位行銷非一次性服務投1次廣告"
