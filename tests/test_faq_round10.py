@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.texts import t
 from knowledge.service import KnowledgeBase
-from tests.conftest import REPO, SEEDS
+from tests.conftest import REPO, SEEDS, joined
 
 
 @pytest.fixture(scope="module")
@@ -54,3 +55,14 @@ def test_one_off_is_not_a_count():
     # 「非一次性服務」 is a kind of service: read as 「1次」 it made the answer look like it states a count
     # and answer 「一天要投多少錢」.
     assert normalize_text("數位行銷（非一次性服務） 投一次廣告") == "數位行銷非一次性服務投1次廣告"
+
+
+def test_a_subsidy_of_an_agency_the_documents_never_name_is_declined_with_where_to_ask(kb, chat):
+    for question in ("衛福部的長照補助我可以申請嗎", "經濟部能源署的節能補助可以申請嗎"):
+        res = kb.ask(question)
+        assert res.band == "declined" and res.intent == "declined:other_agency", question
+    # An agency the programme's rules name is its question (註4), and earlier funding from an unnamed
+    # one is a question about joining.
+    assert kb.ask("數位發展部的補助可以同時拿嗎").matched
+    assert kb.ask("去年拿過環保署的補助 還能報嗎").intent == "eligibility:prior"
+    assert joined(chat.say("文化局有補助嗎 我的店可以申請嗎")) == t("faq.decline_other_agency")
