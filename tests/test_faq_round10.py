@@ -66,3 +66,10 @@ def test_a_subsidy_of_an_agency_the_documents_never_name_is_declined_with_where_
     assert kb.ask("數位發展部的補助可以同時拿嗎").matched
     assert kb.ask("去年拿過環保署的補助 還能報嗎").intent == "eligibility:prior"
     assert joined(chat.say("文化局有補助嗎 我的店可以申請嗎")) == t("faq.decline_other_agency")
+
+
+def test_how_many_days_is_answered_only_by_an_entry_that_states_days(kb):
+    # The selection result's 「3月下旬」 is not how many days until the advisor comes.
+    assert not kb.ask("入選公告後大概幾天顧問會來").matched
+    # The 10 % letters 「於申請截止日後二日內」 do state it.
+    _answered(kb, "10%的意向書截止後幾天內要上傳", "gh-loi-proposal-share", role="staff")
