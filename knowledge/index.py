@@ -693,6 +693,19 @@ class SearchIndex:
                 total += weight * (UNIT_ASK_WEIGHT - 1)
                 worst_miss = max(worst_miss, UNIT_ASK_WEIGHT * weight / 10.0)
                 continue
+            figure = _FIGURE.fullmatch(word)
+            if figure and not any(f in doc.all_norm for f in forms):
+                # The asker's own figure (「35家」「2場」「8月」「正職4個」) is compared with the rule the
+                # entry states in the same unit (「30家」「3場」「7月31日」): an entry stating one covers
+                # it; the number itself is never in the documents.
+                unit = re.escape(figure.group(1))
+                if re.search(r"\d" + unit, doc.q_norm):
+                    cov_q += weight
+                    cov_all += weight
+                    continue
+                if re.search(r"\d" + unit, doc.all_norm):
+                    cov_all += weight
+                    continue
             if any(f in doc.q_norm for f in forms) or (
                     asks and self.vocab.intents_of(word) & doc.intents):
                 cov_q += weight
@@ -768,6 +781,9 @@ class SearchIndex:
         for word in self.content_words(analysis):
             if word in program_words or word in analysis.context_words or word in analysis.fact_words:
                 continue  # self-description is not evidence of an off-topic question
+            figure = _FIGURE.fullmatch(word)
+            if figure and re.search(r"\d" + re.escape(figure.group(1)), self._kb_text):
+                continue  # the asker's own figure (「35家」) in a unit the documents count in
             weight = self._word_weight(word)
             total += weight
             forms = (word, *self.vocab.synonyms_of(word))
@@ -797,6 +813,7 @@ def _answer_intents(answer_norm: str) -> frozenset[str]:
 
 # Units a 「幾…」 question may ask for that the documents state with a number (10分鐘, 2小時);
 # not 幾分: 「佔幾分」 asks for a weight the documents give in %.
+_FIGURE = re.compile(r"(?!1(?!\d))\d+(?:\.\d+)?([^\d.]+)")
 _ASKED_UNIT = re.compile(r"^(?:幾|多少)(?:個)?(分鐘|小時|公里|坪|歲|秒)$")
 
 

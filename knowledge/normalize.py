@@ -153,6 +153,8 @@ def _numerals_to_digits(text: str) -> str:
         prev = text[start - 1] if start > 0 else ""
         if len(run) == 1 and prev and prev in "統唯萬單同逐":
             return run
+        if text.startswith("次性", match.end(1)):
+            return run  # 一次性 (one-off) is a kind of service, not a count: 「數位行銷(非一次性服務)」
         value = chinese_numeral_to_int(run)
         return run if value is None else str(value)
 

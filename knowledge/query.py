@@ -64,6 +64,8 @@ class Query:
     # Only a greeting and a self-description (「你好 我是賣便當的」「便當店」): the person is
     # introducing themselves, not asking yet.
     introduction: bool = False
+    # It names the programme or one of its anchor words (意向書, 顧問…): never declined as off-topic.
+    named: bool = False
 
     @property
     def context_norm(self) -> str:
@@ -177,7 +179,7 @@ class Classifier:
                                None)
         side = next((name for name, pattern in self.sides.items() if pattern and pattern.search(norm)), None)
         return Query(text=text, norm=norm, clauses=clauses, decline=decline, side=side, flows=flows,
-                     introduction=not flows and self._introduces(text))
+                     introduction=not flows and self._introduces(text), named=named)
 
     def _introduces(self, text: str) -> bool:
         """Every clause is a greeting, says who the person is or what the shop is (「您好，我是

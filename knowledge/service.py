@@ -66,6 +66,10 @@ FOLLOWUP_MAX_CHARS = 8         # 「那共融呢」「B類呢」「如果是A類
 # A short question that names no programme (「課有幾堂」「幾號前要用」) is the campaign's: another
 # programme's entry never answers it because it happens to share the one word.
 ELLIPTIC_MAX_CHARS = 8
+# A government body by its name's last character (環保署, 能源署, 衛福部, 文化局, 勞委會) and a subsidy:
+# one the knowledge base never names is another agency's grant (_other_agencys_subsidy).
+_AGENCY = re.compile(r"[\u4e00-\u9fff]{1,4}?(?:部|署|局|委員會|委會)")
+_SUBSIDY = re.compile(r"補助|補貼|津貼|獎勵金|獎補助")
 FACET_NEW_WEIGHT = 1.3         # follow-up: entries about the facet just named
 FACET_OLD_WEIGHT = 0.5         # follow-up: entries about the facet it replaces
 CHOICE_CLOSENESS = 0.75        # second programme's rank score relative to the first
@@ -432,6 +436,8 @@ class KnowledgeBase:
         if query.decline and self.join_words.classify(question, query.norm) is None:
             # 「店裡只有我跟一個工讀生 書店也算在裡面嗎」 asks to join: a labour word in it is the shop's.
             return self._declined(query.decline, side)
+        if not query.decline and not query.named and self._other_agencys_subsidy(index, question, query):
+            return self._declined("other_agency", side)
         found = self.retrieve(index, question, program_hint=program_hint, previous_entry_id=previous_entry_id,
                               query=query, side=side)
         if found.reason or calibration.band(found.score) != "answer" or \
@@ -611,6 +617,19 @@ class KnowledgeBase:
         return _Retrieval(candidates=cands, analysis=analysis, features=features,
                           score=score, programs=mention.programs,
                           context_program=context_program, followup=followup)
+
+    def _other_agencys_subsidy(self, index: SearchIndex, question: str, query: Query) -> bool:
+        """The message asks about a subsidy of a government body the knowledge base never names
+        (「環保署的汰換補助可以申請嗎」): that agency answers it, not the programme's documents. Earlier
+        funding from it (「去年拿過環保署的補助 還能報嗎」) is a question about joining and stays one."""
+        if not _SUBSIDY.search(query.norm):
+            return False
+        unknown = [name for name in _AGENCY.findall(query.norm)
+                   if not any(index.known(name[i:]) for i in range(len(name) - 1))]
+        if not unknown:
+            return False
+        asked = self.join_words.classify(question, query.norm)
+        return asked is None or asked.kind != "prior"
 
     # ---- 「可以報嗎」 from the campaign's rules -----------------------------------------
     def _join_answer(self, index: SearchIndex, question: str, query: Query, found: "_Retrieval",
