@@ -55,7 +55,8 @@ def test_small_talk_gets_a_short_reply_not_a_search(kb):
         assert res.answer and "\n" not in res.answer and len(res.answer) <= 80 and res.answer != FALLBACK_TEXT
     assert kb.ask("謝謝 那共融最少幾家").band != "small_talk"
     # Pleasantries owners add: a weather remark with the greeting, "I'll think about it", English acks.
-    for q in ("晚上好", "早安 今天天氣不錯", "原來是這樣", "太好了", "好期待", "好 我考慮一下", "nice", "noted"):
+    for q in ("晚上好", "早安 今天天氣不錯", "原來是這樣", "太好了", "好期待", "好 我考慮一下", "nice", "noted",
+              "謝謝您的耐心解答", "甘溫", "改天再聊", "清楚了", "端午節快樂", "祝大家生意興隆"):
         assert kb.ask(q).band == "small_talk", q
     assert kb.ask("原來如此 那意向書要蓋章嗎").band != "small_talk"
     # Asking who the bot is gets the bot's introduction (not the programme's organisers, nor a
