@@ -41,7 +41,7 @@ from bot.texts import t
 from . import calibration
 from .index import (CONTEXT_KNOWN_WEIGHT, UNKNOWN_IN_COVERAGE, Analysis, Analyzer, Candidate, SearchIndex,
                     build_index, default_analyzer, is_interrogative)
-from .joining import JoinRules, JoinWords, load_rules
+from .joining import JoinQuestion, JoinRules, JoinWords, eligibility_facts, load_rules
 from .loader import DEFAULT_ENTRIES_DIR, DEFAULT_SEEDS_DIR, Entry, KBReport, check_knowledge_base
 from .normalize import normalize_text
 from .passages import SEARCH_K as PASSAGE_SEARCH_K
@@ -640,6 +640,11 @@ class KnowledgeBase:
         if found.context_program and found.context_program != rules.program:
             return None
         asked = self.join_words.classify(question, query.norm)
+        if asked is None and query.introduction:
+            # 「我們是小吃店 有五個員工」: an owner introducing the shop with the facts the rules
+            # depend on, and no question yet, hears what those facts mean for joining.
+            facts = eligibility_facts(question)
+            asked = JoinQuestion(kind="general", facts=facts) if facts else None
         if asked is None:
             return None
         residual = self._join_residual(index, query)

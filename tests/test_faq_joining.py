@@ -109,3 +109,12 @@ def test_the_chat_shows_what_the_documents_say_and_offers_staff_without_a_ticket
     chat.tap(t("faq.not_stated_staff"))  # the owner wants the unit's own word: now it is a ticket
     rows = questions()
     assert len(rows) == 1 and rows[0].question == question
+
+
+def test_an_introduction_with_the_shops_facts_hears_what_they_mean_for_joining(kb):
+    # No question yet, but the facts the rules depend on: the essentials with those facts.
+    told = kb.ask("哈囉 我們是鞋店 員工11個")
+    assert told.intent == "eligibility:general" and "11 人，超過 9 人" in told.answer
+    assert "您是「只有稅籍登記」" in kb.ask("我們是文具店 只有稅籍").answer
+    # An introduction without such facts is not a join question.
+    assert kb.ask("你好 我是賣滷味的").intent != "eligibility:general"
