@@ -296,3 +296,25 @@ def test_keep_a_visit_then_a_stale_delete_button_and_a_failed_photo(app, chat):
     with app.extensions["bot"].database.session() as session:
         deleted = session.exec(select(AuditEntry).where(AuditEntry.action == "visit_deleted")).all()
     assert len(deleted) == 1 and _visits(app)[0].deleted_at is not None
+
+
+def test_a_whole_visit_typed_while_a_question_waits_is_that_visit(app, chat):
+    # At 「輔導多久？」 for one shop the advisor types another visit: its 「1小時」 is not the answer
+    # (that saved the first visit with it and lost the one typed); the one typed is logged, and the
+    # advisor learns the first was not saved.
+    advisor, ids = _advisor(app, chat)
+    assert "多久" in joined(advisor.say("昨天線上 阿明咖啡館 設定POS"))
+    texts = joined(advisor.say("3/2 現地 好味道小吃 盤點教學 1小時"))
+    assert "「阿明咖啡館」那筆還沒填完，沒有存" in texts and "訪視已記錄" in texts
+    [visit] = _visits(app)
+    assert (visit.company_id, visit.mode, visit.duration_minutes, visit.topics) == (
+        ids["好味道小吃"], "onsite", 60, "盤點教學")
+    advisor.tap("完成")
+    # Several answers typed at one question are all taken (the same shop: nothing dropped).
+    advisor.say("登錄訪視")
+    advisor.tap("阿明咖啡館")
+    texts = joined(advisor.say("昨天 現地 2小時"))
+    assert "內容" in texts and "沒有存" not in texts
+    advisor.say("POS教學")
+    latest = _visits(app)[-1]
+    assert (latest.company_id, latest.mode, latest.duration_minutes) == (ids["阿明咖啡館"], "onsite", 120)

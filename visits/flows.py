@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date, datetime, time
 
 from bot.messages import Card, Choice, Text, encode_postback
@@ -24,7 +25,7 @@ from letters.document import campaign_settings
 from visits import parse as vp
 from visits import service
 from visits.company_step import company_name as _company_name
-from visits.company_step import company_step
+from visits.company_step import company_refs, company_step
 
 # --- small helpers -------------------------------------------------------------------------
 
@@ -194,7 +195,62 @@ def _is_editing(ctx: fw.Context) -> bool:
     return "_edit_id" in ctx.data
 
 
-STEPS = (
+_WHOLE = "_whole_visit"
+
+
+def _whole_visit(ctx: fw.Context, user_input: fw.UserInput) -> dict | None:
+    """A whole visit typed while a question waits (「115/3/2 現地 好味道小吃 盤點 1小時」 at 「輔導多久？」,
+    「昨天 現地 2小時」 at 「哪一天？」): its answers, or None. It names a shop and one more piece, or
+    two pieces; read as the question's answer, its 「1小時」 would finish the visit on screen and lose
+    the one typed, and 「現地 2小時」 would be asked for again."""
+    if user_input.kind != "text" or _is_editing(ctx):
+        return None
+    parsed = vp.parse_visit_message(user_input.text, today=_today(ctx), companies=company_refs(ctx))
+    pieces = sum(map(bool, (parsed.visit_date or parsed.future_date, parsed.mode, parsed.duration_minutes,
+                            parsed.company_ids)))
+    if pieces < 2:
+        return None
+    answers = parsed.as_answers()
+    if len(parsed.company_ids) > 1:
+        answers["_candidates"] = parsed.company_ids
+    return answers
+
+
+def _taking_whole_visits(step: fw.Step) -> fw.Step:
+    """The step, also taking a whole visit typed instead of its answer (``_whole_visit``)."""
+    def parse(ctx: fw.Context, user_input: fw.UserInput):
+        whole = _whole_visit(ctx, user_input)
+        return {_WHOLE: whole} if whole is not None else step.parse(ctx, user_input)
+
+    def store(ctx: fw.Context, value):
+        if isinstance(value, dict) and _WHOLE in value:
+            return _with_whole_visit(ctx, value[_WHOLE])
+        return step.store(ctx, value) if step.store else ctx.with_answer(step.name, value)
+
+    return replace(step, parse=parse, store=store)
+
+
+def _with_whole_visit(ctx: fw.Context, answers: dict) -> fw.Context:
+    """The same shop: the message's answers replace those given. Another shop: a new visit; the
+    one on screen was never saved, which the advisor is told (``_announce``)."""
+    kept = {k: v for k, v in ctx.data.items() if k != "_candidates"}
+    previous, named = ctx.data.get("company"), answers.get("company")
+    if previous is None or named in (None, previous):
+        return ctx.evolve(data={**kept, **answers})
+    private = {k: v for k, v in kept.items() if k.startswith("_")}
+    note = t("visits.previous_dropped", company=_company_name(ctx, previous))
+    return ctx.evolve(data={**private, **answers, "_notes": [*ctx.data.get("_notes", []), note]}, history=())
+
+
+def _announce(ctx: fw.Context) -> tuple[fw.Context, list]:
+    """Say what the last message changed before the next question (``_notes``), once."""
+    notes = ctx.data.get("_notes")
+    if not notes:
+        return ctx, []
+    return ctx.evolve(data={k: v for k, v in ctx.data.items() if k != "_notes"}), [Text(note) for note in notes]
+
+
+_ASKED = tuple(_taking_whole_visits(step) for step in (
     company_step("visits", t("visits.label_company"), when=lambda ctx: not _is_saved(ctx)),
     fw.Step("date", t("visits.label_date"), _ask_date, _parse_date, when=lambda ctx: not _is_saved(ctx),
             display=lambda ctx, v: _date_text(v)),
@@ -205,6 +261,9 @@ STEPS = (
     fw.Step("duration", t("visits.label_duration"), _ask_duration, _parse_duration,
             when=lambda ctx: not _is_saved(ctx), display=lambda ctx, v: duration_text(v)),
     fw.Step("topics", t("visits.label_topics"), _ask_topics, _parse_topics, when=lambda ctx: not _is_saved(ctx)),
+))
+STEPS = (
+    *_ASKED,
     fw.Step("notes", t("visits.label_notes"), _ask_notes, _parse_notes, when=_is_editing,
             display=lambda ctx, v: v or "—"),
     fw.Step("photos", t("visits.label_photos"), _ask_photos, _parse_photos, store=_store_photos, when=_is_saved,
@@ -324,6 +383,7 @@ VISIT_FLOW = registry.register_flow(fw.Flow(
     prefill=_prefill,
     summary_title=t("visits.edit_title"),
     slow_finish=True,
+    announce=_announce,
 ))
 
 
