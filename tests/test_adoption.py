@@ -45,6 +45,9 @@ def test_a_month_and_day_is_read_inside_the_programme():
     # Typed in January 2024, 「7/20」 for the 112年 programme is 2023/07/20; 「2/3」 fits no year of it.
     assert resolve_day("7/20", today=date(2024, 1, 5), period=PERIOD) == date(2023, 7, 20)
     assert resolve_day("2/3", today=date(2024, 1, 5), period=PERIOD) == date(2024, 2, 3)
+    # A Friday: 「上週五」 is the one a week ago, 「週三」 two days ago (a tool started in the past).
+    assert resolve_day("上週五", today=date(2023, 7, 21), period=PERIOD) == date(2023, 7, 14)
+    assert resolve_day("週三", today=date(2023, 7, 21), period=PERIOD) == date(2023, 7, 19)
     unknown = parse_adoption_message("導入 好味道小吃 雲端記帳 7/20", today=date(2024, 1, 5), companies=REFS,
                                      tools=TOOLS, period=PERIOD)
     assert unknown.tool_ids == [] and unknown.other_text == "雲端記帳" and unknown.company_ids == [1]

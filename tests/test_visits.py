@@ -50,6 +50,24 @@ def test_parse_dates(text, expected):
     assert parse_visit_message(text, today=TODAY, companies=COMPANIES).visit_date == expected
 
 
+@pytest.mark.parametrize("text, expected", [
+    # TODAY is a Sunday: a weekday alone is the last one, 上週 the week before (a log is of the past)
+    ("週五", date(2023, 3, 10)), ("上週五", date(2023, 3, 3)), ("上禮拜一", date(2023, 2, 27)),
+    ("這週六", date(2023, 3, 11)), ("星期日", date(2023, 3, 12)),
+])
+def test_weekdays_are_the_past_ones(text, expected):
+    assert parse_visit_message(f"{text} 現地 阿明咖啡館", today=TODAY, companies=COMPANIES).visit_date == expected
+
+
+def test_impossible_dates_and_durations_are_not_taken():
+    parsed = parse_visit_message("2/30 現地 阿明咖啡館 POS 30小時", today=TODAY, companies=COMPANIES)
+    assert (parsed.visit_date, parsed.bad_date) == (None, "2/30")
+    assert (parsed.duration_minutes, parsed.bad_duration) == (None, "30小時")
+    assert "date" not in parsed.as_answers() and "duration" not in parsed.as_answers()
+    tomorrow = parse_visit_message("明天 現地 阿明咖啡館", today=TODAY, companies=COMPANIES)
+    assert tomorrow.future_date and "date" not in tomorrow.as_answers()
+
+
 def test_fuzzy_name_and_ambiguity():
     typo = parse_visit_message("訪視 阿民咖啡館 現地 盤點", today=TODAY, companies=COMPANIES)
     assert typo.company_ids == [2]
@@ -318,3 +336,27 @@ def test_a_whole_visit_typed_while_a_question_waits_is_that_visit(app, chat):
     advisor.say("POS教學")
     latest = _visits(app)[-1]
     assert (latest.company_id, latest.mode, latest.duration_minutes) == (ids["阿明咖啡館"], "onsite", 120)
+
+
+def test_a_log_says_why_a_date_or_duration_typed_is_asked_again(app, chat):
+    advisor, _ = _advisor(app, chat)
+    texts = joined(advisor.say("2/30 現地 阿明咖啡館 POS 1小時"))
+    assert "「2/30」不是有效的日期" in texts and "哪一天" in texts
+    advisor.say("取消")
+    texts = joined(advisor.say("明天現地 阿明咖啡館 POS 1小時"))
+    assert "不能在未來" in texts and "哪一天" in texts
+    advisor.say("取消")
+    texts = joined(advisor.say("今天現地 阿明咖啡館 POS 30小時"))
+    assert "「30小時」不像一次輔導的時數" in texts and "多久" in texts
+    assert not _visits(app)  # not saved with 30 hours
+    # The same inside a log already going: the message's other pieces are still taken.
+    advisor.say("取消")
+    advisor.say("登錄訪視")
+    advisor.tap("阿明咖啡館")
+    texts = joined(advisor.say("2/31 現地 1小時"))
+    assert "「2/31」不是有效的日期" in texts and "哪一天" in texts
+    advisor.say("昨天")
+    advisor.tap("略過")  # the time
+    assert "訪視已記錄" in joined(advisor.say("POS教學"))
+    [visit] = _visits(app)
+    assert (visit.mode, visit.duration_minutes) == ("onsite", 60)

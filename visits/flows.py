@@ -115,7 +115,7 @@ def _parse_duration(ctx: fw.Context, user_input: fw.UserInput) -> int:
     if minutes is None and re.fullmatch(r"\d+(\.\d+)?", answer):
         value = float(answer)
         minutes = int(value * 60) if value <= 8 else int(value)  # "1.5" hours, "90" minutes
-    if not minutes or not 5 <= minutes <= 12 * 60:
+    if not minutes or not vp.DURATION_RANGE[0] <= minutes <= vp.DURATION_RANGE[1]:
         raise fw.Invalid(t("visits.duration_invalid"))
     return minutes
 
@@ -213,7 +213,20 @@ def _whole_visit(ctx: fw.Context, user_input: fw.UserInput) -> dict | None:
     answers = parsed.as_answers()
     if len(parsed.company_ids) > 1:
         answers["_candidates"] = parsed.company_ids
-    return answers
+    return {**answers, "_notes": problems(parsed)}
+
+
+def problems(parsed: vp.ParsedVisit) -> list[str]:
+    """Why a piece the advisor typed was not taken (it is asked again): without a word the next
+    question looks like the bot ignored 「2/30」 or 「明天」, or took 「30小時」."""
+    found = []
+    if parsed.future_date:
+        found.append(t("visits.date_future"))
+    if parsed.bad_date:
+        found.append(t("visits.date_not_a_day", text=parsed.bad_date))
+    if parsed.bad_duration:
+        found.append(t("visits.duration_unlikely", text=parsed.bad_duration))
+    return found
 
 
 def _taking_whole_visits(step: fw.Step) -> fw.Step:
@@ -238,8 +251,8 @@ def _with_whole_visit(ctx: fw.Context, answers: dict) -> fw.Context:
     if previous is None or named in (None, previous):
         return ctx.evolve(data={**kept, **answers})
     private = {k: v for k, v in kept.items() if k.startswith("_")}
-    note = t("visits.previous_dropped", company=_company_name(ctx, previous))
-    return ctx.evolve(data={**private, **answers, "_notes": [*ctx.data.get("_notes", []), note]}, history=())
+    notes = [t("visits.previous_dropped", company=_company_name(ctx, previous)), *answers["_notes"]]
+    return ctx.evolve(data={**private, **answers, "_notes": notes}, history=())
 
 
 def _announce(ctx: fw.Context) -> tuple[fw.Context, list]:
@@ -433,10 +446,8 @@ def log_from_message(request, text: str) -> fw.Turn | None:
     answers = parsed.as_answers()
     if len(parsed.company_ids) > 1:
         answers["_candidates"] = parsed.company_ids
-    lead = []
-    if parsed.future_date:
-        lead.append(Text(t("visits.date_future")))
-    elif parsed.company_text and not parsed.company_ids and vp.TAX_ID.fullmatch(parsed.company_text):
+    lead = [Text(problem) for problem in problems(parsed)]
+    if parsed.company_text and not parsed.company_ids and vp.TAX_ID.fullmatch(parsed.company_text):
         lead.append(Text(t("visits.company_not_yours", tax_id=parsed.company_text)))
     return _start(request, companies, answers, lead)
 

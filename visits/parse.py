@@ -40,7 +40,11 @@ DURATION = re.compile(
 DATE_SPAN = re.compile(
     r"(?:民國)?\d{2,4}[/.\-年]\d{1,2}[/.\-月]\d{1,2}[日號]?"
     r"|\d{1,2}[/月]\d{1,2}[日號]?"
-    r"|大後天|今天|今日|昨天|昨日|前天|(?:這|本|上)?(?:週|周|星期|禮拜)[一二三四五六日天]")
+    r"|大後天|今天|今日|昨天|昨日|前天|明天|明日|後天|(?:這|本|上|下)?(?:週|周|星期|禮拜)[一二三四五六日天]")
+_WEEKDAY = re.compile(r"(這|本|上|下)?(?:週|周|星期|禮拜)([一二三四五六日天])")
+_WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
+# One visit lasts between these (minutes); 「30小時」 is a typo, not a visit.
+DURATION_RANGE = (5, 12 * 60)
 TIME_SPAN = re.compile(
     r"(?:凌晨|清晨|早上|上午|中午|下午|傍晚|晚上)?\s*\d{1,2}[:：]\d{2}"
     r"|(?:凌晨|清晨|早上|上午|中午|下午|傍晚|晚上)?\s*[0-9一二三四五六七八九十]{1,3}[點点](?:半|[0-9一二三四五六七八九十]{1,3}分?)?")
@@ -64,6 +68,8 @@ class ParsedVisit:
     duration_minutes: int | None = None
     topics: str = ""
     future_date: bool = False
+    bad_date: str = ""  # a date as typed that is no day (「2/30」)
+    bad_duration: str = ""  # a duration as typed that is no visit's (「30小時」)
 
     def as_answers(self) -> dict:
         """The flow's answers known from the message (dialog step name -> value)."""
@@ -138,9 +144,23 @@ def _remove_mode_words(text: str) -> str:
     return text
 
 
+def weekday_alone(text: str) -> re.Match | None:
+    """「上週五」「星期三」: a date given by its weekday only."""
+    week = _WEEKDAY.search(_norm(text))
+    return week if week and not re.search(r"\d", _norm(text)) else None
+
+
 def resolve_visit_date(text: str, *, today: date) -> tuple[date | None, bool]:
-    """(date, is_future). A month/day without a year that would be in the future means last year
-    (an advisor logs what already happened)."""
+    """(date, is_future). A month/day without a year that would be in the future means last year,
+    and a weekday alone the last one (an advisor logs what already happened): on a Sunday 「週五」 is
+    two days ago and 「上週五」 the Friday of the week before."""
+    week = weekday_alone(text)
+    if week:
+        monday = today - timedelta(days=today.weekday())
+        found = monday + timedelta(weeks={"上": -1, "下": 1}.get(week.group(1), 0), days=_WEEKDAYS[week.group(2)])
+        if not week.group(1) and found > today:
+            found -= timedelta(weeks=1)
+        return found, found > today
     found = parse_date(text, today=today)
     if found is None:
         return None, False
@@ -150,8 +170,6 @@ def resolve_visit_date(text: str, *, today: date) -> tuple[date | None, bool]:
             found = found.replace(year=found.year - 1)
         except ValueError:
             found = found - timedelta(days=365)
-    if re.search(r"上(?:週|周|星期|禮拜)", _norm(text)) and found > today - timedelta(days=today.weekday()):
-        found -= timedelta(weeks=1)
     return found, found > today
 
 
@@ -202,12 +220,18 @@ def parse_visit_message(text: str, *, today: date, companies: list[CompanyRef]) 
 
     duration = DURATION.search(rest)
     if duration:
-        result.duration_minutes = _duration_of(duration)
+        minutes = _duration_of(duration)
+        if minutes and DURATION_RANGE[0] <= minutes <= DURATION_RANGE[1]:
+            result.duration_minutes = minutes
+        else:
+            result.bad_duration = duration.group(0).strip()
         rest = rest[:duration.start()] + " " + rest[duration.end():]
 
     date_span = DATE_SPAN.search(rest)
     if date_span:
         result.visit_date, result.future_date = resolve_visit_date(date_span.group(0), today=today)
+        if result.visit_date is None:
+            result.bad_date = date_span.group(0)
         rest = rest[:date_span.start()] + " " + rest[date_span.end():]
 
     time_span = TIME_SPAN.search(rest)
