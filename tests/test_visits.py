@@ -75,6 +75,23 @@ def test_fuzzy_name_and_ambiguity():
     assert sorted(vague.company_ids) == [1, 3]
 
 
+@pytest.mark.parametrize("text, company, topics", [
+    # a homophone typo (Zhuyin keyboards) or a shortened name inside the sentence, not a token alone
+    ("上週五到阿民咖啡館教LINE官方帳號 1.5小時", 2, "教LINE官方帳號"),
+    ("昨天線上幫咖啡館設定POS", 2, "設定POS"),
+    ("今天去阿明咖啡館現場輔導2小時", 2, ""),  # 「去」 is not what the visit was about
+])
+def test_names_inside_a_sentence_and_words_left_alone(text, company, topics):
+    parsed = parse_visit_message(text, today=TODAY, companies=COMPANIES)
+    assert (parsed.company_ids, parsed.topics) == ([company], topics)
+
+
+def test_a_near_name_is_not_another_shop():
+    # 好味道 is the start of two names: both offered; a different shop's name matches none.
+    assert sorted(parse_visit_message("今天到好味道現地", today=TODAY, companies=COMPANIES).company_ids) == [1, 3]
+    assert parse_visit_message("今天去晨曦麵館現地", today=TODAY, companies=COMPANIES).company_ids == []
+
+
 @pytest.mark.parametrize("text, minutes", [("1.5小時", 90), ("一個半小時", 90), ("90分鐘", 90), ("2h", 120),
                                            ("半小時", 30), ("1小時30分", 90)])
 def test_parse_duration(text, minutes):
@@ -360,3 +377,17 @@ def test_a_log_says_why_a_date_or_duration_typed_is_asked_again(app, chat):
     assert "訪視已記錄" in joined(advisor.say("POS教學"))
     [visit] = _visits(app)
     assert (visit.mode, visit.duration_minutes) == ("onsite", 60)
+
+
+def test_a_dated_visit_with_a_typo_in_the_shop_is_logged_not_an_off_topic_reply(app, chat):
+    advisor, ids = _advisor(app, chat)
+    texts = joined(advisor.say("上週五到阿民咖啡館教LINE官方帳號 1.5小時"))
+    assert "輔導方式" in texts  # the shop, date, duration and topics are taken; only the mode is asked
+    assert "訪視已記錄" in joined(advisor.tap("現地"))
+    [visit] = _visits(app)
+    assert (visit.company_id, visit.duration_minutes, visit.topics) == (ids["阿明咖啡館"], 90, "教LINE官方帳號")
+    advisor.tap("完成")
+    # A date and a duration, no mode, a shop not theirs: still a log asking which shop.
+    assert "哪一家" in joined(advisor.say("昨天去晨曦麵館教LINE 1.5小時"))
+    with app.extensions["bot"].database.session() as session:
+        assert not session.exec(select(UnansweredQuestion)).all()

@@ -436,9 +436,11 @@ def log_from_message(request, text: str) -> fw.Turn | None:
                                     companies=[vp.CompanyRef(c.id, c.name or "", c.tax_id) for c in companies])
     explicit = fw.squash(text).startswith(EXPLICIT_PREFIXES)
     named = bool(parsed.company_ids)
-    # A mode and a date without a question (「今天去現地輔導 2小時」) is a log even when the shop's name
-    # is not one of the advisor's: the guided log asks which shop, rather than a staff ticket.
-    described = bool(parsed.mode and parsed.visit_date and not _is_question(text))
+    # A date with a mode or a duration, without a question (「今天去現地輔導 2小時」「上週五去教LINE
+    # 1.5小時」), is a log even when the shop's name is not one of the advisor's: the guided log asks
+    # which shop, rather than an off-topic reply or a staff ticket.
+    described = bool((parsed.visit_date or parsed.future_date) and (parsed.mode or parsed.duration_minutes)
+                     and not _is_question(text))
     if not explicit and not (named and (parsed.mode or parsed.visit_date)) and not described:
         return None
     if explicit and not named and not parsed.visit_date and _is_question(text):

@@ -30,6 +30,14 @@ MODE_WORDS: dict[str, tuple[str, ...]] = {
 FILLER = ("登錄訪視", "登記訪視", "紀錄訪視", "記錄訪視", "訪視紀錄", "訪視記錄", "訪視", "輔導紀錄", "輔導記錄",
           "輔導", "拜訪", "去了", "今天去", "有去")
 
+# Words left alone once the shop, date and mode are taken out of 「今天去阿明麵店…」「幫小花花店設定POS」:
+# not what the visit was about.
+PARTICLES = frozenset((*"去到在有和跟與及幫替給為的了陪", "那邊", "那裡", "這邊", "那", "一起"))
+
+# Characters that say what kind of shop a name is, not which: a shortened name made of them only
+# (「的店」「小舖」) names no shop in particular.
+SHOP_KIND = frozenset("的之小店館舘舖鋪行坊社屋家吃攤號")
+
 TAX_ID = re.compile(r"(?<!\d)(\d{8})(?!\d)")
 _NUM = r"(\d+(?:\.\d+)?|[一二兩三四五六七八九十半]+)"
 DURATION = re.compile(
@@ -173,9 +181,10 @@ def resolve_visit_date(text: str, *, today: date) -> tuple[date | None, bool]:
     return found, found > today
 
 
-def match_companies(text: str, companies: list[CompanyRef], *, threshold: float = 80) -> list[int]:
-    """Companies the text names: 統編, exact name, the name inside the text, then fuzzy (rapidfuzz).
-    Returns the best candidates (several when it is a close call)."""
+def match_companies(text: str, companies: list[CompanyRef], *, threshold: float = 80, near: bool = True) -> list[int]:
+    """Companies the text names: 統編, exact name, the name inside the text, fuzzy (rapidfuzz), then
+    (``near``) a name with a typo or shortened inside it. Returns the best candidates (several when
+    it is a close call)."""
     key = _key(text)
     if not key or not companies:
         return []
@@ -200,10 +209,53 @@ def match_companies(text: str, companies: list[CompanyRef], *, threshold: float 
         if score >= threshold:
             scored.append((score, company.id))
     if not scored:
-        return []
+        return near_names(key, companies, shortened=False)[0] if near else []
     scored.sort(reverse=True)
     best = scored[0][0]
     return [cid for score, cid in scored if score >= best - 5][:10]
+
+
+def near_names(text: str, companies: list[CompanyRef], *, shortened: bool = True) -> tuple[list[int], str]:
+    """Names inside ``text`` typed with one wrong character (「阿明面店」 for 阿明麵店: a Zhuyin
+    keyboard's homophone) or (``shortened``) cut to their start or end (「花店」 for 小花花店,
+    「早午餐」 for 晨光早午餐), the piece saying more than what kind of shop (「的店」 names none):
+    (the companies, the piece of ``text`` that named them). A whole answer that is a shortened name
+    is rapidfuzz's partial match already; this finds a name in a sentence."""
+    key = _norm(text).lower()
+    typos = []
+    for company in companies:
+        name = _key(company.name)
+        if len(name) < 4:
+            continue  # one character in three is a different name
+        for start in range(len(key) - len(name) + 1):
+            window = key[start:start + len(name)]
+            if sum(a != b for a, b in zip(window, name)) == 1:
+                typos.append((company.id, window))
+                break
+    if typos or not shortened:
+        return [cid for cid, _ in typos], typos[0][1] if typos else ""
+    best, found, piece = 0, [], ""
+    for company in companies:
+        name = _key(company.name)
+        for size in range(len(name) - 1, max(2, (len(name) + 1) // 2) - 1, -1):
+            hit = next((part for part in (name[:size], name[-size:])
+                        if part in key and not set(part) <= SHOP_KIND), None)
+            if hit:
+                if size > best:
+                    best, found, piece = size, [company.id], hit
+                elif size == best:
+                    found.append(company.id)
+                break
+    return found, piece
+
+
+def _name_part(token: str, name: str) -> str:
+    """The part of a token that names the shop (「到阿民咖啡館教LINE」 → 「阿民咖啡館」): what else
+    the token says is the visit's topics, not part of the name."""
+    if len(token) <= len(name) + 1:
+        return token
+    aligned = fuzz.partial_ratio_alignment(name, token.lower())
+    return token[aligned.dest_start:aligned.dest_end] or token
 
 
 def parse_visit_message(text: str, *, today: date, companies: list[CompanyRef]) -> ParsedVisit:
@@ -247,7 +299,8 @@ def parse_visit_message(text: str, *, today: date, companies: list[CompanyRef]) 
 
     if not tax:
         rest = _take_company(rest, companies, result)
-    result.topics = " ".join(part.strip(_PUNCT) for part in rest.split() if part.strip(_PUNCT))[:500]
+    parts = (part.strip(_PUNCT) for part in rest.split())
+    result.topics = " ".join(part for part in parts if part and part not in PARTICLES)[:500]
     return result
 
 
@@ -266,16 +319,21 @@ def _take_company(rest: str, companies: list[CompanyRef], result: ParsedVisit) -
     for token in tokens:
         if len(token) < 2:
             continue
-        ids = match_companies(token, companies)
+        ids = match_companies(token, companies, near=False)  # a near name cuts only its piece (3)
         if ids:
-            name = next(c.name for c in companies if c.id == ids[0])
-            score = fuzz.ratio(_key(name), _key(token))
+            name = _key(next(c.name for c in companies if c.id == ids[0]))
+            score = fuzz.ratio(name, _key(token))
             if best is None or score > best[0]:
-                best = (score, token, ids)
+                best = (score, _name_part(token, name), ids)
     if best:
         result.company_ids = best[2]
         return rest.replace(best[1], " ", 1)
-    # 3) the first token is probably the company (for the "not one of yours" message)
+    # 3) a name inside a longer piece, with a typo or shortened (「到阿明面店教」「幫花店設定」)
+    ids, piece = near_names(rest, companies)
+    if ids:
+        result.company_ids = ids
+        return rest.replace(piece, " ", 1) if piece in rest else rest
+    # 4) the first token is probably the company (for the "not one of yours" message)
     if tokens and companies:
         result.company_text = tokens[0] if len(tokens) > 1 else ""
     return rest
