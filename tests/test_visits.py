@@ -391,3 +391,24 @@ def test_a_dated_visit_with_a_typo_in_the_shop_is_logged_not_an_off_topic_reply(
     assert "哪一家" in joined(advisor.say("昨天去晨曦麵館教LINE 1.5小時"))
     with app.extensions["bot"].database.session() as session:
         assert not session.exec(select(UnansweredQuestion)).all()
+
+
+def test_two_shops_in_one_message_offer_the_same_visit_for_the_second(app, chat):
+    # The second shop was silently dropped into the topics (「去 和好味道麵店」); now the first is
+    # logged and the same visit is one tap away for the other.
+    advisor, ids = _advisor(app, chat)
+    texts = joined(advisor.say("今天去好味道麵店和阿明咖啡館現地輔導2小時 POS教學"))
+    assert "訪視已記錄" in texts and "訊息裡還有「阿明咖啡館」" in texts
+    assert "也記 阿明咖啡館" in advisor.labels()
+    assert "訪視已記錄" in joined(advisor.tap("也記 阿明咖啡館"))
+    first, second = _visits(app)
+    assert (first.company_id, second.company_id) == (ids["好味道麵店"], ids["阿明咖啡館"])
+    assert all((v.mode, v.duration_minutes, v.topics) == ("onsite", 120, "POS教學") for v in (first, second))
+    assert not any("也記" in label for label in advisor.labels())  # nothing more to offer
+    advisor.tap("完成")
+    # Typed instead of tapped, and 「完成」 instead: nothing more is logged.
+    advisor.say("昨天 線上 好味道小吃、阿明咖啡館 說明會 1小時")
+    advisor.say("也記阿明咖啡館")
+    advisor.say("今天 線上 好味道小吃、阿明咖啡館 說明會 1小時")
+    advisor.say("完成")
+    assert [v.company_id for v in _visits(app)[2:]] == [ids["好味道小吃"], ids["阿明咖啡館"], ids["好味道小吃"]]

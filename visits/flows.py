@@ -146,7 +146,16 @@ DONE_WORDS = {"完成", "好了", "沒有", "沒有了", "不用", "不用了", 
 
 
 def _ask_photos(ctx: fw.Context):
-    return [Text(t("visits.photo_prompt"), _photo_quick_replies(ctx))]
+    return [_photo_prompt(ctx)]
+
+
+def _photo_prompt(ctx: fw.Context, text: str | None = None) -> Text:
+    """The photo question; when the message named more shops, it offers the same visit for each."""
+    others = [_company_name(ctx, other) for other in ctx.data.get("_others", [])]
+    lines = [text or t("visits.photo_prompt")]
+    if others:
+        lines.append(t("visits.also_prompt", companies="、".join(others)))
+    return Text("\n".join(lines), _photo_quick_replies(ctx))
 
 
 def _photo_quick_replies(ctx: fw.Context) -> tuple:
@@ -154,15 +163,35 @@ def _photo_quick_replies(ctx: fw.Context) -> tuple:
     from adoption.flows import visit_card_choice
 
     adoption = (visit_card_choice(ctx.data["_company_id"]),) if ctx.data.get("_company_id") else ()
-    return (ctx.choice(t("visits.photo_done_button"), "done", step="photos"),
+    also = tuple(ctx.choice(t("visits.also_button", company=_company_name(ctx, other))[:20], f"also:{other}",
+                            step="photos") for other in ctx.data.get("_others", [])[:3])
+    return (*also, ctx.choice(t("visits.photo_done_button"), "done", step="photos"),
             ctx.choice(t("visits.button_edit"), "edit", step="photos"),
             ctx.choice(t("visits.button_delete"), "delete", step="photos"),
             *adoption, Choice(label="📷", kind="camera"), Choice(label="🖼", kind="cameraRoll"))
 
 
+def _also_for(ctx: fw.Context, user_input: fw.UserInput) -> int | None:
+    """The other shop named in the message that the advisor logs the same visit for (the button,
+    or 「也記小花花店」 typed)."""
+    others = ctx.data.get("_others") or []
+    answer = user_input.answer_text.strip()
+    if answer.startswith("also:") and answer[5:].isdigit() and int(answer[5:]) in others:
+        return int(answer[5:])
+    typed = fw.squash(answer).removeprefix("也記").removeprefix("也要記")
+    if typed != fw.squash(answer) or len(others) == 1 and typed in ("也記", "也要", "要", "好"):
+        refs = [ref for ref in company_refs(ctx) if ref.id in others]
+        found = vp.match_companies(typed, refs) if typed else []
+        return found[0] if len(found) == 1 else (others[0] if len(others) == 1 else None)
+    return None
+
+
 def _parse_photos(ctx: fw.Context, user_input: fw.UserInput):
     if user_input.kind == "image" and user_input.message_id:
         return {"photo": user_input.message_id}
+    also = _also_for(ctx, user_input)
+    if also is not None:
+        return {"also": also}
     answer = fw.squash(user_input.answer_text)
     if answer in ("done",) or answer in DONE_WORDS:
         return "done"
@@ -184,6 +213,8 @@ def _store_photos(ctx: fw.Context, value):
         return ctx.evolve(data={**ctx.data, "_act": value["act"]})
     if isinstance(value, dict) and "next_visit" in value:
         return ctx.evolve(data={**ctx.data, "photos": "done", "_next_visit": value["next_visit"]})
+    if isinstance(value, dict) and "also" in value:
+        return ctx.evolve(data={**ctx.data, "photos": "done", "_also": value["also"]})
     return ctx.evolve(data={**ctx.data, "photos": "done"})
 
 
@@ -343,15 +374,37 @@ def _finish(request) -> fw.Turn:
         return fw.Turn(ctx.cleared().forget("visit_prefill"),
                        [visit_card(visit, name, title=t("visits.updated_title"))])
     visit = service.record_visit(session, advisor=ctx.user_id, **fields)
+    others = [other for other in ctx.data.get("_others", []) if other != visit.company_id]
     saved = ctx.evolve(data={"_saved_id": visit.id, "_companies": ctx.data.get("_companies", []),
-                             "_date": ctx.data["date"], "_company_name": name, "_company_id": visit.company_id},
+                             "_date": ctx.data["date"], "_company_name": name, "_company_id": visit.company_id,
+                             **({"_others": others} if others else {})},
                        history=(), step="photos").forget("visit_prefill")
-    return fw.Turn(saved, [visit_card(visit, name, title=t("visits.saved_title")),
-                           Text(t("visits.photo_prompt"), _photo_quick_replies(saved))])
+    return fw.Turn(saved, [visit_card(visit, name, title=t("visits.saved_title")), _photo_prompt(saved)])
+
+
+def _the_same_visit_for(request, company_id: int) -> fw.Turn:
+    """「也記 小花花店」: the visit just saved, logged again for another shop the message named
+    (the date, mode, duration and topics as saved; any still missing is asked)."""
+    from visits.models import Visit
+
+    ctx = request.ctx
+    visit = request.session.get(Visit, int(ctx.data["_saved_id"]))
+    local = to_taipei(visit.visited_at)
+    answers = {"company": company_id, "date": local.date().isoformat(),
+               "time": local.strftime("%H:%M") if local.hour or local.minute else "", "mode": visit.mode,
+               **({"duration": visit.duration_minutes} if visit.duration_minutes else {}),
+               **({"topics": visit.topics} if visit.topics else {})}
+    others = [other for other in ctx.data.get("_others", []) if other != company_id]
+    if others:
+        answers["_others"] = others
+    request.ctx = ctx.cleared()
+    return _start(request, service.advisor_companies(request.session, advisor=ctx.user_id), answers)
 
 
 def _after_save(request) -> fw.Turn:
     ctx = request.ctx
+    if ctx.data.get("_also"):
+        return _the_same_visit_for(request, int(ctx.data["_also"]))
     next_visit = ctx.data.get("_next_visit")
     if next_visit and not ctx.data.get("_pending_photos"):
         request.ctx = ctx.cleared()
@@ -372,12 +425,11 @@ def _after_save(request) -> fw.Turn:
         data = {k: v for k, v in ctx.data.items() if k != "_pending_photos"}
         ctx = ctx.evolve(data=data, step="photos")
         if not attached:
-            return fw.Turn(ctx, [Text(t("visits.photo_failed"), _photo_quick_replies(ctx))])
+            return fw.Turn(ctx, [_photo_prompt(ctx, t("visits.photo_failed"))])
         from visits.models import Visit
 
         total = len(request.session.get(Visit, visit_id).photos or [])
-        return fw.Turn(ctx, [Text(t("visits.photo_attached", count=attached, total=total),
-                                  _photo_quick_replies(ctx))])
+        return fw.Turn(ctx, [_photo_prompt(ctx, t("visits.photo_attached", count=attached, total=total))])
     act = ctx.data.get("_act")
     if act == "edit":
         return _start_edit(request, visit_id, ctx.cleared())

@@ -78,6 +78,7 @@ class ParsedVisit:
     future_date: bool = False
     bad_date: str = ""  # a date as typed that is no day (「2/30」)
     bad_duration: str = ""  # a duration as typed that is no visit's (「30小時」)
+    other_company_ids: list[int] = field(default_factory=list)  # more shops named: offered a visit each
 
     def as_answers(self) -> dict:
         """The flow's answers known from the message (dialog step name -> value)."""
@@ -93,6 +94,8 @@ class ParsedVisit:
             answers["duration"] = self.duration_minutes
         if self.topics:
             answers["topics"] = self.topics
+        if self.other_company_ids:
+            answers["_others"] = self.other_company_ids
         return answers
 
 
@@ -306,13 +309,16 @@ def parse_visit_message(text: str, *, today: date, companies: list[CompanyRef]) 
 
 def _take_company(rest: str, companies: list[CompanyRef], result: ParsedVisit) -> str:
     """Find the company in what is left and cut it out; the remainder is the topics."""
-    # 1) a company name appearing verbatim (spaces or not)
-    squashed = rest
-    for company in sorted(companies, key=lambda c: len(c.name or ""), reverse=True):
-        if company.name and company.name in squashed:
-            same = [c.id for c in companies if c.name == company.name]
-            result.company_ids = same
-            return squashed.replace(company.name, " ", 1)
+    # 1) a company name appearing verbatim (spaces or not): the first one typed, and any other the
+    # visit was shared with (「阿明麵店和小花花店」); a name inside a longer one named is not another
+    names = {c.name for c in companies if c.name and c.name in rest}
+    names = sorted((n for n in names if not any(n != other and n in other for other in names)), key=rest.index)
+    if names:
+        result.company_ids = [c.id for c in companies if c.name == names[0]]
+        result.other_company_ids = [c.id for name in names[1:5] for c in companies if c.name == name][:4]
+        for name in names[:5]:
+            rest = rest.replace(name, " ", 1)
+        return rest
     # 2) a whitespace-separated token that fuzzily names one (typos, 簡稱)
     tokens = [tok.strip(_PUNCT) for tok in rest.split()]
     best: tuple[float, str, list[int]] | None = None
