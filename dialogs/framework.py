@@ -195,6 +195,9 @@ class Step:
     pending: tuple[str, ...] = ()
     # The label when it depends on the conversation (a slot whose question is data: 「營業額（參加前）」).
     label_of: Callable[[Context], str] | None = None
+    # What 「取消」 (「結束」「不要了」) says at this step when the record is saved already (a visit's
+    # photos): 「已取消」 would read as if the record were gone.
+    cancelled: str = ""
 
     def title(self, ctx: Context) -> str:
         return self.label_of(ctx) if self.label_of else self.label
@@ -368,7 +371,9 @@ def advance(flow: Flow, ctx: Context, user_input: UserInput) -> Turn:
     """One step of a conversation that is in ``flow``. Pure."""
     nav = nav_of(user_input)
     if nav is Nav.CANCEL:
-        return Turn(ctx.cleared(), [Text(t("core.cancelled", flow=flow.title))], show_menu=True)
+        step = flow.step(ctx.step or "")
+        said = step.cancelled if step is not None and step.cancelled else t("core.cancelled", flow=flow.title)
+        return Turn(ctx.cleared(), [Text(said)], show_menu=True)
     if nav is Nav.RESTART:
         return _restart(flow, ctx)
     if nav is Nav.MENU:

@@ -412,3 +412,14 @@ def test_two_shops_in_one_message_offer_the_same_visit_for_the_second(app, chat)
     advisor.say("今天 線上 好味道小吃、阿明咖啡館 說明會 1小時")
     advisor.say("完成")
     assert [v.company_id for v in _visits(app)[2:]] == [ids["好味道小吃"], ids["阿明咖啡館"], ids["好味道小吃"]]
+
+
+@pytest.mark.parametrize("word", ["取消", "結束"])
+def test_cancel_after_the_visit_was_saved_says_it_is_kept(app, chat, word):
+    # 「已取消「訪視紀錄」」 after the card read as if the visit were gone; it is saved and stays.
+    advisor, _ = _advisor(app, chat)
+    advisor.say("訪視 12345675 現地 今天 POS教學 1小時")
+    texts = joined(advisor.say(word))
+    assert "已經存好了（沒有刪除）" in texts and "已取消" not in texts
+    assert [v.deleted_at for v in _visits(app)] == [None]
+    assert "已取消" in joined(advisor.say("登錄訪視") and advisor.say(word))  # before saving: cancelled

@@ -311,7 +311,7 @@ STEPS = (
     fw.Step("notes", t("visits.label_notes"), _ask_notes, _parse_notes, when=_is_editing,
             display=lambda ctx, v: v or "—"),
     fw.Step("photos", t("visits.label_photos"), _ask_photos, _parse_photos, store=_store_photos, when=_is_saved,
-            accepts=frozenset({"text", "postback", "image"})),
+            accepts=frozenset({"text", "postback", "image"}), cancelled=t("visits.finished_kept")),
 )
 
 
