@@ -423,3 +423,11 @@ def test_cancel_after_the_visit_was_saved_says_it_is_kept(app, chat, word):
     assert "已經存好了（沒有刪除）" in texts and "已取消" not in texts
     assert [v.deleted_at for v in _visits(app)] == [None]
     assert "已取消" in joined(advisor.say("登錄訪視") and advisor.say(word))  # before saving: cancelled
+
+
+@pytest.mark.parametrize("typed", ["我的店家進度", "誰還沒訪視", "哪些店還沒達標"])
+def test_an_advisor_asking_who_is_behind_gets_their_progress(app, chat, typed):
+    # 「我的店家進度」 got a greeting back and 「誰還沒訪視」 the FAQ's how-to-log answer.
+    advisor, _ = _advisor(app, chat)
+    texts = joined(advisor.say(typed))
+    assert "我的訪視進度" in texts and "阿明咖啡館：0 次" in texts

@@ -616,14 +616,15 @@ def _tool_not_yet(config, program_id: str) -> str:
 
 
 def _not_advisor_progress(request) -> fw.Turn:
-    """「我的進度」 from someone who is not an advisor. Staff: the dashboard has every company. An
-    owner: their own shop's standing, from its records only (the letter, the advisor's visits
+    """「我的進度」 from someone who is not an advisor. Staff: every company against the checkpoint
+    (「/查核點」), with the dashboard a tap away. An owner: their own shop's standing, from its records only (the letter, the advisor's visits
     against the programme's rule, the tool in use); nothing of any other shop."""
     from companies.service import companies_of_user
 
     session, ctx = request.session, request.ctx
     if "staff" in ctx.roles:
-        return registry.staff_dashboard_turn(ctx)
+        # Every shop's standing against the checkpoint, who misses what (checkpoints room).
+        return registry.command_by_name("checkpoint_status").handler(request)
     companies = companies_of_user(session, line_user_id=ctx.user_id)
     if not companies:
         return fw.Turn(ctx, [Text(t("visits.owner_progress_none"))], show_menu=True)
@@ -642,8 +643,9 @@ def _not_advisor_progress(request) -> fw.Turn:
     return fw.Turn(ctx, texts, show_menu=True)
 
 
-@registry.command("visit_progress", "我的進度", "訪視進度", "我的訪視進度", role="advisor",
-                  others=_not_advisor_progress)
+@registry.command("visit_progress", "我的進度", "訪視進度", "我的訪視進度", "我的店家進度", "店家進度", "我的店家",
+                  "我負責的店家", "誰還沒訪視", "還有誰沒訪視", "哪些店還沒訪視", "哪些店家還沒訪視", "還沒訪視的店家",
+                  "誰還沒達標", "哪些店還沒達標", "還沒達標的店家", role="advisor", others=_not_advisor_progress)
 def my_progress(request) -> fw.Turn:
     """The advisor's shops against the visit rule."""
     session, ctx = request.session, request.ctx
