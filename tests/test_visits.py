@@ -240,8 +240,13 @@ def test_non_advisor_cannot_log_and_sees_only_their_own_progress(app, chat):
     # 「我的進度」 from someone with no shop: how to get one, nothing of the advisor's shops.
     texts = joined(owner.say("我的進度"))
     assert "資格檢查" in texts and "好味道" not in texts and "阿明" not in texts
-    owner.say("登錄訪視")
+    # 「登錄訪視」 or a visit typed out: who logs visits and what to do instead (not a staff ticket).
+    for typed in ("登錄訪視", "訪視 阿明咖啡館 現地 今天 1小時"):
+        texts = joined(owner.say(typed))
+        assert "由專案顧問登錄" in texts and {"預約訪視", "我的進度"} <= set(owner.labels()), typed
     assert not _visits(app)
+    with app.extensions["bot"].database.session() as session:
+        assert not session.exec(select(UnansweredQuestion)).all()
     with app.extensions["bot"].database.session() as session:
         denied = session.exec(select(AuditEntry).where(AuditEntry.action == "permission_denied")).all()
         assert len(denied) == 1

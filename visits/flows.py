@@ -462,8 +462,27 @@ def _start(request, companies: list, prefill: dict, lead: list | None = None) ->
     return fw.Turn(ctx, list(lead or []), start_flow=fw.FlowId.VISIT_LOG.value)
 
 
+def _not_advisor_log(request) -> fw.Turn:
+    """「登錄訪視」 (or a visit typed out) from someone who is not an advisor. An owner: who logs
+    visits, and what they can do instead (as 「導入…」 tells them who records a tool); staff: the
+    dashboard, as for every advisor command."""
+    from bot.services import audit
+
+    if "staff" in request.ctx.roles:
+        return registry.staff_dashboard_turn(request.ctx)
+    audit(request.session, actor=request.ctx.user_id, action="permission_denied", target="visit_log",
+          required_role="advisor")
+    return _who_logs_visits(request)
+
+
+def _who_logs_visits(request) -> fw.Turn:
+    return fw.Turn(request.ctx, [Text(t("visits.owner_cannot_log"), (
+        Choice(t("visits.owner_book_button")), Choice(t("visits.owner_progress_button")),
+        Choice(t("core.menu_staff"))))])
+
+
 @registry.command("visit_log", "登錄訪視", "記錄訪視", "紀錄訪視", "登記訪視", "新增訪視", "訪視紀錄", "寫訪視紀錄",
-                  role="advisor")
+                  role="advisor", others=_not_advisor_log)
 def start_guided(request) -> fw.Turn:
     return _start(request, service.advisor_companies(request.session, advisor=request.ctx.user_id), {})
 
@@ -508,9 +527,17 @@ def log_from_message(request, text: str) -> fw.Turn | None:
 
 @registry.intercept_free_text
 def advisor_visit_message(request) -> fw.Turn | None:
-    """Give advisors' free text a chance to be a visit log before the FAQ sees it."""
-    if "advisor" in request.ctx.roles and request.input.kind == "text" and looks_like_visit(request.input.text):
+    """Give advisors' free text a chance to be a visit log before the FAQ sees it; from an owner, a
+    visit typed out as advisors do (「訪視 阿明麵店 現地 今天 1小時」) is told who logs visits instead
+    of becoming a ticket for staff."""
+    if request.input.kind != "text" or not looks_like_visit(request.input.text):
+        return None
+    if "advisor" in request.ctx.roles:
         return log_from_message(request, request.input.text)
+    text = request.input.text
+    if "staff" not in request.ctx.roles and fw.squash(text).startswith(EXPLICIT_PREFIXES) and not _is_question(text) \
+            and (vp.DATE_SPAN.search(text) or vp.parse_mode(text)):
+        return _who_logs_visits(request)
     return None
 
 
