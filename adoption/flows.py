@@ -252,6 +252,30 @@ def record_from_message(request) -> fw.Turn:
     return _start(request, companies, answers, lead)
 
 
+# How advisors say a shop started using a tool without 「導入」 first (「阿明麵店開始用LINE官方帳號了」).
+STARTED_WORDS = ("開始用", "開始使用", "已經在用", "已在用", "在用了", "用起來了", "上線了", "裝好", "安裝好", "設定好",
+                 "導入了", "啟用了", "開通了")
+
+
+@registry.intercept_free_text
+def adoption_in_words(request) -> fw.Turn | None:
+    """An advisor's or staff's sentence naming one of their shops, a tool and that it is in use is
+    an adoption record, as 「導入 …」 is (it went to the FAQ and became a question for staff). With a
+    visit's mode or duration it is a visit (visits.flows), whose card offers 「記錄導入」."""
+    text = request.input.text if request.input.kind == "text" else ""
+    if not _recorder(request.ctx) or not any(word in text for word in STARTED_WORDS):
+        return None
+    if any(marker in text for marker in fw.QUESTION_MARKERS) or vp.parse_mode(text) or vp.parse_duration(text):
+        return None
+    tools = [tool for program in programmes(request.services.config).values() for tool in program.tools]
+    if not ap.find_tools(text, tools)[0]:
+        return None
+    companies = service.recordable_companies(request.session, actor=request.ctx.user_id, roles=request.ctx.roles)
+    named = vp.parse_visit_message(text, today=_today(request.ctx),
+                                   companies=[vp.CompanyRef(c.id, c.name or "", c.tax_id) for c in companies])
+    return record_from_message(request) if named.company_ids else None
+
+
 def _faq(request) -> fw.Turn:
     if registry.FREE_TEXT_HANDLER is not None and request.input.kind == "text":
         return registry.FREE_TEXT_HANDLER(request)

@@ -265,3 +265,23 @@ def test_usage_report_figure_screenshot_and_flags(app, chat, fake_line):
     other.follow()
     assert "目前沒有需要回報使用量的店家" in joined(other.send(
         "postback", data=f"c=usage_report&arg={ids['好味道小吃']}:2023-07"))
+
+
+def test_an_adoption_said_in_words_is_recorded_not_a_ticket(app, chat):
+    # 「好味道小吃 7/20 開始用LINE官方帳號了」 went to the FAQ and became a question for staff.
+    from knowledge.models import UnansweredQuestion
+
+    ids = _setup(app)
+    advisor, owner = _people(app, chat, ADVISOR, OWNER)
+    text = joined(advisor.say("好味道小吃7/20開始用LINE官方帳號了"))
+    assert "導入已記錄" in text and "LINE 會員集點與訂位" in text
+    assert "哪一天開始使用" in joined(advisor.say("阿明咖啡館的收銀機裝好了"))  # the day is asked
+    advisor.say("取消")
+    # A question, a visit (a mode or a duration) and an owner's own words are not records.
+    advisor.say("阿明咖啡館有在用POS嗎")
+    advisor.say("取消")
+    assert "哪一家" not in joined(owner.say("我們開始用POS了"))
+    assert [(a.company_id, a.tool_id) for a in _adoptions(app)] == [(ids["好味道小吃"], "line_member")]
+    with app.extensions["bot"].database.session() as session:
+        asked = [q.line_user_id for q in session.exec(select(UnansweredQuestion)).all()]
+    assert ADVISOR not in asked
