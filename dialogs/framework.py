@@ -249,7 +249,10 @@ def start(flow: Flow, ctx: Context, *, prefill: dict | None = None) -> Turn:
     data = dict(prefill or {})
     if flow.prefill:
         data = {**flow.prefill(ctx), **data}
-    ctx = ctx.evolve(flow=flow.id.value, session_id=new_session_id(), data=data, history=(), step=None)
+    # Answers given with the command (「/公告 明天停班」「訪視 阿明麵店 今天」) are answers like any:
+    # 「上一步」 goes back to them instead of saying this is the first question.
+    history = tuple(step.name for step in flow.steps if step.name in data)
+    ctx = ctx.evolve(flow=flow.id.value, session_id=new_session_id(), data=data, history=history, step=None)
     return _move_on(flow, ctx, [])
 
 
