@@ -244,6 +244,7 @@ def test_non_advisor_cannot_log_and_sees_only_their_own_progress(app, chat):
     for typed in ("登錄訪視", "訪視 阿明咖啡館 現地 今天 1小時"):
         texts = joined(owner.say(typed))
         assert "由專案顧問登錄" in texts and {"預約訪視", "我的進度"} <= set(owner.labels()), typed
+    assert "由專案顧問登錄" not in joined(owner.say("訪視 現場或線上"))  # a question about visits
     assert not _visits(app)
     with app.extensions["bot"].database.session() as session:
         assert not session.exec(select(UnansweredQuestion)).all()

@@ -535,8 +535,9 @@ def advisor_visit_message(request) -> fw.Turn | None:
     if "advisor" in request.ctx.roles:
         return log_from_message(request, request.input.text)
     text = request.input.text
+    # A date with a mode or a duration: 「訪視 現場或線上」 alone is a question about visits.
     if "staff" not in request.ctx.roles and fw.squash(text).startswith(EXPLICIT_PREFIXES) and not _is_question(text) \
-            and (vp.DATE_SPAN.search(text) or vp.parse_mode(text)):
+            and vp.DATE_SPAN.search(text) and (vp.parse_mode(text) or vp.parse_duration(text)):
         return _who_logs_visits(request)
     return None
 
