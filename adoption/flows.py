@@ -80,12 +80,31 @@ def _tool_names(ctx: fw.Context, tool_ids) -> str:
 
 # --- steps -------------------------------------------------------------------------------------
 
+def _not_about_another_shop(ctx: fw.Context, user_input: fw.UserInput) -> None:
+    """Raise when the answer names another of the advisor's shops (「昨天幫好味道小吃裝好POS」 typed
+    while 阿明麵店's record asks for the day): its 「昨天」 would be recorded for 阿明麵店, and the
+    owner of 阿明麵店 asked to confirm a tool they never started."""
+    chosen = ctx.data.get("company")
+    if user_input.kind != "text" or chosen is None:
+        return
+    named = vp.parse_visit_message(user_input.text, today=_today(ctx), companies=company_refs(ctx)).company_ids
+    if named and chosen not in named:
+        raise fw.Invalid(t("adoption.another_shop", named=_company_label(ctx, named[0]),
+                           company=_company_label(ctx, chosen)), looks_like_question=False)
+
+
+def _company_label(ctx: fw.Context, company_id) -> str:
+    company = _company(ctx, company_id)
+    return company["name"] if company else "—"
+
+
 def _ask_tools(ctx: fw.Context):
     return [Text(t("adoption.ask_tools"), (*(ctx.choice(tool.name, tool.id) for tool in _tools(ctx)[:MAX_CHOICES]),
                                            *fw.nav_choices(ctx)))]
 
 
 def _parse_tools(ctx: fw.Context, user_input: fw.UserInput) -> list[str]:
+    _not_about_another_shop(ctx, user_input)
     tools = _tools(ctx)
     answer = user_input.answer_text.strip()
     if user_input.kind == "postback" and any(tool.id == answer for tool in tools):
@@ -120,6 +139,7 @@ def check_day(ctx: fw.Context, day: date) -> str | None:
 
 
 def _parse_day(ctx: fw.Context, user_input: fw.UserInput) -> str:
+    _not_about_another_shop(ctx, user_input)
     day = ap.resolve_day(user_input.answer_text, today=_today(ctx), period=_period(ctx))
     if day is None:
         raise fw.Invalid(t("adoption.day_invalid"))

@@ -285,3 +285,16 @@ def test_an_adoption_said_in_words_is_recorded_not_a_ticket(app, chat):
     with app.extensions["bot"].database.session() as session:
         asked = [q.line_user_id for q in session.exec(select(UnansweredQuestion)).all()]
     assert ADVISOR not in asked
+
+
+def test_an_answer_about_another_shop_is_not_recorded_for_the_one_asked_about(app, chat):
+    # At 好味道小吃's 「哪一天開始使用的？」 the advisor typed about 阿明咖啡館: its 7/18 was recorded
+    # for 好味道小吃, whose owner was then asked to confirm a tool they never started.
+    ids = _setup(app)
+    [advisor] = _people(app, chat, ADVISOR)
+    assert "哪一天開始使用" in joined(advisor.say("導入 好味道小吃 LINE官方帳號"))
+    text = joined(advisor.say("7/18 幫阿明咖啡館裝好POS"))
+    assert "這句提到「阿明咖啡館」，但現在在記的是「好味道小吃」" in text and "哪一天開始使用" in text
+    assert _adoptions(app) == []
+    assert "導入已記錄" in joined(advisor.say("7/20"))
+    assert [(a.company_id, a.started_on) for a in _adoptions(app)] == [(ids["好味道小吃"], date(2023, 7, 20))]
