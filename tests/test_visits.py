@@ -437,3 +437,20 @@ def test_an_advisor_asking_who_is_behind_gets_their_progress(app, chat, typed):
     advisor, _ = _advisor(app, chat)
     texts = joined(advisor.say(typed))
     assert "我的訪視進度" in texts and "阿明咖啡館：0 次" in texts
+
+
+def test_an_edit_typed_with_its_new_value_on_the_summary_card_is_taken(app, chat):
+    # 「時數改成90分鐘」 on the card got 「要修改哪一項呢？」; only the bare label opened that question.
+    advisor, _ = _advisor(app, chat)
+    advisor.say("訪視 12345675 現地 3/10 POS教學 1小時")
+    advisor.tap("修改")
+    advisor.say("時數改成90分鐘")
+    advisor.say("改方式 線上")
+    card = joined(advisor.say("輔導內容：LINE官方帳號設定"))
+    assert "要修改哪一項" not in card and "1.5 小時" in card and "線上" in card
+    texts = joined(advisor.say("時數 30小時"))  # a value the question would not take: asked, with why
+    assert "請輸入時間長度" in texts and "多久" in texts
+    advisor.tap("1.5小時")
+    assert "訪視已更新" in joined(advisor.tap("確認"))
+    [visit] = _visits(app)
+    assert (visit.duration_minutes, visit.mode, visit.topics) == (90, "online", "LINE官方帳號設定")
