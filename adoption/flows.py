@@ -80,12 +80,31 @@ def _tool_names(ctx: fw.Context, tool_ids) -> str:
 
 # --- steps -------------------------------------------------------------------------------------
 
+def _not_about_another_shop(ctx: fw.Context, user_input: fw.UserInput) -> None:
+    """Raise when the answer names another of the advisor's shops (「昨天幫好味道小吃裝好POS」 typed
+    while 阿明麵店's record asks for the day): its 「昨天」 would be recorded for 阿明麵店, and the
+    owner of 阿明麵店 asked to confirm a tool they never started."""
+    chosen = ctx.data.get("company")
+    if user_input.kind != "text" or chosen is None:
+        return
+    named = vp.parse_visit_message(user_input.text, today=_today(ctx), companies=company_refs(ctx)).company_ids
+    if named and chosen not in named:
+        raise fw.Invalid(t("adoption.another_shop", named=_company_label(ctx, named[0]),
+                           company=_company_label(ctx, chosen)), looks_like_question=False)
+
+
+def _company_label(ctx: fw.Context, company_id) -> str:
+    company = _company(ctx, company_id)
+    return company["name"] if company else "—"
+
+
 def _ask_tools(ctx: fw.Context):
     return [Text(t("adoption.ask_tools"), (*(ctx.choice(tool.name, tool.id) for tool in _tools(ctx)[:MAX_CHOICES]),
                                            *fw.nav_choices(ctx)))]
 
 
 def _parse_tools(ctx: fw.Context, user_input: fw.UserInput) -> list[str]:
+    _not_about_another_shop(ctx, user_input)
     tools = _tools(ctx)
     answer = user_input.answer_text.strip()
     if user_input.kind == "postback" and any(tool.id == answer for tool in tools):
@@ -120,6 +139,7 @@ def check_day(ctx: fw.Context, day: date) -> str | None:
 
 
 def _parse_day(ctx: fw.Context, user_input: fw.UserInput) -> str:
+    _not_about_another_shop(ctx, user_input)
     day = ap.resolve_day(user_input.answer_text, today=_today(ctx), period=_period(ctx))
     if day is None:
         raise fw.Invalid(t("adoption.day_invalid"))
@@ -250,6 +270,30 @@ def record_from_message(request) -> fw.Turn:
         else:
             answers["day"] = parsed.day.isoformat()
     return _start(request, companies, answers, lead)
+
+
+# How advisors say a shop started using a tool without 「導入」 first (「阿明麵店開始用LINE官方帳號了」).
+STARTED_WORDS = ("開始用", "開始使用", "已經在用", "已在用", "在用了", "用起來了", "上線了", "裝好", "安裝好", "設定好",
+                 "導入了", "啟用了", "開通了")
+
+
+@registry.intercept_free_text
+def adoption_in_words(request) -> fw.Turn | None:
+    """An advisor's or staff's sentence naming one of their shops, a tool and that it is in use is
+    an adoption record, as 「導入 …」 is (it went to the FAQ and became a question for staff). With a
+    visit's mode or duration it is a visit (visits.flows), whose card offers 「記錄導入」."""
+    text = request.input.text if request.input.kind == "text" else ""
+    if not _recorder(request.ctx) or not any(word in text for word in STARTED_WORDS):
+        return None
+    if any(marker in text for marker in fw.QUESTION_MARKERS) or vp.parse_mode(text) or vp.parse_duration(text):
+        return None
+    tools = [tool for program in programmes(request.services.config).values() for tool in program.tools]
+    if not ap.find_tools(text, tools)[0]:
+        return None
+    companies = service.recordable_companies(request.session, actor=request.ctx.user_id, roles=request.ctx.roles)
+    named = vp.parse_visit_message(text, today=_today(request.ctx),
+                                   companies=[vp.CompanyRef(c.id, c.name or "", c.tax_id) for c in companies])
+    return record_from_message(request) if named.company_ids else None
 
 
 def _faq(request) -> fw.Turn:

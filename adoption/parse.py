@@ -46,7 +46,10 @@ def strip_prefix(text: str) -> str:
 
 
 def resolve_day(text: str, *, today: date, period: tuple[date, date] | None) -> date | None:
-    """The date typed; a month/day without a year falls in the programme's period when it can."""
+    """The date typed; a month/day without a year falls in the programme's period when it can, and
+    a weekday alone is the last one (visits.parse: a tool started in the past)."""
+    if vp.weekday_alone(text):
+        return vp.resolve_visit_date(text, today=today)[0]
     found = parse_date(text, today=today)
     if found is None:
         return None

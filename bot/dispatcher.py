@@ -406,7 +406,7 @@ class Dispatcher:
                       required_role=cmd.role)
                 if cmd.role == "advisor" and "staff" in ctx.roles:
                     return registry.staff_dashboard_turn(ctx)
-                return fw.Turn(ctx, [Text(t("core.no_permission"))])
+                return fw.Turn(ctx, [Text(t("core.no_permission"))], show_menu=True)  # a way forward
         if pause_current and ctx.flow:
             ctx = ctx.set_aside()
         request.ctx = ctx

@@ -40,7 +40,8 @@ def _parse_attachment(ctx, user_input) -> dict:
         return {}
     found = URL.findall(answer)
     if not found:
-        raise fw.Invalid(t("broadcasts.ask_attachment"), looks_like_question=False)
+        # Not the question again: say what this one wants and how to change the text typed before.
+        raise fw.Invalid(t("broadcasts.attachment_invalid"), looks_like_question=False)
     result: dict = {}
     for url in found[:2]:
         is_image = url.lower().split("?")[0].endswith(service.IMAGE_EXTENSIONS)
@@ -272,7 +273,9 @@ def report_card(session, broadcast_id: int, now=None) -> Card:
                 buttons=_report_buttons(broadcast_id, scheduled=report.state == "scheduled"))
 
 
-@registry.command("broadcast_report", "/公告報告", role="staff")
+# Prefix commands: 「/公告報告 3」 (help's example) and 「/公告紀錄 2」 matched 「/公告」 with 「報告 3」
+# as an announcement's text to send; the longest prefix now wins for them too.
+@registry.command("broadcast_report", "/公告報告", prefix=True, role="staff")
 def show_report(request) -> fw.Turn:
     from broadcasts.models import Broadcast
 
@@ -299,7 +302,7 @@ def cancel(request) -> fw.Turn:
     return fw.Turn(request.ctx, [Text(t(key, id=arg, chunks=chunks))])
 
 
-@registry.command("broadcast_history", "/公告紀錄", "/公告列表", role="staff")
+@registry.command("broadcast_history", "/公告紀錄", "/公告列表", prefix=True, role="staff")
 def history(request) -> fw.Turn:
     items = service.recent_broadcasts(request.session, limit=8)
     if not items:

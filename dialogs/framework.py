@@ -16,6 +16,7 @@ from another session or an earlier step gets "this button has expired" and the c
 """
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -198,6 +199,9 @@ class Step:
     pending: tuple[str, ...] = ()
     # The label when it depends on the conversation (a slot whose question is data: 「營業額（參加前）」).
     label_of: Callable[[Context], str] | None = None
+    # What 「取消」 (「結束」「不要了」) says at this step when the record is saved already (a visit's
+    # photos): 「已取消」 would read as if the record were gone.
+    cancelled: str = ""
 
     def title(self, ctx: Context) -> str:
         return self.label_of(ctx) if self.label_of else self.label
@@ -249,7 +253,10 @@ def start(flow: Flow, ctx: Context, *, prefill: dict | None = None) -> Turn:
     data = dict(prefill or {})
     if flow.prefill:
         data = {**flow.prefill(ctx), **data}
-    ctx = ctx.evolve(flow=flow.id.value, session_id=new_session_id(), data=data, history=(), step=None)
+    # Answers given with the command (「/公告 明天停班」「訪視 阿明麵店 今天」) are answers like any:
+    # 「上一步」 goes back to them instead of saying this is the first question.
+    history = tuple(step.name for step in flow.steps if step.name in data)
+    ctx = ctx.evolve(flow=flow.id.value, session_id=new_session_id(), data=data, history=history, step=None)
     return _move_on(flow, ctx, [])
 
 
@@ -373,7 +380,9 @@ def advance(flow: Flow, ctx: Context, user_input: UserInput) -> Turn:
     """One step of a conversation that is in ``flow``. Pure."""
     nav = nav_of(user_input)
     if nav is Nav.CANCEL:
-        return Turn(ctx.cleared(), [Text(t("core.cancelled", flow=flow.title))], show_menu=True)
+        step = flow.step(ctx.step or "")
+        said = step.cancelled if step is not None and step.cancelled else t("core.cancelled", flow=flow.title)
+        return Turn(ctx.cleared(), [Text(said)], show_menu=True)
     if nav is Nav.RESTART:
         return _restart(flow, ctx)
     if nav is Nav.MENU:
@@ -443,12 +452,30 @@ def _summary_edit_target(flow: Flow, ctx: Context, text: str) -> str | None:
     return next((s.name for s in flow.steps if squash(s.title(ctx)) == wanted and s.name in ctx.data), None)
 
 
+_NEW_VALUE_WORDS = ("改成", "改為", "換成", "更正為", "應該是", "是", "為", "成", ":", "：")
+
+
+def _summary_edit_with_value(flow: Flow, ctx: Context, text: str) -> tuple[Step, str] | None:
+    """「時數改成90分鐘」「改時數 2小時」 on the summary card: the answer to change and its new value
+    as typed (the value is then parsed by the step, as if asked)."""
+    for step in flow.steps:
+        label = squash(step.title(ctx))
+        if step.name not in ctx.data or not label:
+            continue
+        found = re.match(r"\s*(?:修改|改)?\s*" + r"\s*".join(map(re.escape, label)) + r"\s*(?:"
+                         + "|".join(map(re.escape, _NEW_VALUE_WORDS)) + r")?\s*(.+)", text, re.IGNORECASE | re.S)
+        if found and found.group(1).strip():
+            return step, found.group(1).strip()
+    return None
+
+
 def is_answer(flow: Flow, ctx: Context, user_input: UserInput) -> bool:
     """Whether the input answers the pending question (then it is neither a command nor small
     talk): a value the step parses, or on the summary card a confirmation or an answer to edit."""
     if ctx.step == SUMMARY_STEP:
         text = squash(user_input.text) if user_input.kind == "text" else ""
-        return bool(text) and (text in SUMMARY_CONFIRM_WORDS or _summary_edit_target(flow, ctx, text) is not None)
+        return bool(text) and (text in SUMMARY_CONFIRM_WORDS or _summary_edit_target(flow, ctx, text) is not None
+                               or _summary_edit_with_value(flow, ctx, user_input.text) is not None)
     step = flow.step(ctx.step or "")
     if step is None:
         return False
@@ -471,6 +498,17 @@ def _summary_input(flow: Flow, ctx: Context, user_input: UserInput) -> Turn:
     if step is not None:
         ctx = ctx.without_answer(step.name)
         return _ask(flow, ctx, step, [])
+    edit = _summary_edit_with_value(flow, ctx, user_input.text) if text else None
+    if edit is not None:
+        # The new value with it: taken at once, back to the card; not taken: that question, and why.
+        step, value = edit
+        asked = ctx.without_answer(step.name).evolve(step=step.name)
+        try:
+            parsed = step.parse(asked, UserInput.text_input(value))
+        except Invalid as invalid:
+            return _ask(flow, asked, step, [Text(invalid.message)])
+        ctx = step.store(asked, parsed) if step.store else asked.with_answer(step.name, parsed)
+        return _move_on(flow, ctx, [])
     if user_input.kind == "sticker":
         return current_question(flow, ctx, [Text(t("core.sticker_mid_flow", flow=flow.title))])
     if user_input.kind == "text" and _looks_like_question(user_input.text):

@@ -38,6 +38,7 @@ FLOW_MODULES = (
     "assessments.flows",
     "checkup.flows",
     "kpis.flows",
+    "checkpoints.flows",
 )
 
 

@@ -109,10 +109,17 @@ def _globals():
 
 # --- login --------------------------------------------------------------------------------
 
+def _next_page() -> str | None:
+    """Where a login link from chat leads (「/查核點」: the checkpoints page): a page of the
+    dashboard only, never another site (an open redirect)."""
+    target = request.args.get("next") or ""
+    return target if service.is_dashboard_path(target) else None
+
+
 @bp.get("/login/<token>")
 def login_page(token: str):
     # A GET never uses the link up (LINE's in-app browser and link previews may fetch it).
-    return render_template("staff/login.html", token=token)
+    return render_template("staff/login.html", token=token, next=_next_page())
 
 
 @bp.post("/login/<token>")
@@ -123,7 +130,7 @@ def login(token: str):
     if uid is None or login_id is None:
         return render_template("staff/login_needed.html", expired=True), 403
     start_session(uid, login_id)
-    return redirect(url_for("staff.overview"))
+    return redirect(_next_page() or url_for("staff.overview"))
 
 
 @bp.post("/logout")

@@ -8,6 +8,7 @@ import hashlib
 import re
 import secrets
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -159,6 +160,21 @@ def create_login_token(session: Session, *, line_user_id: str, now: datetime | N
                                 expires_at=now + LOGIN_VALID))
     audit(session, actor=line_user_id, action="staff_login_link_created")
     return token
+
+
+_DASHBOARD_PATH = re.compile(r"/staff/[A-Za-z0-9_\-/.]*")
+
+
+def is_dashboard_path(path: str) -> bool:
+    """A page of the dashboard (「/staff/checkpoints」), the only place a login link may lead."""
+    return bool(_DASHBOARD_PATH.fullmatch(path or "")) and ".." not in path and "//" not in path
+
+
+def login_url(services, session: Session, *, line_user_id: str, next_page: str = "") -> str:
+    """A one-time dashboard login link for chat, landing on ``next_page`` (the overview if none)."""
+    token = create_login_token(session, line_user_id=line_user_id)
+    query = f"?{urlencode({'next': next_page})}" if next_page else ""
+    return services.public_url(f"/staff/login/{token}{query}")
 
 
 def consume_login_token(session: Session, *, token: str, now: datetime | None = None) -> str | None:

@@ -45,6 +45,9 @@ def test_a_month_and_day_is_read_inside_the_programme():
     # Typed in January 2024, 「7/20」 for the 112年 programme is 2023/07/20; 「2/3」 fits no year of it.
     assert resolve_day("7/20", today=date(2024, 1, 5), period=PERIOD) == date(2023, 7, 20)
     assert resolve_day("2/3", today=date(2024, 1, 5), period=PERIOD) == date(2024, 2, 3)
+    # A Friday: 「上週五」 is the one a week ago, 「週三」 two days ago (a tool started in the past).
+    assert resolve_day("上週五", today=date(2023, 7, 21), period=PERIOD) == date(2023, 7, 14)
+    assert resolve_day("週三", today=date(2023, 7, 21), period=PERIOD) == date(2023, 7, 19)
     unknown = parse_adoption_message("導入 好味道小吃 雲端記帳 7/20", today=date(2024, 1, 5), companies=REFS,
                                      tools=TOOLS, period=PERIOD)
     assert unknown.tool_ids == [] and unknown.other_text == "雲端記帳" and unknown.company_ids == [1]
@@ -262,3 +265,36 @@ def test_usage_report_figure_screenshot_and_flags(app, chat, fake_line):
     other.follow()
     assert "目前沒有需要回報使用量的店家" in joined(other.send(
         "postback", data=f"c=usage_report&arg={ids['好味道小吃']}:2023-07"))
+
+
+def test_an_adoption_said_in_words_is_recorded_not_a_ticket(app, chat):
+    # 「好味道小吃 7/20 開始用LINE官方帳號了」 went to the FAQ and became a question for staff.
+    from knowledge.models import UnansweredQuestion
+
+    ids = _setup(app)
+    advisor, owner = _people(app, chat, ADVISOR, OWNER)
+    text = joined(advisor.say("好味道小吃7/20開始用LINE官方帳號了"))
+    assert "導入已記錄" in text and "LINE 會員集點與訂位" in text
+    assert "哪一天開始使用" in joined(advisor.say("阿明咖啡館的收銀機裝好了"))  # the day is asked
+    advisor.say("取消")
+    # A question, a visit (a mode or a duration) and an owner's own words are not records.
+    advisor.say("阿明咖啡館有在用POS嗎")
+    advisor.say("取消")
+    assert "哪一家" not in joined(owner.say("我們開始用POS了"))
+    assert [(a.company_id, a.tool_id) for a in _adoptions(app)] == [(ids["好味道小吃"], "line_member")]
+    with app.extensions["bot"].database.session() as session:
+        asked = [q.line_user_id for q in session.exec(select(UnansweredQuestion)).all()]
+    assert ADVISOR not in asked
+
+
+def test_an_answer_about_another_shop_is_not_recorded_for_the_one_asked_about(app, chat):
+    # At 好味道小吃's 「哪一天開始使用的？」 the advisor typed about 阿明咖啡館: its 7/18 was recorded
+    # for 好味道小吃, whose owner was then asked to confirm a tool they never started.
+    ids = _setup(app)
+    [advisor] = _people(app, chat, ADVISOR)
+    assert "哪一天開始使用" in joined(advisor.say("導入 好味道小吃 LINE官方帳號"))
+    text = joined(advisor.say("7/18 幫阿明咖啡館裝好POS"))
+    assert "這句提到「阿明咖啡館」，但現在在記的是「好味道小吃」" in text and "哪一天開始使用" in text
+    assert _adoptions(app) == []
+    assert "導入已記錄" in joined(advisor.say("7/20"))
+    assert [(a.company_id, a.started_on) for a in _adoptions(app)] == [(ids["好味道小吃"], date(2023, 7, 20))]

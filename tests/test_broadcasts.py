@@ -243,3 +243,41 @@ def test_chat_cancel_of_a_scheduled_broadcast_and_unknown_ids(app, chat, fake_li
     assert "已取消" in joined(staff.say("/公告報告"))  # the latest one's report
     app.extensions["bot"].sender.deliver_due(now=morning + timedelta(minutes=1))
     assert fake_line.texts_for(uid(9)) == []
+
+
+def test_report_and_history_with_a_number_are_not_a_new_announcement(app, chat, fake_line):
+    # 「/公告報告 3」 (the help's own example) and 「/公告紀錄 2」 matched 「/公告」 and began composing
+    # an announcement whose text was 「報告 3」.
+    _population(app)
+    staff = chat.as_user(STAFF)
+    staff.say("/公告 明天下午停班一次")
+    staff.tap("不用")
+    staff.tap("所有好友")
+    staff.tap("立即發送")
+    staff.tap("確認發送")
+    [sent] = _broadcasts(app)
+    report = joined(staff.say(f"/公告報告 {sent.id}"))
+    assert f"公告發送報告 #{sent.id}" in report and "附上圖片" not in report
+    assert "附上圖片" not in joined(staff.say("/公告紀錄 2"))
+    assert "找不到這則公告" in joined(staff.say("/公告報告 999"))
+    assert len(_broadcasts(app)) == 1
+
+
+def test_a_wrong_answer_to_the_attachment_says_what_it_wants_and_the_text_can_be_changed(app, chat):
+    # The text given with 「/公告 …」 could not be changed (「上一步」: 「已經是第一題了」), and any
+    # other answer to the attachment question got the same question twice.
+    _population(app)
+    staff = chat.as_user(STAFF)
+    staff.say("/公告 3/10 說明會改到下午2點")
+    texts = staff.say("確認")
+    assert "這一題是附件" in joined(texts) and len(texts) == 2 and texts[0] != texts[1]
+    assert "公告內容" in joined(staff.say("上一步"))
+    staff.say("3/10 說明會改到下午3點")
+    staff.tap("不用")
+    staff.tap("所有好友")
+    assert "下午3點" in joined(staff.tap("立即發送"))
+
+
+def _broadcasts(app) -> list[Broadcast]:
+    with app.extensions["bot"].database.session() as session:
+        return list(session.exec(select(Broadcast).order_by(Broadcast.id)).all())

@@ -267,3 +267,48 @@ def test_checkpoint_page_on_a_phone(app, live_server):
             page.click("#evidence-1")
         assert download.value.suggested_filename == "evidence-gonghao-2023-checkpoint1-20230715.zip"
         browser.close()
+
+
+def test_staff_see_the_checkpoint_kpis_and_get_the_evidence_pack_in_chat(app, chat, live_server):
+    # 「/查核點」「查核點進度」 got the programme document's dates from the FAQ, not the unit's figures,
+    # and there was no way to the evidence pack from chat.
+    import requests
+
+    from checkpoints import service as checkpoint_service
+    from checkpoints.settings import programme
+    from tests.conftest import joined
+    from tests.seed_campaign import STAFF
+
+    seed(app)
+    staff = chat.as_user(STAFF)
+    staff.follow()
+    text = joined(staff.say("/查核點"))
+    with app.extensions["bot"].database.session() as session:
+        report = checkpoint_service.report(session, program=programme(app.config))
+    adoption = next(k for k in report["kpis"] if k["id"] == "adoption")
+    assert f"{adoption['done']}/{adoption['target']} 家" in text
+    behind = [row for row in report["companies"] if row["missing"]]
+    assert f"還缺項目的店家 {len(behind)} / {len(report['companies'])} 家" in text
+    assert f"・{behind[0]['name']}（" in text
+    [page] = [a for a in staff.actions() if a.get("type") == "uri"]
+    browser = requests.Session()
+    landed = browser.post(page["uri"], allow_redirects=False)
+    assert landed.status_code == 302 and landed.headers["Location"].endswith("/staff/checkpoints")
+    assert "下載第 1 次佐證資料" in browser.get(live_server.url + "/staff/checkpoints").text
+    # Typed without the 「/」: offered, not a ticket; the pack's link downloads the zip.
+    assert staff.labels() and "「/」" in joined(staff.say("匯出佐證資料"))
+    text = joined(staff.tap("/匯出佐證資料"))
+    assert "第 2 次查核點" in text  # all have passed: the last one
+    staff.say("/佐證資料 1")
+    download = next(a for a in staff.actions() if a.get("type") == "uri" and "下載" in a["label"])
+    browser = requests.Session()
+    pack = browser.post(download["uri"])
+    assert pack.status_code == 200 and pack.headers["Content-Type"] == "application/zip"
+    # A login link leads only to the dashboard's own pages.
+    staff.say("/登入")
+    [login] = [a for a in staff.actions() if a.get("type") == "uri"]
+    elsewhere = requests.Session().post(login["uri"] + "?next=https://evil.example/", allow_redirects=False)
+    assert elsewhere.headers["Location"].endswith("/staff/")
+    # An owner learns nothing.
+    owner = chat.as_user("U" + "0" * 31 + "1")
+    assert "無法使用" in joined(owner.say("/查核點")) and "/佐證資料" not in joined(owner.say("/佐證資料"))

@@ -96,6 +96,7 @@ def test_staff_commands_refused_politely_and_audited(app, chat):
         texts = stranger.say(command)
         assert "無法使用" in joined(texts)
         assert "staff" not in joined(texts) and "權限" not in joined(texts)  # reveals nothing
+        assert "找專人" in stranger.labels()  # and a way forward: the menu
     with app.extensions["bot"].database.session() as session:
         denied = session.exec(select(AuditEntry).where(AuditEntry.action == "permission_denied",
                                                        AuditEntry.actor == STRANGER)).all()

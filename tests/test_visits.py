@@ -50,11 +50,46 @@ def test_parse_dates(text, expected):
     assert parse_visit_message(text, today=TODAY, companies=COMPANIES).visit_date == expected
 
 
+@pytest.mark.parametrize("text, expected", [
+    # TODAY is a Sunday: a weekday alone is the last one, 上週 the week before (a log is of the past)
+    ("週五", date(2023, 3, 10)), ("上週五", date(2023, 3, 3)), ("上禮拜一", date(2023, 2, 27)),
+    ("這週六", date(2023, 3, 11)), ("星期日", date(2023, 3, 12)),
+])
+def test_weekdays_are_the_past_ones(text, expected):
+    assert parse_visit_message(f"{text} 現地 阿明咖啡館", today=TODAY, companies=COMPANIES).visit_date == expected
+
+
+def test_impossible_dates_and_durations_are_not_taken():
+    parsed = parse_visit_message("2/30 現地 阿明咖啡館 POS 30小時", today=TODAY, companies=COMPANIES)
+    assert (parsed.visit_date, parsed.bad_date) == (None, "2/30")
+    assert (parsed.duration_minutes, parsed.bad_duration) == (None, "30小時")
+    assert "date" not in parsed.as_answers() and "duration" not in parsed.as_answers()
+    tomorrow = parse_visit_message("明天 現地 阿明咖啡館", today=TODAY, companies=COMPANIES)
+    assert tomorrow.future_date and "date" not in tomorrow.as_answers()
+
+
 def test_fuzzy_name_and_ambiguity():
     typo = parse_visit_message("訪視 阿民咖啡館 現地 盤點", today=TODAY, companies=COMPANIES)
     assert typo.company_ids == [2]
     vague = parse_visit_message("訪視 好味道 現地", today=TODAY, companies=COMPANIES)
     assert sorted(vague.company_ids) == [1, 3]
+
+
+@pytest.mark.parametrize("text, company, topics", [
+    # a homophone typo (Zhuyin keyboards) or a shortened name inside the sentence, not a token alone
+    ("上週五到阿民咖啡館教LINE官方帳號 1.5小時", 2, "教LINE官方帳號"),
+    ("昨天線上幫咖啡館設定POS", 2, "設定POS"),
+    ("今天去阿明咖啡館現場輔導2小時", 2, ""),  # 「去」 is not what the visit was about
+])
+def test_names_inside_a_sentence_and_words_left_alone(text, company, topics):
+    parsed = parse_visit_message(text, today=TODAY, companies=COMPANIES)
+    assert (parsed.company_ids, parsed.topics) == ([company], topics)
+
+
+def test_a_near_name_is_not_another_shop():
+    # 好味道 is the start of two names: both offered; a different shop's name matches none.
+    assert sorted(parse_visit_message("今天到好味道現地", today=TODAY, companies=COMPANIES).company_ids) == [1, 3]
+    assert parse_visit_message("今天去晨曦麵館現地", today=TODAY, companies=COMPANIES).company_ids == []
 
 
 @pytest.mark.parametrize("text, minutes", [("1.5小時", 90), ("一個半小時", 90), ("90分鐘", 90), ("2h", 120),
@@ -205,8 +240,14 @@ def test_non_advisor_cannot_log_and_sees_only_their_own_progress(app, chat):
     # 「我的進度」 from someone with no shop: how to get one, nothing of the advisor's shops.
     texts = joined(owner.say("我的進度"))
     assert "資格檢查" in texts and "好味道" not in texts and "阿明" not in texts
-    owner.say("登錄訪視")
+    # 「登錄訪視」 or a visit typed out: who logs visits and what to do instead (not a staff ticket).
+    for typed in ("登錄訪視", "訪視 阿明咖啡館 現地 今天 1小時"):
+        texts = joined(owner.say(typed))
+        assert "由專案顧問登錄" in texts and {"預約訪視", "我的進度"} <= set(owner.labels()), typed
+    assert "由專案顧問登錄" not in joined(owner.say("訪視 現場或線上"))  # a question about visits
     assert not _visits(app)
+    with app.extensions["bot"].database.session() as session:
+        assert not session.exec(select(UnansweredQuestion)).all()
     with app.extensions["bot"].database.session() as session:
         denied = session.exec(select(AuditEntry).where(AuditEntry.action == "permission_denied")).all()
         assert len(denied) == 1
@@ -296,3 +337,120 @@ def test_keep_a_visit_then_a_stale_delete_button_and_a_failed_photo(app, chat):
     with app.extensions["bot"].database.session() as session:
         deleted = session.exec(select(AuditEntry).where(AuditEntry.action == "visit_deleted")).all()
     assert len(deleted) == 1 and _visits(app)[0].deleted_at is not None
+
+
+def test_a_whole_visit_typed_while_a_question_waits_is_that_visit(app, chat):
+    # At 「輔導多久？」 for one shop the advisor types another visit: its 「1小時」 is not the answer
+    # (that saved the first visit with it and lost the one typed); the one typed is logged, and the
+    # advisor learns the first was not saved.
+    advisor, ids = _advisor(app, chat)
+    assert "多久" in joined(advisor.say("昨天線上 阿明咖啡館 設定POS"))
+    texts = joined(advisor.say("3/2 現地 好味道小吃 盤點教學 1小時"))
+    assert "「阿明咖啡館」那筆還沒填完，沒有存" in texts and "訪視已記錄" in texts
+    [visit] = _visits(app)
+    assert (visit.company_id, visit.mode, visit.duration_minutes, visit.topics) == (
+        ids["好味道小吃"], "onsite", 60, "盤點教學")
+    advisor.tap("完成")
+    # Several answers typed at one question are all taken (the same shop: nothing dropped).
+    advisor.say("登錄訪視")
+    advisor.tap("阿明咖啡館")
+    texts = joined(advisor.say("昨天 現地 2小時"))
+    assert "內容" in texts and "沒有存" not in texts
+    advisor.say("POS教學")
+    latest = _visits(app)[-1]
+    assert (latest.company_id, latest.mode, latest.duration_minutes) == (ids["阿明咖啡館"], "onsite", 120)
+
+
+def test_a_log_says_why_a_date_or_duration_typed_is_asked_again(app, chat):
+    advisor, _ = _advisor(app, chat)
+    texts = joined(advisor.say("2/30 現地 阿明咖啡館 POS 1小時"))
+    assert "「2/30」不是有效的日期" in texts and "哪一天" in texts
+    advisor.say("取消")
+    texts = joined(advisor.say("明天現地 阿明咖啡館 POS 1小時"))
+    assert "不能在未來" in texts and "哪一天" in texts
+    advisor.say("取消")
+    texts = joined(advisor.say("今天現地 阿明咖啡館 POS 30小時"))
+    assert "「30小時」不像一次輔導的時數" in texts and "多久" in texts
+    assert not _visits(app)  # not saved with 30 hours
+    # The same inside a log already going: the message's other pieces are still taken.
+    advisor.say("取消")
+    advisor.say("登錄訪視")
+    advisor.tap("阿明咖啡館")
+    texts = joined(advisor.say("2/31 現地 1小時"))
+    assert "「2/31」不是有效的日期" in texts and "哪一天" in texts
+    advisor.say("昨天")
+    advisor.tap("略過")  # the time
+    assert "訪視已記錄" in joined(advisor.say("POS教學"))
+    [visit] = _visits(app)
+    assert (visit.mode, visit.duration_minutes) == ("onsite", 60)
+
+
+def test_a_dated_visit_with_a_typo_in_the_shop_is_logged_not_an_off_topic_reply(app, chat):
+    advisor, ids = _advisor(app, chat)
+    texts = joined(advisor.say("上週五到阿民咖啡館教LINE官方帳號 1.5小時"))
+    assert "輔導方式" in texts  # the shop, date, duration and topics are taken; only the mode is asked
+    assert "訪視已記錄" in joined(advisor.tap("現地"))
+    [visit] = _visits(app)
+    assert (visit.company_id, visit.duration_minutes, visit.topics) == (ids["阿明咖啡館"], 90, "教LINE官方帳號")
+    advisor.tap("完成")
+    # A date and a duration, no mode, a shop not theirs: still a log asking which shop.
+    assert "哪一家" in joined(advisor.say("昨天去晨曦麵館教LINE 1.5小時"))
+    with app.extensions["bot"].database.session() as session:
+        assert not session.exec(select(UnansweredQuestion)).all()
+
+
+def test_two_shops_in_one_message_offer_the_same_visit_for_the_second(app, chat):
+    # The second shop was silently dropped into the topics (「去 和好味道麵店」); now the first is
+    # logged and the same visit is one tap away for the other.
+    advisor, ids = _advisor(app, chat)
+    texts = joined(advisor.say("今天去好味道麵店和阿明咖啡館現地輔導2小時 POS教學"))
+    assert "訪視已記錄" in texts and "訊息裡還有「阿明咖啡館」" in texts
+    assert "也記 阿明咖啡館" in advisor.labels()
+    assert "訪視已記錄" in joined(advisor.tap("也記 阿明咖啡館"))
+    first, second = _visits(app)
+    assert (first.company_id, second.company_id) == (ids["好味道麵店"], ids["阿明咖啡館"])
+    assert all((v.mode, v.duration_minutes, v.topics) == ("onsite", 120, "POS教學") for v in (first, second))
+    assert not any("也記" in label for label in advisor.labels())  # nothing more to offer
+    advisor.tap("完成")
+    # Typed instead of tapped, and 「完成」 instead: nothing more is logged.
+    advisor.say("昨天 線上 好味道小吃、阿明咖啡館 說明會 1小時")
+    advisor.say("也記阿明咖啡館")
+    advisor.say("今天 線上 好味道小吃、阿明咖啡館 說明會 1小時")
+    advisor.say("完成")
+    assert [v.company_id for v in _visits(app)[2:]] == [ids["好味道小吃"], ids["阿明咖啡館"], ids["好味道小吃"]]
+
+
+@pytest.mark.parametrize("word", ["取消", "結束"])
+def test_cancel_after_the_visit_was_saved_says_it_is_kept(app, chat, word):
+    # 「已取消「訪視紀錄」」 after the card read as if the visit were gone; it is saved and stays.
+    advisor, _ = _advisor(app, chat)
+    advisor.say("訪視 12345675 現地 今天 POS教學 1小時")
+    texts = joined(advisor.say(word))
+    assert "已經存好了（沒有刪除）" in texts and "已取消" not in texts
+    assert [v.deleted_at for v in _visits(app)] == [None]
+    assert "已取消" in joined(advisor.say("登錄訪視") and advisor.say(word))  # before saving: cancelled
+
+
+@pytest.mark.parametrize("typed", ["我的店家進度", "誰還沒訪視", "哪些店還沒達標"])
+def test_an_advisor_asking_who_is_behind_gets_their_progress(app, chat, typed):
+    # 「我的店家進度」 got a greeting back and 「誰還沒訪視」 the FAQ's how-to-log answer.
+    advisor, _ = _advisor(app, chat)
+    texts = joined(advisor.say(typed))
+    assert "我的訪視進度" in texts and "阿明咖啡館：0 次" in texts
+
+
+def test_an_edit_typed_with_its_new_value_on_the_summary_card_is_taken(app, chat):
+    # 「時數改成90分鐘」 on the card got 「要修改哪一項呢？」; only the bare label opened that question.
+    advisor, _ = _advisor(app, chat)
+    advisor.say("訪視 12345675 現地 3/10 POS教學 1小時")
+    advisor.tap("修改")
+    advisor.say("時數改成90分鐘")
+    advisor.say("改方式 線上")
+    card = joined(advisor.say("輔導內容：LINE官方帳號設定"))
+    assert "要修改哪一項" not in card and "1.5 小時" in card and "線上" in card
+    texts = joined(advisor.say("時數 30小時"))  # a value the question would not take: asked, with why
+    assert "請輸入時間長度" in texts and "多久" in texts
+    advisor.tap("1.5小時")
+    assert "訪視已更新" in joined(advisor.tap("確認"))
+    [visit] = _visits(app)
+    assert (visit.duration_minutes, visit.mode, visit.topics) == (90, "online", "LINE官方帳號設定")

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date, datetime, time
 
 from bot.messages import Card, Choice, Text, encode_postback
@@ -24,7 +25,7 @@ from letters.document import campaign_settings
 from visits import parse as vp
 from visits import service
 from visits.company_step import company_name as _company_name
-from visits.company_step import company_step
+from visits.company_step import company_refs, company_step
 
 # --- small helpers -------------------------------------------------------------------------
 
@@ -114,7 +115,7 @@ def _parse_duration(ctx: fw.Context, user_input: fw.UserInput) -> int:
     if minutes is None and re.fullmatch(r"\d+(\.\d+)?", answer):
         value = float(answer)
         minutes = int(value * 60) if value <= 8 else int(value)  # "1.5" hours, "90" minutes
-    if not minutes or not 5 <= minutes <= 12 * 60:
+    if not minutes or not vp.DURATION_RANGE[0] <= minutes <= vp.DURATION_RANGE[1]:
         raise fw.Invalid(t("visits.duration_invalid"))
     return minutes
 
@@ -145,7 +146,16 @@ DONE_WORDS = {"完成", "好了", "沒有", "沒有了", "不用", "不用了", 
 
 
 def _ask_photos(ctx: fw.Context):
-    return [Text(t("visits.photo_prompt"), _photo_quick_replies(ctx))]
+    return [_photo_prompt(ctx)]
+
+
+def _photo_prompt(ctx: fw.Context, text: str | None = None) -> Text:
+    """The photo question; when the message named more shops, it offers the same visit for each."""
+    others = [_company_name(ctx, other) for other in ctx.data.get("_others", [])]
+    lines = [text or t("visits.photo_prompt")]
+    if others:
+        lines.append(t("visits.also_prompt", companies="、".join(others)))
+    return Text("\n".join(lines), _photo_quick_replies(ctx))
 
 
 def _photo_quick_replies(ctx: fw.Context) -> tuple:
@@ -153,15 +163,35 @@ def _photo_quick_replies(ctx: fw.Context) -> tuple:
     from adoption.flows import visit_card_choice
 
     adoption = (visit_card_choice(ctx.data["_company_id"]),) if ctx.data.get("_company_id") else ()
-    return (ctx.choice(t("visits.photo_done_button"), "done", step="photos"),
+    also = tuple(ctx.choice(t("visits.also_button", company=_company_name(ctx, other))[:20], f"also:{other}",
+                            step="photos") for other in ctx.data.get("_others", [])[:3])
+    return (*also, ctx.choice(t("visits.photo_done_button"), "done", step="photos"),
             ctx.choice(t("visits.button_edit"), "edit", step="photos"),
             ctx.choice(t("visits.button_delete"), "delete", step="photos"),
             *adoption, Choice(label="📷", kind="camera"), Choice(label="🖼", kind="cameraRoll"))
 
 
+def _also_for(ctx: fw.Context, user_input: fw.UserInput) -> int | None:
+    """The other shop named in the message that the advisor logs the same visit for (the button,
+    or 「也記小花花店」 typed)."""
+    others = ctx.data.get("_others") or []
+    answer = user_input.answer_text.strip()
+    if answer.startswith("also:") and answer[5:].isdigit() and int(answer[5:]) in others:
+        return int(answer[5:])
+    typed = fw.squash(answer).removeprefix("也記").removeprefix("也要記")
+    if typed != fw.squash(answer) or len(others) == 1 and typed in ("也記", "也要", "要", "好"):
+        refs = [ref for ref in company_refs(ctx) if ref.id in others]
+        found = vp.match_companies(typed, refs) if typed else []
+        return found[0] if len(found) == 1 else (others[0] if len(others) == 1 else None)
+    return None
+
+
 def _parse_photos(ctx: fw.Context, user_input: fw.UserInput):
     if user_input.kind == "image" and user_input.message_id:
         return {"photo": user_input.message_id}
+    also = _also_for(ctx, user_input)
+    if also is not None:
+        return {"also": also}
     answer = fw.squash(user_input.answer_text)
     if answer in ("done",) or answer in DONE_WORDS:
         return "done"
@@ -183,6 +213,8 @@ def _store_photos(ctx: fw.Context, value):
         return ctx.evolve(data={**ctx.data, "_act": value["act"]})
     if isinstance(value, dict) and "next_visit" in value:
         return ctx.evolve(data={**ctx.data, "photos": "done", "_next_visit": value["next_visit"]})
+    if isinstance(value, dict) and "also" in value:
+        return ctx.evolve(data={**ctx.data, "photos": "done", "_also": value["also"]})
     return ctx.evolve(data={**ctx.data, "photos": "done"})
 
 
@@ -194,7 +226,75 @@ def _is_editing(ctx: fw.Context) -> bool:
     return "_edit_id" in ctx.data
 
 
-STEPS = (
+_WHOLE = "_whole_visit"
+
+
+def _whole_visit(ctx: fw.Context, user_input: fw.UserInput) -> dict | None:
+    """A whole visit typed while a question waits (「115/3/2 現地 好味道小吃 盤點 1小時」 at 「輔導多久？」,
+    「昨天 現地 2小時」 at 「哪一天？」): its answers, or None. It names a shop and one more piece, or
+    two pieces; read as the question's answer, its 「1小時」 would finish the visit on screen and lose
+    the one typed, and 「現地 2小時」 would be asked for again."""
+    if user_input.kind != "text" or _is_editing(ctx):
+        return None
+    parsed = vp.parse_visit_message(user_input.text, today=_today(ctx), companies=company_refs(ctx))
+    pieces = sum(map(bool, (parsed.visit_date or parsed.future_date, parsed.mode, parsed.duration_minutes,
+                            parsed.company_ids)))
+    if pieces < 2:
+        return None
+    answers = parsed.as_answers()
+    if len(parsed.company_ids) > 1:
+        answers["_candidates"] = parsed.company_ids
+    return {**answers, "_notes": problems(parsed)}
+
+
+def problems(parsed: vp.ParsedVisit) -> list[str]:
+    """Why a piece the advisor typed was not taken (it is asked again): without a word the next
+    question looks like the bot ignored 「2/30」 or 「明天」, or took 「30小時」."""
+    found = []
+    if parsed.future_date:
+        found.append(t("visits.date_future"))
+    if parsed.bad_date:
+        found.append(t("visits.date_not_a_day", text=parsed.bad_date))
+    if parsed.bad_duration:
+        found.append(t("visits.duration_unlikely", text=parsed.bad_duration))
+    return found
+
+
+def _taking_whole_visits(step: fw.Step) -> fw.Step:
+    """The step, also taking a whole visit typed instead of its answer (``_whole_visit``)."""
+    def parse(ctx: fw.Context, user_input: fw.UserInput):
+        whole = _whole_visit(ctx, user_input)
+        return {_WHOLE: whole} if whole is not None else step.parse(ctx, user_input)
+
+    def store(ctx: fw.Context, value):
+        if isinstance(value, dict) and _WHOLE in value:
+            return _with_whole_visit(ctx, value[_WHOLE])
+        return step.store(ctx, value) if step.store else ctx.with_answer(step.name, value)
+
+    return replace(step, parse=parse, store=store)
+
+
+def _with_whole_visit(ctx: fw.Context, answers: dict) -> fw.Context:
+    """The same shop: the message's answers replace those given. Another shop: a new visit; the
+    one on screen was never saved, which the advisor is told (``_announce``)."""
+    kept = {k: v for k, v in ctx.data.items() if k != "_candidates"}
+    previous, named = ctx.data.get("company"), answers.get("company")
+    if previous is None or named in (None, previous):
+        return ctx.evolve(data={**kept, **answers})
+    private = {k: v for k, v in kept.items() if k.startswith("_")}
+    notes = [t("visits.previous_dropped", company=_company_name(ctx, previous)), *answers["_notes"]]
+    return ctx.evolve(data={**private, **answers, "_notes": notes}, history=())
+
+
+def _announce(ctx: fw.Context) -> tuple[fw.Context, list]:
+    """Say what the last message changed before the next question (``_notes``), once."""
+    notes = ctx.data.get("_notes")
+    if not notes:
+        return ctx, []
+    return ctx.evolve(data={k: v for k, v in ctx.data.items() if k != "_notes"}), [Text(note) for note in notes]
+
+
+_ASKED = tuple(_taking_whole_visits(step) for step in (
     company_step("visits", t("visits.label_company"), when=lambda ctx: not _is_saved(ctx)),
     fw.Step("date", t("visits.label_date"), _ask_date, _parse_date, when=lambda ctx: not _is_saved(ctx),
             display=lambda ctx, v: _date_text(v)),
@@ -205,10 +305,13 @@ STEPS = (
     fw.Step("duration", t("visits.label_duration"), _ask_duration, _parse_duration,
             when=lambda ctx: not _is_saved(ctx), display=lambda ctx, v: duration_text(v)),
     fw.Step("topics", t("visits.label_topics"), _ask_topics, _parse_topics, when=lambda ctx: not _is_saved(ctx)),
+))
+STEPS = (
+    *_ASKED,
     fw.Step("notes", t("visits.label_notes"), _ask_notes, _parse_notes, when=_is_editing,
             display=lambda ctx, v: v or "—"),
     fw.Step("photos", t("visits.label_photos"), _ask_photos, _parse_photos, store=_store_photos, when=_is_saved,
-            accepts=frozenset({"text", "postback", "image"})),
+            accepts=frozenset({"text", "postback", "image"}), cancelled=t("visits.finished_kept")),
 )
 
 
@@ -271,15 +374,37 @@ def _finish(request) -> fw.Turn:
         return fw.Turn(ctx.cleared().forget("visit_prefill"),
                        [visit_card(visit, name, title=t("visits.updated_title"))])
     visit = service.record_visit(session, advisor=ctx.user_id, **fields)
+    others = [other for other in ctx.data.get("_others", []) if other != visit.company_id]
     saved = ctx.evolve(data={"_saved_id": visit.id, "_companies": ctx.data.get("_companies", []),
-                             "_date": ctx.data["date"], "_company_name": name, "_company_id": visit.company_id},
+                             "_date": ctx.data["date"], "_company_name": name, "_company_id": visit.company_id,
+                             **({"_others": others} if others else {})},
                        history=(), step="photos").forget("visit_prefill")
-    return fw.Turn(saved, [visit_card(visit, name, title=t("visits.saved_title")),
-                           Text(t("visits.photo_prompt"), _photo_quick_replies(saved))])
+    return fw.Turn(saved, [visit_card(visit, name, title=t("visits.saved_title")), _photo_prompt(saved)])
+
+
+def _the_same_visit_for(request, company_id: int) -> fw.Turn:
+    """「也記 小花花店」: the visit just saved, logged again for another shop the message named
+    (the date, mode, duration and topics as saved; any still missing is asked)."""
+    from visits.models import Visit
+
+    ctx = request.ctx
+    visit = request.session.get(Visit, int(ctx.data["_saved_id"]))
+    local = to_taipei(visit.visited_at)
+    answers = {"company": company_id, "date": local.date().isoformat(),
+               "time": local.strftime("%H:%M") if local.hour or local.minute else "", "mode": visit.mode,
+               **({"duration": visit.duration_minutes} if visit.duration_minutes else {}),
+               **({"topics": visit.topics} if visit.topics else {})}
+    others = [other for other in ctx.data.get("_others", []) if other != company_id]
+    if others:
+        answers["_others"] = others
+    request.ctx = ctx.cleared()
+    return _start(request, service.advisor_companies(request.session, advisor=ctx.user_id), answers)
 
 
 def _after_save(request) -> fw.Turn:
     ctx = request.ctx
+    if ctx.data.get("_also"):
+        return _the_same_visit_for(request, int(ctx.data["_also"]))
     next_visit = ctx.data.get("_next_visit")
     if next_visit and not ctx.data.get("_pending_photos"):
         request.ctx = ctx.cleared()
@@ -300,12 +425,11 @@ def _after_save(request) -> fw.Turn:
         data = {k: v for k, v in ctx.data.items() if k != "_pending_photos"}
         ctx = ctx.evolve(data=data, step="photos")
         if not attached:
-            return fw.Turn(ctx, [Text(t("visits.photo_failed"), _photo_quick_replies(ctx))])
+            return fw.Turn(ctx, [_photo_prompt(ctx, t("visits.photo_failed"))])
         from visits.models import Visit
 
         total = len(request.session.get(Visit, visit_id).photos or [])
-        return fw.Turn(ctx, [Text(t("visits.photo_attached", count=attached, total=total),
-                                  _photo_quick_replies(ctx))])
+        return fw.Turn(ctx, [_photo_prompt(ctx, t("visits.photo_attached", count=attached, total=total))])
     act = ctx.data.get("_act")
     if act == "edit":
         return _start_edit(request, visit_id, ctx.cleared())
@@ -324,6 +448,7 @@ VISIT_FLOW = registry.register_flow(fw.Flow(
     prefill=_prefill,
     summary_title=t("visits.edit_title"),
     slow_finish=True,
+    announce=_announce,
 ))
 
 
@@ -337,8 +462,27 @@ def _start(request, companies: list, prefill: dict, lead: list | None = None) ->
     return fw.Turn(ctx, list(lead or []), start_flow=fw.FlowId.VISIT_LOG.value)
 
 
+def _not_advisor_log(request) -> fw.Turn:
+    """「登錄訪視」 (or a visit typed out) from someone who is not an advisor. An owner: who logs
+    visits, and what they can do instead (as 「導入…」 tells them who records a tool); staff: the
+    dashboard, as for every advisor command."""
+    from bot.services import audit
+
+    if "staff" in request.ctx.roles:
+        return registry.staff_dashboard_turn(request.ctx)
+    audit(request.session, actor=request.ctx.user_id, action="permission_denied", target="visit_log",
+          required_role="advisor")
+    return _who_logs_visits(request)
+
+
+def _who_logs_visits(request) -> fw.Turn:
+    return fw.Turn(request.ctx, [Text(t("visits.owner_cannot_log"), (
+        Choice(t("visits.owner_book_button")), Choice(t("visits.owner_progress_button")),
+        Choice(t("core.menu_staff"))))])
+
+
 @registry.command("visit_log", "登錄訪視", "記錄訪視", "紀錄訪視", "登記訪視", "新增訪視", "訪視紀錄", "寫訪視紀錄",
-                  role="advisor")
+                  role="advisor", others=_not_advisor_log)
 def start_guided(request) -> fw.Turn:
     return _start(request, service.advisor_companies(request.session, advisor=request.ctx.user_id), {})
 
@@ -363,9 +507,11 @@ def log_from_message(request, text: str) -> fw.Turn | None:
                                     companies=[vp.CompanyRef(c.id, c.name or "", c.tax_id) for c in companies])
     explicit = fw.squash(text).startswith(EXPLICIT_PREFIXES)
     named = bool(parsed.company_ids)
-    # A mode and a date without a question (「今天去現地輔導 2小時」) is a log even when the shop's name
-    # is not one of the advisor's: the guided log asks which shop, rather than a staff ticket.
-    described = bool(parsed.mode and parsed.visit_date and not _is_question(text))
+    # A date with a mode or a duration, without a question (「今天去現地輔導 2小時」「上週五去教LINE
+    # 1.5小時」), is a log even when the shop's name is not one of the advisor's: the guided log asks
+    # which shop, rather than an off-topic reply or a staff ticket.
+    described = bool((parsed.visit_date or parsed.future_date) and (parsed.mode or parsed.duration_minutes)
+                     and not _is_question(text))
     if not explicit and not (named and (parsed.mode or parsed.visit_date)) and not described:
         return None
     if explicit and not named and not parsed.visit_date and _is_question(text):
@@ -373,19 +519,26 @@ def log_from_message(request, text: str) -> fw.Turn | None:
     answers = parsed.as_answers()
     if len(parsed.company_ids) > 1:
         answers["_candidates"] = parsed.company_ids
-    lead = []
-    if parsed.future_date:
-        lead.append(Text(t("visits.date_future")))
-    elif parsed.company_text and not parsed.company_ids and vp.TAX_ID.fullmatch(parsed.company_text):
+    lead = [Text(problem) for problem in problems(parsed)]
+    if parsed.company_text and not parsed.company_ids and vp.TAX_ID.fullmatch(parsed.company_text):
         lead.append(Text(t("visits.company_not_yours", tax_id=parsed.company_text)))
     return _start(request, companies, answers, lead)
 
 
 @registry.intercept_free_text
 def advisor_visit_message(request) -> fw.Turn | None:
-    """Give advisors' free text a chance to be a visit log before the FAQ sees it."""
-    if "advisor" in request.ctx.roles and request.input.kind == "text" and looks_like_visit(request.input.text):
+    """Give advisors' free text a chance to be a visit log before the FAQ sees it; from an owner, a
+    visit typed out as advisors do (「訪視 阿明麵店 現地 今天 1小時」) is told who logs visits instead
+    of becoming a ticket for staff."""
+    if request.input.kind != "text" or not looks_like_visit(request.input.text):
+        return None
+    if "advisor" in request.ctx.roles:
         return log_from_message(request, request.input.text)
+    text = request.input.text
+    # A date with a mode or a duration: 「訪視 現場或線上」 alone is a question about visits.
+    if "staff" not in request.ctx.roles and fw.squash(text).startswith(EXPLICIT_PREFIXES) and not _is_question(text) \
+            and vp.DATE_SPAN.search(text) and (vp.parse_mode(text) or vp.parse_duration(text)):
+        return _who_logs_visits(request)
     return None
 
 
@@ -491,14 +644,15 @@ def _tool_not_yet(config, program_id: str) -> str:
 
 
 def _not_advisor_progress(request) -> fw.Turn:
-    """「我的進度」 from someone who is not an advisor. Staff: the dashboard has every company. An
-    owner: their own shop's standing, from its records only (the letter, the advisor's visits
+    """「我的進度」 from someone who is not an advisor. Staff: every company against the checkpoint
+    (「/查核點」), with the dashboard a tap away. An owner: their own shop's standing, from its records only (the letter, the advisor's visits
     against the programme's rule, the tool in use); nothing of any other shop."""
     from companies.service import companies_of_user
 
     session, ctx = request.session, request.ctx
     if "staff" in ctx.roles:
-        return registry.staff_dashboard_turn(ctx)
+        # Every shop's standing against the checkpoint, who misses what (checkpoints room).
+        return registry.command_by_name("checkpoint_status").handler(request)
     companies = companies_of_user(session, line_user_id=ctx.user_id)
     if not companies:
         return fw.Turn(ctx, [Text(t("visits.owner_progress_none"))], show_menu=True)
@@ -517,8 +671,9 @@ def _not_advisor_progress(request) -> fw.Turn:
     return fw.Turn(ctx, texts, show_menu=True)
 
 
-@registry.command("visit_progress", "我的進度", "訪視進度", "我的訪視進度", role="advisor",
-                  others=_not_advisor_progress)
+@registry.command("visit_progress", "我的進度", "訪視進度", "我的訪視進度", "我的店家進度", "店家進度", "我的店家",
+                  "我負責的店家", "誰還沒訪視", "還有誰沒訪視", "哪些店還沒訪視", "哪些店家還沒訪視", "還沒訪視的店家",
+                  "誰還沒達標", "哪些店還沒達標", "還沒達標的店家", role="advisor", others=_not_advisor_progress)
 def my_progress(request) -> fw.Turn:
     """The advisor's shops against the visit rule."""
     session, ctx = request.session, request.ctx

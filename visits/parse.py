@@ -30,6 +30,14 @@ MODE_WORDS: dict[str, tuple[str, ...]] = {
 FILLER = ("登錄訪視", "登記訪視", "紀錄訪視", "記錄訪視", "訪視紀錄", "訪視記錄", "訪視", "輔導紀錄", "輔導記錄",
           "輔導", "拜訪", "去了", "今天去", "有去")
 
+# Words left alone once the shop, date and mode are taken out of 「今天去阿明麵店…」「幫小花花店設定POS」:
+# not what the visit was about.
+PARTICLES = frozenset((*"去到在有和跟與及幫替給為的了陪", "那邊", "那裡", "這邊", "那", "一起"))
+
+# Characters that say what kind of shop a name is, not which: a shortened name made of them only
+# (「的店」「小舖」) names no shop in particular.
+SHOP_KIND = frozenset("的之小店館舘舖鋪行坊社屋家吃攤號")
+
 TAX_ID = re.compile(r"(?<!\d)(\d{8})(?!\d)")
 _NUM = r"(\d+(?:\.\d+)?|[一二兩三四五六七八九十半]+)"
 DURATION = re.compile(
@@ -40,7 +48,11 @@ DURATION = re.compile(
 DATE_SPAN = re.compile(
     r"(?:民國)?\d{2,4}[/.\-年]\d{1,2}[/.\-月]\d{1,2}[日號]?"
     r"|\d{1,2}[/月]\d{1,2}[日號]?"
-    r"|大後天|今天|今日|昨天|昨日|前天|(?:這|本|上)?(?:週|周|星期|禮拜)[一二三四五六日天]")
+    r"|大後天|今天|今日|昨天|昨日|前天|明天|明日|後天|(?:這|本|上|下)?(?:週|周|星期|禮拜)[一二三四五六日天]")
+_WEEKDAY = re.compile(r"(這|本|上|下)?(?:週|周|星期|禮拜)([一二三四五六日天])")
+_WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
+# One visit lasts between these (minutes); 「30小時」 is a typo, not a visit.
+DURATION_RANGE = (5, 12 * 60)
 TIME_SPAN = re.compile(
     r"(?:凌晨|清晨|早上|上午|中午|下午|傍晚|晚上)?\s*\d{1,2}[:：]\d{2}"
     r"|(?:凌晨|清晨|早上|上午|中午|下午|傍晚|晚上)?\s*[0-9一二三四五六七八九十]{1,3}[點点](?:半|[0-9一二三四五六七八九十]{1,3}分?)?")
@@ -64,6 +76,9 @@ class ParsedVisit:
     duration_minutes: int | None = None
     topics: str = ""
     future_date: bool = False
+    bad_date: str = ""  # a date as typed that is no day (「2/30」)
+    bad_duration: str = ""  # a duration as typed that is no visit's (「30小時」)
+    other_company_ids: list[int] = field(default_factory=list)  # more shops named: offered a visit each
 
     def as_answers(self) -> dict:
         """The flow's answers known from the message (dialog step name -> value)."""
@@ -79,6 +94,8 @@ class ParsedVisit:
             answers["duration"] = self.duration_minutes
         if self.topics:
             answers["topics"] = self.topics
+        if self.other_company_ids:
+            answers["_others"] = self.other_company_ids
         return answers
 
 
@@ -138,9 +155,23 @@ def _remove_mode_words(text: str) -> str:
     return text
 
 
+def weekday_alone(text: str) -> re.Match | None:
+    """「上週五」「星期三」: a date given by its weekday only."""
+    week = _WEEKDAY.search(_norm(text))
+    return week if week and not re.search(r"\d", _norm(text)) else None
+
+
 def resolve_visit_date(text: str, *, today: date) -> tuple[date | None, bool]:
-    """(date, is_future). A month/day without a year that would be in the future means last year
-    (an advisor logs what already happened)."""
+    """(date, is_future). A month/day without a year that would be in the future means last year,
+    and a weekday alone the last one (an advisor logs what already happened): on a Sunday 「週五」 is
+    two days ago and 「上週五」 the Friday of the week before."""
+    week = weekday_alone(text)
+    if week:
+        monday = today - timedelta(days=today.weekday())
+        found = monday + timedelta(weeks={"上": -1, "下": 1}.get(week.group(1), 0), days=_WEEKDAYS[week.group(2)])
+        if not week.group(1) and found > today:
+            found -= timedelta(weeks=1)
+        return found, found > today
     found = parse_date(text, today=today)
     if found is None:
         return None, False
@@ -150,14 +181,13 @@ def resolve_visit_date(text: str, *, today: date) -> tuple[date | None, bool]:
             found = found.replace(year=found.year - 1)
         except ValueError:
             found = found - timedelta(days=365)
-    if re.search(r"上(?:週|周|星期|禮拜)", _norm(text)) and found > today - timedelta(days=today.weekday()):
-        found -= timedelta(weeks=1)
     return found, found > today
 
 
-def match_companies(text: str, companies: list[CompanyRef], *, threshold: float = 80) -> list[int]:
-    """Companies the text names: 統編, exact name, the name inside the text, then fuzzy (rapidfuzz).
-    Returns the best candidates (several when it is a close call)."""
+def match_companies(text: str, companies: list[CompanyRef], *, threshold: float = 80, near: bool = True) -> list[int]:
+    """Companies the text names: 統編, exact name, the name inside the text, fuzzy (rapidfuzz), then
+    (``near``) a name with a typo or shortened inside it. Returns the best candidates (several when
+    it is a close call)."""
     key = _key(text)
     if not key or not companies:
         return []
@@ -182,10 +212,53 @@ def match_companies(text: str, companies: list[CompanyRef], *, threshold: float 
         if score >= threshold:
             scored.append((score, company.id))
     if not scored:
-        return []
+        return near_names(key, companies, shortened=False)[0] if near else []
     scored.sort(reverse=True)
     best = scored[0][0]
     return [cid for score, cid in scored if score >= best - 5][:10]
+
+
+def near_names(text: str, companies: list[CompanyRef], *, shortened: bool = True) -> tuple[list[int], str]:
+    """Names inside ``text`` typed with one wrong character (「阿明面店」 for 阿明麵店: a Zhuyin
+    keyboard's homophone) or (``shortened``) cut to their start or end (「花店」 for 小花花店,
+    「早午餐」 for 晨光早午餐), the piece saying more than what kind of shop (「的店」 names none):
+    (the companies, the piece of ``text`` that named them). A whole answer that is a shortened name
+    is rapidfuzz's partial match already; this finds a name in a sentence."""
+    key = _norm(text).lower()
+    typos = []
+    for company in companies:
+        name = _key(company.name)
+        if len(name) < 4:
+            continue  # one character in three is a different name
+        for start in range(len(key) - len(name) + 1):
+            window = key[start:start + len(name)]
+            if sum(a != b for a, b in zip(window, name)) == 1:
+                typos.append((company.id, window))
+                break
+    if typos or not shortened:
+        return [cid for cid, _ in typos], typos[0][1] if typos else ""
+    best, found, piece = 0, [], ""
+    for company in companies:
+        name = _key(company.name)
+        for size in range(len(name) - 1, max(2, (len(name) + 1) // 2) - 1, -1):
+            hit = next((part for part in (name[:size], name[-size:])
+                        if part in key and not set(part) <= SHOP_KIND), None)
+            if hit:
+                if size > best:
+                    best, found, piece = size, [company.id], hit
+                elif size == best:
+                    found.append(company.id)
+                break
+    return found, piece
+
+
+def _name_part(token: str, name: str) -> str:
+    """The part of a token that names the shop (「到阿民咖啡館教LINE」 → 「阿民咖啡館」): what else
+    the token says is the visit's topics, not part of the name."""
+    if len(token) <= len(name) + 1:
+        return token
+    aligned = fuzz.partial_ratio_alignment(name, token.lower())
+    return token[aligned.dest_start:aligned.dest_end] or token
 
 
 def parse_visit_message(text: str, *, today: date, companies: list[CompanyRef]) -> ParsedVisit:
@@ -202,12 +275,18 @@ def parse_visit_message(text: str, *, today: date, companies: list[CompanyRef]) 
 
     duration = DURATION.search(rest)
     if duration:
-        result.duration_minutes = _duration_of(duration)
+        minutes = _duration_of(duration)
+        if minutes and DURATION_RANGE[0] <= minutes <= DURATION_RANGE[1]:
+            result.duration_minutes = minutes
+        else:
+            result.bad_duration = duration.group(0).strip()
         rest = rest[:duration.start()] + " " + rest[duration.end():]
 
     date_span = DATE_SPAN.search(rest)
     if date_span:
         result.visit_date, result.future_date = resolve_visit_date(date_span.group(0), today=today)
+        if result.visit_date is None:
+            result.bad_date = date_span.group(0)
         rest = rest[:date_span.start()] + " " + rest[date_span.end():]
 
     time_span = TIME_SPAN.search(rest)
@@ -223,35 +302,44 @@ def parse_visit_message(text: str, *, today: date, companies: list[CompanyRef]) 
 
     if not tax:
         rest = _take_company(rest, companies, result)
-    result.topics = " ".join(part.strip(_PUNCT) for part in rest.split() if part.strip(_PUNCT))[:500]
+    parts = (part.strip(_PUNCT) for part in rest.split())
+    result.topics = " ".join(part for part in parts if part and part not in PARTICLES)[:500]
     return result
 
 
 def _take_company(rest: str, companies: list[CompanyRef], result: ParsedVisit) -> str:
     """Find the company in what is left and cut it out; the remainder is the topics."""
-    # 1) a company name appearing verbatim (spaces or not)
-    squashed = rest
-    for company in sorted(companies, key=lambda c: len(c.name or ""), reverse=True):
-        if company.name and company.name in squashed:
-            same = [c.id for c in companies if c.name == company.name]
-            result.company_ids = same
-            return squashed.replace(company.name, " ", 1)
+    # 1) a company name appearing verbatim (spaces or not): the first one typed, and any other the
+    # visit was shared with (「阿明麵店和小花花店」); a name inside a longer one named is not another
+    names = {c.name for c in companies if c.name and c.name in rest}
+    names = sorted((n for n in names if not any(n != other and n in other for other in names)), key=rest.index)
+    if names:
+        result.company_ids = [c.id for c in companies if c.name == names[0]]
+        result.other_company_ids = [c.id for name in names[1:5] for c in companies if c.name == name][:4]
+        for name in names[:5]:
+            rest = rest.replace(name, " ", 1)
+        return rest
     # 2) a whitespace-separated token that fuzzily names one (typos, 簡稱)
     tokens = [tok.strip(_PUNCT) for tok in rest.split()]
     best: tuple[float, str, list[int]] | None = None
     for token in tokens:
         if len(token) < 2:
             continue
-        ids = match_companies(token, companies)
+        ids = match_companies(token, companies, near=False)  # a near name cuts only its piece (3)
         if ids:
-            name = next(c.name for c in companies if c.id == ids[0])
-            score = fuzz.ratio(_key(name), _key(token))
+            name = _key(next(c.name for c in companies if c.id == ids[0]))
+            score = fuzz.ratio(name, _key(token))
             if best is None or score > best[0]:
-                best = (score, token, ids)
+                best = (score, _name_part(token, name), ids)
     if best:
         result.company_ids = best[2]
         return rest.replace(best[1], " ", 1)
-    # 3) the first token is probably the company (for the "not one of yours" message)
+    # 3) a name inside a longer piece, with a typo or shortened (「到阿明面店教」「幫花店設定」)
+    ids, piece = near_names(rest, companies)
+    if ids:
+        result.company_ids = ids
+        return rest.replace(piece, " ", 1) if piece in rest else rest
+    # 4) the first token is probably the company (for the "not one of yours" message)
     if tokens and companies:
         result.company_text = tokens[0] if len(tokens) > 1 else ""
     return rest
