@@ -386,7 +386,7 @@ def staff_reply(request) -> fw.Turn:
         outcome = unanswered.answer_question(request.session, question_id=question_id, answer=answer,
                                              answered_by=ctx.user_id, kb=request.services.kb)
     except unanswered.UnansweredError as exc:
-        return fw.Turn(ctx, [Text(t("faq.staff_reply_failed", id=question_id, reason=str(exc)))])
+        return fw.Turn(ctx, [Text(t("faq.staff_reply_failed", id=question_id, reason=t(f"faq.staff_error_{exc.code}")))])
     key = "faq.staff_reply_done" if outcome.row.line_user_id else "faq.staff_reply_done_no_push"
     return fw.Turn(ctx, [Text(t(key, id=question_id))])
 
@@ -410,7 +410,8 @@ def staff_add_phrasing(request) -> fw.Turn:
         editing.add_phrasing(entries_dir=kb.entries_dir, entry_id=entry_id, phrasing=row.question,
                              reload=lambda: kb.reload(strict=True))
     except editing.EditError as exc:
-        return fw.Turn(ctx, [Text(t("faq.staff_add_failed", reason=str(exc)))])
+        log.info("add phrasing refused: %s", exc)
+        return fw.Turn(ctx, [Text(t("faq.staff_add_failed", reason=t("faq.staff_error_edit_refused")))])
     row.added_to_entry = entry_id
     request.session.add(row)
     return fw.Turn(ctx, [Text(t("faq.staff_add_done", id=question_id, entry=entry_id))])

@@ -33,7 +33,13 @@ ALERT_MAX_LISTED = 10         # a digest lists the latest ten; the rest are on /
 
 
 class UnansweredError(Exception):
-    """A staff answer could not be applied (unknown id, empty answer, KB edit refused)."""
+    """A staff answer could not be applied (unknown id, empty answer, KB edit refused). The message
+    is for logs and the CLI; ``code`` names the reason for the chat's zh-TW text
+    (faq.staff_error_<code>)."""
+
+    def __init__(self, message: str, *, code: str = "refused"):
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass
@@ -184,23 +190,23 @@ def answer_question(session: Session, *, question_id: int, answer: str, answered
     and raises UnansweredError (nothing is stored or sent then: the caller's transaction aborts)."""
     answer = (answer or "").strip()
     if not answer:
-        raise UnansweredError("empty answer")
+        raise UnansweredError("empty answer", code="empty")
     row = session.get(UnansweredQuestion, question_id)
     if row is None:
-        raise UnansweredError(f"no unanswered question #{question_id}")
+        raise UnansweredError(f"no unanswered question #{question_id}", code="not_found")
     added_to = None
     if add_to_entry:
         if kb is None or kb.entry(add_to_entry) is None:
-            raise UnansweredError(f"unknown entry {add_to_entry}")
+            raise UnansweredError(f"unknown entry {add_to_entry}", code="unknown_entry")
         try:
             editing.add_phrasing(entries_dir=kb.entries_dir, entry_id=add_to_entry, phrasing=row.question,
                                  reload=lambda: kb.reload(strict=True))
         except editing.EditError as exc:
-            raise UnansweredError(str(exc)) from exc
+            raise UnansweredError(str(exc), code="edit_refused") from exc
         added_to = add_to_entry
     elif add_as_entry:
         if kb is None:
-            raise UnansweredError("no knowledge base")
+            raise UnansweredError("no knowledge base", code="no_kb")
         entry_id = f"staff-answer-{row.id}"
         try:
             editing.add_staff_entry(entries_dir=kb.entries_dir, entry_id=entry_id,
@@ -208,7 +214,7 @@ def answer_question(session: Session, *, question_id: int, answer: str, answered
                                     answer=answer, answered_by=_safe_name(answered_by),
                                     reload=lambda: kb.reload(strict=True), today=to_taipei(utc_now()).date())
         except editing.EditError as exc:
-            raise UnansweredError(str(exc)) from exc
+            raise UnansweredError(str(exc), code="edit_refused") from exc
         added_to = entry_id
     first_answer = row.status != STATUS_ANSWERED
     row.answer = answer

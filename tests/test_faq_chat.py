@@ -8,6 +8,7 @@ import requests
 from sqlmodel import select
 
 from bot.models import RoleGrant
+from bot.texts import t
 from knowledge.models import UnansweredQuestion
 from knowledge.service import KnowledgeBase
 from tests.conftest import REPO, SEEDS, STAFF_TOKEN, joined
@@ -128,6 +129,8 @@ def test_staff_answers_in_chat_and_asker_gets_push(app, chat, fake_line):
     refused = joined(owner.say(f"/回覆 {qid} 亂回"))
     assert "無法使用" in refused
     assert _rows(app)[0].answer == "現場有停車場喔"
+    # A number that is no open question is said in Chinese, with where to look.
+    assert joined(staff.say("/回覆 9999 好的")) == t("faq.staff_reply_failed", id=9999, reason=t("faq.staff_error_not_found"))
 
 
 def test_answer_added_as_phrasing_is_answered_next_time(app, chat, fake_line, kb_copy, live_server):
