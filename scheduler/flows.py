@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 
-from bot.messages import Choice, Text
+import re
+
+from bot.messages import Choice, Text, encode_postback
 from bot.models import User
 from bot.services import audit, find_user
 from bot.texts import t
 from bot.timeutil import format_roc_datetime
 from dialogs import framework as fw
-from dialogs.registry import command, register_flow
+from dialogs.registry import command, intercept_free_text, register_flow
 from scheduler.service import upcoming_for
 from scheduler.settings import default_schedule, schedules_for
 from visits import booking
@@ -130,9 +132,7 @@ def _answer_visit(request, answer, reply) -> fw.Turn:
     """確認訪視 / 申請改期 from a reminder's buttons. A stale button (the visit was cancelled or
     moved, or is not theirs) is told so instead."""
     argument = (request.argument or "").strip()
-    visit = answer(request.session, visit_id=int(argument), user_id=request.ctx.user_id) \
-        if argument.isdigit() else None
-    return fw.Turn(request.ctx, [Text(reply(visit) if visit is not None else t("reminders.visit_not_found"))])
+    return _answer_visit_by_id(request, int(argument) if argument.isdigit() else None, answer, reply)
 
 
 @command("visit_confirm")
@@ -144,6 +144,55 @@ def confirm_visit(request) -> fw.Turn:
 @command("visit_reschedule")
 def reschedule_visit(request) -> fw.Turn:
     return _answer_visit(request, booking.request_reschedule, lambda visit: t("reminders.visit_reschedule_asked"))
+
+
+# Owners answer the evening reminder in words as often as with its buttons: 「好」 then means the
+# time suits them, and 「可以改期嗎」 that it does not (the FAQ had no idea which visit was meant).
+_ACK = frozenset({"好", "好的", "好喔", "好哦", "好唷", "好滴", "ok", "okay", "ok的", "知道了", "收到", "了解",
+                  "沒問題", "可以", "確認", "確定", "準時", "👌", "👍", "ok👌", "好👌"})
+_RESCHEDULE = re.compile(r"改期|改時間|換時間|換個時間|改約|(訪視|輔導|顧問).{0,8}(延期|延後|取消)")
+# 「活動可以改期嗎」「導入期限可以延期嗎」 are about something else: the FAQ's, not a visit's.
+_OTHER_TOPIC = re.compile(r"活動|前測|後測|期限|截止|導入|意向書|提案|查核")
+
+
+def _ack(text: str) -> bool:
+    key = fw.squash(text).rstrip("?？喔哦唷啦囉")
+    return key in _ACK or (key.rstrip("!！") in _ACK)
+
+
+@intercept_free_text
+def visit_reply_in_words(request) -> fw.Turn | None:
+    """「好」 after the evening reminder confirms the visit; 「可以改期嗎」 offers 「申請改期」 for the
+    owner's next visit (or 「預約訪視」 when none is booked). Outside a form only, and only when the
+    person has such a visit: everyone else's 「好」 stays small talk."""
+    ctx = request.ctx
+    if request.input.kind != "text" or ctx.flow or len(request.input.text) > 30:
+        return None
+    text = request.input.text
+    if _ack(text):
+        visit = booking.visit_awaiting_answer(request.session, user_id=ctx.user_id, now=ctx.now)
+        if visit is None:
+            return None
+        return _answer_visit_by_id(request, visit.id, booking.confirm_visit, lambda v: t(
+            "reminders.visit_confirmed", when=format_roc_datetime(v.scheduled_at), mode=booking.mode_label(v.mode)))
+    if not _RESCHEDULE.search(text) or _OTHER_TOPIC.search(text) or "advisor" in ctx.roles:
+        return None
+    found = booking.next_visit_of(request.session, user_id=ctx.user_id, now=ctx.now)
+    if found is None:
+        options = booking.booking_options(request.session, user_id=ctx.user_id, roles=ctx.roles)
+        if not options["companies"]:
+            return None
+        return fw.Turn(ctx, [Text(t("reminders.reschedule_none"), (Choice(t("reminders.booking_button")),))])
+    visit, company = found
+    button = Choice(t("reminders.visit_reschedule_button"), data=encode_postback(c="visit_reschedule", arg=visit.id),
+                    display=t("reminders.visit_reschedule_button"))
+    return fw.Turn(ctx, [Text(t("reminders.reschedule_offer", when=format_roc_datetime(visit.scheduled_at),
+                                mode=booking.mode_label(visit.mode), company=company.name or ""), (button,))])
+
+
+def _answer_visit_by_id(request, visit_id: int | None, answer, reply) -> fw.Turn:
+    visit = answer(request.session, visit_id=visit_id, user_id=request.ctx.user_id) if visit_id else None
+    return fw.Turn(request.ctx, [Text(reply(visit) if visit is not None else t("reminders.visit_not_found"))])
 
 
 # --- 我的提醒 / 停止提醒 / 開啟提醒 -----------------------------------------------------------

@@ -187,3 +187,24 @@ def test_reminder_buttons_tapped_twice_or_after_a_reschedule(app, chat, fake_lin
     assert sum("已確認" in text for text in told) == 1 and sum("希望改期" in text for text in told) == 1
     with app.extensions["bot"].database.session() as session:
         assert session.exec(select(Visit)).one().status == "reschedule_requested"
+
+
+def test_owner_answers_the_evening_reminder_in_words(app, chat, fake_line, company):
+    # Without a booked visit, 「好」 is small talk and 「可以改期嗎」 points to booking one.
+    assert "已確認" not in joined(chat.say("好"))
+    assert "目前沒有約好的訪視" in joined(chat.say("可以改期嗎")) and "預約訪視" in chat.labels()
+    when = future()
+    book(chat, when)
+    tick(app, when - timedelta(hours=18))  # the evening reminder with 確認訪視 / 申請改期
+    assert eventually(lambda: _pumped(app) and any("明天" in text for text in fake_line.texts_for(OWNER)))
+    assert "已確認" in joined(chat.say("好喔"))  # the reminder answered in a word
+    with app.extensions["bot"].database.session() as session:
+        assert session.exec(select(Visit)).one().status == "confirmed"
+    assert eventually(lambda: _pumped(app) and any("已確認" in text for text in fake_line.texts_for(ADVISOR)))
+    assert "已確認" not in joined(chat.say("知道了"))  # answered already: small talk again
+    # Changing one's mind: the visit is named and 申請改期 is one tap away.
+    offer = joined(chat.say("可以改期嗎？"))
+    assert "要改" in offer and f"{when:%H:%M}" in offer and chat.labels() == ["申請改期"]
+    assert "已通知顧問" in joined(chat.tap("申請改期"))
+    with app.extensions["bot"].database.session() as session:
+        assert session.exec(select(Visit)).one().status == "reschedule_requested"

@@ -109,6 +109,27 @@ def _owned_visit(session: Session, *, visit_id: int, user_id: str) -> tuple[Visi
     return visit, session.get(Company, visit.company_id)
 
 
+def visit_awaiting_answer(session: Session, *, user_id: str, now: datetime) -> Visit | None:
+    """The visit whose evening reminder (「確認訪視」/「申請改期」) reached this person in the last day
+    and is still unanswered and ahead: what a bare 「好」 typed after that reminder answers."""
+    from scheduler.models import Reminder
+
+    return session.exec(select(Visit).join(Reminder, Reminder.visit_id == Visit.id).where(
+        Reminder.recipient == user_id, Reminder.kind == "visit_evening", Reminder.status == "sent",
+        Reminder.processed_at >= now - timedelta(days=1), Visit.status == "booked", Visit.deleted_at.is_(None),
+        Visit.scheduled_at > now).order_by(Visit.scheduled_at)).first()
+
+
+def next_visit_of(session: Session, *, user_id: str, now: datetime) -> tuple[Visit, Company] | None:
+    """The next visit booked for one of this person's companies (as an owner or member), or None."""
+    row = session.exec(select(Visit, Company).join(Company, Company.id == Visit.company_id)
+                       .join(CompanyMember, CompanyMember.company_id == Visit.company_id)
+                       .where(CompanyMember.line_user_id == user_id, Visit.status.in_(("booked", "confirmed")),
+                              Visit.deleted_at.is_(None), Visit.scheduled_at > now)
+                       .order_by(Visit.scheduled_at)).first()
+    return (row[0], row[1]) if row else None
+
+
 def confirm_visit(session: Session, *, visit_id: int, user_id: str) -> Visit | None:
     found = _owned_visit(session, visit_id=visit_id, user_id=user_id)
     if found is None:
