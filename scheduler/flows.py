@@ -206,6 +206,7 @@ def my_reminders(request) -> fw.Turn:
     ctx = request.ctx
     user = _user(request)
     items = upcoming_for(request.session, user_id=ctx.user_id, schedules=schedules_for(request.services.config),
+                         config=request.services.config,
                          now=ctx.now)
     enabled = user is None or user.reminders_enabled
     note = t("reminders.my_reminders_on_hint") if enabled else t("reminders.my_reminders_off")

@@ -208,3 +208,22 @@ def test_owner_answers_the_evening_reminder_in_words(app, chat, fake_line, compa
     assert "已通知顧問" in joined(chat.tap("申請改期"))
     with app.extensions["bot"].database.session() as session:
         assert session.exec(select(Visit)).one().status == "reschedule_requested"
+
+
+def test_my_reminders_lists_registered_activities_and_the_open_test(app, chat, company, monkeypatch):
+    """「我的提醒」 has what the owner must turn up to or fill in: the workshop they registered for
+    and the 前測 still missing by its due date (it said 「目前沒有排定的提醒」)."""
+    import bot.dispatcher
+    from activities.service import register
+    from tests.test_activities import _activity
+
+    june = datetime(2023, 6, 10, 10, 0, tzinfo=TAIPEI)  # programs.yaml: the pretest is open 06/01–06/20
+    monkeypatch.setattr(bot.dispatcher, "utc_now", lambda: june)
+    activity = _activity(app, starts_in=datetime(2023, 6, 12, 14, 0, tzinfo=TAIPEI) - datetime.now(TAIPEI))
+    with app.extensions["bot"].database.session() as session:
+        register(session, activity_id=activity.id, line_user_id=OWNER, now=june)
+    text = joined(chat.say("我的提醒"))
+    assert "112/06/12 14:00 活動「LINE 經營實作課」" in text
+    assert "112/06/20 17:00 數位能力評量前測截止（填好後傳「已完成前測」）" in text
+    chat.say("已完成前測")
+    assert "前測" not in joined(chat.say("我的提醒"))  # done: not due any more

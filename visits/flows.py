@@ -503,7 +503,7 @@ def _owner_duties(request, company, p, now: datetime) -> tuple[list[str], list[s
     """The rest of what a signed shop owes the programme, each with its state, and the words that
     start what is still open (for the buttons): the next visit, the 前測／後測 sent so far, the
     數位健檢. A shop that has not signed has none of these yet."""
-    from assessments.service import completions
+    from assessments.service import completions, done_word
     from assessments.settings import tests_of
     from checkup.service import level_text, progress
     from visits.booking import next_visit_of
@@ -528,8 +528,7 @@ def _owner_duties(request, company, p, now: datetime) -> tuple[list[str], list[s
             state = t("visits.owner_progress_test_done")
         else:
             key = "visits.owner_progress_test_late" if test.due <= now else "visits.owner_progress_test_open"
-            word = t(f"visits.owner_progress_done_word_{test.id}") if test.id in ("pretest", "posttest") else \
-                t("assessments.button_done")
+            word = done_word(test.id)
             state = t(key, due=format_roc_datetime(test.due), word=word)
         lines.append(t("visits.owner_progress_test", title=test.title, state=state))
     found = progress(request.session, company_ids=[company.id]).get(company.id)
