@@ -9,7 +9,7 @@ from bot.messages import Choice, Text, encode_postback
 from bot.models import User
 from bot.services import audit, find_user
 from bot.texts import t
-from bot.timeutil import format_roc_datetime
+from bot.timeutil import format_roc_date, format_roc_datetime, to_taipei
 from dialogs import framework as fw
 from dialogs.registry import command, intercept_free_text, register_flow
 from scheduler.service import upcoming_for
@@ -41,19 +41,51 @@ def _parse_company(ctx: fw.Context, user_input: fw.UserInput) -> int:
     raise fw.Invalid(t("reminders.booking_ask_company"))
 
 
+# A day typed without a time (「115/3/2」「下週三下午」) is kept while the time is asked, instead of
+# 「看不懂這個時間」 that made the owner type the day again.
+WHEN_DAY = "_when_day"
+_HOURS = {"morning": ("上午9點", "上午10點", "上午11點"), "afternoon": ("下午2點", "下午3點", "下午4點"),
+          "any": ("上午10點", "下午2點", "下午4點")}
+
+
 def _ask_when(ctx: fw.Context):
+    day = ctx.data.get(WHEN_DAY)
+    if day:
+        from datetime import date
+
+        hours = _HOURS.get(ctx.data.get("_when_part") or "any", _HOURS["any"])
+        return [Text(t("reminders.booking_ask_hour", day=format_roc_date(date.fromisoformat(day))),
+                     (*(ctx.choice(hour, hour) for hour in hours), Choice(t("core.nav_back")),
+                      Choice(t("core.nav_cancel"))))]
     return [Text(t("reminders.booking_ask_when"), (
         ctx.picker(t("reminders.booking_pick"), "datetime", min=booking.picker_min(ctx.now)),
         Choice(t("core.nav_cancel"))))]
 
 
-def _parse_when(ctx: fw.Context, user_input: fw.UserInput) -> str:
-    moment = booking.parse_when(user_input.answer_text, now=ctx.now)
+def _parse_when(ctx: fw.Context, user_input: fw.UserInput):
+    text = user_input.answer_text
+    moment = booking.parse_when(text, now=ctx.now)
+    if moment is None and ctx.data.get(WHEN_DAY):
+        moment = booking.time_on(ctx.data[WHEN_DAY], text)
     if moment is None:
-        raise fw.Invalid(t("reminders.booking_bad_when"))
+        day = booking.parse_day_only(text, now=ctx.now)
+        if day is None:
+            raise fw.Invalid(t("reminders.booking_bad_when"))
+        if day < to_taipei(ctx.now).date():
+            raise fw.Invalid(t("reminders.booking_past_when"), looks_like_question=False)
+        part = "morning" if any(w in text for w in ("上午", "早上")) else (
+            "afternoon" if any(w in text for w in ("下午", "午後")) else "any")
+        return {WHEN_DAY: day.isoformat(), "_when_part": part}
     if moment <= ctx.now:
         raise fw.Invalid(t("reminders.booking_past_when"), looks_like_question=False)
     return moment.isoformat()
+
+
+def _store_when(ctx: fw.Context, value) -> fw.Context:
+    data = {k: v for k, v in ctx.data.items() if k not in (WHEN_DAY, "_when_part")}
+    if isinstance(value, dict):  # a day without its time: asked next
+        return ctx.evolve(data={**data, **value})
+    return ctx.evolve(data=data).with_answer("when", value)
 
 
 def _ask_mode(ctx: fw.Context):
@@ -106,7 +138,8 @@ VISIT_BOOKING = register_flow(fw.Flow(
     steps=(
         fw.Step("company", t("reminders.booking_label_company"), _ask_company, _parse_company,
                 display=_company_name),
-        fw.Step("when", t("reminders.booking_label_when"), _ask_when, _parse_when, display=_when_display),
+        fw.Step("when", t("reminders.booking_label_when"), _ask_when, _parse_when, display=_when_display,
+                store=_store_when, pending=(WHEN_DAY, "_when_part")),
         fw.Step("mode", t("reminders.booking_label_mode"), _ask_mode, _parse_mode,
                 display=lambda ctx, v: booking.mode_label(v)),
     ),

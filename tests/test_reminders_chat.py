@@ -227,3 +227,29 @@ def test_my_reminders_lists_registered_activities_and_the_open_test(app, chat, c
     assert "112/06/20 17:00 數位能力評量前測截止（填好後傳「已完成前測」）" in text
     chat.say("已完成前測")
     assert "前測" not in joined(chat.say("我的提醒"))  # done: not due any more
+
+
+def test_a_day_without_its_time_is_kept_while_the_hour_is_asked(app, chat, company):
+    """「下週三下午」 or 「3/2」 name a day: the bot asks the hour on that day (it answered 「看不懂
+    這個時間」 and the owner typed it all again); a month/day already past is next year's."""
+    from visits.booking import parse_when
+
+    chat.say("預約訪視")
+    text = joined(chat.say("下週三下午"))
+    assert "幾點呢" in text and chat.labels()[:3] == ["下午2點", "下午3點", "下午4點"]
+    assert "幾點呢" in joined(chat.send("sticker"))  # the day is still there
+    assert "還是線上" in joined(chat.tap("下午3點"))
+    chat.tap("現地")
+    assert "已預約" in joined(chat.tap("確認"))
+    with app.extensions["bot"].database.session() as session:
+        visit = session.exec(select(Visit)).one()
+    local = visit.scheduled_at.astimezone(TAIPEI)
+    assert local.weekday() == 2 and local.hour == 15 and local.date() > datetime.now(TAIPEI).date()
+    # 上一步 from the hour goes back to the day; a past day is refused.
+    chat.say("預約訪視")
+    chat.say("後天")
+    assert "日期和時間" in joined(chat.say("上一步"))
+    assert "已經過了" in joined(chat.say("昨天"))
+    december = datetime(2026, 12, 6, 10, 0, tzinfo=TAIPEI)
+    assert parse_when("3/2 下午3點", now=december) == datetime(2027, 3, 2, 15, 0, tzinfo=TAIPEI)
+    assert parse_when("12/7 10點", now=december) == datetime(2026, 12, 7, 10, 0, tzinfo=TAIPEI)
