@@ -262,3 +262,17 @@ def test_usage_report_figure_screenshot_and_flags(app, chat, fake_line):
     other.follow()
     assert "目前沒有需要回報使用量的店家" in joined(other.send(
         "postback", data=f"c=usage_report&arg={ids['好味道小吃']}:2023-07"))
+
+
+def test_the_card_answered_as_one_would_a_person(app, chat, fake_line):
+    """「還沒用」「有在用了」 under the card are its answers (the FAQ explained 常態使用 instead); with
+    no card waiting they stay free text."""
+    _setup(app)
+    advisor, owner = _people(app, chat, ADVISOR, OWNER)
+    assert "謝謝您的確認" not in joined(owner.say("有在用了"))  # nothing to confirm yet
+    advisor.say("導入 好味道小吃 POS 7/20")
+    assert "已經告訴顧問" in joined(owner.say("還沒用"))
+    advisor.say("導入 好味道小吃 POS 8/2")
+    assert "謝謝您的確認" in joined(owner.say("有在用了！"))
+    assert [a.status for a in _adoptions(app)] == ["declined", "confirmed"]
+    assert "謝謝您的確認" not in joined(owner.say("有在用了"))  # answered: nothing waiting any more
