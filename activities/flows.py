@@ -381,12 +381,15 @@ def join(request) -> fw.Turn:
     return fw.Turn(ctx, [card])
 
 
-@registry.command("act_decline", "不克參加")
+# Owners cancel in their own words (「取消報名」「我不去了」), which the FAQ read as quitting the
+# programme or sent to staff as a ticket: typed, they get their registrations to tap one off.
+@registry.command("act_decline", "不克參加", "取消報名", "我要取消報名", "報名取消", "不去了", "我不去了", "不能去了",
+                  "我不能去了", "沒辦法去", "沒辦法參加", "不參加了", "我不參加了", "不克前往")
 def decline(request) -> fw.Turn:
     ctx = request.ctx
     activity_id = _id_of(request.argument)
     if activity_id is None:
-        return my_activities(request)
+        return my_activities(request, lead=t("activities.mine_pick_decline"))
     outcome = service.decline(request.session, activity_id=activity_id, line_user_id=ctx.user_id, now=ctx.now)
     activity = outcome.activity
     closed = _closed_reply(outcome, activity)
@@ -401,7 +404,7 @@ def decline(request) -> fw.Turn:
 
 
 @registry.command("my_activities", "我的活動", "活動報名", "我報名的活動")
-def my_activities(request) -> fw.Turn:
+def my_activities(request, lead: str | None = None) -> fw.Turn:
     ctx = request.ctx
     items = service.registrations_of(request.session, line_user_id=ctx.user_id, now=ctx.now)
     if not items:
@@ -409,6 +412,7 @@ def my_activities(request) -> fw.Turn:
     lines = [t("activities.mine_title")]
     lines += [t("activities.mine_line", when=service.when_text(a), title=a.title, where=service.where_text(a))
               for a, _ in items]
+    lines += [lead] if lead else []
     buttons = tuple(Choice(t("activities.button_decline_of", title=a.title[:10]),
                            data=encode_postback(c="act_decline", arg=a.id), display=t("activities.button_decline"))
                     for a, _ in items[:12])

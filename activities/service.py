@@ -475,6 +475,14 @@ def registrations_of(session: Session, *, line_user_id: str, now: datetime) -> l
                                     Activity.ends_at > now).order_by(Activity.starts_at)).all())
 
 
+def upcoming_for(session: Session, *, user_id: str, now: datetime, config=None) -> list[tuple[datetime, str]]:
+    """The activities this person registered for, for 「我的提醒」 (scheduler.service)."""
+    from bot.texts import t
+
+    return [(activity.starts_at, t("activities.upcoming_line", title=activity.title, where=where_text(activity)))
+            for activity, _ in registrations_of(session, line_user_id=user_id, now=now) if activity.starts_at > now]
+
+
 SHEET_HEADER = ["活動編號", "類型", "活動名稱", "日期時間", "地點", "序號", "公司名稱", "統一編號", "姓名",
                 "簽到時間", "報名方式", "簽到方式"]
 

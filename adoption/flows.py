@@ -358,6 +358,28 @@ def answer_adoption(request) -> fw.Turn:
     return _answer(request, first, not fw.squash(request.input.text).startswith("還沒"))
 
 
+# The card asks 「已經開始使用了嗎？」; owners answer it as they would a person: 「有在用了」「還沒用」.
+# With a card waiting (and only then) those words are the answer; the FAQ explained 常態使用 instead.
+_YES_WORDS = frozenset({"有", "有啊", "有喔", "有的", "是", "是的", "對", "對啊", "有在用", "有在用了", "在用了", "已經在用",
+                        "已經在用了", "開始用了", "已經開始用了", "有用了", "用了", "已經用了", "有開始用了", "開始使用了"})
+_NO_WORDS = frozenset({"還沒", "還沒有", "還沒用", "還沒用過", "還沒在用", "沒有", "沒有用", "沒在用", "還沒開始",
+                       "還沒開始用", "還不會用"})
+
+
+@registry.intercept_free_text
+def answer_in_words(request) -> fw.Turn | None:
+    if request.input.kind != "text" or request.ctx.flow:
+        return None
+    key = fw.squash(request.input.text).rstrip("喔哦啦囉耶呀")
+    if key not in _YES_WORDS and key not in _NO_WORDS:
+        return None
+    pending = service.pending_for_user(request.session, user_id=request.ctx.user_id)
+    if not pending:
+        return None
+    first = [a.id for a in pending if a.company_id == pending[0].company_id and a.started_on == pending[0].started_on]
+    return _answer(request, first, key in _YES_WORDS)
+
+
 # --- usage reports -------------------------------------------------------------------------------
 
 def _usage_minimum(ctx: fw.Context) -> dict:

@@ -53,6 +53,32 @@ def done(request) -> fw.Turn:
                                 date=format_roc_date(found.completed_at)))])
 
 
+# 「填好了」 typed under the link instead of tapping 「已完成」: with one test open and not recorded for
+# the owner's shop, it can only mean that test (the FAQ explained what a 前測 is, and nothing was kept).
+_DONE_WORDS = frozenset({"已完成", "完成了", "完成", "已經完成", "已經完成了", "填好了", "填完了", "填好", "填完",
+                         "已填", "已填好", "已填完", "已經填了", "已經填好了", "已經填完了", "寫好了", "寫完了",
+                         "做好了", "做完了", "我填好了", "我填完了"})
+
+
+@registry.intercept_free_text
+def done_in_words(request) -> fw.Turn | None:
+    if request.input.kind != "text" or request.ctx.flow:
+        return None
+    if fw.squash(request.input.text).rstrip("喔哦唷啦囉!！") not in _DONE_WORDS:
+        return None
+    companies = service.owner_companies(request.session, line_user_id=request.ctx.user_id)
+    if not companies or companies[0].letter_status != "signed":
+        return None
+    company, now = companies[0], request.ctx.now
+    opened = [test for test in tests_of(request.services.config, company.program_id).values() if test.opens <= now]
+    recorded = service.completions(request.session, company_ids=[company.id])
+    pending = [test for test in opened if (company.id, test.id) not in recorded]
+    if not pending:
+        return None
+    request.argument = max(pending, key=lambda test: test.opens).id  # the latest link sent
+    return done(request)
+
+
 @registry.command("assess_later", "前測還沒填", "後測還沒填", "前測還沒", "後測還沒")
 def later(request) -> fw.Turn:
     ctx = request.ctx

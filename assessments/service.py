@@ -76,6 +76,28 @@ def owner_companies(session: Session, *, line_user_id: str) -> list[Company]:
                              .order_by((Company.letter_status == "signed").desc(), Company.id)).all())
 
 
+def done_word(test_id: str) -> str:
+    """What to type to record ``test_id`` (「已完成前測」); the button's word for any other test."""
+    from bot.texts import t
+
+    return t(f"assessments.done_word_{test_id}") if test_id in ("pretest", "posttest") else t("assessments.button_done")
+
+
+def upcoming_for(session: Session, *, user_id: str, now: datetime, config) -> list[tuple[datetime, str]]:
+    """The 前測／後測 sent to this owner's signed shop and not done yet, by their due date (「我的提醒」)."""
+    from assessments.settings import tests_of
+    from bot.texts import t
+
+    companies = [c for c in owner_companies(session, line_user_id=user_id) if c.letter_status == "signed"]
+    if not companies:
+        return []
+    company = companies[0]
+    done = completions(session, company_ids=[company.id])
+    return [(test.due, t("assessments.upcoming_line", title=test.title, word=done_word(test.id)))
+            for test in tests_of(config, company.program_id).values()
+            if test.is_open(now) and (company.id, test.id) not in done]
+
+
 # --- the programme office's list -------------------------------------------------------------
 
 TAX_HEADERS = ("統一編號", "統編", "tax_id", "taxid", "營利事業統一編號")

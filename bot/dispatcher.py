@@ -131,13 +131,14 @@ def main_menu_choices() -> tuple[Choice, ...]:
                  ("eligibility", "faq", "letter", "checkup", "reminders", "my_data", "staff"))
 
 
-def with_menu(replies: list[Reply]) -> list[Reply]:
-    """Attach the main menu as quick replies to the last text (or add a short prompt)."""
-    replies = list(replies)
+def with_menu(replies: list[Reply], menu: tuple[Choice, ...] | None = None) -> list[Reply]:
+    """Attach the main menu (or the person's, ``menu``) as quick replies to the last text (or add a
+    short prompt)."""
+    replies, menu = list(replies), menu or main_menu_choices()
     if replies and isinstance(replies[-1], Text) and not replies[-1].quick_replies:
-        replies[-1] = Text(replies[-1].text, main_menu_choices())
+        replies[-1] = Text(replies[-1].text, menu)
     else:
-        replies.append(Text(t("core.menu_prompt"), main_menu_choices()))
+        replies.append(Text(t("core.menu_prompt"), menu))
     return replies
 
 
@@ -444,7 +445,8 @@ class Dispatcher:
                 ctx, more = self._complete(request, finished, depth + 1)
                 replies = [*replies, *more]
         if turn.show_menu:
-            replies = with_menu(replies)
+            menu = registry.MENU_FOR(request.session, ctx.user_id) if registry.MENU_FOR and not ctx.roles else None
+            replies = with_menu(replies, menu)
         return ctx, replies
 
     def start_flow(self, session: Session, ctx: fw.Context, flow: fw.Flow, prefill: dict | None = None) -> fw.Turn:

@@ -201,8 +201,9 @@ def parse_registration(text: str | None) -> str | None:
 _RELATIVE_DAYS = {"今天": 0, "今日": 0, "明天": 1, "明日": 1, "後天": 2, "昨天": -1, "昨日": -1,
                   "前天": -2, "大後天": 3}
 _WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
-_YMD = re.compile(r"(?:民國)?(\d{2,4})[/.\-年](\d{1,2})[/.\-月](\d{1,2})[日號号]?")
-_MD = re.compile(r"(\d{1,2})[/.\-月](\d{1,2})[日號号]?")
+# (?!\d): the day is whole (see _dates_and_times).
+_YMD = re.compile(r"(?:民國)?(\d{2,4})[/.\-年](\d{1,2})[/.\-月](\d{1,2})(?!\d)[日號号]?")
+_MD = re.compile(r"(\d{1,2})[/.\-月](\d{1,2})(?!\d)[日號号]?")
 _WEEK = re.compile(r"(這|本|下|下下)?(?:週|周|星期|禮拜)([一二三四五六日天])")
 
 
@@ -218,10 +219,18 @@ def _safe_date(y: int, m: int, d: int) -> date | None:
         return None
 
 
+def _dates_and_times(text: str | None) -> str:
+    """Like ``normalize``, but a space between two numbers stays (it ends one: 「5/1 14:00」 is May 1
+    at 14:00 and 「12/7 10點」 is 10 o'clock, where 「5/114:00」 read as 5/11 and 「710點」 as nothing);
+    spaces around a separator or a word go (「3 / 10」, 「下午 3 點」)."""
+    t = " ".join(unicodedata.normalize("NFKC", str(text or "")).lower().split())
+    return re.sub(r"(?<=\d) (?=\d)", "\x00", t).replace(" ", "").replace("\x00", " ")
+
+
 def parse_date(text: str | None, *, today: date) -> date | None:
     """今天/明天/昨天/後天, 3/10, 3月10號, 112/3/10, 112年3月10日, 2023-03-10,
     (下)週三. A month/day without a year means this year (`today`'s)."""
-    t = normalize(text)
+    t = _dates_and_times(text)
     if not t:
         return None
     for word in sorted(_RELATIVE_DAYS, key=len, reverse=True):
@@ -264,7 +273,7 @@ def _apply_period(hour: int, period: str | None) -> int:
 
 def parse_time(text: str | None) -> time | None:
     """14:00, 下午2點, 2點半 (-> 14:30), 早上9點15分, 晚上七點, 中午12點."""
-    t = normalize(text)
+    t = _dates_and_times(text)
     if not t:
         return None
     period_match = _PERIOD.search(t)

@@ -137,6 +137,17 @@ FREE_TEXT_HANDLER: Callable | None = None
 FREE_TEXT_INTERCEPTORS: list[Callable] = []
 
 
+# The main menu for one person: (session, user_id) -> Choices, or None for everyone's menu. One room
+# decides (letters: after signing, 「我符合資格嗎？」「簽署合作意向書」 give way to what comes next).
+MENU_FOR: Callable | None = None
+
+
+def set_menu_for(provider: Callable) -> Callable:
+    global MENU_FOR
+    MENU_FOR = provider
+    return provider
+
+
 def intercept_free_text(interceptor: Callable) -> Callable:
     if interceptor not in FREE_TEXT_INTERCEPTORS:
         FREE_TEXT_INTERCEPTORS.append(interceptor)

@@ -8,6 +8,8 @@ Steps are generic slots (the i-th indicator's baseline / month) so the indicator
 command handler puts the company's indicators and what it still owes in the conversation."""
 from __future__ import annotations
 
+import re
+
 from bot.messages import Text
 from bot.texts import t
 from dialogs import framework as fw
@@ -78,6 +80,15 @@ def _asker(kind: str, index: int):
     return ask
 
 
+# 「多了兩成」「成長20%」「比上個月多50」: a change, where the question wants the figure itself (the
+# bot compares it with the baseline); the owner is told so instead of 「看不懂這個數字」.
+_RELATIVE = re.compile(r"[多少]了|成長|增加|減少|提升|下降|增長|衰退|變多|變少|[0-9一二兩三四五六七八九十]成|[%％]|趴|倍|比上")
+
+
+# 「營業額100萬可以申請嗎」 is a question for the FAQ, not a figure to report.
+_QUESTION = re.compile(r"[?？嗎呢]|可以|能不能|怎麼|如何|多少|幾|是否|請問|要不要|算不算|申請|資格|補助")
+
+
 def _parser(kind: str, index: int):
     def parse(ctx: fw.Context, user_input: fw.UserInput):
         item = _indicator(ctx, index)
@@ -90,6 +101,8 @@ def _parser(kind: str, index: int):
             if last is not None:
                 return {"v": last, "a": False, "s": t("kpis.button_same")}
         amount = parse_amount(text, units=item.get("units") or {})
+        if amount is None and _RELATIVE.search(text):
+            raise fw.Invalid(t("kpis.relative", name=item["name"], unit=item["unit"]))
         if amount is None:
             raise fw.Invalid(t("kpis.unreadable"))
         if amount.value < 0:
@@ -180,7 +193,7 @@ def indicator_records(indicators: tuple[Indicator, ...]) -> list[dict]:
              "units": dict(i.units), "aggregate": i.aggregate} for i in indicators[:MAX_INDICATORS]]
 
 
-def _start(request, *, correct: bool) -> fw.Turn:
+def _start(request, *, correct: bool, said: tuple[Indicator, dict | None] | None = None) -> fw.Turn:
     from visits.service import company_choices
 
     ctx, session = request.ctx, request.session
@@ -212,7 +225,46 @@ def _start(request, *, correct: bool) -> fw.Turn:
                "_last": last, "_period": period, "_period_label": service.period_label(period)}
     if chosen is not None:
         prefill["company"] = chosen.id
-    return fw.Turn(ctx.remember(kpi_prefill=prefill), [], start_flow=fw.FlowId.KPI_REPORT.value)
+    lead = []
+    if said is not None:
+        item, answer = said
+        index = next((i for i, record in enumerate(prefill["_indicators"]) if record["id"] == item.id), None)
+        wanted = chosen is not None and index is not None and item.id in needs[str(chosen.id)]["m"]
+        if answer is not None and wanted:
+            prefill[f"m{index}"] = answer  # asked no more; shown in the summary, where it can be changed
+            lead.append(Text(t("kpis.said_kept", name=item.name, value=shown(answer, item.unit),
+                               period=prefill["_period_label"])))
+        else:
+            lead.append(Text(t("kpis.said_ask", name=item.name)))
+    return fw.Turn(ctx.remember(kpi_prefill=prefill), lead, start_flow=fw.FlowId.KPI_REPORT.value)
+
+
+@registry.intercept_free_text
+def figure_in_words(request) -> fw.Turn | None:
+    """「這個月來客大概300」「營業額多了兩成」 typed out of the blue by someone who reports figures: the
+    report starts with that figure filled in as last month's (or, for a change, the question for the
+    figure itself), where the FAQ explained what custom KPIs are and the number was lost."""
+    ctx = request.ctx
+    text = request.input.text if request.input.kind == "text" else ""
+    if not text or ctx.flow or len(text) > 40 or ctx.roles & {"advisor", "staff"} or _QUESTION.search(text):
+        return None
+    if not re.search(r"[0-9０-９一二兩三四五六七八九十百千萬]", text):
+        return None
+    indicators = indicators_of(request.services.config, None)
+    named = [i for i in indicators if any(word and word in text for word in (i.name, *i.words))]
+    if len(named) != 1:
+        return None
+    item = named[0]
+    amount = parse_amount(text, units=dict(item.units))
+    relative = _RELATIVE.search(text)
+    if amount is None and not relative:
+        return None
+    if not service.reporting_companies(request.session, line_user_id=ctx.user_id):
+        return None
+    answer = None
+    if amount is not None and not relative and 0 <= amount.value <= item.max:
+        answer = {"v": amount.number, "a": amount.approximate, "s": text[:60]}
+    return _start(request, correct=False, said=(item, answer))
 
 
 @registry.command("kpi_report", "回報績效", "績效回報", "填績效", "填寫績效", "回報數字", "自訂績效")

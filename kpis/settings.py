@@ -22,6 +22,7 @@ class Indicator:
     per_kpi_unit: float = 1  # typed units in one unit of the KPI (1000 元 = 1 千元)
     max: float = 1e9
     units: dict = field(default_factory=dict, compare=False, hash=False)  # extra words -> multiplier
+    words: tuple[str, ...] = ()  # what owners call it in chat (「來客」「營收」); the name counts too
 
     @property
     def metric(self) -> str:
@@ -41,7 +42,8 @@ def parse_indicators(campaign: dict | None) -> tuple[Indicator, ...]:
             id=str(item["id"]), aspect=aspect, aspect_name=aspects.get(aspect, aspect), name=str(item["name"]),
             ask=str(item["ask"]), baseline_ask=str(item.get("baseline_ask") or item["ask"]), unit=str(item.get("unit") or ""),
             aggregate=aggregate, per_kpi_unit=float(item.get("per_kpi_unit") or 1), max=float(item.get("max") or 1e9),
-            units={str(k): float(v) for k, v in (item.get("units") or {}).items()}))
+            units={str(k): float(v) for k, v in (item.get("units") or {}).items()},
+            words=tuple(str(w) for w in item.get("words") or ())))
     return tuple(found)
 
 

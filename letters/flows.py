@@ -21,7 +21,7 @@ from companies.models import Company
 from companies.service import latest_company_of_user
 from dialogs import framework as fw
 from dialogs.parsing import is_non_answer, is_unsure
-from dialogs.registry import command, register_flow
+from dialogs.registry import command, register_flow, set_menu_for
 from eligibility.taxid import normalize_tax_id, tax_id_problem
 from letters import document as doc
 from letters import links, service
@@ -513,3 +513,21 @@ def photo_letter(request) -> fw.Turn:
     ctx = request.ctx.evolve(flow=FLOW_ID.value, session_id=fw.new_session_id(), step=None, history=(),
                              data={"letter_id": letter.id, "version_id": letter.current_version_id})
     return fw.current_question(LETTER_FLOW, ctx)
+
+
+SIGNED_MENU = ("progress", "booking", "kpis", "checkup", "reminders", "faq", "my_data", "staff")
+
+
+@set_menu_for
+def signed_owner_menu(session, user_id: str):
+    """Someone who speaks for a shop whose letter is signed: the menu has what the months after it
+    ask of them (進度, 訪視, 績效, 健檢, 提醒) instead of 「我符合資格嗎？」「簽署合作意向書」, done
+    already; 「簽署合作意向書」 typed still shows their signed letter."""
+    from sqlmodel import select
+
+    from companies.models import CompanyMember
+
+    signed = session.exec(select(Company.id).join(CompanyMember, CompanyMember.company_id == Company.id).where(
+        CompanyMember.line_user_id == user_id, Company.letter_status == "signed",
+        Company.status == "active").limit(1)).first()
+    return tuple(Choice(t(f"core.menu_{key}")) for key in SIGNED_MENU) if signed is not None else None

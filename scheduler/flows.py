@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 
-from bot.messages import Choice, Text
+import re
+
+from bot.messages import Choice, Text, encode_postback
 from bot.models import User
 from bot.services import audit, find_user
 from bot.texts import t
-from bot.timeutil import format_roc_datetime
+from bot.timeutil import format_roc_date, format_roc_datetime, to_taipei
 from dialogs import framework as fw
-from dialogs.registry import command, register_flow
+from dialogs.registry import command, intercept_free_text, register_flow
 from scheduler.service import upcoming_for
 from scheduler.settings import default_schedule, schedules_for
 from visits import booking
@@ -39,19 +41,51 @@ def _parse_company(ctx: fw.Context, user_input: fw.UserInput) -> int:
     raise fw.Invalid(t("reminders.booking_ask_company"))
 
 
+# A day typed without a time (「115/3/2」「下週三下午」) is kept while the time is asked, instead of
+# 「看不懂這個時間」 that made the owner type the day again.
+WHEN_DAY = "_when_day"
+_HOURS = {"morning": ("上午9點", "上午10點", "上午11點"), "afternoon": ("下午2點", "下午3點", "下午4點"),
+          "any": ("上午10點", "下午2點", "下午4點")}
+
+
 def _ask_when(ctx: fw.Context):
+    day = ctx.data.get(WHEN_DAY)
+    if day:
+        from datetime import date
+
+        hours = _HOURS.get(ctx.data.get("_when_part") or "any", _HOURS["any"])
+        return [Text(t("reminders.booking_ask_hour", day=format_roc_date(date.fromisoformat(day))),
+                     (*(ctx.choice(hour, hour) for hour in hours), Choice(t("core.nav_back")),
+                      Choice(t("core.nav_cancel"))))]
     return [Text(t("reminders.booking_ask_when"), (
         ctx.picker(t("reminders.booking_pick"), "datetime", min=booking.picker_min(ctx.now)),
         Choice(t("core.nav_cancel"))))]
 
 
-def _parse_when(ctx: fw.Context, user_input: fw.UserInput) -> str:
-    moment = booking.parse_when(user_input.answer_text, now=ctx.now)
+def _parse_when(ctx: fw.Context, user_input: fw.UserInput):
+    text = user_input.answer_text
+    moment = booking.parse_when(text, now=ctx.now)
+    if moment is None and ctx.data.get(WHEN_DAY):
+        moment = booking.time_on(ctx.data[WHEN_DAY], text)
     if moment is None:
-        raise fw.Invalid(t("reminders.booking_bad_when"))
+        day = booking.parse_day_only(text, now=ctx.now)
+        if day is None:
+            raise fw.Invalid(t("reminders.booking_bad_when"))
+        if day < to_taipei(ctx.now).date():
+            raise fw.Invalid(t("reminders.booking_past_when"), looks_like_question=False)
+        part = "morning" if any(w in text for w in ("上午", "早上")) else (
+            "afternoon" if any(w in text for w in ("下午", "午後")) else "any")
+        return {WHEN_DAY: day.isoformat(), "_when_part": part}
     if moment <= ctx.now:
         raise fw.Invalid(t("reminders.booking_past_when"), looks_like_question=False)
     return moment.isoformat()
+
+
+def _store_when(ctx: fw.Context, value) -> fw.Context:
+    data = {k: v for k, v in ctx.data.items() if k not in (WHEN_DAY, "_when_part")}
+    if isinstance(value, dict):  # a day without its time: asked next
+        return ctx.evolve(data={**data, **value})
+    return ctx.evolve(data=data).with_answer("when", value)
 
 
 def _ask_mode(ctx: fw.Context):
@@ -104,7 +138,8 @@ VISIT_BOOKING = register_flow(fw.Flow(
     steps=(
         fw.Step("company", t("reminders.booking_label_company"), _ask_company, _parse_company,
                 display=_company_name),
-        fw.Step("when", t("reminders.booking_label_when"), _ask_when, _parse_when, display=_when_display),
+        fw.Step("when", t("reminders.booking_label_when"), _ask_when, _parse_when, display=_when_display,
+                store=_store_when, pending=(WHEN_DAY, "_when_part")),
         fw.Step("mode", t("reminders.booking_label_mode"), _ask_mode, _parse_mode,
                 display=lambda ctx, v: booking.mode_label(v)),
     ),
@@ -130,9 +165,7 @@ def _answer_visit(request, answer, reply) -> fw.Turn:
     """確認訪視 / 申請改期 from a reminder's buttons. A stale button (the visit was cancelled or
     moved, or is not theirs) is told so instead."""
     argument = (request.argument or "").strip()
-    visit = answer(request.session, visit_id=int(argument), user_id=request.ctx.user_id) \
-        if argument.isdigit() else None
-    return fw.Turn(request.ctx, [Text(reply(visit) if visit is not None else t("reminders.visit_not_found"))])
+    return _answer_visit_by_id(request, int(argument) if argument.isdigit() else None, answer, reply)
 
 
 @command("visit_confirm")
@@ -146,6 +179,55 @@ def reschedule_visit(request) -> fw.Turn:
     return _answer_visit(request, booking.request_reschedule, lambda visit: t("reminders.visit_reschedule_asked"))
 
 
+# Owners answer the evening reminder in words as often as with its buttons: 「好」 then means the
+# time suits them, and 「可以改期嗎」 that it does not (the FAQ had no idea which visit was meant).
+_ACK = frozenset({"好", "好的", "好喔", "好哦", "好唷", "好滴", "ok", "okay", "ok的", "知道了", "收到", "了解",
+                  "沒問題", "可以", "確認", "確定", "準時", "👌", "👍", "ok👌", "好👌"})
+_RESCHEDULE = re.compile(r"改期|改時間|換時間|換個時間|改約|(訪視|輔導|顧問).{0,8}(延期|延後|取消)")
+# 「活動可以改期嗎」「導入期限可以延期嗎」 are about something else: the FAQ's, not a visit's.
+_OTHER_TOPIC = re.compile(r"活動|前測|後測|期限|截止|導入|意向書|提案|查核")
+
+
+def _ack(text: str) -> bool:
+    key = fw.squash(text).rstrip("?？喔哦唷啦囉")
+    return key in _ACK or (key.rstrip("!！") in _ACK)
+
+
+@intercept_free_text
+def visit_reply_in_words(request) -> fw.Turn | None:
+    """「好」 after the evening reminder confirms the visit; 「可以改期嗎」 offers 「申請改期」 for the
+    owner's next visit (or 「預約訪視」 when none is booked). Outside a form only, and only when the
+    person has such a visit: everyone else's 「好」 stays small talk."""
+    ctx = request.ctx
+    if request.input.kind != "text" or ctx.flow or len(request.input.text) > 30:
+        return None
+    text = request.input.text
+    if _ack(text):
+        visit = booking.visit_awaiting_answer(request.session, user_id=ctx.user_id, now=ctx.now)
+        if visit is None:
+            return None
+        return _answer_visit_by_id(request, visit.id, booking.confirm_visit, lambda v: t(
+            "reminders.visit_confirmed", when=format_roc_datetime(v.scheduled_at), mode=booking.mode_label(v.mode)))
+    if not _RESCHEDULE.search(text) or _OTHER_TOPIC.search(text) or "advisor" in ctx.roles:
+        return None
+    found = booking.next_visit_of(request.session, user_id=ctx.user_id, now=ctx.now)
+    if found is None:
+        options = booking.booking_options(request.session, user_id=ctx.user_id, roles=ctx.roles)
+        if not options["companies"]:
+            return None
+        return fw.Turn(ctx, [Text(t("reminders.reschedule_none"), (Choice(t("reminders.booking_button")),))])
+    visit, company = found
+    button = Choice(t("reminders.visit_reschedule_button"), data=encode_postback(c="visit_reschedule", arg=visit.id),
+                    display=t("reminders.visit_reschedule_button"))
+    return fw.Turn(ctx, [Text(t("reminders.reschedule_offer", when=format_roc_datetime(visit.scheduled_at),
+                                mode=booking.mode_label(visit.mode), company=company.name or ""), (button,))])
+
+
+def _answer_visit_by_id(request, visit_id: int | None, answer, reply) -> fw.Turn:
+    visit = answer(request.session, visit_id=visit_id, user_id=request.ctx.user_id) if visit_id else None
+    return fw.Turn(request.ctx, [Text(reply(visit) if visit is not None else t("reminders.visit_not_found"))])
+
+
 # --- 我的提醒 / 停止提醒 / 開啟提醒 -----------------------------------------------------------
 
 def _user(request) -> User | None:
@@ -157,6 +239,7 @@ def my_reminders(request) -> fw.Turn:
     ctx = request.ctx
     user = _user(request)
     items = upcoming_for(request.session, user_id=ctx.user_id, schedules=schedules_for(request.services.config),
+                         config=request.services.config,
                          now=ctx.now)
     enabled = user is None or user.reminders_enabled
     note = t("reminders.my_reminders_on_hint") if enabled else t("reminders.my_reminders_off")

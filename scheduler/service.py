@@ -530,10 +530,23 @@ def run_tick(*, database, deliverer: BatchDeliverer | None, schedules: dict[str,
 
 # --- what is coming for one person (「我的提醒」) -------------------------------------------
 
+# What else lies ahead for a person, from the room that owns it ("module:function", imported when
+# 「我的提醒」 is asked): fn(session, *, user_id, now, config) -> [(moment, description)]. Without these an
+# owner registered for a workshop, or with the 前測 due on Friday, read 「目前沒有排定的提醒」.
+UPCOMING_PROVIDERS = (
+    "activities.service:upcoming_for",
+    "assessments.service:upcoming_for",
+)
+
+
 def upcoming_for(session: Session, *, user_id: str, schedules: dict[str, ProgramSchedule], now: datetime,
-                 limit: int = 8) -> list[tuple[datetime, str]]:
-    """(moment, description) of the milestones and visits ahead that concern this person."""
+                 config=None, limit: int = 8) -> list[tuple[datetime, str]]:
+    """(moment, description) of the milestones, visits and the rooms' dates ahead that concern this
+    person."""
     items: list[tuple[datetime, str]] = []
+    for provider in UPCOMING_PROVIDERS if config is not None else ():
+        module, _, name = provider.partition(":")
+        items += getattr(importlib.import_module(module), name)(session, user_id=user_id, now=now, config=config)
     for schedule in schedules.values():
         for milestone in schedule.milestones:
             if milestone.at is None or milestone.at <= now or milestone.kind != "notice":

@@ -458,3 +458,19 @@ def test_dashboard_activity_in_headless_chromium_on_a_phone(app, chat, live_serv
         assert page.inner_text("#checked-in") == "1" and "工作人員" in page.inner_text("#sheet")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         browser.close()
+
+
+def test_cancelling_a_registration_in_words(app, chat):
+    """「取消報名」「我不去了」 list the person's registrations to tap one off (the FAQ read them as quitting
+    the programme, 「活動取消」-like words became staff tickets)."""
+    _population(app)
+    activity = _activity(app, starts_in=timedelta(days=3))
+    _join(chat, uid(1), activity.id)
+    owner = chat.people[uid(1)]
+    owner.tap("略過")
+    for words in ("取消報名", "我不去了"):
+        text = joined(owner.say(words))
+        assert "LINE 經營實作課" in text and "要取消哪一場" in text
+    assert "已記錄您不克參加" in joined(owner.tap("不克參加"))
+    assert _registration(app, activity.id, uid(1)).status == "declined"
+    assert "沒有報名任何活動" in joined(owner.say("取消報名"))

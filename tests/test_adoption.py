@@ -298,3 +298,17 @@ def test_an_answer_about_another_shop_is_not_recorded_for_the_one_asked_about(ap
     assert _adoptions(app) == []
     assert "導入已記錄" in joined(advisor.say("7/20"))
     assert [(a.company_id, a.started_on) for a in _adoptions(app)] == [(ids["好味道小吃"], date(2023, 7, 20))]
+
+
+def test_the_card_answered_as_one_would_a_person(app, chat, fake_line):
+    """「還沒用」「有在用了」 under the card are its answers (the FAQ explained 常態使用 instead); with
+    no card waiting they stay free text."""
+    _setup(app)
+    advisor, owner = _people(app, chat, ADVISOR, OWNER)
+    assert "謝謝您的確認" not in joined(owner.say("有在用了"))  # nothing to confirm yet
+    advisor.say("導入 好味道小吃 POS 7/20")
+    assert "已經告訴顧問" in joined(owner.say("還沒用"))
+    advisor.say("導入 好味道小吃 POS 8/2")
+    assert "謝謝您的確認" in joined(owner.say("有在用了！"))
+    assert [a.status for a in _adoptions(app)] == ["declined", "confirmed"]
+    assert "謝謝您的確認" not in joined(owner.say("有在用了"))  # answered: nothing waiting any more

@@ -117,3 +117,18 @@ def test_a_link_held_by_quiet_hours_is_not_sent_to_someone_done_meanwhile(app, c
     with app.extensions["bot"].database.session() as session:
         skipped = session.exec(select(Reminder.outcome).where(Reminder.recipient == uid(1))).all()
     assert skipped == ["no longer concerned"]
+
+
+def test_done_typed_in_words_under_the_link(app, chat, monkeypatch):
+    """「填好了」 typed under the link instead of tapping 「已完成」 records the test that is open."""
+    import bot.dispatcher
+
+    ids = _campaign(app)
+    monkeypatch.setattr(bot.dispatcher, "utc_now", lambda: OPENS + timedelta(days=2))  # pretest open, posttest not yet
+    owner = chat.as_user(uid(1))
+    assert "已記錄「店1」完成數位能力評量前測" in joined(owner.say("填好了！"))
+    assert "已記錄" not in joined(owner.say("已完成"))  # nothing left open: not a record any more
+    assert "已記錄" not in joined(chat.as_user(uid(4)).say("填好了"))  # letter not signed: no test for it
+    with app.extensions["bot"].database.session() as session:
+        rows = session.exec(select(Completion)).all()
+    assert [(r.company_id, r.test, r.source) for r in rows] == [(ids[1], "pretest", "owner")]

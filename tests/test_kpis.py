@@ -44,6 +44,8 @@ def test_baseline_and_month_in_words_with_bad_inputs(app, chat):
     assert owner.labels()[0] == "不知道，略過"
     assert "看不懂這個數字" in joined(owner.say("很多"))
     assert "不會是負數" in joined(owner.say("-5"))
+    for change in ("營業額多了兩成", "成長20%"):  # a change, not the figure: asked for the figure itself
+        assert "請直接告訴我營業額大約是多少元" in joined(owner.say(change))
     assert "太大了" in joined(owner.say("3000億"))
     assert "（1/12）" in joined(owner.send("sticker"))
     assert "（2/12）" in joined(owner.say("大約 3 萬"))
@@ -178,3 +180,27 @@ def test_trend_page_on_a_phone(app, live_server):
         page.locator("[data-indicator=sales] summary").click()
         assert "還沒有店家回報" in page.locator("[data-indicator=sales]").inner_text()
         browser.close()
+
+
+def test_a_figure_typed_out_of_the_blue_starts_the_report_with_it(app, chat):
+    """「上個月營業額8萬多」 typed outside the report is last month's figure: the report starts with it
+    filled in (the FAQ explained what custom KPIs are and the figure was lost); a change 「來客多了兩成」
+    asks for the figure; a question with a figure stays the FAQ's; people who report nothing get the FAQ."""
+    _owner(app)
+    owner = chat.as_user(uid(1))
+    texts = joined(owner.say("上個月營業額8萬多"))
+    assert "先幫您填上" in texts and "營業額：約 80,000 元" in texts and "（1/12）" in texts
+    for _ in range(6):
+        owner.tap("不知道，略過")
+    for _ in range(5):
+        texts = owner.say("100")
+    assert "請確認您回報的數字" in joined(texts)
+    owner.tap("確認")
+    period = service.previous_period(datetime.now(TAIPEI))
+    assert _figures(app)[("sales", period)] == (80000, True, "上個月營業額8萬多")
+    assert "問到來客數時" in joined(chat.as_user(uid(1)).say("來客多了兩成"))
+    owner.say("取消")
+    assert "先幫您填上" not in joined(owner.say("營業額100萬可以申請嗎"))
+    with app.extensions["bot"].database.session() as session:
+        person(session, uid(9))
+    assert "先幫您填上" not in joined(chat.as_user(uid(9)).say("這個月來客大概300"))

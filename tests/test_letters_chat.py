@@ -479,3 +479,17 @@ def test_no_landline_in_words_is_the_mobile(app, chat):
     assert "mail" in joined(chat.say("沒有市話")).lower()
     with app.extensions["bot"].database.session() as session:
         assert session.get(Conversation, chat.user_id).data["phone"] == "0912345678"
+
+
+def test_after_signing_the_menu_has_what_comes_next(app, chat):
+    """Before the letter the menu offers the check and the letter; once signed, what the months
+    after it ask: 進度, 訪視, 績效, 健檢, 提醒 (it kept offering 「簽署合作意向書」 for eight months)."""
+    owner_with_company(app, chat)
+    chat.say("選單")
+    assert chat.labels()[:3] == ["我符合資格嗎？", "常見問題", "簽署合作意向書"]
+    sign_in_chat(chat)
+    chat.tap("略過")  # no photo of the stamped page
+    menu = chat.labels()
+    assert menu[:5] == ["我的進度", "預約訪視", "回報績效", "數位健檢", "我的提醒"]
+    assert "簽署合作意向書" not in menu and "我符合資格嗎？" not in menu
+    assert "小明商行的進度" in joined(chat.tap("我的進度"))

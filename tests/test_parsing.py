@@ -69,6 +69,9 @@ TODAY = date(2023, 3, 8)  # a Wednesday
     ("２０２３／３／１０", date(2023, 3, 10)), ("３/１０", date(2023, 3, 10)),
     ("下週三", date(2023, 3, 15)), ("週五", date(2023, 3, 10)), ("禮拜一", date(2023, 3, 13)),
     ("2/30", None), ("112/13/1", None), ("下次", None), ("", None),
+    # A time after a space ends the day: 5/1, not 5/11; 12/7, not nothing; spaces in a date are fine.
+    ("3/1 14:00", date(2023, 3, 1)), ("12/7 10點", date(2023, 12, 7)), ("112/3/2 15:00", date(2023, 3, 2)),
+    ("3 / 10", date(2023, 3, 10)), ("112 年 3 月 10 日", date(2023, 3, 10)), ("12345675 3/10", date(2023, 3, 10)),
 ])
 def test_parse_date(text, expected):
     assert parse_date(text, today=TODAY) == expected
@@ -77,6 +80,7 @@ def test_parse_date(text, expected):
 @pytest.mark.parametrize("text, expected", [
     ("14:00", time(14, 0)), ("14：30", time(14, 30)), ("下午2點", time(14, 0)),
     ("下午兩點半", time(14, 30)), ("2點半", time(14, 30)),  # bare 1–6 o'clock = afternoon
+    ("12/7 10點", time(10, 0)), ("5/1 下午 3 點", time(15, 0)), ("3/10 14 : 30", time(14, 30)),
     ("早上9點15分", time(9, 15)), ("上午10點", time(10, 0)), ("十點半", time(10, 30)),
     ("晚上七點", time(19, 0)), ("中午12點", time(12, 0)), ("中午1點", time(13, 0)),
     ("14點", time(14, 0)), ("下午2:30", time(14, 30)),

@@ -187,3 +187,69 @@ def test_reminder_buttons_tapped_twice_or_after_a_reschedule(app, chat, fake_lin
     assert sum("已確認" in text for text in told) == 1 and sum("希望改期" in text for text in told) == 1
     with app.extensions["bot"].database.session() as session:
         assert session.exec(select(Visit)).one().status == "reschedule_requested"
+
+
+def test_owner_answers_the_evening_reminder_in_words(app, chat, fake_line, company):
+    # Without a booked visit, 「好」 is small talk and 「可以改期嗎」 points to booking one.
+    assert "已確認" not in joined(chat.say("好"))
+    assert "目前沒有約好的訪視" in joined(chat.say("可以改期嗎")) and "預約訪視" in chat.labels()
+    when = future()
+    book(chat, when)
+    tick(app, when - timedelta(hours=18))  # the evening reminder with 確認訪視 / 申請改期
+    assert eventually(lambda: _pumped(app) and any("明天" in text for text in fake_line.texts_for(OWNER)))
+    assert "已確認" in joined(chat.say("好喔"))  # the reminder answered in a word
+    with app.extensions["bot"].database.session() as session:
+        assert session.exec(select(Visit)).one().status == "confirmed"
+    assert eventually(lambda: _pumped(app) and any("已確認" in text for text in fake_line.texts_for(ADVISOR)))
+    assert "已確認" not in joined(chat.say("知道了"))  # answered already: small talk again
+    # Changing one's mind: the visit is named and 申請改期 is one tap away.
+    offer = joined(chat.say("可以改期嗎？"))
+    assert "要改" in offer and f"{when:%H:%M}" in offer and chat.labels() == ["申請改期"]
+    assert "已通知顧問" in joined(chat.tap("申請改期"))
+    with app.extensions["bot"].database.session() as session:
+        assert session.exec(select(Visit)).one().status == "reschedule_requested"
+
+
+def test_my_reminders_lists_registered_activities_and_the_open_test(app, chat, company, monkeypatch):
+    """「我的提醒」 has what the owner must turn up to or fill in: the workshop they registered for
+    and the 前測 still missing by its due date (it said 「目前沒有排定的提醒」)."""
+    import bot.dispatcher
+    from activities.service import register
+    from tests.test_activities import _activity
+
+    june = datetime(2023, 6, 10, 10, 0, tzinfo=TAIPEI)  # programs.yaml: the pretest is open 06/01–06/20
+    monkeypatch.setattr(bot.dispatcher, "utc_now", lambda: june)
+    activity = _activity(app, starts_in=datetime(2023, 6, 12, 14, 0, tzinfo=TAIPEI) - datetime.now(TAIPEI))
+    with app.extensions["bot"].database.session() as session:
+        register(session, activity_id=activity.id, line_user_id=OWNER, now=june)
+    text = joined(chat.say("我的提醒"))
+    assert "112/06/12 14:00 活動「LINE 經營實作課」" in text
+    assert "112/06/20 17:00 數位能力評量前測截止（填好後傳「已完成前測」）" in text
+    chat.say("已完成前測")
+    assert "前測" not in joined(chat.say("我的提醒"))  # done: not due any more
+
+
+def test_a_day_without_its_time_is_kept_while_the_hour_is_asked(app, chat, company):
+    """「下週三下午」 or 「3/2」 name a day: the bot asks the hour on that day (it answered 「看不懂
+    這個時間」 and the owner typed it all again); a month/day already past is next year's."""
+    from visits.booking import parse_when
+
+    chat.say("預約訪視")
+    text = joined(chat.say("下週三下午"))
+    assert "幾點呢" in text and chat.labels()[:3] == ["下午2點", "下午3點", "下午4點"]
+    assert "幾點呢" in joined(chat.send("sticker"))  # the day is still there
+    assert "還是線上" in joined(chat.tap("下午3點"))
+    chat.tap("現地")
+    assert "已預約" in joined(chat.tap("確認"))
+    with app.extensions["bot"].database.session() as session:
+        visit = session.exec(select(Visit)).one()
+    local = visit.scheduled_at.astimezone(TAIPEI)
+    assert local.weekday() == 2 and local.hour == 15 and local.date() > datetime.now(TAIPEI).date()
+    # 上一步 from the hour goes back to the day; a past day is refused.
+    chat.say("預約訪視")
+    chat.say("後天")
+    assert "日期和時間" in joined(chat.say("上一步"))
+    assert "已經過了" in joined(chat.say("昨天"))
+    december = datetime(2026, 12, 6, 10, 0, tzinfo=TAIPEI)
+    assert parse_when("3/2 下午3點", now=december) == datetime(2027, 3, 2, 15, 0, tzinfo=TAIPEI)
+    assert parse_when("12/7 10點", now=december) == datetime(2026, 12, 7, 10, 0, tzinfo=TAIPEI)

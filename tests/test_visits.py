@@ -2,12 +2,13 @@
 export. Real HTTP to the fake LINE API; real database."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlmodel import select
 
 from bot.db import utc_now
+from bot.timeutil import TAIPEI
 from bot.models import AuditEntry, RoleGrant
 from companies.models import Company, CompanyMember
 from knowledge.models import UnansweredQuestion
@@ -258,7 +259,37 @@ def test_non_advisor_cannot_log_and_sees_only_their_own_progress(app, chat):
     texts = joined(owner.say("我的進度"))
     assert "阿明咖啡館的進度" in texts and "1 次（現地 1 次）" in texts and "至少 3 次" in texts
     assert "還沒簽署" in texts and "好味道" not in texts
-    assert "最遲 112/07/31 要開始用" in texts  # the tool's deadline, from the campaign
+    # The tool's deadline, from the campaign (the chat runs on today's clock, long past this demo's).
+    assert "112/07/31 的期限已經過了" in texts and "最遲" not in texts
+
+
+def test_owner_progress_is_the_checklist_of_what_is_due(app, chat, monkeypatch):
+    """A signed owner's 「我的進度」 also has the next visit, the 前測／後測 sent so far and the
+    數位健檢, with a button for each thing still open."""
+    import bot.dispatcher
+    from tests.test_activities import person, signed_company, uid
+
+    with app.extensions["bot"].database.session() as session:
+        person(session, uid(1))
+        company_id = signed_company(session, 1, owner=uid(1), advisor=ADVISOR).id
+    owner = chat.as_user(uid(1))
+    june = datetime(2023, 6, 10, 10, 0, tzinfo=TAIPEI)  # the pretest is open (06/01–06/20), the tool due 07/31
+    monkeypatch.setattr(bot.dispatcher, "utc_now", lambda: june.astimezone(timezone.utc))
+    texts = joined(owner.say("我的進度"))
+    assert "最遲 112/07/31 要開始用" in texts and "下次訪視：還沒約" in texts
+    assert "數位能力評量前測：還沒填，112/06/20 17:00 截止" in texts and "後測" not in texts
+    assert "數位健檢：還沒做" in texts
+    assert owner.labels() == ["預約訪視", "數位健檢", "我的提醒"]
+    with app.extensions["bot"].database.session() as session:
+        session.add(Visit(company_id=company_id, advisor_line_user_id=ADVISOR, status="booked", mode="onsite",
+                          scheduled_at=datetime(2023, 6, 15, 14, 0, tzinfo=TAIPEI)))
+    owner.say("已完成前測")
+    texts = joined(owner.say("我的進度"))
+    assert "下次訪視：112/06/15 14:00 現地（已預約）" in texts and "數位能力評量前測：已完成" in texts
+    assert owner.labels() == ["數位健檢", "我的提醒"]
+    august = datetime(2023, 8, 2, 10, 0, tzinfo=TAIPEI)
+    monkeypatch.setattr(bot.dispatcher, "utc_now", lambda: august.astimezone(timezone.utc))
+    assert "112/07/31 的期限已經過了，請盡快跟顧問聯絡" in joined(owner.say("我的進度"))
 
 
 def test_progress_against_visit_rules(app, chat):

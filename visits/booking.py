@@ -19,12 +19,14 @@ from bot.texts import t
 from bot.timeutil import TAIPEI, format_roc_datetime, to_taipei
 from companies.models import Company, CompanyMember
 from companies.service import owners_of
-from dialogs.parsing import parse_date, parse_time
+from dialogs.parsing import normalize, parse_date, parse_time
 from scheduler.service import cancel_visit_reminders, schedule_visit_reminders
 from visits.models import Visit
 from visits.service import mode_label
 
 MODES = ("onsite", "online")
+_MONTH_DAY = re.compile(r"\d{1,2}[/.\-月]\d{1,2}")
+_YEAR_MONTH_DAY = re.compile(r"\d{2,4}[/.\-年]\d{1,2}[/.\-月]\d{1,2}")
 _PICKER = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})$")  # LINE datetimepicker value
 
 
@@ -53,11 +55,43 @@ def parse_when(text: str, *, now: datetime) -> datetime | None:
             return datetime(year, month, day, hour, minute, tzinfo=TAIPEI).astimezone(timezone.utc)
         except ValueError:
             return None
-    day = parse_date(text, today=to_taipei(now).date())
+    day = _day_ahead(text, now=now)
     clock = parse_time(text)
     if day is None or clock is None:
         return None
     return datetime.combine(day, clock, tzinfo=TAIPEI).astimezone(timezone.utc)
+
+
+def _day_ahead(text: str, *, now: datetime):
+    """The day a text names; a month/day without a year already past this year is next year's (a
+    visit is booked ahead: 「3/2」 typed in December is March 2 to come, not 「已經過了」)."""
+    today = to_taipei(now).date()
+    day = parse_date(text, today=today)
+    flat = normalize(text)
+    if day is not None and day < today and _MONTH_DAY.search(flat) and not _YEAR_MONTH_DAY.search(flat):
+        try:
+            return day.replace(year=day.year + 1)
+        except ValueError:  # 2/29
+            return day
+    return day
+
+
+def parse_day_only(text: str, *, now: datetime):
+    """The day of a text that names a day but no time (「115/3/2」「下週三下午」), else None."""
+    text = (text or "").strip()
+    if _PICKER.match(text) or parse_time(text) is not None:
+        return None
+    return _day_ahead(text, now=now)
+
+
+def time_on(day_iso: str, text: str) -> datetime | None:
+    """「下午3點」 on a day given before (Taipei), or None when the text has no time."""
+    from datetime import date
+
+    clock = parse_time(text)
+    if clock is None:
+        return None
+    return datetime.combine(date.fromisoformat(day_iso), clock, tzinfo=TAIPEI).astimezone(timezone.utc)
 
 
 def picker_min(now: datetime) -> str:
@@ -107,6 +141,27 @@ def _owned_visit(session: Session, *, visit_id: int, user_id: str) -> tuple[Visi
     if member is None:
         return None
     return visit, session.get(Company, visit.company_id)
+
+
+def visit_awaiting_answer(session: Session, *, user_id: str, now: datetime) -> Visit | None:
+    """The visit whose evening reminder (「確認訪視」/「申請改期」) reached this person in the last day
+    and is still unanswered and ahead: what a bare 「好」 typed after that reminder answers."""
+    from scheduler.models import Reminder
+
+    return session.exec(select(Visit).join(Reminder, Reminder.visit_id == Visit.id).where(
+        Reminder.recipient == user_id, Reminder.kind == "visit_evening", Reminder.status == "sent",
+        Reminder.processed_at >= now - timedelta(days=1), Visit.status == "booked", Visit.deleted_at.is_(None),
+        Visit.scheduled_at > now).order_by(Visit.scheduled_at)).first()
+
+
+def next_visit_of(session: Session, *, user_id: str, now: datetime) -> tuple[Visit, Company] | None:
+    """The next visit booked for one of this person's companies (as an owner or member), or None."""
+    row = session.exec(select(Visit, Company).join(Company, Company.id == Visit.company_id)
+                       .join(CompanyMember, CompanyMember.company_id == Visit.company_id)
+                       .where(CompanyMember.line_user_id == user_id, Visit.status.in_(("booked", "confirmed")),
+                              Visit.deleted_at.is_(None), Visit.scheduled_at > now)
+                       .order_by(Visit.scheduled_at)).first()
+    return (row[0], row[1]) if row else None
 
 
 def confirm_visit(session: Session, *, visit_id: int, user_id: str) -> Visit | None:

@@ -17,7 +17,7 @@ from datetime import date, datetime, time
 
 from bot.messages import Card, Choice, Text, encode_postback
 from bot.texts import t
-from bot.timeutil import format_roc_date, to_taipei
+from bot.timeutil import format_roc_date, format_roc_datetime, to_taipei
 from dialogs import framework as fw
 from dialogs import registry
 from dialogs.parsing import parse_time
@@ -637,16 +637,68 @@ def _checkup_levels(session, companies) -> dict[int, str]:
     return {cid: t("visits.progress_checkup", levels=level_text(entry)) for cid, entry in found.items()}
 
 
-def _tool_not_yet(config, program_id: str) -> str:
-    """No tool in use yet: by when it must be, when the campaign says (the letter's 最遲完成導入)."""
-    deadline = campaign_settings(config, program_id).get("adoption_deadline")
-    return t("visits.owner_progress_tool_no_by", date=deadline) if deadline else t("visits.owner_progress_tool_no")
+def _tool_not_yet(config, company, now: datetime) -> str:
+    """No tool in use yet: by when it must be, when the campaign says (the letter's 最遲完成導入),
+    or that the date has passed (「最遲 112/07/31 要開始用」 read in October sounded like time left)."""
+    from letters.document import parse_roc_datetime
+
+    deadline = campaign_settings(config, company.program_id).get("adoption_deadline")
+    if not deadline:
+        return t("visits.owner_progress_tool_no")
+    try:
+        passed = parse_roc_datetime(str(deadline)).date() < to_taipei(now).date()
+    except ValueError:
+        passed = False
+    return t("visits.owner_progress_tool_late" if passed else "visits.owner_progress_tool_no_by", date=deadline)
+
+
+def _owner_duties(request, company, p, now: datetime) -> tuple[list[str], list[str]]:
+    """The rest of what a signed shop owes the programme, each with its state, and the words that
+    start what is still open (for the buttons): the next visit, the 前測／後測 sent so far, the
+    數位健檢. A shop that has not signed has none of these yet."""
+    from assessments.service import completions, done_word
+    from assessments.settings import tests_of
+    from checkup.service import level_text, progress
+    from visits.booking import next_visit_of
+
+    lines, actions = [], []
+    if company.letter_status != "signed":
+        return lines, actions
+    upcoming = next_visit_of(request.session, user_id=request.ctx.user_id, now=now)
+    upcoming = upcoming if upcoming and upcoming[1].id == company.id else None
+    if upcoming:
+        visit = upcoming[0]
+        lines.append(t("visits.owner_progress_next_visit", when=format_roc_datetime(visit.scheduled_at),
+                       mode=service.mode_label(visit.mode), state=t(f"visits.owner_progress_visit_{visit.status}")))
+    elif company.advisor_line_user_id and not p.meets_rule:
+        lines.append(t("visits.owner_progress_no_visit"))
+        actions.append(t("reminders.booking_button"))
+    done = completions(request.session, company_ids=[company.id])
+    for test in tests_of(request.services.config, company.program_id).values():
+        if test.opens > now:
+            continue
+        if (company.id, test.id) in done:
+            state = t("visits.owner_progress_test_done")
+        else:
+            key = "visits.owner_progress_test_late" if test.due <= now else "visits.owner_progress_test_open"
+            word = done_word(test.id)
+            state = t(key, due=format_roc_datetime(test.due), word=word)
+        lines.append(t("visits.owner_progress_test", title=test.title, state=state))
+    found = progress(request.session, company_ids=[company.id]).get(company.id)
+    if found:
+        lines.append(t("visits.owner_progress_checkup", levels=level_text(found)))
+    else:
+        lines.append(t("visits.owner_progress_checkup_none"))
+        actions.append(t("core.menu_checkup"))
+    return lines, actions
 
 
 def _not_advisor_progress(request) -> fw.Turn:
     """「我的進度」 from someone who is not an advisor. Staff: every company against the checkpoint
-    (「/查核點」), with the dashboard a tap away. An owner: their own shop's standing, from its records only (the letter, the advisor's visits
-    against the programme's rule, the tool in use); nothing of any other shop."""
+    (「/查核點」), with the dashboard a tap away. An owner: their own shop's standing, from its records
+    only (the letter, the advisor's visits against the programme's rule, the tool in use, then what
+    else is due: the next visit, the 前測／後測, the 數位健檢), with a button for each thing still open;
+    nothing of any other shop."""
     from companies.service import companies_of_user
 
     session, ctx = request.session, request.ctx
@@ -658,17 +710,23 @@ def _not_advisor_progress(request) -> fw.Turn:
         return fw.Turn(ctx, [Text(t("visits.owner_progress_none"))], show_menu=True)
     rules = service.visit_rules(request.services.config, companies[0].program_id)
     progress = service.progress_by_company(session, companies=companies, rules=rules)
-    texts = []
+    texts, actions = [], []
     for company in companies[:3]:
         p = progress[company.id]
         letter = t(f"visits.owner_progress_letter_{company.letter_status}") if company.letter_status in (
             "signed", "withdrawn") else t("visits.owner_progress_letter_none")
         tool = (t("visits.owner_progress_tool_yes", date=format_roc_date(company.tool_adopted_at))
-                if company.tool_adopted_at else _tool_not_yet(request.services.config, company.program_id))
-        texts.append(Text(t("visits.owner_progress", name=company.name or t("visits.owner_progress_shop"),
-                            letter=letter, total=p.total, onsite=p.onsite, min_total=rules.min_total,
-                            min_onsite=rules.min_onsite, tool=tool)))
-    return fw.Turn(ctx, texts, show_menu=True)
+                if company.tool_adopted_at else _tool_not_yet(request.services.config, company, ctx.now))
+        more, todo = _owner_duties(request, company, p, ctx.now)
+        actions += [action for action in todo if action not in actions]
+        texts.append(Text("\n".join([t("visits.owner_progress", name=company.name or t("visits.owner_progress_shop"),
+                                       letter=letter, total=p.total, onsite=p.onsite, min_total=rules.min_total,
+                                       min_onsite=rules.min_onsite, tool=tool), *more])))
+    if not actions:
+        return fw.Turn(ctx, texts, show_menu=True)
+    choices = (*(Choice(action) for action in actions), Choice(t("core.menu_reminders")))
+    texts[-1] = Text(texts[-1].text, choices)
+    return fw.Turn(ctx, texts)
 
 
 @registry.command("visit_progress", "我的進度", "訪視進度", "我的訪視進度", "我的店家進度", "店家進度", "我的店家",
