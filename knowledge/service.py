@@ -78,6 +78,7 @@ CHOICE_CLOSENESS = 0.75        # second programme's rank score relative to the f
 JOIN_RESIDUAL_MAX = 2.5
 
 log = logging.getLogger(__name__)
+_BARE_NUMBER = re.compile(r"[零〇一二兩三四五六七八九十百千萬0-9.,]+")
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")  # any Chinese character: a message in words
 RELOAD_STAMP = ".reload"  # `flask kb reload` touches it; the watcher sees the change
 
@@ -317,6 +318,8 @@ class KnowledgeBase:
         words = index.content_words(index.analyze(question))
         if not words:
             return "empty"
+        if _BARE_NUMBER.fullmatch(normalize_text(question)):
+            return "noise"  # 「五十」「三千」: a figure with nothing to say what it is, like 「50」
         if _HAN.search(question) or len(question.split()) > 1 or any(index.known(w) for w in words):
             return None
         return "noise"

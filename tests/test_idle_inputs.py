@@ -44,8 +44,10 @@ def test_noise_tests_and_greetings_open_no_ticket(app, chat):
     # Question marks alone: someone lost, shown the way in (the menu), not thanked.
     assert joined(chat.say("？？")) == t("faq.small_talk_lost")
     assert t("core.menu_faq") in chat.labels()
-    # A lone number is not a slipped 「3q」: no thanks for 「-3」, and no ticket either.
+    # A lone number is not a slipped 「3q」: no thanks for 「-3」, and no ticket either; nor for a
+    # figure in Chinese numerals (「五十」), which says nothing of what it counts.
     assert t("faq.small_talk_thanks") not in joined(chat.say("-3"))
+    assert joined(chat.say("五十")) == t("faq.not_understood")
     assert _tickets(app) == []
     # A sentence in English is a question, whatever its words: it still reaches staff.
     assert "承辦同仁" in joined(chat.say("do you speak Hakka"))
