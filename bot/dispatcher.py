@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,7 +29,7 @@ from bot.services import Services, audit, find_user
 from bot.texts import t
 from dialogs import framework as fw
 from dialogs import registry
-from dialogs.parsing import is_unsure, parse_yes_no
+from dialogs.parsing import is_unsure
 
 log = logging.getLogger(__name__)
 
@@ -550,5 +551,9 @@ class Dispatcher:
         session.add(conversation)
 
 
+# A whole answer that says "no" or "I don't have it" (「沒有」「不用了」); 「不錯」「沒事了」 are small talk.
+_NO_ANSWER = re.compile(r"^(我|我們)?(還)?(沒有|沒|無|不用|不要|不需要|沒辦法)(了|耶|喔|欸|啦)?[.。!！~～]*$")
+
+
 def _says_no_or_unsure(text: str) -> bool:
-    return parse_yes_no(text) is False or is_unsure(text)
+    return bool(_NO_ANSWER.match("".join(text.split()))) or is_unsure(text)

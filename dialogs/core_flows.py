@@ -32,8 +32,7 @@ def show_menu(request) -> fw.Turn:
     return fw.Turn(request.ctx, [], show_menu=True)
 
 
-@command("help", "說明", "help", "/help", "/說明", "使用說明", "怎麼用", "你會做什麼", "可以做什麼", "這是什麼", "這是什麼意思",
-         "什麼意思")
+@command("help", "說明", "help", "/help", "/說明", "使用說明", "怎麼用", "你會做什麼", "可以做什麼", "這是什麼")
 def show_help(request) -> fw.Turn:
     # Staff and advisors get their own commands (registered by their domains); owners the welcome.
     role_help = [reply for helper in ROLE_HELP for reply in helper(request)] if request.ctx.roles else []
@@ -72,9 +71,9 @@ def _ask_consent(ctx: fw.Context):
     return [Text(f"{consent_text()}\n\n{t('core.consent_full_link')}：{link}", choices)]
 
 
-# Consent must be given on purpose (個資法): a short yes or no answers it (「好啊」「我不要了」), a
-# longer sentence does not (「好像要先問老闆」), nor does a doubt, which gets the notice in plain words.
-CONSENT_ANSWER_MAX_CHARS = 6
+# Consent must be given or refused on purpose (個資法): a short yes or no answers it (「好啊」「我不要了」),
+# anything else does not (「還沒看完」「沒看懂」「好像要先問老闆」), and a doubt gets the notice in plain words.
+_CONSENT_NO = re.compile(r"^(我)?(還是)?(不同意|不要|不要了|不想|不用|不用了|拒絕|算了|不好|先不要|no|nope)(啦|喔|了|耶)?$")
 _CONSENT_YES = re.compile(r"^(我)?(也)?(同意|好|好的|好啊|可以|ok|okay|yes|沒問題|對|嗯|恩)(了)?(啦|喔|哦|啊|呀|唷|的)?$")
 
 
@@ -86,10 +85,9 @@ def _parse_consent(ctx: fw.Context, user_input: fw.UserInput) -> bool:
         return False
     if _CONSENT_YES.match(answer):
         return True
-    said = parse_yes_no(answer) if len(answer) <= CONSENT_ANSWER_MAX_CHARS else None
-    if said is False:
+    if _CONSENT_NO.match(answer):
         return False
-    if said == "unsure" or is_unsure(answer):
+    if is_unsure(answer) or parse_yes_no(answer) == "unsure":
         raise fw.Invalid(t("core.consent_plain"))
     raise fw.Invalid(t("core.consent_pick"))
 

@@ -114,17 +114,22 @@ _DETAILS = (
     ("email", re.compile(r"^[a-z0-9._%+\-]+@[a-z0-9\-]+(\.[a-z0-9\-]+)*\.[a-z]{2,}$")),
     ("phone", re.compile(r"^(\+?886|0)9\d{8}$|^0\d{8,9}(#\d{1,6})?$")),
     ("tax_id", re.compile(r"^\d{8}$")),
-    ("url", re.compile(r"^(https?://|www\.)\S+$")),
-    ("address", re.compile(r"^(\d{3,6})?(台灣|臺灣)?\S{1,3}(市|縣)\S{0,4}(區|鄉|鎮|市)?\S*(路|街|大道|巷|弄|號|樓)\S*$")),
+    ("url", re.compile(r"^(https?://|www\.)[^\s]+$")),
+    # a street address ends in its number: 「…路100號」「…號3樓」 (「台北市說明會是幾號」 does not)
+    ("address", re.compile(r"^(\d{3,6})?(台灣|臺灣)?[^\s]{1,3}(市|縣)[^\s]{0,4}(區|鄉|鎮|市)?[^\s]*(路|街|大道|巷|弄)"
+                           r"[^\s]*\d+號(\d+樓)?(之\d+)?$")),
 )
+# Contact details carry no question word; 「…這個連結打不開」 or 「幾號」 is a question.
+_ASKING = re.compile(r"[?？嗎呢]|幾|什麼|怎麼|哪|可以|能不能|不能|打不開")
 
 
 def detail_kind(text: str | None) -> str | None:
     """"email" / "phone" / "tax_id" / "url" / "address" when the whole message is one such detail
     (「0912345678」「ming@gmail.com」「台南市永康區中正路100號」), else None."""
-    value = re.sub(r"[\s\-()（）]", "", normalize(text))
-    if not value:
+    raw = normalize(text)
+    if not raw or _ASKING.search(raw):
         return None
+    value = re.sub(r"[\-()（）]", "", raw)  # phone separators; normalize() already removed spaces
     return next((kind for kind, pattern in _DETAILS if pattern.match(value)), None)
 
 

@@ -80,12 +80,17 @@ def command(name: str, *phrases: str, role: str | None = None, prefix: bool = Fa
     return decorator
 
 
+ASKABLE = frozenset({"help", "menu"})
+
+
 def find_command(text: str) -> tuple[Command, str] | None:
     """The command a text invokes, with the argument text after a prefix phrase."""
     key = squash(text)
-    bare = key.rstrip("?？")  # 「說明？」「這是什麼?」: a command word asked as a question is the command
+    # 「說明？」「選單?」: asked as a question, only the commands that change nothing are run; 「停止處理？」
+    # or 「意向書？」 asks about the thing (the FAQ answers), it does not do it.
+    bare = key.rstrip("?？")
     for cmd in COMMANDS:
-        if not cmd.prefix and (key in cmd.phrases or (bare and bare in cmd.phrases)):
+        if not cmd.prefix and (key in cmd.phrases or (bare and cmd.name in ASKABLE and bare in cmd.phrases)):
             return cmd, ""
     # The longest matching prefix wins, whatever the order commands were registered in: with
     # "/公告" and "/公告預覽" both registered, "/公告預覽 …" must not become an announcement.

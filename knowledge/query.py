@@ -34,6 +34,7 @@ ROLE_SIDES = {"owner": "owner", "staff": "unit", "advisor": "advisor"}
 _CLAUSE_BREAK = re.compile(r"[\s,，.。!！?？~～、;；:：…⋯\-—()（）\[\]「」『』\"'“”‘’]+|"
                            r"[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+")
 _QUESTION_END = re.compile(r"[?？]")
+_NEGATED = re.compile(r"還沒|沒有|沒|未|不")
 _LOST = re.compile(r"[?？¿⁇❓❔!！\s]*[?？⁇❓❔][?？¿⁇❓❔!！\s]*")
 # Small-talk classes whose typos are read as small talk when nothing answers (not ack or laugh:
 # 「好貴」 is one key from 「好的」 and is not an acknowledgement).
@@ -197,8 +198,10 @@ class Classifier:
             if (self.introduces is not None and self.introduces.match(norm)) or \
                     (self.shop is not None and self.shop.fullmatch(norm)):
                 told = True
-            elif not (self.facts is not None and self.facts.search(norm)):
-                return False  # 「有5個員工」 beside the introduction is still telling, anything else is not
+            elif not (self.facts is not None and self.facts.search(norm)) or _NEGATED.search(norm):
+                # 「有5個員工」 beside the introduction is still telling; anything else is not, nor a fact
+                # the shop lacks (「我們還沒有統編」 is a problem to solve, for the FAQ or staff)
+                return False
         return told
 
     def typo_small_talk(self, text: str) -> str | None:

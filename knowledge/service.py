@@ -68,7 +68,11 @@ FOLLOWUP_MAX_CHARS = 8         # 「那共融呢」「B類呢」「如果是A類
 ELLIPTIC_MAX_CHARS = 8
 # A government body by its name's last character (環保署, 能源署, 衛福部, 文化局, 勞委會) and a subsidy:
 # one the knowledge base never names is another agency's grant (_other_agencys_subsidy).
-_AGENCY = re.compile(r"[\u4e00-\u9fff]{1,4}?(?:部|署|局|委員會|委會)")
+# Government bodies by what they are called (環保署, 能源局, 衛福部, 文化局…); not any word ending in 部 or
+# 局: 郵局, 部分, 總部, 局部 are everyday words in programme questions.
+_AGENCY = re.compile(r"(?:環保|環境|能源|衛福|衛生福利|衛生|文化|農業|交通|觀光|教育|勞動|勞工|社會|經發|經濟發展|財政|內政|"
+                     r"國發|水利|林業|林務|漁業|產發|產業發展|工務|建設|都發|都市發展|消防|海洋|運動|體育|青年|"
+                     r"原住民族?|原民|客家|客委|數發|數位發展|文化資產|文資|僑委|退輔)(?:部|署|局|處|委員會|委會|會)")
 _SUBSIDY = re.compile(r"補助|補貼|津貼|獎勵金|獎補助")
 FACET_NEW_WEIGHT = 1.3         # follow-up: entries about the facet just named
 FACET_OLD_WEIGHT = 0.5         # follow-up: entries about the facet it replaces

@@ -66,6 +66,9 @@ def test_a_subsidy_of_an_agency_the_documents_never_name_is_declined_with_where_
     assert kb.ask("數位發展部的補助可以同時拿嗎").matched
     assert kb.ask("去年拿過環保署的補助 還能報嗎").intent == "eligibility:prior"
     assert joined(chat.say("文化局有補助嗎 我的店可以申請嗎")) == t("faq.decline_other_agency")
+    # Everyday words ending in 局/部 are no agency: these are the programme's questions.
+    for question in ("補助款可以匯到郵局帳戶嗎", "補助會分兩部分撥嗎", "我們是總部在台北的分店 可以申請補助嗎"):
+        assert kb.ask(question).band != "declined", question
 
 
 def test_how_many_days_is_answered_only_by_an_entry_that_states_days(kb):

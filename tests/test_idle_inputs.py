@@ -7,6 +7,7 @@ from sqlmodel import select
 
 from bot.models import Conversation
 from bot.texts import t
+from dialogs.registry import find_command
 from knowledge.models import UnansweredQuestion
 from tests.conftest import joined
 
@@ -174,6 +175,7 @@ def test_an_advisor_introducing_themselves_is_asked_for_their_question(app, chat
 
 
 def test_consent_takes_a_short_yes_or_no_and_explains_itself_to_a_doubt(app, chat):
+    # 「還沒看完」「沒看懂」 refuse nothing; only a whole no does.
     from bot.services import find_user  # noqa: PLC0415
 
     def consented() -> bool:
@@ -187,6 +189,8 @@ def test_consent_takes_a_short_yes_or_no_and_explains_itself_to_a_doubt(app, cha
     assert chat.labels() == [t("core.consent_agree"), t("core.consent_decline")]
     # A sentence that is not an answer consents to nothing (「我要…」 is no 「好」).
     assert chat.say("我要問問題")[0] == t("core.consent_pick")
+    for text in ("還沒看完", "我沒看到"):
+        assert chat.say(text)[0] == t("core.consent_pick"), text
     assert joined(chat.say("我不要了")).startswith(t("core.consent_declined").splitlines()[0])
     assert not consented()
     chat.tap(t("core.menu_eligibility"))
@@ -196,10 +200,14 @@ def test_consent_takes_a_short_yes_or_no_and_explains_itself_to_a_doubt(app, cha
 
 def test_what_is_this_with_nothing_in_progress_shows_what_the_bot_does(app, chat):
     chat.follow()
-    for text in ("這是什麼?", "什麼意思", "說明？"):
+    for text in ("這是什麼?", "什麼意思", "說明？", "看不懂"):
         texts = chat.say(text)
         assert t("core.menu_faq") in chat.labels(), text
         assert "找不到" not in joined(texts), text
+    # 「什麼意思」 is not a request for the bot's help: it asks what was meant.
+    assert joined(chat.say("什麼意思")) == t("faq.small_talk_lost")
+    # Asked as a question, a command that does something is not run (「停止處理？」 asks about it).
+    assert find_command("停止處理？") is None and find_command("說明？")[0].name == "help"
     assert _tickets(app) == []
 
 

@@ -152,7 +152,10 @@ def test_is_non_answer(text, expected):
 @pytest.mark.parametrize("text,expected", [("0912-345-678", "phone"), ("(04)2234-5678#12", "phone"),
                                            ("a.b@shop.com.tw", "email"), ("04595257", "tax_id"),
                                            ("https://line.me/R/ti/p/@abc", "url"), ("台中市西屯區台灣大道三段99號", "address"),
-                                           ("顧問幾號來", None), ("5人", None), ("台北", None), ("112/3/5", None)])
+                                           ("顧問幾號來", None), ("5人", None), ("台北", None), ("112/3/5", None),
+                                           # questions that start like a detail are questions
+                                           ("台北市說明會是幾號", None), ("台北市也可以嗎 要去哪一樓", None),
+                                           ("https://lin.ee/abc 這個連結打不開", None)])
 def test_detail_kind(text, expected):
     from dialogs.parsing import detail_kind
     assert detail_kind(text) == expected
