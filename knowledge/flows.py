@@ -403,7 +403,8 @@ def staff_add_phrasing(request) -> fw.Turn:
     row = request.session.get(unanswered.UnansweredQuestion, question_id)
     kb = request.services.kb
     if row is None or kb is None or kb.entry(entry_id) is None:
-        return fw.Turn(ctx, [Text(t("faq.staff_add_failed", reason=f"#{question_id} / {entry_id}"))])
+        code = "not_found" if row is None else "no_kb" if kb is None else "unknown_entry"
+        return fw.Turn(ctx, [Text(t("faq.staff_add_failed", reason=t(f"faq.staff_error_{code}")))])
     from . import editing
 
     try:

@@ -811,9 +811,11 @@ def _answer_intents(answer_norm: str) -> frozenset[str]:
     return frozenset(out)
 
 
+# An asker's own figure and its unit (「4場」「35家」, SearchIndex coverage): a bare 1 is left out,
+# since 「每一家」 normalises to 「每1家」 and is no figure of the shop's.
+_FIGURE = re.compile(r"(?!1(?!\d))\d+(?:\.\d+)?([^\d.]+)")
 # Units a 「幾…」 question may ask for that the documents state with a number (10分鐘, 2小時);
 # not 幾分: 「佔幾分」 asks for a weight the documents give in %.
-_FIGURE = re.compile(r"(?!1(?!\d))\d+(?:\.\d+)?([^\d.]+)")
 _ASKED_UNIT = re.compile(r"^(?:幾|多少)(?:個)?(分鐘|小時|公里|坪|歲|秒)$")
 
 

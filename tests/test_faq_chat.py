@@ -259,7 +259,7 @@ def test_staff_adds_a_phrasing_in_chat(app, chat, kb_copy):
     qid = _rows(app)[0].id
     staff = chat.as_user(STAFF)
     assert "格式：/加入題庫" in joined(staff.say(f"/加入題庫 {qid}"))
-    assert "沒辦法加入題庫" in joined(staff.say(f"/加入題庫 {qid} no-such-entry"))
+    assert joined(staff.say(f"/加入題庫 {qid} no-such-entry")) == t("faq.staff_add_failed", reason=t("faq.staff_error_unknown_entry"))
     assert "無法使用" in joined(owner.say(f"/加入題庫 {qid} gh-consultant-visits"))  # not staff
     assert kb_copy.ask(question).entry_id != "gh-consultant-visits"
     done = joined(staff.say(f"/加入題庫 {qid} gh-consultant-visits"))
