@@ -13,7 +13,7 @@ from checkpoints import service
 from checkpoints.settings import Programme, programme
 from dialogs import framework as fw
 from dialogs import registry
-from staff.service import login_url
+from staff.service import LOGIN_VALID, login_url
 
 MAX_COMPANIES = 8  # the phone shows a few; the page has all
 
@@ -68,16 +68,21 @@ def _page_button(request, label: str, page: str) -> Choice:
                                                     line_user_id=request.ctx.user_id, next_page=page))
 
 
+def _link_minutes() -> int:
+    """How long the dashboard button stays valid, as the staff room sets it."""
+    return int(LOGIN_VALID.total_seconds() // 60)
+
+
 @registry.command("checkpoint_status", "/查核點", "/查核點進度", "/查核進度", "/kpi", "/績效", "/績效指標", "/進度",
                   "/整體進度", role="staff")
 def checkpoint_status(request) -> fw.Turn:
     program = programme(request.services.config)
     text = status_text(request.session, program=program, now=request.ctx.now)
     return fw.Turn(request.ctx, [Card(title=t("checkpoints.status_card_title"), body=text,
-                                      note=t("checkpoints.status_note"),
+                                      note=t("checkpoints.status_note", minutes=_link_minutes()),
                                       buttons=(_page_button(request, t("checkpoints.status_page_button"),
                                                             "/staff/checkpoints"),),
-                                      quick_replies=(Choice("/佐證資料"),))])
+                                      quick_replies=(Choice(t("checkpoints.evidence_command")),))])
 
 
 @registry.command("evidence_pack", "/佐證資料", "/佐證", "/匯出佐證資料", "/下載佐證資料", "/佐證資料匯出", "/匯出佐證",
@@ -88,14 +93,14 @@ def evidence_pack(request) -> fw.Turn:
     if checkpoint is None:
         numbers = "、".join(str(c.number) for c in program.checkpoints)
         return fw.Turn(request.ctx, [Text(t("checkpoints.evidence_unknown", numbers=numbers),
-                                          tuple(Choice(f"/佐證資料 {c.number}") for c in program.checkpoints[:12]))])
+                                          tuple(Choice(t("checkpoints.evidence_command_n", number=c.number)) for c in program.checkpoints[:12]))])
     as_of = min(request.ctx.now, checkpoint.at)
     page = f"/staff/checkpoints/{checkpoint.number}/evidence.zip"
     return fw.Turn(request.ctx, [Card(
         title=t("checkpoints.evidence_title", number=checkpoint.number),
         body=t("checkpoints.evidence_body", number=checkpoint.number, when=format_roc_datetime(checkpoint.at),
                as_of=format_roc_datetime(as_of)),
-        note=t("checkpoints.evidence_note"),
+        note=t("checkpoints.evidence_note", minutes=_link_minutes()),
         buttons=(_page_button(request, t("checkpoints.evidence_button", number=checkpoint.number), page),
                  _page_button(request, t("checkpoints.status_page_button"), "/staff/checkpoints")),
-        quick_replies=(Choice("/查核點"),))])
+        quick_replies=(Choice(t("checkpoints.status_command")),))])
