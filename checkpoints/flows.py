@@ -6,6 +6,8 @@ answered with the programme document's checkpoint dates instead of the unit's fi
 """
 from __future__ import annotations
 
+import re
+
 from bot.messages import Card, Choice, Text
 from bot.texts import t
 from bot.timeutil import format_roc_datetime, to_taipei
@@ -13,6 +15,7 @@ from checkpoints import service
 from checkpoints.settings import Programme, programme
 from dialogs import framework as fw
 from dialogs import registry
+from dialogs.parsing import parse_count
 from staff.service import LOGIN_VALID, login_url
 
 MAX_COMPANIES = 8  # the phone shows a few; the page has all
@@ -57,15 +60,16 @@ def status_text(session, *, program: Programme, now) -> str:
 def _pack_checkpoint(program: Programme, argument: str, now):
     """The checkpoint whose pack is asked for: the number typed, else the next one (the last once
     all have passed)."""
-    digits = "".join(ch for ch in argument if ch.isdigit())
-    if digits:
-        return program.checkpoint(int(digits))
+    number = parse_count(re.sub(r"\d{2,3}年", "", argument)) if argument.strip() else None  # 「112年第1次」「第一次」
+    if number is not None:
+        return program.checkpoint(number)
     return program.next_checkpoint(now) or (program.checkpoints[-1] if program.checkpoints else None)
 
 
 def _page_button(request, label: str, page: str) -> Choice:
     return Choice(label, kind="uri", uri=login_url(request.services, request.session,
-                                                    line_user_id=request.ctx.user_id, next_page=page))
+                                                    line_user_id=request.ctx.user_id, next_page=page,
+                                                    now=request.ctx.now))
 
 
 def _link_minutes() -> int:

@@ -109,7 +109,7 @@ def bind(request) -> fw.Turn:
 
 @registry.command("staff_login", "/登入", "/後台", "/login", role="staff")
 def login_link(request) -> fw.Turn:
-    url = service.login_url(request.services, request.session, line_user_id=request.ctx.user_id)
+    url = service.login_url(request.services, request.session, line_user_id=request.ctx.user_id, now=request.ctx.now)
     return fw.Turn(request.ctx, [Card(title=t("staff.login_title"), body=t("staff.login_body"),
                                       buttons=(Choice(t("staff.login_button"), kind="uri", uri=url),))])
 

@@ -170,9 +170,11 @@ def is_dashboard_path(path: str) -> bool:
     return bool(_DASHBOARD_PATH.fullmatch(path or "")) and ".." not in path and "//" not in path
 
 
-def login_url(services, session: Session, *, line_user_id: str, next_page: str = "") -> str:
-    """A one-time dashboard login link for chat, landing on ``next_page`` (the overview if none)."""
-    token = create_login_token(session, line_user_id=line_user_id)
+def login_url(services, session: Session, *, line_user_id: str, next_page: str = "",
+              now: datetime | None = None) -> str:
+    """A one-time dashboard login link for chat, landing on ``next_page`` (the overview if none);
+    ``now`` is the conversation's clock (tests move it)."""
+    token = create_login_token(session, line_user_id=line_user_id, now=now)
     query = f"?{urlencode({'next': next_page})}" if next_page else ""
     return services.public_url(f"/staff/login/{token}{query}")
 

@@ -299,6 +299,8 @@ def test_staff_see_the_checkpoint_kpis_and_get_the_evidence_pack_in_chat(app, ch
     assert staff.labels() and "「/」" in joined(staff.say("匯出佐證資料"))
     text = joined(staff.tap("/匯出佐證資料"))
     assert "第 2 次查核點" in text  # all have passed: the last one
+    # The year is no part of the checkpoint's number (「112年第1次」 looked up checkpoint 1121).
+    assert "第 1 次查核點" in joined(staff.say("/佐證資料 112年第一次"))
     staff.say("/佐證資料 1")
     download = next(a for a in staff.actions() if a.get("type") == "uri" and "下載" in a["label"])
     browser = requests.Session()
