@@ -240,7 +240,7 @@ def record_from_message(request) -> fw.Turn:
     if question and not parsed.company_ids:
         return _faq(request)  # 「導入要多久？」
     answers, lead = {}, []
-    if len(parsed.company_ids) == 1:
+    if len(parsed.company_ids) == 1 and not parsed.guessed:
         answers["company"] = parsed.company_ids[0]
     elif parsed.company_ids:
         answers["_candidates"] = parsed.company_ids

@@ -79,7 +79,7 @@ def test_fuzzy_name_and_ambiguity():
 @pytest.mark.parametrize("text, company, topics", [
     # a homophone typo (Zhuyin keyboards) or a shortened name inside the sentence, not a token alone
     ("上週五到阿民咖啡館教LINE官方帳號 1.5小時", 2, "教LINE官方帳號"),
-    ("昨天線上幫咖啡館設定POS", 2, "設定POS"),
+    ("昨天線上幫咖啡館 設定POS", 2, "設定POS"),  # a shortened name stands as its own token
     ("今天去阿明咖啡館現場輔導2小時", 2, ""),  # 「去」 is not what the visit was about
 ])
 def test_names_inside_a_sentence_and_words_left_alone(text, company, topics):
@@ -419,7 +419,9 @@ def test_a_log_says_why_a_date_or_duration_typed_is_asked_again(app, chat):
 def test_a_dated_visit_with_a_typo_in_the_shop_is_logged_not_an_off_topic_reply(app, chat):
     advisor, ids = _advisor(app, chat)
     texts = joined(advisor.say("上週五到阿民咖啡館教LINE官方帳號 1.5小時"))
-    assert "輔導方式" in texts  # the shop, date, duration and topics are taken; only the mode is asked
+    # the date, duration and topics are taken; the shop (a guess from a typo) is offered, then the mode
+    assert "哪一家" in texts and advisor.labels()[0] == "阿明咖啡館"
+    assert "輔導方式" in joined(advisor.tap("阿明咖啡館"))
     assert "訪視已記錄" in joined(advisor.tap("現地"))
     [visit] = _visits(app)
     assert (visit.company_id, visit.duration_minutes, visit.topics) == (ids["阿明咖啡館"], 90, "教LINE官方帳號")
@@ -428,6 +430,27 @@ def test_a_dated_visit_with_a_typo_in_the_shop_is_logged_not_an_off_topic_reply(
     assert "哪一家" in joined(advisor.say("昨天去晨曦麵館教LINE 1.5小時"))
     with app.extensions["bot"].database.session() as session:
         assert not session.exec(select(UnansweredQuestion)).all()
+
+
+def test_a_shortened_name_inside_another_word_is_no_shop_and_one_alone_is_only_offered(app, chat):
+    # 「晨光咖啡館」 was saved at once for 阿明咖啡館 (its end 「咖啡館」), 「晨光」 left as topics.
+    advisor, ids = _advisor(app, chat)
+    texts = joined(advisor.say("今天 現地 晨光咖啡館 1小時 POS教學"))
+    assert "訪視已記錄" not in texts and "哪一家" in texts and not _visits(app)
+    advisor.say("取消")
+    # A shortened name standing alone is a guess: offered with a button, saved only once tapped.
+    texts = joined(advisor.say("今天 現地 咖啡館 1小時 POS教學"))
+    assert "訪視已記錄" not in texts and "哪一家" in texts and advisor.labels()[0] == "阿明咖啡館"
+    assert "訪視已記錄" in joined(advisor.tap("阿明咖啡館"))
+    [visit] = _visits(app)
+    assert (visit.company_id, visit.topics) == (ids["阿明咖啡館"], "POS教學")
+
+
+def test_a_shortened_name_glued_to_other_words_names_no_shop():
+    companies = [*COMPANIES, CompanyRef(4, "阿珠美甲", None)]
+    assert parse_visit_message("今天 現地 教老闆做美甲作品集 1小時", today=TODAY, companies=companies).company_ids == []
+    alone = parse_visit_message("今天 現地 美甲 1小時", today=TODAY, companies=companies)
+    assert (alone.company_ids, alone.guessed, "company" in alone.as_answers()) == ([4], True, False)
 
 
 def test_two_shops_in_one_message_offer_the_same_visit_for_the_second(app, chat):

@@ -242,8 +242,6 @@ def _whole_visit(ctx: fw.Context, user_input: fw.UserInput) -> dict | None:
     if pieces < 2:
         return None
     answers = parsed.as_answers()
-    if len(parsed.company_ids) > 1:
-        answers["_candidates"] = parsed.company_ids
     return {**answers, "_notes": problems(parsed)}
 
 
@@ -517,8 +515,6 @@ def log_from_message(request, text: str) -> fw.Turn | None:
     if explicit and not named and not parsed.visit_date and _is_question(text):
         return None  # 「訪視要幾次？」 is a question for the FAQ, not a log
     answers = parsed.as_answers()
-    if len(parsed.company_ids) > 1:
-        answers["_candidates"] = parsed.company_ids
     lead = [Text(problem) for problem in problems(parsed)]
     if parsed.company_text and not parsed.company_ids and vp.TAX_ID.fullmatch(parsed.company_text):
         lead.append(Text(t("visits.company_not_yours", tax_id=parsed.company_text)))
