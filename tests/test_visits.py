@@ -502,9 +502,21 @@ def test_an_edit_typed_with_its_new_value_on_the_summary_card_is_taken(app, chat
     advisor.say("改方式 線上")
     card = joined(advisor.say("輔導內容：LINE官方帳號設定"))
     assert "要修改哪一項" not in card and "1.5 小時" in card and "線上" in card
-    texts = joined(advisor.say("時數 30小時"))  # a value the question would not take: asked, with why
+    texts = joined(advisor.say("時數：30小時"))  # a value the question would not take: asked, with why
     assert "請輸入時間長度" in texts and "多久" in texts
     advisor.tap("1.5小時")
     assert "訪視已更新" in joined(advisor.tap("確認"))
     [visit] = _visits(app)
     assert (visit.duration_minutes, visit.mode, visit.topics) == (90, "online", "LINE官方帳號設定")
+
+
+@pytest.mark.parametrize("typed", ["輔導內容沒問題", "輔導內容沒錯", "改輔導內容 對", "輔導內容 POS盤點"])
+def test_a_label_on_the_summary_card_with_a_confirmation_or_no_change_word_changes_nothing(app, chat, typed):
+    # 「輔導內容沒問題」 saved the topics as 「沒問題」 (and 「行業沒錯」 a trade as 「沒錯」): a new value
+    # needs 改/修改 before the label or 改成/換成/： after it, and is never a confirmation.
+    advisor, _ = _advisor(app, chat)
+    advisor.say("訪視 12345675 現地 3/10 POS教學 1小時")
+    advisor.tap("修改")
+    advisor.say(typed)
+    assert "訪視已更新" in joined(advisor.tap("確認"))
+    assert _visits(app)[0].topics == "POS教學"
