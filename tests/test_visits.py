@@ -472,6 +472,12 @@ def test_two_shops_in_one_message_offer_the_same_visit_for_the_second(app, chat)
     advisor.say("今天 線上 好味道小吃、阿明咖啡館 說明會 1小時")
     advisor.say("完成")
     assert [v.company_id for v in _visits(app)[2:]] == [ids["好味道小吃"], ids["阿明咖啡館"], ids["好味道小吃"]]
+    # A bare 「好」 or 「要」 is no 「也記 …」: the second shop gets no visit of its own (it got a duplicate).
+    for word in ("好", "要"):
+        advisor.say("今天 電話 好味道小吃、阿明咖啡館 說明會 1小時")
+        advisor.say(word)
+        advisor.say("完成")
+    assert [v.company_id for v in _visits(app)[5:]] == [ids["好味道小吃"], ids["好味道小吃"]]
 
 
 @pytest.mark.parametrize("word", ["取消", "結束"])

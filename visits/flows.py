@@ -172,18 +172,18 @@ def _photo_quick_replies(ctx: fw.Context) -> tuple:
 
 
 def _also_for(ctx: fw.Context, user_input: fw.UserInput) -> int | None:
-    """The other shop named in the message that the advisor logs the same visit for (the button,
-    or 「也記小花花店」 typed)."""
+    """The other shop named in the message that the advisor logs the same visit for: the button's
+    words only (「也記 小花花店」, tapped or typed); a bare 「好」 is the end of this visit, not another."""
     others = ctx.data.get("_others") or []
     answer = user_input.answer_text.strip()
     if answer.startswith("also:") and answer[5:].isdigit() and int(answer[5:]) in others:
         return int(answer[5:])
-    typed = fw.squash(answer).removeprefix("也記").removeprefix("也要記")
-    if typed != fw.squash(answer) or len(others) == 1 and typed in ("也記", "也要", "要", "好"):
-        refs = [ref for ref in company_refs(ctx) if ref.id in others]
-        found = vp.match_companies(typed, refs) if typed else []
-        return found[0] if len(found) == 1 else (others[0] if len(others) == 1 else None)
-    return None
+    squashed = fw.squash(answer)
+    typed = squashed.removeprefix("也記").removeprefix("也要記")
+    if typed == squashed or not typed:
+        return None
+    found = vp.match_companies(typed, [ref for ref in company_refs(ctx) if ref.id in others])
+    return found[0] if len(found) == 1 else None
 
 
 def _parse_photos(ctx: fw.Context, user_input: fw.UserInput):
