@@ -392,6 +392,30 @@ def test_a_whole_visit_typed_while_a_question_waits_is_that_visit(app, chat):
     assert (latest.company_id, latest.mode, latest.duration_minutes) == (ids["阿明咖啡館"], "onsite", 120)
 
 
+def test_topics_with_a_mode_word_and_a_duration_are_the_topics(app, chat):
+    # 「電話行銷話術 30分鐘」 at 「輔導內容？」 set the mode to phone and dropped 電話 from the topics.
+    advisor, ids = _advisor(app, chat)
+    advisor.say("登錄訪視")
+    advisor.tap("阿明咖啡館")
+    advisor.say("昨天")
+    advisor.tap("略過")
+    advisor.tap("現地")
+    advisor.tap("1小時")
+    assert "訪視已記錄" in joined(advisor.say("電話行銷話術 30分鐘"))
+    advisor.tap("完成")
+    # A whole visit typed at a later question fills in what is missing; what was answered stays.
+    advisor.say("登錄訪視")
+    advisor.tap("阿明咖啡館")
+    advisor.say("昨天")
+    advisor.tap("略過")
+    advisor.tap("現地")
+    assert "內容" in joined(advisor.say("昨天 線上 2小時"))
+    advisor.say("POS教學")
+    first, second = _visits(app)
+    assert (first.mode, first.duration_minutes, first.topics) == ("onsite", 60, "電話行銷話術 30分鐘")
+    assert (second.mode, second.duration_minutes, second.topics) == ("onsite", 120, "POS教學")
+
+
 def test_a_log_says_why_a_date_or_duration_typed_is_asked_again(app, chat):
     advisor, _ = _advisor(app, chat)
     texts = joined(advisor.say("2/30 現地 阿明咖啡館 POS 1小時"))

@@ -229,14 +229,18 @@ def _is_editing(ctx: fw.Context) -> bool:
 _WHOLE = "_whole_visit"
 
 
-def _whole_visit(ctx: fw.Context, user_input: fw.UserInput) -> dict | None:
+def _whole_visit(ctx: fw.Context, user_input: fw.UserInput, step: str = "") -> dict | None:
     """A whole visit typed while a question waits (「115/3/2 現地 好味道小吃 盤點 1小時」 at 「輔導多久？」,
     「昨天 現地 2小時」 at 「哪一天？」): its answers, or None. It names a shop and one more piece, or
     two pieces; read as the question's answer, its 「1小時」 would finish the visit on screen and lose
-    the one typed, and 「現地 2小時」 would be asked for again."""
+    the one typed, and 「現地 2小時」 would be asked for again. At 「輔導內容？」 it must name a shop or a
+    date: 「電話行銷話術 30分鐘」 is what the visit was about, not a phone call."""
     if user_input.kind != "text" or _is_editing(ctx):
         return None
     parsed = vp.parse_visit_message(user_input.text, today=_today(ctx), companies=company_refs(ctx))
+    if step == "topics" and not (parsed.company_ids and not parsed.guessed or parsed.visit_date
+                                 or parsed.future_date or parsed.bad_date):
+        return None
     pieces = sum(map(bool, (parsed.visit_date or parsed.future_date, parsed.mode, parsed.duration_minutes,
                             parsed.company_ids)))
     if pieces < 2:
@@ -261,7 +265,7 @@ def problems(parsed: vp.ParsedVisit) -> list[str]:
 def _taking_whole_visits(step: fw.Step) -> fw.Step:
     """The step, also taking a whole visit typed instead of its answer (``_whole_visit``)."""
     def parse(ctx: fw.Context, user_input: fw.UserInput):
-        whole = _whole_visit(ctx, user_input)
+        whole = _whole_visit(ctx, user_input, step.name)
         return {_WHOLE: whole} if whole is not None else step.parse(ctx, user_input)
 
     def store(ctx: fw.Context, value):
@@ -273,12 +277,13 @@ def _taking_whole_visits(step: fw.Step) -> fw.Step:
 
 
 def _with_whole_visit(ctx: fw.Context, answers: dict) -> fw.Context:
-    """The same shop: the message's answers replace those given. Another shop: a new visit; the
-    one on screen was never saved, which the advisor is told (``_announce``)."""
+    """The same shop: the message's answers fill in those not given yet (an answer given stays:
+    「線上」 inside later words is not a change of mind). Another shop: a new visit; the one on
+    screen was never saved, which the advisor is told (``_announce``)."""
     kept = {k: v for k, v in ctx.data.items() if k != "_candidates"}
     previous, named = ctx.data.get("company"), answers.get("company")
     if previous is None or named in (None, previous):
-        return ctx.evolve(data={**kept, **answers})
+        return ctx.evolve(data={**answers, **kept})
     private = {k: v for k, v in kept.items() if k.startswith("_")}
     notes = [t("visits.previous_dropped", company=_company_name(ctx, previous)), *answers["_notes"]]
     return ctx.evolve(data={**private, **answers, "_notes": notes}, history=())
