@@ -504,6 +504,16 @@ def test_two_shops_in_one_message_offer_the_same_visit_for_the_second(app, chat)
     assert [v.company_id for v in _visits(app)[5:]] == [ids["好味道小吃"], ids["好味道小吃"]]
 
 
+def test_the_same_visit_for_another_shop_after_the_first_was_deleted_says_it_is_gone(app, chat):
+    # The visit deleted meanwhile (from the dashboard): 「也記」 crashed on the missing record.
+    advisor, _ = _advisor(app, chat)
+    advisor.say("今天去好味道麵店和阿明咖啡館現地輔導2小時 POS教學")
+    with app.extensions["bot"].database.write_session() as session:
+        session.delete(session.get(Visit, _visits(app)[0].id))
+    texts = joined(advisor.tap("也記 阿明咖啡館"))
+    assert "已經刪除了" in texts and "阿明咖啡館" in texts and not _visits(app)
+
+
 @pytest.mark.parametrize("word", ["取消", "結束"])
 def test_cancel_after_the_visit_was_saved_says_it_is_kept(app, chat, word):
     # 「已取消「訪視紀錄」」 after the card read as if the visit were gone; it is saved and stays.

@@ -392,6 +392,10 @@ def _the_same_visit_for(request, company_id: int) -> fw.Turn:
 
     ctx = request.ctx
     visit = request.session.get(Visit, int(ctx.data["_saved_id"]))
+    if visit is None or visit.deleted_at is not None:
+        # Deleted meanwhile (the dashboard, or an erasure): nothing left to copy.
+        return fw.Turn(ctx.cleared(), [Text(t("visits.also_gone", company=_company_name(ctx, company_id)))],
+                       show_menu=True)
     local = to_taipei(visit.visited_at)
     answers = {"company": company_id, "date": local.date().isoformat(),
                "time": local.strftime("%H:%M") if local.hour or local.minute else "", "mode": visit.mode,
