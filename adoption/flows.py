@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from adoption import parse as ap
@@ -240,7 +241,7 @@ def record_from_message(request) -> fw.Turn:
     if question and not parsed.company_ids:
         return _faq(request)  # 「導入要多久？」
     answers, lead = {}, []
-    if len(parsed.company_ids) == 1:
+    if len(parsed.company_ids) == 1 and not parsed.guessed:
         answers["company"] = parsed.company_ids[0]
     elif parsed.company_ids:
         answers["_candidates"] = parsed.company_ids
@@ -275,6 +276,9 @@ def record_from_message(request) -> fw.Turn:
 # How advisors say a shop started using a tool without 「導入」 first (「阿明麵店開始用LINE官方帳號了」).
 STARTED_WORDS = ("開始用", "開始使用", "已經在用", "已在用", "在用了", "用起來了", "上線了", "裝好", "安裝好", "設定好",
                  "導入了", "啟用了", "開通了")
+# The same words said not yet (「還沒開始用」「尚未真的開始用」): not an adoption to record.
+_NOT_STARTED = re.compile(r"(?:還沒|尚未|沒有|未|還不)[^，,。.！!\s]{0,4}?(?:"
+                          + "|".join(map(re.escape, STARTED_WORDS)) + ")")
 
 
 @registry.intercept_free_text
@@ -283,7 +287,7 @@ def adoption_in_words(request) -> fw.Turn | None:
     an adoption record, as 「導入 …」 is (it went to the FAQ and became a question for staff). With a
     visit's mode or duration it is a visit (visits.flows), whose card offers 「記錄導入」."""
     text = request.input.text if request.input.kind == "text" else ""
-    if not _recorder(request.ctx) or not any(word in text for word in STARTED_WORDS):
+    if not _recorder(request.ctx) or not any(word in text for word in STARTED_WORDS) or _NOT_STARTED.search(text):
         return None
     if any(marker in text for marker in fw.QUESTION_MARKERS) or vp.parse_mode(text) or vp.parse_duration(text):
         return None

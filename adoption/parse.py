@@ -31,6 +31,7 @@ _JOINERS = re.compile(r"(?:^|(?<=\s))(?:和|跟|及|與|以及|還有|、|,|，|
 class ParsedAdoption:
     company_ids: list[int] = field(default_factory=list)  # one: found; several: ask which
     company_text: str = ""  # a 統編 or name that matched none of the advisor's companies
+    guessed: bool = False  # from a shortened or mistyped name: offered, not taken (visits.parse)
     tool_ids: list[str] = field(default_factory=list)
     other_text: str = ""  # words left over: an unknown tool, most likely
     day: date | None = None
@@ -97,7 +98,7 @@ def parse_adoption_message(text: str, *, today: date, companies: list[vp.Company
     result.tool_ids, rest = find_tools(rest, tools)
     rest = _JOINERS.sub(" ", rest)
     named = vp.parse_visit_message(rest, today=today, companies=companies)
-    result.company_ids = named.company_ids
+    result.company_ids, result.guessed = named.company_ids, named.guessed
     result.company_text = named.company_text
     result.other_text = named.topics.strip()
     if not result.company_ids and not result.company_text and result.other_text:

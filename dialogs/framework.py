@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl
 
 from bot.messages import Card, Choice, Reply, Text, encode_postback
 from bot.texts import t
+from dialogs.parsing import is_non_answer, parse_yes_no
 
 SUMMARY_STEP = "_summary"
 RESUME_AFTER = timedelta(hours=6)  # idle longer than this: offer to resume instead of assuming
@@ -452,7 +453,17 @@ def _summary_edit_target(flow: Flow, ctx: Context, text: str) -> str | None:
     return next((s.name for s in flow.steps if squash(s.title(ctx)) == wanted and s.name in ctx.data), None)
 
 
-_NEW_VALUE_WORDS = ("改成", "改為", "換成", "更正為", "應該是", "是", "為", "成", ":", "：")
+# Words that say the value after a label is a new one (「時數改成90分鐘」「行業：餐飲」). Without
+# one, 改/修改 must come first (「改方式 線上」): 「行業沒錯」 only says the answer is right.
+_CHANGE_WORDS = ("改成", "改為", "換成", "更正為", "應該是", ":", "：")
+# A value that confirms the answer rather than replacing it (「輔導內容：沒問題」).
+_CONFIRMING = ("沒錯", "沒問題", "正確", "無誤", "對", "對的", "是的")
+
+
+def _confirms(value: str) -> bool:
+    plain = squash(value).rstrip("!！~～。.…啊喔哦啦呀唷耶")
+    return is_non_answer(value) or plain in _CONFIRMING or (
+        parse_yes_no(value) is True and any(word in plain for word in _CONFIRMING[:4]))
 
 
 def _summary_edit_with_value(flow: Flow, ctx: Context, text: str) -> tuple[Step, str] | None:
@@ -462,10 +473,11 @@ def _summary_edit_with_value(flow: Flow, ctx: Context, text: str) -> tuple[Step,
         label = squash(step.title(ctx))
         if step.name not in ctx.data or not label:
             continue
-        found = re.match(r"\s*(?:修改|改)?\s*" + r"\s*".join(map(re.escape, label)) + r"\s*(?:"
-                         + "|".join(map(re.escape, _NEW_VALUE_WORDS)) + r")?\s*(.+)", text, re.IGNORECASE | re.S)
-        if found and found.group(1).strip():
-            return step, found.group(1).strip()
+        found = re.match(r"\s*(修改|改)?\s*" + r"\s*".join(map(re.escape, label)) + r"\s*("
+                         + "|".join(map(re.escape, _CHANGE_WORDS)) + r")?\s*(.+)", text, re.IGNORECASE | re.S)
+        if found and (found.group(1) or found.group(2)) and found.group(3).strip() \
+                and not _confirms(found.group(3)):
+            return step, found.group(3).strip()
     return None
 
 

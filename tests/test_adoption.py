@@ -287,6 +287,17 @@ def test_an_adoption_said_in_words_is_recorded_not_a_ticket(app, chat):
     assert ADVISOR not in asked
 
 
+def test_a_tool_not_started_yet_is_not_recorded(app, chat):
+    # 「阿明咖啡館還沒開始用LINE官方帳號」 started a record, and 「7/20」 next recorded it.
+    _setup(app)
+    [advisor] = _people(app, chat, ADVISOR)
+    assert "哪一天開始使用" not in joined(advisor.say("阿明咖啡館還沒開始用LINE官方帳號"))
+    advisor.say("7/20")
+    assert "哪一天開始使用" not in joined(advisor.say("好味道小吃尚未真的開始用POS"))
+    advisor.say("7/21")
+    assert not _adoptions(app)
+
+
 def test_an_answer_about_another_shop_is_not_recorded_for_the_one_asked_about(app, chat):
     # At 好味道小吃's 「哪一天開始使用的？」 the advisor typed about 阿明咖啡館: its 7/18 was recorded
     # for 好味道小吃, whose owner was then asked to confirm a tool they never started.

@@ -172,18 +172,18 @@ def _photo_quick_replies(ctx: fw.Context) -> tuple:
 
 
 def _also_for(ctx: fw.Context, user_input: fw.UserInput) -> int | None:
-    """The other shop named in the message that the advisor logs the same visit for (the button,
-    or 「也記小花花店」 typed)."""
+    """The other shop named in the message that the advisor logs the same visit for: the button's
+    words only (「也記 小花花店」, tapped or typed); a bare 「好」 is the end of this visit, not another."""
     others = ctx.data.get("_others") or []
     answer = user_input.answer_text.strip()
     if answer.startswith("also:") and answer[5:].isdigit() and int(answer[5:]) in others:
         return int(answer[5:])
-    typed = fw.squash(answer).removeprefix("也記").removeprefix("也要記")
-    if typed != fw.squash(answer) or len(others) == 1 and typed in ("也記", "也要", "要", "好"):
-        refs = [ref for ref in company_refs(ctx) if ref.id in others]
-        found = vp.match_companies(typed, refs) if typed else []
-        return found[0] if len(found) == 1 else (others[0] if len(others) == 1 else None)
-    return None
+    squashed = fw.squash(answer)
+    typed = squashed.removeprefix("也記").removeprefix("也要記")
+    if typed == squashed or not typed:
+        return None
+    found = vp.match_companies(typed, [ref for ref in company_refs(ctx) if ref.id in others])
+    return found[0] if len(found) == 1 else None
 
 
 def _parse_photos(ctx: fw.Context, user_input: fw.UserInput):
@@ -229,21 +229,23 @@ def _is_editing(ctx: fw.Context) -> bool:
 _WHOLE = "_whole_visit"
 
 
-def _whole_visit(ctx: fw.Context, user_input: fw.UserInput) -> dict | None:
+def _whole_visit(ctx: fw.Context, user_input: fw.UserInput, step: str = "") -> dict | None:
     """A whole visit typed while a question waits (「115/3/2 現地 好味道小吃 盤點 1小時」 at 「輔導多久？」,
     「昨天 現地 2小時」 at 「哪一天？」): its answers, or None. It names a shop and one more piece, or
     two pieces; read as the question's answer, its 「1小時」 would finish the visit on screen and lose
-    the one typed, and 「現地 2小時」 would be asked for again."""
+    the one typed, and 「現地 2小時」 would be asked for again. At 「輔導內容？」 it must name a shop or a
+    date: 「電話行銷話術 30分鐘」 is what the visit was about, not a phone call."""
     if user_input.kind != "text" or _is_editing(ctx):
         return None
     parsed = vp.parse_visit_message(user_input.text, today=_today(ctx), companies=company_refs(ctx))
+    if step == "topics" and not (parsed.company_ids and not parsed.guessed or parsed.visit_date
+                                 or parsed.future_date or parsed.bad_date):
+        return None
     pieces = sum(map(bool, (parsed.visit_date or parsed.future_date, parsed.mode, parsed.duration_minutes,
                             parsed.company_ids)))
     if pieces < 2:
         return None
     answers = parsed.as_answers()
-    if len(parsed.company_ids) > 1:
-        answers["_candidates"] = parsed.company_ids
     return {**answers, "_notes": problems(parsed)}
 
 
@@ -263,7 +265,7 @@ def problems(parsed: vp.ParsedVisit) -> list[str]:
 def _taking_whole_visits(step: fw.Step) -> fw.Step:
     """The step, also taking a whole visit typed instead of its answer (``_whole_visit``)."""
     def parse(ctx: fw.Context, user_input: fw.UserInput):
-        whole = _whole_visit(ctx, user_input)
+        whole = _whole_visit(ctx, user_input, step.name)
         return {_WHOLE: whole} if whole is not None else step.parse(ctx, user_input)
 
     def store(ctx: fw.Context, value):
@@ -275,12 +277,13 @@ def _taking_whole_visits(step: fw.Step) -> fw.Step:
 
 
 def _with_whole_visit(ctx: fw.Context, answers: dict) -> fw.Context:
-    """The same shop: the message's answers replace those given. Another shop: a new visit; the
-    one on screen was never saved, which the advisor is told (``_announce``)."""
+    """The same shop: the message's answers fill in those not given yet (an answer given stays:
+    「線上」 inside later words is not a change of mind). Another shop: a new visit; the one on
+    screen was never saved, which the advisor is told (``_announce``)."""
     kept = {k: v for k, v in ctx.data.items() if k != "_candidates"}
     previous, named = ctx.data.get("company"), answers.get("company")
     if previous is None or named in (None, previous):
-        return ctx.evolve(data={**kept, **answers})
+        return ctx.evolve(data={**answers, **kept})
     private = {k: v for k, v in kept.items() if k.startswith("_")}
     notes = [t("visits.previous_dropped", company=_company_name(ctx, previous)), *answers["_notes"]]
     return ctx.evolve(data={**private, **answers, "_notes": notes}, history=())
@@ -389,6 +392,10 @@ def _the_same_visit_for(request, company_id: int) -> fw.Turn:
 
     ctx = request.ctx
     visit = request.session.get(Visit, int(ctx.data["_saved_id"]))
+    if visit is None or visit.deleted_at is not None:
+        # Deleted meanwhile (the dashboard, or an erasure): nothing left to copy.
+        return fw.Turn(ctx.cleared(), [Text(t("visits.also_gone", company=_company_name(ctx, company_id)))],
+                       show_menu=True)
     local = to_taipei(visit.visited_at)
     answers = {"company": company_id, "date": local.date().isoformat(),
                "time": local.strftime("%H:%M") if local.hour or local.minute else "", "mode": visit.mode,
@@ -517,8 +524,6 @@ def log_from_message(request, text: str) -> fw.Turn | None:
     if explicit and not named and not parsed.visit_date and _is_question(text):
         return None  # 「訪視要幾次？」 is a question for the FAQ, not a log
     answers = parsed.as_answers()
-    if len(parsed.company_ids) > 1:
-        answers["_candidates"] = parsed.company_ids
     lead = [Text(problem) for problem in problems(parsed)]
     if parsed.company_text and not parsed.company_ids and vp.TAX_ID.fullmatch(parsed.company_text):
         lead.append(Text(t("visits.company_not_yours", tax_id=parsed.company_text)))

@@ -37,6 +37,10 @@ PARTICLES = frozenset((*"去到在有和跟與及幫替給為的了陪", "那邊
 # Characters that say what kind of shop a name is, not which: a shortened name made of them only
 # (「的店」「小舖」) names no shop in particular.
 SHOP_KIND = frozenset("的之小店館舘舖鋪行坊社屋家吃攤號")
+# What may stand right before or after a shop's name inside a sentence (「去阿民咖啡館」「花店和…」):
+# a shortened or mistyped name glued to other words (「晨光咖啡館」「做美甲作品集」) is part of them.
+_BEFORE_NAME = frozenset("去到在幫替給陪和跟與及")
+_AFTER_NAME = frozenset("和跟與及的了")
 
 TAX_ID = re.compile(r"(?<!\d)(\d{8})(?!\d)")
 _NUM = r"(\d+(?:\.\d+)?|[一二兩三四五六七八九十半]+)"
@@ -79,12 +83,17 @@ class ParsedVisit:
     bad_date: str = ""  # a date as typed that is no day (「2/30」)
     bad_duration: str = ""  # a duration as typed that is no visit's (「30小時」)
     other_company_ids: list[int] = field(default_factory=list)  # more shops named: offered a visit each
+    # The shop was guessed from a shortened or mistyped name: only offered (「哪一家？」), as a wrong
+    # guess would save the visit for another shop (「晨光咖啡館」 is not 阿明咖啡館).
+    guessed: bool = False
 
     def as_answers(self) -> dict:
         """The flow's answers known from the message (dialog step name -> value)."""
         answers: dict = {}
-        if len(self.company_ids) == 1:
+        if len(self.company_ids) == 1 and not self.guessed:
             answers["company"] = self.company_ids[0]
+        elif self.company_ids:
+            answers["_candidates"] = self.company_ids
         if self.visit_date and not self.future_date:
             answers["date"] = self.visit_date.isoformat()
             answers["time"] = self.visit_time.strftime("%H:%M") if self.visit_time else ""
@@ -218,12 +227,22 @@ def match_companies(text: str, companies: list[CompanyRef], *, threshold: float 
     return [cid for score, cid in scored if score >= best - 5][:10]
 
 
+def _stands_alone(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] is a token of its own: at an edge, a space or punctuation, or a
+    particle (``_BEFORE_NAME`` / ``_AFTER_NAME``) on each side."""
+    before = text[start - 1] if start > 0 else " "
+    after = text[end] if end < len(text) else " "
+    return (before.isspace() or before in _PUNCT or before in _BEFORE_NAME) and \
+        (after.isspace() or after in _PUNCT or after in _AFTER_NAME)
+
+
 def near_names(text: str, companies: list[CompanyRef], *, shortened: bool = True) -> tuple[list[int], str]:
     """Names inside ``text`` typed with one wrong character (「阿明面店」 for 阿明麵店: a Zhuyin
     keyboard's homophone) or (``shortened``) cut to their start or end (「花店」 for 小花花店,
     「早午餐」 for 晨光早午餐), the piece saying more than what kind of shop (「的店」 names none):
     (the companies, the piece of ``text`` that named them). A whole answer that is a shortened name
-    is rapidfuzz's partial match already; this finds a name in a sentence."""
+    is rapidfuzz's partial match already; this finds a name in a sentence, standing as its own token
+    (``_stands_alone``)."""
     key = _norm(text).lower()
     typos = []
     for company in companies:
@@ -232,7 +251,7 @@ def near_names(text: str, companies: list[CompanyRef], *, shortened: bool = True
             continue  # one character in three is a different name
         for start in range(len(key) - len(name) + 1):
             window = key[start:start + len(name)]
-            if sum(a != b for a, b in zip(window, name)) == 1:
+            if sum(a != b for a, b in zip(window, name)) == 1 and _stands_alone(key, start, start + len(name)):
                 typos.append((company.id, window))
                 break
     if typos or not shortened:
@@ -241,8 +260,9 @@ def near_names(text: str, companies: list[CompanyRef], *, shortened: bool = True
     for company in companies:
         name = _key(company.name)
         for size in range(len(name) - 1, max(2, (len(name) + 1) // 2) - 1, -1):
-            hit = next((part for part in (name[:size], name[-size:])
-                        if part in key and not set(part) <= SHOP_KIND), None)
+            hit = next((part for part in (name[:size], name[-size:]) if not set(part) <= SHOP_KIND
+                        and any(_stands_alone(key, m.start(), m.end()) for m in re.finditer(re.escape(part), key))),
+                       None)
             if hit:
                 if size > best:
                     best, found, piece = size, [company.id], hit
@@ -332,12 +352,14 @@ def _take_company(rest: str, companies: list[CompanyRef], result: ParsedVisit) -
             if best is None or score > best[0]:
                 best = (score, _name_part(token, name), ids)
     if best:
-        result.company_ids = best[2]
+        # Not the name as it is (「阿民咖啡館」「幫咖啡館」): offered, not taken.
+        result.company_ids, result.guessed = best[2], not any(_key(c.name) in _key(best[1]) for c in companies
+                                                               if c.id in best[2])
         return rest.replace(best[1], " ", 1)
     # 3) a name inside a longer piece, with a typo or shortened (「到阿明面店教」「幫花店設定」)
     ids, piece = near_names(rest, companies)
     if ids:
-        result.company_ids = ids
+        result.company_ids, result.guessed = ids, True
         return rest.replace(piece, " ", 1) if piece in rest else rest
     # 4) the first token is probably the company (for the "not one of yours" message)
     if tokens and companies:
