@@ -46,6 +46,10 @@ def test_off_topic_and_advice_are_declined_with_where_to_ask(kb):
     assert "國稅局" in kb.ask("今年營業稅要怎麼報比較省").answer
     # A programme word keeps a question about the programme (不可抗力 mentions typhoons).
     assert kb.ask("共好的計畫遇到颱風延期怎麼辦").band != "declined"
+    # One's own phone or computer is not the programme's cloud tool (whose outages the SLA answers).
+    for q in ("我的手機一直當機怎麼辦", "iphone要怎麼截圖", "LINE的字體怎麼調大", "筆電中毒了"):
+        assert kb.ask(q).band == "declined", q
+    assert kb.ask("系統一直當機怎麼辦").band != "declined"
 
 
 def test_small_talk_gets_a_short_reply_not_a_search(kb):
