@@ -475,7 +475,7 @@ def check_in(request) -> fw.Turn:
     text = unicodedata.normalize("NFKC", request.argument or "")
     code = "".join(re.findall(r"\d", text))
     if not code:
-        if any(marker in text for marker in fw.QUESTION_MARKERS):
+        if fw.has_question_marker(text):
             return fw.Turn(ctx, [], faq=request.input.text)  # 「簽到表要寫什麼？」 is a question
         return fw.Turn(ctx, [Text(t("activities.checkin_how", word=t("activities.checkin_word")))])
     misses = _recent_misses(ctx)

@@ -224,22 +224,38 @@ def _start(request, companies, answers: dict, lead: list | None = None) -> fw.Tu
 def record_from_message(request) -> fw.Turn:
     """「導入 …」: advisors and staff record; from anyone else it is a question (or a polite no)."""
     ctx = request.ctx
-    config = request.services.config
     text = request.input.text if request.input.kind == "text" else request.argument
-    question = any(marker in text for marker in fw.QUESTION_MARKERS)
+    question = fw.has_question_marker(text)
     if not _recorder(ctx):
-        tools = [tool for program in programmes(config).values() for tool in program.tools]
-        named, _ = ap.find_tools(ap.strip_prefix(text), tools)
+        named, _ = ap.find_tools(ap.strip_prefix(text), _every_tool(request.services.config))
         if named and vp.DATE_SPAN.search(text) and not question:
             return fw.Turn(ctx, [Text(t("adoption.owner_cannot_record"))], show_menu=True)
         return _faq(request)
+    companies, probe, parsed = _parse_record(request, text)
+    if question and not parsed.company_ids:
+        return _faq(request)  # 「導入要多久？」
+    return _record(request, companies, probe, parsed)
+
+
+def _every_tool(config) -> list:
+    """Every programme's tools: who is not recording for a shop names a tool of any of them."""
+    return [tool for program in programmes(config).values() for tool in program.tools]
+
+
+def _parse_record(request, text: str):
+    """(the companies the person may record for, a context holding them, the message parsed)."""
+    ctx, config = request.ctx, request.services.config
     companies = service.recordable_companies(request.session, actor=ctx.user_id, roles=ctx.roles)
     probe = fw.Context(user_id=ctx.user_id, now=ctx.now, data={"_catalog": _catalog(config, companies),
                                                                "_companies": _company_records(companies)})
     parsed = ap.parse_adoption_message(text, today=_today(ctx), companies=company_refs(probe), tools=_tools(probe),
                                        period=_period(probe))
-    if question and not parsed.company_ids:
-        return _faq(request)  # 「導入要多久？」
+    return companies, probe, parsed
+
+
+def _record(request, companies, probe: fw.Context, parsed) -> fw.Turn:
+    """Start the record with what the message said; the rest is asked."""
+    ctx = request.ctx
     answers, lead = {}, []
     if len(parsed.company_ids) == 1 and not parsed.guessed:
         answers["company"] = parsed.company_ids[0]
@@ -289,15 +305,12 @@ def adoption_in_words(request) -> fw.Turn | None:
     text = request.input.text if request.input.kind == "text" else ""
     if not _recorder(request.ctx) or not any(word in text for word in STARTED_WORDS) or _NOT_STARTED.search(text):
         return None
-    if any(marker in text for marker in fw.QUESTION_MARKERS) or vp.parse_mode(text) or vp.parse_duration(text):
+    if fw.has_question_marker(text) or vp.parse_mode(text) or vp.parse_duration(text):
         return None
-    tools = [tool for program in programmes(request.services.config).values() for tool in program.tools]
-    if not ap.find_tools(text, tools)[0]:
+    if not ap.find_tools(text, _every_tool(request.services.config))[0]:
         return None
-    companies = service.recordable_companies(request.session, actor=request.ctx.user_id, roles=request.ctx.roles)
-    named = vp.parse_visit_message(text, today=_today(request.ctx),
-                                   companies=[vp.CompanyRef(c.id, c.name or "", c.tax_id) for c in companies])
-    return record_from_message(request) if named.company_ids else None
+    companies, probe, parsed = _parse_record(request, text)
+    return _record(request, companies, probe, parsed) if parsed.company_ids else None
 
 
 def _faq(request) -> fw.Turn:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,7 +28,7 @@ from bot.services import Services, audit, find_user
 from bot.texts import t
 from dialogs import framework as fw
 from dialogs import registry
-from dialogs.parsing import is_unsure
+from dialogs.parsing import says_no_or_unsure
 
 log = logging.getLogger(__name__)
 
@@ -365,7 +364,7 @@ class Dispatcher:
                 # 「沒有」「不知道」 answer the question, even where they cannot be taken (a 統編): the
                 # step says what to do, not 「好的！」.
                 if (request.services.kb is not None and request.services.kb.is_small_talk(user_input.text)
-                        and not fw.nav_of(user_input) and not _says_no_or_unsure(user_input.text)
+                        and not fw.nav_of(user_input) and not says_no_or_unsure(user_input.text)
                         and not fw.is_answer(active, ctx, user_input)):
                     # 「謝謝」 mid-form: a friendly word back, then the same question (not "invalid").
                     return fw.faq_then_resume(active, ctx, user_input.text)
@@ -408,6 +407,8 @@ class Dispatcher:
                       required_role=cmd.role)
                 if cmd.role == "advisor" and "staff" in ctx.roles:
                     return registry.staff_dashboard_turn(ctx)
+                if cmd.refusal is not None:
+                    return cmd.refusal(request)
                 return fw.Turn(ctx, [Text(t("core.no_permission"))], show_menu=True)  # a way forward
         if pause_current and ctx.flow:
             ctx = ctx.set_aside()
@@ -550,10 +551,3 @@ class Dispatcher:
         conversation.updated_at = utc_now()
         session.add(conversation)
 
-
-# A whole answer that says "no" or "I don't have it" (「沒有」「不用了」); 「不錯」「沒事了」 are small talk.
-_NO_ANSWER = re.compile(r"^(我|我們)?(還)?(沒有|沒|無|不用|不要|不需要|沒辦法)(了|耶|喔|欸|啦)?[.。!！~～]*$")
-
-
-def _says_no_or_unsure(text: str) -> bool:
-    return bool(_NO_ANSWER.match("".join(text.split()))) or is_unsure(text)

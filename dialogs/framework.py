@@ -437,11 +437,16 @@ def advance(flow: Flow, ctx: Context, user_input: UserInput) -> Turn:
 QUESTION_MARKERS = ("?", "？", "嗎", "呢", "怎麼", "什麼", "如何", "多少", "幾", "哪", "可以", "能不能", "是否", "請問", "為何", "為什麼")
 
 
+def has_question_marker(text: str) -> bool:
+    """The text asks something (「導入要多久？」「簽到表要寫什麼」): it is for the FAQ, not a record."""
+    return any(marker in text for marker in QUESTION_MARKERS)
+
+
 def _looks_like_question(text: str, invalid: Invalid | None = None) -> bool:
     if invalid is not None and invalid.looks_like_question is not None:
         return invalid.looks_like_question
     stripped = text.strip()
-    return len(stripped) >= 4 and any(marker in stripped for marker in QUESTION_MARKERS)
+    return len(stripped) >= 4 and has_question_marker(stripped)
 
 
 SUMMARY_CONFIRM_WORDS = frozenset({"確認", "確定", "沒問題", "ok", "對", "正確", "好"})
@@ -456,14 +461,16 @@ def _summary_edit_target(flow: Flow, ctx: Context, text: str) -> str | None:
 # Words that say the value after a label is a new one (「時數改成90分鐘」「行業：餐飲」). Without
 # one, 改/修改 must come first (「改方式 線上」): 「行業沒錯」 only says the answer is right.
 _CHANGE_WORDS = ("改成", "改為", "換成", "更正為", "應該是", ":", "：")
-# A value that confirms the answer rather than replacing it (「輔導內容：沒問題」).
-_CONFIRMING = ("沒錯", "沒問題", "正確", "無誤", "對", "對的", "是的")
+# A value that confirms the answer rather than replacing it (「輔導內容：沒問題」): one of these words
+# alone, or a yes containing one of the longer ones (「對 沒錯」).
+_CONFIRMING_PHRASES = ("沒錯", "沒問題", "正確", "無誤")
+_CONFIRMING = (*_CONFIRMING_PHRASES, "對", "對的", "是的")
 
 
 def _confirms(value: str) -> bool:
     plain = squash(value).rstrip("!！~～。.…啊喔哦啦呀唷耶")
     return is_non_answer(value) or plain in _CONFIRMING or (
-        parse_yes_no(value) is True and any(word in plain for word in _CONFIRMING[:4]))
+        parse_yes_no(value) is True and any(word in plain for word in _CONFIRMING_PHRASES))
 
 
 def _summary_edit_with_value(flow: Flow, ctx: Context, text: str) -> tuple[Step, str] | None:

@@ -144,6 +144,16 @@ _NO = re.compile(r"沒有|沒|不是|不用|不要|不對|不行|不會|不曾|�
 _YES = re.compile(r"有|是|對|要|好|可以|嗯|恩|yes|^y$|^ok|^okay|yep|對啊|沒錯")
 
 
+# A whole answer that says "no" or "I don't have it" (「沒有」「不用了」); 「不錯」「沒事了」 are small talk.
+_NO_ANSWER = re.compile(r"^(我|我們)?(還)?(沒有|沒|無|不用|不要|不需要|沒辦法)(了|耶|喔|欸|啦)?[.。!！~～]*$")
+
+
+def says_no_or_unsure(text: str | None) -> bool:
+    """Mid-form, an answer of its own even where the step cannot take it (a 統編): the step says
+    what to do, not the small-talk reply."""
+    return bool(_NO_ANSWER.match("".join((text or "").split()))) or is_unsure(text)
+
+
 def is_unsure(text: str | None) -> bool:
     """The whole answer is 「不知道」「我不確定耶」「看不懂」: the person cannot answer as asked
     (a sentence that only contains such a word, or a question, is not)."""
@@ -249,13 +259,23 @@ def parse_date(text: str | None, *, today: date) -> date | None:
         return _safe_date(today.year, int(m.group(1)), int(m.group(2)))
     m = _WEEK.search(t)
     if m:
-        monday = today - timedelta(days=today.weekday())
-        weeks = {"下": 1, "下下": 2}.get(m.group(1) or "", 0)
-        target = monday + timedelta(weeks=weeks, days=_WEEKDAYS[m.group(2)])
-        if not m.group(1) and target < today:
-            target += timedelta(weeks=1)  # bare '週三' = the next one to come
-        return target
+        return weekday_date(m.group(1), m.group(2), today=today)
     return None
+
+
+_WEEK_OFFSETS = {"上": -1, "下": 1, "下下": 2}
+
+
+def weekday_date(week: str | None, day: str, *, today: date, past: bool = False) -> date:
+    """The day 「(上|下|下下)週<day>」 names. A bare weekday (「週三」) is the next one to come, or with
+    ``past`` the last one that went (an advisor logs what already happened)."""
+    monday = today - timedelta(days=today.weekday())
+    target = monday + timedelta(weeks=_WEEK_OFFSETS.get(week or "", 0), days=_WEEKDAYS[day])
+    if not week and not past and target < today:
+        target += timedelta(weeks=1)
+    if not week and past and target > today:
+        target -= timedelta(weeks=1)
+    return target
 
 
 _HHMM = re.compile(r"(\d{1,2})[:：](\d{2})")

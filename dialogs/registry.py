@@ -54,6 +54,9 @@ class Command:
     # an owner filling a form, a question the form's FAQ answers before it resumes.
     interrupts: object = True
     others: Callable | None = None  # (request) -> Turn for people without ``role``; None: refused
+    # (request) -> Turn said instead of the plain refusal (recorded as one all the same): 「登錄訪視」
+    # from an owner is told who logs visits and what they can do instead.
+    refusal: Callable | None = None
 
 
 def staff_dashboard_turn(ctx: Context) -> Turn:
@@ -70,12 +73,12 @@ def register_flow(flow: Flow) -> Flow:
 
 
 def command(name: str, *phrases: str, role: str | None = None, prefix: bool = False, interrupts: object = True,
-            others: Callable | None = None):
+            others: Callable | None = None, refusal: Callable | None = None):
     def decorator(handler: Callable) -> Callable:
         if any(c.name == name for c in COMMANDS):
             raise ValueError(f"command {name} registered twice")
         COMMANDS.append(Command(name, tuple(squash(p) for p in phrases), handler, role, prefix, interrupts,
-                                others))
+                                others, refusal))
         return handler
     return decorator
 

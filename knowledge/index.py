@@ -455,6 +455,7 @@ class SearchIndex:
         self._bm25_a = self._bm25(a_corpus)
         self._idf_cache: dict[str, float] = {}
         self._known_cache: dict[str, bool] = {}
+        self._unit_cache: dict[str, bool] = {}
         # Per side (knowledge.loader.AUDIENCES): which entries are written for it.
         self.for_side = {side: np.array([e.for_side(side) for e in self.entries], dtype=bool)
                          for side in AUDIENCES}
@@ -622,6 +623,14 @@ class SearchIndex:
                 out.append(w)
         return out
 
+    def counts_in(self, unit: str) -> bool:
+        """The knowledge base states some number in ``unit`` (「3場」 for 場); cached like known(): the
+        same few units (家, 場, 月) come back in question after question, and the text is long."""
+        cached = self._unit_cache.get(unit)
+        if cached is None:
+            cached = self._unit_cache[unit] = re.search(r"\d" + re.escape(unit), self._kb_text) is not None
+        return cached
+
     def known(self, word: str) -> bool:
         """Whether the KB says the word (or a synonym of it) anywhere."""
         cached = self._known_cache.get(word)
@@ -782,7 +791,7 @@ class SearchIndex:
             if word in program_words or word in analysis.context_words or word in analysis.fact_words:
                 continue  # self-description is not evidence of an off-topic question
             figure = _FIGURE.fullmatch(word)
-            if figure and re.search(r"\d" + re.escape(figure.group(1)), self._kb_text):
+            if figure and self.counts_in(figure.group(1)):
                 continue  # the asker's own figure (「35家」) in a unit the documents count in
             weight = self._word_weight(word)
             total += weight

@@ -62,9 +62,6 @@ class Query:
     decline: str | None = None        # class name
     side: str | None = None           # spoken side, if the text settles it
     flows: tuple[str, ...] = ()       # conversations it asks for
-    # Only a greeting and a self-description (「你好 我是賣便當的」「便當店」): the person is
-    # introducing themselves, not asking yet.
-    introduction: bool = False
     # It names the programme or one of its anchor words (意向書, 顧問…): never declined as off-topic.
     named: bool = False
 
@@ -99,7 +96,7 @@ class Classifier:
     wants: re.Pattern | None = None   # 「我想做會員集點」 states the need: part of the question
     shop: re.Pattern | None = None    # 「乾洗店」 alone, first: the asker's trade
     asks: re.Pattern | None = None    # 「我想問」 inside a run-on message: the question starts there
-    introduces: re.Pattern | None = None  # 「我是賣便當的」: who the person is (Query.introduction)
+    introduces: re.Pattern | None = None  # 「我是賣便當的」: who the person is (Classifier.is_introduction)
     # Literal small-talk units (no regex) of the classes a slipped key may hide (「謝射」「辛若了」).
     typo_units: tuple[tuple[str, str], ...] = ()
     # Toneless pinyin of every literal small-talk unit: any class may hide a homophone (the Zhuyin
@@ -179,8 +176,13 @@ class Classifier:
                 decline = next((name for name, pattern in self.decline.items() if pattern and pattern.search(norm)),
                                None)
         side = next((name for name, pattern in self.sides.items() if pattern and pattern.search(norm)), None)
-        return Query(text=text, norm=norm, clauses=clauses, decline=decline, side=side, flows=flows,
-                     introduction=not flows and self._introduces(text), named=named)
+        return Query(text=text, norm=norm, clauses=clauses, decline=decline, side=side, flows=flows, named=named)
+
+    def is_introduction(self, query: Query) -> bool:
+        """Only a greeting and a self-description (「你好 我是賣便當的」「便當店」): the person is
+        introducing themselves, not asking yet. Read only where an answer depends on it (no entry
+        answered), not for every question."""
+        return not query.flows and self._introduces(query.text)
 
     def _introduces(self, text: str) -> bool:
         """Every clause is a greeting, says who the person is or what the shop is (「您好，我是

@@ -308,7 +308,7 @@ class KnowledgeBase:
 
     def is_introduction(self, text: str) -> bool:
         """Only a greeting and who the person is (「你好 我是賣便當的」): nothing asked yet."""
-        return self.classifier.classify((text or "")[:MAX_QUERY_CHARS]).introduction
+        return self.classifier.is_introduction(self.classifier.classify((text or "")[:MAX_QUERY_CHARS]))
 
     def not_a_question(self, question: str) -> str | None:
         """Why the text is nothing to hand to staff, or None: "empty" when it has no word beyond
@@ -647,7 +647,7 @@ class KnowledgeBase:
         if found.context_program and found.context_program != rules.program:
             return None
         asked = self.join_words.classify(question, query.norm)
-        if asked is None and query.introduction:
+        if asked is None and self.classifier.is_introduction(query):
             # 「我們是小吃店 有五個員工」: an owner introducing the shop with the facts the rules
             # depend on, and no question yet, hears what those facts mean for joining.
             facts = eligibility_facts(question)

@@ -560,3 +560,13 @@ def test_a_label_on_the_summary_card_with_a_confirmation_or_no_change_word_chang
     advisor.say(typed)
     assert "訪視已更新" in joined(advisor.tap("確認"))
     assert _visits(app)[0].topics == "POS教學"
+
+
+def test_the_same_visit_button_tapped_after_the_log_ended_has_expired(app, chat):
+    # 「也記 …」 carries the log's session and step: after 「完成」 it must not log a visit for the other shop.
+    advisor, _ = _advisor(app, chat)
+    advisor.say("今天去好味道麵店和阿明咖啡館現地輔導2小時 POS教學")
+    [also] = [a for a in advisor.actions() if "也記" in a.get("label", "")]
+    advisor.tap("完成")
+    texts = joined(advisor.tap_action(also))
+    assert "過期" in texts and len(_visits(app)) == 1

@@ -469,27 +469,16 @@ def _start(request, companies: list, prefill: dict, lead: list | None = None) ->
     return fw.Turn(ctx, list(lead or []), start_flow=fw.FlowId.VISIT_LOG.value)
 
 
-def _not_advisor_log(request) -> fw.Turn:
-    """「登錄訪視」 (or a visit typed out) from someone who is not an advisor. An owner: who logs
-    visits, and what they can do instead (as 「導入…」 tells them who records a tool); staff: the
-    dashboard, as for every advisor command."""
-    from bot.services import audit
-
-    if "staff" in request.ctx.roles:
-        return registry.staff_dashboard_turn(request.ctx)
-    audit(request.session, actor=request.ctx.user_id, action="permission_denied", target="visit_log",
-          required_role="advisor")
-    return _who_logs_visits(request)
-
-
 def _who_logs_visits(request) -> fw.Turn:
+    """「登錄訪視」 (or a visit typed out) from an owner: who logs visits, and what they can do instead
+    (as 「導入…」 tells them who records a tool)."""
     return fw.Turn(request.ctx, [Text(t("visits.owner_cannot_log"), (
         Choice(t("visits.owner_book_button")), Choice(t("visits.owner_progress_button")),
         Choice(t("core.menu_staff"))))])
 
 
 @registry.command("visit_log", "登錄訪視", "記錄訪視", "紀錄訪視", "登記訪視", "新增訪視", "訪視紀錄", "寫訪視紀錄",
-                  role="advisor", others=_not_advisor_log)
+                  role="advisor", refusal=_who_logs_visits)
 def start_guided(request) -> fw.Turn:
     return _start(request, service.advisor_companies(request.session, advisor=request.ctx.user_id), {})
 
@@ -503,10 +492,6 @@ def looks_like_visit(text: str) -> bool:
         or vp.DATE_SPAN.search(text) is not None
 
 
-def _is_question(text: str) -> bool:
-    return any(marker in text for marker in fw.QUESTION_MARKERS)
-
-
 def log_from_message(request, text: str) -> fw.Turn | None:
     """An advisor's one-message visit log; None when the text is not one (let the FAQ answer)."""
     companies = service.advisor_companies(request.session, advisor=request.ctx.user_id)
@@ -518,10 +503,10 @@ def log_from_message(request, text: str) -> fw.Turn | None:
     # 1.5小時」), is a log even when the shop's name is not one of the advisor's: the guided log asks
     # which shop, rather than an off-topic reply or a staff ticket.
     described = bool((parsed.visit_date or parsed.future_date) and (parsed.mode or parsed.duration_minutes)
-                     and not _is_question(text))
+                     and not fw.has_question_marker(text))
     if not explicit and not (named and (parsed.mode or parsed.visit_date)) and not described:
         return None
-    if explicit and not named and not parsed.visit_date and _is_question(text):
+    if explicit and not named and not parsed.visit_date and fw.has_question_marker(text):
         return None  # 「訪視要幾次？」 is a question for the FAQ, not a log
     answers = parsed.as_answers()
     lead = [Text(problem) for problem in problems(parsed)]
@@ -541,7 +526,7 @@ def advisor_visit_message(request) -> fw.Turn | None:
         return log_from_message(request, request.input.text)
     text = request.input.text
     # A date with a mode or a duration: 「訪視 現場或線上」 alone is a question about visits.
-    if "staff" not in request.ctx.roles and fw.squash(text).startswith(EXPLICIT_PREFIXES) and not _is_question(text) \
+    if "staff" not in request.ctx.roles and fw.squash(text).startswith(EXPLICIT_PREFIXES) and not fw.has_question_marker(text) \
             and vp.DATE_SPAN.search(text) and (vp.parse_mode(text) or vp.parse_duration(text)):
         return _who_logs_visits(request)
     return None

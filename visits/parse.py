@@ -16,7 +16,7 @@ from datetime import date, time, timedelta
 
 from rapidfuzz import fuzz
 
-from dialogs.parsing import cn_to_int, parse_date, parse_time
+from dialogs.parsing import cn_to_int, parse_date, parse_time, weekday_date
 
 # Words for the three visit modes (輔導方式: 現地 / 線上 / 電話), as advisors type them.
 MODE_WORDS: dict[str, tuple[str, ...]] = {
@@ -54,7 +54,6 @@ DATE_SPAN = re.compile(
     r"|\d{1,2}[/月]\d{1,2}[日號]?"
     r"|大後天|今天|今日|昨天|昨日|前天|明天|明日|後天|(?:這|本|上|下)?(?:週|周|星期|禮拜)[一二三四五六日天]")
 _WEEKDAY = re.compile(r"(這|本|上|下)?(?:週|周|星期|禮拜)([一二三四五六日天])")
-_WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
 # One visit lasts between these (minutes); 「30小時」 is a typo, not a visit.
 DURATION_RANGE = (5, 12 * 60)
 TIME_SPAN = re.compile(
@@ -176,10 +175,7 @@ def resolve_visit_date(text: str, *, today: date) -> tuple[date | None, bool]:
     two days ago and 「上週五」 the Friday of the week before."""
     week = weekday_alone(text)
     if week:
-        monday = today - timedelta(days=today.weekday())
-        found = monday + timedelta(weeks={"上": -1, "下": 1}.get(week.group(1), 0), days=_WEEKDAYS[week.group(2)])
-        if not week.group(1) and found > today:
-            found -= timedelta(weeks=1)
+        found = weekday_date(week.group(1), week.group(2), today=today, past=True)
         return found, found > today
     found = parse_date(text, today=today)
     if found is None:
