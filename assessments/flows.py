@@ -97,12 +97,14 @@ def later(request) -> fw.Turn:
                               (_done_button(test.id, test.title),))])
 
 
-@registry.command("assess_progress", "前後測進度", "前測進度", "後測進度", role="advisor")
+@registry.command("assess_progress", "前後測進度", "前測進度", "後測進度", role="advisor", names_shop=True)
 def progress(request) -> fw.Turn:
+    from visits.company_step import shops_named
     from visits.service import advisor_companies
 
     ctx, session = request.ctx, request.session
-    companies = [c for c in advisor_companies(session, advisor=ctx.user_id) if c.letter_status == "signed"]
+    companies, notes = shops_named(request, [c for c in advisor_companies(session, advisor=ctx.user_id)
+                                             if c.letter_status == "signed"])
     if not companies:
         return fw.Turn(ctx, [Text(t("assessments.progress_none"))])
     tests = tests_of(request.services.config, companies[0].program_id)
@@ -116,4 +118,4 @@ def progress(request) -> fw.Turn:
         lines.append(t("assessments.progress_line", title=test.title, done=len(companies) - len(missing),
                        all=len(companies), due=format_roc_datetime(test.due)))
         lines += [t("assessments.digest_line", company=name) for name in missing[:20]]
-    return fw.Turn(ctx, [Text("\n".join(lines))])
+    return fw.Turn(ctx, [*notes, Text("\n".join(lines))])

@@ -13,7 +13,7 @@ from checkup.settings import Checkup, Question, checkup
 from dialogs import framework as fw
 from dialogs import registry
 from dialogs.parsing import is_unsure
-from visits.company_step import company_step
+from visits.company_step import company_step, shops_named
 
 CHECKUP = checkup()  # read once at start: the flow's steps are its questions
 GREEN, GREY = "#06C755", "#9E9E9E"
@@ -194,32 +194,32 @@ def own_results(request) -> fw.Turn:
     """An owner's 「健檢結果」: the latest result card of each of their shops (compared with the
     first), or of the person without a shop; only what they speak for."""
     ctx, session = request.ctx, request.session
-    companies = service.companies_for(session, line_user_id=ctx.user_id)
+    companies, notes = shops_named(request, service.companies_for(session, line_user_id=ctx.user_id))
     found = service.progress(session, company_ids=[c.id for c in companies]) if companies else {}
     entries = [(c.program_id, found[c.id]) for c in companies if c.id in found]
     if not companies:
         mine = service.person_progress(session, line_user_id=ctx.user_id)
         entries = [(None, mine)] if mine else []
     if not entries:
-        return fw.Turn(ctx, [Text(t("checkup.own_none"))], show_menu=True)
+        return fw.Turn(ctx, [*notes, Text(t("checkup.own_none"))], show_menu=True)
     cards = []
-    for program_id, entry in entries[:MAX_CARDS]:
+    for program_id, entry in entries[:MAX_CARDS - len(notes)]:
         tools, names = campaign_context(request.services.config, program_id)
         cards.append(result_card(CHECKUP, entry.latest, baseline=entry.baseline if entry.compared else None,
                                  tools=tools, program_id=program_id, programme_names=names))
-    return fw.Turn(ctx, [*cards, Text(t("checkup.own_again"))], show_menu=True)
+    return fw.Turn(ctx, [*notes, *cards, Text(t("checkup.own_again"))], show_menu=True)
 
 
 # Advisors get their shops' list, anyone else their own results (never another's: both read only
 # the companies the asker is assigned to or speaks for).
 @registry.command("checkup_advisor", "健檢結果", "數位健檢結果", "店家健檢", "我的健檢結果", "我的數位健檢結果",
-                  role="advisor", others=own_results)
+                  role="advisor", others=own_results, names_shop=True)
 def advisor_overview(request) -> fw.Turn:
     """Each of the advisor's companies: the level then and now, what improved, the weakest areas."""
     from visits.service import advisor_companies
 
     ctx, session = request.ctx, request.session
-    companies = advisor_companies(session, advisor=ctx.user_id)
+    companies, notes = shops_named(request, advisor_companies(session, advisor=ctx.user_id))
     if not companies:
         return fw.Turn(ctx, [Text(t("checkup.advisor_none"))], show_menu=True)
     found = service.progress(session, company_ids=[c.id for c in companies])
@@ -241,4 +241,4 @@ def advisor_overview(request) -> fw.Turn:
     compared = [e for e in found.values() if e.compared]
     lines.append(t("checkup.advisor_summary", taken=len(found), all=len(companies), compared=len(compared),
                    up=sum(1 for e in compared if e.change > 0)))
-    return fw.Turn(ctx, [Text("\n".join(lines))], show_menu=True)
+    return fw.Turn(ctx, [*notes, Text("\n".join(lines))], show_menu=True)

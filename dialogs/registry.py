@@ -9,12 +9,13 @@ own view), so the permission stays declared here and not inside the handler.
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass
 from typing import Callable
 
 from bot.messages import Choice, Text
 from bot.texts import t
-from dialogs.framework import Context, Flow, FlowId, Turn, squash
+from dialogs.framework import Context, Flow, FlowId, Turn, has_question_marker, squash
 
 FLOWS: dict[FlowId, Flow] = {}
 COMMANDS: list["Command"] = []
@@ -57,6 +58,10 @@ class Command:
     # (request) -> Turn said instead of the plain refusal (recorded as one all the same): 「登錄訪視」
     # from an owner is told who logs visits and what they can do instead.
     refusal: Callable | None = None
+    # A read command whose phrase may be followed by a shop's name (「我的進度 王記」「健檢結果 阿明」):
+    # the words are the argument, and the handler narrows to the shops the asker may see
+    # (visits.company_step.shops_named) instead of the words going to the FAQ as a question.
+    names_shop: bool = False
 
 
 def staff_dashboard_turn(ctx: Context) -> Turn:
@@ -73,12 +78,12 @@ def register_flow(flow: Flow) -> Flow:
 
 
 def command(name: str, *phrases: str, role: str | None = None, prefix: bool = False, interrupts: object = True,
-            others: Callable | None = None, refusal: Callable | None = None):
+            others: Callable | None = None, refusal: Callable | None = None, names_shop: bool = False):
     def decorator(handler: Callable) -> Callable:
         if any(c.name == name for c in COMMANDS):
             raise ValueError(f"command {name} registered twice")
         COMMANDS.append(Command(name, tuple(squash(p) for p in phrases), handler, role, prefix, interrupts,
-                                others, refusal))
+                                others, refusal, names_shop))
         return handler
     return decorator
 
@@ -98,6 +103,9 @@ def find_command(text: str) -> tuple[Command, str] | None:
     # The longest matching prefix wins, whatever the order commands were registered in: with
     # "/公告" and "/公告預覽" both registered, "/公告預覽 …" must not become an announcement.
     # (max keeps the first of equals: a phrase registered twice goes to the first command.)
+    named = _with_shop_name(text)
+    if named:
+        return named
     matches = [(cmd, phrase) for cmd in COMMANDS if cmd.prefix for phrase in cmd.phrases if key.startswith(phrase)]
     if not matches:
         return None
@@ -105,6 +113,17 @@ def find_command(text: str) -> tuple[Command, str] | None:
     stripped = text.strip()
     rest = stripped[len(phrase):] if stripped.lower().startswith(phrase) else stripped
     return cmd, rest.strip()
+
+
+def _with_shop_name(text: str) -> tuple[Command, str] | None:
+    """A ``names_shop`` phrase, then a space or colon and words that ask nothing (「我的進度 店7」):
+    the command with those words. The separator keeps sentences that only start with the phrase
+    (「我的進度要怎麼看」) for the FAQ, as do words that ask something (「健檢結果 要怎麼看」)."""
+    stripped = text.strip()
+    found = [(cmd, match.group(1).strip()) for cmd in COMMANDS if cmd.names_shop for phrase in cmd.phrases
+             if (match := re.match(re.escape(phrase) + r"[\s:：,，]+(.+)$", stripped, re.IGNORECASE | re.DOTALL))]
+    found = [(cmd, rest) for cmd, rest in found if rest and not has_question_marker(rest)]
+    return max(found, key=lambda hit: len(stripped) - len(hit[1]), default=None)
 
 
 def command_by_name(name: str) -> Command | None:

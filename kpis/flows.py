@@ -14,7 +14,7 @@ from bot.messages import Text
 from bot.texts import t
 from dialogs import framework as fw
 from dialogs import registry
-from visits.company_step import company_step
+from visits.company_step import company_step, shops_named
 from dialogs.parsing import parse_amount
 from kpis import service
 from kpis.settings import Indicator, indicators_of
@@ -278,14 +278,14 @@ def correct(request) -> fw.Turn:
     return _start(request, correct=True)
 
 
-@registry.command("kpi_trend", "績效趨勢", "自訂績效趨勢", "店家績效", role="advisor")
+@registry.command("kpi_trend", "績效趨勢", "自訂績效趨勢", "店家績效", role="advisor", names_shop=True)
 def advisor_trend(request) -> fw.Turn:
     """The advisor's companies: each KPI over them, and each company's figures then and now."""
     from checkpoints.settings import programme
     from visits.service import advisor_companies
 
     ctx, session = request.ctx, request.session
-    companies = advisor_companies(session, advisor=ctx.user_id)
+    companies, notes = shops_named(request, advisor_companies(session, advisor=ctx.user_id))
     if not companies:
         return fw.Turn(ctx, [Text(t("kpis.advisor_none"))], show_menu=True)
     program = programme(request.services.config, companies[0].program_id)
@@ -315,4 +315,4 @@ def advisor_trend(request) -> fw.Turn:
         lines.append(t("kpis.advisor_company", company=name, lines="；".join(items)) if items
                      else t("kpis.advisor_company_none", company=name))
     lines.append(t("kpis.advisor_reported", reported=sum(1 for c in companies if found.get(c.id)), all=len(companies)))
-    return fw.Turn(ctx, [Text("\n".join(lines))], show_menu=True)
+    return fw.Turn(ctx, [*notes, Text("\n".join(lines))], show_menu=True)

@@ -37,3 +37,22 @@ def test_an_exact_phrase_beats_a_prefix_and_unknown_text_is_no_command(commands)
     assert find_command("測試選單") == (exact, "")
     assert find_command("測試 其他") == (prefix, "其他")
     assert find_command("完全無關的一句話zzz") is None
+
+
+@pytest.mark.parametrize("text, name, words", [
+    ("我的進度 店7", "visit_progress", "店7"),
+    ("我的店家進度 阿明", "visit_progress", "阿明"),  # the longer phrase, not 「我的店家」 + 「進度 阿明」
+    ("健檢結果：王記", "checkup_advisor", "王記"),
+    ("績效趨勢 阿明咖啡館", "kpi_trend", "阿明咖啡館"),
+    ("前後測進度 12345675", "assess_progress", "12345675"),
+])
+def test_a_read_command_followed_by_a_shop_name_takes_the_name(text, name, words):
+    registry.load_all()
+    cmd, argument = find_command(text)
+    assert (cmd.name, argument) == (name, words)
+
+
+@pytest.mark.parametrize("text", ["我的進度要怎麼看", "健檢結果 要怎麼看？", "我的進度 可以改嗎"])
+def test_a_sentence_that_only_starts_with_a_read_command_stays_a_question(text):
+    registry.load_all()
+    assert find_command(text) is None

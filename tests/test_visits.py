@@ -533,6 +533,38 @@ def test_an_advisor_asking_who_is_behind_gets_their_progress(app, chat, typed):
     assert "我的訪視進度" in texts and "阿明咖啡館：0 次" in texts
 
 
+def test_a_shop_named_after_a_read_command_shows_only_the_askers_own_shops(app, chat):
+    # 「我的進度 店7」 and 「我的店家進度 阿明」 went to the FAQ and opened a staff ticket.
+    advisor, ids = _advisor(app, chat)
+    with app.extensions["bot"].database.session() as session:
+        session.add(CompanyMember(company_id=ids["阿明咖啡館"], line_user_id=OWNER))
+        session.add(CompanyMember(company_id=ids["別人的店"], line_user_id="U" + "8" * 32))
+    texts = joined(advisor.say("我的店家進度 阿明"))
+    assert "阿明咖啡館：0 次" in texts and "好味道" not in texts and "沒有「" not in texts
+    # A shop assigned to another advisor, by name or 統編, after each read command: never shown,
+    # and the answer is the same as for a shop that does not exist.
+    for typed in ("我的進度 別人的店", "我的店家進度 04595257", "健檢結果 別人的店", "績效趨勢 別人的店",
+                  "前後測進度 別人的店", "我的進度 沒這家店"):
+        texts = joined(advisor.say(typed))
+        assert "別人的店" not in texts.replace("沒有「別人的店」", ""), typed
+        # (none of this advisor's shops has signed: the 前後測 list is empty, and says so)
+        assert "您負責的店家裡沒有「" in texts or "沒有已簽署意向書的輔導企業" in texts, typed
+    assert "阿明咖啡館：0 次" in joined(advisor.say("我的進度 別人的店"))
+    owner = chat.as_user(OWNER)
+    owner.follow()
+    # An owner naming another shop, or any words: their own shop, with a short note.
+    for typed in ("我的進度 別人的店", "我的進度 王記", "我的進度 04595257"):
+        texts = joined(owner.say(typed))
+        assert "只能查看您自己店家" in texts and "阿明咖啡館的進度" in texts, typed
+        assert "別人的店" not in texts and "王記" not in texts and "好味道" not in texts, typed
+    texts = joined(owner.say("我的進度 阿明咖啡館"))
+    assert "阿明咖啡館的進度" in texts and "只能查看" not in texts
+    texts = joined(owner.say("健檢結果 別人的店"))
+    assert "只能查看您自己店家" in texts and "別人的店" not in texts
+    with app.extensions["bot"].database.session() as session:
+        assert not session.exec(select(UnansweredQuestion)).all()
+
+
 def test_an_edit_typed_with_its_new_value_on_the_summary_card_is_taken(app, chat):
     # 「時數改成90分鐘」 on the card got 「要修改哪一項呢？」; only the bare label opened that question.
     advisor, _ = _advisor(app, chat)

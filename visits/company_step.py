@@ -5,12 +5,16 @@ names a company (visit log, adoption, 抽換): the company by quick reply, 統�
 
 Its zh-TW copy comes from the conversation's own namespace: ``<ns>.ask_company``,
 ``ask_company_among``, ``company_more``, ``company_not_found``, ``company_not_yours``.
+
+Read commands followed by a shop's name (「我的進度 阿明」) narrow with ``shops_named``, by the
+same matching.
 """
 from __future__ import annotations
 
 from bot.messages import Choice, Text
 from bot.texts import t
 from dialogs import framework as fw
+from dialogs.parsing import is_non_answer
 from visits import parse as vp
 
 MAX_CHOICES = 11  # + 上一步/取消 fit LINE's 13 quick replies
@@ -58,3 +62,20 @@ def company_step(namespace: str, label: str, **step) -> fw.Step:
 
     step.setdefault("display", lambda ctx, v: company_name(ctx, v))
     return fw.Step("company", label, ask, parse, store=store, **step)
+
+
+def shops_named(request, companies: list) -> tuple[list, list[Text]]:
+    """The shops a read command's words name (``request.argument``: 「我的進度 阿明」), looked for only
+    among ``companies``, the ones the asker may see (an advisor's assigned shops, an owner's own):
+    (those named, no note), or (all of them, a note) when the words name none of them. A shop
+    outside the list is never looked up, so the answer cannot tell whether it exists."""
+    words = (request.argument or "").strip()
+    if not words or is_non_answer(words):
+        return companies, []
+    refs = [vp.CompanyRef(c.id, c.name or "", c.tax_id) for c in companies]
+    named = set(vp.match_companies(words, refs))
+    if named:
+        return [c for c in companies if c.id in named], []
+    if "advisor" in request.ctx.roles:
+        return companies, [Text(t("visits.named_not_assigned", words=words[:20]))] if companies else []
+    return companies, [Text(t("visits.named_not_own"))]

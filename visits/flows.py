@@ -25,7 +25,7 @@ from letters.document import campaign_settings
 from visits import parse as vp
 from visits import service
 from visits.company_step import company_name as _company_name
-from visits.company_step import company_refs, company_step
+from visits.company_step import company_refs, company_step, shops_named
 
 # --- small helpers -------------------------------------------------------------------------
 
@@ -695,12 +695,12 @@ def _not_advisor_progress(request) -> fw.Turn:
     if "staff" in ctx.roles:
         # Every shop's standing against the checkpoint, who misses what (checkpoints room).
         return registry.command_by_name("checkpoint_status").handler(request)
-    companies = companies_of_user(session, line_user_id=ctx.user_id)
+    companies, texts = shops_named(request, companies_of_user(session, line_user_id=ctx.user_id))
     if not companies:
-        return fw.Turn(ctx, [Text(t("visits.owner_progress_none"))], show_menu=True)
+        return fw.Turn(ctx, [*texts, Text(t("visits.owner_progress_none"))], show_menu=True)
     rules = service.visit_rules(request.services.config, companies[0].program_id)
     progress = service.progress_by_company(session, companies=companies, rules=rules)
-    texts, actions = [], []
+    actions = []
     for company in companies[:3]:
         p = progress[company.id]
         letter = t(f"visits.owner_progress_letter_{company.letter_status}") if company.letter_status in (
@@ -721,11 +721,12 @@ def _not_advisor_progress(request) -> fw.Turn:
 
 @registry.command("visit_progress", "我的進度", "訪視進度", "我的訪視進度", "我的店家進度", "店家進度", "我的店家",
                   "我負責的店家", "誰還沒訪視", "還有誰沒訪視", "哪些店還沒訪視", "哪些店家還沒訪視", "還沒訪視的店家",
-                  "誰還沒達標", "哪些店還沒達標", "還沒達標的店家", role="advisor", others=_not_advisor_progress)
+                  "誰還沒達標", "哪些店還沒達標", "還沒達標的店家", role="advisor", others=_not_advisor_progress,
+                  names_shop=True)
 def my_progress(request) -> fw.Turn:
     """The advisor's shops against the visit rule."""
     session, ctx = request.session, request.ctx
-    companies = service.advisor_companies(session, advisor=ctx.user_id)
+    companies, notes = shops_named(request, service.advisor_companies(session, advisor=ctx.user_id))
     if not companies:
         return fw.Turn(ctx, [Text(t("visits.progress_none"))], show_menu=True)
     rules = service.visit_rules(request.services.config, companies[0].program_id)
@@ -750,4 +751,4 @@ def my_progress(request) -> fw.Turn:
             lines.append(t("visits.progress_line_missing", name=name, total=p.total, onsite=p.onsite,
                            missing="、".join(missing)))
     lines.append(t("visits.progress_summary", done=done, all=len(companies)))
-    return fw.Turn(ctx, [Text("\n".join(lines))], show_menu=True)
+    return fw.Turn(ctx, [*notes, Text("\n".join(lines))], show_menu=True)
