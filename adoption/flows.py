@@ -497,7 +497,8 @@ USAGE_STEPS = (
 
 
 def _usage_settled(ctx: fw.Context) -> bool:
-    return bool(ctx.data.get("_pending_photo")) or "figure" in ctx.data
+    # A figure said before the shop was asked (「這個月發票開了50張」 from an owner of two) waits for it.
+    return "company" in ctx.data and (bool(ctx.data.get("_pending_photo")) or "figure" in ctx.data)
 
 
 def _usage_finish(request) -> fw.Turn:
@@ -564,17 +565,60 @@ def start_usage_report(request) -> fw.Turn:
     if not companies:
         return fw.Turn(ctx, [Text(t("adoption.usage_none"))], show_menu=True)
     company_part, _, period = (request.argument or "").strip().partition(":")
-    answers = {}
-    if company_part.isdigit() and any(c.id == int(company_part) for c in companies):
-        answers["company"] = int(company_part)
+    company_id = int(company_part) if company_part.isdigit() else None
+    return _start_usage(request, companies, company_id=company_id, period=period)
+
+
+def _start_usage(request, companies, *, company_id: int | None = None, period: str = "",
+                 answers: dict | None = None) -> fw.Turn:
+    """The usage report for ``companies`` (the person's reportable ones): for ``company_id`` when it
+    is one of them (or the only one), for ``period`` when valid (else last month), with
+    ``answers`` already given (a figure said in chat)."""
+    ctx = request.ctx
+    answers = dict(answers or {})
+    if company_id is not None and any(c.id == company_id for c in companies):
+        answers["company"] = company_id
     elif len(companies) == 1:
         answers["company"] = companies[0].id
-    program = programme(request.services.config, companies[0].program_id)
-    if answers.get("company"):
-        chosen = next(c for c in companies if c.id == answers["company"])
-        program = programme(request.services.config, chosen.program_id)
+    chosen = next((c for c in companies if c.id == answers.get("company")), companies[0])
+    program = programme(request.services.config, chosen.program_id)
     minimum = program.usage_minimum
     prefill = {**answers, "_companies": _company_records(companies),
                "period": period if service.valid_period(period) else _default_period(program, ctx.now),
                "_minimum": {"label": minimum.label, "unit": minimum.unit, "monthly": minimum.monthly} if minimum else {}}
     return fw.Turn(ctx.remember(usage_prefill=prefill), [], start_flow=fw.FlowId.USAGE_REPORT.value)
+
+
+@registry.intercept_free_text
+def usage_in_words(request) -> fw.Turn | None:
+    """An owner stating a figure of use in chat: 「上個月發票開了80張」 (the usage minimum's own, a
+    whole month) is recorded for their shop as 「回報使用量」 records it; 「這個月發票開了50張」 too
+    once it reaches the month's minimum (the month can only add to it). A figure that is not yet a
+    month's (a week, a month under way below the minimum) or a tool's other use (「這禮拜用POS結帳
+    120筆」) is thanked for, with how normal use is counted. It went to the FAQ, which read it as a
+    question (about hardware) or opened a staff ticket; none is opened here."""
+    from companies.service import companies_of_user
+
+    ctx = request.ctx
+    text = request.input.text if request.input.kind == "text" else ""
+    if not text or ctx.flow or len(text) > 40 or ctx.roles & {"advisor", "staff"}:
+        return None
+    companies = companies_of_user(request.session, line_user_id=ctx.user_id)
+    if not companies:
+        return None
+    program = programme(request.services.config, companies[0].program_id)
+    minimum = program.usage_minimum
+    said = ap.said_usage(text, words=minimum.words if minimum else (), unit=minimum.unit if minimum else "",
+                         tools=list(program.tools))
+    if said is None:
+        return None
+    reportable = service.reportable_companies(request.session, user_id=ctx.user_id)
+    if said.measure and reportable and minimum:
+        period = {"last_month": service.previous_period(ctx.now), "this_month": service.period_of(ctx.now)}.get(said.span)
+        if said.span == "last_month" or (period and said.figure >= minimum.monthly):
+            return _start_usage(request, reportable, period=period, answers={"report": "figure", "figure": said.figure})
+    if not minimum:
+        return fw.Turn(ctx, [Text(t("adoption.usage_said_thanks"))], show_menu=True)
+    how = t("adoption.usage_said_how" if reportable else "adoption.usage_said_after_adoption",
+            label=minimum.label, minimum=f"{minimum.monthly:g}", unit=minimum.unit)
+    return fw.Turn(ctx, [Text(t("adoption.usage_said_thanks") + "\n" + how)], show_menu=True)

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from checkpoints.settings import Tool, squash
-from dialogs.parsing import normalize, parse_date
+from dialogs.framework import has_question_marker
+from dialogs.parsing import normalize, parse_amount, parse_date
 from visits import parse as vp
 
 PREFIXES = ("記錄導入", "紀錄導入", "登錄導入", "登記導入", "導入紀錄", "導入記錄", "已導入", "導入")
@@ -104,3 +105,38 @@ def parse_adoption_message(text: str, *, today: date, companies: list[vp.Company
     if not result.company_ids and not result.company_text and result.other_text:
         result.company_text = result.other_text.split()[0]  # no company found: the words left named one
     return result
+
+
+# --- a usage figure said in chat (「這個月發票開了50張」「這禮拜用POS結帳120筆」) ---------------------
+
+COUNT_UNITS = ("張", "筆", "單", "次")  # what a tool's use is counted in (「三個月」 is how long, not how much)
+_LAST_MONTH = re.compile(r"上個?月")
+# Less than a month: the month's figure is not known yet.
+_PART_OF_A_MONTH = re.compile(r"(這|本|上)個?(禮拜|週|周|星期)|今天|昨天|每天|一天|這幾天")
+_FIGURE = r"([0-9][0-9,]*(?:\.[0-9]+)?|[零一二兩三四五六七八九十百千萬]+)({units})"
+
+
+@dataclass(frozen=True)
+class SaidUsage:
+    figure: float
+    span: str  # "last_month", "this_month" (also when no time is said) or "part" (a week, a day)
+    measure: bool  # it is the usage minimum's own figure (its words), not only a tool's use
+
+
+def said_usage(text: str, *, words: tuple[str, ...], unit: str, tools: list[Tool]) -> SaidUsage | None:
+    """A figure of use an owner states (「這個月發票開了50張」: the usage minimum's own, by its
+    ``words``; 「這禮拜用POS結帳120筆」: a tool's use, by the tool's name): one count with its unit,
+    nothing asked. None for anything else (「POS用了三個月」, 「發票一個月要開幾張？」)."""
+    plain = normalize(text)
+    if not plain or has_question_marker(plain):
+        return None
+    measure = any(normalize(word) in plain for word in words if word)
+    if not measure and not find_tools(plain, tools)[0]:
+        return None
+    units = "|".join(re.escape(u) for u in sorted({unit, *COUNT_UNITS} - {""}, key=len, reverse=True))
+    found = re.findall(_FIGURE.format(units=units), plain)
+    amount = parse_amount("".join(found[0])) if len(found) == 1 else None
+    if amount is None or amount.value < 0:
+        return None
+    span = "last_month" if _LAST_MONTH.search(plain) else "part" if _PART_OF_A_MONTH.search(plain) else "this_month"
+    return SaidUsage(amount.value, span, measure)

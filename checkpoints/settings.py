@@ -77,6 +77,7 @@ class UsageMinimum:
     monthly: float
     unit: str = ""
     source: str = ""
+    words: tuple[str, ...] = ()  # what owners call it in chat (「發票」): 「這個月發票開了50張」 reports it
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,8 @@ def from_data(program_id: str, data: dict) -> Programme:
                   for item in campaign.get("tools") or ())
     usage = campaign.get("usage_minimum") or None
     minimum = UsageMinimum(label=str(usage["label"]), monthly=_number(usage["monthly"]),
-                           unit=str(usage.get("unit") or ""), source=str(usage.get("source") or "")) if usage else None
+                           unit=str(usage.get("unit") or ""), source=str(usage.get("source") or ""),
+                           words=tuple(str(w) for w in usage.get("words") or ())) if usage else None
     span = campaign.get("coaching_period") or None
     period = (parse_roc_day(span["start"]), parse_roc_day(span["end"])) if span else None
     return Programme(id=program_id, name=str(data.get("name", program_id)),

@@ -267,6 +267,54 @@ def test_usage_report_figure_screenshot_and_flags(app, chat, fake_line):
         "postback", data=f"c=usage_report&arg={ids['好味道小吃']}:2023-07"))
 
 
+@pytest.mark.parametrize("text, said", [
+    ("這個月發票開了50張", (50, "this_month", True)),
+    ("上個月電子發票開了八十張", (80, "last_month", True)),
+    ("這禮拜用POS結帳120筆", (120, "part", False)),
+    ("收銀今天刷了 35 筆", (35, "part", False)),
+    ("POS用了三個月", None),  # how long, not how much
+    ("發票一個月要開幾張？", None),  # a question
+    ("這個月營業額30萬", None),  # a custom KPI's figure (kpis.flows)
+    ("發票開了50張跟30張", None),  # two figures: which?
+])
+def test_a_usage_figure_said_in_words(text, said):
+    from adoption.parse import said_usage
+
+    found = said_usage(text, words=("發票",), unit="張", tools=TOOLS)
+    assert (found and (found.figure, found.span, found.measure)) == said
+
+
+def test_an_owners_usage_figure_in_chat_is_recorded_not_a_ticket(app, chat, fake_line, monkeypatch):
+    # 「這個月發票開了50張」 got an FAQ answer about hardware, 「這禮拜用POS結帳120筆」 a staff ticket.
+    import bot.dispatcher
+    from knowledge.models import UnansweredQuestion
+
+    ids = _setup(app)
+    owner, other = _people(app, chat, OWNER, OTHER_OWNER)
+    _adopted(app, ids["好味道小吃"])
+    august = datetime(2023, 8, 10, 10, 0, tzinfo=TAIPEI)
+    monkeypatch.setattr(bot.dispatcher, "utc_now", lambda: august)
+    # A whole month, the programme's own figure: recorded as 「回報使用量」 records it.
+    texts = joined(owner.say("上個月發票開了80張"))
+    assert "已記錄 好味道小吃 112/07的「每月開立電子發票張數」：80 張" in texts
+    # This month's, already past the minimum: recorded for this month (it can only grow).
+    assert "已記錄 好味道小吃 112/08的「每月開立電子發票張數」：50 張" in joined(owner.say("這個月發票開了50張"))
+    # Not yet a month's figure, or another count of a tool's use: thanked, told how it is counted.
+    for typed in ("這禮拜發票開了12張", "這個月發票才開了12張", "這禮拜用POS結帳120筆"):
+        texts = joined(owner.say(typed))
+        assert "謝謝您告訴我" in texts and "每月至少 30 張" in texts and "已記錄" not in texts, typed
+        assert "結帳時間" not in texts and "文件" not in texts, typed  # not the KPI report, not the FAQ
+    with app.extensions["bot"].database.session() as session:
+        reports = sorted((r.company_id, r.period, r.figure) for r in session.exec(select(UsageReport)).all())
+        assert reports == [(ids["好味道小吃"], "2023-07", 80), (ids["好味道小吃"], "2023-08", 50)]
+    # A shop whose tool is not confirmed yet: nothing recorded, and when it will be asked.
+    texts = joined(other.say("上個月發票開了80張"))
+    assert "等顧問確認您開始使用工具後" in texts and "已記錄" not in texts
+    with app.extensions["bot"].database.session() as session:
+        assert len(session.exec(select(UsageReport)).all()) == 2
+        assert not session.exec(select(UnansweredQuestion)).all()
+
+
 def test_an_adoption_said_in_words_is_recorded_not_a_ticket(app, chat):
     # 「好味道小吃 7/20 開始用LINE官方帳號了」 went to the FAQ and became a question for staff.
     from knowledge.models import UnansweredQuestion
