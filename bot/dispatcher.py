@@ -351,24 +351,30 @@ class Dispatcher:
                 return fw.resume_offer(active, ctx)
             if user_input.kind == "postback" and "c" in user_input.data:
                 return self._command_by_postback(request)
+            reading = None  # the input read against the question, once: advance() acts on it
+
+            def answers() -> bool:
+                nonlocal reading
+                reading = reading or fw.read(active, ctx, user_input)
+                return reading.answers
+
             if user_input.kind == "text":
                 found = registry.find_command(user_input.text)
                 # A command word that starts a *different* conversation pauses this one.
                 if found and found[0].name not in ("menu",) and not fw.nav_of(user_input):
                     cmd, argument = found
                     interrupts = cmd.interrupts(ctx) if callable(cmd.interrupts) else cmd.interrupts
-                    if interrupts and not fw.is_answer(active, ctx, user_input):
+                    if interrupts and not answers():
                         return self._run_command(request, cmd, argument, pause_current=True)
-                # The cheap classification first: most texts mid-form are not small talk, and
-                # is_answer parses the step that advance() parses again.
+                # The cheap classification first: most texts mid-form are not small talk.
                 # 「沒有」「不知道」 answer the question, even where they cannot be taken (a 統編): the
                 # step says what to do, not 「好的！」.
                 if (request.services.kb is not None and request.services.kb.is_small_talk(user_input.text)
                         and not fw.nav_of(user_input) and not says_no_or_unsure(user_input.text)
-                        and not fw.is_answer(active, ctx, user_input)):
+                        and not answers()):
                     # 「謝謝」 mid-form: a friendly word back, then the same question (not "invalid").
                     return fw.faq_then_resume(active, ctx, user_input.text)
-            return fw.advance(active, ctx, user_input)
+            return fw.advance(active, ctx, user_input, reading)
         # No conversation in progress.
         if user_input.kind == "postback":
             if "c" in user_input.data:

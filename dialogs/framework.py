@@ -377,8 +377,9 @@ def faq_then_resume(flow: Flow, ctx: Context, question: str) -> Turn:
     return Turn(again.ctx, again.replies, faq=question)
 
 
-def advance(flow: Flow, ctx: Context, user_input: UserInput) -> Turn:
-    """One step of a conversation that is in ``flow``. Pure."""
+def advance(flow: Flow, ctx: Context, user_input: UserInput, reading: "Reading | None" = None) -> Turn:
+    """One step of a conversation that is in ``flow``. Pure. ``reading``: the input as ``read``
+    took it already (the dispatcher asked whether it answers), so it is not read again."""
     nav = nav_of(user_input)
     if nav is Nav.CANCEL:
         step = flow.step(ctx.step or "")
@@ -407,7 +408,7 @@ def advance(flow: Flow, ctx: Context, user_input: UserInput) -> Turn:
         return current_question(flow, ctx, [Text(t("core.button_expired"))])
 
     if ctx.step == SUMMARY_STEP:
-        return _summary_input(flow, ctx, user_input)
+        return _summary_input(flow, ctx, user_input, reading or read(flow, ctx, user_input))
 
     step = flow.step(ctx.step or "")
     if step is None:
@@ -422,7 +423,12 @@ def advance(flow: Flow, ctx: Context, user_input: UserInput) -> Turn:
         return current_question(flow, ctx, [Text(t("core.empty_input"))])
 
     try:
-        value = step.parse(ctx, user_input)
+        if reading is None:
+            value = step.parse(ctx, user_input)
+        elif reading.error is not None:
+            raise reading.error
+        else:
+            value = reading.value
     except Invalid as invalid:
         if user_input.kind == "text" and _looks_like_question(user_input.text, invalid):
             return faq_then_resume(flow, ctx, user_input.text)
@@ -488,39 +494,61 @@ def _summary_edit_with_value(flow: Flow, ctx: Context, text: str) -> tuple[Step,
     return None
 
 
-def is_answer(flow: Flow, ctx: Context, user_input: UserInput) -> bool:
-    """Whether the input answers the pending question (then it is neither a command nor small
-    talk): a value the step parses, or on the summary card a confirmation or an answer to edit."""
+@dataclass(frozen=True)
+class Reading:
+    """The input read once against what the conversation waits for (``read``): the step's value or
+    why it was not taken, or on the summary card what the text asks for. The dispatcher asks
+    whether it answers (then it is neither a command nor small talk) and hands it to ``advance``,
+    which acts on it instead of reading the input again."""
+    value: Any = None
+    error: Exception | None = None  # Invalid, or a parser's own error: either way not an answer
+    # On the summary card: ("confirm",), ("open", step name) for a label alone, ("edit", step, new
+    # value as typed) for a label with its new value, () for none of these.
+    summary: tuple | None = None
+
+    @property
+    def answers(self) -> bool:
+        return bool(self.summary) if self.summary is not None else self.error is None
+
+
+def read(flow: Flow, ctx: Context, user_input: UserInput) -> Reading:
     if ctx.step == SUMMARY_STEP:
-        text = squash(user_input.text) if user_input.kind == "text" else ""
-        return bool(text) and (text in SUMMARY_CONFIRM_WORDS or _summary_edit_target(flow, ctx, text) is not None
-                               or _summary_edit_with_value(flow, ctx, user_input.text) is not None)
+        return Reading(summary=_summary_reading(flow, ctx, user_input.text if user_input.kind == "text" else ""))
     step = flow.step(ctx.step or "")
     if step is None:
-        return False
+        return Reading(error=LookupError(ctx.step))
     try:
-        step.parse(ctx, user_input)
-        return True
-    except Exception:  # Invalid or a parser's own error: either way not an answer
-        return False
+        return Reading(value=step.parse(ctx, user_input))
+    except Exception as error:
+        return Reading(error=error)
 
 
-def _summary_input(flow: Flow, ctx: Context, user_input: UserInput) -> Turn:
+def _summary_reading(flow: Flow, ctx: Context, text: str) -> tuple:
+    key = squash(text)
+    if not key:
+        return ()
+    if key in SUMMARY_CONFIRM_WORDS:
+        return ("confirm",)
+    target = _summary_edit_target(flow, ctx, key)
+    if target is not None:
+        return ("open", target)
+    edit = _summary_edit_with_value(flow, ctx, text)
+    return ("edit", *edit) if edit is not None else ()
+
+
+def _summary_input(flow: Flow, ctx: Context, user_input: UserInput, reading: Reading) -> Turn:
     act = user_input.data.get("act") if user_input.kind == "postback" else None
-    text = squash(user_input.text) if user_input.kind == "text" else ""
-    if act == "confirm" or text in SUMMARY_CONFIRM_WORDS:
+    said, *what = reading.summary or ("",)
+    if act == "confirm" or said == "confirm":
         return Turn(ctx.evolve(step=None), [], finish=True)
-    target = user_input.data.get("target") if act == "edit" else None
-    if target is None and text:
-        target = _summary_edit_target(flow, ctx, text)
+    target = user_input.data.get("target") if act == "edit" else what[0] if said == "open" else None
     step = flow.step(target or "")
     if step is not None:
         ctx = ctx.without_answer(step.name)
         return _ask(flow, ctx, step, [])
-    edit = _summary_edit_with_value(flow, ctx, user_input.text) if text else None
-    if edit is not None:
+    if said == "edit":
         # The new value with it: taken at once, back to the card; not taken: that question, and why.
-        step, value = edit
+        step, value = what
         asked = ctx.without_answer(step.name).evolve(step=step.name)
         try:
             parsed = step.parse(asked, UserInput.text_input(value))

@@ -5,6 +5,7 @@ Full-width digits and punctuation are accepted everywhere; years may be ROC (民
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -98,15 +99,23 @@ def parse_count(text: str | None) -> int | None:
 
 # --- not an answer to a free-text question ----------------------------------------------
 # 「謝謝」「好的」「不知道」 typed where a name, a product or a trade is asked: a word to the bot, not
-# the answer (a signer called 「謝謝」 would go onto the signed letter).
-_NON_ANSWER = re.compile(r"^(好|好的|好喔|好哦|好啊|好啦|好滴|ok|okay|嗯+|恩+|喔+|哦+|對|對啊|是|是的|收到|了解|瞭解|知道了|"
-                         r"謝謝|謝啦|謝了|感謝|感恩|多謝|哈+|呵+|你好|您好|哈囉|嗨|早安|午安|晚安|不知道|不確定|"
-                         r"不清楚|忘了|沒有|無|不要|不用|算了|測試|等等|等一下|稍等|稍等一下)[!！~～。.…]*$")
+# the answer (a signer called 「謝謝」 would go onto the signed letter). The words are the FAQ's
+# small talk and intents.yaml's ``non_answer`` (a "don't know", a "wait"): one list, read here.
+@functools.cache
+def _non_answer() -> re.Pattern:
+    import yaml
+
+    from knowledge.query import INTENTS_FILE, alternation
+
+    data = yaml.safe_load(INTENTS_FILE.read_text(encoding="utf-8")) or {}
+    return alternation([*(unit for units in (data.get("small_talk") or {}).values() for unit in units),
+                        *(data.get("non_answer") or ())], whole=True)
 
 
 def is_non_answer(text: str | None) -> bool:
-    """The whole text is a thanks, an ok, a greeting or a "don't know" (see _NON_ANSWER)."""
-    return bool(_NON_ANSWER.match(normalize(text)))
+    """The whole text is small talk (a thanks, an ok, a greeting…) or a "don't know"."""
+    plain = normalize(text).rstrip("!！~～。.…")
+    return bool(plain) and bool(_non_answer().match(plain))
 
 
 # --- contact details sent on their own ------------------------------------------------------

@@ -93,6 +93,16 @@ def test_a_near_name_is_not_another_shop():
     assert parse_visit_message("今天去晨曦麵館現地", today=TODAY, companies=COMPANIES).company_ids == []
 
 
+def test_the_unlikely_duration_copy_follows_the_range(monkeypatch):
+    from visits import parse as vp
+    from visits.flows import problems
+
+    parsed = parse_visit_message("2/3 現地 阿明咖啡館 POS 30小時", today=TODAY, companies=COMPANIES)
+    assert problems(parsed) == ["「30小時」不像一次輔導的時數（5 分鐘到 12 小時），請再確認輔導了多久。"]
+    monkeypatch.setattr(vp, "DURATION_RANGE", (10, 8 * 60))
+    assert "（10 分鐘到 8 小時）" in problems(parsed)[0]
+
+
 @pytest.mark.parametrize("text, minutes", [("1.5小時", 90), ("一個半小時", 90), ("90分鐘", 90), ("2h", 120),
                                            ("半小時", 30), ("1小時30分", 90)])
 def test_parse_duration(text, minutes):
@@ -580,6 +590,34 @@ def test_an_edit_typed_with_its_new_value_on_the_summary_card_is_taken(app, chat
     assert "訪視已更新" in joined(advisor.tap("確認"))
     [visit] = _visits(app)
     assert (visit.duration_minutes, visit.mode, visit.topics) == (90, "online", "LINE官方帳號設定")
+
+
+def test_an_edit_on_the_summary_card_is_read_once_along_the_path(monkeypatch):
+    # The dispatcher asked whether 「時數改成90分鐘」 answers the card (reading the edit), then
+    # advance() read it again; now the one reading is handed on. Likewise an answer to a question.
+    from dialogs import framework as fw
+    from visits import parse as vp
+    from visits.flows import VISIT_FLOW
+
+    calls = []
+    for module, name in ((fw, "_summary_edit_with_value"), (vp, "parse_duration")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _real=real, _name=name, **k: (calls.append(_name), _real(*a, **k))[1])
+    data = {"_edit_id": 1, "_companies": [{"id": 1, "name": "好味道小吃", "tax_id": None}], "company": 1,
+            "date": "2023-03-10", "time": "", "mode": "onsite", "duration": 60, "topics": "POS教學", "notes": ""}
+    ctx = fw.Context(user_id=ADVISOR, now=datetime(2023, 3, 12, tzinfo=TAIPEI), flow=VISIT_FLOW.id.value,
+                     step=fw.SUMMARY_STEP, session_id="s", data=data)
+    typed = fw.UserInput.text_input("時數改成90分鐘")
+    reading = fw.read(VISIT_FLOW, ctx, typed)
+    assert reading.answers
+    turn = fw.advance(VISIT_FLOW, ctx, typed, reading)
+    assert turn.ctx.data["duration"] == 90 and calls == ["_summary_edit_with_value", "parse_duration"]
+    calls.clear()
+    asked = ctx.without_answer("duration").evolve(step="duration")
+    answer = fw.UserInput.text_input("2小時")
+    reading = fw.read(VISIT_FLOW, asked, answer)
+    assert reading.answers and fw.advance(VISIT_FLOW, asked, answer, reading).ctx.data["duration"] == 120
+    assert calls == ["parse_duration"]
 
 
 @pytest.mark.parametrize("typed", ["輔導內容沒問題", "輔導內容沒錯", "改輔導內容 對", "輔導內容 POS盤點"])

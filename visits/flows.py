@@ -258,7 +258,9 @@ def problems(parsed: vp.ParsedVisit) -> list[str]:
     if parsed.bad_date:
         found.append(t("visits.date_not_a_day", text=parsed.bad_date))
     if parsed.bad_duration:
-        found.append(t("visits.duration_unlikely", text=parsed.bad_duration))
+        shortest, longest = vp.DURATION_RANGE
+        found.append(t("visits.duration_unlikely", text=parsed.bad_duration, shortest=duration_text(shortest),
+                       longest=duration_text(longest)))
     return found
 
 
