@@ -558,6 +558,8 @@ def _summary_input(flow: Flow, ctx: Context, user_input: UserInput, reading: Rea
         return _move_on(flow, ctx, [])
     if user_input.kind == "sticker":
         return current_question(flow, ctx, [Text(t("core.sticker_mid_flow", flow=flow.title))])
+    if user_input.kind in MEDIA_KINDS:  # a photo on the card: said so, not 「要修改哪一項呢？」
+        return current_question(flow, ctx, [Text(t("core.media_mid_flow", media=t(f"core.media_{user_input.kind}")))])
     if user_input.kind == "text" and _looks_like_question(user_input.text):
         return faq_then_resume(flow, ctx, user_input.text)
     return current_question(flow, ctx, [Text(t("core.edit_which"))])

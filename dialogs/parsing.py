@@ -77,8 +77,8 @@ def parse_count(text: str | None) -> int | None:
     t = normalize(text)
     if not t:
         return None
-    if _RANGE.search(t):
-        return None
+    if _RANGE.search(t) or re.match(r"[-−負]", t):
+        return None  # a range, or below zero (「-3」 is no headcount, not 3)
     if _ALONE.search(t) and _WITH_OTHERS.search(t):
         return None  # '就我跟老婆': is she on the payroll? ask
     numbers = [m for m in _NUMBER.findall(t)]
@@ -102,20 +102,33 @@ def parse_count(text: str | None) -> int | None:
 # the answer (a signer called 「謝謝」 would go onto the signed letter). The words are the FAQ's
 # small talk and intents.yaml's ``non_answer`` (a "don't know", a "wait"): one list, read here.
 @functools.cache
-def _non_answer() -> re.Pattern:
+def _non_answer() -> tuple[re.Pattern, re.Pattern]:
+    """(the whole text is made of these words and small talk's filler, one of them is there)."""
     import yaml
 
     from knowledge.query import INTENTS_FILE, alternation
 
     data = yaml.safe_load(INTENTS_FILE.read_text(encoding="utf-8")) or {}
-    return alternation([*(unit for units in (data.get("small_talk") or {}).values() for unit in units),
-                        *(data.get("non_answer") or ())], whole=True)
+    words = [*(unit for units in (data.get("small_talk") or {}).values() for unit in units),
+             *(data.get("non_answer") or ())]
+    return alternation([*words, *(data.get("small_talk_filler") or ())], whole=True), alternation(words)
 
 
 def is_non_answer(text: str | None) -> bool:
-    """The whole text is small talk (a thanks, an ok, a greeting…) or a "don't know"."""
+    """The whole text is small talk (a thanks, an ok, a greeting…, 「謝謝你」 with its filler) or a
+    "don't know"."""
     plain = normalize(text).rstrip("!！~～。.…")
-    return bool(plain) and bool(_non_answer().match(plain))
+    whole, word = _non_answer()
+    return bool(plain) and bool(whole.match(plain)) and bool(word.search(plain))
+
+
+# A number alone, perhaps with what it counts (「五個人」「-3」「999」「3人」): an answer to how many,
+# never a name, a shop, a trade or a product.
+_FIGURE_ALONE = re.compile(r"[-+−負]?[0-9０-９" + _CN_CHARS + r"萬.,，]+(個|位|名|人|家|間|張|筆|次|元|塊)*")
+
+
+def is_figure(text: str | None) -> bool:
+    return bool(_FIGURE_ALONE.fullmatch(normalize(text).rstrip("!！~～。.…")))
 
 
 # --- contact details sent on their own ------------------------------------------------------

@@ -34,8 +34,8 @@ from bot.texts import all_keys, t
 from bot.timeutil import format_roc_date
 from companies import service as companies
 from dialogs import framework as fw
-from dialogs.parsing import (is_non_answer, normalize, parse_count, parse_registration, parse_yes_no,
-                             strip_address_prefix)
+from dialogs.parsing import (is_figure, is_non_answer, is_unsure, normalize, parse_count, parse_registration,
+                             parse_yes_no, strip_address_prefix)
 from dialogs.registry import command, register_flow
 
 from .engine import (ELIGIBLE, INELIGIBLE, NEEDS_REVIEW, ProgramRules, Reason, Verdict,
@@ -298,7 +298,11 @@ def _parse_verdict_field(name: str):
             return _postback_value(kind, text)
         if kind == "integer":
             count = parse_count(text)
-            if count is None or count < int(spec.get("min", 0)) or count > 100000:
+            if count is not None and count > int(spec.get("max_plausible", 100000)):
+                raise fw.Invalid(_text_or(f"eligibility.implausible_{name}",
+                                          t("eligibility.implausible_employees", count=count), count=count),
+                                 looks_like_question=False)
+            if count is None or count < int(spec.get("min", 0)):
                 raise fw.Invalid(_text_or(f"eligibility.invalid_{name}", t("eligibility.invalid_employees")))
             return count
         if _is_unsure(text):
@@ -464,6 +468,9 @@ def _parse_tax_id(ctx: fw.Context, user_input: fw.UserInput) -> str:
     optional = ctx.data.get("registration") in ("tax_only", UNSURE)
     if optional and (text == NO_TAX_ID or normalize(text) in {normalize(t("eligibility.choice_no_tax_id")), "沒有", "沒有統編", "無"}):
         return NO_TAX_ID
+    if is_non_answer(text) or is_unsure(text):
+        # 「不知道」「沒有」 where the registration has one: where it is printed and looked up (002 註2)
+        raise fw.Invalid(t("eligibility.tax_id_where"), looks_like_question=False)
     digits = re.findall(r"\d+", unicodedata.normalize("NFKC", text))
     candidate = digits[0] if len(digits) == 1 and not re.search(r"[-–—]", text) else normalize_tax_id(text)
     problem = tax_id_problem(candidate)
@@ -485,6 +492,9 @@ def _free_text(name: str):
             raise fw.Invalid(t(f"eligibility.invalid_{name}"), looks_like_question=True)
         if not text or len(text) > MAX_TEXT or is_non_answer(text):
             raise fw.Invalid(t(f"eligibility.invalid_{name}"))
+        if is_figure(text):  # 「五個人」 typed a question late: a number names nothing
+            raise fw.Invalid(t("core.figure_not_words", text=text[:20]) + t(f"eligibility.invalid_{name}"),
+                             looks_like_question=False)
         return text
     return parse
 

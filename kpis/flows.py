@@ -85,6 +85,9 @@ def _asker(kind: str, index: int):
 _RELATIVE = re.compile(r"[多少]了|成長|增加|減少|提升|下降|增長|衰退|變多|變少|[0-9一二兩三四五六七八九十]成|[%％]|趴|倍|比上")
 
 
+# A count of people (「五個人」「3位」): the answer to another question where the unit is not people.
+_PEOPLE = re.compile(r"[0-9一二兩三四五六七八九十百千]\s*(個人|人|位|名)")
+
 # 「營業額100萬可以申請嗎」 is a question for the FAQ, not a figure to report.
 _QUESTION = re.compile(r"[?？嗎呢]|可以|能不能|怎麼|如何|多少|幾|是否|請問|要不要|算不算|申請|資格|補助")
 
@@ -100,6 +103,9 @@ def _parser(kind: str, index: int):
             last = ((ctx.data.get("_last") or {}).get(str(ctx.data.get("company"))) or {}).get(item["id"])
             if last is not None:
                 return {"v": last, "a": False, "s": t("kpis.button_same")}
+        if _PEOPLE.search(text) and "人" not in item["unit"]:
+            # 「五個人」 at 營業額: a headcount, not the figure asked (it was taken as 5 元)
+            raise fw.Invalid(t("kpis.wrong_unit", text=text[:20], name=item["name"], unit=item["unit"]))
         amount = parse_amount(text, units=item.get("units") or {})
         if amount is None and _RELATIVE.search(text):
             raise fw.Invalid(t("kpis.relative", name=item["name"], unit=item["unit"]))

@@ -16,7 +16,7 @@ from rapidfuzz.distance import Levenshtein
 
 from bot.texts import t
 from bot.timeutil import TAIPEI, to_taipei
-from dialogs.parsing import is_non_answer, strip_address_prefix
+from dialogs.parsing import is_figure, is_non_answer, parse_count, strip_address_prefix
 from visits.service import programs_doc
 
 TEMPLATE_FILE = Path(__file__).resolve().parent / "templates" / "letter.yaml"
@@ -74,11 +74,20 @@ def normalize(text: object) -> str:
     return " ".join(unicodedata.normalize("NFKC", str(text or "")).split())
 
 
+def _words(value: str, invalid: str) -> str:
+    """A name or a product as typed: not small talk, not a number (「五個人」 answers another question)."""
+    if is_non_answer(value):
+        raise FieldError(invalid)
+    if is_figure(value):
+        raise FieldError(t("core.figure_not_words", text=value[:20]) + invalid)
+    return value
+
+
 def parse_company_name(text: str) -> str:
     value = normalize(text)
-    if not 2 <= len(value) <= 100 or is_non_answer(value):
+    if not 2 <= len(value) <= 100:
         raise FieldError(t("letters.invalid_company_name"))
-    return value
+    return _words(value, t("letters.invalid_company_name"))
 
 
 _NAME = re.compile(r"^[\u3400-\u9fff\uf900-\ufaffA-Za-z·・.\- ]{2,30}$")
@@ -86,13 +95,22 @@ _NAME = re.compile(r"^[\u3400-\u9fff\uf900-\ufaffA-Za-z·・.\- ]{2,30}$")
 
 def parse_person_name(text: str) -> str:
     value = normalize(text)
-    if not _NAME.match(value) or len(value.replace(" ", "")) < 2 or is_non_answer(value):
+    if not _NAME.match(value) or len(value.replace(" ", "")) < 2:
         raise FieldError(t("letters.invalid_name"))
-    return value
+    return _words(value, t("letters.invalid_name"))
+
+
+# A number typed digit by digit in words (「零九一二…」), as some owners do; only a whole one
+# (「跟手機一樣」 stays words).
+_SPOKEN_DIGITS = str.maketrans("零〇○一二三四五六七八九", "000123456789")
+
+
+def _digits(value: str) -> str:
+    return value.translate(_SPOKEN_DIGITS) if re.fullmatch(r"[零〇○一二三四五六七八九0-9\s\-()#]+", value) else value
 
 
 def parse_mobile(text: str) -> str:
-    digits = re.sub(r"[\s\-().]", "", normalize(text))
+    digits = re.sub(r"[\s\-().]", "", _digits(normalize(text)))
     if digits.startswith("+886"):
         digits = "0" + digits[4:]
     elif digits.startswith("886") and len(digits) == 12:
@@ -113,7 +131,7 @@ _NO_LANDLINE = re.compile(r"(我?(沒有|沒|無|不用|不需要)(市話|室內
 def parse_phone(text: str, *, mobile: str | None = None) -> str:
     """A landline with area code (02-2345-6789), optional extension (#123); a mobile also counts
     (many micro-businesses have no landline). Returns a normalised display form."""
-    value = normalize(text)
+    value = _digits(normalize(text))
     if value in (t("letters.phone_same_as_mobile"), "同上") and mobile:
         return mobile
     if mobile and _NO_LANDLINE.fullmatch(value.replace(" ", "")):
@@ -189,14 +207,18 @@ def parse_main_product(text: str) -> str:
     value = normalize(text)
     if not 1 <= len(value) <= 100:
         raise FieldError(t("letters.invalid_main_product"))
-    return value
+    return _words(value, t("letters.invalid_main_product"))
 
 
-def parse_employees(text: str) -> int:
-    value = normalize(text).rstrip("人位名個")
-    if not value.isdigit() or int(value) > 100000:
+def parse_employees(text: str, *, most: int | None = None) -> int:
+    """「3」「3人」「五個人」「只有我自己」 -> the count; a negative, a range or words -> refused, and
+    above ``most`` (the programme's plausible headcount, programs.yaml) a slip to type again."""
+    count = parse_count(text)
+    if count is None:
         raise FieldError(t("letters.invalid_employees"))
-    return int(value)
+    if most is not None and count > most:
+        raise FieldError(t("eligibility.implausible_employees", count=count))
+    return count
 
 
 def registration_kind(registration: str | None) -> str | None:

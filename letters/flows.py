@@ -40,6 +40,12 @@ def _campaign(ctx: fw.Context) -> dict:
     return doc.campaign_settings(_config(ctx), ctx.data.get("program_id") or "gonghao-2023")
 
 
+def _employees_field(ctx: fw.Context) -> dict:
+    """The programme's employees field (programs.yaml eligibility), as the intake asked it."""
+    program = (ctx.services.programs if ctx.services is not None else {}).get(ctx.data.get("program_id") or "gonghao-2023")
+    return dict(program.fields.get("employees") or {}) if program is not None else {}
+
+
 def _signing(ctx: fw.Context) -> bool:
     """Before the letter is signed (afterwards only the photo step remains)."""
     return "letter_id" not in ctx.data
@@ -150,7 +156,8 @@ FIELD_STEPS = (
     _field_step("company_name", _ask("ask_company_name"), lambda ctx, text: doc.parse_company_name(text)),
     _field_step("tax_id", _ask("ask_tax_id"), _parse_tax_id),
     _field_step("registration", _ask_registration, _parse_registration),
-    _field_step("employees", _ask("ask_employees"), lambda ctx, text: doc.parse_employees(text)),
+    _field_step("employees", _ask("ask_employees"),
+                lambda ctx, text: doc.parse_employees(text, most=_employees_field(ctx).get("max_plausible"))),
     # Not in the letter: 附件一 預定輔導企業彙總表 needs it, so ask once when the intake did not.
     fw.Step("main_product", t("letters.main_product_label"), _ask("ask_main_product"),
             _wrap(lambda ctx, text: doc.parse_main_product(text)), when=_signing),

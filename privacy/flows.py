@@ -10,6 +10,7 @@ from bot.texts import t
 from bot.timeutil import format_roc_date
 from dialogs import framework as fw
 from dialogs import registry
+from dialogs.parsing import is_figure, is_non_answer, parse_count
 from dialogs.registry import command, register_flow
 from privacy import document, erasure, service
 
@@ -241,10 +242,10 @@ def _parse_value(ctx: fw.Context, user_input: fw.UserInput):
     answer = user_input.answer_text.strip()
     kind = item.get("kind", "text")
     if kind == "integer":
-        digits = answer.rstrip("人位名個")
-        if digits.isdigit() and int(digits) <= int(item.get("max", 100000)):
-            return int(digits)
-        raise fw.Invalid(t("privacy.invalid_number", max=item.get("max", 100000)))
+        count = parse_count(answer)  # 「5」「5人」「五個人」「只有我自己」; 「-3」 is none
+        if count is not None and count <= int(item.get("max", 100000)):
+            return count
+        raise fw.Invalid(t("privacy.invalid_number", max=item.get("max", 100000)), looks_like_question=False)
     if kind == "boolean":
         if answer in ("yes", t("privacy.yes"), "對", "有"):
             return True
@@ -264,7 +265,9 @@ def _parse_value(ctx: fw.Context, user_input: fw.UserInput):
             return value
         raise fw.Invalid(t("privacy.invalid_county"))
     limit = int(item.get("max", 200))
-    if 1 <= len(answer) <= limit and answer.isprintable():
+    # 「謝謝」 is a word to the bot, and 「五個人」 no shop's name, trade or product (a LINE name may be digits)
+    words = not is_non_answer(answer) and (item.get("key") == "user.display_name" or not is_figure(answer))
+    if 1 <= len(answer) <= limit and answer.isprintable() and words:
         return answer
     raise fw.Invalid(t("privacy.invalid_text", max=limit))
 

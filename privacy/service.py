@@ -184,11 +184,14 @@ def correctable_fields(session: Session, *, line_user_id: str, programs: dict | 
     several = len(companies) > 1
     for company in companies:
         prefix = f"{company.name or company.tax_id or company.id}：" if several else ""
+        program = (programs or {}).get(company.program_id)
         for column, text_key, kind, limit in COMPANY_FIELDS:
             value = getattr(company, column)
+            if column == "employees" and program is not None:
+                # as the intake asks it: above the programme's plausible headcount a slip (「999」)
+                limit = int((program.fields.get("employees") or {}).get("max_plausible", limit))
             if value is not None:
                 fields.append(Field(f"company:{company.id}.{column}", prefix + label(text_key), value, kind, max=limit))
-        program = (programs or {}).get(company.program_id)
         for name, value in (company.answers or {}).items():
             spec = program.fields.get(name) if program else None
             if spec is None or spec.get("type") not in ("choice", "integer", "boolean") or name in ("employees",):
