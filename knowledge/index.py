@@ -768,7 +768,8 @@ class SearchIndex:
                 # 幾家 / 幾人 / 多少錢 ask for a count of something concrete: with a
                 # programme name that is a real question (「群聚A類要幾家」); 幾號 / 幾點
                 # alone (「今天幾號」) still are not.
-                if len(w) >= 2 and w[-1] in _TOPIC_COUNTERS:
+                if len(w) >= 2 and (w[-1] in _TOPIC_COUNTERS or any(c in _TOPIC_COUNTERS for c in w[1:-1])):
+                    # 「幾堂課」「幾種」: the counted thing, named or by its counter, is the topic.
                     mass += INTERROGATIVE_WEIGHT
                 continue
             mass += self._word_weight(w) * self.query_weight(analysis, w)
@@ -837,7 +838,7 @@ def is_interrogative(word: str) -> bool:
     return 1 <= cut < len(word) - 1 and len(word) <= 5 and word[cut + 1] == word[0]
 
 
-_TOPIC_COUNTERS = set("家人名次場份項個件張元錢萬")
+_TOPIC_COUNTERS = set("家人名次場份項個件張元錢萬堂種型類套位趟")
 _COUNTERS = set("家人名個次項年月日天份式類級成萬元週周號條點場間%")
 
 
