@@ -21,7 +21,7 @@ from broadcasts import service as broadcasts
 from broadcasts.flows import AUDIENCE_STEPS, parse_future_datetime
 from dialogs import framework as fw
 from dialogs import registry
-from dialogs.parsing import cn_to_int, is_figure, is_non_answer
+from dialogs.parsing import cn_to_int, words_refusal
 from visits.parse import parse_duration
 
 URL = re.compile(r"https?://\S+", re.IGNORECASE)
@@ -436,10 +436,9 @@ def _parse_name(ctx, user_input) -> str:
     # (the dispatcher runs it once this refuses), not a name for the sign-in sheet.
     if not 1 <= len(name) <= 30 or URL.search(name) or any(ch.isdigit() for ch in name):
         raise fw.Invalid(t("activities.name_invalid"))
-    if is_non_answer(name):  # 「謝謝」 would go onto the sign-in sheet
-        raise fw.Invalid(t("activities.name_invalid"))
-    if is_figure(name):
-        raise fw.Invalid(t("core.figure_not_words", text=name) + t("activities.name_invalid"))
+    refusal = words_refusal(name, t("activities.name_invalid"))  # 「謝謝」 would go onto the sign-in sheet
+    if refusal:
+        raise fw.Invalid(refusal)
     return name
 
 

@@ -601,8 +601,8 @@ def usage_in_words(request) -> fw.Turn | None:
 
     ctx = request.ctx
     text = request.input.text if request.input.kind == "text" else ""
-    if not text or ctx.flow or len(text) > 40 or ctx.roles & {"advisor", "staff"}:
-        return None
+    if not text or ctx.flow or len(text) > 40 or ctx.roles & {"advisor", "staff"} or not ap.may_state_usage(text):
+        return None  # most free text holds no number: no database read for it
     companies = companies_of_user(request.session, line_user_id=ctx.user_id)
     if not companies:
         return None

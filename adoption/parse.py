@@ -116,6 +116,14 @@ _PART_OF_A_MONTH = re.compile(r"(這|本|上)個?(禮拜|週|周|星期)|今天|
 _FIGURE = r"([0-9][0-9,]*(?:\.[0-9]+)?|[零一二兩三四五六七八九十百千萬]+)({units})"
 
 
+_NUMERAL = re.compile(r"[0-9零一二兩三四五六七八九十百千萬]")
+
+
+def may_state_usage(text: str) -> bool:
+    """Cheap first look, before any database read: a figure of use needs a number (said_usage)."""
+    return bool(_NUMERAL.search(normalize(text)))
+
+
 @dataclass(frozen=True)
 class SaidUsage:
     figure: float

@@ -131,6 +131,19 @@ def is_figure(text: str | None) -> bool:
     return bool(_FIGURE_ALONE.fullmatch(normalize(text).rstrip("!！~～。.…")))
 
 
+def words_refusal(text: str, invalid: str) -> str | None:
+    """Why ``text`` is no name, shop, trade or product where one is asked (small talk, or a number:
+    「五個人」 answers another question), as the message to show with the step's own ``invalid``;
+    None when it may be one."""
+    from bot.texts import t
+
+    if is_non_answer(text):
+        return invalid
+    if is_figure(text):
+        return t("core.figure_not_words", text=text[:20]) + invalid
+    return None
+
+
 # --- contact details sent on their own ------------------------------------------------------
 _DETAILS = (
     ("email", re.compile(r"^[a-z0-9._%+\-]+@[a-z0-9\-]+(\.[a-z0-9\-]+)*\.[a-z]{2,}$")),

@@ -34,8 +34,8 @@ from bot.texts import all_keys, t
 from bot.timeutil import format_roc_date
 from companies import service as companies
 from dialogs import framework as fw
-from dialogs.parsing import (is_figure, is_non_answer, is_unsure, normalize, parse_count, parse_registration,
-                             parse_yes_no, strip_address_prefix)
+from dialogs.parsing import (is_non_answer, is_unsure, normalize, parse_count, parse_registration,
+                             parse_yes_no, strip_address_prefix, words_refusal)
 from dialogs.registry import command, register_flow
 
 from .engine import (ELIGIBLE, INELIGIBLE, NEEDS_REVIEW, ProgramRules, Reason, Verdict,
@@ -492,9 +492,9 @@ def _free_text(name: str):
             raise fw.Invalid(t(f"eligibility.invalid_{name}"), looks_like_question=True)
         if not text or len(text) > MAX_TEXT or is_non_answer(text):
             raise fw.Invalid(t(f"eligibility.invalid_{name}"))
-        if is_figure(text):  # 「五個人」 typed a question late: a number names nothing
-            raise fw.Invalid(t("core.figure_not_words", text=text[:20]) + t(f"eligibility.invalid_{name}"),
-                             looks_like_question=False)
+        refusal = words_refusal(text, t(f"eligibility.invalid_{name}"))
+        if refusal:  # 「五個人」 typed a question late: a number names nothing
+            raise fw.Invalid(refusal, looks_like_question=False)
         return text
     return parse
 

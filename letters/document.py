@@ -16,7 +16,7 @@ from rapidfuzz.distance import Levenshtein
 
 from bot.texts import t
 from bot.timeutil import TAIPEI, to_taipei
-from dialogs.parsing import is_figure, is_non_answer, parse_count, strip_address_prefix
+from dialogs.parsing import parse_count, strip_address_prefix, words_refusal
 from visits.service import programs_doc
 
 TEMPLATE_FILE = Path(__file__).resolve().parent / "templates" / "letter.yaml"
@@ -75,11 +75,9 @@ def normalize(text: object) -> str:
 
 
 def _words(value: str, invalid: str) -> str:
-    """A name or a product as typed: not small talk, not a number (「五個人」 answers another question)."""
-    if is_non_answer(value):
-        raise FieldError(invalid)
-    if is_figure(value):
-        raise FieldError(t("core.figure_not_words", text=value[:20]) + invalid)
+    refusal = words_refusal(value, invalid)
+    if refusal:
+        raise FieldError(refusal)
     return value
 
 
