@@ -243,6 +243,12 @@ class Classifier:
                 return name
         return None
 
+    def _said_in_passing(self, norm: str, n_pieces: int) -> bool:
+        """A clause that is only small talk (「打擾一下」「不好意思」「好的」「謝謝」) beside a question
+        says nothing the answer depends on: it is left out of the question's words."""
+        return n_pieces > 1 and self.small_talk_any is not None and bool(self.small_talk_any.match(norm)) \
+            and self._small_talk_class(norm) is not None
+
     def _small_talk_class(self, norm: str) -> str | None:
         """The class of the first unit; a greeting or 「請問」 before another unit only opens it
         (「您好 請問您是誰」 asks who the bot is, 「早安 謝謝」 thanks)."""
@@ -268,7 +274,7 @@ class Classifier:
         split: list[tuple[str, bool, bool]] = []  # (clause, marked as asked, told before 「我想問」)
         for i, piece in enumerate(pieces):
             norm = normalize_text(piece)
-            if not norm:
+            if not norm or self._said_in_passing(norm, len(pieces)):
                 continue
             marker = self.asks.search(norm, ASK_SPLIT_MIN) if self.asks is not None else None
             if marker is not None:

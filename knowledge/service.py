@@ -551,7 +551,7 @@ class KnowledgeBase:
             return _Retrieval(reason="empty")
         query = query or self.classifier.classify(question)
         split = ({"core": query.core_norm, "context": query.context_norm, "facts": query.facts_norm}
-                 if query.context_norm or query.facts_norm else {})
+                 if query.context_norm or query.facts_norm or query.core_norm != norm else {})
         if split and not index.content_words(index.analyze(query.core_norm)):
             # Nothing but a bare ask is left (「我們雲端方案放自家機房私有雲 可以嗎」): what was
             # told is what is asked about.

@@ -167,6 +167,25 @@ def test_small_talk_and_off_topic_open_no_ticket(app, chat, fake_line):
     assert fake_line.texts_for(STAFF) == []
 
 
+def test_a_greeting_or_apology_alone_is_small_talk_and_beside_a_question_changes_nothing(app, chat, fake_line):
+    # 「午安 打擾了」 opened a staff ticket; 「打擾一下 顧問會來幾次」 got a menu where the bare
+    # question gets the answer: words said in passing are not part of the question.
+    _grant(app, STAFF)
+    for text in ("午安 打擾了", "不好意思打擾了", "您好～打擾一下"):
+        reply = joined(chat.say(text))
+        assert reply and "承辦同仁" not in reply and len(reply) <= 80, text
+    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
+    for bare in ("顧問會來幾次", "意向書要寄到哪"):
+        plain = kb.ask(bare, role="owner")
+        assert plain.band == "answer", bare
+        for said in (f"打擾一下 {bare}", f"不好意思，{bare}", f"早安～ 請問{bare}", f"{bare} 謝謝"):
+            got = kb.ask(said, role="owner")
+            assert (got.band, got.entry_id) == ("answer", plain.entry_id), said
+    assert _questions(app) == []
+    app.extensions["bot"].sender.deliver_due()
+    assert fake_line.texts_for(STAFF) == []
+
+
 def test_staff_alerts_are_capped_per_person(app, chat, fake_line):
     _grant(app, STAFF)
     owner = chat.as_user(OWNER)
