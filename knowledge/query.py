@@ -44,6 +44,8 @@ OPENING_CLASSES = frozenset({"morning", "preface"})
 TYPO_MAX_CHARS = 4
 # 「我想問」 this many characters into a clause starts the question (before it: a clause of its own).
 ASK_SPLIT_MIN = 4
+# What follows 「顧問說」 must be this long to be a claim the owner asks about (「他說好」 is not).
+REPORTED_MIN_REST = 4
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class Classifier:
     wants: re.Pattern | None = None   # 「我想做會員集點」 states the need: part of the question
     shop: re.Pattern | None = None    # 「乾洗店」 alone, first: the asker's trade
     asks: re.Pattern | None = None    # 「我想問」 inside a run-on message: the question starts there
+    reported: re.Pattern | None = None  # 「顧問說…」 at a clause's start: who said what is asked about
     introduces: re.Pattern | None = None  # 「我是賣便當的」: who the person is (Classifier.is_introduction)
     # Literal small-talk units (no regex) of the classes a slipped key may hide (「謝射」「辛若了」).
     typo_units: tuple[tuple[str, str], ...] = ()
@@ -128,6 +131,7 @@ class Classifier:
             wants=alternation((data.get("context") or {}).get("wants")),
             shop=alternation((data.get("context") or {}).get("shop"), whole=True),
             asks=alternation((data.get("context") or {}).get("asks")),
+            reported=_anchored((data.get("context") or {}).get("reported")),
             introduces=alternation((data.get("context") or {}).get("introduces")),
             flows={name: alternation(words) for name, words in (data.get("flows") or {}).items()},
             program_words=tuple(w for w in program_words if w),
@@ -243,6 +247,12 @@ class Classifier:
                 return name
         return None
 
+    def _names_an_actor(self, speaker: str) -> bool:
+        """「廠商說…」「顧問說…」「負責我們的公司說…」: the speaker is someone the programme's answer is
+        about (what the vendor may do), not a bystander (「老闆娘說」「他們說」)."""
+        return bool((self.domain and self.domain.search(speaker)) or (self.anchors and self.anchors.search(speaker))
+                    or re.search(r"公司|協會|單位|廠|業者", speaker))
+
     def _said_in_passing(self, norm: str, n_pieces: int) -> bool:
         """A clause that is only small talk (「打擾一下」「不好意思」「好的」「謝謝」) beside a question
         says nothing the answer depends on: it is left out of the question's words."""
@@ -272,10 +282,20 @@ class Classifier:
             if _QUESTION_END.match(text[pos:pos + 3].lstrip(" ")):
                 asked.add(i)
         split: list[tuple[str, bool, bool]] = []  # (clause, marked as asked, told before 「我想問」)
+        speakers: set[int] = set()  # indexes in split of who said what the question is about
         for i, piece in enumerate(pieces):
             norm = normalize_text(piece)
             if not norm or self._said_in_passing(norm, len(pieces)):
                 continue
+            said = self.reported.match(norm) if self.reported is not None else None
+            if said is not None and len(norm) - said.end() >= REPORTED_MIN_REST \
+                    and not (self.question and self.question.search(norm[:said.end()])) \
+                    and not self._names_an_actor(norm[:said.end()]):
+                # 「顧問說輔導有四個方向 是哪四個」「跟我們接洽的人說共融可以…」: who said it is context;
+                # what they said is what the owner asks about.
+                speakers.add(len(split))
+                split.append((norm[:said.end()], False, True))
+                norm = norm[said.end():]
             marker = self.asks.search(norm, ASK_SPLIT_MIN) if self.asks is not None else None
             if marker is not None:
                 # A run-on message (「我是開機車行的啦…我想問簽了之後要做什麼」): the words before
@@ -289,11 +309,11 @@ class Classifier:
         for i, (norm, marked, told) in enumerate(split):
             if not norm:
                 continue
-            is_context = (not marked and (told or not (self.question and self.question.search(norm)))
+            is_context = i in speakers or (not marked and (told or not (self.question and self.question.search(norm)))
                           and not (self.wants and self.wants.match(norm))
                           and ((self.context_starts is not None and bool(self.context_starts.match(norm)))
                                or (i == 0 and n > 1 and self.shop is not None and bool(self.shop.fullmatch(norm)))))
-            is_fact = is_context and bool(self.facts and self.facts.search(norm))
+            is_fact = is_context and i not in speakers and bool(self.facts and self.facts.search(norm))
             out.append(Clause(norm=norm, context=is_context, fact=is_fact))
         if out and all(c.context for c in out):
             # Nothing but self-description (「我開早餐店」): that is what the person said; keep it.
@@ -310,6 +330,12 @@ def alternation(items, *, whole: bool = False) -> re.Pattern | None:
         return None
     body = "|".join(f"(?:{p})" for p in sorted(parts, key=len, reverse=True))
     return re.compile(f"^(?:{body})+$" if whole else body)
+
+
+def _anchored(items) -> re.Pattern | None:
+    """intents.yaml patterns matched at the start of a clause only."""
+    pattern = alternation(items)
+    return re.compile(f"^(?:{pattern.pattern})") if pattern is not None else None
 
 
 def _norm_pattern(pattern: str) -> str:

@@ -186,6 +186,21 @@ def test_a_greeting_or_apology_alone_is_small_talk_and_beside_a_question_changes
     assert fake_line.texts_for(STAFF) == []
 
 
+def test_who_said_it_is_context_but_an_actor_of_the_programme_is_not():
+    # 「隔壁阿姨說參加要先付錢 真的嗎」 went to staff: the neighbour's words drowned the claim the
+    # owner asks about. A bystander who said it is context; the vendor or the unit saying it is part
+    # of the question (「廠商說要換另一套系統給我」 asks what the vendor may do).
+    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
+    for said, entry in (("隔壁阿姨說參加要先付錢 真的嗎", "gh-shop-cost"),
+                        ("我老婆說顧問至少要來三次 真的嗎", "gh-shop-advisor-visits")):
+        got = kb.ask(said, role="owner")
+        assert (got.band, got.entry_id) == ("answer", entry), said
+        assert kb.classifier.classify(said).clauses[0].context, said
+    for said in ("廠商說要換另一套系統給我 可以隨便換嗎", "負責我們的公司說要把工作轉給另一家做 這樣可以嗎"):
+        assert not kb.classifier.classify(said).clauses[0].context, said
+    assert not kb.classifier.classify("可以說一下顧問會來幾次嗎").clauses[0].context
+
+
 def test_staff_alerts_are_capped_per_person(app, chat, fake_line):
     _grant(app, STAFF)
     owner = chat.as_user(OWNER)
