@@ -331,3 +331,16 @@ def test_an_owner_asking_what_the_shop_gets_hears_the_shops_side_first():
         assert not result.answer.startswith("每案經費上限"), question
     money = kb.entry("gh-shop-money").answer
     assert money.index("不是發現金") < money.index("150萬")
+
+
+def test_a_bound_asked_for_stays_one_word():
+    # jieba's dictionary prefers 最/多幾家 (a rare 多几家) to 最多/幾家, so 「最多幾家」 lost the
+    # bound it asks for and 「共融…最多幾家」 got a menu (knowledge/domain_dict.txt lists 最多).
+    from knowledge.index import default_analyzer
+    from knowledge.normalize import normalize_text
+
+    analyzer = default_analyzer()
+    for text in ("最多幾家", "共融最多幾家"):
+        assert "最多" in analyzer.words(normalize_text(text)), text
+    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
+    assert kb.ask("顧問來3次是最少還是最多", role="owner").entry_id == "gh-shop-advisor-visits"
