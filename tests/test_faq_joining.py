@@ -44,6 +44,11 @@ def test_a_join_question_gets_the_essentials_with_what_the_owner_said(kb):
     # (師傅, 學徒) are the shop's facts, not other topics.
     crew = kb.ask("汽車保養廠 師傅跟學徒共12個 這樣是不是不行")
     assert crew.intent == "eligibility:general" and "12 人，超過 9 人" in crew.answer
+    # 「人數會不會超過」 asks the same thing (it went to staff): the headcount rule with the figure given.
+    for text, said in (("我們五個人 會不會超過", "員工 5 人：在9人（含）以下"),
+                       ("洗衣店 正職11個 人數有沒有超過", "11 人，超過 9 人")):
+        over = kb.ask(text)
+        assert over.tier == "rules" and said in over.answer, text
 
 
 def test_join_answers_are_the_programme_data_not_code(tmp_path):
