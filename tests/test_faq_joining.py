@@ -49,6 +49,10 @@ def test_a_join_question_gets_the_essentials_with_what_the_owner_said(kb):
                        ("洗衣店 正職11個 人數有沒有超過", "11 人，超過 9 人")):
         over = kb.ask(text)
         assert over.tier == "rules" and said in over.answer, text
+    # 「有機會參加嗎」 and a statement ending in 「也算吧」 ask the same (both went to staff or a menu).
+    for text in ("我開眼鏡行 有機會參加嗎", "我們沒有公司登記 只有稅籍 這樣應該也算吧"):
+        asked = kb.ask(text)
+        assert asked.tier == "rules" and "9人（含）以下" in asked.answer, text
 
 
 def test_join_answers_are_the_programme_data_not_code(tmp_path):
