@@ -99,6 +99,8 @@ COMPOSITE_BONUS = 1.0
 COMPOSITE_MIN_LEN = 2
 
 jieba.setLogLevel(logging.WARNING)
+# The weight of a generic name of the shop's tool (Vocabulary.generic), about that of 工具/系統.
+GENERIC_WEIGHT = 2.5
 _ASCII_RUN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
 _UNIT = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?|[^a-z0-9]")
 
@@ -112,6 +114,9 @@ class Vocabulary:
     facets: tuple[str, ...]
     programs: dict
     advice: tuple[str, ...] = ()
+    # synonyms.yaml ``generic``: names of the shop's own tool (pos, app, 收銀機) that weigh as an
+    # ordinary word: the question is about what is done with the tool, not about the brand of tool
+    generic: frozenset[str] = frozenset()
     default_program: str | None = None
     intents: tuple[tuple[str, "re.Pattern[str]"], ...] = ()
     # intents.yaml ``asked``: (kind, what the question asks for, what an answer must state)
@@ -164,7 +169,9 @@ class Vocabulary:
             programs[pid] = spec
         advice = tuple(normalize_text(str(w)) for w in data.get("advice", []))
         intents = tuple((str(k), re.compile(str(v))) for k, v in (data.get("intents") or {}).items())
+        generic = frozenset(normalize_text(str(w)) for w in data.get("generic", []))
         return cls(synonym_groups=groups, stopwords=stop, facets=facets, programs=programs, advice=advice,
+                   generic=generic,
                    default_program=data.get("default_program"), intents=intents, asked=asked,
                    frame=alternation(intents_data.get("frame")),
                    class_words=tuple(normalize_text(str(group[0])) for group in data.get("synonyms", []) if group),
@@ -299,6 +306,8 @@ class Analyzer:
         if cached is None and word[:1].isdigit():
             # "12個", "100家": the user's own figures, rarely in the KB text
             cached = self._gw_cache[word] = 1.0
+        if cached is None and word in self.vocab.generic:
+            cached = self._gw_cache[word] = GENERIC_WEIGHT
         if cached is None and is_interrogative(word):
             # 幾份 / 哪幾家 / 多少錢 ask *for* something; a fixed moderate
             # weight, however rare the compound is in the dictionary (coverage

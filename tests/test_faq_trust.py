@@ -344,3 +344,13 @@ def test_a_bound_asked_for_stays_one_word():
         assert "最多" in analyzer.words(normalize_text(text)), text
     kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
     assert kb.ask("顧問來3次是最少還是最多", role="owner").entry_id == "gh-shop-advisor-visits"
+
+
+def test_the_name_of_the_shops_tool_does_not_outweigh_the_question():
+    # 「POS」 weighed as a rare term (9 vs 工具 1.3), so 「…換掉POS可以嗎」 matched no entry well enough;
+    # it weighs as an ordinary word now (synonyms.yaml generic), without making a brand question a
+    # programme question or a renewal-price question an answer about existing customers.
+    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
+    assert kb.ask("用到一半想換掉POS可以嗎", role="owner").entry_id == "gh-shop-vendor-change"
+    assert not kb.ask("POS機推薦哪個牌子", role="owner").matched
+    assert kb.ask("POS明年續約要多少錢", role="owner").band == "not_stated"
