@@ -176,9 +176,26 @@ def answer_free_text(request) -> fw.Turn:
             return fw.Turn(ctx.forget(MEMORY_PENDING, MEMORY_FLOW_PREFILL), [Text(t("faq.flow_start_eligibility"))],
                            start_flow=fw.FlowId.ELIGIBILITY.value, prefill=prefill)
         return fw.Turn(ctx.forget(MEMORY_PENDING), [Text(t(f"faq.flow_offer_{flow}"), (choice,))])
+    shop = _assigned_shop(request, text)
+    if shop is not None:
+        # 「阿明咖啡館有在用POS嗎」 from the shop's advisor asks about that shop, not the programme:
+        # its standing is one tap away (「我的店家進度 阿明咖啡館」), not a question for staff.
+        word = f"{t('faq.offer_shop_progress_word')} {shop}"
+        return fw.Turn(ctx.forget(MEMORY_PENDING), [Text(t("faq.flow_offer_shop", name=shop), (
+            Choice(label=t("faq.offer_shop_progress"), text=word),))])
     if result.band == "suggest" and result.suggestions:
         return _suggest(ctx, text, result, hint)
     return _fallback(request, text, result, hint)
+
+
+def _assigned_shop(request, text: str) -> str | None:
+    """The name of the advisor's own shop the message names, if the asker is an advisor."""
+    if "advisor" not in request.ctx.roles:
+        return None
+    from visits.service import assigned_shop_named
+
+    company = assigned_shop_named(request.session, advisor=request.ctx.user_id, text=text)
+    return (company.name or None) if company is not None else None
 
 
 # Conversations a question can lead to: (intent in knowledge/intents.yaml flows) -> the chat

@@ -9,6 +9,8 @@ from datetime import date, datetime
 import pytest
 from sqlmodel import select
 
+from bot.texts import t
+
 from adoption.models import ToolAdoption, UsageReport, UsageScreenshot
 from adoption.parse import parse_adoption_message, resolve_day
 from bot.models import AuditEntry, RoleGrant
@@ -330,6 +332,26 @@ def test_an_adoption_said_in_words_is_recorded_not_a_ticket(app, chat):
     advisor.say("取消")
     assert "哪一家" not in joined(owner.say("我們開始用POS了"))
     assert [(a.company_id, a.tool_id) for a in _adoptions(app)] == [(ids["好味道小吃"], "line_member")]
+    with app.extensions["bot"].database.session() as session:
+        asked = [q.line_user_id for q in session.exec(select(UnansweredQuestion)).all()]
+    assert ADVISOR not in asked
+
+
+def test_an_advisor_asking_about_an_assigned_shop_is_shown_the_way_to_it_not_a_ticket(app, chat):
+    # 「阿明咖啡館有在用系統嗎」 from the shop's advisor is about the shop, not the programme's
+    # documents: it went to staff as an unanswered question.
+    from knowledge.models import UnansweredQuestion
+
+    _setup(app)
+    advisor, other = _people(app, chat, ADVISOR, OTHER_ADVISOR)
+    reply = joined(advisor.say("阿明咖啡館有在用系統嗎"))
+    assert "阿明咖啡館" in reply and "承辦同仁" not in reply
+    assert t("faq.offer_shop_progress") in advisor.labels()
+    standing = joined(advisor.say(f"{t('faq.offer_shop_progress_word')} 阿明咖啡館"))
+    assert "阿明咖啡館" in standing and "好味道小吃" not in standing
+    # Another advisor's shop is never looked up: the question goes on as any question would.
+    elsewhere = joined(other.say("阿明咖啡館有在用系統嗎"))
+    assert t("faq.offer_shop_progress") not in other.labels() and "阿明咖啡館」目前" not in elsewhere
     with app.extensions["bot"].database.session() as session:
         asked = [q.line_user_id for q in session.exec(select(UnansweredQuestion)).all()]
     assert ADVISOR not in asked

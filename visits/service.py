@@ -83,6 +83,16 @@ def advisor_companies(session: Session, *, advisor: str) -> list[Company]:
                                                    Company.status == "active").order_by(Company.id)).all())
 
 
+def assigned_shop_named(session: Session, *, advisor: str, text: str) -> Company | None:
+    """The one shop assigned to ``advisor`` that ``text`` names (「阿明咖啡館有在用POS嗎」), else None.
+    Only the advisor's own shops are looked at, so nothing tells whether another one exists."""
+    from visits.parse import CompanyRef, match_companies
+
+    companies = advisor_companies(session, advisor=advisor)
+    named = match_companies(text, [CompanyRef(c.id, c.name or "", c.tax_id) for c in companies], near=False)
+    return next((c for c in companies if c.id == named[0]), None) if len(named) == 1 else None
+
+
 def company_choices(companies: list[Company]) -> list[dict]:
     """Small JSON-able records a conversation keeps so its steps stay pure."""
     return [{"id": c.id, "name": c.name or (c.tax_id or f"#{c.id}"), "tax_id": c.tax_id} for c in companies]
