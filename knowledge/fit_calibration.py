@@ -46,7 +46,8 @@ REPO = Path(__file__).resolve().parent.parent
 EVAL_DIR = REPO / "tests" / "fixtures" / "eval"
 TUNING_SETS = ("faq_dev.jsonl", "faq_roles_dev.jsonl", "owner_probes.jsonl", "owner_probes2.jsonl", "owner_probes3.jsonl",
                "owner_probes4.jsonl", "owner_probes5.jsonl", "owner_probes6.jsonl",
-               "owner_probes7.jsonl", "owner_probes16.jsonl", "owner_probes17.jsonl", "owner_probes18.jsonl")
+               "owner_probes7.jsonl", "owner_probes16.jsonl", "owner_probes17.jsonl", "owner_probes18.jsonl",
+               "owner_probes21.jsonl")
 PARAPHRASE_PROBES = REPO / "tests" / "fixtures" / "faq_probes.jsonl"
 RANK_FEATURES = ("rel", "fuzzy", "cov_q", "cov_all", "worst_miss", "intent_mismatch", "weight", "rel_q", "rel_a")
 MIN_DECLINED = 0.95

@@ -45,7 +45,8 @@ EVAL_DIR = REPO / "tests" / "fixtures" / "eval"
 # The FAQ sets in EVAL_DIR: the two public dev sets (regression checks) and the owner probes.
 FAQ_SETS = ("faq_dev.jsonl", "faq_roles_dev.jsonl", "owner_probes.jsonl", "owner_probes2.jsonl", "owner_probes3.jsonl",
                "owner_probes4.jsonl", "owner_probes5.jsonl", "owner_probes6.jsonl",
-               "owner_probes7.jsonl", "owner_probes16.jsonl", "owner_probes17.jsonl", "owner_probes18.jsonl")
+               "owner_probes7.jsonl", "owner_probes16.jsonl", "owner_probes17.jsonl", "owner_probes18.jsonl",
+               "owner_probes21.jsonl")
 
 
 def facts_present(answer: str, expect: list[list[str]]) -> bool:
