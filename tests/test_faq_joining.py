@@ -46,13 +46,15 @@ def test_a_join_question_gets_the_essentials_with_what_the_owner_said(kb):
     assert crew.intent == "eligibility:general" and "12 人，超過 9 人" in crew.answer
     # 「人數會不會超過」 asks the same thing (it went to staff): the headcount rule with the figure given.
     for text, said in (("我們五個人 會不會超過", "員工 5 人：在9人（含）以下"),
-                       ("洗衣店 正職11個 人數有沒有超過", "11 人，超過 9 人")):
+                       ("洗衣店 正職11個 人數有沒有超過", "11 人，超過 9 人"),
+                       ("我們12個人 聽說有例外可以放寬？", "12 人，超過 9 人")):
         over = kb.ask(text)
         assert over.tier == "rules" and said in over.answer, text
     # 「有機會參加嗎」 and a statement ending in 「也算吧」 ask the same (both went to staff or a menu).
     for text in ("我開眼鏡行 有機會參加嗎", "我們沒有公司登記 只有稅籍 這樣應該也算吧"):
         asked = kb.ask(text)
         assert asked.tier == "rules" and "9人（含）以下" in asked.answer, text
+    assert kb.ask("繳交期限可以放寬嗎").tier != "rules"  # no shop's facts: not a join question
 
 
 def test_join_answers_are_the_programme_data_not_code(tmp_path):
