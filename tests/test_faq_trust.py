@@ -201,6 +201,26 @@ def test_who_said_it_is_context_but_an_actor_of_the_programme_is_not():
     assert not kb.classifier.classify("可以說一下顧問會來幾次嗎").clauses[0].context
 
 
+def test_politeness_waiting_and_bare_replies_are_small_talk_not_tickets(app, chat, fake_line):
+    # Each of these opened a staff ticket or got a programme answer (「不用了 謝謝」 the free-tool answer:
+    # 不用 is a word for free): they are thanks, a pause or a bare reply outside any form.
+    _grant(app, STAFF)
+    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
+    said = {"麻煩了": "thanks", "好 再麻煩你了": "ack", "不用了 謝謝": "ack", "沒有問題了": "ack",
+            "算了": "ack", "不用": "ack", "可以": "ack", "你好聰明": "effort", "你會做什麼": "who",
+            "晚安 好夢": "night", "我再跟老婆討論": "later", "我去問一下會計": "later", "等我一下": "later",
+            "之後再說": "later"}
+    for text, kind in said.items():
+        assert kb.ask(text).intent == f"small_talk:{kind}", text
+    assert "晚安" not in t("faq.small_talk_later")  # said at any hour
+    for text in ("麻煩了", "我去問一下會計", "算了"):
+        reply = joined(chat.say(text))
+        assert reply and "承辦同仁" not in reply, text
+    assert _questions(app) == []
+    app.extensions["bot"].sender.deliver_due()
+    assert fake_line.texts_for(STAFF) == []
+
+
 def test_staff_alerts_are_capped_per_person(app, chat, fake_line):
     _grant(app, STAFF)
     owner = chat.as_user(OWNER)
