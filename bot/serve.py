@@ -41,6 +41,11 @@ DEFAULT_THREADS = 16
 CONNECTION_LIMIT = 4000
 
 
+def _on_term(*_) -> None:
+    """A web process's SIGTERM: waitress stops its loop on SystemExit (as does the app's loading)."""
+    sys.exit(0)
+
+
 def _fail(message: str, code: int = 2) -> None:
     print(f"error: {message}", file=sys.stderr, flush=True)
     raise SystemExit(code)
@@ -91,7 +96,7 @@ def _serve_one(sock: socket.socket, target: str, *, threads: int, max_body: int)
         app = _load(target)
     except config.ConfigError as error:
         _fail(error.format_message(), 3)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # waitress stops its loop on SystemExit
+    signal.signal(signal.SIGTERM, _on_term)  # waitress stops its loop on SystemExit
     limit = max(64, min(CONNECTION_LIMIT, resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 64))
     try:
         server = create_server(app, sockets=[sock], threads=threads, connection_limit=limit,
@@ -115,11 +120,17 @@ def _supervise(sock: socket.socket, target: str, processes: int, **options) -> i
     stopping = False
 
     def spawn() -> None:
+        # TERM is held back across the fork: in the parent until the child is in ``children`` (so
+        # stop() reaches it), in the child until its own handler replaces the supervisor's copy
+        # (which swallowed it: the child served on and the supervisor waited for it forever).
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
         pid = os.fork()
         if pid == 0:
             code = 0
             try:
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.signal(signal.SIGTERM, _on_term)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
                 _serve_one(sock, target, **options)
             except SystemExit as exit_:
                 code = exit_.code if isinstance(exit_.code, int) else 1
@@ -130,6 +141,7 @@ def _supervise(sock: socket.socket, target: str, processes: int, **options) -> i
                 logging.shutdown()
                 os._exit(code)
         children[pid] = time.monotonic()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
     def stop(*_):
         nonlocal stopping
@@ -143,7 +155,8 @@ def _supervise(sock: socket.socket, target: str, processes: int, **options) -> i
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     for _ in range(processes):
-        spawn()
+        if not stopping:
+            spawn()
     status = 0
     while children:
         try:

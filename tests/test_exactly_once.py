@@ -1,10 +1,12 @@
 """Each webhookEventId takes effect once: redeliveries, two web processes, restarts."""
 import concurrent.futures
+import os
 import signal
 import subprocess
 import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 
 from sqlmodel import select
 
@@ -58,6 +60,34 @@ def test_concurrent_deliveries_to_two_web_processes(app, fake_line, database_url
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_a_stop_while_the_web_processes_are_starting_stops_them(app, fake_line, database_url):
+    # A SIGTERM that reached a web process before its app was loaded was handled by the supervisor's
+    # inherited handler and ignored: the process served on and the supervisor never exited.
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bot.serve", "--processes", "2", "--threads", "2", "--host", "127.0.0.1",
+         "--port", str(free_port())], cwd=REPO,
+        env=production_environment(database_url, fake_line), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len(children.read_text().split()) < 2:
+        time.sleep(0.01)
+    forked = [int(pid) for pid in children.read_text().split()]
+    assert len(forked) == 2
+    server.send_signal(signal.SIGTERM)  # the children are forked and still loading the app
+    try:
+        assert server.wait(timeout=30) == 0
+        assert not [pid for pid in forked if Path(f"/proc/{pid}").exists()
+                    and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]]
+    finally:
+        if server.poll() is None:
+            server.kill()
+        for pid in forked:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def test_events_stored_before_a_crash_are_processed_after_restart(app, fake_line, database_url):

@@ -65,8 +65,11 @@ def test_verify_passes_then_detects_each_kind_of_tampering(app):
     assert verify(app)["ok"]
 
     # 1. someone edits the signed content (the canonical JSON) of a version
-    with database.engine.begin() as connection:
+    # Read, then write in a transaction of its own: a read transaction that later writes cannot wait
+    # for a writer that committed in between (SQLite WAL answers "database is locked" at once).
+    with database.engine.connect() as connection:
         original = connection.execute(sa.text("SELECT canonical_json FROM letter_versions")).scalar_one()
+    with database.engine.begin() as connection:
         connection.execute(sa.text("UPDATE letter_versions SET canonical_json = :j"),
                            {"j": original.replace("王大明", "王二明")})
     report = verify(app)
