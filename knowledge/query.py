@@ -262,8 +262,9 @@ class Classifier:
     def _small_talk_class(self, norm: str) -> str | None:
         """The class of the first unit; a greeting or 「請問」 before another unit only opens it
         (「您好 請問您是誰」 asks who the bot is, 「早安 謝謝」 thanks)."""
-        found = sorted((match.start(), match.end(), name) for name, pattern in self.small_talk.items() if pattern
-                       for match in pattern.finditer(norm))
+        # At the same start the longest unit says it (「好累」 is a sigh, not the 「好」 of an ok).
+        found = sorted(((match.start(), match.end(), name) for name, pattern in self.small_talk.items() if pattern
+                        for match in pattern.finditer(norm)), key=lambda unit: (unit[0], -unit[1]))
         opening = [(start, end) for start, end, name in found if name in OPENING_CLASSES]
         # a unit inside an opening one (the 「好」 of 「你好」) says nothing of its own
         said = [name for start, end, name in found if name not in OPENING_CLASSES

@@ -209,10 +209,14 @@ def test_politeness_waiting_and_bare_replies_are_small_talk_not_tickets(app, cha
     said = {"麻煩了": "thanks", "好 再麻煩你了": "ack", "不用了 謝謝": "ack", "沒有問題了": "ack",
             "算了": "ack", "不用": "ack", "可以": "ack", "你好聰明": "effort", "你會做什麼": "who",
             "晚安 好夢": "night", "我再跟老婆討論": "later", "我去問一下會計": "later", "等我一下": "later",
-            "之後再說": "later"}
+            "之後再說": "later", "讓我想想": "later", "先去忙了": "later", "搞定了": "ack", "已收到": "ack",
+            "好累": "sigh", "今天好忙": "sigh", "最近生意不好": "sigh", "唉": "sigh"}
     for text, kind in said.items():
         assert kb.ask(text).intent == f"small_talk:{kind}", text
     assert "晚安" not in t("faq.small_talk_later")  # said at any hour
+    # A question that says the same words is still a question.
+    for text in ("系統好難用 怎麼辦", "生意不好可以參加嗎", "意向書填好了 然後呢"):
+        assert kb.ask(text).band != "small_talk", text
     for text in ("麻煩了", "我去問一下會計", "算了"):
         reply = joined(chat.say(text))
         assert reply and "承辦同仁" not in reply, text
