@@ -225,6 +225,18 @@ def test_politeness_waiting_and_bare_replies_are_small_talk_not_tickets(app, cha
     assert fake_line.texts_for(STAFF) == []
 
 
+def test_a_message_sharing_no_word_with_the_programme_is_declined_not_a_ticket(app, chat, fake_line):
+    # No entry shares a word with these and they name nothing of the programme: they went to staff.
+    _grant(app, STAFF)
+    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
+    for text in ("今天星期幾", "我老公不理我", "叫外送"):
+        assert kb.ask(text).band == "declined", text
+    assert "只能回答計畫相關" in joined(chat.say("今天星期幾啊"))
+    assert _questions(app) == []
+    app.extensions["bot"].sender.deliver_due()
+    assert fake_line.texts_for(STAFF) == []
+
+
 def test_staff_alerts_are_capped_per_person(app, chat, fake_line):
     _grant(app, STAFF)
     owner = chat.as_user(OWNER)
