@@ -231,6 +231,10 @@ def test_a_message_sharing_no_word_with_the_programme_is_declined_not_a_ticket(a
     kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
     for text in ("今天星期幾", "我老公不理我", "叫外送"):
         assert kb.ask(text).band == "declined", text
+    # Asking whether a kind of shop can join is the programme's question, even for a trade no entry
+    # names: staff answer it; the owner is never told "only programme questions".
+    for text in ("殯葬業可以嗎", "外國人開的店可以嗎"):
+        assert kb.ask(text).band != "declined", text
     assert "只能回答計畫相關" in joined(chat.say("今天星期幾啊"))
     assert _questions(app) == []
     app.extensions["bot"].sender.deliver_due()
