@@ -99,6 +99,7 @@ class Classifier:
     shop: re.Pattern | None = None    # 「乾洗店」 alone, first: the asker's trade
     asks: re.Pattern | None = None    # 「我想問」 inside a run-on message: the question starts there
     reported: re.Pattern | None = None  # 「顧問說…」 at a clause's start: who said what is asked about
+    actors: re.Pattern | None = None    # a speaker of 「…說」 who is part of the question (「公司」「協會」)
     introduces: re.Pattern | None = None  # 「我是賣便當的」: who the person is (Classifier.is_introduction)
     # Literal small-talk units (no regex) of the classes a slipped key may hide (「謝射」「辛若了」).
     typo_units: tuple[tuple[str, str], ...] = ()
@@ -132,6 +133,7 @@ class Classifier:
             shop=alternation((data.get("context") or {}).get("shop"), whole=True),
             asks=alternation((data.get("context") or {}).get("asks")),
             reported=_anchored((data.get("context") or {}).get("reported")),
+            actors=alternation((data.get("context") or {}).get("actors")),
             introduces=alternation((data.get("context") or {}).get("introduces")),
             flows={name: alternation(words) for name, words in (data.get("flows") or {}).items()},
             program_words=tuple(w for w in program_words if w),
@@ -250,8 +252,7 @@ class Classifier:
     def _names_an_actor(self, speaker: str) -> bool:
         """「廠商說…」「顧問說…」「負責我們的公司說…」: the speaker is someone the programme's answer is
         about (what the vendor may do), not a bystander (「老闆娘說」「他們說」)."""
-        return bool((self.domain and self.domain.search(speaker)) or (self.anchors and self.anchors.search(speaker))
-                    or re.search(r"公司|協會|單位|廠|業者", speaker))
+        return any(pattern is not None and pattern.search(speaker) for pattern in (self.domain, self.anchors, self.actors))
 
     def _said_in_passing(self, norm: str, n_pieces: int) -> bool:
         """A clause that is only small talk (「打擾一下」「不好意思」「好的」「謝謝」) beside a question
