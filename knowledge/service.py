@@ -463,11 +463,7 @@ class KnowledgeBase:
                 return AskResult(matched=False, answer=t(f"faq.small_talk_{slipped}"), entry_id=None, score=1.0,
                                  band="small_talk", intent=f"small_talk:{slipped}", side=side)
         if found.reason:
-            if found.reason == "no candidates" and _HAN.search(question) and self.not_a_question(question) is None \
-                    and self._off_topic(index, found, query):
-                # Not one word the knowledge base knows and none of the programme's (「今天星期幾」
-                # 「我老公不理我」): declined like any off-topic message, no ticket. (Latin letters alone
-                # are noise or an English sentence: not_a_question and staff read those.)
+            if found.reason == "no candidates" and self._off_topic(index, found, query):
                 return self._declined("off_topic", side, debug={"reason": found.reason})
             return self._fallback(0.0, side=side, flows=query.flows, debug={"reason": found.reason})
         cands, score, analysis = found.candidates, found.score, found.analysis
@@ -863,7 +859,10 @@ class KnowledgeBase:
             # even when no entry knows the trade (staff answer it), never "only programme questions".
             return False
         if found.reason == "no candidates":
-            return True  # no entry shares a word with it, and it names nothing of the programme's
+            # Not one word the knowledge base knows and none of the programme's (「今天星期幾」
+            # 「我老公不理我」). Latin letters alone are noise or an English sentence (not_a_question;
+            # an English sentence may be an owner's real question): those are left to their handling.
+            return bool(_HAN.search(query.text)) and self.not_a_question(query.text) is None
         if found.features.get("unknown", 0.0) < OFF_TOPIC_UNKNOWN:
             return False
         # Words the entries never say but the programme documents do (食品製造, 期末簡報) are the
