@@ -65,6 +65,8 @@ _VAGUE = re.compile(r"幾|多|左右|以上|以下|不到|至少|差不多|上�
 _WITH_OTHERS = re.compile(r"跟|和|加上?|還有|以及|與")
 _RANGE = re.compile(r"\d+\s*[-~～到至]\s*\d+|[" + _CN_CHARS + r"]+[到至~-][" + _CN_CHARS + r"]+")
 _NUMBER = re.compile(r"\d+|[" + _CN_CHARS + r"]+")
+# 「一共」「一起」「一直」: the 一 of a word, not a count (「老師加行政一共6個人」 is 6).
+_ONE_OF_A_WORD = re.compile(r"一(?=共|起|般|直|定|樣|律)")
 
 
 def parse_count(text: str | None) -> int | None:
@@ -81,7 +83,7 @@ def parse_count(text: str | None) -> int | None:
         return None  # a range, or below zero (「-3」 is no headcount, not 3)
     if _ALONE.search(t) and _WITH_OTHERS.search(t):
         return None  # '就我跟老婆': is she on the payroll? ask
-    numbers = [m for m in _NUMBER.findall(t)]
+    numbers = [m for m in _NUMBER.findall(_ONE_OF_A_WORD.sub("", t))]
     values = [cn_to_int(n) for n in numbers]
     if any(v is None for v in values):
         return None  # e.g. '兩三'

@@ -80,6 +80,10 @@ CHOICE_CLOSENESS = 0.75        # second programme's rank score relative to the f
 # A join question (knowledge/joining.py) is answered from the rules when what is left of it beyond
 # the ask and the shop's facts weighs less than one specific word (資本額 ~7, 雲端 ~3.6, 以下 ~1.5).
 JOIN_RESIDUAL_MAX = 2.5
+# ...and when an entry answers confidently, by one whose topic is more than a common word (「已經在用
+# 他們家的POS 還能參加嗎」 is the existing-customer rule): the entry answers, the check is offered beside it.
+# Plateau 1.0-2.0 on the tuning and fresh dev sets (stop 31).
+JOIN_ENTRY_RESIDUAL = 1.5
 
 log = logging.getLogger(__name__)
 _BARE_NUMBER = re.compile(r"[零〇一二兩三四五六七八九十百千萬0-9.,]+")
@@ -658,9 +662,11 @@ class KnowledgeBase:
             asked = JoinQuestion(kind="general", facts=facts) if facts else None
         if asked is None:
             return None
-        residual = self._join_residual(index, query)
+        residual = self._join_residual(index, query, trade_asked=asked.kind == "industry")
         if residual > JOIN_RESIDUAL_MAX:
             return None  # it asks about something else too (「沒有email 可以參加嗎」): entries answer
+        if residual > JOIN_ENTRY_RESIDUAL and not found.reason and calibration.band(found.score) == "answer":
+            return None  # an entry answers what else it asks
         answer, sources = rules.answer(asked)
         flows = list(query.flows) if "eligibility" in query.flows else ["eligibility", *query.flows]
         related = self._suggestions(index, found.candidates) if found.candidates else []
@@ -669,15 +675,18 @@ class KnowledgeBase:
                          audience=side, intent=f"eligibility:{asked.kind}", flows=flows, tier="rules",
                          debug={"join": asked.kind, "facts": asked.facts, "features": found.features})
 
-    def _join_residual(self, index: SearchIndex, query: Query) -> float:
+    def _join_residual(self, index: SearchIndex, query: Query, *, trade_asked: bool = False) -> float:
         """The topic left in a join question without the ask, the shop's facts, trades and earlier
         funding: the weight of the knowledge base's words among what remains. The clause that asks
         (or sets a condition: 「如果我不想給個資」) counts fully; the owner's other clauses describe the
         shop (「我在夜市賣蔥油餅」) and count at CONTEXT_KNOWN_WEIGHT (「我沒有在用email」 is still a
-        topic); a clause about earlier funding (「今年原民會有來輔導我們做網路行銷」) not at all."""
+        topic); a clause about earlier funding (「今年原民會有來輔導我們做網路行銷」) not at all, nor, when the
+        question is whether the trade is in scope (``trade_asked``), a clause describing the trade
+        (「做牙科材料批發 客人都是診所」; one naming a tool or the programme's things still counts)."""
         skip = self._analyzer.vocab.all_program_words
         words = self.join_words
         shop = self.classifier.shop
+        domain = self.classifier.domain
         total = 0.0
         for clause in query.clauses or (Clause(norm=query.norm, context=False),):
             if words.about_prior(clause.norm):
@@ -685,6 +694,8 @@ class KnowledgeBase:
             if shop is not None and not words.asks_in(clause.norm) and shop.fullmatch(clause.norm):
                 continue  # 「修車廠 師傅加學徒10個 是不是就不能參加了」: the shop's name, not a topic
             asking = words.asks_in(clause.norm)
+            if trade_asked and not asking and not (domain is not None and domain.search(clause.norm)):
+                continue
             analysis = index.analyze(words.residual(clause.norm))
             trade = self._leading_shop(index, clause.norm) if asking else frozenset()
             for w in index.content_words(analysis):

@@ -129,3 +129,25 @@ def test_an_introduction_with_the_shops_facts_hears_what_they_mean_for_joining(k
     assert "您是「只有稅籍登記」" in kb.ask("我們是文具店 只有稅籍").answer
     # An introduction without such facts is not a join question.
     assert kb.ask("你好 我是賣滷味的").intent != "eligibility:general"
+
+
+def test_join_question_wordings_of_stop_31(kb):
+    # 「資格嗎」 (the 有 dropped on a phone) asks to join; 「會影響資格嗎」 asks about a change, not to join.
+    typed = kb.ask("我補習班 老師加行政一共6個人 資格嗎")
+    assert typed.tier == "rules" and "員工 6 人：在9人（含）以下" in typed.answer
+    assert kb.ask("輔導期間我搬店換地址 會影響資格嗎").tier != "rules"
+    # Whether the trade is in scope: the clauses describing the trade are the shop, not other topics.
+    for text in ("我們是牙材行 做牙科材料批發 客人都是診所不是一般民眾 會不會因為行業不對就被刷掉",
+                 "我開瑜伽教室，老師都是按堂外聘的，正職只有櫃台兩個，有沒有限定行業 運動教室會不會不算"):
+        asked = kb.ask(text)
+        assert asked.intent == "eligibility:industry" and "不是限定清單" in asked.answer, text
+    # ...but a clause naming a tool is what is asked about (「會員集點的系統」 is a solution question).
+    assert kb.ask("我開飲料店 想要那種會員集點的系統 有在範圍內嗎").tier != "rules"
+
+
+def test_an_entry_that_answers_the_rest_of_a_join_question_wins_over_the_rules(kb):
+    # 「已經在用他們家的POS 還能參加嗎」: the rule for an existing customer (new purchases only) is the
+    # answer, not the general eligibility list.
+    asked = kb.ask("我本來就在用他們家的POS了 這樣還能參加嗎")
+    assert asked.tier == "entry" and "新購" in asked.answer
+    assert "eligibility" in asked.flows  # the check is still offered beside it

@@ -394,3 +394,16 @@ def test_the_name_of_the_shops_tool_does_not_outweigh_the_question():
     assert kb.ask("用到一半想換掉POS可以嗎", role="owner").entry_id == "gh-shop-vendor-change"
     assert not kb.ask("POS機推薦哪個牌子", role="owner").matched
     assert kb.ask("POS明年續約要多少錢", role="owner").band == "not_stated"
+
+
+def test_stop_31_readings_of_context_small_talk_and_decline():
+    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
+    # 「輔具行這邊」 names the shop and 「老闆叫我問一下」 who sent the asker: both context.
+    query = kb.classifier.classify("輔具行這邊 老闆叫我問一下 這個數位共好到底是政府哪個單位在辦的")
+    assert [c.norm for c in query.clauses if not c.context] == ["這個數位共好到底是政府哪個單位在辦的"]
+    # Checking with the vendor is the owner coming back later: small talk, no ticket.
+    assert kb.ask("好喔 我再跟業者確認").band == "small_talk"
+    # Whether part-timers count in the headcount is the eligibility rule, not a labour question...
+    assert kb.ask("打工的工讀生要算進員工人數嗎").band != "declined"
+    # ...while a part-timer's wage still is one.
+    assert kb.ask("工讀生時薪多少").band == "declined"

@@ -11,6 +11,8 @@ from dialogs.parsing import Amount, cn_to_int, parse_amount, parse_count, parse_
     ("5", 5), ("5人", 5), ("５人", 5), ("五個人", 5), ("十二位", 12), ("二十五", 25),
     ("25位員工", 25), ("兩個", 2), ("一個", 1), ("一百零五", 105), ("10個", 10), ("0", 0),
     ("我們有 3 個員工", 3),
+    # the 一 of 一共/一起 is part of a word, not a second number
+    ("老師加行政一共6個人", 6), ("一共六個", 6),
     # the owner is not an employee: 經常性僱用員工 (002 貳一)
     ("只有我自己", 0), ("我一個人", 0), ("就我一個", 0), ("沒請人", 0), ("沒有員工", 0), ("沒有", 0),
     # ranges and approximations: ask again rather than guess near the 9/10 boundary
