@@ -407,3 +407,28 @@ def test_stop_31_readings_of_context_small_talk_and_decline():
     assert kb.ask("打工的工讀生要算進員工人數嗎").band != "declined"
     # ...while a part-timer's wage still is one.
     assert kb.ask("工讀生時薪多少").band == "declined"
+
+
+def test_waiting_a_slip_and_cheering_are_small_talk_not_answers_or_tickets(app, chat, fake_line):
+    # Each of these got a programme answer (「傳錯了」 the rule that proposals cannot be withdrawn,
+    # 「收到 我晚點再看」 the deadline), a menu, or opened a staff ticket (「沒關係」「不好意思傳錯」).
+    _grant(app, STAFF)
+    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
+    said = {"收到 我晚點再看": "ack", "好的 那我等顧問聯絡": "ack", "我等業者打給我": "later",
+            "那我再等等看": "later", "我下次再來問": "later", "沒關係": "ack", "真的假的": "ack", "哇 好棒": "ack",
+            "我只是看看": "ack", "抱歉 打錯了": "oops", "傳錯了": "oops", "不好意思傳錯": "oops", "按錯了": "oops",
+            "加油": "effort", "有空再聊": "bye", "老闆在嗎": "test"}
+    for text, kind in said.items():
+        assert kb.ask(text).intent == f"small_talk:{kind}", text
+    for text in ("LINE怎麼改頭貼", "今天幾號", "幫我算一下 123加456"):
+        assert kb.ask(text).band == "declined", text
+    # The same words in a question stay a question.
+    for text in ("顧問要等多久才會聯絡", "意向書資料打錯了怎麼改", "前後測總共有幾題"):
+        assert kb.ask(text).band != "small_talk", text
+    assert kb.ask("數位能力評量前後測總共有幾題").band != "answer"  # no entry states a number of questions
+    for text in ("沒關係", "不好意思傳錯"):
+        reply = joined(chat.say(text))
+        assert reply and "承辦同仁" not in reply, text
+    assert _questions(app) == []
+    app.extensions["bot"].sender.deliver_due()
+    assert fake_line.texts_for(STAFF) == []
