@@ -149,13 +149,13 @@ def answer_free_text(request) -> fw.Turn:
             Choice(label=t("privacy.btn_correct"), text=t("privacy.btn_correct"))))])
     hint = program_hint(request)
     result = kb.ask(text, program_hint=hint, previous_entry_id=ctx.memory.get(MEMORY_LAST_ENTRY), role=role_of(ctx))
+    if result.intent == "small_talk:introduction":
+        # 「你好 我是賣便當的」「我開早餐店」: someone introducing themselves has not asked anything yet;
+        # not a question for staff, nor an off-topic message, nor an entry sharing its words.
+        return _introduction(request, text)
     if result.band == "small_talk":
         # Someone lost (「？？」) gets the menu as the way in; thanks and greetings need none.
         return fw.Turn(ctx, [Text(result.answer)], show_menu=result.intent == "small_talk:lost")
-    if result.band != "answer" and kb.is_introduction(text):
-        # 「你好 我是賣便當的」「便當店」: someone introducing themselves has not asked anything yet;
-        # not a question for staff, nor an off-topic message.
-        return _introduction(request, text)
     if result.band == "declined":
         # Weather, a tax return…: not the programme's; no ticket for staff.
         return fw.Turn(ctx.forget(MEMORY_PENDING), [Text(result.answer)], show_menu=True)

@@ -312,10 +312,6 @@ class KnowledgeBase:
         name = self.classifier.classify((text or "")[:MAX_QUERY_CHARS]).small_talk
         return t(f"faq.small_talk_{name}") if name else None
 
-    def is_introduction(self, text: str) -> bool:
-        """Only a greeting and who the person is (「你好 我是賣便當的」): nothing asked yet."""
-        return self.classifier.is_introduction(self.classifier.classify((text or "")[:MAX_QUERY_CHARS]))
-
     def not_a_question(self, question: str) -> str | None:
         """Why the text is nothing to hand to staff, or None: "empty" when it has no word beyond
         stopwords and punctuation (「嗎」「？？」「123」); "noise" for one run of Latin letters or
@@ -460,6 +456,12 @@ class KnowledgeBase:
             joined = self._join_answer(index, question, query, found, side)
             if joined is not None:
                 return joined
+            if self.classifier.is_introduction(query):
+                # 「我開早餐店」「我在夜市賣雞排」 alone asks nothing yet: an entry sharing its words (the
+                # coaching content, the tax registration) would be a guess. A greeting back and the way in.
+                return AskResult(matched=False, answer=t("faq.introduction" if side == "owner" else "faq.introduction_team"),
+                                 entry_id=None, score=1.0, band="small_talk", intent="small_talk:introduction",
+                                 side=side, flows=["eligibility"] if side == "owner" else [])
         if found.reason or calibration.band(found.score) == "fallback":
             slipped = self.classifier.typo_small_talk(query.text)
             if slipped:

@@ -129,6 +129,11 @@ def test_an_introduction_with_the_shops_facts_hears_what_they_mean_for_joining(k
     assert "您是「只有稅籍登記」" in kb.ask("我們是文具店 只有稅籍").answer
     # An introduction without such facts is not a join question.
     assert kb.ask("你好 我是賣滷味的").intent != "eligibility:general"
+    # ...nor a question for any entry: a greeting back (the API says so too), with the check offered.
+    for text in ("我開早餐店", "我在夜市賣雞排"):
+        said = kb.ask(text)
+        assert said.intent == "small_talk:introduction" and not said.matched and said.flows == ["eligibility"], text
+    assert kb.ask("我開早餐店 要簽什麼").band == "answer"
 
 
 def test_join_question_wordings_of_stop_31(kb):
