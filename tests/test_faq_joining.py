@@ -156,3 +156,11 @@ def test_an_entry_that_answers_the_rest_of_a_join_question_wins_over_the_rules(k
     asked = kb.ask("我本來就在用他們家的POS了 這樣還能參加嗎")
     assert asked.tier == "entry" and "新購" in asked.answer
     assert "eligibility" in asked.flows  # the check is still offered beside it
+
+
+def test_a_shop_named_by_its_kind_asking_for_a_chance_is_a_join_question(kb):
+    # 「家具行…還有機會嗎」 was declined as off-topic: no trade list has 家具行, but a shop asks to join.
+    asked = kb.ask("家具行沒在你們列的那幾行裡面 還有機會嗎")
+    assert asked.tier == "rules" and "不是限定清單" in asked.answer
+    # Part-timers in the headcount are the eligibility rule's question, not a labour one.
+    assert kb.ask("員工數是只算正職還是連工讀生都要算進去").band != "declined"

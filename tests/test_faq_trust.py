@@ -432,3 +432,15 @@ def test_waiting_a_slip_and_cheering_are_small_talk_not_answers_or_tickets(app, 
     assert _questions(app) == []
     app.extensions["bot"].sender.deliver_due()
     assert fake_line.texts_for(STAFF) == []
+
+
+def test_whether_the_tool_is_in_use_is_not_the_eligibility_check():
+    # 「他們怎麼知道我有沒有在用」 (four fresh sets asked it) got 「怎麼用小幫手檢查資格」: the 用 of
+    # 在用 matched any 用 in an entry.
+    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
+    for text in ("他們怎麼知道我有沒有在用 是看什麼數字", "他們怎麼知道我到底有沒有在用系統"):
+        assert kb.ask(text).entry_id != "gen-check-eligibility", text
+    # Recommendations and the family one asks before deciding are not programme questions.
+    assert kb.ask("台中有什麼好拍的咖啡廳").band == "declined"
+    for text in ("多謝 我再問我兒子看看", "好的 我再問問看"):
+        assert kb.ask(text).band == "small_talk", text
