@@ -164,3 +164,17 @@ def test_a_shop_named_by_its_kind_asking_for_a_chance_is_a_join_question(kb):
     assert asked.tier == "rules" and "不是限定清單" in asked.answer
     # Part-timers in the headcount are the eligibility rule's question, not a labour one.
     assert kb.ask("員工數是只算正職還是連工讀生都要算進去").band != "declined"
+
+
+def test_an_elderly_owners_long_join_question_is_answered_from_the_rules(kb):
+    # Voice-typed, with a life story first: 「三十幾冬」 is an age, not a question (幾 after 十), the
+    # young man who came is who said it, 「甘有資格」 asks to join; 「有沒有機會」 from a named shop too.
+    long = ("你好 我在庄腳開雜貨店開三十幾冬了 店裡就我跟我太太還有一個兒子在顧 前幾天有一個少年仔來講有一個政府的"
+            "數位共好計畫 我想請問一下像我們這種小小的店甘有資格 人數是有規定要幾個人以下才可以嗎")
+    query = kb.classifier.classify(long)
+    assert query.clauses[0].context  # 我在莊腳開雜貨店開三十幾冬了
+    answered = kb.ask(long)  # the headcount rule it asks about (from the rules or its entry)
+    assert answered.matched and "9人（含）以下" in answered.answer and "eligibility" in answered.flows
+    tailor = kb.ask("您好 我是做裁縫的 改褲腳做旗袍做了四十幾年 想請教一下這個計畫是不是只有給年輕人開的店 "
+                    "政府說的行業是以哪一種行業為方向的 我們裁縫店有沒有機會")
+    assert tailor.intent == "eligibility:industry" and "民生內需" in tailor.answer
