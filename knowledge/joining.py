@@ -43,8 +43,8 @@ _PEOPLE = re.compile(r"\d+(個|位|名)?人|員工|正職|請了?\d|只有我|�
 _CLAUSES = re.compile(r"[\s,，。!！?？~～、]+")
 # 「超過9個人」「10人以上」 compare with a number: it is not the shop's headcount.
 _COMPARED = re.compile(r"超過|超出|多於|大於|少於|以上|以下|不到|未滿|至少|最多")
-# A shop named by its kind (「家具行」「寵物美容店」), a trade the trades list may not have.
-_SHOP = re.compile(r"[\u4e00-\u9fff](店|行|攤|坊|館|工作室|教室|診所)")
+# A shop or trade named by its kind (「家具行」「理髮廳」「殯葬業」), which the trades list may not have.
+SHOP_WORD = re.compile(r"[\u4e00-\u9fff](業|店|行|攤|社|館|坊|廳|室|舖|鋪|廠|工作室|教室|診所|公司|行號)")
 _CONDITION = ("如果", "若", "要是", "假如", "萬一", "假設")
 _YEAR_RANGE = re.compile(r"(\d+)\s*[–—~-]\s*(\d+)")
 
@@ -117,8 +117,8 @@ class JoinWords:
         prior = (named is not None and named[1] in self.items) or (self.prior is not None and bool(self.prior.search(norm)))
         facts = eligibility_facts(text)
         asks = self.asks is not None and bool(self.asks.search(norm))
-        weak = self.weak is not None and bool(self.weak.search(norm)) and bool(trade or prior or facts or _SHOP.search(norm))
-        if not (asks or weak or (industry and trade)):
+        weak = self.weak is not None and bool(self.weak.search(norm)) and bool(trade or prior or facts or SHOP_WORD.search(norm))
+        if not (asks or weak or (industry and (trade or SHOP_WORD.search(norm)))):
             return None
         kind = "prior" if prior else "industry" if industry else "general"
         return JoinQuestion(kind=kind, facts=facts, trade=trade, prior=named if prior else None,

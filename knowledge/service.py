@@ -41,7 +41,7 @@ from bot.texts import t
 from . import calibration
 from .index import (CONTEXT_KNOWN_WEIGHT, UNKNOWN_IN_COVERAGE, Analysis, Analyzer, Candidate, SearchIndex,
                     build_index, default_analyzer, is_interrogative)
-from .joining import JoinQuestion, JoinRules, JoinWords, eligibility_facts, load_rules
+from .joining import SHOP_WORD, JoinQuestion, JoinRules, JoinWords, eligibility_facts, load_rules
 from .loader import DEFAULT_ENTRIES_DIR, DEFAULT_SEEDS_DIR, Entry, KBReport, check_knowledge_base
 from .normalize import normalize_text
 from .passages import SEARCH_K as PASSAGE_SEARCH_K
@@ -87,8 +87,6 @@ JOIN_ENTRY_RESIDUAL = 1.5
 
 log = logging.getLogger(__name__)
 _BARE_NUMBER = re.compile(r"[零〇一二兩三四五六七八九十百千萬0-9.,]+")
-# A word that names a kind of business (殯葬業, 外國人開的店, 機車行): with 「可以嗎」 a join question.
-_SHOP_WORD = re.compile(r"[\u4e00-\u9fff](業|店|行|攤|社|館|坊|工作室|公司|行號)")
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")  # any Chinese character: a message in words
 RELOAD_STAMP = ".reload"  # `flask kb reload` touches it; the watcher sees the change
 
@@ -867,7 +865,7 @@ class KnowledgeBase:
             return False
         joining = self.join_words
         if (joining.asks is not None and joining.asks.search(query.norm)) or (
-                joining.weak is not None and joining.weak.search(query.norm) and _SHOP_WORD.search(query.norm)):
+                joining.weak is not None and joining.weak.search(query.norm) and SHOP_WORD.search(query.norm)):
             # 「殯葬業可以嗎」「外國人開的店可以嗎」 ask whether a shop can join: a programme question
             # even when no entry knows the trade (staff answer it), never "only programme questions".
             return False

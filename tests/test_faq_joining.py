@@ -178,3 +178,9 @@ def test_an_elderly_owners_long_join_question_is_answered_from_the_rules(kb):
     tailor = kb.ask("您好 我是做裁縫的 改褲腳做旗袍做了四十幾年 想請教一下這個計畫是不是只有給年輕人開的店 "
                     "政府說的行業是以哪一種行業為方向的 我們裁縫店有沒有機會")
     assert tailor.intent == "eligibility:industry" and "民生內需" in tailor.answer
+
+
+def test_whether_a_trade_is_among_the_examples_is_a_join_question(kb):
+    # 「這種算他們舉例的行業嗎」 was declined as off-topic: the examples are the industry direction.
+    asked = kb.ask("我開理髮廳的 客人都是阿伯阿公來剃頭刮鬍子 這種算他們舉例的行業嗎")
+    assert asked.intent == "eligibility:industry" and "美容美髮" in asked.answer
