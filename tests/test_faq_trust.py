@@ -444,3 +444,14 @@ def test_whether_the_tool_is_in_use_is_not_the_eligibility_check():
     assert kb.ask("台中有什麼好拍的咖啡廳").band == "declined"
     for text in ("多謝 我再問我兒子看看", "好的 我再問問看"):
         assert kb.ask(text).band == "small_talk", text
+
+
+def test_the_kind_of_answer_asked_for_reads_normalised_numbers_and_demonstratives():
+    from knowledge.normalize import normalize_text
+
+    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
+    vocab = kb._current().index.vocab
+    # 「哪一天」 is normalised to 哪1天 (numerals before a counter become digits): still a when.
+    assert "when" in vocab.intents_of(normalize_text("一定要在哪一天以前裝好"))
+    assert "qty" in vocab.intents_of("一次要上多久")  # a duration is a quantity as well as a time
+    assert "list" not in vocab.intents_of("我店裡那些客人資料可以拿回來嗎")  # 那些 points, it does not ask
