@@ -144,7 +144,7 @@ def chinese_numeral_to_int(text: str) -> int | None:
     return total
 
 
-def _numerals_to_digits(text: str) -> str:
+def numerals_to_digits(text: str) -> str:
     def repl(match: re.Match[str]) -> str:
         run = match.group(1)
         start = match.start(1)
@@ -199,7 +199,7 @@ def normalize_text(text: str) -> str:
     text = _apply_variants(text)
     text = _dates_to_words(text)
     text = _strip_non_word(text)
-    text = _numerals_to_digits(text)
+    text = numerals_to_digits(text)
     return text
 
 

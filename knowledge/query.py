@@ -22,7 +22,7 @@ import yaml
 
 from rapidfuzz.distance import Levenshtein
 
-from .normalize import normalize_text
+from .normalize import numerals_to_digits, normalize_text
 from .sounds import sound
 
 INTENTS_FILE = Path(__file__).resolve().parent / "intents.yaml"
@@ -342,8 +342,9 @@ def _anchored(items) -> re.Pattern | None:
 
 def _norm_pattern(pattern: str) -> str:
     """Patterns are written in the text's normalised form, except that they may use regex
-    syntax; letters are lowercased and Simplified characters left to the author."""
-    return pattern.strip().lower().replace(" ", "")
+    syntax; letters are lowercased, numerals before a counter become digits as in the text
+    (「一次」「哪一天」 match 1次, 哪1天), and Simplified characters are left to the author."""
+    return numerals_to_digits(pattern.strip().lower().replace(" ", ""))
 
 
 def side_of(role: str | None, query: Query | None = None) -> str:

@@ -455,3 +455,6 @@ def test_the_kind_of_answer_asked_for_reads_normalised_numbers_and_demonstrative
     assert "when" in vocab.intents_of(normalize_text("一定要在哪一天以前裝好"))
     assert "qty" in vocab.intents_of("一次要上多久")  # a duration is a quantity as well as a time
     assert "list" not in vocab.intents_of("我店裡那些客人資料可以拿回來嗎")  # 那些 points, it does not ask
+    # intents.yaml patterns are written as people type (「下一次」「一次」); they match the normalised text.
+    assert kb.classifier.classify("我下一次訪視是什麼時候").flows == ("visits",)
+    assert kb.classifier.classify("幫了一個大忙").small_talk == "thanks"
