@@ -709,8 +709,8 @@ class SearchIndex:
                     continue
             total += weight
             forms = (word, *self.vocab.synonyms_of(word))
-            if asks and _ASKED_UNIT.search(word) and not re.search(
-                    r"\d(?:\.\d+)?" + _ASKED_UNIT.search(word).group(1), doc.all_norm):
+            measure = _ASKED_UNIT.search(word) if asks else None
+            if measure and not re.search(r"\d(?:\.\d+)?" + _UNIT_ALIKE.get(measure.group(1), measure.group(1)), doc.all_norm):
                 # 「幾分鐘」「幾個小時」「幾分」 ask for a measure in that unit: an entry that never
                 # states one does not answer it, however well it covers the topic.
                 total += weight * (UNIT_ASK_WEIGHT - 1)
@@ -840,7 +840,9 @@ def _answer_intents(answer_norm: str) -> frozenset[str]:
 _FIGURE = re.compile(r"(?!1(?!\d))\d+(?:\.\d+)?([^\d.]+)")
 # Units a 「幾…」 question may ask for that the documents state with a number (10分鐘, 2小時);
 # not 幾分: 「佔幾分」 asks for a weight the documents give in %.
-_ASKED_UNIT = re.compile(r"^(?:幾|多少)(?:個)?(分鐘|小時|公里|坪|歲|秒|題|頁)$")
+_ASKED_UNIT = re.compile(r"^(?:幾|多少)(?:個)?(分鐘|小時|公里|坪|歲|秒|題|頁|份)$")
+# A count asked in one counter may be stated in another (「幾份」: 1式).
+_UNIT_ALIKE = {"份": "(?:份|式|本)", "小時": "(?:小時|鐘頭)"}
 
 
 def is_interrogative(word: str) -> bool:

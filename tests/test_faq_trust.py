@@ -458,3 +458,12 @@ def test_the_kind_of_answer_asked_for_reads_normalised_numbers_and_demonstrative
     # intents.yaml patterns are written as people type (「下一次」「一次」); they match the normalised text.
     assert kb.classifier.classify("我下一次訪視是什麼時候").flows == ("visits",)
     assert kb.classifier.classify("幫了一個大忙").small_talk == "thanks"
+
+
+def test_a_count_or_time_slot_no_entry_states_is_not_answered_confidently():
+    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
+    # 「幾份」 asks for a count the survey entry does not give; 「哪個時段」 a time it does not give.
+    assert kb.ask("問卷總共要填幾份").band != "answer"
+    assert kb.ask("電訪都是哪個時段打來").band != "answer"
+    # ...while 「幾份」 answered in the documents' own counter (1式) still is.
+    assert kb.ask("共好的雲端服務數據分析要交幾份").band == "answer"
