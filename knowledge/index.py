@@ -840,7 +840,7 @@ def _answer_intents(answer_norm: str) -> frozenset[str]:
 _FIGURE = re.compile(r"(?!1(?!\d))\d+(?:\.\d+)?([^\d.]+)")
 # Units a 「幾…」 question may ask for that the documents state with a number (10分鐘, 2小時);
 # not 幾分: 「佔幾分」 asks for a weight the documents give in %.
-_ASKED_UNIT = re.compile(r"^(?:幾|多少)(?:個)?(分鐘|小時|公里|坪|歲|秒|題|頁|份)$")
+_ASKED_UNIT = re.compile(r"^(?:幾|多少)(?:個)?(分鐘|小時|公里|坪|歲|秒|題|頁|份|次)$")
 # A count asked in one counter may be stated in another (「幾份」: 1式).
 _UNIT_ALIKE = {"份": "(?:份|式|本)", "小時": "(?:小時|鐘頭)"}
 

@@ -440,6 +440,11 @@ def test_whether_the_tool_is_in_use_is_not_the_eligibility_check():
     kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
     for text in ("他們怎麼知道我有沒有在用 是看什麼數字", "他們怎麼知道我到底有沒有在用系統"):
         assert kb.ask(text).entry_id != "gen-check-eligibility", text
+    # 「問卷一年要填幾次」 asks for a count the survey entry never states.
+    assert kb.ask("問卷一年要填幾次").band != "answer"
+    assert kb.ask("顧問總共要來幾次").band == "answer"  # the visits entry states 3次
+    for text in ("老闆早 今天也開工囉", "好喔 我再問顧問"):
+        assert kb.ask(text).band == "small_talk", text
     # Recommendations and the family one asks before deciding are not programme questions.
     assert kb.ask("台中有什麼好拍的咖啡廳").band == "declined"
     for text in ("多謝 我再問我兒子看看", "好的 我再問問看"):
