@@ -184,3 +184,14 @@ def test_whether_a_trade_is_among_the_examples_is_a_join_question(kb):
     # 「這種算他們舉例的行業嗎」 was declined as off-topic: the examples are the industry direction.
     asked = kb.ask("我開理髮廳的 客人都是阿伯阿公來剃頭刮鬍子 這種算他們舉例的行業嗎")
     assert asked.intent == "eligibility:industry" and "美容美髮" in asked.answer
+
+
+def test_more_ways_owners_ask_whether_the_shop_can_join(kb):
+    for text, said in (("我们是开药妆店的 员工加我老婆一共8个人 这样会不会超过人数限制", "員工 8 人：在9人（含）以下"),
+                       ("手機配件行 就我跟我弟兩個人顧 這麼小的店也收嗎", "9人（含）以下"),
+                       ("花店啦 其實就我一個人顧 沒請人 也可以報這個共好計畫?", "9人（含）以下"),
+                       ("我們服飾店員工12個 聽說共融那邊可以破例收9人以上的?", "12 人，超過 9 人")):
+        asked = kb.ask(text)
+        assert asked.tier == "rules" and said in asked.answer, text
+    trade = kb.ask("婚紗工作室有在範圍內嗎 還是只收吃的喝的")
+    assert trade.intent == "eligibility:industry" and "不是限定清單" in trade.answer
