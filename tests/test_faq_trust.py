@@ -472,3 +472,14 @@ def test_a_count_or_time_slot_no_entry_states_is_not_answered_confidently():
     assert kb.ask("電訪都是哪個時段打來").band != "answer"
     # ...while 「幾份」 answered in the documents' own counter (1式) still is.
     assert kb.ask("共好的雲端服務數據分析要交幾份").band == "answer"
+
+
+def test_a_message_of_several_questions_is_answered_by_its_last_one():
+    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
+    # The worry and the hearsay come first; the question is the last clause.
+    asked = kb.ask("有個業務來店裡推銷 說政府會出錢 我怕被騙 這是政府哪個單位辦的")
+    assert asked.entry_id == "gh-program-organizers" and asked.matched
+    assert kb.ask("I want to join").entry_id != "gh-who-applies"  # English words are not clauses of their own
+    # ...but not when the last clause alone points away from the whole message (a review on Google
+    # is not the programme's personal data).
+    assert kb.ask("Google上有人給我一星負評 可以叫他刪掉嗎").band == "declined"
