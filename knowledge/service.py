@@ -693,6 +693,8 @@ class KnowledgeBase:
         if len(asking) < 2:
             return None
         keep = asking[-1]
+        if self.classifier.classify(query.clauses[keep].norm).decline:
+            return None  # 「…收我三千塊手續費 這樣合法嗎」: the last question is legal advice
         clauses = tuple(c if i == keep or c.context else dataclasses.replace(c, context=True)
                         for i, c in enumerate(query.clauses))
         narrowed = dataclasses.replace(query, clauses=clauses)
