@@ -38,7 +38,13 @@ PROBE_FLOORS = {"owner_probes.jsonl": (0.92, 0.96), "owner_probes2.jsonl": (0.93
                 # written fresh at stop 31 (357/420 in scope before any work on them), then worked on
                 "owner_probes26.jsonl": (0.89, 0.93),
                 "owner_probes27.jsonl": (0.88, 0.96),
-                "owner_probes28.jsonl": (0.80, 0.96)}
+                "owner_probes28.jsonl": (0.80, 0.96),
+                # written fresh at stop 31 (p29-32: 460/560 in scope before any work on them, p33-36:
+                # 439/560), then worked on
+                "owner_probes29.jsonl": (0.88, 0.96), "owner_probes30.jsonl": (0.93, 0.86),
+                "owner_probes31.jsonl": (0.88, 0.90), "owner_probes32.jsonl": (0.83, 0.96),
+                "owner_probes33.jsonl": (0.90, 0.93), "owner_probes34.jsonl": (0.87, 0.86),
+                "owner_probes35.jsonl": (0.88, 0.96), "owner_probes36.jsonl": (0.82, 0.93)}
 
 
 def _rows(path: Path) -> list[dict]:
