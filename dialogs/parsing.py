@@ -215,13 +215,14 @@ def parse_yes_no(text: str | None) -> bool | str | None:
 
 # --- registration (002 貳一) ------------------------------------------------------
 
-_NEGATION = re.compile(r"(沒有|沒|無|未|不是|並非|非)$")
+# 「沒開公司」「沒有辦商業登記」: a negator, perhaps with the verb of registering, right before the word
+_NEGATION = re.compile(r"(沒有|沒|無|未|不是|並非|非)(開|辦|申請|設|設立|去辦)?$")
 _REG_KEYWORDS = (
     ("company", re.compile(r"公司登記|股份有限公司|有限公司|公司")),
     # 有限合夥 (limited partnership) is also a registration the 中小企業認定標準 accepts;
     # the programme's answer values have no own slot for it, so it maps to business.
     ("business", re.compile(r"商業登記|行號|商號|獨資|合夥|營利事業登記")),
-    ("tax_only", re.compile(r"稅籍|只有報稅|有報稅|稅號")),
+    ("tax_only", re.compile(r"稅籍|報稅|稅號")),
 )
 _REG_NONE = re.compile(r"都沒|沒有登記|沒登記|沒辦登記|沒有辦|沒辦|無登記|未登記|沒有任何|什麼都沒|沒有$|^無$|^沒$")
 

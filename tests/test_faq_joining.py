@@ -198,3 +198,9 @@ def test_more_ways_owners_ask_whether_the_shop_can_join(kb):
     assert exception.matched and "9人" in exception.answer and "共融" in exception.answer
     trade = kb.ask("婚紗工作室有在範圍內嗎 還是只收吃的喝的")  # the rules or the industries entry
     assert trade.matched and "民生內需" in trade.answer
+
+
+def test_asking_for_a_parent_with_the_shops_facts(kb):
+    # 「我幫我媽問 她在市場口賣麵…沒開公司只有去國稅局報稅」: her shop, two helpers, a tax registration.
+    asked = kb.ask("我幫我媽問 她在市場口賣麵 請兩個阿姨幫忙 沒開公司只有去國稅局報稅那種 這樣能參加數位共好嗎")
+    assert asked.tier == "rules" and "員工 2 人" in asked.answer and "只有稅籍登記" in asked.answer

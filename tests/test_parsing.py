@@ -53,6 +53,8 @@ def test_parse_yes_no(text, expected):
     ("攤商沒登記", "none"), ("都沒有", "none"), ("沒有登記", "none"), ("沒有稅籍", "none"),
     ("無", "none"),
     ("攤商", None), ("沒有公司登記", None), ("", None), ("不知道", None),
+    # 「沒開公司」 negates with the verb between; filing taxes at the 國稅局 is the tax registration
+    ("沒開公司", None), ("沒開公司只有去國稅局報稅那種", "tax_only"), ("有開公司", "company"),
 ])
 def test_parse_registration(text, expected):
     assert parse_registration(text) == expected
