@@ -695,6 +695,8 @@ class KnowledgeBase:
         keep = asking[-1]
         if self.classifier.classify(query.clauses[keep].norm).decline:
             return None  # 「…收我三千塊手續費 這樣合法嗎」: the last question is legal advice
+        if not [w for w in index.content_words(index.analyze(query.clauses[keep].norm)) if not is_interrogative(w)]:
+            return None  # 「…要自己付錢嗎 多少」: the last question is elliptic, it asks about the one before
         clauses = tuple(c if i == keep or c.context else dataclasses.replace(c, context=True)
                         for i, c in enumerate(query.clauses))
         narrowed = dataclasses.replace(query, clauses=clauses)
