@@ -44,7 +44,10 @@ PROBE_FLOORS = {"owner_probes.jsonl": (0.92, 0.96), "owner_probes2.jsonl": (0.93
                 "owner_probes29.jsonl": (0.88, 0.96), "owner_probes30.jsonl": (0.93, 0.86),
                 "owner_probes31.jsonl": (0.88, 0.90), "owner_probes32.jsonl": (0.83, 0.96),
                 "owner_probes33.jsonl": (0.90, 0.93), "owner_probes34.jsonl": (0.87, 0.86),
-                "owner_probes35.jsonl": (0.88, 0.96), "owner_probes36.jsonl": (0.82, 0.93)}
+                "owner_probes35.jsonl": (0.88, 0.96), "owner_probes36.jsonl": (0.82, 0.93),
+                # p37-40: 494/560 in scope before any work on them (stop 31)
+                "owner_probes37.jsonl": (0.86, 0.96), "owner_probes38.jsonl": (0.87, 0.90),
+                "owner_probes39.jsonl": (0.91, 0.80), "owner_probes40.jsonl": (0.94, 0.93)}
 
 
 def _rows(path: Path) -> list[dict]:

@@ -48,7 +48,8 @@ FAQ_SETS = ("faq_dev.jsonl", "faq_roles_dev.jsonl", "owner_probes.jsonl", "owner
                "owner_probes7.jsonl", "owner_probes16.jsonl", "owner_probes17.jsonl", "owner_probes18.jsonl",
                "owner_probes21.jsonl", "owner_probes26.jsonl", "owner_probes27.jsonl", "owner_probes28.jsonl",
                "owner_probes29.jsonl", "owner_probes30.jsonl", "owner_probes31.jsonl", "owner_probes32.jsonl",
-               "owner_probes33.jsonl", "owner_probes34.jsonl", "owner_probes35.jsonl", "owner_probes36.jsonl")
+               "owner_probes33.jsonl", "owner_probes34.jsonl", "owner_probes35.jsonl", "owner_probes36.jsonl",
+               "owner_probes37.jsonl", "owner_probes38.jsonl", "owner_probes39.jsonl", "owner_probes40.jsonl")
 
 
 def facts_present(answer: str, expect: list[list[str]]) -> bool:
