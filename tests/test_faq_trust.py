@@ -483,3 +483,23 @@ def test_a_message_of_several_questions_is_answered_by_its_last_one():
     # ...but not when the last clause alone points away from the whole message (a review on Google
     # is not the programme's personal data).
     assert kb.ask("Google上有人給我一星負評 可以叫他刪掉嗎").band == "declined"
+
+
+def test_complaints_confusion_and_asides_get_a_kind_line_not_an_answer_or_a_ticket(app, chat, fake_line):
+    # Each of these got a programme answer (「你是AI嗎」 the voucher's SaaS tools, 「感覺不錯耶」 the showcase,
+    # 「我看不懂你在說什麼」 the check's results) or opened a ticket (「是喔 好吧」「ㄏㄏ」).
+    _grant(app, STAFF)
+    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
+    said = {"拜託快點回我": "impatient", "回答好慢": "impatient", "你們很煩欸": "impatient", "你是AI嗎": "who",
+            "你會講台語嗎": "who", "我看不懂你在說什麼": "lost", "太複雜了": "lost", "有沒有簡單一點的說法": "lost",
+            "是喔 好吧": "ack", "感覺不錯耶": "ack", "聽起來很麻煩": "sigh", "ㄏㄏ": "laugh", "了解 那我先填看看": "ack"}
+    for text, kind in said.items():
+        assert kb.ask(text).intent == f"small_talk:{kind}", text
+    assert kb.ask("你喜歡什麼").band == "declined"
+    assert "reminders" in kb.ask("我不想收到通知").flows  # the person's reminders are one tap away
+    for text in ("系統太複雜了 顧問會教嗎", "問卷回答好慢會怎樣"):
+        assert kb.ask(text).band != "small_talk", text
+    assert "找專人" in joined(chat.say("拜託快點回我"))
+    assert _questions(app) == []
+    app.extensions["bot"].sender.deliver_due()
+    assert fake_line.texts_for(STAFF) == []
