@@ -34,6 +34,13 @@ def _grant(app, user: str, role: str = "staff") -> None:
         session.add(RoleGrant(line_user_id=user, role=role, granted_by="test"))
 
 
+def _no_ticket_nor_alert(app, fake_line) -> None:
+    """Nothing was handed to staff: no unanswered question stored, no alert sent to staff."""
+    assert _questions(app) == []
+    app.extensions["bot"].sender.deliver_due()
+    assert fake_line.texts_for(STAFF) == []
+
+
 def _questions(app) -> list[UnansweredQuestion]:
     with app.extensions["bot"].database.session() as session:
         rows = list(session.exec(select(UnansweredQuestion).order_by(UnansweredQuestion.id)).all())
@@ -162,9 +169,7 @@ def test_small_talk_and_off_topic_open_no_ticket(app, chat, fake_line):
     weather = joined(chat.say("高雄明天會下雨嗎 我在想要不要出去擺攤"))
     assert "只能回答計畫相關" in weather and t("core.menu_faq") in chat.labels()
     assert "國稅局" in joined(chat.say("我開小吃店 今年的綜所稅跟營業稅要怎麼報比較省?"))
-    assert _questions(app) == []
-    app.extensions["bot"].sender.deliver_due()
-    assert fake_line.texts_for(STAFF) == []
+    _no_ticket_nor_alert(app, fake_line)
 
 
 def test_a_greeting_or_apology_alone_is_small_talk_and_beside_a_question_changes_nothing(app, chat, fake_line):
@@ -181,9 +186,7 @@ def test_a_greeting_or_apology_alone_is_small_talk_and_beside_a_question_changes
         for said in (f"打擾一下 {bare}", f"不好意思，{bare}", f"早安～ 請問{bare}", f"{bare} 謝謝"):
             got = kb.ask(said, role="owner")
             assert (got.band, got.entry_id) == ("answer", plain.entry_id), said
-    assert _questions(app) == []
-    app.extensions["bot"].sender.deliver_due()
-    assert fake_line.texts_for(STAFF) == []
+    _no_ticket_nor_alert(app, fake_line)
 
 
 def test_who_said_it_is_context_but_an_actor_of_the_programme_is_not():
@@ -220,9 +223,7 @@ def test_politeness_waiting_and_bare_replies_are_small_talk_not_tickets(app, cha
     for text in ("麻煩了", "我去問一下會計", "算了"):
         reply = joined(chat.say(text))
         assert reply and "承辦同仁" not in reply, text
-    assert _questions(app) == []
-    app.extensions["bot"].sender.deliver_due()
-    assert fake_line.texts_for(STAFF) == []
+    _no_ticket_nor_alert(app, fake_line)
 
 
 def test_a_message_sharing_no_word_with_the_programme_is_declined_not_a_ticket(app, chat, fake_line):
@@ -236,9 +237,7 @@ def test_a_message_sharing_no_word_with_the_programme_is_declined_not_a_ticket(a
     for text in ("殯葬業可以嗎", "外國人開的店可以嗎"):
         assert kb.ask(text).band != "declined", text
     assert "只能回答計畫相關" in joined(chat.say("今天星期幾啊"))
-    assert _questions(app) == []
-    app.extensions["bot"].sender.deliver_due()
-    assert fake_line.texts_for(STAFF) == []
+    _no_ticket_nor_alert(app, fake_line)
 
 
 def test_staff_alerts_are_capped_per_person(app, chat, fake_line):
@@ -429,9 +428,7 @@ def test_waiting_a_slip_and_cheering_are_small_talk_not_answers_or_tickets(app, 
     for text in ("沒關係", "不好意思傳錯"):
         reply = joined(chat.say(text))
         assert reply and "承辦同仁" not in reply, text
-    assert _questions(app) == []
-    app.extensions["bot"].sender.deliver_due()
-    assert fake_line.texts_for(STAFF) == []
+    _no_ticket_nor_alert(app, fake_line)
 
 
 def test_whether_the_tool_is_in_use_is_not_the_eligibility_check():
@@ -500,6 +497,4 @@ def test_complaints_confusion_and_asides_get_a_kind_line_not_an_answer_or_a_tick
     for text in ("系統太複雜了 顧問會教嗎", "問卷回答好慢會怎樣"):
         assert kb.ask(text).band != "small_talk", text
     assert "找專人" in joined(chat.say("拜託快點回我"))
-    assert _questions(app) == []
-    app.extensions["bot"].sender.deliver_due()
-    assert fake_line.texts_for(STAFF) == []
+    _no_ticket_nor_alert(app, fake_line)
