@@ -83,7 +83,7 @@ def parse_count(text: str | None) -> int | None:
         return None  # a range, or below zero (「-3」 is no headcount, not 3)
     if _ALONE.search(t) and _WITH_OTHERS.search(t):
         return None  # '就我跟老婆': is she on the payroll? ask
-    numbers = [m for m in _NUMBER.findall(_ONE_OF_A_WORD.sub("", t))]
+    numbers = _NUMBER.findall(_ONE_OF_A_WORD.sub("", t))
     values = [cn_to_int(n) for n in numbers]
     if any(v is None for v in values):
         return None  # e.g. '兩三'

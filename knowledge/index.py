@@ -41,7 +41,7 @@ import yaml
 from rapidfuzz import fuzz
 
 from .loader import AUDIENCES, Entry
-from .normalize import normalize_text, numerals_to_digits, to_simplified
+from .normalize import normalize_text, to_simplified
 from .query import alternation
 from .sounds import SoundCorrector
 
@@ -105,11 +105,6 @@ _ASCII_RUN = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
 _UNIT = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?|[^a-z0-9]")
 
 
-def _text_pattern(pattern) -> re.Pattern:
-    """A pattern over normalised text: numerals before a counter are digits there (「哪一天」 is 哪1天)."""
-    return re.compile(numerals_to_digits(str(pattern)))
-
-
 @dataclass(frozen=True)
 class Vocabulary:
     """Retrieval vocabulary loaded from synonyms.yaml (normalised)."""
@@ -156,7 +151,8 @@ class Vocabulary:
     def load(cls, path: Path = SYNONYMS_FILE, intents_path: Path = INTENTS_FILE) -> "Vocabulary":
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         intents_data = (yaml.safe_load(intents_path.read_text(encoding="utf-8")) or {}) if intents_path.exists() else {}
-        asked = tuple((str(kind), _text_pattern(spec["question"]), _text_pattern(spec["answer"]))
+        # Patterns are normalised as the text is (query.alternation: 「哪一天」 matches 哪1天).
+        asked = tuple((str(kind), alternation((spec["question"],)), alternation((spec["answer"],)))
                       for kind, spec in (intents_data.get("asked") or {}).items())
         groups = tuple(
             frozenset(t for t in (normalize_text(str(w)) for w in group) if t)
@@ -173,7 +169,7 @@ class Vocabulary:
             spec["documents"] = [str(d).zfill(3) for d in spec.get("documents", [])]
             programs[pid] = spec
         advice = tuple(normalize_text(str(w)) for w in data.get("advice", []))
-        intents = tuple((str(k), _text_pattern(v)) for k, v in (data.get("intents") or {}).items())
+        intents = tuple((str(k), alternation((v,))) for k, v in (data.get("intents") or {}).items())
         generic = frozenset(normalize_text(str(w)) for w in data.get("generic", []))
         return cls(synonym_groups=groups, stopwords=stop, facets=facets, programs=programs, advice=advice,
                    generic=generic,

@@ -117,8 +117,9 @@ class JoinWords:
         prior = (named is not None and named[1] in self.items) or (self.prior is not None and bool(self.prior.search(norm)))
         facts = eligibility_facts(text)
         asks = self.asks is not None and bool(self.asks.search(norm))
-        weak = self.weak is not None and bool(self.weak.search(norm)) and bool(trade or prior or facts or SHOP_WORD.search(norm))
-        if not (asks or weak or (industry and (trade or SHOP_WORD.search(norm)))):
+        named_shop = bool(trade or SHOP_WORD.search(norm))
+        weak = self.weak is not None and bool(self.weak.search(norm)) and bool(named_shop or prior or facts)
+        if not (asks or weak or (industry and named_shop)):
             return None
         kind = "prior" if prior else "industry" if industry else "general"
         return JoinQuestion(kind=kind, facts=facts, trade=trade, prior=named if prior else None,

@@ -30,8 +30,7 @@ import logging
 import re
 import threading
 import time
-import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -697,9 +696,9 @@ class KnowledgeBase:
             return None  # 「…收我三千塊手續費 這樣合法嗎」: the last question is legal advice
         if not [w for w in index.content_words(index.analyze(query.clauses[keep].norm)) if not is_interrogative(w)]:
             return None  # 「…要自己付錢嗎 多少」: the last question is elliptic, it asks about the one before
-        clauses = tuple(c if i == keep or c.context else dataclasses.replace(c, context=True)
+        clauses = tuple(c if i == keep or c.context else replace(c, context=True)
                         for i, c in enumerate(query.clauses))
-        narrowed = dataclasses.replace(query, clauses=clauses)
+        narrowed = replace(query, clauses=clauses)
         again = self.retrieve(index, question, program_hint=program_hint, query=narrowed, side=side)
         if again.reason or calibration.band(again.score) != "answer" or again.features.get("topicless"):
             return None

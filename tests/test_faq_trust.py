@@ -34,6 +34,12 @@ def _grant(app, user: str, role: str = "staff") -> None:
         session.add(RoleGrant(line_user_id=user, role=role, granted_by="test"))
 
 
+@pytest.fixture(scope="module")
+def kb():
+    """The repository's knowledge base, built once for the tests that read it (it is not changed)."""
+    return KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
+
+
 def _no_ticket_nor_alert(app, fake_line) -> None:
     """Nothing was handed to staff: no unanswered question stored, no alert sent to staff."""
     assert _questions(app) == []
@@ -121,8 +127,7 @@ def test_what_the_documents_do_not_say_is_said_without_a_ticket(app, chat):
     assert stated["matched"] and stated["band"] == "answer" and stated["entry_id"] == "gh-shop-pretest"
 
 
-def test_self_description_does_not_drown_the_question():
-    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
+def test_self_description_does_not_drown_the_question(kb):
     plain = kb.ask("顧問至少要來輔導幾次")
     described = kb.ask("我們是美甲店 只有老闆娘跟兩個小妹 平常很忙 顧問至少要來輔導幾次")
     assert plain.matched and described.matched and described.entry_id == plain.entry_id
@@ -143,10 +148,9 @@ def test_a_bare_trade_and_a_run_on_message_are_read_as_self_description():
     assert q.clauses[0].context and "意向書" in q.clauses[0].norm
 
 
-def test_a_told_question_with_a_bare_ask_is_about_what_was_told():
+def test_a_told_question_with_a_bare_ask_is_about_what_was_told(kb):
     # 「…私有雲 可以嗎」: the clause before 「可以嗎」 starts like a self-description, but nothing
     # else is asked, so its words are the question (not an unknown, off-topic-looking remainder).
-    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
     res = kb.ask("我們的方案放在自己機房的私有雲 可以嗎", role="staff")
     assert res.matched and res.entry_id == "gh-private-cloud"
 
@@ -172,14 +176,13 @@ def test_small_talk_and_off_topic_open_no_ticket(app, chat, fake_line):
     _no_ticket_nor_alert(app, fake_line)
 
 
-def test_a_greeting_or_apology_alone_is_small_talk_and_beside_a_question_changes_nothing(app, chat, fake_line):
+def test_a_greeting_or_apology_alone_is_small_talk_and_beside_a_question_changes_nothing(app, chat, fake_line, kb):
     # 「午安 打擾了」 opened a staff ticket; 「打擾一下 顧問會來幾次」 got a menu where the bare
     # question gets the answer: words said in passing are not part of the question.
     _grant(app, STAFF)
     for text in ("午安 打擾了", "不好意思打擾了", "您好～打擾一下"):
         reply = joined(chat.say(text))
         assert reply and "承辦同仁" not in reply and len(reply) <= 80, text
-    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
     for bare in ("顧問會來幾次", "意向書要寄到哪"):
         plain = kb.ask(bare, role="owner")
         assert plain.band == "answer", bare
@@ -189,11 +192,10 @@ def test_a_greeting_or_apology_alone_is_small_talk_and_beside_a_question_changes
     _no_ticket_nor_alert(app, fake_line)
 
 
-def test_who_said_it_is_context_but_an_actor_of_the_programme_is_not():
+def test_who_said_it_is_context_but_an_actor_of_the_programme_is_not(kb):
     # 「隔壁阿姨說參加要先付錢 真的嗎」 went to staff: the neighbour's words drowned the claim the
     # owner asks about. A bystander who said it is context; the vendor or the unit saying it is part
     # of the question (「廠商說要換另一套系統給我」 asks what the vendor may do).
-    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
     for said, entry in (("隔壁阿姨說參加要先付錢 真的嗎", "gh-shop-cost"),
                         ("我老婆說顧問至少要來三次 真的嗎", "gh-shop-advisor-visits")):
         got = kb.ask(said, role="owner")
@@ -204,11 +206,10 @@ def test_who_said_it_is_context_but_an_actor_of_the_programme_is_not():
     assert not kb.classifier.classify("可以說一下顧問會來幾次嗎").clauses[0].context
 
 
-def test_politeness_waiting_and_bare_replies_are_small_talk_not_tickets(app, chat, fake_line):
+def test_politeness_waiting_and_bare_replies_are_small_talk_not_tickets(app, chat, fake_line, kb):
     # Each of these opened a staff ticket or got a programme answer (「不用了 謝謝」 the free-tool answer:
     # 不用 is a word for free): they are thanks, a pause or a bare reply outside any form.
     _grant(app, STAFF)
-    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
     said = {"麻煩了": "thanks", "好 再麻煩你了": "ack", "不用了 謝謝": "ack", "沒有問題了": "ack",
             "算了": "ack", "不用": "ack", "可以": "ack", "你好聰明": "effort", "你會做什麼": "who",
             "晚安 好夢": "night", "我再跟老婆討論": "later", "我去問一下會計": "later", "等我一下": "later",
@@ -226,10 +227,9 @@ def test_politeness_waiting_and_bare_replies_are_small_talk_not_tickets(app, cha
     _no_ticket_nor_alert(app, fake_line)
 
 
-def test_a_message_sharing_no_word_with_the_programme_is_declined_not_a_ticket(app, chat, fake_line):
+def test_a_message_sharing_no_word_with_the_programme_is_declined_not_a_ticket(app, chat, fake_line, kb):
     # No entry shares a word with these and they name nothing of the programme: they went to staff.
     _grant(app, STAFF)
-    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
     for text in ("今天星期幾", "我老公不理我", "叫外送"):
         assert kb.ask(text).band == "declined", text
     # Asking whether a kind of shop can join is the programme's question, even for a trade no entry
@@ -330,8 +330,7 @@ def test_faq_topics_are_cards_of_answerable_questions(chat):
     assert "來源：" in joined(chat.tap("員工人數上限是幾人？"))
 
 
-def test_every_topic_question_gets_a_confident_answer_for_its_side():
-    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
+def test_every_topic_question_gets_a_confident_answer_for_its_side(kb):
     roles = {"owner": "owner", "unit": "staff", "advisor": "advisor"}
     for side, topics in faq_topics().items():
         assert 3 <= len(topics) <= 12, side  # a carousel holds 12 cards
@@ -361,8 +360,7 @@ def test_chat_carries_the_api_answer(app, chat, name, every):
                 t("faq.flow_start_eligibility") in reply or "點下面" in reply, row["id"]
 
 
-def test_an_owner_asking_what_the_shop_gets_hears_the_shops_side_first():
-    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
+def test_an_owner_asking_what_the_shop_gets_hears_the_shops_side_first(kb):
     # Not the unit's budget tiers as the answer: what the shop gets (and that no per-shop sum is set).
     for question in ("可以拿多少錢", "我們這種小店可以拿多少錢", "參加的話我可以領多少"):
         result = kb.ask(question, role="owner")
@@ -372,7 +370,7 @@ def test_an_owner_asking_what_the_shop_gets_hears_the_shops_side_first():
     assert money.index("不是發現金") < money.index("150萬")
 
 
-def test_a_bound_asked_for_stays_one_word():
+def test_a_bound_asked_for_stays_one_word(kb):
     # jieba's dictionary prefers 最/多幾家 (a rare 多几家) to 最多/幾家, so 「最多幾家」 lost the
     # bound it asks for and 「共融…最多幾家」 got a menu (knowledge/domain_dict.txt lists 最多).
     from knowledge.index import default_analyzer
@@ -381,22 +379,19 @@ def test_a_bound_asked_for_stays_one_word():
     analyzer = default_analyzer()
     for text in ("最多幾家", "共融最多幾家"):
         assert "最多" in analyzer.words(normalize_text(text)), text
-    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
     assert kb.ask("顧問來3次是最少還是最多", role="owner").entry_id == "gh-shop-advisor-visits"
 
 
-def test_the_name_of_the_shops_tool_does_not_outweigh_the_question():
+def test_the_name_of_the_shops_tool_does_not_outweigh_the_question(kb):
     # 「POS」 weighed as a rare term (9 vs 工具 1.3), so 「…換掉POS可以嗎」 matched no entry well enough;
     # it weighs as an ordinary word now (synonyms.yaml generic), without making a brand question a
     # programme question or a renewal-price question an answer about existing customers.
-    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
     assert kb.ask("用到一半想換掉POS可以嗎", role="owner").entry_id == "gh-shop-vendor-change"
     assert not kb.ask("POS機推薦哪個牌子", role="owner").matched
     assert kb.ask("POS明年續約要多少錢", role="owner").band == "not_stated"
 
 
-def test_stop_31_readings_of_context_small_talk_and_decline():
-    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
+def test_stop_31_readings_of_context_small_talk_and_decline(kb):
     # 「輔具行這邊」 names the shop and 「老闆叫我問一下」 who sent the asker: both context.
     query = kb.classifier.classify("輔具行這邊 老闆叫我問一下 這個數位共好到底是政府哪個單位在辦的")
     assert [c.norm for c in query.clauses if not c.context] == ["這個數位共好到底是政府哪個單位在辦的"]
@@ -408,11 +403,10 @@ def test_stop_31_readings_of_context_small_talk_and_decline():
     assert kb.ask("工讀生時薪多少").band == "declined"
 
 
-def test_waiting_a_slip_and_cheering_are_small_talk_not_answers_or_tickets(app, chat, fake_line):
+def test_waiting_a_slip_and_cheering_are_small_talk_not_answers_or_tickets(app, chat, fake_line, kb):
     # Each of these got a programme answer (「傳錯了」 the rule that proposals cannot be withdrawn,
     # 「收到 我晚點再看」 the deadline), a menu, or opened a staff ticket (「沒關係」「不好意思傳錯」).
     _grant(app, STAFF)
-    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
     said = {"收到 我晚點再看": "ack", "好的 那我等顧問聯絡": "ack", "我等業者打給我": "later",
             "那我再等等看": "later", "我下次再來問": "later", "沒關係": "ack", "真的假的": "ack", "哇 好棒": "ack",
             "我只是看看": "ack", "抱歉 打錯了": "oops", "傳錯了": "oops", "不好意思傳錯": "oops", "按錯了": "oops",
@@ -431,10 +425,9 @@ def test_waiting_a_slip_and_cheering_are_small_talk_not_answers_or_tickets(app, 
     _no_ticket_nor_alert(app, fake_line)
 
 
-def test_whether_the_tool_is_in_use_is_not_the_eligibility_check():
+def test_whether_the_tool_is_in_use_is_not_the_eligibility_check(kb):
     # 「他們怎麼知道我有沒有在用」 (four fresh sets asked it) got 「怎麼用小幫手檢查資格」: the 用 of
     # 在用 matched any 用 in an entry.
-    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
     for text in ("他們怎麼知道我有沒有在用 是看什麼數字", "他們怎麼知道我到底有沒有在用系統"):
         assert kb.ask(text).entry_id != "gen-check-eligibility", text
     # 「問卷一年要填幾次」 asks for a count the survey entry never states.
@@ -448,10 +441,9 @@ def test_whether_the_tool_is_in_use_is_not_the_eligibility_check():
         assert kb.ask(text).band == "small_talk", text
 
 
-def test_the_kind_of_answer_asked_for_reads_normalised_numbers_and_demonstratives():
+def test_the_kind_of_answer_asked_for_reads_normalised_numbers_and_demonstratives(kb):
     from knowledge.normalize import normalize_text
 
-    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
     vocab = kb._current().index.vocab
     # 「哪一天」 is normalised to 哪1天 (numerals before a counter become digits): still a when.
     assert "when" in vocab.intents_of(normalize_text("一定要在哪一天以前裝好"))
@@ -462,8 +454,7 @@ def test_the_kind_of_answer_asked_for_reads_normalised_numbers_and_demonstrative
     assert kb.classifier.classify("幫了一個大忙").small_talk == "thanks"
 
 
-def test_a_count_or_time_slot_no_entry_states_is_not_answered_confidently():
-    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
+def test_a_count_or_time_slot_no_entry_states_is_not_answered_confidently(kb):
     # 「幾份」 asks for a count the survey entry does not give; 「哪個時段」 a time it does not give.
     assert kb.ask("問卷總共要填幾份").band != "answer"
     assert kb.ask("電訪都是哪個時段打來").band != "answer"
@@ -471,8 +462,7 @@ def test_a_count_or_time_slot_no_entry_states_is_not_answered_confidently():
     assert kb.ask("共好的雲端服務數據分析要交幾份").band == "answer"
 
 
-def test_a_message_of_several_questions_is_answered_by_its_last_one():
-    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
+def test_a_message_of_several_questions_is_answered_by_its_last_one(kb):
     # The worry and the hearsay come first; the question is the last clause.
     asked = kb.ask("有個業務來店裡推銷 說政府會出錢 我怕被騙 這是政府哪個單位辦的")
     assert asked.entry_id == "gh-program-organizers" and asked.matched
@@ -482,11 +472,10 @@ def test_a_message_of_several_questions_is_answered_by_its_last_one():
     assert kb.ask("Google上有人給我一星負評 可以叫他刪掉嗎").band == "declined"
 
 
-def test_complaints_confusion_and_asides_get_a_kind_line_not_an_answer_or_a_ticket(app, chat, fake_line):
+def test_complaints_confusion_and_asides_get_a_kind_line_not_an_answer_or_a_ticket(app, chat, fake_line, kb):
     # Each of these got a programme answer (「你是AI嗎」 the voucher's SaaS tools, 「感覺不錯耶」 the showcase,
     # 「我看不懂你在說什麼」 the check's results) or opened a ticket (「是喔 好吧」「ㄏㄏ」).
     _grant(app, STAFF)
-    kb = KnowledgeBase.load(REPO / "knowledge" / "entries", SEEDS)
     said = {"拜託快點回我": "impatient", "回答好慢": "impatient", "你們很煩欸": "impatient", "你是AI嗎": "who",
             "你會講台語嗎": "who", "我看不懂你在說什麼": "lost", "太複雜了": "lost", "有沒有簡單一點的說法": "lost",
             "是喔 好吧": "ack", "感覺不錯耶": "ack", "聽起來很麻煩": "sigh", "ㄏㄏ": "laugh", "了解 那我先填看看": "ack"}

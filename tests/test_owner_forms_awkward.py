@@ -247,3 +247,22 @@ def test_the_name_for_an_activitys_sign_in_sheet(app, chat):
     all_stay(chat, ("謝謝", "姓名"), ("五個人", "看起來是數字"), ("王小明123", "1 到 30 個字"))
     assert "王小明" in joined(chat.say("王小明"))
     no_tickets(app)
+
+
+def test_the_small_talk_of_stop_31_in_the_middle_of_a_form(app, chat):
+    # A slip, a complaint and 「I'll ask the vendor」 (small-talk classes added at stop 31) typed where
+    # a count or a name is asked: the friendly line, the same question, nothing saved, no ticket.
+    chat.follow()
+    chat.say("我符合資格嗎？")
+    chat.tap("同意")
+    chat.tap("公司登記")
+    all_stay(chat, ("按錯了", "沒關係"), ("拜託快點回我", "久等"), ("我再問問業務", "不急"))
+    chat.say("五個人")
+    chat.tap("都沒有")
+    chat.tap("不是")
+    if _state(chat)[1] != "tax_id":
+        chat.tap("是")
+    chat.say("21556433")
+    # where the shop's name is asked: none of these is a name
+    all_stay(chat, ("傳錯了", "沒關係"), ("回答好慢", "久等"), ("好喔 我再跟業者確認", "好的"))
+    no_tickets(app)
