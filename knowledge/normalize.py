@@ -102,6 +102,36 @@ def _simplified_only() -> frozenset[str]:
     return frozenset(out)
 
 
+# Taiwanese (Hokkien) written with Chinese characters, as many owners in the south type it
+# (「阮這款人數甘會太多」「按呢嘛會當報嗎」): each word becomes the Mandarin the documents use, so
+# 阮 counts as 我們 and 會當 as 可以. Applied before the variant map (啥物 must not become 什麼物).
+# A word that is also Mandarin is mapped only where it cannot be (閣 not after 內/樓, 擺 only as a
+# count, 嘛 only before a verb, 攏 not in 靠攏/拉攏).
+_TAIWANESE_WORDS = {
+    "攏總": "總共", "攏無": "都沒有", "無咧": "沒在", "有無": "有沒有", "有嘸": "有沒有",
+    "甘會當": "可不可以", "敢會當": "可不可以", "甘會": "會不會", "敢會": "會不會", "甘有": "有沒有",
+    "敢有": "有沒有", "甘是": "是不是", "敢是": "是不是", "甘要": "要不要", "甘可以": "可不可以",
+    "按呢": "這樣", "安捏": "這樣", "按怎": "怎麼", "安怎": "怎麼", "啥物": "什麼", "啥貨": "什麼",
+    "會當": "可以", "會使": "可以", "袂當": "不能", "袂使": "不能", "母湯": "不行", "毋通": "不行",
+    "做伙": "一起", "鬥陣": "一起", "法度": "辦法", "這款": "這種", "彼款": "那種", "啥款": "怎樣",
+    "頭家娘": "老闆娘", "頭家": "老闆", "一工": "一天", "下晡": "下午", "這馬": "現在", "代誌": "事情",
+    "免錢": "不用錢", "厝內": "家裡", "阮": "我們", "恁": "你們", "伊": "他", "欲": "要", "佇": "在",
+    "嘸": "嗎", "袂": "不會", "毋": "不",
+}
+_TAIWANESE = re.compile(
+    "|".join(sorted(map(re.escape, _TAIWANESE_WORDS), key=len, reverse=True))
+    + r"|(?<![內樓])閣|(?<![靠拉合])攏|嘛(?=[會要有是愛可也])|(?<=[一二兩三四五六七八九十幾\d])擺"
+)
+_TAIWANESE_CONTEXT = {"閣": "還", "攏": "都", "嘛": "也", "擺": "次"}
+
+
+def _taiwanese_to_mandarin(text: str) -> str:
+    def repl(match: re.Match[str]) -> str:
+        word = match.group(0)
+        return _TAIWANESE_WORDS.get(word) or _TAIWANESE_CONTEXT[word]
+    return _TAIWANESE.sub(repl, text)
+
+
 _CHAR_VARIANTS = {src: dst for src, dst in _VARIANTS if len(src) == 1 and len(dst) == 1}
 _SIMPLIFIED_ONLY = _simplified_only()
 
@@ -196,6 +226,7 @@ def normalize_text(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = text.lower()
     text = to_traditional(text)
+    text = _taiwanese_to_mandarin(text)
     text = _apply_variants(text)
     text = _dates_to_words(text)
     text = _strip_non_word(text)

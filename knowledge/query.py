@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -53,6 +53,7 @@ class Clause:
     norm: str
     context: bool   # a self-description, not part of the question
     fact: bool = False  # a self-description stating a fact the answer depends on (headcount…)
+    asks: bool = False  # has a question word or a trailing 「?」 (「顧問要來幾次」, not 「不要一直來啦」)
 
 
 @dataclass(frozen=True)
@@ -316,10 +317,11 @@ class Classifier:
                           and ((self.context_starts is not None and bool(self.context_starts.match(norm)))
                                or (i == 0 and n > 1 and self.shop is not None and bool(self.shop.fullmatch(norm)))))
             is_fact = is_context and i not in speakers and bool(self.facts and self.facts.search(norm))
-            out.append(Clause(norm=norm, context=is_context, fact=is_fact))
+            asks = marked or bool(self.question and self.question.search(norm))
+            out.append(Clause(norm=norm, context=is_context, fact=is_fact, asks=asks))
         if out and all(c.context for c in out):
             # Nothing but self-description (「我開早餐店」): that is what the person said; keep it.
-            out = [Clause(norm=c.norm, context=False) for c in out]
+            out = [replace(c, context=False, fact=False) for c in out]
         return tuple(out)
 
 

@@ -686,12 +686,24 @@ class KnowledgeBase:
     def _last_ask(self, index: SearchIndex, question: str, query: Query, found: "_Retrieval", *,
                   program_hint: str | None, side: str) -> "_Retrieval | None":
         """A message of several asking clauses that no entry answers as a whole (「政府出錢幫我們上
-        雲端 會不會被騙啊 到底是哪個單位在辦的」): its last question, with the rest as what was told."""
+        雲端 會不會被騙啊 到底是哪個單位在辦的」): its last question, with the rest as what was told.
+        The last clause is tried first, then the last one with a question word (「…顧問到底要來幾次
+        我們店很小 不要一直來啦」: the remark after the question asks nothing)."""
         # Clauses in words (an English sentence is split at every space: 「I want to join」 is one ask).
         asking = [i for i, c in enumerate(query.clauses) if not c.context and _HAN.search(c.norm)]
         if len(asking) < 2:
             return None
-        keep = asking[-1]
+        marked = [i for i in asking if query.clauses[i].asks]
+        for keep in dict.fromkeys([asking[-1]] + marked[-1:]):
+            again = self._ask_alone(index, question, query, found, keep, program_hint=program_hint, side=side)
+            if again is not None:
+                return again
+        return None
+
+    def _ask_alone(self, index: SearchIndex, question: str, query: Query, found: "_Retrieval", keep: int, *,
+                   program_hint: str | None, side: str) -> "_Retrieval | None":
+        """The message retrieved again with clause ``keep`` as the question and the rest as context,
+        when that answers confidently and agrees with the whole message's top 3."""
         if self.classifier.classify(query.clauses[keep].norm).decline:
             return None  # 「…收我三千塊手續費 這樣合法嗎」: the last question is legal advice
         if not [w for w in index.content_words(index.analyze(query.clauses[keep].norm)) if not is_interrogative(w)]:
@@ -703,7 +715,7 @@ class KnowledgeBase:
         if again.reason or calibration.band(again.score) != "answer" or again.features.get("topicless"):
             return None
         if again.candidates[0].index not in {c.index for c in found.candidates[:LAST_ASK_TOP]}:
-            return None  # the last question alone points elsewhere than the whole message
+            return None  # the question alone points elsewhere than the whole message
         return again
 
     def _join_residual(self, index: SearchIndex, query: Query, *, trade_asked: bool = False) -> float:

@@ -458,6 +458,7 @@ def test_a_count_or_time_slot_no_entry_states_is_not_answered_confidently(kb):
     # 「幾份」 asks for a count the survey entry does not give; 「哪個時段」 a time it does not give.
     assert kb.ask("問卷總共要填幾份").band != "answer"
     assert kb.ask("電訪都是哪個時段打來").band != "answer"
+    assert kb.ask("數位券要去哪裡領").band != "answer"  # a place to pick it up: the documents name none
     # ...while 「幾份」 answered in the documents' own counter (1式) still is.
     assert kb.ask("共好的雲端服務數據分析要交幾份").band == "answer"
 
@@ -470,6 +471,12 @@ def test_a_message_of_several_questions_is_answered_by_its_last_one(kb):
     # ...but not when the last clause alone points away from the whole message (a review on Google
     # is not the programme's personal data).
     assert kb.ask("Google上有人給我一星負評 可以叫他刪掉嗎").band == "declined"
+    # A remark after the question (「不要一直來啦」) asks nothing: the clause with the question word does.
+    told = kb.ask("我是開機車行的 顧問到底要來幾次 我們店很小 不要一直來啦")
+    assert told.entry_id == "gh-shop-advisor-visits" and told.matched
+    # 「提前幾天」 asks (幾 after 提前), unlike 「前幾天」 (a few days ago).
+    assert kb.classifier.classify("抽測會先通知嗎 提前幾天").clauses[-1].asks
+    assert not kb.classifier.classify("我前幾天有打電話 沒人接").clauses[-1].asks
 
 
 def test_complaints_confusion_and_asides_get_a_kind_line_not_an_answer_or_a_ticket(app, chat, fake_line, kb):

@@ -53,3 +53,14 @@ def test_simplified_keeps_taiwan_document_terms():
     # s2t would give 查覈; s2twp would turn 數據 into 資料 - the documents say 查核點 and 數據
     assert normalize_text("查核点") == "查核點"
     assert normalize_text("数据分析") == "數據分析"
+
+
+def test_taiwanese_written_words_read_as_mandarin():
+    # Owners in the south type Taiwanese with Chinese characters; the documents are Mandarin.
+    assert normalize_text("阮這款人數甘會太多") == normalize_text("我們這種人數會不會太多")
+    assert normalize_text("按呢嘛會當報嗎") == normalize_text("這樣也可以報嗎")
+    assert normalize_text("顧問來過兩擺 閣會來嘸") == normalize_text("顧問來過兩次 還會來嗎")
+    assert normalize_text("啥物") == normalize_text("什麼")  # not 什麼物: mapped before 啥
+    # ...and the same characters inside Mandarin words stay as they are.
+    for word in ("靠攏", "內閣", "擺攤", "好嘛"):
+        assert normalize_text(word) == word
