@@ -96,9 +96,23 @@ def features(index: SearchIndex, analysis: Analysis, top: Candidate, second: Can
         "unknown": round(index.unknown_share(analysis), 4),
         "worst_miss": round(worst_miss, 4),
         "program_mismatch": 0.0,
-        "advice": float(any(p in analysis.norm for p in index.vocab.advice)),
+        "advice": float(asks_advice(index, analysis.norm)),
         "intent_mismatch": index.intent_mismatch(analysis, top.index),
     }
+
+
+def asks_advice(index: SearchIndex, norm: str) -> bool:
+    """A recommendation asked for (「哪家比較好」「該選哪個」), which the documents do not give; but
+    a choice between two of the programme's own tracks or programmes (「普及跟共融我該選哪個」) is
+    settled by their rules."""
+    if not any(p in norm for p in index.vocab.advice):
+        return False
+    named, rest = set(), norm
+    for facet in index.vocab.facets:  # longest first: 數位共融 before 共融
+        if facet in rest:
+            named.add(facet.removeprefix("數位"))
+            rest = rest.replace(facet, " ")
+    return len(named) < 2
 
 
 def confidence(f: dict[str, float]) -> float:

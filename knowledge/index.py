@@ -838,7 +838,7 @@ _FIGURE = re.compile(r"(?!1(?!\d))\d+(?:\.\d+)?([^\d.]+)")
 # not 幾分: 「佔幾分」 asks for a weight the documents give in %.
 _ASKED_UNIT = re.compile(r"^(?:幾|多少)(?:個)?(分鐘|小時|公里|坪|歲|秒|題|頁|份|次)$")
 # A count asked in one counter may be stated in another (「幾份」: 1式).
-_UNIT_ALIKE = {"份": "(?:份|式|本)", "小時": "(?:小時|鐘頭)"}
+_UNIT_ALIKE = {"份": "(?:份|式|本)", "小時": "(?:小時|鐘頭)", "次": "(?:次|場|堂)"}
 
 
 def is_interrogative(word: str) -> bool:

@@ -494,3 +494,12 @@ def test_complaints_confusion_and_asides_get_a_kind_line_not_an_answer_or_a_tick
         assert kb.ask(text).band != "small_talk", text
     assert "找專人" in joined(chat.say("拜託快點回我"))
     _no_ticket_nor_alert(app, fake_line)
+
+
+def test_a_choice_between_the_tracks_is_answered_but_a_brand_is_not(kb):
+    # The documents settle 普及 or 共融 (one shop: 普及); they do not recommend a brand.
+    assert kb.ask("普及跟共融 我該選哪個").entry_id == "gh-tracks-overview"
+    assert kb.ask("POS哪家比較好 該選哪個").band != "answer"
+    # English words owners type: 「vs」 says nothing of its own, 「cash」 is 現金.
+    assert kb.ask("普及vs共融 差在哪").entry_id == "gh-tracks-overview"
+    assert kb.ask("參加可以領cash嗎").entry_id == kb.ask("參加可以領現金嗎").entry_id
