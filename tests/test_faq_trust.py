@@ -503,3 +503,12 @@ def test_a_choice_between_the_tracks_is_answered_but_a_brand_is_not(kb):
     # English words owners type: 「vs」 says nothing of its own, 「cash」 is 現金.
     assert kb.ask("普及vs共融 差在哪").entry_id == "gh-tracks-overview"
     assert kb.ask("參加可以領cash嗎").entry_id == kb.ask("參加可以領現金嗎").entry_id
+
+
+def test_phones_the_line_app_and_marketplaces_are_declined_unless_the_programme_is_named(kb):
+    # Which phone to buy, how the LINE app works, a marketplace's own support: not the programme's.
+    for message in ("iphone跟三星哪支比較好", "LINE的相簿怎麼用", "蝦皮被停權怎麼辦"):
+        assert kb.ask(message).band == "declined", message
+    # ...the same words in a programme question keep it one.
+    assert kb.ask("我在蝦皮有賣場 可以參加共好嗎").matched
+    assert kb.ask("共好的課程會教LINE官方帳號怎麼用嗎").matched
