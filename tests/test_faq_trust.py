@@ -459,6 +459,12 @@ def test_a_count_or_time_slot_no_entry_states_is_not_answered_confidently(kb):
     assert kb.ask("問卷總共要填幾份").band != "answer"
     assert kb.ask("電訪都是哪個時段打來").band != "answer"
     assert kb.ask("數位券要去哪裡領").band != "answer"  # a place to pick it up: the documents name none
+    # How long a survey takes, a fee for the advisor's visit, the service's night hours: the entries
+    # name the step, not the detail.
+    for message in ("問卷一次要花多少時間", "顧問來要不要給他車馬費", "客服假日有人回嗎"):
+        assert kb.ask(message).band != "answer", message
+    # ...and how often spot checks come is stated (不定期).
+    assert kb.ask("抽查多久一次").entry_id == "gh-shop-spot-check"
     # ...while 「幾份」 answered in the documents' own counter (1式) still is.
     assert kb.ask("共好的雲端服務數據分析要交幾份").band == "answer"
 
