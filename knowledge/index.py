@@ -121,6 +121,9 @@ class Vocabulary:
     intents: tuple[tuple[str, "re.Pattern[str]"], ...] = ()
     # intents.yaml ``asked``: (kind, what the question asks for, what an answer must state)
     asked: tuple[tuple[str, "re.Pattern[str]", "re.Pattern[str]"], ...] = ()
+    # asked kinds with ``narrows: false``: an unstated entry phrased with one still answers plainer
+    # questions on its topic (「可以拿多少錢」 as well as 「一家店分多少」)
+    broad_kinds: frozenset[str] = frozenset()
     # intents.yaml ``frame``: words that only place a question in the programme's year
     # (「簽完」「入選後」), matched against a whole word
     frame: "re.Pattern[str] | None" = None
@@ -154,6 +157,8 @@ class Vocabulary:
         # Patterns are normalised as the text is (query.alternation: 「哪一天」 matches 哪1天).
         asked = tuple((str(kind), alternation((spec["question"],)), alternation((spec["answer"],)))
                       for kind, spec in (intents_data.get("asked") or {}).items())
+        broad = frozenset(str(kind) for kind, spec in (intents_data.get("asked") or {}).items()
+                          if spec.get("narrows") is False)
         groups = tuple(
             frozenset(t for t in (normalize_text(str(w)) for w in group) if t)
             for group in data.get("synonyms", [])
@@ -173,7 +178,7 @@ class Vocabulary:
         generic = frozenset(normalize_text(str(w)) for w in data.get("generic", []))
         return cls(synonym_groups=groups, stopwords=stop, facets=facets, programs=programs, advice=advice,
                    generic=generic,
-                   default_program=data.get("default_program"), intents=intents, asked=asked,
+                   default_program=data.get("default_program"), intents=intents, asked=asked, broad_kinds=broad,
                    frame=alternation(intents_data.get("frame")),
                    class_words=tuple(normalize_text(str(group[0])) for group in data.get("synonyms", []) if group),
                    domain_words=tuple(normalize_text(str(w)) for key in ("domain", "anchors")
@@ -454,7 +459,8 @@ class SearchIndex:
                 all_norm=q_norm + "|" + ans_norm,
                 phrasings=[" ".join(analyzer.words(n)) for n in phr_norms],
                 sentences=tuple(n for n in (normalize_text(x) for x in _SENTENCE.split(entry.answer)) if n),
-                asked_kinds=frozenset(kind for n in phr_norms for kind, _ in self.vocab.asked_in(n)),
+                asked_kinds=frozenset(kind for n in phr_norms for kind, _ in self.vocab.asked_in(n)
+                                      if kind not in self.vocab.broad_kinds),
                 intents=frozenset().union(*(self.vocab.intents_of(n) for n in phr_norms))
                 | _answer_intents(ans_norm),
             ))

@@ -463,6 +463,9 @@ def test_a_count_or_time_slot_no_entry_states_is_not_answered_confidently(kb):
     # name the step, not the detail.
     for message in ("問卷一次要花多少時間", "顧問來要不要給他車馬費", "客服假日有人回嗎"):
         assert kb.ask(message).band != "answer", message
+    # An amount per shop is not stated (budgets are per case); whether money goes to the shop is.
+    assert kb.ask("一間店可以分到幾萬現金").entry_id == "gh-shop-amount-per-shop"
+    assert kb.ask("補助的錢會匯給店家嗎").entry_id == "gh-shop-money"
     # ...and how often spot checks come is stated (不定期).
     assert kb.ask("抽查多久一次").entry_id == "gh-shop-spot-check"
     # ...while 「幾份」 answered in the documents' own counter (1式) still is.
