@@ -106,7 +106,7 @@ def _simplified_only() -> frozenset[str]:
 # (「阮這款人數甘會太多」「按呢嘛會當報嗎」): each word becomes the Mandarin the documents use, so
 # 阮 counts as 我們 and 會當 as 可以. Applied before the variant map (啥物 must not become 什麼物).
 # A word that is also Mandarin is mapped only where it cannot be (閣 not after 內/樓, 擺 only as a
-# count, 嘛 only before a verb, 攏 not in 靠攏/拉攏).
+# count, 嘛 only before a verb, 愛 (must) only before 幾 or a form's verb, 攏 not in 靠攏/拉攏).
 _TAIWANESE_WORDS = {
     "攏總": "總共", "攏無咧": "都沒在", "攏無": "都沒有", "無咧": "沒在", "攏咧": "都在", "會按怎": "會怎樣",
     "半暝": "半夜", "有無": "有沒有", "有嘸": "有沒有",
@@ -121,9 +121,9 @@ _TAIWANESE_WORDS = {
 }
 _TAIWANESE = re.compile(
     "|".join(sorted(map(re.escape, _TAIWANESE_WORDS), key=len, reverse=True))
-    + r"|(?<![內樓])閣|(?<![靠拉合])攏|嘛(?=[會要有是愛可也])|(?<=[一二兩三四五六七八九十幾\d])擺"
+    + r"|(?<![內樓])閣|(?<![靠拉合])攏|嘛(?=[會要有是愛可也])|(?<=[一二兩三四五六七八九十幾\d])擺|愛(?=[幾簽填交繳寫])"
 )
-_TAIWANESE_CONTEXT = {"閣": "還", "攏": "都", "嘛": "也", "擺": "次"}
+_TAIWANESE_CONTEXT = {"閣": "還", "攏": "都", "嘛": "也", "擺": "次", "愛": "要"}
 
 
 def _taiwanese_to_mandarin(text: str) -> str:

@@ -61,6 +61,7 @@ def test_taiwanese_written_words_read_as_mandarin():
     assert normalize_text("按呢嘛會當報嗎") == normalize_text("這樣也可以報嗎")
     assert normalize_text("顧問來過兩擺 閣會來嘸") == normalize_text("顧問來過兩次 還會來嗎")
     assert normalize_text("啥物") == normalize_text("什麼")  # not 什麼物: mapped before 啥
+    assert normalize_text("最少愛幾間") == normalize_text("最少要幾間")
     # ...and the same characters inside Mandarin words stay as they are.
     for word in ("靠攏", "內閣", "擺攤", "好嘛"):
         assert normalize_text(word) == word
