@@ -521,3 +521,10 @@ def test_phones_the_line_app_and_marketplaces_are_declined_unless_the_programme_
     # ...the same words in a programme question keep it one.
     assert kb.ask("我在蝦皮有賣場 可以參加共好嗎").matched
     assert kb.ask("共好的課程會教LINE官方帳號怎麼用嗎").matched
+
+
+def test_asking_for_plainer_words_is_said_in_passing(kb):
+    # 「講白話一點」 asks how to answer, not what: alone it is small talk (no ticket), beside a
+    # question it is left out so the question is answered.
+    assert kb.ask("可以講白話一點嗎").band == "small_talk"
+    assert kb.ask("數位共好到底要幹嘛 簡單講就好").entry_id == "gh-program-purpose"
