@@ -73,6 +73,7 @@ class JoinQuestion:
     trade: tuple[str, str] | None = None       # (the owner's word, the example it is closest to)
     prior: tuple[str, str] | None = None       # (the owner's word, the item key or agency it names)
     integration: bool = False                  # the question names the track that admits more people
+    low_digital: bool = False                  # the owner says they hardly use computers or phones
 
 
 @dataclass
@@ -87,7 +88,8 @@ class JoinWords:
     trades: tuple[tuple[str, str], ...]   # (owner's word, example), longest word first
     named: tuple[tuple[str, str], ...]    # (owner's word, prior-funding item key or agency), longest first
     items: frozenset[str] = frozenset()   # the item keys among ``named`` (an agency needs ``prior`` too)
-    integration: re.Pattern | None = None 
+    integration: re.Pattern | None = None
+    low_digital: re.Pattern | None = None  # 「我完全不會用電腦」: the owner's digital skills, not a topic
     @classmethod
     def load(cls, path: Path = INTENTS_FILE) -> "JoinWords":
         data = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("joining") or {}
@@ -102,7 +104,8 @@ class JoinWords:
                    industry=alternation(data.get("industry")), prior=alternation(data.get("prior")),
                    trades=tuple(sorted((x for x in pairs(data.get("trades")) if x[0]), key=lambda x: -len(x[0]))),
                    named=tuple(sorted((x for x in named if x[0]), key=lambda x: -len(x[0]))),
-                   items=frozenset(key for _, key in items), integration=alternation(data.get("integration")))
+                   items=frozenset(key for _, key in items), integration=alternation(data.get("integration")),
+                   low_digital=alternation(data.get("low_digital")))
 
     def classify(self, text: str, norm: str) -> JoinQuestion | None:
         """The join question ``text`` asks, or None when it asks something else (how or where to
@@ -124,14 +127,15 @@ class JoinWords:
         kind = "prior" if prior else "industry" if industry else "general"
         return JoinQuestion(kind=kind, facts=facts, trade=trade, prior=named if prior else None,
                             integration=self.integration is not None and bool(self.integration.search(norm))
-                            or bool(_COMPARED.search(norm) and _PEOPLE.search(norm)))
+                            or bool(_COMPARED.search(norm) and _PEOPLE.search(norm)),
+                            low_digital=self.low_digital is not None and bool(self.low_digital.search(norm)))
 
     def residual(self, norm: str) -> str:
         """``norm`` without what a join question is made of (the ask, the shop's facts, trades,
         earlier funding, filler): what is left is another topic (「沒有email 可以參加嗎」)."""
         for word, _ in (*self.trades, *self.named):
             norm = norm.replace(word, "|")
-        for pattern in (self.how, self.asks, self.weak, self.industry, self.prior):
+        for pattern in (self.how, self.asks, self.weak, self.industry, self.prior, self.low_digital):
             if pattern is not None:
                 norm = pattern.sub("|", norm)
         return norm
@@ -165,6 +169,7 @@ class JoinRules:
     more_examples: tuple[str, ...]
     sources: tuple[str, ...]
     industry_source: str
+    target: str = ""   # whom the campaign is for (「針對數位能力較低…」), for an owner unsure of their skills
 
     @classmethod
     def from_program(cls, program: str, raw: Mapping[str, Any]) -> "JoinRules | None":
@@ -189,7 +194,7 @@ class JoinRules:
             direction=str(industries.get("direction", "")), examples=tuple(industries.get("examples") or ()),
             more_examples=tuple(industries.get("more_examples") or ()),
             sources=tuple(str(s) for s in summary.get("sources") or ()),
-            industry_source=str(industries.get("source", "")))
+            industry_source=str(industries.get("source", "")), target=str(summary.get("target", "")))
 
     # ---- the answer -------------------------------------------------------------------------
     def essentials(self) -> str:
@@ -220,6 +225,8 @@ class JoinRules:
             lines.append(self.essentials())
             return "\n".join(lines), list(self.sources[1:] or self.sources)
         lines = [self.essentials()]
+        if question.low_digital and self.target:
+            lines.append(t("faq.join_low_digital", target=self.target))
         employees = question.facts.get("employees")
         if employees is not None and self.max_employees is not None:
             if employees <= self.max_employees:

@@ -204,3 +204,11 @@ def test_asking_for_a_parent_with_the_shops_facts(kb):
     # 「我幫我媽問 她在市場口賣麵…沒開公司只有去國稅局報稅」: her shop, two helpers, a tax registration.
     asked = kb.ask("我幫我媽問 她在市場口賣麵 請兩個阿姨幫忙 沒開公司只有去國稅局報稅那種 這樣能參加數位共好嗎")
     assert asked.tier == "rules" and "員工 2 人" in asked.answer and "只有稅籍登記" in asked.answer
+
+
+def test_an_owner_unsure_of_their_digital_skills_hears_whom_the_campaign_is_for(kb):
+    # 「不會用電腦」 is not a second topic: the join answer adds programs.yaml's target (002 叁).
+    target = yaml.safe_load(PROGRAMS.read_text(encoding="utf-8"))["programs"]["gonghao-2023"]["eligibility"]["summary"]["target"]
+    worried = kb.ask("我媽都不會用手機 她的小吃攤可以參加嗎")
+    assert worried.tier == "rules" and target in worried.answer
+    assert target not in kb.ask("我的小吃攤可以參加嗎").answer
