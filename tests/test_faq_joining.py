@@ -212,3 +212,9 @@ def test_an_owner_unsure_of_their_digital_skills_hears_whom_the_campaign_is_for(
     worried = kb.ask("我媽都不會用手機 她的小吃攤可以參加嗎")
     assert worried.tier == "rules" and target in worried.answer
     assert target not in kb.ask("我的小吃攤可以參加嗎").answer
+
+
+def test_an_agency_that_helped_with_digital_work_is_earlier_coaching(kb):
+    # 「原民會有幫我們做網站」 tells of earlier coaching: the answer names that agency's rule.
+    helped = kb.ask("去年原民會有幫我們弄網站 今年還可以參加嗎")
+    assert helped.intent == "eligibility:prior" and "原住民族委員會" in helped.answer
