@@ -90,6 +90,7 @@ class JoinWords:
     items: frozenset[str] = frozenset()   # the item keys among ``named`` (an agency needs ``prior`` too)
     integration: re.Pattern | None = None
     low_digital: re.Pattern | None = None  # 「我完全不會用電腦」: the owner's digital skills, not a topic
+    other: re.Pattern | None = None        # 「跨不同行業可以嗎」: a rule of the tracks, not whether the shop can join
     @classmethod
     def load(cls, path: Path = INTENTS_FILE) -> "JoinWords":
         data = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("joining") or {}
@@ -105,12 +106,12 @@ class JoinWords:
                    trades=tuple(sorted((x for x in pairs(data.get("trades")) if x[0]), key=lambda x: -len(x[0]))),
                    named=tuple(sorted((x for x in named if x[0]), key=lambda x: -len(x[0]))),
                    items=frozenset(key for _, key in items), integration=alternation(data.get("integration")),
-                   low_digital=alternation(data.get("low_digital")))
+                   low_digital=alternation(data.get("low_digital")), other=alternation(data.get("other")))
 
     def classify(self, text: str, norm: str) -> JoinQuestion | None:
         """The join question ``text`` asks, or None when it asks something else (how or where to
         apply is another question: 「要去哪裡apply」)."""
-        if not norm or (self.how is not None and self.how.search(norm)):
+        if not norm or any(p is not None and p.search(norm) for p in (self.how, self.other)):
             return None
         # The trade named first is the shop's (「經營民宿 另外請兩個清潔阿姨」 is a 民宿).
         found = [(norm.find(w), -len(w), w, ex) for w, ex in self.trades if w in norm]

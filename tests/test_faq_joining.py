@@ -218,3 +218,9 @@ def test_an_agency_that_helped_with_digital_work_is_earlier_coaching(kb):
     # 「原民會有幫我們做網站」 tells of earlier coaching: the answer names that agency's rule.
     helped = kb.ask("去年原民會有幫我們弄網站 今年還可以參加嗎")
     assert helped.intent == "eligibility:prior" and "原住民族委員會" in helped.answer
+
+
+def test_whether_different_trades_may_group_together_is_a_track_question(kb):
+    # 跨業共融型 is a 共融 rule an entry states, not whether this shop can join.
+    grouped = kb.ask("我們花店跟麵包店想一起組 不同行業合作可以嗎")
+    assert grouped.tier != "rules" and grouped.intent != "eligibility:general"
