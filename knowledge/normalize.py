@@ -232,6 +232,23 @@ def normalize_text(text: str) -> str:
     text = _dates_to_words(text)
     text = _strip_non_word(text)
     text = numerals_to_digits(text)
+    return _shares_and_days(text)
+
+
+_PERCENT_WORDS = re.compile(r"百分之([零〇一二兩三四五六七八九十百]+|\d+)")
+# 3成 is 30 % (the documents write both: 「六成」「10%」); not 成 starting a word (成本, 成果, 成員…)
+_TENTHS = re.compile(r"(?<![\d.])([1-9])成(?![功為立長本員交果效績熟])")
+_DAY_HAO = re.compile(r"(\d+月\d+)號")
+
+
+def _shares_and_days(text: str) -> str:
+    """百分之十 and 1成 as 10%, 11月30號 as 11月30日: one form for each."""
+    if "百分之" in text:
+        text = _PERCENT_WORDS.sub(lambda m: f"{m.group(1) if m.group(1).isdigit() else chinese_numeral_to_int(m.group(1))}%", text)
+    if "成" in text:
+        text = _TENTHS.sub(lambda m: f"{int(m.group(1)) * 10}%", text)
+    if "號" in text:
+        text = _DAY_HAO.sub(r"\1日", text)
     return text
 
 

@@ -65,3 +65,12 @@ def test_taiwanese_written_words_read_as_mandarin():
     # ...and the same characters inside Mandarin words stay as they are.
     for word in ("靠攏", "內閣", "擺攤", "好嘛"):
         assert normalize_text(word) == word
+
+
+def test_shares_and_days_have_one_form():
+    # The documents write 10% and 六成; owners write 百分之十, 一成, 11月30號.
+    assert normalize_text("百分之十") == normalize_text("10%") == normalize_text("一成")
+    assert normalize_text("六成") == "60%"
+    assert normalize_text("11月30號") == normalize_text("11月30日")
+    for word in ("成本", "3成員", "幾號"):  # 成 and 號 in other words stay
+        assert normalize_text(word) == word
