@@ -531,3 +531,9 @@ def test_asking_for_plainer_words_is_said_in_passing(kb):
     # question it is left out so the question is answered.
     assert kb.ask("可以講白話一點嗎").band == "small_talk"
     assert kb.ask("數位共好到底要幹嘛 簡單講就好").entry_id == "gh-program-purpose"
+
+
+def test_what_the_owner_remembers_is_the_question_not_a_self_description(kb):
+    # 「我記得…」 is the claim to confirm (even a wrong one: the answer gives the documents' figure).
+    assert kb.ask("我記得顧問至少要來五次 對嗎 還是我記錯了").entry_id == "gh-shop-advisor-visits"
+    assert kb.ask("我記得是9月底前要把工具裝好 沒記錯吧").entry_id == "gh-tool-deadline"
