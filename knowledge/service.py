@@ -92,6 +92,7 @@ LAST_ASK_TOP = 3
 log = logging.getLogger(__name__)
 _BARE_NUMBER = re.compile(r"[零〇一二兩三四五六七八九十百千萬0-9.,]+")
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")  # any Chinese character: a message in words
+_QUANTITY = re.compile(r"多少|幾")  # a question asking for a number
 RELOAD_STAMP = ".reload"  # `flask kb reload` touches it; the watcher sees the change
 
 _YEAR = re.compile(r"(\d{2,4})年")
@@ -694,7 +695,12 @@ class KnowledgeBase:
         if len(asking) < 2:
             return None
         marked = [i for i in asking if query.clauses[i].asks]
-        for keep in dict.fromkeys([asking[-1]] + marked[-1:]):
+        last = query.clauses[marked[-1]].norm if marked else ""
+        if index.vocab.asked_in(last) or _QUANTITY.search(last):
+            # 「…可以退出嗎 要賠違約金嗎」: the last question asks a detail (a sum, a date, a fine) of the
+            # one before; answering the one before alone would pass over what was asked.
+            marked = marked[-1:]
+        for keep in dict.fromkeys([asking[-1]] + marked[-2:][::-1]):
             again = self._ask_alone(index, question, query, found, keep, program_hint=program_hint, side=side)
             if again is not None:
                 return again

@@ -537,3 +537,12 @@ def test_what_the_owner_remembers_is_the_question_not_a_self_description(kb):
     # 「我記得…」 is the claim to confirm (even a wrong one: the answer gives the documents' figure).
     assert kb.ask("我記得顧問至少要來五次 對嗎 還是我記錯了").entry_id == "gh-shop-advisor-visits"
     assert kb.ask("我記得是9月底前要把工具裝好 沒記錯吧").entry_id == "gh-tool-deadline"
+
+
+def test_a_second_question_about_the_asker_leaves_the_first_one_answered(kb):
+    # 「我可以帶員工去嗎」 after the question: the clause before it, with its question word, answers.
+    assert kb.ask("顧問的課程總共有幾堂 我可以帶員工去嗎").entry_id == "gh-shop-activities"
+    # ...but a last question asking a sum of the first is not passed over for the first alone.
+    assert kb.ask("簽了可以中途退出嗎 要賠多少錢").entry_id != "gh-shop-quit"
+    # Insurance is not the programme's.
+    assert kb.ask("店面要保什麼險 火險夠不夠").band == "declined"
