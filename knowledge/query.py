@@ -164,10 +164,14 @@ class Classifier:
             if text.strip() and _LOST.fullmatch(text.strip()):
                 return Query(text=text, norm="", small_talk="lost")
             return Query(text=text, norm="", small_talk="emoji" if text.strip() else None)
-        if self.small_talk_any is not None and self.small_talk_any.match(norm):
-            name = self._small_talk_class(norm)
-            if name:
-                return Query(text=text, norm=norm, small_talk=name)
+        if self.small_talk_any is not None:
+            # 「我阿嬤說謝謝你喔」: someone's thanks passed on is thanks.
+            said = self.reported.match(norm) if self.reported is not None else None
+            for rest in (norm, norm[said.end():] if said is not None else None):
+                if rest and self.small_talk_any.match(rest):
+                    name = self._small_talk_class(rest)
+                    if name:
+                        return Query(text=text, norm=norm, small_talk=name)
         clauses = self._clauses(text)
         decline = None
         named = any(w in norm for w in self.program_words) or bool(self.anchors and self.anchors.search(norm))

@@ -410,7 +410,9 @@ def test_waiting_a_slip_and_cheering_are_small_talk_not_answers_or_tickets(app, 
     said = {"收到 我晚點再看": "ack", "好的 那我等顧問聯絡": "ack", "我等業者打給我": "later",
             "那我再等等看": "later", "我下次再來問": "later", "沒關係": "ack", "真的假的": "ack", "哇 好棒": "ack",
             "我只是看看": "ack", "抱歉 打錯了": "oops", "傳錯了": "oops", "不好意思傳錯": "oops", "按錯了": "oops",
-            "加油": "effort", "有空再聊": "bye", "老闆在嗎": "test"}
+            "加油": "effort", "有空再聊": "bye", "老闆在嗎": "test",
+            # thanks passed on from someone else is thanks
+            "我媽媽說謝謝你們喔": "thanks", "老闆說辛苦了": "effort"}
     for text, kind in said.items():
         assert kb.ask(text).intent == f"small_talk:{kind}", text
     for text in ("LINE怎麼改頭貼", "今天幾號", "幫我算一下 123加456"):
