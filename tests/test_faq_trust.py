@@ -548,3 +548,14 @@ def test_a_second_question_about_the_asker_leaves_the_first_one_answered(kb):
     assert kb.ask("簽了可以中途退出嗎 要賠多少錢").entry_id != "gh-shop-quit"
     # Insurance is not the programme's.
     assert kb.ask("店面要保什麼險 火險夠不夠").band == "declined"
+
+
+def test_a_figure_to_confirm_that_no_entry_states_is_not_confirmed(kb):
+    # The owner names a length, a frequency or a date the documents never give: the entry about the
+    # step does not answer it; the unstated one (or nothing) does.
+    for message in ("顧問每次至少要陪我們3個小時對不對", "前測是不是要在6月底前做完", "請顧問一小時多少錢"):
+        answered = kb.ask(message)
+        assert answered.band != "answer", (message, answered.entry_id)
+    # ...while a figure the documents do give is confirmed by its entry.
+    assert kb.ask("工具是不是要在7月底前導入好").entry_id == "gh-tool-deadline"
+    assert kb.ask("顧問是不是要來3次").entry_id == "gh-shop-advisor-visits"
