@@ -780,7 +780,12 @@ class SearchIndex:
         skip = self.vocab.all_program_words | set(self.vocab.facets)
         mass = 0.0
         for w in self.content_words(analysis):
-            if w in skip or w[:1].isdigit():
+            if w in skip:
+                continue
+            if w[:1].isdigit():
+                # 「8家就可以組了嗎」: a count to confirm asks for the count, as 幾家 does
+                if len(w) >= 2 and w[-1] in _TOPIC_COUNTERS and _CONFIRMING.search(analysis.norm):
+                    mass += INTERROGATIVE_WEIGHT
                 continue
             if is_interrogative(w):
                 # 幾家 / 幾人 / 多少錢 ask for a count of something concrete: with a
@@ -858,6 +863,8 @@ def is_interrogative(word: str) -> bool:
     return 1 <= cut < len(word) - 1 and len(word) <= 5 and word[cut + 1] == word[0]
 
 
+# a yes/no question confirming something (「是不是8家」「8家就可以了嗎」), not a bare fact (「五個人」)
+_CONFIRMING = re.compile(r"嗎|吧|是不是|還是|對不對|沒錯")
 _TOPIC_COUNTERS = set("家人名次場份項個件張元錢萬堂種型類套位趟")
 _COUNTERS = set("家人名個次項年月日天份式類級成萬元週周號條點場間%")
 

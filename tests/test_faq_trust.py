@@ -559,3 +559,9 @@ def test_a_figure_to_confirm_that_no_entry_states_is_not_confirmed(kb):
     # ...while a figure the documents do give is confirmed by its entry.
     assert kb.ask("工具是不是要在7月底前導入好").entry_id == "gh-tool-deadline"
     assert kb.ask("顧問是不是要來3次").entry_id == "gh-shop-advisor-visits"
+
+
+def test_a_count_to_confirm_is_a_topic_and_there_is_no_topic(kb):
+    # 「8家嗎」 asks for the count as 「幾家」 does; 「那邊」 says nothing of its own.
+    assert kb.ask("110年群聚最少要8家嗎").entry_id == "cl21-definition"
+    assert kb.ask("群聚那邊一年開幾次會").entry_id == "cl22-meetings"
