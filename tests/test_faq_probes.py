@@ -47,7 +47,13 @@ PROBE_FLOORS = {"owner_probes.jsonl": (0.92, 0.96), "owner_probes2.jsonl": (0.93
                 "owner_probes35.jsonl": (0.88, 0.96), "owner_probes36.jsonl": (0.82, 0.93),
                 # p37-40: 494/560 in scope before any work on them (stop 31)
                 "owner_probes37.jsonl": (0.86, 0.96), "owner_probes38.jsonl": (0.87, 0.90),
-                "owner_probes39.jsonl": (0.91, 0.80), "owner_probes40.jsonl": (0.94, 0.93)}
+                "owner_probes39.jsonl": (0.91, 0.80), "owner_probes40.jsonl": (0.94, 0.93),
+                # written fresh at stop 32: p41-44 474/560 in scope on arrival, p45-48 494/560 (on the
+                # engine of that moment), then worked on
+                "owner_probes41.jsonl": (0.88, 0.93), "owner_probes42.jsonl": (0.96, 0.93),
+                "owner_probes43.jsonl": (0.94, 0.93), "owner_probes44.jsonl": (0.95, 0.96),
+                "owner_probes45.jsonl": (0.96, 0.93), "owner_probes46.jsonl": (0.93, 0.86),
+                "owner_probes47.jsonl": (0.87, 0.93), "owner_probes48.jsonl": (0.94, 0.90)}
 
 
 def _rows(path: Path) -> list[dict]:
