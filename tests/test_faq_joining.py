@@ -224,3 +224,12 @@ def test_whether_different_trades_may_group_together_is_a_track_question(kb):
     # 跨業共融型 is a 共融 rule an entry states, not whether this shop can join.
     grouped = kb.ask("我們花店跟麵包店想一起組 不同行業合作可以嗎")
     assert grouped.tier != "rules" and grouped.intent != "eligibility:general"
+
+
+def test_when_to_apply_a_tool_in_scope_and_a_tax_office_registration_are_not_declined_or_the_rules(kb):
+    # 「什麼時候開始可以報名」 asks a date; 「這種點餐工具有在範圍內嗎」 asks about tools, not the trade.
+    for message in ("什麼時候開始可以報名", "這種點餐工具有在範圍內嗎"):
+        assert kb.ask(message).tier != "rules", message
+    # 「國稅局那邊有登記」 is the shop's tax registration, not a tax question to decline.
+    registered = kb.ask("我們在市場擺攤 只有去國稅局登記過 這樣算數嗎")
+    assert registered.band != "declined" and registered.matched

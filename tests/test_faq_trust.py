@@ -412,7 +412,9 @@ def test_waiting_a_slip_and_cheering_are_small_talk_not_answers_or_tickets(app, 
             "我只是看看": "ack", "抱歉 打錯了": "oops", "傳錯了": "oops", "不好意思傳錯": "oops", "按錯了": "oops",
             "加油": "effort", "有空再聊": "bye", "老闆在嗎": "test",
             # thanks passed on from someone else is thanks
-            "我媽媽說謝謝你們喔": "thanks", "老闆說辛苦了": "effort"}
+            "我媽媽說謝謝你們喔": "thanks", "老闆說辛苦了": "effort",
+            # called away by a customer: a goodbye, not a question about customers
+            "先這樣 客人來了": "bye", "我先去忙了 有客人": "later"}
     for text, kind in said.items():
         assert kb.ask(text).intent == f"small_talk:{kind}", text
     for text in ("LINE怎麼改頭貼", "今天幾號", "幫我算一下 123加456"):
