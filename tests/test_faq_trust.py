@@ -520,7 +520,7 @@ def test_a_choice_between_the_tracks_is_answered_but_a_brand_is_not(kb):
 
 def test_phones_the_line_app_and_marketplaces_are_declined_unless_the_programme_is_named(kb):
     # Which phone to buy, how the LINE app works, a marketplace's own support: not the programme's.
-    for message in ("iphone跟三星哪支比較好", "LINE的相簿怎麼用", "蝦皮被停權怎麼辦"):
+    for message in ("iphone跟三星哪支比較好", "LINE的相簿怎麼用", "蝦皮被停權怎麼辦", "FB廣告預算要抓多少比較有效"):
         assert kb.ask(message).band == "declined", message
     # ...the same words in a programme question keep it one (a trip abroad closing the shop is about
     # the tool's use, not travel).
@@ -567,3 +567,7 @@ def test_a_count_to_confirm_is_a_topic_and_there_is_no_topic(kb):
     # 「8家嗎」 asks for the count as 「幾家」 does; 「那邊」 says nothing of its own.
     assert kb.ask("110年群聚最少要8家嗎").entry_id == "cl21-definition"
     assert kb.ask("群聚那邊一年開幾次會").entry_id == "cl22-meetings"
+
+
+def test_which_software_to_start_with_is_advice(kb):
+    assert not kb.ask("POS跟會員系統 小店應該先導哪一個").matched
