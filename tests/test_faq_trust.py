@@ -555,7 +555,8 @@ def test_a_second_question_about_the_asker_leaves_the_first_one_answered(kb):
 def test_a_figure_to_confirm_that_no_entry_states_is_not_confirmed(kb):
     # The owner names a length, a frequency or a date the documents never give: the entry about the
     # step does not answer it; the unstated one (or nothing) does.
-    for message in ("顧問每次至少要陪我們3個小時對不對", "前測是不是要在6月底前做完", "請顧問一小時多少錢"):
+    for message in ("顧問每次至少要陪我們3個小時對不對", "前測是不是要在6月底前做完", "請顧問一小時多少錢",
+                    "顧問來店裡通常會待多久"):
         answered = kb.ask(message)
         assert answered.band != "answer", (message, answered.entry_id)
     # ...while a figure the documents do give is confirmed by its entry.
