@@ -53,7 +53,10 @@ PROBE_FLOORS = {"owner_probes.jsonl": (0.92, 0.96), "owner_probes2.jsonl": (0.93
                 "owner_probes41.jsonl": (0.88, 0.93), "owner_probes42.jsonl": (0.96, 0.93),
                 "owner_probes43.jsonl": (0.94, 0.93), "owner_probes44.jsonl": (0.95, 0.96),
                 "owner_probes45.jsonl": (0.96, 0.93), "owner_probes46.jsonl": (0.93, 0.86),
-                "owner_probes47.jsonl": (0.87, 0.93), "owner_probes48.jsonl": (0.94, 0.90)}
+                "owner_probes47.jsonl": (0.87, 0.93), "owner_probes48.jsonl": (0.94, 0.90),
+                # p49-52: 484/560 in scope on arrival (the stop-31 engine: 466/560)
+                "owner_probes49.jsonl": (0.89, 0.86), "owner_probes50.jsonl": (0.91, 0.86),
+                "owner_probes51.jsonl": (0.89, 0.93), "owner_probes52.jsonl": (0.83, 0.90)}
 
 
 def _rows(path: Path) -> list[dict]:

@@ -51,7 +51,8 @@ FAQ_SETS = ("faq_dev.jsonl", "faq_roles_dev.jsonl", "owner_probes.jsonl", "owner
                "owner_probes33.jsonl", "owner_probes34.jsonl", "owner_probes35.jsonl", "owner_probes36.jsonl",
                "owner_probes37.jsonl", "owner_probes38.jsonl", "owner_probes39.jsonl", "owner_probes40.jsonl",
                "owner_probes41.jsonl", "owner_probes42.jsonl", "owner_probes43.jsonl", "owner_probes44.jsonl",
-               "owner_probes45.jsonl", "owner_probes46.jsonl", "owner_probes47.jsonl", "owner_probes48.jsonl")
+               "owner_probes45.jsonl", "owner_probes46.jsonl", "owner_probes47.jsonl", "owner_probes48.jsonl",
+               "owner_probes49.jsonl", "owner_probes50.jsonl", "owner_probes51.jsonl", "owner_probes52.jsonl")
 
 
 def facts_present(answer: str, expect: list[list[str]]) -> bool:
