@@ -689,7 +689,8 @@ class KnowledgeBase:
         """A message of several asking clauses that no entry answers as a whole (「政府出錢幫我們上
         雲端 會不會被騙啊 到底是哪個單位在辦的」): its last question, with the rest as what was told.
         The last clause is tried first, then the last one with a question word (「…顧問到底要來幾次
-        我們店很小 不要一直來啦」: the remark after the question asks nothing)."""
+        我們店很小 不要一直來啦」: the remark after the question asks nothing), then the one with a
+        question word before that (「…總共有幾堂 我可以帶員工去嗎」) unless the last asks a detail of it."""
         # Clauses in words (an English sentence is split at every space: 「I want to join」 is one ask).
         asking = [i for i, c in enumerate(query.clauses) if not c.context and _HAN.search(c.norm)]
         if len(asking) < 2:
