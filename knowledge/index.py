@@ -750,9 +750,8 @@ class SearchIndex:
                 else:
                     share = 0.0
             worst_miss = max(worst_miss, (1 - share) * weight / 10.0)
-        for _kind, answer in analysis.asked:
-            if self.entries[index].unstated:
-                break  # what the documents do not say is what it states
+        # An unstated entry is exempt: that the documents do not give it is what it states.
+        for _kind, answer in () if self.entries[index].unstated else analysis.asked:
             if not self.states_asked(analysis, index, answer):
                 # 「幾分才算過」「抽幾%」「罰多少」: the entry is about the topic but does not state
                 # what is asked; it answers a neighbouring question.
