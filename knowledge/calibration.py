@@ -107,12 +107,7 @@ def asks_advice(index: SearchIndex, norm: str) -> bool:
     settled by their rules."""
     if not any(p in norm for p in index.vocab.advice):
         return False
-    named, rest = set(), norm
-    for facet in index.vocab.facets:  # longest first: 數位共融 before 共融
-        if facet in rest:
-            named.add(facet.removeprefix("數位"))
-            rest = rest.replace(facet, " ")
-    return len(named) < 2
+    return len({facet.removeprefix("數位") for facet in index.vocab.facets_in(norm)}) < 2
 
 
 def confidence(f: dict[str, float]) -> float:

@@ -143,6 +143,15 @@ class Vocabulary:
             out.discard(term)
             self._synonyms[term] = out
 
+    def facets_in(self, norm: str) -> list[str]:
+        """The facets ``norm`` names, longest first (數位共融 before the 共融 inside it)."""
+        found: list[str] = []
+        for f in self.facets:
+            if f in norm:
+                found.append(f)
+                norm = norm.replace(f, "|")
+        return found
+
     def intents_of(self, norm: str) -> frozenset[str]:
         return frozenset(name for name, pattern in self.intents if pattern.search(norm))
 

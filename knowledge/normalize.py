@@ -123,14 +123,12 @@ _TAIWANESE = re.compile(
     "|".join(sorted(map(re.escape, _TAIWANESE_WORDS), key=len, reverse=True))
     + r"|(?<![內樓])閣|(?<![靠拉合])攏|嘛(?=[會要有是愛可也])|(?<=[一二兩三四五六七八九十幾\d])擺|愛(?=[幾簽填交繳寫])"
 )
-_TAIWANESE_CONTEXT = {"閣": "還", "攏": "都", "嘛": "也", "擺": "次", "愛": "要"}
+# the characters above mapped only in their context
+_TAIWANESE_MANDARIN = {**_TAIWANESE_WORDS, "閣": "還", "攏": "都", "嘛": "也", "擺": "次", "愛": "要"}
 
 
 def _taiwanese_to_mandarin(text: str) -> str:
-    def repl(match: re.Match[str]) -> str:
-        word = match.group(0)
-        return _TAIWANESE_WORDS.get(word) or _TAIWANESE_CONTEXT[word]
-    return _TAIWANESE.sub(repl, text)
+    return _TAIWANESE.sub(lambda match: _TAIWANESE_MANDARIN[match.group(0)], text)
 
 
 _CHAR_VARIANTS = {src: dst for src, dst in _VARIANTS if len(src) == 1 and len(dst) == 1}
@@ -241,10 +239,15 @@ _TENTHS = re.compile(r"(?<![\d.])([1-9])成(?![功為立長本員交果效績熟
 _DAY_HAO = re.compile(r"(\d+月\d+)號")
 
 
+def _percent(match: re.Match[str]) -> str:
+    value = match.group(1) if match.group(1).isdigit() else chinese_numeral_to_int(match.group(1))
+    return match.group(0) if value is None else f"{value}%"
+
+
 def _shares_and_days(text: str) -> str:
     """百分之十 and 1成 as 10%, 11月30號 as 11月30日: one form for each."""
     if "百分之" in text:
-        text = _PERCENT_WORDS.sub(lambda m: f"{m.group(1) if m.group(1).isdigit() else chinese_numeral_to_int(m.group(1))}%", text)
+        text = _PERCENT_WORDS.sub(_percent, text)
     if "成" in text:
         text = _TENTHS.sub(lambda m: f"{int(m.group(1)) * 10}%", text)
     if "號" in text:

@@ -399,15 +399,6 @@ class KnowledgeBase:
             rest = rest.replace(f, "")
         return len(rest) <= 1
 
-    def _facets_in(self, norm: str) -> list[str]:
-        found: list[str] = []
-        rest = norm
-        for f in self._analyzer.vocab.facets:  # longest first: 數位共融 before 共融
-            if f in rest:
-                found.append(f)
-                rest = rest.replace(f, "|")
-        return found
-
     @staticmethod
     def _facet_weights(index: SearchIndex, weights: np.ndarray | None, new: list[str], old: list[str]) -> np.ndarray:
         """「那共融呢？」 after a 普及 answer: the user swaps one facet for
@@ -583,10 +574,10 @@ class KnowledgeBase:
         old_facets: list[str] = []
         if previous is not None and self._is_elliptical(norm):
             followup = True
-            new_facets = self._facets_in(norm)
+            new_facets = self._analyzer.vocab.facets_in(norm)
             extra = self._strip_facets(previous.question) if new_facets else normalize_text(previous.question)
             analysis = index.analyze(question, extra=extra, **split)
-            old_facets = [f for f in self._facets_in(normalize_text(previous.question)) if f not in new_facets]
+            old_facets = [f for f in self._analyzer.vocab.facets_in(normalize_text(previous.question)) if f not in new_facets]
             if not mention.programs and previous.program != "general":
                 context_program = previous.program
         if mention.conflict:
