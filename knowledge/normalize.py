@@ -66,6 +66,15 @@ _VARIANTS: tuple[tuple[str, str], ...] = (
     ("在一次", "再一次"),
     ("賬號", "帳號"),
     ("多少間", "多少家"),
+    # mainland usage in Simplified messages: 数字 is "digital" (数字化, 数字共好), 數位 in Taiwan
+    ("數字化", "數位化"),
+    ("數字共好", "數位共好"),
+    ("數字群聚", "數位群聚"),
+    ("數字轉型", "數位轉型"),
+    ("數字工具", "數位工具"),
+    ("數字能力", "數位能力"),
+    ("數字券", "數位券"),
+    ("數字應用", "數位應用"),
 )
 
 _DICT_DIR = Path(opencc.__file__).resolve().parent / "dictionary"

@@ -34,6 +34,8 @@ ROLE_SIDES = {"owner": "owner", "staff": "unit", "advisor": "advisor"}
 _CLAUSE_BREAK = re.compile(r"[\s,，.。!！?？~～、;；:：…⋯\-—()（）\[\]「」『』\"'“”‘’]+|"
                            r"[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+")
 _QUESTION_END = re.compile(r"[?？]")
+# 「老闆娘叫我問…」: whoever sent the person to ask is never the question's topic (unlike 「顧問說…」).
+_RELAYED = re.compile(r"(叫|要|請|託|交代)我.{0,3}問.{0,2}$")
 _NEGATED = re.compile(r"還沒|沒有|沒|未|不")
 _LOST = re.compile(r"[?？¿⁇❓❔!！\s]*[?？⁇❓❔][?？¿⁇❓❔!！\s]*")
 # Small-talk classes whose typos are read as small talk when nothing answers (not ack or laugh:
@@ -54,6 +56,7 @@ class Clause:
     context: bool   # a self-description, not part of the question
     fact: bool = False  # a self-description stating a fact the answer depends on (headcount…)
     asks: bool = False  # has a question word or a trailing 「?」 (「顧問要來幾次」, not 「不要一直來啦」)
+    speaker: bool = False  # who said or sent the question (「業務說」「老闆叫我問」), not what it is about
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ class Classifier:
     wants: re.Pattern | None = None   # 「我想做會員集點」 states the need: part of the question
     shop: re.Pattern | None = None    # 「乾洗店」 alone, first: the asker's trade
     asks: re.Pattern | None = None    # 「我想問」 inside a run-on message: the question starts there
+    main: re.Pattern | None = None    # 「最想知道的是…」: of several questions, the one that follows is asked
     reported: re.Pattern | None = None  # 「顧問說…」 at a clause's start: who said what is asked about
     actors: re.Pattern | None = None    # a speaker of 「…說」 who is part of the question (「公司」「協會」)
     introduces: re.Pattern | None = None  # 「我是賣便當的」: who the person is (Classifier.is_introduction)
@@ -133,6 +137,7 @@ class Classifier:
             wants=alternation((data.get("context") or {}).get("wants")),
             shop=alternation((data.get("context") or {}).get("shop"), whole=True),
             asks=alternation((data.get("context") or {}).get("asks")),
+            main=alternation((data.get("context") or {}).get("main")),
             reported=_anchored((data.get("context") or {}).get("reported")),
             actors=alternation((data.get("context") or {}).get("actors")),
             introduces=alternation((data.get("context") or {}).get("introduces")),
@@ -277,6 +282,24 @@ class Classifier:
                 and not any(o_start <= start and end <= o_end for o_start, o_end in opening)]
         return (said or [name for _, _, name in found] or [None])[0]
 
+    def _main_question(self, pieces: list[str]) -> tuple[int, int] | None:
+        """Where the question a message marks as the one that matters starts (「…還有 最重要的是
+        如果停用系統會怎樣」): the piece and the offset after the marker in its normalised text. None
+        when nothing is marked, the marker opens the message, or nothing follows it."""
+        if self.main is None:
+            return None
+        norms = [normalize_text(p) for p in pieces]
+        for i in range(len(norms) - 1, -1, -1):
+            found = self.main.search(norms[i])
+            if found is None:
+                continue
+            if not any(norms[:i]) and found.start() == 0:
+                return None  # 「最重要的是什麼」 asks what matters most
+            if not norms[i][found.end():] and not any(norms[i + 1:]):
+                return None
+            return i, found.end()
+        return None
+
     def _clauses(self, text: str) -> tuple[Clause, ...]:
         out = []
         pieces = [p for p in _CLAUSE_BREAK.split(text) if p and p.strip()]
@@ -290,14 +313,18 @@ class Classifier:
                 asked.add(i)
         split: list[tuple[str, bool, bool]] = []  # (clause, marked as asked, told before 「我想問」)
         speakers: set[int] = set()  # indexes in split of who said what the question is about
+        main, told_before = self._main_question(pieces), 0
         for i, piece in enumerate(pieces):
             norm = normalize_text(piece)
+            if main is not None and i == main[0]:
+                # 「1.電訪會不會很常打來 2.最想知道 輔導做到哪一天」: what came before is told.
+                told_before, norm = len(split), norm[main[1]:]
             if not norm or self._said_in_passing(norm, len(pieces)):
                 continue
             said = self.reported.match(norm) if self.reported is not None else None
             if said is not None and len(norm) - said.end() >= REPORTED_MIN_REST \
                     and not (self.question and self.question.search(norm[:said.end()])) \
-                    and not self._names_an_actor(norm[:said.end()]):
+                    and (_RELAYED.search(norm[:said.end()]) or not self._names_an_actor(norm[:said.end()])):
                 # 「顧問說輔導有四個方向 是哪四個」「跟我們接洽的人說共融可以…」: who said it is context;
                 # what they said is what the owner asks about.
                 speakers.add(len(split))
@@ -316,13 +343,13 @@ class Classifier:
         for i, (norm, marked, told) in enumerate(split):
             if not norm:
                 continue
-            is_context = i in speakers or (not marked and (told or not (self.question and self.question.search(norm)))
+            is_context = i in speakers or i < told_before or (not marked and (told or not (self.question and self.question.search(norm)))
                           and not (self.wants and self.wants.match(norm))
                           and ((self.context_starts is not None and bool(self.context_starts.match(norm)))
                                or (i == 0 and n > 1 and self.shop is not None and bool(self.shop.fullmatch(norm)))))
-            is_fact = is_context and i not in speakers and bool(self.facts and self.facts.search(norm))
+            is_fact = is_context and i not in speakers and i >= told_before and bool(self.facts and self.facts.search(norm))
             asks = marked or bool(self.question and self.question.search(norm))
-            out.append(Clause(norm=norm, context=is_context, fact=is_fact, asks=asks))
+            out.append(Clause(norm=norm, context=is_context, fact=is_fact, asks=asks, speaker=i in speakers))
         if out and all(c.context for c in out):
             # Nothing but self-description (「我開早餐店」): that is what the person said; keep it.
             out = [replace(c, context=False, fact=False) for c in out]

@@ -730,7 +730,7 @@ class KnowledgeBase:
         domain = self.classifier.domain
         total = 0.0
         for clause in query.clauses or (Clause(norm=query.norm, context=False),):
-            if words.about_prior(clause.norm):
+            if words.about_prior(clause.norm) or clause.speaker:
                 continue
             if shop is not None and not words.asks_in(clause.norm) and shop.fullmatch(clause.norm):
                 continue  # 「修車廠 師傅加學徒10個 是不是就不能參加了」: the shop's name, not a topic

@@ -148,6 +148,27 @@ def test_a_bare_trade_and_a_run_on_message_are_read_as_self_description():
     assert q.clauses[0].context and "意向書" in q.clauses[0].norm
 
 
+
+def test_the_question_an_owner_marks_as_the_main_one_is_asked_the_rest_told():
+    from knowledge.query import default_classifier
+    classify = default_classifier().classify
+    # 「最想知道」 after two numbered questions: those are told, the one after the marker is asked.
+    q = classify("想問兩個 1.顧問要來幾次 2.最重要的是 工具最晚幾月要開始用")
+    assert [(c.norm, c.context) for c in q.clauses if not c.context] == [("工具最晚幾月要開始用", False)]
+    assert not any(c.fact for c in q.clauses)  # 「1個是…」-style counts in the told part are no shop facts
+    # Opening the message, 「最重要的是什麼」 is itself the question.
+    assert [c.context for c in classify("最重要的是什麼").clauses] == [False]
+
+
+def test_whoever_sent_the_asker_is_not_the_topic(kb):
+    # 「老闆叫我問」 is a speaker even though 老闆 is one of the programme's words; the trade question
+    # after it is a join question answered from the rules.
+    q = kb.classifier.classify("我們在賣助行器 老闆叫我問這種店有在範圍內嗎")
+    assert [c.speaker for c in q.clauses] == [False, True, False]
+    assert kb.ask("我們在賣助行器 老闆叫我問這種店有在範圍內嗎").intent == "eligibility:industry"
+    assert kb.ask("這計畫是不是只給賣吃的店 我們五金行算不算").intent == "eligibility:industry"
+
+
 def test_a_told_question_with_a_bare_ask_is_about_what_was_told(kb):
     # 「…私有雲 可以嗎」: the clause before 「可以嗎」 starts like a self-description, but nothing
     # else is asked, so its words are the question (not an unknown, off-topic-looking remainder).
@@ -214,7 +235,9 @@ def test_politeness_waiting_and_bare_replies_are_small_talk_not_tickets(app, cha
             "算了": "ack", "不用": "ack", "可以": "ack", "你好聰明": "effort", "你會做什麼": "who",
             "晚安 好夢": "night", "我再跟老婆討論": "later", "我去問一下會計": "later", "等我一下": "later",
             "之後再說": "later", "讓我想想": "later", "先去忙了": "later", "搞定了": "ack", "已收到": "ack",
-            "好累": "sigh", "今天好忙": "sigh", "最近生意不好": "sigh", "唉": "sigh"}
+            "好累": "sigh", "今天好忙": "sigh", "最近生意不好": "sigh", "唉": "sigh",
+            # someone asking for a parent or the boss says so, and passes the answer on
+            "我幫我阿嬤來問看看": "preface", "我會轉告我媽": "later"}
     for text, kind in said.items():
         assert kb.ask(text).intent == f"small_talk:{kind}", text
     assert "晚安" not in t("faq.small_talk_later")  # said at any hour

@@ -6,6 +6,10 @@ from knowledge.normalize import chinese_numeral_to_int, eval_normalize, normaliz
 def test_simplified_input_becomes_traditional():
     assert normalize_text("共好计划的目标是什么") == normalize_text("共好計畫的目標是什麼")
     assert normalize_text("数位券平台会抽查吗") == "數位券平台會抽查嗎"
+    # In mainland usage 数字 is "digital": 数字共好 is the campaign, 数字化 is 數位化; a number stays 數字.
+    assert normalize_text("可以参加数字共好吗") == "可以參加數位共好嗎"
+    assert normalize_text("店家数字化转型") == "店家數位化轉型"
+    assert normalize_text("号码是数字吗") == "號碼是數字嗎"
 
 
 def test_full_width_and_case_fold():
