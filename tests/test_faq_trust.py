@@ -237,7 +237,7 @@ def test_politeness_waiting_and_bare_replies_are_small_talk_not_tickets(app, cha
             "之後再說": "later", "讓我想想": "later", "先去忙了": "later", "搞定了": "ack", "已收到": "ack",
             "好累": "sigh", "今天好忙": "sigh", "最近生意不好": "sigh", "唉": "sigh",
             # someone asking for a parent or the boss says so, and passes the answer on
-            "我幫我阿嬤來問看看": "preface", "我會轉告我媽": "later"}
+            "我幫我阿嬤來問看看": "preface", "我會轉告我媽": "later", "老闆叫我來問一下": "preface"}
     for text, kind in said.items():
         assert kb.ask(text).intent == f"small_talk:{kind}", text
     assert "晚安" not in t("faq.small_talk_later")  # said at any hour
@@ -257,8 +257,10 @@ def test_a_message_sharing_no_word_with_the_programme_is_declined_not_a_ticket(a
         assert kb.ask(text).band == "declined", text
     # Asking whether a kind of shop can join is the programme's question, even for a trade no entry
     # names: staff answer it; the owner is never told "only programme questions".
-    for text in ("殯葬業可以嗎", "外國人開的店可以嗎"):
+    for text in ("殯葬業可以嗎", "外國人開的店可以嗎", "我開寵物美容 狗狗掉毛很多 可以參加嗎"):
         assert kb.ask(text).band != "declined", text
+    # A pet's trouble is not the programme's, even with the shop in it (店裡 weighs like a topic word).
+    assert kb.ask("店裡的貓一直掉毛怎麼辦").band == "declined"
     assert "只能回答計畫相關" in joined(chat.say("今天星期幾啊"))
     _no_ticket_nor_alert(app, fake_line)
 
@@ -594,7 +596,7 @@ def test_a_figure_to_confirm_that_no_entry_states_is_not_confirmed(kb):
     # The owner names a length, a frequency or a date the documents never give: the entry about the
     # step does not answer it; the unstated one (or nothing) does.
     for message in ("顧問每次至少要陪我們3個小時對不對", "前測是不是要在6月底前做完", "請顧問一小時多少錢",
-                    "顧問來店裡通常會待多久"):
+                    "顧問來店裡通常會待多久", "當標竿店家可以拿到獎金嗎"):
         answered = kb.ask(message)
         assert answered.band != "answer", (message, answered.entry_id)
 
