@@ -160,6 +160,17 @@ def test_the_question_an_owner_marks_as_the_main_one_is_asked_the_rest_told():
     assert [c.context for c in classify("最重要的是什麼").clauses] == [False]
 
 
+def test_what_a_speaker_said_is_the_claim_asked_about_even_in_the_first_person():
+    from knowledge.query import default_classifier
+    classify = default_classifier().classify
+    # 「我們…」 after 「業務說」 is the salesperson's claim, not the owner describing the shop.
+    for message in ("我是美甲店 業務說我們這案最少要30家 對嗎", "我是美甲店 業務說 我們這案最少要30家 對嗎"):
+        claim = next(c for c in classify(message).clauses if "30家" in c.norm)
+        assert not claim.context, message
+    # Without a speaker the same words describe the shop.
+    assert classify("我們店有5個人 可以報嗎").clauses[0].context
+
+
 def test_whoever_sent_the_asker_is_not_the_topic(kb):
     # 「老闆叫我問」 is a speaker even though 老闆 is one of the programme's words; the trade question
     # after it is a join question answered from the rules.
