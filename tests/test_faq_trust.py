@@ -583,6 +583,10 @@ READ_AS_ASKED = [
     # 「8家嗎」 asks for the count as 「幾家」 does; 「那邊」 says nothing of its own
     ("110年群聚最少要8家嗎", "cl21-definition"),
     ("群聚那邊一年開幾次會", "cl22-meetings"),
+    # a monthly price the documents leave to each proposal: said so, not the money-for-shops answer;
+    # who pays the monthly fee is stated
+    ("這套系統每個月要多少錢", "gh-shop-tool-monthly-price"),
+    ("月費誰付", "gh-shop-cost"),
 ]
 
 
