@@ -140,6 +140,67 @@ def _taiwanese_to_mandarin(text: str) -> str:
     return _TAIWANESE.sub(lambda match: _TAIWANESE_MANDARIN[match.group(0)], text)
 
 
+# The letter register of formal messages (「敬請告知本計畫之主辦機關為何」「本店是否得參加」), read as
+# everyday Mandarin: its courtesies carry no topic, and its function words (之, 係, 何種, 倘…) are
+# words the owners' phrasings in the knowledge base never use, so such a question matched nothing.
+# Applied to the raw question (knowledge.service.ask), before punctuation is dropped (為何 at a
+# clause end asks what, elsewhere why). Ordered: longer phrases first.
+_FORMAL: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern), plain) for pattern, plain in (
+    # courtesies and letter formulas
+    (r"敬啟者|順頌商祺|敬祝商祺|此致|為荷|是幸|不勝感激|感謝撥冗", ""),
+    (r"(敬請|煩請|懇請|敬祈|惠請|謹請)(逐項|詳細|協助)?(告知|示知|說明(?!會)|見告|見復|回覆|釋疑|指教|惠復|查照)?", ""),
+    (r"謹此(詢問|請教|請問|說明)?|尚祈(指教|見告|釋疑)|請不吝(指教|賜教)", ""),
+    (r"(俾便|俾利|以利)[^，,。？?；;！!\s]*", ""),
+    (r"(依|據|依據)?(貴單位|文件)(之|的)?(說明|所述)|文件(中)?(所|屢次|曾)?(提及|提到|所稱|所列|所述|稱)", ""),
+    # who speaks and to whom
+    (r"(本|敝)(店|公司|事務所|診所|藥局|民宿|工作室|商號|攤位|餐廳)", r"我們\2"),
+    (r"(本|敝)(所|行)(?![得有以在屬需])", "我們"),
+    (r"本人|敝人", "我"),
+    (r"(本|敝)會", "我們"),
+    (r"貴(單位|會|協會|處)", "你們"),
+    (r"貴計畫", "這個計畫"),
+    # function words
+    (r"為何(?=[，,。？?；;！!\s]|$)", "是什麼"),
+    (r"為何|何以", "為什麼"),
+    (r"何種|何項|何類", "什麼"),
+    (r"何時", "什麼時候"),
+    (r"何者", "哪個"),
+    (r"何處", "哪裡"),
+    (r"倘若|倘使|倘", "如果"),
+    (r"抑或", "還是"),
+    (r"屆時", "到時候"),
+    (r"有無", "有沒有"),
+    (r"是否得|得否", "是否可以"),
+    (r"(?<=仍|均)得", "可以"),
+    (r"(?<![關聯干維派體世])係(?![數統])", "是"),
+    (r"(?<![分總反加言])之(?![後前內間外中一餘際類])", "的"),
+    (r"(?<![思])惟", "但是"),
+    (r"亦", "也"),
+    (r"此(類|種|項)|此一(?!來)", lambda m: "這" + m.group(0)[1:]),
+    (r"(?<![因如彼在於藉由就從至])此(?![外時後前])", "這"),
+    (r"僅", "只"),
+    (r"尚未", "還沒"),
+    (r"尚(須|需)", "還要"),
+    (r"(?<![必無毋])須(?!知)", "要"),
+    (r"不甚", "不太"),
+    (r"如欲|若欲", "如果想"),
+    (r"欲", "想"),
+    (r"擬(?![定訂稿])", "打算"),
+    (r"(?<![倘彷宛])若(?!干)", "如果"),
+))
+_FORMAL_HINT = re.compile(r"[之係何倘惟亦貴敝謹煩俾屆此僅尚須甚欲擬若]|本會|敬請|本(店|公司|所|行|人|事務所|診所|藥局|民宿|工作室|商號|攤位|餐廳)|有無|抑或|懇請|文件")
+
+
+def plain_register(text: str) -> str:
+    """A question in the letter register read as everyday Mandarin (raw text in, raw text out).
+    Only questions: the knowledge base's own wording (quotes of the documents) stays as written."""
+    if not _FORMAL_HINT.search(text):
+        return text
+    for pattern, plain in _FORMAL:
+        text = pattern.sub(plain, text)
+    return text
+
+
 _CHAR_VARIANTS = {src: dst for src, dst in _VARIANTS if len(src) == 1 and len(dst) == 1}
 _SIMPLIFIED_ONLY = _simplified_only()
 
@@ -239,7 +300,18 @@ def normalize_text(text: str) -> str:
     text = _dates_to_words(text)
     text = _strip_non_word(text)
     text = numerals_to_digits(text)
-    return _shares_and_days(text)
+    return _english_terms(_shares_and_days(text))
+
+
+# English words read as the programme's word, when they stand alone among Chinese characters
+# (「cloud的資料」). As a synonym instead, 「cloud」 (one alternative's word, so rare and heavy)
+# dragged questions naming 雲端 toward that entry. Not inside a longer word: iCloud, googlecloud.
+_ENGLISH_TERMS = {"cloud": "雲端"}
+_ENGLISH_WORD = re.compile(r"(?<![a-z])(" + "|".join(_ENGLISH_TERMS) + r")(?![a-z])")
+
+
+def _english_terms(text: str) -> str:
+    return _ENGLISH_WORD.sub(lambda m: _ENGLISH_TERMS[m.group(1)], text) if "cloud" in text else text
 
 
 _PERCENT_WORDS = re.compile(r"百分之([零〇一二兩三四五六七八九十百]+|\d+)")

@@ -34,6 +34,9 @@ ROLE_SIDES = {"owner": "owner", "staff": "unit", "advisor": "advisor"}
 _CLAUSE_BREAK = re.compile(r"[\s,，.。!！?？~～、;；:：…⋯\-—()（）\[\]「」『』\"'“”‘’]+|"
                            r"[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+")
 _QUESTION_END = re.compile(r"[?？]")
+# 「這個 program 的 deadline 是幾號」: an English word set off by spaces inside a Chinese sentence is
+# part of it; the spaces around it are no clause breaks.
+_EMBEDDED_LATIN = re.compile(r"(?<=[\u4e00-\u9fff])\s+([A-Za-z][A-Za-z0-9@.\-]*)\s+(?=[\u4e00-\u9fff])")
 # 「老闆娘叫我問…」: whoever sent the person to ask is never the question's topic (unlike 「顧問說…」).
 _RELAYED = re.compile(r"(叫|要|請|託|交代)我.{0,3}問.{0,2}$")
 _NEGATED = re.compile(r"還沒|沒有|沒|未|不")
@@ -302,6 +305,7 @@ class Classifier:
 
     def _clauses(self, text: str) -> tuple[Clause, ...]:
         out = []
+        text = _EMBEDDED_LATIN.sub(r"\1", text)
         pieces = [p for p in _CLAUSE_BREAK.split(text) if p and p.strip()]
         # A trailing 「?」 marks the clause before it as a question even without a question word.
         asked = set()

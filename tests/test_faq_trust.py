@@ -149,6 +149,14 @@ def test_a_bare_trade_and_a_run_on_message_are_read_as_self_description():
 
 
 
+def test_an_english_word_set_off_by_spaces_stays_in_its_sentence():
+    from knowledge.query import default_classifier
+    classify = default_classifier().classify
+    q = classify("這個 program 的 deadline 是幾號？廠商一直催")
+    assert [c.norm for c in q.clauses] == ["這個program的deadline是幾號", "廠商一直催"]
+    assert len(classify("I want to join").clauses) == 4  # an English sentence keeps its words apart
+
+
 def test_the_question_an_owner_marks_as_the_main_one_is_asked_the_rest_told():
     from knowledge.query import default_classifier
     classify = default_classifier().classify
@@ -587,6 +595,9 @@ READ_AS_ASKED = [
     # who pays the monthly fee is stated
     ("這套系統每個月要多少錢", "gh-shop-tool-monthly-price"),
     ("月費誰付", "gh-shop-cost"),
+    # the letter register of formal messages: no word of it matched the owners' phrasings
+    ("敬請告知顧問每年須到本店輔導之次數為何", "gh-shop-advisor-visits"),
+    ("敬請說明貴會之聯絡電話為何", "gh-contact-phone"),
 ]
 
 

@@ -1,6 +1,6 @@
 """Normalisation used by the FAQ engine (knowledge/normalize.py)."""
 
-from knowledge.normalize import chinese_numeral_to_int, eval_normalize, normalize_text
+from knowledge.normalize import chinese_numeral_to_int, eval_normalize, normalize_text, plain_register
 
 
 def test_simplified_input_becomes_traditional():
@@ -78,3 +78,22 @@ def test_shares_and_days_have_one_form():
     assert normalize_text("11月30號") == normalize_text("11月30日")
     for word in ("成本", "3成員", "幾號"):  # 成 and 號 in other words stay
         assert normalize_text(word) == word
+
+
+def test_the_letter_register_reads_as_everyday_mandarin():
+    # Courtesies and purpose clauses go; 之/為何/倘/本店/貴會 become the words owners' phrasings use.
+    plain = plain_register("敬請告知本計畫之主辦機關為何，以利本所日後公文往來。")
+    assert "的主辦機關是什麼" in plain and "敬請" not in plain and "公文往來" not in plain
+    assert plain_register("倘本店未導入，有無罰則？") == "如果我們店未導入，有沒有罰則？"
+    assert plain_register("貴會之地址") == "你們的地址"
+    assert plain_register("為何要填問卷") == "為什麼要填問卷"  # not at a clause end: why
+    # The same characters inside everyday words stay.
+    for text in ("之後", "關係", "百分之十", "如此一來", "說明會幾點", "因此", "必須嗎", "若干"):
+        assert plain_register(text) == text, text
+
+
+def test_cloud_standing_alone_is_the_programmes_cloud():
+    assert normalize_text("cloud的資料可以下載嗎") == "雲端的資料可以下載嗎"
+    # …but not inside a product name
+    assert normalize_text("iCloud空間不夠") == "icloud空間不夠"
+    assert normalize_text("Google Cloud") == "googlecloud"
