@@ -303,6 +303,38 @@ def normalize_text(text: str) -> str:
     return _english_terms(_shares_and_days(text))
 
 
+# English words and phrases owners mix into Mandarin, read as the programme's own word before the
+# spaces go: once 「target industry scope」 is 「targetindustryscope」 no word of it can match, and
+# the tokenizer cut 「eligible」 into 「el」「ig」「ible」. Only questions (knowledge.service.ask): the
+# entries' own English words (「price跟外面一樣嗎」) keep matching as they are.
+_GLOSSARY = {
+    "eligible": "符合資格", "eligibility": "資格", "qualify": "符合資格", "qualified": "符合資格",
+    "headcount": "員工人數", "full-time": "正職", "full time": "正職", "fulltime": "正職",
+    "part-time": "兼職", "part time": "兼職", "parttime": "兼職", "industry": "行業", "industries": "行業",
+    "scope": "範圍", "retail": "零售", "conflict": "重複", "propose": "提案", "proposal": "提案",
+    "rights": "權利", "delete": "刪除", "public cloud": "公有雲", "private cloud": "私有雲",
+    "private server": "私有雲", "platform": "平台", "platforms": "平台", "website": "網站", "web site": "網站",
+    "goal": "目的", "goals": "目的", "set up": "安裝", "setup": "安裝", "coach": "輔導", "coaching": "輔導",
+    "free trial": "試用", "trial": "試用", "beta": "新開發", "benchmark": "標竿", "data analysis": "數據分析",
+    "complain": "申訴", "complaint": "申訴", "outsource": "外包", "outsourcing": "外包", "onboarding": "導入",
+    "staff": "員工", "shared platform": "共通平台", "data-driven": "數據驅動", "data driven": "數據驅動",
+    "course": "課程", "courses": "課程", "class": "課程", "classes": "課程", "digital literacy": "數位知能",
+    "e-commerce": "電子商務", "ecommerce": "電子商務", "ceiling": "上限", "cap": "上限",
+    "completion rate": "完成率", "minimum": "至少", "remote": "遠端", "timeline": "時程",
+    "requirement": "規定", "requirements": "規定", "checklist": "清單", "vendor": "廠商", "vendors": "廠商",
+    "package": "方案", "pricing": "價格", "price": "價格", "renew": "續約", "renewal": "續約",
+    "dashboard": "報表", "on-site": "現地", "onsite": "現地", "on site": "現地",
+}
+_GLOSSARY_WORD = re.compile(r"(?<![a-z])(" + "|".join(sorted(map(re.escape, _GLOSSARY), key=len, reverse=True))
+                            + r")(?![a-z])", re.IGNORECASE)
+_LATIN = re.compile(r"[A-Za-z]{3}")
+
+
+def english_words(text: str) -> str:
+    """A question's English words and phrases as the programme's words (raw text in and out)."""
+    return _GLOSSARY_WORD.sub(lambda m: _GLOSSARY[m.group(1).lower()], text) if _LATIN.search(text) else text
+
+
 # English words read as the programme's word, when they stand alone among Chinese characters
 # (「cloud的資料」). As a synonym instead, 「cloud」 (one alternative's word, so rare and heavy)
 # dragged questions naming 雲端 toward that entry. Not inside a longer word: iCloud, googlecloud.

@@ -43,7 +43,7 @@ from .index import (CONTEXT_KNOWN_WEIGHT, UNKNOWN_IN_COVERAGE, Analysis, Analyze
                     build_index, default_analyzer, is_interrogative)
 from .joining import SHOP_WORD, JoinQuestion, JoinRules, JoinWords, eligibility_facts, load_rules
 from .loader import DEFAULT_ENTRIES_DIR, DEFAULT_SEEDS_DIR, Entry, KBReport, check_knowledge_base
-from .normalize import normalize_text, plain_register
+from .normalize import english_words, normalize_text, plain_register
 from .passages import SEARCH_K as PASSAGE_SEARCH_K
 from .passages import PassageIndex, excerpt, load_passages
 from .query import Classifier, Clause, Query, default_classifier, side_of
@@ -430,8 +430,9 @@ class KnowledgeBase:
         index = state.index
         # A homophone slip of the programme's words (意相書, 輔道) is read as the word (knowledge.sounds).
         question = index.sounds.correct((question or "")[:MAX_QUERY_CHARS])
-        # 「敬請告知本計畫之主辦機關為何」: the letter register read as everyday Mandarin.
-        question = plain_register(question)
+        # 「敬請告知本計畫之主辦機關為何」: the letter register read as everyday Mandarin, and
+        # 「target industry scope」 as the programme's words.
+        question = plain_register(english_words(question))
         query = self.classifier.classify(question)
         side = side_of(role, query)
         if query.small_talk:

@@ -598,6 +598,9 @@ READ_AS_ASKED = [
     # the letter register of formal messages: no word of it matched the owners' phrasings
     ("敬請告知顧問每年須到本店輔導之次數為何", "gh-shop-advisor-visits"),
     ("敬請說明貴會之聯絡電話為何", "gh-contact-phone"),
+    # English words beyond the common ones, inside Mandarin and alone
+    ("提案單位會幫我們上架到哪兩個 platform", "gh-platform-listing"),
+    ("can the vendor outsource the coaching to another company", "gh-shop-subcontract"),
 ]
 
 

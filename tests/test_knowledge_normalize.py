@@ -1,6 +1,6 @@
 """Normalisation used by the FAQ engine (knowledge/normalize.py)."""
 
-from knowledge.normalize import chinese_numeral_to_int, eval_normalize, normalize_text, plain_register
+from knowledge.normalize import chinese_numeral_to_int, english_words, eval_normalize, normalize_text, plain_register
 
 
 def test_simplified_input_becomes_traditional():
@@ -97,3 +97,13 @@ def test_cloud_standing_alone_is_the_programmes_cloud():
     # …but not inside a product name
     assert normalize_text("iCloud空間不夠") == "icloud空間不夠"
     assert normalize_text("Google Cloud") == "googlecloud"
+
+
+def test_english_words_in_a_question_become_the_programmes_words():
+    # Spaces still there: each word is read on its own (once stripped, 「target industry scope」 is one
+    # unknown token and 「eligible」 was cut into 「el」「ig」「ible」).
+    assert english_words("Full-Time 3個 part-time 4個 這樣 eligible 嗎") == "正職 3個 兼職 4個 這樣 符合資格 嗎"
+    assert english_words("target industry scope") == "target 行業 範圍"
+    # Not inside a longer word.
+    for text in ("escape", "capital", "classic", "staffing"):
+        assert english_words(text) == text, text
