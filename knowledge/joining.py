@@ -44,7 +44,8 @@ _CLAUSES = re.compile(r"[\s,，。!！?？~～、]+")
 # 「超過9個人」「10人以上」 compare with a number: it is not the shop's headcount.
 _COMPARED = re.compile(r"超過|超出|多於|大於|少於|以上|以下|不到|未滿|至少|最多")
 # A shop or trade named by its kind (「家具行」「理髮廳」「殯葬業」), which the trades list may not have.
-SHOP_WORD = re.compile(r"[\u4e00-\u9fff](業|店|行|攤|社|館|坊|廳|室|舖|鋪|廠|工作室|教室|診所|公司|行號)")
+# A trade's name (早餐店, 五金行); not going to or being in a shop (「一定要來店裡嗎」「到店」).
+SHOP_WORD = re.compile(r"(?![來到在回進去])[\u4e00-\u9fff](業|店(?![裡內])|行|攤|社|館|坊|廳|室|舖|鋪|廠|工作室|教室|診所|公司|行號)")
 _CONDITION = ("如果", "若", "要是", "假如", "萬一", "假設")
 _YEAR_RANGE = re.compile(r"(\d+)\s*[–—~-]\s*(\d+)")
 

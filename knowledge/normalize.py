@@ -66,6 +66,15 @@ _VARIANTS: tuple[tuple[str, str], ...] = (
     ("在一次", "再一次"),
     ("賬號", "帳號"),
     ("多少間", "多少家"),
+    # Zhuyin typed for a sentence-final particle (「要上課ㄇ」) and chat slang of young owners
+    ("ㄇ", "嗎"),
+    ("ㄉ", "的"),
+    ("ㄋ", "呢"),
+    ("ㄌ", "了"),
+    ("灰常", "非常"),
+    ("醬子", "這樣子"),
+    ("蝦米", "什麼"),
+    ("母湯", "不行"),
     # mainland usage in Simplified messages: 数字 is "digital" (数字化, 数字共好), 數位 in Taiwan
     ("數字化", "數位化"),
     ("數字共好", "數位共好"),

@@ -189,6 +189,11 @@ class Classifier:
             # … 可以報嗎」) does not make a programme question a labour one.
             asked = "".join(c.norm for c in clauses if not c.context or c.fact) or norm
             decline = next((name for name, pattern in self.decline.items() if pattern and pattern.search(asked)), None)
+            if decline == "off_topic" and self.domain is not None and \
+                    self.domain.search(self.decline["off_topic"].sub("", asked)):
+                # 「如果我生病住院一個月 系統都沒人登入 會怎樣」: an everyday word beside the programme's
+                # own (系統, 登入…) is the situation the programme question is about.
+                decline = None
             if decline is None and asked != norm and not (self.domain and self.domain.search(asked)):
                 # 「我第一次要自己報營業稅 401那張要怎麼填」: the question itself says nothing of the
                 # programme's world, so the self-description's tax return is what it is about.

@@ -280,6 +280,9 @@ def test_a_message_sharing_no_word_with_the_programme_is_declined_not_a_ticket(a
         assert kb.ask(text).band != "declined", text
     # A pet's trouble is not the programme's, even with the shop in it (店裡 weighs like a topic word).
     assert kb.ask("店裡的貓一直掉毛怎麼辦").band == "declined"
+    # An everyday trouble beside the programme's own words is the situation a programme question is about.
+    assert kb.ask("如果我感冒一個禮拜 系統都沒人登入 會怎樣").band != "declined"
+    assert kb.ask("我感冒了怎麼辦").band == "declined"
     assert "只能回答計畫相關" in joined(chat.say("今天星期幾啊"))
     _no_ticket_nor_alert(app, fake_line)
 
@@ -601,6 +604,8 @@ READ_AS_ASKED = [
     # English words beyond the common ones, inside Mandarin and alone
     ("提案單位會幫我們上架到哪兩個 platform", "gh-platform-listing"),
     ("can the vendor outsource the coaching to another company", "gh-shop-subcontract"),
+    # coming to the shop is not the name of a shop: 「…可以ㄇ」 here is no join question
+    ("顧問一定要來店裡嗎 全部用視訊可以ㄇ", "gh-shop-advisor-visits"),
 ]
 
 

@@ -107,3 +107,8 @@ def test_english_words_in_a_question_become_the_programmes_words():
     # Not inside a longer word.
     for text in ("escape", "capital", "classic", "staffing"):
         assert english_words(text) == text, text
+
+
+def test_zhuyin_particles_and_chat_slang_read_as_words():
+    assert normalize_text("要上課ㄇ") == "要上課嗎"
+    assert normalize_text("我灰常忙 醬子可以嗎") == "我非常忙這樣子可以嗎"
