@@ -157,8 +157,11 @@ def _taiwanese_to_mandarin(text: str) -> str:
 _FORMAL: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern), plain) for pattern, plain in (
     # courtesies and letter formulas
     (r"敬啟者|順頌商祺|敬祝商祺|此致|為荷|是幸|不勝感激|感謝撥冗", ""),
-    (r"(敬請|煩請|懇請|敬祈|惠請|謹請)(逐項|詳細|協助)?(告知|示知|說明(?!會)|見告|見復|回覆|釋疑|指教|惠復|查照)?", ""),
-    (r"謹此(詢問|請教|請問|說明)?|尚祈(指教|見告|釋疑)|請不吝(指教|賜教)", ""),
+    # the request formula says where the question starts: what came before it is told (「本會擬寄送
+    # 資料，敬請告知其通訊地址」), as with 「請問」 (knowledge.query splits a message there)
+    (r"(敬請|煩請|懇請|敬祈|惠請|謹請)(逐項|詳細|協助)?(告知|示知|說明(?!會)|見告|見復|回覆|釋疑|指教|惠復|查照)?", "，請問"),
+    (r"謹此(詢問|請教|請問|說明)?", "，請問"),
+    (r"尚祈(指教|見告|釋疑)|請不吝(指教|賜教)", ""),
     (r"(俾便|俾利|以利)[^，,。？?；;！!\s]*", ""),
     (r"(依|據|依據)?(貴單位|文件)(之|的)?(說明|所述)|文件(中)?(所|屢次|曾)?(提及|提到|所稱|所列|所述|稱)", ""),
     # who speaks and to whom
@@ -185,6 +188,7 @@ _FORMAL: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern), p
     (r"(?<![分總反加言])之(?![後前內間外中一餘際類])", "的"),
     (r"(?<![思])惟", "但是"),
     (r"亦", "也"),
+    (r"(?<![尤極與])其(?![他它中實餘次])", ""),
     (r"此(類|種|項)|此一(?!來)", lambda m: "這" + m.group(0)[1:]),
     (r"(?<![因如彼在於藉由就從至])此(?![外時後前])", "這"),
     (r"僅", "只"),
@@ -197,7 +201,7 @@ _FORMAL: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern), p
     (r"擬(?![定訂稿])", "打算"),
     (r"(?<![倘彷宛])若(?!干)", "如果"),
 ))
-_FORMAL_HINT = re.compile(r"[之係何倘惟亦貴敝謹煩俾屆此僅尚須甚欲擬若]|本會|敬請|本(店|公司|所|行|人|事務所|診所|藥局|民宿|工作室|商號|攤位|餐廳)|有無|抑或|懇請|文件")
+_FORMAL_HINT = re.compile(r"[之係何倘惟亦貴敝謹煩俾屆此僅尚須甚欲擬若其]|本會|敬請|本(店|公司|所|行|人|事務所|診所|藥局|民宿|工作室|商號|攤位|餐廳)|有無|抑或|懇請|文件")
 
 
 def plain_register(text: str) -> str:

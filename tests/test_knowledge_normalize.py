@@ -87,6 +87,8 @@ def test_the_letter_register_reads_as_everyday_mandarin():
     assert plain_register("倘本店未導入，有無罰則？") == "如果我們店未導入，有沒有罰則？"
     assert plain_register("貴會之地址") == "你們的地址"
     assert plain_register("為何要填問卷") == "為什麼要填問卷"  # not at a clause end: why
+    # The request formula marks where the question starts; what came before it is told.
+    assert plain_register("本會擬寄送資料，敬請告知其地址。") == "我們打算寄送資料，，請問地址。"
     # The same characters inside everyday words stay.
     for text in ("之後", "關係", "百分之十", "如此一來", "說明會幾點", "因此", "必須嗎", "若干"):
         assert plain_register(text) == text, text
