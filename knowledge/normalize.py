@@ -199,7 +199,8 @@ _FORMAL: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern), p
     (r"如欲|若欲", "如果想"),
     (r"欲", "想"),
     (r"擬(?![定訂稿])", "打算"),
-    (r"(?<![倘彷宛])若(?!干)", "如果"),
+    # 若 as "if" opens a clause or a condition (「若遇問題」); not a slip inside a word (辛若了)
+    (r"(?<![\u4e00-\u9fff])若(?!干)|(?<=[\u4e00-\u9fff])若(?=[遇有是未無採需想因能經])", "如果"),
 ))
 _FORMAL_HINT = re.compile(r"[之係何倘惟亦貴敝謹煩俾屆此僅尚須甚欲擬若其]|本會|敬請|本(店|公司|所|行|人|事務所|診所|藥局|民宿|工作室|商號|攤位|餐廳)|有無|抑或|懇請|文件")
 
@@ -337,6 +338,7 @@ _GLOSSARY = {
     "requirement": "規定", "requirements": "規定", "checklist": "清單", "vendor": "廠商", "vendors": "廠商",
     "package": "方案", "pricing": "價格", "price": "價格", "renew": "續約", "renewal": "續約",
     "dashboard": "報表", "on-site": "現地", "onsite": "現地", "on site": "現地",
+    "daily": "每日", "weekly": "每週", "monthly": "每月", "quota": "名額",
 }
 _GLOSSARY_WORD = re.compile(r"(?<![a-z])(" + "|".join(sorted(map(re.escape, _GLOSSARY), key=len, reverse=True))
                             + r")(?![a-z])", re.IGNORECASE)

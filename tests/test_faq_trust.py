@@ -256,7 +256,8 @@ def test_politeness_waiting_and_bare_replies_are_small_talk_not_tickets(app, cha
             "之後再說": "later", "讓我想想": "later", "先去忙了": "later", "搞定了": "ack", "已收到": "ack",
             "好累": "sigh", "今天好忙": "sigh", "最近生意不好": "sigh", "唉": "sigh",
             # someone asking for a parent or the boss says so, and passes the answer on
-            "我幫我阿嬤來問看看": "preface", "我會轉告我媽": "later", "老闆叫我來問一下": "preface"}
+            "我幫我阿嬤來問看看": "preface", "我會轉告我媽": "later", "老闆叫我來問一下": "preface",
+            "謝啦 much appreciated": "thanks", "good night": "night"}
     for text, kind in said.items():
         assert kb.ask(text).intent == f"small_talk:{kind}", text
     assert "晚安" not in t("faq.small_talk_later")  # said at any hour

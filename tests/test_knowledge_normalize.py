@@ -90,7 +90,7 @@ def test_the_letter_register_reads_as_everyday_mandarin():
     # The request formula marks where the question starts; what came before it is told.
     assert plain_register("本會擬寄送資料，敬請告知其地址。") == "我們打算寄送資料，，請問地址。"
     # The same characters inside everyday words stay.
-    for text in ("之後", "關係", "百分之十", "如此一來", "說明會幾點", "因此", "必須嗎", "若干"):
+    for text in ("之後", "關係", "百分之十", "如此一來", "說明會幾點", "因此", "必須嗎", "若干", "辛若了"):
         assert plain_register(text) == text, text
 
 
