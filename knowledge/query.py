@@ -37,6 +37,9 @@ _QUESTION_END = re.compile(r"[?？]")
 # 「這個 program 的 deadline 是幾號」: an English word set off by spaces inside a Chinese sentence is
 # part of it; the spaces around it are no clause breaks.
 _EMBEDDED_LATIN = re.compile(r"(?<=[\u4e00-\u9fff])\s+([A-Za-z][A-Za-z0-9@.\-]*)\s+(?=[\u4e00-\u9fff])")
+# Domain words that name any app or till, not the programme's world: beside an off-topic matter
+# (「想學日文 有推薦的app嗎」) they do not make it a programme question.
+_ANY_APP = frozenset({"app", "pos"})
 # 「老闆娘叫我問…」: whoever sent the person to ask is never the question's topic (unlike 「顧問說…」).
 _RELAYED = re.compile(r"(叫|要|請|託|交代)我.{0,3}問.{0,2}$")
 _NEGATED = re.compile(r"還沒|沒有|沒|未|不")
@@ -190,7 +193,7 @@ class Classifier:
             asked = "".join(c.norm for c in clauses if not c.context or c.fact) or norm
             decline = next((name for name, pattern in self.decline.items() if pattern and pattern.search(asked)), None)
             if decline == "off_topic" and self.domain is not None and \
-                    self.domain.search(self.decline["off_topic"].sub("", asked)):
+                    {m.group(0) for m in self.domain.finditer(self.decline["off_topic"].sub("", asked))} - _ANY_APP:
                 # 「如果我生病住院一個月 系統都沒人登入 會怎樣」: an everyday word beside the programme's
                 # own (系統, 登入…) is the situation the programme question is about.
                 decline = None

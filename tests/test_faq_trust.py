@@ -284,6 +284,8 @@ def test_a_message_sharing_no_word_with_the_programme_is_declined_not_a_ticket(a
     # An everyday trouble beside the programme's own words is the situation a programme question is about.
     assert kb.ask("如果我感冒一個禮拜 系統都沒人登入 會怎樣").band != "declined"
     assert kb.ask("我感冒了怎麼辦").band == "declined"
+    # …but an app or a till named beside it does not make a language app a programme question.
+    assert kb.ask("想學韓文 有推薦的app嗎").band == "declined"
     assert "只能回答計畫相關" in joined(chat.say("今天星期幾啊"))
     _no_ticket_nor_alert(app, fake_line)
 
