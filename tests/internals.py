@@ -19,7 +19,7 @@ PATTERNS = {
     "operator command": re.compile(r"\bflask\s+--app\b"),
     "field name": re.compile(r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b"),
     "Python value": re.compile(r"\b(?:None|True|False|null)\b"),
-    "raw link": re.compile(r"https?://[^\s）」』，。、]+"),
+    "raw link": re.compile(r"https?://[^\s）」』，。、()]+"),
 }
 
 
@@ -61,5 +61,5 @@ def official_links() -> tuple[str, ...]:
     unit set in its campaign data (e.g. the 前後測 forms the office hands out): not internals."""
     links = set()
     for path in (*DOCUMENTS.glob("*.txt"), DOCUMENTS.parent / "programs.yaml"):
-        links.update(re.findall(r"https?://[^\s）」』，。、]+", path.read_text(encoding="utf-8")))
+        links.update(re.findall(r"https?://[^\s）」』，。、()]+", path.read_text(encoding="utf-8")))
     return tuple(sorted(links))

@@ -397,9 +397,11 @@ def _sample(name: str, every: int) -> list[dict]:
     return rows[::every]
 
 
-# owner_probes41 is written by southern owners in Taiwanese characters (阮, 會當): read by the
-# normaliser the chat shares with /api/ask.
-@pytest.mark.parametrize("name,every", [("faq_dev.jsonl", 6), ("faq_roles_dev.jsonl", 5), ("owner_probes41.jsonl", 8)])
+# owner_probes41 is written by southern owners in Taiwanese characters (阮, 會當), 59 mixes English
+# words into Mandarin and 60 is in the letter register (敬請告知…之…為何): read by the normaliser the
+# chat shares with /api/ask.
+@pytest.mark.parametrize("name,every", [("faq_dev.jsonl", 6), ("faq_roles_dev.jsonl", 5), ("owner_probes41.jsonl", 8),
+                                        ("owner_probes59.jsonl", 9), ("owner_probes60.jsonl", 9)])
 def test_chat_carries_the_api_answer(app, chat, name, every):
     client = app.test_client()
     for index, row in enumerate(_sample(name, every)):

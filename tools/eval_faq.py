@@ -52,7 +52,9 @@ FAQ_SETS = ("faq_dev.jsonl", "faq_roles_dev.jsonl", "owner_probes.jsonl", "owner
                "owner_probes37.jsonl", "owner_probes38.jsonl", "owner_probes39.jsonl", "owner_probes40.jsonl",
                "owner_probes41.jsonl", "owner_probes42.jsonl", "owner_probes43.jsonl", "owner_probes44.jsonl",
                "owner_probes45.jsonl", "owner_probes46.jsonl", "owner_probes47.jsonl", "owner_probes48.jsonl",
-               "owner_probes49.jsonl", "owner_probes50.jsonl", "owner_probes51.jsonl", "owner_probes52.jsonl")
+               "owner_probes49.jsonl", "owner_probes50.jsonl", "owner_probes51.jsonl", "owner_probes52.jsonl",
+               "owner_probes53.jsonl", "owner_probes54.jsonl", "owner_probes55.jsonl", "owner_probes56.jsonl",
+               "owner_probes57.jsonl", "owner_probes58.jsonl", "owner_probes59.jsonl", "owner_probes60.jsonl")
 
 
 def facts_present(answer: str, expect: list[list[str]]) -> bool:
