@@ -56,7 +56,13 @@ PROBE_FLOORS = {"owner_probes.jsonl": (0.92, 0.96), "owner_probes2.jsonl": (0.93
                 "owner_probes47.jsonl": (0.87, 0.93), "owner_probes48.jsonl": (0.94, 0.90),
                 # p49-52: 484/560 in scope on arrival (the stop-31 engine: 466/560)
                 "owner_probes49.jsonl": (0.89, 0.86), "owner_probes50.jsonl": (0.91, 0.86),
-                "owner_probes51.jsonl": (0.89, 0.93), "owner_probes52.jsonl": (0.83, 0.90)}
+                "owner_probes51.jsonl": (0.89, 0.93), "owner_probes52.jsonl": (0.83, 0.90),
+                # written fresh at stop 33: p53-56 473/560 in scope on arrival, p57-60 403/560 (p60, the
+                # letter register: 60/140; p59, English words: 100/140), then worked on
+                "owner_probes53.jsonl": (0.92, 0.96), "owner_probes54.jsonl": (0.87, 0.96),
+                "owner_probes55.jsonl": (0.85, 0.96), "owner_probes56.jsonl": (0.90, 0.93),
+                "owner_probes57.jsonl": (0.91, 0.93), "owner_probes58.jsonl": (0.85, 0.96),
+                "owner_probes59.jsonl": (0.88, 0.96), "owner_probes60.jsonl": (0.82, 0.93)}
 
 
 def _rows(path: Path) -> list[dict]:
