@@ -10,7 +10,8 @@ The configuration is checked before anything starts: production without LINE_CHA
 LINE_CHANNEL_ACCESS_TOKEN or SECRET_KEY, an unknown BOT_ENV, or development on an address other
 than loopback exits with one line saying what is wrong. ``--processes N`` (``WEB_CONCURRENCY``,
 half the cores by default) forks N processes serving one listening socket; each builds its own
-app after the fork. SIGTERM lets requests in flight finish, then stops.
+app after the fork. SIGTERM lets requests in flight finish, then stops; a process still running
+``STOP_DEADLINE`` (15 s) later is ended all the same.
 
     python -m bot.serve [--host H] [--port P] [--threads T] [--processes N] [--app module:callable]
 """
@@ -41,8 +42,31 @@ DEFAULT_THREADS = 16
 CONNECTION_LIMIT = 4000
 
 
+# How long a web process may take to stop once told to: waitress gives requests in flight 5 s, the
+# event worker up to 10 s to go idle (its state is durable either way). Past this the kernel ends
+# the process (SIGALRM's default action), whatever it is stuck in.
+STOP_DEADLINE = 15
+# The supervisor SIGKILLs a web process still running this long after it passed on the SIGTERM.
+KILL_AFTER = STOP_DEADLINE + 5
+
+_stop_requested = False
+
+
 def _on_term(*_) -> None:
-    """A web process's SIGTERM: waitress stops its loop on SystemExit (as does the app's loading)."""
+    """A web process's SIGTERM: waitress stops its loop on SystemExit (as does the app's loading).
+
+    The SystemExit is raised wherever the main thread happens to be, and while the app is loading
+    that may be code that swallows it (a bare ``except:``, a C call that clears the error): the
+    process then served on and its supervisor waited for it forever (seen under load on CI). So
+    the request is also remembered (``_serve_one`` checks it before serving) and an alarm ends the
+    process if it has not stopped by ``STOP_DEADLINE``. A second TERM changes nothing: raising
+    again would cut short the requests in flight that the first one lets finish."""
+    global _stop_requested
+    if _stop_requested:
+        return
+    _stop_requested = True
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.alarm(STOP_DEADLINE)
     sys.exit(0)
 
 
@@ -106,6 +130,8 @@ def _serve_one(sock: socket.socket, target: str, *, threads: int, max_body: int)
                                # headers are judged; the development guard must see them too.
                                clear_untrusted_proxy_headers=False)
         server.channel_class = _channel_class()
+        if _stop_requested:  # a TERM came while loading and its SystemExit was swallowed there
+            raise SystemExit(0)
         server.run()
     finally:
         runtime = getattr(app, "extensions", {}).get("bot")
@@ -129,6 +155,7 @@ def _supervise(sock: socket.socket, target: str, processes: int, **options) -> i
             code = 0
             try:
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.signal(signal.SIGALRM, signal.SIG_DFL)  # not the supervisor's kill_stragglers
                 signal.signal(signal.SIGTERM, _on_term)
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
                 _serve_one(sock, target, **options)
@@ -145,6 +172,8 @@ def _supervise(sock: socket.socket, target: str, processes: int, **options) -> i
 
     def stop(*_):
         nonlocal stopping
+        if not stopping:  # a child that stops neither by itself nor by its alarm is killed
+            signal.alarm(KILL_AFTER)
         stopping = True
         for pid in list(children):
             try:
@@ -152,6 +181,15 @@ def _supervise(sock: socket.socket, target: str, processes: int, **options) -> i
             except ProcessLookupError:
                 pass
 
+    def kill_stragglers(*_):
+        for pid in list(children):
+            log.warning("web process %s did not stop within %s s of SIGTERM; killing it", pid, KILL_AFTER)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGALRM, kill_stragglers)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     for _ in range(processes):
