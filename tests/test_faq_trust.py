@@ -286,6 +286,11 @@ def test_a_message_sharing_no_word_with_the_programme_is_declined_not_a_ticket(a
     assert kb.ask("我感冒了怎麼辦").band == "declined"
     # …but an app or a till named beside it does not make a language app a programme question.
     assert kb.ask("想學韓文 有推薦的app嗎").band == "declined"
+    # An owner who takes the programme for a loan, a contest or a giveaway asks about the programme;
+    # a bank loan is still not the programme's.
+    for text in ("這個是不是貸款 要還錢嗎", "得獎的店家有獎金嗎", "送的平板壞了找誰"):
+        assert kb.ask(text).band != "declined", text
+    assert kb.ask("銀行貸款利率多少").band == "declined"
     assert "只能回答計畫相關" in joined(chat.say("今天星期幾啊"))
     _no_ticket_nor_alert(app, fake_line)
 
