@@ -257,7 +257,7 @@ def test_politeness_waiting_and_bare_replies_are_small_talk_not_tickets(app, cha
             "好累": "sigh", "今天好忙": "sigh", "最近生意不好": "sigh", "唉": "sigh",
             # someone asking for a parent or the boss says so, and passes the answer on
             "我幫我阿嬤來問看看": "preface", "我會轉告我媽": "later", "老闆叫我來問一下": "preface",
-            "謝啦 much appreciated": "thanks", "good night": "night"}
+            "謝啦 much appreciated": "thanks", "good night": "night", "晚安 先去睡了": "night"}
     for text, kind in said.items():
         assert kb.ask(text).intent == f"small_talk:{kind}", text
     assert "晚安" not in t("faq.small_talk_later")  # said at any hour
@@ -291,6 +291,7 @@ def test_a_message_sharing_no_word_with_the_programme_is_declined_not_a_ticket(a
     for text in ("這個是不是貸款 要還錢嗎", "得獎的店家有獎金嗎", "送的平板壞了找誰"):
         assert kb.ask(text).band != "declined", text
     assert kb.ask("銀行貸款利率多少").band == "declined"
+    assert kb.ask("幫我家的狗取個好聽的名字").band == "declined"
     assert "只能回答計畫相關" in joined(chat.say("今天星期幾啊"))
     _no_ticket_nor_alert(app, fake_line)
 
