@@ -233,3 +233,9 @@ def test_when_to_apply_a_tool_in_scope_and_a_tax_office_registration_are_not_dec
     # 「國稅局那邊有登記」 is the shop's tax registration, not a tax question to decline.
     registered = kb.ask("我們在市場擺攤 只有去國稅局登記過 這樣算數嗎")
     assert registered.band != "declined" and registered.matched
+
+
+def test_asking_for_a_friend_or_in_english_what_kind_of_shop_can_join(kb):
+    # A friend's shop (「下次可以叫他報嗎」) and 「what kind of shop can join」 are join questions.
+    assert kb.ask("我朋友開早餐店 有六個員工 可以叫他來報名嗎").intent.startswith("eligibility:")
+    assert kb.ask("what kind of business can join? 我朋友開花店").intent == "eligibility:industry"

@@ -292,6 +292,8 @@ def test_a_message_sharing_no_word_with_the_programme_is_declined_not_a_ticket(a
         assert kb.ask(text).band != "declined", text
     assert kb.ask("銀行貸款利率多少").band == "declined"
     assert kb.ask("幫我家的狗取個好聽的名字").band == "declined"
+    # 「續約會不會」 is no date (約會), and renewal is the programme's question.
+    assert kb.ask("明年續約會不會比較便宜").band != "declined"
     assert "只能回答計畫相關" in joined(chat.say("今天星期幾啊"))
     _no_ticket_nor_alert(app, fake_line)
 
