@@ -279,10 +279,22 @@ _MONTH_DAY = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})(?![\d/])")
 _CLOCK = re.compile(r"(?<!\d)(\d{1,2}):(\d{2})(?!\d)")
 
 
+_WEST_DATE = re.compile(r"(?<!\d)(20[12]\d)[/.\-](\d{1,2})[/.\-](\d{1,2})(?!\d)")
+_WEST_MONTH = re.compile(r"(?<!\d)(20[12]\d)[/.\-](1[0-2]|0?[1-9])(?![\d/.\-])")
+_WEST_YEAR = re.compile(r"(?<!\d)(20[12]\d)\s*年")
+_MINGUO = re.compile(r"民國\s*(\d{2,3})\s*年")
+
+
 def _dates_to_words(text: str) -> str:
     """112/3/16 -> 112年3月16日, 3/16 -> 3月16日, 17:00 -> 17點00: the
     slash and colon are removed with the punctuation, and 316 would match
     nothing, while the seeds and answers mix both notations."""
+    if "20" in text or "民國" in text:
+        # 2023/10/31, 2025/8, 2023年 and 民國112年 as the documents write them: 112年10月31日, 114年8月, 112年
+        text = _WEST_DATE.sub(lambda m: f"{int(m.group(1)) - 1911}年{int(m.group(2))}月{int(m.group(3))}日", text)
+        text = _WEST_MONTH.sub(lambda m: f"{int(m.group(1)) - 1911}年{int(m.group(2))}月", text)
+        text = _WEST_YEAR.sub(lambda m: f"{int(m.group(1)) - 1911}年", text)
+        text = _MINGUO.sub(r"\1年", text)
     text = _ROC_DATE.sub(lambda m: f"{m.group(1)}年{int(m.group(2))}月{int(m.group(3))}日", text)
     text = _MONTH_DAY.sub(lambda m: f"{int(m.group(1))}月{int(m.group(2))}日"
                           if 1 <= int(m.group(1)) <= 12 and 1 <= int(m.group(2)) <= 31 else m.group(0), text)

@@ -114,3 +114,10 @@ def test_english_words_in_a_question_become_the_programmes_words():
 def test_zhuyin_particles_and_chat_slang_read_as_words():
     assert normalize_text("要上課ㄇ") == "要上課嗎"
     assert normalize_text("我灰常忙 醬子可以嗎") == "我非常忙這樣子可以嗎"
+
+
+def test_western_years_and_minguo_read_as_the_documents_roc_years():
+    assert normalize_text("2023/10/31") == normalize_text("112/10/31") == "112年10月31日"
+    assert normalize_text("2023年底") == normalize_text("民國112年底") == "112年底"
+    assert normalize_text("做到2025/8嗎") == "做到114年8月嗎"
+    assert normalize_text("電話2553-3988") == "電話25533988"  # not a date
