@@ -62,7 +62,11 @@ PROBE_FLOORS = {"owner_probes.jsonl": (0.92, 0.96), "owner_probes2.jsonl": (0.93
                 "owner_probes53.jsonl": (0.92, 0.96), "owner_probes54.jsonl": (0.87, 0.96),
                 "owner_probes55.jsonl": (0.85, 0.96), "owner_probes56.jsonl": (0.90, 0.93),
                 "owner_probes57.jsonl": (0.91, 0.93), "owner_probes58.jsonl": (0.85, 0.96),
-                "owner_probes59.jsonl": (0.88, 0.96), "owner_probes60.jsonl": (0.82, 0.93)}
+                "owner_probes59.jsonl": (0.88, 0.96), "owner_probes60.jsonl": (0.82, 0.93),
+                # p65-68: 451/560 on arrival (p65, owners who take the programme for a loan or a contest:
+                # 76/140); p61-64 of the same stop stay unseen (not in the repository)
+                "owner_probes65.jsonl": (0.55, 0.93), "owner_probes66.jsonl": (0.89, 0.86),
+                "owner_probes67.jsonl": (0.91, 0.90), "owner_probes68.jsonl": (0.86, 0.96)}
 
 
 def _rows(path: Path) -> list[dict]:
