@@ -326,8 +326,8 @@ class Classifier:
         split: list[tuple[str, bool, bool]] = []  # (clause, marked as asked, told before 「我想問」)
         speakers: set[int] = set()  # indexes in split of who said what the question is about
         main, told_before = self._main_question(pieces), 0
-        claims: set[int] = set()  # indexes in split of what a speaker said, told in a piece of its own
-        spoken: tuple[str, ...] = ()  # the previous piece, when it was only a speaker (「業務說」)
+        claims: set[int] = set()  # indexes in split of what a speaker said (the claim asked about)
+        after_speaker = False  # the previous piece was only a speaker (「業務說」)
         for i, piece in enumerate(pieces):
             norm = normalize_text(piece)
             if main is not None and i == main[0]:
@@ -336,13 +336,12 @@ class Classifier:
             if not norm or self._said_in_passing(norm, len(pieces)):
                 continue
             said = self.reported.match(norm) if self.reported is not None else None
-            if split and split[-1][0] in spoken:
+            if after_speaker:
                 # 「業務說 我們這案最少要30家 不然不成案 對嗎」: after a speaker alone, what they said is
                 # the claim asked about, not the owner describing the shop (though it starts with 我們).
                 claims.add(len(split))
-            spoken = ()
-            if said is not None and said.end() == len(norm) and not (self.question and self.question.search(norm)):
-                spoken = (norm,)
+            after_speaker = said is not None and said.end() == len(norm) and \
+                not (self.question and self.question.search(norm))
             if said is not None and len(norm) - said.end() >= REPORTED_MIN_REST \
                     and not (self.question and self.question.search(norm[:said.end()])) \
                     and (_RELAYED.search(norm[:said.end()]) or not self._names_an_actor(norm[:said.end()])):
@@ -365,10 +364,11 @@ class Classifier:
         for i, (norm, marked, told) in enumerate(split):
             if not norm:
                 continue
-            is_context = i in speakers or i < told_before or (i not in claims and not marked and (told or not (self.question and self.question.search(norm)))
-                          and not (self.wants and self.wants.match(norm))
-                          and ((self.context_starts is not None and bool(self.context_starts.match(norm)))
-                               or (i == 0 and n > 1 and self.shop is not None and bool(self.shop.fullmatch(norm)))))
+            is_context = i in speakers or i < told_before or (
+                i not in claims and not marked and (told or not (self.question and self.question.search(norm)))
+                and not (self.wants and self.wants.match(norm))
+                and ((self.context_starts is not None and bool(self.context_starts.match(norm)))
+                     or (i == 0 and n > 1 and self.shop is not None and bool(self.shop.fullmatch(norm)))))
             is_fact = is_context and i not in speakers and i >= told_before and bool(self.facts and self.facts.search(norm))
             asks = marked or bool(self.question and self.question.search(norm))
             out.append(Clause(norm=norm, context=is_context, fact=is_fact, asks=asks, speaker=i in speakers))
