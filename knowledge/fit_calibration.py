@@ -84,7 +84,8 @@ def collect(kb: KnowledgeBase, rows: list[dict]) -> list[dict]:
     index = kb._current().index
     for r in rows:
         row = {"set": r["set"], "id": r["id"], "oos": r.get("kind") == "out_of_scope"}
-        query = kb.classifier.classify(r["q"])
+        question = kb.read(r["q"], index)  # as ask() reads it (homophones, letter register, English)
+        query = kb.classifier.classify(question)
         side = side_of(AUDIENCE_ROLES.get(r.get("audience") or ""), query)
         if query.small_talk or query.decline:
             out.append({**row, "stop": True})
@@ -98,7 +99,7 @@ def collect(kb: KnowledgeBase, rows: list[dict]) -> list[dict]:
                             if answered else row["oos"])
             out.append(row)
             continue
-        found = kb.retrieve(index, r["q"], query=query, side=side)
+        found = kb.retrieve(index, question, query=query, side=side)
         if found.reason:
             out.append({**row, "stop": True})
             continue

@@ -202,14 +202,13 @@ _FORMAL: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern), p
     # 若 as "if" opens a clause or a condition (「若遇問題」); not a slip inside a word (辛若了)
     (r"(?<![\u4e00-\u9fff])若(?!干)|(?<=[\u4e00-\u9fff])若(?=[遇有是未無採需想因能經])", "如果"),
 ))
-_FORMAL_HINT = re.compile(r"[之係何倘惟亦貴敝謹煩俾屆此僅尚須甚欲擬若其]|本會|敬請|本(店|公司|所|行|人|事務所|診所|藥局|民宿|工作室|商號|攤位|餐廳)|有無|抑或|懇請|文件")
 
 
 def plain_register(text: str) -> str:
     """A question in the letter register read as everyday Mandarin (raw text in, raw text out).
-    Only questions: the knowledge base's own wording (quotes of the documents) stays as written."""
-    if not _FORMAL_HINT.search(text):
-        return text
+    Only questions: the knowledge base's own wording (quotes of the documents) stays as written.
+    Every rule runs on every question (about 12 µs): a hand-kept list of trigger characters in front of
+    it had already missed some of the rules (得否, 惠請, 敬祈)."""
     for pattern, plain in _FORMAL:
         text = pattern.sub(plain, text)
     return text
@@ -365,12 +364,11 @@ def english_words(text: str) -> str:
 # English words read as the programme's word, when they stand alone among Chinese characters
 # (「cloud的資料」). As a synonym instead, 「cloud」 (one alternative's word, so rare and heavy)
 # dragged questions naming 雲端 toward that entry. Not inside a longer word: iCloud, googlecloud.
-_ENGLISH_TERMS = {"cloud": "雲端"}
-_ENGLISH_WORD = re.compile(r"(?<![a-z])(" + "|".join(_ENGLISH_TERMS) + r")(?![a-z])")
+_CLOUD = re.compile(r"(?<![a-z])cloud(?![a-z])")
 
 
 def _english_terms(text: str) -> str:
-    return _ENGLISH_WORD.sub(lambda m: _ENGLISH_TERMS[m.group(1)], text) if "cloud" in text else text
+    return _CLOUD.sub("雲端", text) if "cloud" in text else text
 
 
 _PERCENT_WORDS = re.compile(r"百分之([零〇一二兩三四五六七八九十百]+|\d+)")

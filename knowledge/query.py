@@ -293,13 +293,13 @@ class Classifier:
                 and not any(o_start <= start and end <= o_end for o_start, o_end in opening)]
         return (said or [name for _, _, name in found] or [None])[0]
 
-    def _main_question(self, pieces: list[str]) -> tuple[int, int] | None:
+    def _main_question(self, norms: list[str]) -> tuple[int, int] | None:
         """Where the question a message marks as the one that matters starts (「…還有 最重要的是
-        如果停用系統會怎樣」): the piece and the offset after the marker in its normalised text. None
-        when nothing is marked, the marker opens the message, or nothing follows it."""
+        如果停用系統會怎樣」): the piece and the offset after the marker in its normalised text
+        (``norms``: the message's pieces, normalised). None when nothing is marked, the marker opens
+        the message, or nothing follows it."""
         if self.main is None:
             return None
-        norms = [normalize_text(p) for p in pieces]
         for i in range(len(norms) - 1, -1, -1):
             found = self.main.search(norms[i])
             if found is None:
@@ -325,11 +325,11 @@ class Classifier:
                 asked.add(i)
         split: list[tuple[str, bool, bool]] = []  # (clause, marked as asked, told before 「我想問」)
         speakers: set[int] = set()  # indexes in split of who said what the question is about
-        main, told_before = self._main_question(pieces), 0
+        norms = [normalize_text(piece) for piece in pieces]
+        main, told_before = self._main_question(norms), 0
         claims: set[int] = set()  # indexes in split of what a speaker said (the claim asked about)
         after_speaker = False  # the previous piece was only a speaker (「業務說」)
-        for i, piece in enumerate(pieces):
-            norm = normalize_text(piece)
+        for i, norm in enumerate(norms):
             if main is not None and i == main[0]:
                 # 「1.電訪會不會很常打來 2.最想知道 輔導做到哪一天」: what came before is told.
                 told_before, norm = len(split), norm[main[1]:]

@@ -419,6 +419,15 @@ class KnowledgeBase:
             norm = norm.replace(f, "")
         return norm
 
+    def read(self, question: str, index: SearchIndex | None = None) -> str:
+        """The question as ``ask`` reads it before anything else: at most MAX_QUERY_CHARS, a
+        homophone slip of the programme's words (意相書, 輔道) read as the word (knowledge.sounds), the
+        letter register as everyday Mandarin (「敬請告知本計畫之主辦機關為何」) and English words as
+        the programme's (「target industry scope」). The calibration fitter reads its questions here
+        too, so its features are the ones ``ask`` computes."""
+        index = index or self._current().index
+        return plain_register(english_words(index.sounds.correct((question or "")[:MAX_QUERY_CHARS])))
+
     # ---- main entry point ------------------------------------------------------
     def ask(self, question: str, *, program_hint: str | None = None,
             previous_entry_id: str | None = None, role: str | None = None) -> AskResult:
@@ -428,11 +437,7 @@ class KnowledgeBase:
         self._maybe_check()
         state = self._current()
         index = state.index
-        # A homophone slip of the programme's words (意相書, 輔道) is read as the word (knowledge.sounds).
-        question = index.sounds.correct((question or "")[:MAX_QUERY_CHARS])
-        # 「敬請告知本計畫之主辦機關為何」: the letter register read as everyday Mandarin, and
-        # 「target industry scope」 as the programme's words.
-        question = plain_register(english_words(question))
+        question = self.read(question, index)
         query = self.classifier.classify(question)
         side = side_of(role, query)
         if query.small_talk:

@@ -264,7 +264,7 @@ def test_politeness_waiting_and_bare_replies_are_small_talk_not_tickets(app, cha
     # A question that says the same words is still a question.
     for text in ("系統好難用 怎麼辦", "生意不好可以參加嗎", "意向書填好了 然後呢"):
         assert kb.ask(text).band != "small_talk", text
-    for text in ("麻煩了", "我去問一下會計", "算了"):
+    for text in ("麻煩了", "我去問一下會計", "算了", "老闆叫我來問一下", "我會轉告我媽"):
         reply = joined(chat.say(text))
         assert reply and "承辦同仁" not in reply, text
     _no_ticket_nor_alert(app, fake_line)
@@ -625,6 +625,15 @@ READ_AS_ASKED = [
 @pytest.mark.parametrize("message,entry_id", READ_AS_ASKED)
 def test_the_question_is_read_as_the_owner_asks_it(kb, message, entry_id):
     assert kb.ask(message).entry_id == entry_id
+
+
+def test_the_calibration_fitter_reads_a_question_as_ask_does(kb):
+    # The fitter's features are the ones ask() computes: the letter register is read first there too
+    # (on the raw text, 「敬請說明貴會之聯絡電話為何」 matched nothing).
+    from knowledge.fit_calibration import collect
+    row = {"set": "t", "id": "t1", "q": "敬請說明貴會之聯絡電話為何", "expect": [["2553-3988", "25533988"]]}
+    [got] = collect(kb, [row])
+    assert got["eok"] and got["ef"] == kb.ask(row["q"]).debug["features"]
 
 
 def test_asking_for_plainer_words_alone_is_small_talk(kb):
