@@ -64,6 +64,7 @@ How the numbers were chosen (without putting dev questions in the KB):
 from __future__ import annotations
 
 import math
+import re
 
 from .index import Analysis, Candidate, SearchIndex
 
@@ -101,12 +102,18 @@ def features(index: SearchIndex, analysis: Analysis, top: Candidate, second: Can
     }
 
 
+# Which of the programme's own categories a case falls in is a rule, not a recommendation.
+_CATEGORY = re.compile(r"型態|類型|類別|組別|級別|哪一?(類|級|組|型)")
+
+
 def asks_advice(index: SearchIndex, norm: str) -> bool:
     """A recommendation asked for (「哪家比較好」「該選哪個」), which the documents do not give; but
     a choice between two of the programme's own tracks or programmes (「普及跟共融我該選哪個」) is
     settled by their rules."""
     if not any(p in norm for p in index.vocab.advice):
         return False
+    if _CATEGORY.search(norm):
+        return False  # 「我們是民宿跟導覽業者 該選哪一種群聚型態」: the rules sort it into a category
     return len({facet.removeprefix("數位") for facet in index.vocab.facets_in(norm)}) < 2
 
 
