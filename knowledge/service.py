@@ -59,7 +59,10 @@ EXPLICIT_GENERAL_WEIGHT = 0.85  # 'general' entries still apply to any programme
 OTHER_PROGRAM_WEIGHT = 0.6
 SUPERSEDED_WEIGHT = 0.2        # 110年 群聚 / old FAQ rules: only when named
 OTHER_SIDE_WEIGHT = 0.75       # entries written for another side than the asker's
-ELLIPTIC_ASKS = frozenset({"什麼", "哪裡", "哪", "多久", "誰", "怎樣", "怎麼", "如何"})  # stopwords that still ask for something
+# Stopwords that still ask for something; 嗎 too: a yes-no question every word of which the best entry
+# covers (「我有兩間店 群聚可以都報嗎」) has one answer (stop 34: +10 on the tuning sets, 0 lost, with a
+# year no programme covers excluded: 「113年還會有數位共好計畫嗎」).
+ELLIPTIC_ASKS = frozenset({"什麼", "哪裡", "哪", "多久", "誰", "怎樣", "怎麼", "如何", "嗎"})
 OFF_TOPIC_UNKNOWN = 0.6        # share of the question's specific words unknown to the KB
 MAX_QUERY_CHARS = 300         # FAQ questions are short; a pasted page must not cost 100 ms
 FOLLOWUP_MAX_CHARS = 8         # 「那共融呢」「B類呢」「如果是A類」 are short
@@ -380,6 +383,12 @@ class KnowledgeBase:
             result |= {p for p, s in programs.items() if set(s["years"]) & years}
         return ProgramMention(programs=result, conflict=conflict and not result)
 
+    def _names_other_year(self, norm: str) -> bool:
+        """A year no programme of the knowledge base covers (「113年還會有數位共好計畫嗎」): an entry
+        stating some year does not answer it."""
+        covered = {y for s in self._analyzer.vocab.programs.values() for y in s.get("years") or ()}
+        return any((y - 1911 if y >= 1911 else y) not in covered for y in (int(m) for m in _YEAR.findall(norm)))
+
     @staticmethod
     def _year_glued_to_family(norm: str, programs: dict, family: str) -> bool:
         words = {w for s in programs.values() if s.get("family") == family for w in s["words"]}
@@ -627,7 +636,8 @@ class KnowledgeBase:
         mass = index.topic_mass(analysis)
         elliptic = (mass > 0 and features["cov_all"] >= 0.99
                     and (any(is_interrogative(w) for w in analysis.words)
-                         or any(a in analysis.norm for a in ELLIPTIC_ASKS)))
+                         or any(a in analysis.norm for a in ELLIPTIC_ASKS))
+                    and not self._names_other_year(norm))
         if (not followup and mass < calibration.MIN_TOPIC_MASS and not elliptic
                 and features["fuzzy"] < calibration.NEAR_EXACT_FUZZY):
             # Only a programme/track name or a bare question word
