@@ -659,3 +659,24 @@ def test_a_figure_to_confirm_that_no_entry_states_is_not_confirmed(kb):
 
 def test_which_software_to_start_with_is_advice(kb):
     assert not kb.ask("POS跟會員系統 小店應該先導哪一個").matched
+
+
+def test_stop_34_readings_of_trades_crashes_categories_and_yes_no_questions(kb):
+    # A trade named first without 店 (民宿, 小農, 美甲, 寵物美容) is the shop, told, not the topic.
+    for message in ("溫泉民宿 顧問一年要來幾次", "寵物美容 顧問一年要來幾次", "種菜的小農 顧問一年要來幾次"):
+        assert kb.classifier.classify(message).clauses[0].context, message
+    # A message the knowledge base knows almost no word of is not answered by its last clause alone
+    # (「怎麼處理」 matched the personal-data deletion entry).
+    assert not kb.ask("冷氣一直滴水漏水 怎麼處理").matched
+    # An app that crashes is the phone's trouble, a POS that crashes the tool's.
+    assert kb.ask("IG一直閃退怎麼辦").band == "declined"
+    assert kb.ask("POS系統一直當掉怎麼辦").entry_id == "gh-shop-stability-sla"
+    # A recommendation is advice; which of the programme's categories a case falls in is a rule.
+    assert not kb.ask("推薦好用的收據本").matched
+    assert kb.ask("我們是咖啡廳跟烘焙坊組的群聚 應該選哪一種群聚型態").entry_id == "cl22-cluster-types"
+    # A short yes-no question that the best entry covers word for word is answered, not offered as a
+    # menu; one naming a year no programme covers is not.
+    assert kb.ask("我有兩間店 兩間都可以參加群聚嗎").entry_id == "cl22-same-owner"
+    assert not kb.ask("114年還有數位共好計畫嗎").matched
+    # The letter register's and mainland words
+    assert kb.ask("本計畫隸屬於哪一個上位計畫").entry_id == "gh-program-basis"
