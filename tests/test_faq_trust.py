@@ -680,3 +680,13 @@ def test_stop_34_readings_of_trades_crashes_categories_and_yes_no_questions(kb):
     assert not kb.ask("114年還有數位共好計畫嗎").matched
     # The letter register's and mainland words
     assert kb.ask("本計畫隸屬於哪一個上位計畫").entry_id == "gh-program-basis"
+
+
+def test_a_wage_a_fee_per_visit_or_a_compensation_no_entry_states_is_not_answered(kb):
+    # The entry about visits or the youth team names the step, not the pay: not a confident answer.
+    for message in ("專案顧問一個月領多少薪水", "顧問來一次要收多少", "成果展要自己出攤位費嗎",
+                    "資料外洩的話政府會賠嗎", "青年協作團的薪資是多少"):
+        answered = kb.ask(message)
+        assert not answered.matched, (message, answered.entry_id)
+    # ...while the visits themselves are still answered.
+    assert kb.ask("顧問一年要來幾次").entry_id == "gh-shop-advisor-visits"
