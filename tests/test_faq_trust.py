@@ -690,3 +690,9 @@ def test_a_wage_a_fee_per_visit_or_a_compensation_no_entry_states_is_not_answere
         assert not answered.matched, (message, answered.entry_id)
     # ...while the visits themselves are still answered.
     assert kb.ask("顧問一年要來幾次").entry_id == "gh-shop-advisor-visits"
+
+
+def test_the_law_the_personal_data_is_collected_under_is_a_programme_question(kb):
+    # 「法律」 alone is legal advice; the programme's own collection of personal data is not.
+    assert kb.ask("你們收集個人資料是根據哪一條法律").matched
+    assert kb.ask("房東要漲房租 合法嗎").band == "declined"
