@@ -204,6 +204,22 @@ _FORMAL: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern), p
 ))
 
 
+# Owners who dictate or chat address the bot as a person (「小姐 我想問…」「…可以嗎 先生」): the form of
+# address says nothing of the question, and 小姐 is a word of the contacts entry (「林小姐」). Only at the
+# very start (before a greeting, an ask or a break) or the very end (after a question's particle or a
+# break), so 「我先生的店」 and 「聯絡人是林小姐嗎」 keep theirs.
+_ADDRESS = "小姐|先生|小編|大哥|大姐|姊姊|姐姐|美女|帥哥|阿姨"
+_ADDRESS_HEAD = re.compile(rf"^\s*(?:{_ADDRESS})(?:[啊呀喔ㄚ]*)(?=\s|[，,、！!~～]|你好|您好|妳好|請問|我想|想問|問一下|我要問|我們|我是|我有|我家)")
+_ADDRESS_TAIL = re.compile(rf"(?<=[嗎呢吧啊喔哦耶欸ㄟ\s，,?？！!~～])\s*(?:{_ADDRESS})[啊呀喔哦耶欸ㄟ]*[\s?？!！。.~～]*$")
+
+
+def drop_address(text: str) -> str:
+    """The question without a form of address to the bot at its start or end."""
+    if not text:
+        return text
+    return _ADDRESS_TAIL.sub("", _ADDRESS_HEAD.sub("", text, count=1)) or text
+
+
 def plain_register(text: str) -> str:
     """A question in the letter register read as everyday Mandarin (raw text in, raw text out).
     Only questions: the knowledge base's own wording (quotes of the documents) stays as written.

@@ -43,7 +43,7 @@ from .index import (CONTEXT_KNOWN_WEIGHT, UNKNOWN_IN_COVERAGE, Analysis, Analyze
                     build_index, default_analyzer, is_interrogative)
 from .joining import SHOP_WORD, JoinQuestion, JoinRules, JoinWords, eligibility_facts, load_rules
 from .loader import DEFAULT_ENTRIES_DIR, DEFAULT_SEEDS_DIR, Entry, KBReport, check_knowledge_base
-from .normalize import english_words, normalize_text, plain_register
+from .normalize import drop_address, english_words, normalize_text, plain_register
 from .passages import SEARCH_K as PASSAGE_SEARCH_K
 from .passages import PassageIndex, excerpt, load_passages
 from .query import Classifier, Clause, Query, default_classifier, side_of
@@ -438,7 +438,7 @@ class KnowledgeBase:
         the programme's (「target industry scope」). The calibration fitter reads its questions here
         too, so its features are the ones ``ask`` computes."""
         index = index or self._current().index
-        return plain_register(english_words(index.sounds.correct((question or "")[:MAX_QUERY_CHARS])))
+        return drop_address(plain_register(english_words(index.sounds.correct((question or "")[:MAX_QUERY_CHARS]))))
 
     # ---- main entry point ------------------------------------------------------
     def ask(self, question: str, *, program_hint: str | None = None,

@@ -696,3 +696,21 @@ def test_the_law_the_personal_data_is_collected_under_is_a_programme_question(kb
     # 「法律」 alone is legal advice; the programme's own collection of personal data is not.
     assert kb.ask("你們收集個人資料是根據哪一條法律").matched
     assert kb.ask("房東要漲房租 合法嗎").band == "declined"
+
+
+def test_a_form_of_address_is_neither_the_question_nor_a_ticket(app, chat, fake_line, kb):
+    # 「小姐」 matched the contacts entry (a 林小姐) and 「老闆好」 the personal-data items; 「you are
+    # great」 opened a ticket; 「拍謝 打擾了」 was declined as off-topic.
+    _grant(app, STAFF)
+    for text in ("了解 謝謝小姐", "小姐你好", "老闆好", "you are great", "拍謝 打擾了", "謝謝大哥"):
+        assert kb.ask(text).band == "small_talk", text
+    # at the start or the end of a question it is left out; a husband or a named contact stays
+    assert kb.ask("小姐 我想問顧問一年來幾次").entry_id == "gh-shop-advisor-visits"
+    assert kb.ask("顧問一年來幾次啊小姐").entry_id == "gh-shop-advisor-visits"
+    from knowledge.normalize import drop_address
+    assert drop_address("我先生的店可以參加嗎") == "我先生的店可以參加嗎"
+    assert drop_address("聯絡人是林小姐嗎") == "聯絡人是林小姐嗎"
+    for text in ("小姐你好", "you are great"):
+        reply = joined(chat.say(text))
+        assert reply and "承辦同仁" not in reply, text
+    _no_ticket_nor_alert(app, fake_line)
