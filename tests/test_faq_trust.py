@@ -714,3 +714,14 @@ def test_a_form_of_address_is_neither_the_question_nor_a_ticket(app, chat, fake_
         reply = joined(chat.say(text))
         assert reply and "承辦同仁" not in reply, text
     _no_ticket_nor_alert(app, fake_line)
+
+
+def test_an_everyday_trouble_another_company_or_a_cash_handout_is_declined(kb):
+    # Each was answered from an entry sharing a word (冷氣 with the personal-data rights, 計程車 with the
+    # target industries, 中華電信 with the programme's phone) or opened a ticket.
+    for text in ("我的冷氣壞了 要找誰修", "wifi密碼忘了", "中華電信客服電話幾號", "可以幫我叫計程車嗎",
+                 "普發一萬什麼時候發", "客人給我負評怎麼辦", "可以陪我聊天嗎", "運費怎麼算"):
+        assert kb.ask(text).band == "declined", text
+    # the same words in a programme question stay one
+    assert kb.ask("客人打電話訂便當 這樣算電子商務嗎").band != "declined"
+    assert kb.ask("冷氣壞了那天店沒開 系統沒登入會被說沒在用嗎").band != "declined"
