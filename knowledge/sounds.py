@@ -32,6 +32,9 @@ if TYPE_CHECKING:
     from .index import Analyzer
 
 TERM_MIN, TERM_MAX = 2, 6
+# A term this long is a strong reading: two misheard characters (茶盒點) are still the term, and a word
+# touching only its edge (書上 in 「意象書上面」) does not keep the typed characters.
+LONG_TERM = 3
 # A window (or a word crossing its edge) listed this often in jieba's dictionary is a real word
 # the owner meant (公式 1158, 明年 944). Its long tail of rare entries (察核 3, 相書 8) is not.
 WORD_MIN_FREQ = 10
@@ -75,12 +78,19 @@ class SoundCorrector:
         self._keep = keep
         # term with one character masked -> [(term, the masked character's reading)]
         self._masked: dict[str, list[tuple[str, str]]] = {}
+        # a term of LONG_TERM characters or more with two masked -> [(term, readings of the two)]
+        self._masked2: dict[str, list[tuple[str, int, str, int, str]]] = {}
         for term in sorted(set(self._by_simplified.values())):
             sounds = lazy_pinyin(term)
             if len(sounds) != len(term):
                 continue
             for k, sound in enumerate(sounds):
                 self._masked.setdefault(term[:k] + _MASK + term[k + 1:], []).append((term, sound))
+            if len(term) >= LONG_TERM:
+                for j in range(len(term)):
+                    for k in range(j + 1, len(term)):
+                        key = term[:j] + _MASK + term[j + 1:k] + _MASK + term[k + 1:]
+                        self._masked2.setdefault(key, []).append((term, j, sounds[j], k, sounds[k]))
 
     def correct(self, text: str) -> str:
         """``text`` with homophone slips of known terms replaced by the terms (Simplified text
@@ -128,6 +138,8 @@ class SoundCorrector:
                         term = fits.pop()
                         if self._likelier(window, term):
                             found.append((-size, start, term))
+                if size >= LONG_TERM:
+                    found.extend((-size, start, term) for term in self._two_slips(canon, window, start, end))
         taken: list[tuple[int, int]] = []
         out: list[tuple[int, str]] = []
         for neg_size, start, term in sorted(found):
@@ -137,6 +149,21 @@ class SoundCorrector:
             taken.append((start, end))
             out.append((start, term))
         return out
+
+    def _two_slips(self, canon: str, window: str, start: int, end: int) -> set[str]:
+        """A long term with two characters misheard (voice input writes 查核點 as 茶盒點): both sound
+        the same, neither is a function word, and the term is the only one that fits."""
+        fits = set()
+        for j in range(len(window)):
+            for k in range(j + 1, len(window)):
+                for term, tj, sj, tk, sk in self._masked2.get(window[:j] + _MASK + window[j + 1:k] + _MASK + window[k + 1:], ()):
+                    if any(window[i] in self._keep or self._word_freq(window[i]) >= FUNCTION_CHAR_FREQ for i in (j, k)):
+                        continue
+                    if sj in readings(window[j]) and sk in readings(window[k]):
+                        fits.add(term)
+        if len(fits) != 1 or self._crosses_word(canon, start, end) or not self._likelier(window, next(iter(fits))):
+            return set()
+        return fits
 
     def _likelier(self, window: str, term: str) -> bool:
         """Whether ``term`` read as one word is likelier than the typed window in jieba's unigram
@@ -152,6 +179,14 @@ class SoundCorrector:
         """Whether a real word of the text reaches into the window [start, end) from outside
         (「報明年」: 明 is 明年's; 「7月底前完成」: 完 is 完成's, so 前完 is not 簽完)."""
         n = len(canon)
+        if end - start >= LONG_TERM:
+            # A long term is a strong reading: a word reaching one character into its edge (「意象書上面」:
+            # 書上) does not keep it; a word reaching further in (or a short window's edge) does.
+            return any(self._is_word(canon[first:last])
+                       for size in range(TERM_MIN + 1, TERM_MAX + 1)
+                       for first in range(max(0, start - size + 2), min(end - 1, n - size + 1))
+                       for last in (first + size,)
+                       if (first < start and start + 1 < last) or (first < end - 1 and end < last))
         for size in range(TERM_MIN, TERM_MAX + 1):
             for first in range(max(0, start - size + 1), min(end, n - size + 1)):
                 last = first + size

@@ -9,7 +9,7 @@ from knowledge.service import KnowledgeBase
 from knowledge.sounds import SoundCorrector
 
 TERMS = ("意向書", "前後測", "輔導", "報名", "申請", "資格", "數位", "雲端", "訪視", "統編", "稅籍", "補助",
-         "收費", "時數", "事項", "使用", "顧問", "系統", "廠商")
+         "收費", "時數", "事項", "使用", "顧問", "系統", "廠商", "查核點")
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +36,9 @@ def kb():
     ("手費標準", "收費標準"),
     ("係統壞了", "系統壞了"),                 # the same word once written in Simplified
     ("补主多少", "補助多少"),                 # Simplified text comes back in Traditional
+    # voice input: a long term with two misheard characters, or touched at its edge by a word (書上)
+    ("第二次的茶盒點是幾號", "第二次的查核點是幾號"),
+    ("那個意象書上面要寫什麼", "那個意向書上面要寫什麼"),
 ])
 def test_homophones_of_domain_terms_are_read_as_the_terms(sounds, typed, meant):
     assert sounds.correct(typed) == meant
