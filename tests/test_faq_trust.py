@@ -702,7 +702,7 @@ def test_a_form_of_address_is_neither_the_question_nor_a_ticket(app, chat, fake_
     # 「小姐」 matched the contacts entry (a 林小姐) and 「老闆好」 the personal-data items; 「you are
     # great」 opened a ticket; 「拍謝 打擾了」 was declined as off-topic.
     _grant(app, STAFF)
-    for text in ("了解 謝謝小姐", "小姐你好", "老闆好", "you are great", "拍謝 打擾了", "謝謝大哥"):
+    for text in ("了解 謝謝小姐", "小姐你好", "老闆好", "you are great", "拍謝 打擾了", "謝謝大哥", "好那個 感謝小姐喔"):
         assert kb.ask(text).band == "small_talk", text
     # at the start or the end of a question it is left out; a husband or a named contact stays
     assert kb.ask("小姐 我想問顧問一年來幾次").entry_id == "gh-shop-advisor-visits"
