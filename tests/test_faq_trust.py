@@ -725,3 +725,12 @@ def test_an_everyday_trouble_another_company_or_a_cash_handout_is_declined(kb):
     # the same words in a programme question stay one
     assert kb.ask("客人打電話訂便當 這樣算電子商務嗎").band != "declined"
     assert kb.ask("冷氣壞了那天店沒開 系統沒登入會被說沒在用嗎").band != "declined"
+
+
+def test_a_printer_a_childs_school_a_shop_name_are_declined_but_data_passed_on_is_asked(kb):
+    for text in ("發票機一直卡紙怎麼辦", "女兒英文成績很差 要不要補習", "幫我取一個滷味攤的店名"):
+        assert kb.ask(text).band == "declined", text
+    # the programme's passing on of personal data or a pirated tool is its question, not tax or legal advice
+    assert kb.ask("我的資料會不會被轉給國稅局").band != "declined"
+    assert kb.ask("廠商的系統如果是盜版的 我會被告嗎").band != "declined"
+    assert kb.ask("好吧 先相信你們").band == "small_talk"
