@@ -409,9 +409,17 @@ def _shares_and_days(text: str) -> str:
     return text
 
 
+# OpenCC writes 签 as 籤 (a slip of bamboo, a lot drawn) wherever no phrase tells it otherwise, so
+# 「要签什么」 became 「要籤什麼」: in this programme 签 is signing (簽), except in these words.
+_QIAN_LOT = re.compile(r"籤(?!(詩|筒|王))(?<!(抽|求|中|標|書|牙|竹|鐵)籤)")
+
+
 def to_traditional(text: str) -> str:
     """Simplified -> Traditional (Taiwan forms) when the text has a Simplified-only character."""
-    return _S2T.convert(text) if any(ch in _SIMPLIFIED_ONLY for ch in text) else text
+    if not any(ch in _SIMPLIFIED_ONLY for ch in text):
+        return text
+    text = _S2T.convert(text)
+    return _QIAN_LOT.sub("簽", text) if "籤" in text else text
 
 
 def canonical_char(char: str) -> str:

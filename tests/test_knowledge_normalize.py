@@ -121,3 +121,11 @@ def test_western_years_and_minguo_read_as_the_documents_roc_years():
     assert normalize_text("2023年底") == normalize_text("民國112年底") == "112年底"
     assert normalize_text("做到2025/8嗎") == "做到114年8月嗎"
     assert normalize_text("電話2553-3988") == "電話25533988"  # not a date
+
+
+def test_simplified_sign_is_signing_not_a_lot_drawn():
+    # OpenCC wrote 签 as 籤 unless a phrase said otherwise: 「要签什么」 read as 「要籤什麼」.
+    assert normalize_text("要签什么") == normalize_text("要簽什麼")
+    assert normalize_text("逼我签") == normalize_text("逼我簽")
+    for lot in ("抽签", "标签", "书签"):
+        assert "籤" in normalize_text(lot), lot
