@@ -208,7 +208,7 @@ _FORMAL: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern), p
 # address says nothing of the question, and 小姐 is a word of the contacts entry (「林小姐」). Only at the
 # very start (before a greeting, an ask or a break) or the very end (after a question's particle or a
 # break), so 「我先生的店」 and 「聯絡人是林小姐嗎」 keep theirs.
-_ADDRESS = "小姐|先生|小編|大哥|大姐|姊姊|姐姐|美女|帥哥|阿姨"
+_ADDRESS = "小姐|先生|老師|小編|大哥|大姐|姊姊|姐姐|美女|帥哥|阿姨"
 _ADDRESS_HEAD = re.compile(rf"^\s*(?:{_ADDRESS})(?:[啊呀喔ㄚ]*)(?=\s|[，,、！!~～]|你好|您好|妳好|請問|我想|想問|問一下|我要問|我們|我是|我有|我家)")
 _ADDRESS_TAIL = re.compile(rf"(?<=[嗎呢吧啊喔哦耶欸ㄟ\s，,?？！!~～])\s*(?:{_ADDRESS})[啊呀喔哦耶欸ㄟ]*[\s?？!！。.~～]*$")
 

@@ -31,8 +31,11 @@ SIDES = ("advisor", "unit", "owner")
 ROLE_SIDES = {"owner": "owner", "staff": "unit", "advisor": "advisor"}
 # Raw-text clause boundaries: spaces, punctuation and emoji (normalize_text drops all of them,
 # so clauses are cut first).
+# A message dictated without punctuation (「…到底會來我店裡幾次啊因為我白天都一個人顧店…」) breaks
+# where a question's particle meets a new clause's opening word.
 _CLAUSE_BREAK = re.compile(r"[\s,，.。!！?？~～、;；:：…⋯\-—()（）\[\]「」『』\"'“”‘’]+|"
-                           r"[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+")
+                           r"[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+|"
+                           r"(?<=[嗎呢啊])(?=因為|然後|可是|但是|不過|所以|還有|另外|畢竟)")
 _QUESTION_END = re.compile(r"[?？]")
 # 「這個 program 的 deadline 是幾號」: an English word set off by spaces inside a Chinese sentence is
 # part of it; the spaces around it are no clause breaks.

@@ -734,3 +734,13 @@ def test_a_printer_a_childs_school_a_shop_name_are_declined_but_data_passed_on_i
     assert kb.ask("我的資料會不會被轉給國稅局").band != "declined"
     assert kb.ask("廠商的系統如果是盜版的 我會被告嗎").band != "declined"
     assert kb.ask("好吧 先相信你們").band == "small_talk"
+
+
+def test_a_dictated_run_on_message_is_read_as_its_question(kb):
+    # Voice input: no punctuation; the form of address, 「就是想問說」 and the reason after the question
+    # (「因為我白天都…」) are told, not asked.
+    said = "老師我想問一下就是那個顧問一年到底會來我店裡幾次啊因為我白天都一個人顧店然後晚上還要接小孩"
+    assert kb.ask(said).entry_id == "gh-shop-advisor-visits"
+    assert kb.classifier.classify("顧問會來幾次啊因為我很忙").clauses[-1].context
+    from knowledge.normalize import drop_address
+    assert drop_address("老師什麼時候會來") == "老師什麼時候會來"  # the advisor, not a form of address
