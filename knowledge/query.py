@@ -37,6 +37,8 @@ _CLAUSE_BREAK = re.compile(r"[\s,，.。!！?？~～、;；:：…⋯\-—()（�
                            r"[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+|"
                            r"(?<=[嗎呢啊])(?=因為|然後|可是|但是|不過|所以|還有|另外|畢竟)")
 _QUESTION_END = re.compile(r"[?？]")
+# The verbs that start a conversation (flows: 申請, 報名, 參加…), not a topic of the programme by themselves
+_FLOW_VERBS = frozenset({"申請", "報名", "參加", "簽"})
 # 「這個 program 的 deadline 是幾號」: an English word set off by spaces inside a Chinese sentence is
 # part of it; the spaces around it are no clause breaks.
 _EMBEDDED_LATIN = re.compile(r"(?<=[\u4e00-\u9fff])\s+([A-Za-z][A-Za-z0-9@.\-]*)\s+(?=[\u4e00-\u9fff])")
@@ -190,11 +192,15 @@ class Classifier:
         decline = None
         named = any(w in norm for w in self.program_words) or bool(self.anchors and self.anchors.search(norm))
         flows = tuple(name for name, pattern in self.flows.items() if pattern and pattern.search(norm))
-        if not named and not flows:
+        if not named:
             # Only what the person asks decides: a word of the self-description (「另外請一個工讀生
             # … 可以報嗎」) does not make a programme question a labour one.
             asked = "".join(c.norm for c in clauses if not c.context or c.fact) or norm
             decline = next((name for name, pattern in self.decline.items() if pattern and pattern.search(asked)), None)
+            if flows and (decline is None or self._domain_beyond_flow(asked)):
+                # 「可以申請嗎」 starts the eligibility check, unless what is applied for is a loan
+                # (「有沒有低利貸款可以申請」) and nothing else of the programme's world is said.
+                decline = None
             if decline == "off_topic" and self.domain is not None and \
                     {m.group(0) for m in self.domain.finditer(self.decline["off_topic"].sub("", asked))} - _ANY_APP:
                 # 「如果我生病住院一個月 系統都沒人登入 會怎樣」: an everyday word beside the programme's
@@ -207,6 +213,11 @@ class Classifier:
                                None)
         side = next((name for name, pattern in self.sides.items() if pattern and pattern.search(norm)), None)
         return Query(text=text, norm=norm, clauses=clauses, decline=decline, side=side, flows=flows, named=named)
+
+    def _domain_beyond_flow(self, norm: str) -> bool:
+        """A word of the programme's world other than the asking verbs a flow starts on."""
+        return self.domain is not None and bool(
+            {m.group(0) for m in self.domain.finditer(norm)} - _FLOW_VERBS)
 
     def is_introduction(self, query: Query) -> bool:
         """Only a greeting and a self-description (「你好 我是賣便當的」「便當店」): the person is

@@ -746,3 +746,11 @@ def test_a_dictated_run_on_message_is_read_as_its_question(kb):
     assert len(clauses) == 2 and clauses[-1].context and not clauses[0].context
     from knowledge.normalize import drop_address
     assert drop_address("老師什麼時候會來") == "老師什麼時候會來"  # the advisor, not a form of address
+
+
+def test_an_off_topic_matter_with_an_asking_verb_is_still_declined(kb):
+    # 「申請」「報」 start the eligibility check, but a tax return, a loan or a phone to buy is not the
+    # programme's (each opened a staff ticket).
+    for text in ("綜所稅要怎麼報 扶養可以報幾個", "想申請青創貸款 利率多少", "想換手機 iPhone跟三星哪台好"):
+        assert kb.ask(text).band == "declined", text
+    assert kb.ask("我有請兩個工讀生 可以申請嗎").band != "declined"
