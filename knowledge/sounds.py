@@ -56,6 +56,12 @@ def sound(text: str) -> str:
 
 
 @lru_cache(maxsize=8192)
+def _heard(char: str) -> str:
+    """The reading a keyboard or a recogniser most likely meant for one character."""
+    return lazy_pinyin(char)[0]
+
+
+@lru_cache(maxsize=8192)
 def readings(char: str) -> frozenset[str]:
     """The toneless readings of one character a keyboard offers it for."""
     return frozenset(pinyin(char, style=Style.NORMAL)[0])
@@ -78,8 +84,8 @@ class SoundCorrector:
         self._keep = keep
         # term with one character masked -> [(term, the masked character's reading)]
         self._masked: dict[str, list[tuple[str, str]]] = {}
-        # a term of LONG_TERM characters or more with two masked -> [(term, readings of the two)]
-        self._masked2: dict[str, list[tuple[str, int, str, int, str]]] = {}
+        # a term of LONG_TERM characters or more by how it sounds (toneless pinyin, one per character)
+        self._by_sound: dict[tuple[str, ...], list[str]] = {}
         for term in sorted(set(self._by_simplified.values())):
             sounds = lazy_pinyin(term)
             if len(sounds) != len(term):
@@ -87,10 +93,7 @@ class SoundCorrector:
             for k, sound in enumerate(sounds):
                 self._masked.setdefault(term[:k] + _MASK + term[k + 1:], []).append((term, sound))
             if len(term) >= LONG_TERM:
-                for j in range(len(term)):
-                    for k in range(j + 1, len(term)):
-                        key = term[:j] + _MASK + term[j + 1:k] + _MASK + term[k + 1:]
-                        self._masked2.setdefault(key, []).append((term, j, sounds[j], k, sounds[k]))
+                self._by_sound.setdefault(tuple(sounds), []).append(term)
 
     def correct(self, text: str) -> str:
         """``text`` with homophone slips of known terms replaced by the terms (Simplified text
@@ -116,6 +119,7 @@ class SoundCorrector:
         right = [(i, i + size) for size in range(TERM_MIN, TERM_MAX + 1) for i in range(n - size + 1)
                  if canon[i:i + size] in self.terms]
         found: list[tuple[int, int, str]] = []  # (-length, start, term)
+        heard = [_heard(c) for c in canon]  # one reading per character, for the two-slip lookup
         for size in range(min(TERM_MAX, n), TERM_MIN - 1, -1):
             for start in range(n - size + 1):
                 end = start + size
@@ -139,7 +143,8 @@ class SoundCorrector:
                         if self._likelier(window, term):
                             found.append((-size, start, term))
                 if size >= LONG_TERM:
-                    found.extend((-size, start, term) for term in self._two_slips(canon, window, start, end))
+                    found.extend((-size, start, term) for term in self._two_slips(canon, window, start, end,
+                                                                                 tuple(heard[start:end])))
         taken: list[tuple[int, int]] = []
         out: list[tuple[int, str]] = []
         for neg_size, start, term in sorted(found):
@@ -150,17 +155,16 @@ class SoundCorrector:
             out.append((start, term))
         return out
 
-    def _two_slips(self, canon: str, window: str, start: int, end: int) -> set[str]:
-        """A long term with two characters misheard (voice input writes 查核點 as 茶盒點): both sound
-        the same, neither is a function word, and the term is the only one that fits."""
+    def _two_slips(self, canon: str, window: str, start: int, end: int, heard: tuple[str, ...]) -> set[str]:
+        """A long term with two characters misheard (voice input writes 查核點 as 茶盒點): it sounds the
+        same character for character, exactly two differ, neither is a function word, and the term is
+        the only one that fits."""
         fits = set()
-        for j in range(len(window)):
-            for k in range(j + 1, len(window)):
-                for term, tj, sj, tk, sk in self._masked2.get(window[:j] + _MASK + window[j + 1:k] + _MASK + window[k + 1:], ()):
-                    if any(window[i] in self._keep or self._word_freq(window[i]) >= FUNCTION_CHAR_FREQ for i in (j, k)):
-                        continue
-                    if sj in readings(window[j]) and sk in readings(window[k]):
-                        fits.add(term)
+        for term in self._by_sound.get(heard, ()):
+            changed = [i for i, (a, b) in enumerate(zip(window, term)) if a != b]
+            if len(changed) == 2 and not any(window[i] in self._keep or self._word_freq(window[i]) >= FUNCTION_CHAR_FREQ
+                                              for i in changed):
+                fits.add(term)
         if len(fits) != 1 or self._crosses_word(canon, start, end) or not self._likelier(window, next(iter(fits))):
             return set()
         return fits
