@@ -36,10 +36,10 @@ def test_a_join_question_gets_the_essentials_with_what_the_owner_said(kb):
     industry = kb.ask("我開洗衣店 這種行業有在範圍內嗎")
     assert industry.intent == "eligibility:industry" and "民生內需" in industry.answer and "不是限定清單" in industry.answer
     prior = kb.ask("去年有接受客委會的數位輔導 今年還可以報名嗎")
-    assert prior.intent == "eligibility:prior" and "客家委員會" in prior.answer and "不能重複" in prior.answer
+    assert prior.intent == "eligibility:prior" and "客家委員會" in prior.answer and "不得重複" in prior.answer
     # The shop's trade in the asking clause is the asker's, not a second topic (「我的修鞋店還能…」).
     named_shop = kb.ask("去年商業司有來輔導過 我的修鞋店今年還可以報名嗎")
-    assert named_shop.intent == "eligibility:prior" and "不能重複" in named_shop.answer
+    assert named_shop.intent == "eligibility:prior" and "不得重複" in named_shop.answer
     # The shop named alone before the question (「汽車保養廠」) and a headcount of its trade's people
     # (師傅, 學徒) are the shop's facts, not other topics.
     crew = kb.ask("汽車保養廠 師傅跟學徒共12個 這樣是不是不行")
