@@ -66,7 +66,12 @@ PROBE_FLOORS = {"owner_probes.jsonl": (0.92, 0.96), "owner_probes2.jsonl": (0.93
                 # p65-68: 451/560 on arrival (p65, owners who take the programme for a loan or a contest:
                 # 76/140); p61-64 of the same stop stay unseen (not in the repository)
                 "owner_probes65.jsonl": (0.55, 0.93), "owner_probes66.jsonl": (0.89, 0.86),
-                "owner_probes67.jsonl": (0.91, 0.90), "owner_probes68.jsonl": (0.86, 0.96)}
+                "owner_probes67.jsonl": (0.91, 0.90), "owner_probes68.jsonl": (0.86, 0.96),
+                # written fresh at stop 34: p73-76 461/560 in scope on arrival, p77 (voice input) 114/140,
+                # p78 (distrustful owners) 104/140, then worked on; p69-72 of the same stop stay unseen
+                "owner_probes73.jsonl": (0.94, 0.96), "owner_probes74.jsonl": (0.91, 0.93),
+                "owner_probes75.jsonl": (0.94, 0.90), "owner_probes76.jsonl": (0.95, 0.93),
+                "owner_probes77.jsonl": (0.92, 0.93), "owner_probes78.jsonl": (0.94, 0.90)}
 
 
 def _rows(path: Path) -> list[dict]:
