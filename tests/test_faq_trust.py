@@ -754,3 +754,13 @@ def test_an_off_topic_matter_with_an_asking_verb_is_still_declined(kb):
     for text in ("綜所稅要怎麼報 扶養可以報幾個", "想申請青創貸款 利率多少", "想換手機 iPhone跟三星哪台好"):
         assert kb.ask(text).band == "declined", text
     assert kb.ask("我有請兩個工讀生 可以申請嗎").band != "declined"
+
+
+def test_a_shops_everyday_business_is_declined_not_a_ticket(kb):
+    # Each opened a staff ticket or offered programme questions as a menu.
+    for text in ("房屋稅什麼時候繳", "員工一直遲到怎麼辦", "下週颱風會來嗎", "要不要加盟手搖飲", "電費太貴怎麼辦",
+                 "怎麼做菜單比較好看", "隔壁施工很吵", "我想學做咖啡拉花", "身分證換發要帶什麼"):
+        assert kb.ask(text).band == "declined", text
+    # the same words in a programme question keep it one
+    for text in ("颱風天顧問還會來嗎", "共好的課程有教怎麼做電子菜單嗎", "員工請假的話系統誰來用"):
+        assert kb.ask(text).band != "declined", text
