@@ -197,12 +197,11 @@ class Classifier:
             # … 可以報嗎」) does not make a programme question a labour one.
             asked = "".join(c.norm for c in clauses if not c.context or c.fact) or norm
             decline = next((name for name, pattern in self.decline.items() if pattern and pattern.search(asked)), None)
-            if flows and (decline is None or self._domain_beyond_flow(asked)):
+            if decline and flows and self._domain_words(asked) - _FLOW_VERBS:
                 # 「可以申請嗎」 starts the eligibility check, unless what is applied for is a loan
                 # (「有沒有低利貸款可以申請」) and nothing else of the programme's world is said.
                 decline = None
-            if decline == "off_topic" and self.domain is not None and \
-                    {m.group(0) for m in self.domain.finditer(self.decline["off_topic"].sub("", asked))} - _ANY_APP:
+            if decline == "off_topic" and self._domain_words(self.decline["off_topic"].sub("", asked)) - _ANY_APP:
                 # 「如果我生病住院一個月 系統都沒人登入 會怎樣」: an everyday word beside the programme's
                 # own (系統, 登入…) is the situation the programme question is about.
                 decline = None
@@ -214,10 +213,9 @@ class Classifier:
         side = next((name for name, pattern in self.sides.items() if pattern and pattern.search(norm)), None)
         return Query(text=text, norm=norm, clauses=clauses, decline=decline, side=side, flows=flows, named=named)
 
-    def _domain_beyond_flow(self, norm: str) -> bool:
-        """A word of the programme's world other than the asking verbs a flow starts on."""
-        return self.domain is not None and bool(
-            {m.group(0) for m in self.domain.finditer(norm)} - _FLOW_VERBS)
+    def _domain_words(self, norm: str) -> set[str]:
+        """The words of the programme's world (intents.yaml domain) that ``norm`` says."""
+        return {m.group(0) for m in self.domain.finditer(norm)} if self.domain is not None else set()
 
     def is_introduction(self, query: Query) -> bool:
         """Only a greeting and a self-description (「你好 我是賣便當的」「便當店」): the person is

@@ -102,6 +102,11 @@ _QUANTITY = re.compile(r"多少|幾")  # a question asking for a number
 RELOAD_STAMP = ".reload"  # `flask kb reload` touches it; the watcher sees the change
 
 _YEAR = re.compile(r"(\d{2,4})年")
+
+
+def _roc_years(norm: str) -> set[int]:
+    """The years a question names, as ROC years (「2023年」 and 「112年」 are both 112)."""
+    return {y - 1911 if y >= 1911 else y for y in (int(m) for m in _YEAR.findall(norm))}
 _FOLLOWUP_START = ("那", "如果是", "若是", "換成", "改成", "還有", "那如果")
 
 
@@ -365,7 +370,7 @@ class KnowledgeBase:
         for pid, spec in programs.items():
             if any(w and w in norm for w in spec["words"]):
                 families.setdefault(spec.get("family", pid), set()).add(pid)
-        years = {y - 1911 if y >= 1911 else y for y in (int(m) for m in _YEAR.findall(norm))}
+        years = _roc_years(norm)
         result: set[str] = set()
         conflict = False
         for family, named in families.items():
@@ -387,7 +392,7 @@ class KnowledgeBase:
         """A year no programme of the knowledge base covers (「113年還會有數位共好計畫嗎」): an entry
         stating some year does not answer it."""
         covered = {y for s in self._analyzer.vocab.programs.values() for y in s.get("years") or ()}
-        return any((y - 1911 if y >= 1911 else y) not in covered for y in (int(m) for m in _YEAR.findall(norm)))
+        return bool(_roc_years(norm) - covered)
 
     @staticmethod
     def _year_glued_to_family(norm: str, programs: dict, family: str) -> bool:
@@ -705,7 +710,7 @@ class KnowledgeBase:
         question word before that (「…總共有幾堂 我可以帶員工去嗎」) unless the last asks a detail of it."""
         # Clauses in words (an English sentence is split at every space: 「I want to join」 is one ask).
         asking = [i for i, c in enumerate(query.clauses) if not c.context and _HAN.search(c.norm)]
-        if len(asking) < 2:
+        if len(asking) < 2 or found.features.get("unknown", 0.0) >= LAST_ASK_MAX_UNKNOWN:
             return None
         marked = [i for i in asking if query.clauses[i].asks]
         last = query.clauses[marked[-1]].norm if marked else ""
@@ -725,8 +730,6 @@ class KnowledgeBase:
         when that answers confidently and agrees with the whole message's top 3."""
         if self.classifier.classify(query.clauses[keep].norm).decline:
             return None  # 「…收我三千塊手續費 這樣合法嗎」: the last question is legal advice
-        if found.features.get("unknown", 0.0) >= LAST_ASK_MAX_UNKNOWN:
-            return None
         if not [w for w in index.content_words(index.analyze(query.clauses[keep].norm)) if not is_interrogative(w)]:
             return None  # 「…要自己付錢嗎 多少」: the last question is elliptic, it asks about the one before
         clauses = tuple(c if i == keep or c.context else replace(c, context=True)

@@ -50,15 +50,10 @@ _CJK_TERM = re.compile(rf"[\u4e00-\u9fff]{{{TERM_MIN},{TERM_MAX}}}")
 _MASK = "\0"
 
 
+@lru_cache(maxsize=8192)
 def sound(text: str) -> str:
     """Toneless pinyin: how a word sounds, which is what a Zhuyin keyboard's wrong pick keeps."""
     return " ".join(lazy_pinyin(text))
-
-
-@lru_cache(maxsize=8192)
-def _heard(char: str) -> str:
-    """The reading a keyboard or a recogniser most likely meant for one character."""
-    return lazy_pinyin(char)[0]
 
 
 @lru_cache(maxsize=8192)
@@ -119,7 +114,7 @@ class SoundCorrector:
         right = [(i, i + size) for size in range(TERM_MIN, TERM_MAX + 1) for i in range(n - size + 1)
                  if canon[i:i + size] in self.terms]
         found: list[tuple[int, int, str]] = []  # (-length, start, term)
-        heard = [_heard(c) for c in canon]  # one reading per character, for the two-slip lookup
+        heard = [sound(c) for c in canon]  # one reading per character, for the two-slip lookup
         for size in range(min(TERM_MAX, n), TERM_MIN - 1, -1):
             for start in range(n - size + 1):
                 end = start + size
@@ -183,17 +178,13 @@ class SoundCorrector:
         """Whether a real word of the text reaches into the window [start, end) from outside
         (「報明年」: 明 is 明年's; 「7月底前完成」: 完 is 完成's, so 前完 is not 簽完)."""
         n = len(canon)
-        if end - start >= LONG_TERM:
-            # A long term is a strong reading: a word reaching one character into its edge (「意象書上面」:
-            # 書上) does not keep it; a word reaching further in (or a short window's edge) does.
-            return any(self._is_word(canon[first:last])
-                       for size in range(TERM_MIN + 1, TERM_MAX + 1)
-                       for first in range(max(0, start - size + 2), min(end - 1, n - size + 1))
-                       for last in (first + size,)
-                       if (first < start and start + 1 < last) or (first < end - 1 and end < last))
+        # A long term is a strong reading: a word reaching only one character into its edge (「意象書上面」:
+        # 書上) does not keep it; one reaching further in (or into a short window at all) does.
+        reach = 1 if end - start >= LONG_TERM else 0
         for size in range(TERM_MIN, TERM_MAX + 1):
             for first in range(max(0, start - size + 1), min(end, n - size + 1)):
                 last = first + size
-                if (first < start < last or first < end < last) and self._is_word(canon[first:last]):
+                if ((first < start and start + reach < last) or (first < end - reach and end < last)) \
+                        and self._is_word(canon[first:last]):
                     return True
         return False

@@ -748,6 +748,14 @@ def test_a_dictated_run_on_message_is_read_as_its_question(kb):
     assert drop_address("老師什麼時候會來") == "老師什麼時候會來"  # the advisor, not a form of address
 
 
+def test_an_off_topic_matter_with_an_asking_verb_is_declined_in_chat_without_a_ticket(app, chat, fake_line):
+    # In the chat, 「申請」 used to offer the eligibility check and hand the loan question to staff.
+    _grant(app, STAFF)
+    reply = joined(chat.say("想申請青創貸款 利率多少"))
+    assert t("faq.decline_finance") in reply and "承辦同仁" not in reply
+    _no_ticket_nor_alert(app, fake_line)
+
+
 def test_an_off_topic_matter_with_an_asking_verb_is_still_declined(kb):
     # 「申請」「報」 start the eligibility check, but a tax return, a loan or a phone to buy is not the
     # programme's (each opened a staff ticket).
