@@ -99,7 +99,7 @@ def user_input_from_event(event: dict) -> fw.UserInput | None:
         return None
     message = event_part(event, "message")
     message_type = message.get("type")
-    message_id = message.get("id") if isinstance(message.get("id"), str) else None
+    message_id = _line_id(message.get("id"))
     if message_type == "text":
         text = message.get("text")
         # NUL can't be stored in PostgreSQL text columns and means nothing to a person: dropped.
@@ -122,8 +122,13 @@ def _photo_message_id(event: dict) -> str | None:
     message = event_part(event, "message")
     if message.get("type") != "image" or event_part(message, "contentProvider").get("type", "line") != "line":
         return None
-    message_id = message.get("id")
-    return message_id if isinstance(message_id, str) and 0 < len(message_id) <= 64 else None
+    return _line_id(message.get("id"))
+
+
+def _line_id(value) -> str | None:
+    """A LINE id as the database may keep it: LINE's ids are short printable ASCII, and
+    PostgreSQL text cannot store a NUL (a signed body may carry anything)."""
+    return value if isinstance(value, str) and 0 < len(value) <= 64 and value.isprintable() else None
 
 
 def main_menu_choices() -> tuple[Choice, ...]:
@@ -152,7 +157,9 @@ def _has_current_consent(consent_version: str | None) -> bool:
 
 def _reply_token(event: dict) -> str | None:
     token = event.get("replyToken")
-    return token if isinstance(token, str) and 0 < len(token) <= 200 else None  # column size
+    # Column size; LINE's tokens are printable ASCII, and PostgreSQL text cannot store a NUL (a
+    # signed body with one in its token failed the outbox insert: found by the webhook fuzz test).
+    return token if isinstance(token, str) and 0 < len(token) <= 200 and token.isprintable() else None
 
 
 
