@@ -288,6 +288,11 @@ class Analyzer:
             self._words_cache[norm] = cached
         return list(cached)
 
+    def cut_with_hmm(self, text: str) -> list[str]:
+        """jieba's cut with its HMM, which glues characters its dictionary lacks as a word into one
+        (資工): the homophone reader's check that a short window is not half of such a word."""
+        return self._jieba.lcut(text, HMM=True)
+
     def segment(self, norm: str) -> list[str]:
         """jieba's dictionary is mostly Simplified and it splits Traditional
         words such as 颱風/註冊 into characters.  Segment the Simplified form

@@ -10,7 +10,8 @@ a window of the text is read as a term of the knowledge base's vocabulary when
   two changed characters are a different phrase: 是想 is not 事項),
 * the window is not a real word (jieba's dictionary or the vocabulary: 公式 is never 公司, 實踐
   never 時間, 報名 never anything else), no real word reaches into it from outside (「報明年」
-  keeps its 明年) and it does not cut through a term spelled right (「這是數位」: 是數 is not 時數),
+  keeps its 明年), a two-character window is not half of a word jieba's HMM reads (資工 in 「資工好」
+  is no 共好), and it does not cut through a term spelled right (「這是數位」: 是數 is not 時數),
 * the changed character is not a function word (是, 不, 的) or a one-character word of the
   programme (簽), and the term read as one word is likelier than the typed characters.
 
@@ -75,6 +76,7 @@ class SoundCorrector:
         self._word_freq = analyzer.word_freq
         self._log_prob = analyzer.log_prob
         self._log_total = math.log(analyzer.dictionary_total)
+        self._cut = analyzer.cut_with_hmm
         # One-character words of the programme (簽, 錢): typed, they are meant (「要簽什麼」 is not 要錢).
         self._keep = keep
         # term with one character masked -> [(term, the masked character's reading)]
@@ -133,7 +135,8 @@ class SoundCorrector:
                     if not hits or window[k] in self._keep or self._word_freq(window[k]) >= FUNCTION_CHAR_FREQ:
                         continue
                     fits = {term for term, sound in hits if sound in readings(window[k])}
-                    if len(fits) == 1 and not self._crosses_word(canon, start, end):
+                    if len(fits) == 1 and not self._crosses_word(canon, start, end) \
+                            and (size >= LONG_TERM or not self._glued(canon, start, end)):
                         term = fits.pop()
                         if self._likelier(window, term):
                             found.append((-size, start, term))
@@ -173,6 +176,19 @@ class SoundCorrector:
 
     def _is_word(self, piece: str) -> bool:
         return piece in self.terms or self._word_freq(piece) >= WORD_MIN_FREQ
+
+    def _glued(self, canon: str, start: int, end: int) -> bool:
+        """Whether jieba's HMM reads a neighbour and part of a short window as one word: 「資工好」 is
+        資工 (a school subject its dictionary lacks) and 好, not 資 and a misspelt 共好."""
+        simplified = to_simplified(canon)
+        if len(simplified) != len(canon):
+            return False
+        pos = 0
+        for piece in self._cut(simplified):
+            first, pos = pos, pos + len(piece)
+            if (first < start < pos) or (first < end < pos):
+                return True
+        return False
 
     def _crosses_word(self, canon: str, start: int, end: int) -> bool:
         """Whether a real word of the text reaches into the window [start, end) from outside

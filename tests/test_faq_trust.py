@@ -293,6 +293,11 @@ def test_a_message_sharing_no_word_with_the_programme_is_declined_not_a_ticket(a
         assert kb.ask(text).band != "declined", text
     assert kb.ask("銀行貸款利率多少").band == "declined"
     assert kb.ask("幫我家的狗取個好聽的名字").band == "declined"
+    # A child's choice of university is not the programme's (and 資工好 is not a slip of 共好).
+    assert kb.ask("我女兒要考大學 選資管還是資工好").band == "declined"
+    assert kb.ask("電腦一直跳出防毒視窗").band == "declined"
+    # 數位卷 (the owners' usual slip) names the voucher programme: not the campaign's deadline.
+    assert kb.ask("數位卷現在還能申請嗎 今年截止是哪天").entry_id != "gh-shop-join-deadline"
     # 「續約會不會」 is no date (約會), and renewal is the programme's question.
     assert kb.ask("明年續約會不會比較便宜").band != "declined"
     assert "只能回答計畫相關" in joined(chat.say("今天星期幾啊"))

@@ -55,6 +55,7 @@ def test_homophones_of_domain_terms_are_read_as_the_terms(sounds, typed, meant):
     "大家是用同一套嗎",   # 是 is typed on purpose, not 使用
     "要簽什麼",           # 簽 is a word of the programme, not 錢
     "今天天氣很好",
+    "選資管還是資工好",   # 資工 is a word jieba's dictionary lacks (its HMM reads it): not 資 + 共好
 ])
 def test_real_words_are_left_alone(sounds, text):
     assert sounds.correct(text) == text
