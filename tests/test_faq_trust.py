@@ -293,6 +293,8 @@ def test_a_message_sharing_no_word_with_the_programme_is_declined_not_a_ticket(a
         assert kb.ask(text).band != "declined", text
     assert kb.ask("銀行貸款利率多少").band == "declined"
     assert kb.ask("幫我家的狗取個好聽的名字").band == "declined"
+    # 「繳稅的登記」 is the owner's word for the tax registration the rules ask for, not a tax return.
+    assert kb.ask("我賣滷味 沒開公司 只有那個繳稅的登記 這樣也可以弄那個雲嗎").band != "declined"
     # A child's choice of university is not the programme's (and 資工好 is not a slip of 共好).
     assert kb.ask("我女兒要考大學 選資管還是資工好").band == "declined"
     assert kb.ask("電腦一直跳出防毒視窗").band == "declined"
