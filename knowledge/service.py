@@ -859,6 +859,8 @@ class KnowledgeBase:
             other = index.entries[cand.index]
             if other.unstated and not top.unstated:
                 continue  # what the documents do not say about the topic is not doubt about the topic
+            if top.id == other.counterpart or other.id == top.counterpart:
+                continue  # the same topic answered for the other side is not doubt about the topic
             if other.program in (top.program, "general"):
                 return cand
         return None

@@ -92,6 +92,22 @@ def test_answers_follow_the_askers_side_with_the_counterpart(tmp_path):
     assert kb.ask("經費級距怎麼分").audience == "unit"  # only the unit's entry fits: it answers
 
 
+def test_the_other_sides_answer_of_the_same_topic_is_no_doubt(kb):
+    """The margin (calibration) compares the best entry with its best rival; the same topic answered
+    for the other side (its counterpart) is not one: it only meant the owner got a menu."""
+    from knowledge.index import Candidate
+    from knowledge.service import KnowledgeBase
+
+    index = kb._current().index
+    ids = [entry.id for entry in index.entries]
+    top = next(entry for entry in index.entries if entry.counterpart)
+    other = next(entry for entry in index.entries if entry.program == top.program
+                 and entry.id not in (top.id, top.counterpart) and not entry.unstated)
+    cands = [Candidate(index=ids.index(entry_id), bm25=1.0, fuzzy=0.5, rank_score=1.0)
+             for entry_id in (top.id, top.counterpart, other.id)]
+    assert index.entries[KnowledgeBase._runner_up(index, cands).index].id == other.id
+
+
 def test_loader_validates_audience_and_counterpart(tmp_path):
     entries = _write_sided_kb(tmp_path)
     path = entries / "gonghao-2023" / "sided.yaml"
