@@ -707,18 +707,24 @@ class KnowledgeBase:
         雲端 會不會被騙啊 到底是哪個單位在辦的」): its last question, with the rest as what was told.
         The last clause is tried first, then the last one with a question word (「…顧問到底要來幾次
         我們店很小 不要一直來啦」: the remark after the question asks nothing), then the one with a
-        question word before that (「…總共有幾堂 我可以帶員工去嗎」) unless the last asks a detail of it."""
+        question word before that (「…總共有幾堂 我可以帶員工去嗎」) unless the last asks a detail of it,
+        and, when the last has no topic of its own (「…其他的之後再補 真的可以嗎」), each clause before it."""
         # Clauses in words (an English sentence is split at every space: 「I want to join」 is one ask).
         asking = [i for i, c in enumerate(query.clauses) if not c.context and _HAN.search(c.norm)]
         if len(asking) < 2 or found.features.get("unknown", 0.0) >= LAST_ASK_MAX_UNKNOWN:
             return None
         marked = [i for i in asking if query.clauses[i].asks]
         last = query.clauses[marked[-1]].norm if marked else ""
+        # A last clause with no topic of its own (「這樣對嗎」「是真的嗎」「會怎樣」) asks about what was
+        # said before it: each earlier clause may be the question. One with its own topic (「…可以拿來
+        # 報稅嗎」) is the question, and an earlier clause answered alone would pass it over.
+        tail = index.analyze(query.clauses[asking[-1]].norm)
+        earlier = asking[-2::-1] if index.topic_mass(tail) < calibration.MIN_TOPIC_MASS else []
         if index.vocab.asked_in(last) or _QUANTITY.search(last):
             # 「…可以退出嗎 要賠違約金嗎」: the last question asks a detail (a sum, a date, a fine) of the
             # one before; answering the one before alone would pass over what was asked.
-            marked = marked[-1:]
-        for keep in dict.fromkeys([asking[-1]] + marked[-2:][::-1]):
+            marked, earlier = marked[-1:], []
+        for keep in dict.fromkeys([asking[-1]] + marked[-2:][::-1] + earlier):
             again = self._ask_alone(index, question, query, found, keep, program_hint=program_hint, side=side)
             if again is not None:
                 return again

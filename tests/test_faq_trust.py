@@ -581,6 +581,12 @@ def test_a_message_of_several_questions_is_answered_by_its_last_one(kb):
     # A remark after the question (「不要一直來啦」) asks nothing: the clause with the question word does.
     told = kb.ask("我是開機車行的 顧問到底要來幾次 我們店很小 不要一直來啦")
     assert told.entry_id == "gh-shop-advisor-visits" and told.matched
+    # A last clause with no topic of its own (「真的可以嗎」) asks about what was said before it: the
+    # earlier clause is the question, even when it has no question word…
+    checked = kb.ask("業務說只要先簽三四家 其他的之後再補就好 真的可以嗎")
+    assert checked.entry_id == "gh-shop-join-deadline" and checked.matched
+    # …while a last clause with its own topic is the question (the tool's cost is not the answer).
+    assert kb.ask("雲端收銀的月費 可以拿來抵稅嗎").entry_id != "gh-solution-categories"
     # 「提前幾天」 asks (幾 after 提前), unlike 「前幾天」 (a few days ago).
     assert kb.classifier.classify("抽測會先通知嗎 提前幾天").clauses[-1].asks
     assert not kb.classifier.classify("我前幾天有打電話 沒人接").clauses[-1].asks
