@@ -71,7 +71,11 @@ PROBE_FLOORS = {"owner_probes.jsonl": (0.92, 0.96), "owner_probes2.jsonl": (0.93
                 # p78 (distrustful owners) 104/140, then worked on; p69-72 of the same stop stay unseen
                 "owner_probes73.jsonl": (0.94, 0.96), "owner_probes74.jsonl": (0.91, 0.93),
                 "owner_probes75.jsonl": (0.94, 0.90), "owner_probes76.jsonl": (0.95, 0.93),
-                "owner_probes77.jsonl": (0.92, 0.93), "owner_probes78.jsonl": (0.94, 0.90)}
+                "owner_probes77.jsonl": (0.92, 0.93), "owner_probes78.jsonl": (0.94, 0.90),
+                # written fresh at stop 35: p83 (money and risk) 119/140 in scope on arrival, p84 (vague
+                # words, roles mixed up) 109/140; used to check the stop's general rules, then kept;
+                # p79-82 of the same stop stay unseen
+                "owner_probes83.jsonl": (0.85, 0.93), "owner_probes84.jsonl": (0.81, 0.90)}
 
 
 def _rows(path: Path) -> list[dict]:
