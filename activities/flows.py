@@ -17,6 +17,7 @@ from activities.settings import activity_settings
 from bot.messages import Card, Choice, Image, Text, encode_postback
 from bot.texts import t
 from bot.timeutil import format_roc_datetime, to_taipei
+from broadcasts import scheduled as broadcasts_scheduled
 from broadcasts import service as broadcasts
 from broadcasts.flows import AUDIENCE_STEPS, parse_future_datetime
 from dialogs import framework as fw
@@ -187,7 +188,7 @@ def _finish_create(request) -> fw.Turn:
     broadcast = service.invite(session, activity=activity, actor=ctx.user_id, source="chat", audience_kind=kind,
                                audience_value=value if kind in broadcasts.NEEDS_VALUE else None,
                                settings=settings, quiet_hours=broadcasts.quiet_hours(_config(ctx)), now=ctx.now)
-    broadcasts.deliver_soon(request.services.get("outbox_sender"), broadcast_id=broadcast.id)
+    broadcasts_scheduled.deliver_soon(request.services.get("outbox_sender"), broadcast_id=broadcast.id)
     card = Card(title=t("activities.created_title"), rows=(
         (t("activities.label_kind"), settings.kind_label(activity.kind)),
         (t("activities.label_title"), activity.title),

@@ -17,6 +17,7 @@ from activities.flows import notify_cancelled, settings_of
 from activities.models import Activity, ActivityRegistration
 from activities.settings import activity_settings
 from bot.timeutil import TAIPEI, to_taipei
+from broadcasts import scheduled as broadcasts_scheduled
 from broadcasts import service as broadcasts
 from companies.models import Company
 from staff.auth import current_actor, require_staff
@@ -35,7 +36,7 @@ def _settings():
 
 
 def _deliver_soon(broadcast_id: int) -> None:
-    broadcasts.deliver_soon(current_app.extensions["bot"].sender, broadcast_id=broadcast_id, delay=0)
+    broadcasts_scheduled.deliver_soon(current_app.extensions["bot"].sender, broadcast_id=broadcast_id, delay=0)
 
 
 # --- the list and the create form --------------------------------------------------------------

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from bot.messages import Card, Choice, Text, encode_postback
+from bot.messages import Card, Choice, Text
 from bot.texts import t
 from bot.timeutil import TAIPEI, to_taipei
-from broadcasts import service
+from broadcasts import cards, scheduled, service
 from dialogs import framework as fw
 from dialogs import registry
 from dialogs.parsing import parse_date, parse_time
@@ -189,16 +189,6 @@ def _quiet_hours(ctx) -> QuietHours:
     return service.quiet_hours(ctx.services.config) if ctx.services is not None else QuietHours()
 
 
-def _report_buttons(broadcast_id: int, *, scheduled: bool) -> tuple[Choice, ...]:
-    buttons = [Choice(t("broadcasts.report_button"), data=encode_postback(c="broadcast_report", arg=broadcast_id),
-                      display=t("broadcasts.report_button"))]
-    if scheduled:
-        buttons.append(Choice(t("broadcasts.cancel_button"),
-                              data=encode_postback(c="broadcast_cancel", arg=broadcast_id),
-                              display=t("broadcasts.cancel_button")))
-    return tuple(buttons)
-
-
 def _finish(request) -> fw.Turn:
     ctx = request.ctx
     draft = _draft(ctx)
@@ -220,9 +210,9 @@ def _finish(request) -> fw.Turn:
             text += "\n" + t("broadcasts.scheduled_moved")
     else:
         text = t("broadcasts.queued", count=broadcast.recipients_count)
-        service.deliver_soon(request.services.get("outbox_sender"), broadcast_id=broadcast.id)
+        scheduled.deliver_soon(request.services.get("outbox_sender"), broadcast_id=broadcast.id)
     return fw.Turn(cleared, [Card(title=t("broadcasts.flow_title"), body=text,
-                                  buttons=_report_buttons(broadcast.id, scheduled=broadcast.status == "scheduled"))])
+                                  buttons=cards.report_buttons(broadcast.id, scheduled=broadcast.status == "scheduled"))])
 
 
 BROADCAST_FLOW = registry.register_flow(fw.Flow(
@@ -253,26 +243,6 @@ def start_broadcast(request) -> fw.Turn:
     return fw.Turn(ctx, [], start_flow=fw.FlowId.BROADCAST.value)
 
 
-def report_card(session, broadcast_id: int, now=None) -> Card:
-    from broadcasts.models import Broadcast
-
-    report = service.delivery_report(session, broadcast_id=broadcast_id, now=now)
-    broadcast = session.get(Broadcast, broadcast_id)
-    rows = [(t("broadcasts.report_audience"), broadcast.audience_label),
-            (t("broadcasts.report_recipients"), str(report.recipients)),
-            (t("broadcasts.report_sent"), str(report.sent)),
-            (t("broadcasts.report_failed"), str(report.failed)),
-            (t("broadcasts.report_skipped"), str(report.skipped))]
-    if report.pending:
-        rows.append((t("broadcasts.report_pending"), str(report.pending)))
-    if report.cancelled:
-        rows.append((t("broadcasts.report_cancelled"), str(report.cancelled)))
-    rows += [(t("broadcasts.report_when"), service.when_text(report.last_sent_at or report.send_at)),
-             (t("broadcasts.report_state"), t(f"broadcasts.state_{report.state}"))]
-    return Card(title=f"{t('broadcasts.report_title')} #{broadcast_id}", rows=tuple(rows),
-                buttons=_report_buttons(broadcast_id, scheduled=report.state == "scheduled"))
-
-
 # Prefix commands: 「/公告報告 3」 (help's example) and 「/公告紀錄 2」 matched 「/公告」 with 「報告 3」
 # as an announcement's text to send; the longest prefix now wins for them too.
 @registry.command("broadcast_report", "/公告報告", prefix=True, role="staff")
@@ -285,7 +255,7 @@ def show_report(request) -> fw.Turn:
         arg = str(latest[0].id) if latest else ""
     if not arg or request.session.get(Broadcast, int(arg)) is None:
         return fw.Turn(request.ctx, [Text(t("broadcasts.not_found"))])
-    return fw.Turn(request.ctx, [report_card(request.session, int(arg), now=request.ctx.now)])
+    return fw.Turn(request.ctx, [cards.report_card(request.session, int(arg), now=request.ctx.now)])
 
 
 # A prefix command: staff type 「/取消公告 #12」 with the id 「/公告紀錄」 shows.

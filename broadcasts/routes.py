@@ -6,7 +6,7 @@ from datetime import datetime
 from flask import Blueprint, current_app, jsonify, request
 
 from bot.http import int_arg
-from broadcasts import service
+from broadcasts import scheduled, service
 from broadcasts.models import Broadcast
 from staff.auth import current_actor, require_staff
 
@@ -64,5 +64,5 @@ def create():
     except service.BroadcastError as error:
         return jsonify({"errors": [error.code]}), 422
     if status == "queued":
-        service.deliver_soon(runtime.sender, broadcast_id=broadcast_id, delay=0)
+        scheduled.deliver_soon(runtime.sender, broadcast_id=broadcast_id, delay=0)
     return jsonify({"id": broadcast_id, "status": status}), 201

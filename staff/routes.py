@@ -13,6 +13,7 @@ from sqlmodel import select
 from bot.services import audit as record_audit
 from bot.timeutil import TAIPEI, format_roc_date, format_roc_datetime
 from bot.http import int_arg
+from broadcasts import scheduled as broadcasts_scheduled
 from broadcasts import service as broadcasts_service
 from broadcasts.models import Broadcast, SavedList
 from campaign import service as campaign_service
@@ -337,7 +338,7 @@ def broadcast_create():
     except (broadcasts_service.BroadcastError, ValueError):
         abort(422)
     if status == "queued":
-        broadcasts_service.deliver_soon(runtime.sender, broadcast_id=broadcast_id, delay=0)
+        broadcasts_scheduled.deliver_soon(runtime.sender, broadcast_id=broadcast_id, delay=0)
     return redirect(url_for("staff.broadcast_report", broadcast_id=broadcast_id))
 
 
