@@ -75,7 +75,10 @@ PROBE_FLOORS = {"owner_probes.jsonl": (0.92, 0.96), "owner_probes2.jsonl": (0.93
                 # written fresh at stop 35: p83 (money and risk) 119/140 in scope on arrival, p84 (vague
                 # words, roles mixed up) 109/140; used to check the stop's general rules, then kept;
                 # p79-82 of the same stop stay unseen
-                "owner_probes83.jsonl": (0.85, 0.93), "owner_probes84.jsonl": (0.81, 0.90)}
+                "owner_probes83.jsonl": (0.85, 0.93), "owner_probes84.jsonl": (0.81, 0.90),
+                # p86 (stories after signing), written late in stop 35: 106/140 on the stop's first engine,
+                # 111/140 on its last; read to try two story rules, neither kept
+                "owner_probes86.jsonl": (0.79, 0.93)}
 
 
 def _rows(path: Path) -> list[dict]:
