@@ -3,6 +3,13 @@
 Usage: .venv/bin/python tools/eval_faq.py [--entries knowledge/entries] [--seeds programs/documents]
                                            [--sets faq_dev.jsonl,faq_roles_dev.jsonl,owner_probes.jsonl]
                                            [--probes tests/fixtures/faq_probes.jsonl] [--verbose]
+       .venv/bin/python tools/eval_faq.py --dump after.json [--compare before.json] [--extra a.jsonl,b.jsonl]
+
+``--dump`` writes every line's outcome (right or not, band, entry, score) of the sets (and of
+``--extra`` files outside the repository, e.g. unseen sets) to a JSON file; ``--compare`` prints the
+lines whose outcome changed against an earlier dump (GAIN/LOSS) and the totals: how every change to
+the engine or the knowledge base is checked before it is kept. With ``--totals`` only the totals of the
+``--extra`` sets are printed, never their lines (a set kept unseen is measured, not read).
 
 Sets (tests/fixtures/eval/): faq_dev and faq_roles_dev are the public dev sets (regression
 checks); owner_probes is the team's owner probe set, written from the seeds before any tuning.
@@ -199,6 +206,63 @@ def report_set(name: str, res: dict, *, verbose: bool) -> None:
         print(f"  small talk not acknowledged {m['id']} | {m['q']} | {m['band']} | {m['answer']}")
 
 
+def outcomes(kb: KnowledgeBase, rows: list[dict]) -> dict[str, dict]:
+    """Each line's outcome, by id: right or not (as evaluate() scores it), band, entry and score."""
+    out = {}
+    for r in rows:
+        res = kb.ask(r["q"], role=role_of(r))
+        kind = r.get("kind") or "in"
+        if kind == "out_of_scope":
+            ok = not res.matched
+        elif kind == "small_talk":
+            ok = small_talk_ok(res)
+        else:
+            ok = bool(res.matched and facts_present(res.answer, r["expect"]))
+        out[r["id"]] = {"ok": ok, "band": res.band, "entry": res.entry_id, "score": round(res.score or 0, 3),
+                        "q": r["q"], "kind": kind}
+    return out
+
+
+def compare(before: dict[str, dict], after: dict[str, dict], *, hidden: set[str] = frozenset()) -> list[str]:
+    """The lines whose outcome changed (GAIN/LOSS; a hidden line is counted, never shown) and the totals."""
+    lines, gains, losses = [], 0, 0
+    for key, now in after.items():
+        was = before.get(key)
+        if was is None or was["ok"] == now["ok"]:
+            continue
+        gains, losses = gains + now["ok"], losses + (not now["ok"])
+        if key not in hidden:
+            lines.append(f"{'GAIN' if now['ok'] else 'LOSS'} {key} {now['q']} | {was['entry']} -> {now['entry']} "
+                         f"{now['band']} {now['score']}")
+    return lines + [f"gains {gains} losses {losses} (of {len(after)})"]
+
+
+def _dump_and_compare(kb: KnowledgeBase, args) -> int:
+    sets = [EVAL_DIR / name for name in filter(None, args.sets.split(","))]
+    extra = [Path(p) for p in filter(None, args.extra.split(","))]
+    result, hidden = {}, set()
+    for path in sets + extra:
+        if not path.exists():
+            print(f"== {path.name}: not there (skipped)")
+            continue
+        got = outcomes(kb, read_jsonl(path))
+        result.update(got)
+        if path in extra and args.totals:
+            hidden |= set(got)
+            ins = [v for v in got.values() if v["kind"] == "in"]
+            oos = [v for v in got.values() if v["kind"] == "out_of_scope"]
+            talk = [v for v in got.values() if v["kind"] == "small_talk"]
+            print(f"== {path.name}: in scope {sum(v['ok'] for v in ins)}/{len(ins)}, off-topic declined "
+                  f"{sum(v['ok'] for v in oos)}/{len(oos)}, small talk {sum(v['ok'] for v in talk)}/{len(talk)}")
+    if args.dump:
+        Path(args.dump).write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
+        print(f"{len(result)} lines, {sum(v['ok'] for v in result.values())} right -> {args.dump}")
+    if args.compare:
+        before = json.loads(Path(args.compare).read_text(encoding="utf-8"))
+        print("\n".join(compare(before, result, hidden=hidden)))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", default=str(REPO / "knowledge" / "entries"))
@@ -207,10 +271,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="own paraphrase probes with entry ids (empty string to skip)")
     parser.add_argument("--seeds", default=str(REPO / "programs" / "documents"))
     parser.add_argument("--verbose", "-v", action="store_true", help="print features of misses")
+    parser.add_argument("--dump", help="write every line's outcome to this JSON file")
+    parser.add_argument("--compare", help="a JSON file of an earlier --dump: print the lines that changed")
+    parser.add_argument("--extra", default="", help="comma-separated set files outside the repository")
+    parser.add_argument("--totals", action="store_true", help="for --extra sets, totals only (never their lines)")
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
     kb = KnowledgeBase.load(args.entries, args.seeds)
+    if args.dump or args.compare:
+        return _dump_and_compare(kb, args)
     build_s = time.perf_counter() - t0
     report = kb.report
     print(report.summary() + f"; loaded in {build_s:.2f}s")
