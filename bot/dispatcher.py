@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from bot.alarms import Alarms
 from bot.db import bound_columns, execute_on_driver, insert_ignoring_duplicates, utc_now
-from bot.events import Completion, event_part, event_user_id
+from bot.events import Completion, event_part, event_user_id, line_id
 from bot.messages import Choice, Reply, Text
 from bot.models import Conversation, InboundEvent, RoleGrant, User
 from bot.outbox import OutboxSender
@@ -99,7 +99,7 @@ def user_input_from_event(event: dict) -> fw.UserInput | None:
         return None
     message = event_part(event, "message")
     message_type = message.get("type")
-    message_id = _line_id(message.get("id"))
+    message_id = line_id(message.get("id"))
     if message_type == "text":
         text = message.get("text")
         # NUL can't be stored in PostgreSQL text columns and means nothing to a person: dropped.
@@ -122,13 +122,7 @@ def _photo_message_id(event: dict) -> str | None:
     message = event_part(event, "message")
     if message.get("type") != "image" or event_part(message, "contentProvider").get("type", "line") != "line":
         return None
-    return _line_id(message.get("id"))
-
-
-def _line_id(value) -> str | None:
-    """A LINE id as the database may keep it: LINE's ids are short printable ASCII, and
-    PostgreSQL text cannot store a NUL (a signed body may carry anything)."""
-    return value if isinstance(value, str) and 0 < len(value) <= 64 and value.isprintable() else None
+    return line_id(message.get("id"))
 
 
 def main_menu_choices() -> tuple[Choice, ...]:
@@ -156,12 +150,7 @@ def _has_current_consent(consent_version: str | None) -> bool:
 
 
 def _reply_token(event: dict) -> str | None:
-    token = event.get("replyToken")
-    # Column size; LINE's tokens are printable ASCII, and PostgreSQL text cannot store a NUL (a
-    # signed body with one in its token failed the outbox insert: found by the webhook fuzz test).
-    return token if isinstance(token, str) and 0 < len(token) <= 200 and token.isprintable() else None
-
-
+    return line_id(event.get("replyToken"), limit=200)  # the outbox column's size
 
 
 class Dispatcher:

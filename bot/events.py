@@ -56,14 +56,18 @@ def event_part(event: dict, name: str) -> dict:
     return part if isinstance(part, dict) else {}
 
 
+def line_id(value, limit: int = 64) -> str | None:
+    """``value`` when it is a plausible LINE id (a user, event or message id; a reply token with a
+    limit of 200, its column's size), else None. LINE's ids are short printable ASCII; a signed but
+    odd body may carry anything, and none of it may reach the database: a huge integer or a
+    20,000-character "id" failed the insert and answered 503, so the body was redelivered forever,
+    and PostgreSQL text cannot store a NUL (a reply token with one failed the outbox insert)."""
+    return value if isinstance(value, str) and 0 < len(value) <= limit and value.isprintable() else None
+
+
 def event_user_id(event: dict) -> str | None:
-    """The sender's LINE user id, or None when absent or not a plausible id (a signed but odd
-    body must not reach the database as a huge integer or a 20,000-character "id": that failed
-    the insert and answered 503, so the body was redelivered forever)."""
-    user_id = event_part(event, "source").get("userId")
-    if isinstance(user_id, str) and 0 < len(user_id) <= 64 and user_id.isprintable():
-        return user_id
-    return None
+    """The sender's LINE user id, or None when absent or not a plausible id (``line_id``)."""
+    return line_id(event_part(event, "source").get("userId"))
 
 
 def _decoded(payload: str | dict | None) -> dict | None:

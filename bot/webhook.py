@@ -7,6 +7,8 @@ import logging
 from flask import Blueprint, current_app, jsonify, request
 from linebot.v3 import WebhookParser
 
+from bot.events import line_id
+
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhook", __name__)
@@ -27,10 +29,7 @@ def _well_formed(body: dict) -> bool:
     for event in body["events"]:
         if not isinstance(event, dict) or any(field not in event for field in REQUIRED_EVENT_FIELDS):
             return False
-        event_id = event["webhookEventId"]
-        # LINE's ids are printable ASCII (ULIDs); a NUL or control character is not a LINE id, and
-        # PostgreSQL text cannot even store NUL.
-        if not isinstance(event_id, str) or not 0 < len(event_id) <= 64 or not event_id.isprintable():
+        if line_id(event["webhookEventId"]) is None:  # a ULID; a NUL cannot even be stored
             return False
         if not isinstance(event["deliveryContext"], dict) or not isinstance(event["type"], str):
             return False

@@ -102,12 +102,12 @@ _QUANTITY = re.compile(r"多少|幾")  # a question asking for a number
 RELOAD_STAMP = ".reload"  # `flask kb reload` touches it; the watcher sees the change
 
 _YEAR = re.compile(r"(\d{2,4})年")
+_FOLLOWUP_START = ("那", "如果是", "若是", "換成", "改成", "還有", "那如果")
 
 
 def _roc_years(norm: str) -> set[int]:
     """The years a question names, as ROC years (「2023年」 and 「112年」 are both 112)."""
     return {y - 1911 if y >= 1911 else y for y in (int(m) for m in _YEAR.findall(norm))}
-_FOLLOWUP_START = ("那", "如果是", "若是", "換成", "改成", "還有", "那如果")
 
 
 class KnowledgeBaseError(Exception):
@@ -715,15 +715,17 @@ class KnowledgeBase:
             return None
         marked = [i for i in asking if query.clauses[i].asks]
         last = query.clauses[marked[-1]].norm if marked else ""
-        # A last clause with no topic of its own (「這樣對嗎」「是真的嗎」「會怎樣」) asks about what was
-        # said before it: each earlier clause may be the question. One with its own topic (「…可以拿來
-        # 報稅嗎」) is the question, and an earlier clause answered alone would pass it over.
-        tail = index.analyze(query.clauses[asking[-1]].norm)
-        earlier = asking[-2::-1] if index.topic_mass(tail) < calibration.MIN_TOPIC_MASS else []
         if index.vocab.asked_in(last) or _QUANTITY.search(last):
             # 「…可以退出嗎 要賠違約金嗎」: the last question asks a detail (a sum, a date, a fine) of the
             # one before; answering the one before alone would pass over what was asked.
             marked, earlier = marked[-1:], []
+        elif index.topic_mass(index.analyze(query.clauses[asking[-1]].norm)) < calibration.MIN_TOPIC_MASS:
+            # A last clause with no topic of its own (「這樣對嗎」「是真的嗎」「會怎樣」) asks about what
+            # was said before it: each earlier clause may be the question. One with its own topic
+            # (「…可以拿來報稅嗎」) is the question; an earlier clause answered alone would pass it over.
+            earlier = asking[-2::-1]
+        else:
+            earlier = []
         for keep in dict.fromkeys([asking[-1]] + marked[-2:][::-1] + earlier):
             again = self._ask_alone(index, question, query, found, keep, program_hint=program_hint, side=side)
             if again is not None:

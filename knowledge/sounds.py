@@ -117,6 +117,7 @@ class SoundCorrector:
                  if canon[i:i + size] in self.terms]
         found: list[tuple[int, int, str]] = []  # (-length, start, term)
         heard = [sound(c) for c in canon]  # one reading per character, for the two-slip lookup
+        cuts: frozenset[int] | None = None  # where jieba's HMM cuts the run, once a short window needs it
         for size in range(min(TERM_MAX, n), TERM_MIN - 1, -1):
             for start in range(n - size + 1):
                 end = start + size
@@ -135,11 +136,15 @@ class SoundCorrector:
                     if not hits or window[k] in self._keep or self._word_freq(window[k]) >= FUNCTION_CHAR_FREQ:
                         continue
                     fits = {term for term, sound in hits if sound in readings(window[k])}
-                    if len(fits) == 1 and not self._crosses_word(canon, start, end) \
-                            and (size >= LONG_TERM or not self._glued(canon, start, end)):
-                        term = fits.pop()
-                        if self._likelier(window, term):
-                            found.append((-size, start, term))
+                    if len(fits) != 1 or self._crosses_word(canon, start, end):
+                        continue
+                    if size < LONG_TERM:
+                        cuts = self._hmm_cuts(canon) if cuts is None else cuts
+                        if start not in cuts or end not in cuts:
+                            continue  # half of a word the HMM reads (資工 in 「資工好」)
+                    term = fits.pop()
+                    if self._likelier(window, term):
+                        found.append((-size, start, term))
                 if size >= LONG_TERM:
                     found.extend((-size, start, term) for term in self._two_slips(canon, window, start, end,
                                                                                  tuple(heard[start:end])))
@@ -177,18 +182,18 @@ class SoundCorrector:
     def _is_word(self, piece: str) -> bool:
         return piece in self.terms or self._word_freq(piece) >= WORD_MIN_FREQ
 
-    def _glued(self, canon: str, start: int, end: int) -> bool:
-        """Whether jieba's HMM reads a neighbour and part of a short window as one word: 「資工好」 is
-        資工 (a school subject its dictionary lacks) and 好, not 資 and a misspelt 共好."""
+    def _hmm_cuts(self, canon: str) -> frozenset[int]:
+        """The offsets where jieba's HMM cuts the run: a short window must start and end on them, not
+        be half of a word it reads (「資工好」 is 資工, a school subject its dictionary lacks, and 好;
+        not 資 and a misspelt 共好). Every offset when the Simplified form is of another length."""
         simplified = to_simplified(canon)
         if len(simplified) != len(canon):
-            return False
-        pos = 0
+            return frozenset(range(len(canon) + 1))
+        cuts, pos = {0}, 0
         for piece in self._cut(simplified):
-            first, pos = pos, pos + len(piece)
-            if (first < start < pos) or (first < end < pos):
-                return True
-        return False
+            pos += len(piece)
+            cuts.add(pos)
+        return frozenset(cuts)
 
     def _crosses_word(self, canon: str, start: int, end: int) -> bool:
         """Whether a real word of the text reaches into the window [start, end) from outside

@@ -134,12 +134,15 @@ def test_nul_characters_never_reach_the_database(app, live_server, fake_line):
     assert app.extensions["bot"].worker.wait_idle(10)
     assert _count_events(app) == 2
     # A NUL in the reply token: not a LINE token, so the answer goes out as a push (on PostgreSQL
-    # the token used to fail the outbox insert and the event never finished).
-    user = "U" + "z" * 32
-    bad_token = _valid_event(user=user) | {"replyToken": "t" * 16 + "\u0000"}
-    body = json.dumps({"destination": "U0", "events": [bad_token]}).encode()
-    assert _post_raw(live_server, body, sign(CHANNEL_SECRET, body)).status_code == 200
-    assert app.extensions["bot"].worker.wait_idle(10)
-    with app.extensions["bot"].database.session() as session:
-        assert {event.status for event in session.exec(select(InboundEvent))} == {"done"}
-    assert fake_line.texts_for(user)
+    # the token used to fail the outbox insert and the event never finished); in a photo's message
+    # id: no such photo is fetched or stored. Either way the event finishes and the sender is answered.
+    for user, event in (
+            ("U" + "z" * 32, {"replyToken": "t" * 16 + "\u0000"}),
+            ("U" + "y" * 32, {"message": {"type": "image", "id": "4\u00001", "contentProvider": {"type": "line"},
+                                          "quoteToken": "q"}})):
+        body = json.dumps({"destination": "U0", "events": [_valid_event(user=user) | event]}).encode()
+        assert _post_raw(live_server, body, sign(CHANNEL_SECRET, body)).status_code == 200
+        assert app.extensions["bot"].worker.wait_idle(10)
+        with app.extensions["bot"].database.session() as session:
+            assert {row.status for row in session.exec(select(InboundEvent))} == {"done"}
+        assert fake_line.texts_for(user)

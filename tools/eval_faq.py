@@ -93,12 +93,24 @@ def small_talk_ok(res) -> bool:
             and answer != FALLBACK_TEXT and res.band != "fallback" and not res.suggestions)
 
 
+def right(res, row: dict) -> bool:
+    """Whether ``res`` is the right outcome for the line: an off-topic message declined (not
+    matched), small talk acknowledged in one short line, an in-scope question answered (matched)
+    with every expected group of facts in its answer."""
+    kind = row.get("kind")
+    if kind == "out_of_scope":
+        return not res.matched
+    if kind == "small_talk":
+        return small_talk_ok(res)
+    return bool(res.matched and facts_present(res.answer, row["expect"]))
+
+
 def evaluate_small_talk(kb: KnowledgeBase, rows: list[dict]) -> dict:
     talk = [r for r in rows if r.get("kind") == "small_talk"]
     misses = []
     for r in talk:
         res = kb.ask(r["q"], role=role_of(r))
-        if not small_talk_ok(res):
+        if not right(res, r):
             misses.append({"id": r["id"], "q": r["q"], "band": res.band, "answer": res.answer[:60]})
     return {"small_talk": len(talk), "small_talk_ok": len(talk) - len(misses), "small_talk_misses": misses}
 
@@ -108,7 +120,7 @@ def _out_of_scope(kb: KnowledgeBase, rows: list[dict]) -> tuple[int, list[dict]]
     false_accepts = []
     for r in rows:
         res = kb.ask(r["q"], role=role_of(r))
-        if res.matched:
+        if not right(res, r):
             false_accepts.append({"id": r["id"], "q": r["q"], "got": res.entry_id, "score": round(res.score, 3),
                                   "note": r.get("note"), "features": res.debug.get("features")})
     return len(rows) - len(false_accepts), false_accepts
@@ -121,7 +133,7 @@ def evaluate(kb: KnowledgeBase, rows: list[dict]) -> dict:
     per_audience: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for r in in_scope:
         res = kb.ask(r["q"], role=role_of(r))
-        ok = res.matched and facts_present(res.answer, r["expect"])
+        ok = right(res, r)
         per_audience[r.get("audience", "-")][0] += ok
         per_audience[r.get("audience", "-")][1] += 1
         cand_ids = ([res.entry_id] if res.entry_id else []) + [s["entry_id"] for s in res.suggestions]
@@ -211,15 +223,8 @@ def outcomes(kb: KnowledgeBase, rows: list[dict]) -> dict[str, dict]:
     out = {}
     for r in rows:
         res = kb.ask(r["q"], role=role_of(r))
-        kind = r.get("kind") or "in"
-        if kind == "out_of_scope":
-            ok = not res.matched
-        elif kind == "small_talk":
-            ok = small_talk_ok(res)
-        else:
-            ok = bool(res.matched and facts_present(res.answer, r["expect"]))
-        out[r["id"]] = {"ok": ok, "band": res.band, "entry": res.entry_id, "score": round(res.score or 0, 3),
-                        "q": r["q"], "kind": kind}
+        out[r["id"]] = {"ok": right(res, r), "band": res.band, "entry": res.entry_id,
+                        "score": round(res.score or 0, 3), "q": r["q"], "kind": r.get("kind") or "in"}
     return out
 
 
@@ -249,11 +254,12 @@ def _dump_and_compare(kb: KnowledgeBase, args) -> int:
         result.update(got)
         if path in extra and args.totals:
             hidden |= set(got)
-            ins = [v for v in got.values() if v["kind"] == "in"]
-            oos = [v for v in got.values() if v["kind"] == "out_of_scope"]
-            talk = [v for v in got.values() if v["kind"] == "small_talk"]
-            print(f"== {path.name}: in scope {sum(v['ok'] for v in ins)}/{len(ins)}, off-topic declined "
-                  f"{sum(v['ok'] for v in oos)}/{len(oos)}, small talk {sum(v['ok'] for v in talk)}/{len(talk)}")
+            tally = {kind: [0, 0] for kind in ("in", "out_of_scope", "small_talk")}
+            for v in got.values():
+                tally[v["kind"]][0] += v["ok"]
+                tally[v["kind"]][1] += 1
+            print(f"== {path.name}: in scope {'/'.join(map(str, tally['in']))}, off-topic declined "
+                  f"{'/'.join(map(str, tally['out_of_scope']))}, small talk {'/'.join(map(str, tally['small_talk']))}")
     if args.dump:
         Path(args.dump).write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
         print(f"{len(result)} lines, {sum(v['ok'] for v in result.values())} right -> {args.dump}")
