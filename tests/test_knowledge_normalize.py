@@ -66,6 +66,11 @@ def test_taiwanese_written_words_read_as_mandarin():
     assert normalize_text("顧問來過兩擺 閣會來嘸") == normalize_text("顧問來過兩次 還會來嗎")
     assert normalize_text("啥物") == normalize_text("什麼")  # not 什麼物: mapped before 啥
     assert normalize_text("最少愛幾間") == normalize_text("最少要幾間")
+    # how much, where, every day, what for: the question words themselves
+    assert normalize_text("一張偌濟錢") == normalize_text("一張多少錢")
+    assert normalize_text("恁辦公室佇佗位") == normalize_text("你們辦公室在哪裡")
+    assert normalize_text("甘愛逐工用") == normalize_text("要不要每天用")
+    assert normalize_text("個資欲提去創啥") == normalize_text("個資要拿去做什麼")
     # ...and the same characters inside Mandarin words stay as they are.
     for word in ("靠攏", "內閣", "擺攤", "好嘛"):
         assert normalize_text(word) == word
