@@ -78,7 +78,12 @@ PROBE_FLOORS = {"owner_probes.jsonl": (0.92, 0.96), "owner_probes2.jsonl": (0.93
                 "owner_probes83.jsonl": (0.85, 0.93), "owner_probes84.jsonl": (0.81, 0.90),
                 # p86 (stories after signing), written late in stop 35: 106/140 on the stop's first engine,
                 # 111/140 on its last; read to try two story rules, neither kept
-                "owner_probes86.jsonl": (0.79, 0.93)}
+                "owner_probes86.jsonl": (0.79, 0.93),
+                # written fresh at stop 36 to be read: p92 (mid-year owners) 118/140 in scope on arrival,
+                # p93 (two or three questions with an aside) 123/140, p94 (Simplified, English, Taiwanese
+                # words) 122/140; p88-91 of the same stop stay unseen
+                "owner_probes92.jsonl": (0.88, 0.90), "owner_probes93.jsonl": (0.89, 0.96),
+                "owner_probes94.jsonl": (0.91, 0.83)}
 
 
 def _rows(path: Path) -> list[dict]:
