@@ -83,7 +83,9 @@ PROBE_FLOORS = {"owner_probes.jsonl": (0.92, 0.96), "owner_probes2.jsonl": (0.93
                 # p93 (two or three questions with an aside) 123/140, p94 (Simplified, English, Taiwanese
                 # words) 122/140; p88-91 of the same stop stay unseen
                 "owner_probes92.jsonl": (0.88, 0.90), "owner_probes93.jsonl": (0.89, 0.96),
-                "owner_probes94.jsonl": (0.91, 0.83)}
+                "owner_probes94.jsonl": (0.91, 0.83),
+                # p97 (suspicious owners), written later in stop 36: 120/140 on arrival, then read
+                "owner_probes97.jsonl": (0.89, 0.86)}
 
 
 def _rows(path: Path) -> list[dict]:
