@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.messages import Card, Choice, encode_postback
 from bot.texts import t
 from broadcasts import service
+from broadcasts.models import Broadcast
 
 
 def report_buttons(broadcast_id: int, *, scheduled: bool) -> tuple[Choice, ...]:
@@ -18,8 +19,6 @@ def report_buttons(broadcast_id: int, *, scheduled: bool) -> tuple[Choice, ...]:
 
 
 def report_card(session, broadcast_id: int, now=None) -> Card:
-    from broadcasts.models import Broadcast
-
     report = service.delivery_report(session, broadcast_id=broadcast_id, now=now)
     broadcast = session.get(Broadcast, broadcast_id)
     rows = [(t("broadcasts.report_audience"), broadcast.audience_label),

@@ -715,17 +715,16 @@ class KnowledgeBase:
             return None
         marked = [i for i in asking if query.clauses[i].asks]
         last = query.clauses[marked[-1]].norm if marked else ""
+        earlier: list[int] = []
         if index.vocab.asked_in(last) or _QUANTITY.search(last):
             # 「…可以退出嗎 要賠違約金嗎」: the last question asks a detail (a sum, a date, a fine) of the
             # one before; answering the one before alone would pass over what was asked.
-            marked, earlier = marked[-1:], []
+            marked = marked[-1:]
         elif index.topic_mass(index.analyze(query.clauses[asking[-1]].norm)) < calibration.MIN_TOPIC_MASS:
             # A last clause with no topic of its own (「這樣對嗎」「是真的嗎」「會怎樣」) asks about what
             # was said before it: each earlier clause may be the question. One with its own topic
             # (「…可以拿來報稅嗎」) is the question; an earlier clause answered alone would pass it over.
             earlier = asking[-2::-1]
-        else:
-            earlier = []
         for keep in dict.fromkeys([asking[-1]] + marked[-2:][::-1] + earlier):
             again = self._ask_alone(index, question, query, found, keep, program_hint=program_hint, side=side)
             if again is not None:

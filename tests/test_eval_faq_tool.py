@@ -28,3 +28,16 @@ def test_dump_then_compare_shows_what_changed_and_hides_unseen_lines(tmp_path, c
     assert len(report) == 2 and shown in report[0] and hidden not in "".join(report)
     flips = sum(after[key]["ok"] for key in (shown, hidden))
     assert report[-1] == f"gains {flips} losses {2 - flips} (of {len(after)})"
+
+
+def test_an_unseen_set_alone_is_measured_in_totals(tmp_path, capsys):
+    # 「--extra X --totals」 without a dump used to print nothing: the set was silently not measured.
+    rows = eval_faq.read_jsonl(REPO / "tests" / "fixtures" / "eval" / "faq_roles_dev.jsonl")
+    unseen = tmp_path / "unseen.jsonl"
+    unseen.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    assert eval_faq.main(["--extra", str(unseen), "--totals"]) == 0
+    out = capsys.readouterr().out
+    counts = {kind: sum((r.get("kind") or "in") == kind for r in rows) for kind in ("in", "out_of_scope", "small_talk")}
+    assert "in scope " in out and f"/{counts['in']}, off-topic declined " in out
+    assert f"/{counts['out_of_scope']}, small talk " in out and rows[0]["q"] not in out
+

@@ -810,3 +810,25 @@ def test_a_shops_everyday_business_is_declined_not_a_ticket(kb):
     # the same words in a programme question keep it one
     for text in ("颱風天顧問還會來嗎", "共好的課程有教怎麼做電子菜單嗎", "員工請假的話系統誰來用"):
         assert kb.ask(text).band != "declined", text
+
+
+def test_stop_36_readings_of_wants_plans_taiwanese_declines_and_the_day(app, chat, fake_line, kb):
+    # A want after an adverb, a thing to be sure of and a plan in time are the question, not the
+    # asker describing the shop (the shop named alone before them still is).
+    for message, told in (("洗衣店 我只想要簡訊通知客人來拿衣服 這樣算導入嗎", [True, False, False]),
+                          ("我們店下個月要搬到隔壁鎮 顧問還會來嗎", [False, False]),
+                          ("我要確定這個計畫真的有政府核定 有文號嗎", [False, False])):
+        assert [c.context for c in kb.classifier.classify(message).clauses] == told, message
+    assert kb.ask("洗衣店 我只想要簡訊通知客人來拿衣服 這樣算導入嗎").entry_id == "gh-shop-tool-mature"
+    # 「甘有符合」 (Taiwanese for 有沒有符合) asks whether the shop can join: the campaign's rules answer.
+    assert kb.ask("我是賣豆花的 只有阮兩個人 按呢甘有符合").intent == "eligibility:general"
+    # A tablet's own trouble named by its brand and a tax deduction are declined, where to ask said.
+    assert kb.ask("我的iPad又當機了").intent == "declined:off_topic"
+    assert kb.ask("開店買設備的錢可以抵稅嗎").intent == "declined:tax"
+    # How the day goes is small talk: a kind line, never a programme answer or a ticket.
+    _grant(app, STAFF)
+    for text, kind in (("今天也要開店囉", "ack"), ("終於收店了 好累", "sigh"), ("客人好多 累死了", "sigh")):
+        assert kb.ask(text).intent == f"small_talk:{kind}", text
+        reply = joined(chat.say(text))
+        assert reply and "承辦同仁" not in reply, text
+    _no_ticket_nor_alert(app, fake_line)

@@ -244,7 +244,8 @@ def compare(before: dict[str, dict], after: dict[str, dict], *, hidden: set[str]
 
 
 def _dump_and_compare(kb: KnowledgeBase, args) -> int:
-    sets = [EVAL_DIR / name for name in filter(None, args.sets.split(","))]
+    # Without a dump to write or compare, only the --extra sets are measured (their totals).
+    sets = [EVAL_DIR / name for name in filter(None, args.sets.split(","))] if args.dump or args.compare else []
     extra = [Path(p) for p in filter(None, args.extra.split(","))]
     result, hidden = {}, set()
     for path in sets + extra:
@@ -253,8 +254,9 @@ def _dump_and_compare(kb: KnowledgeBase, args) -> int:
             continue
         got = outcomes(kb, read_jsonl(path))
         result.update(got)
-        if path in extra and args.totals:
-            hidden |= set(got)
+        if path in extra:
+            if args.totals:
+                hidden |= set(got)
             tally = {kind: [0, 0] for kind in ("in", "out_of_scope", "small_talk")}
             for v in got.values():
                 tally[v["kind"]][0] += v["ok"]
@@ -280,13 +282,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", "-v", action="store_true", help="print features of misses")
     parser.add_argument("--dump", help="write every line's outcome to this JSON file")
     parser.add_argument("--compare", help="a JSON file of an earlier --dump: print the lines that changed")
-    parser.add_argument("--extra", default="", help="comma-separated set files outside the repository")
+    parser.add_argument("--extra", default="",
+                        help="comma-separated set files outside the repository (alone: measured, nothing else)")
     parser.add_argument("--totals", action="store_true", help="for --extra sets, totals only (never their lines)")
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
     kb = KnowledgeBase.load(args.entries, args.seeds)
-    if args.dump or args.compare:
+    if args.dump or args.compare or args.extra:
         return _dump_and_compare(kb, args)
     build_s = time.perf_counter() - t0
     report = kb.report
