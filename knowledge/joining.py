@@ -92,6 +92,7 @@ class JoinWords:
     integration: re.Pattern | None = None
     low_digital: re.Pattern | None = None  # 「我完全不會用電腦」: the owner's digital skills, not a topic
     other: re.Pattern | None = None        # 「跨不同行業可以嗎」: a rule of the tracks, not whether the shop can join
+    agency_schemes: re.Pattern | None = None  # 補助/輔導: with an agency named, the owner tells of earlier funding
     @classmethod
     def load(cls, path: Path = INTENTS_FILE) -> "JoinWords":
         data = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("joining") or {}
@@ -107,7 +108,8 @@ class JoinWords:
                    trades=tuple(sorted((x for x in pairs(data.get("trades")) if x[0]), key=lambda x: -len(x[0]))),
                    named=tuple(sorted((x for x in named if x[0]), key=lambda x: -len(x[0]))),
                    items=frozenset(key for _, key in items), integration=alternation(data.get("integration")),
-                   low_digital=alternation(data.get("low_digital")), other=alternation(data.get("other")))
+                   low_digital=alternation(data.get("low_digital")), other=alternation(data.get("other")),
+                   agency_schemes=alternation(data.get("agency_schemes")))
 
     def classify(self, text: str, norm: str) -> JoinQuestion | None:
         """The join question ``text`` asks, or None when it asks something else (how or where to
@@ -119,7 +121,9 @@ class JoinWords:
         trade = (min(found)[2], min(found)[3]) if found else None
         industry = self.industry is not None and bool(self.industry.search(norm))
         named = next(((w, key) for w, key in self.named if w in norm), None)
-        prior = (named is not None and named[1] in self.items) or (self.prior is not None and bool(self.prior.search(norm)))
+        prior = (named is not None and (named[1] in self.items or (
+            self.agency_schemes is not None and bool(self.agency_schemes.search(norm))))) \
+            or (self.prior is not None and bool(self.prior.search(norm)))
         facts = eligibility_facts(text)
         asks = self.asks is not None and bool(self.asks.search(norm))
         named_shop = bool(trade or SHOP_WORD.search(norm))

@@ -37,6 +37,9 @@ _CLAUSE_BREAK = re.compile(r"[\s,，.。!！?？~～、;；:：…⋯\-—()（�
                            r"[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+|"
                            r"(?<=[嗎呢啊])(?=因為|然後|可是|但是|不過|所以|還有|另外|畢竟)")
 _QUESTION_END = re.compile(r"[?？]")
+# Only a comma keeps two clauses in one sentence (「這次的系統如果常當機，有什麼保障嗎」); a space, a full
+# stop or an emoji may end one.
+_COMMA = re.compile(r"\s*[,，、]\s*")
 # The verbs that start a conversation (flows: 申請, 報名, 參加…), not a topic of the programme by themselves
 _FLOW_VERBS = frozenset({"申請", "報名", "參加", "簽"})
 # 「這個 program 的 deadline 是幾號」: an English word set off by spaces inside a Chinese sentence is
@@ -68,6 +71,7 @@ class Clause:
     fact: bool = False  # a self-description stating a fact the answer depends on (headcount…)
     asks: bool = False  # has a question word or a trailing 「?」 (「顧問要來幾次」, not 「不要一直來啦」)
     speaker: bool = False  # who said or sent the question (「業務說」「老闆叫我問」), not what it is about
+    joined: bool = False  # follows the clause before it after a comma, in the same sentence
 
 
 @dataclass(frozen=True)
@@ -328,14 +332,17 @@ class Classifier:
         text = _EMBEDDED_LATIN.sub(r"\1", text)
         pieces = [p for p in _CLAUSE_BREAK.split(text) if p and p.strip()]
         # A trailing 「?」 marks the clause before it as a question even without a question word.
-        asked = set()
+        asked, commas = set(), set()
         pos = 0
         for i, piece in enumerate(pieces):
             at = text.find(piece, pos)
+            if i and _COMMA.fullmatch(text[pos:at]):
+                commas.add(i)
             pos = at + len(piece)
             if _QUESTION_END.match(text[pos:pos + 3].lstrip(" ")):
                 asked.add(i)
         split: list[tuple[str, bool, bool]] = []  # (clause, marked as asked, told before 「我想問」)
+        joined: set[int] = set()  # indexes in split of clauses after a comma in the same sentence
         speakers: set[int] = set()  # indexes in split of who said what the question is about
         norms = [normalize_text(piece) for piece in pieces]
         main, told_before = self._main_question(norms), 0
@@ -347,6 +354,8 @@ class Classifier:
                 told_before, norm = len(split), norm[main[1]:]
             if not norm or self._said_in_passing(norm, len(pieces)):
                 continue
+            if i in commas and split:
+                joined.add(len(split))
             said = self.reported.match(norm) if self.reported is not None else None
             if after_speaker:
                 # 「業務說 我們這案最少要30家 不然不成案 對嗎」: after a speaker alone, what they said is
@@ -383,7 +392,8 @@ class Classifier:
                      or (i == 0 and n > 1 and self.shop is not None and bool(self.shop.fullmatch(norm)))))
             is_fact = is_context and i not in speakers and i >= told_before and bool(self.facts and self.facts.search(norm))
             asks = marked or bool(self.question and self.question.search(norm))
-            out.append(Clause(norm=norm, context=is_context, fact=is_fact, asks=asks, speaker=i in speakers))
+            out.append(Clause(norm=norm, context=is_context, fact=is_fact, asks=asks, speaker=i in speakers,
+                              joined=i in joined))
         if out and all(c.context for c in out):
             # Nothing but self-description (「我開早餐店」): that is what the person said; keep it.
             out = [replace(c, context=False, fact=False) for c in out]

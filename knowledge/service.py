@@ -725,21 +725,29 @@ class KnowledgeBase:
             # was said before it: each earlier clause may be the question. One with its own topic
             # (「…可以拿來報稅嗎」) is the question; an earlier clause answered alone would pass it over.
             earlier = asking[-2::-1]
-        for keep in dict.fromkeys([asking[-1]] + marked[-2:][::-1] + earlier):
+        # The last sentence first, when commas make it several clauses (「…被罵到臭頭 這次的系統如果常
+        # 當機，有什麼保障嗎」): its condition belongs to its question.
+        start = asking[-1]
+        while start > 0 and query.clauses[start].joined and not query.clauses[start - 1].context:
+            start -= 1
+        sentence = (tuple(range(start, asking[-1] + 1)),) if start < asking[-1] else ()
+        for keep in dict.fromkeys([*sentence, *((i,) for i in [asking[-1]] + marked[-2:][::-1] + earlier)]):
             again = self._ask_alone(index, question, query, found, keep, program_hint=program_hint, side=side)
             if again is not None:
                 return again
         return None
 
-    def _ask_alone(self, index: SearchIndex, question: str, query: Query, found: "_Retrieval", keep: int, *,
-                   program_hint: str | None, side: str) -> "_Retrieval | None":
-        """The message retrieved again with clause ``keep`` as the question and the rest as context,
-        when that answers confidently and agrees with the whole message's top 3."""
-        if self.classifier.classify(query.clauses[keep].norm).decline:
+    def _ask_alone(self, index: SearchIndex, question: str, query: Query, found: "_Retrieval",
+                   keep: tuple[int, ...], *, program_hint: str | None, side: str) -> "_Retrieval | None":
+        """The message retrieved again with clauses ``keep`` (one clause or a sentence) as the
+        question and the rest as context, when that answers confidently and agrees with the whole
+        message's top 3."""
+        asked = "".join(query.clauses[i].norm for i in keep)
+        if self.classifier.classify(asked).decline:
             return None  # 「…收我三千塊手續費 這樣合法嗎」: the last question is legal advice
-        if not [w for w in index.content_words(index.analyze(query.clauses[keep].norm)) if not is_interrogative(w)]:
+        if not [w for w in index.content_words(index.analyze(asked)) if not is_interrogative(w)]:
             return None  # 「…要自己付錢嗎 多少」: the last question is elliptic, it asks about the one before
-        clauses = tuple(c if i == keep or c.context else replace(c, context=True)
+        clauses = tuple(c if i in keep or c.context else replace(c, context=True)
                         for i, c in enumerate(query.clauses))
         narrowed = replace(query, clauses=clauses)
         again = self.retrieve(index, question, program_hint=program_hint, query=narrowed, side=side)
