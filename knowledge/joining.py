@@ -119,14 +119,18 @@ class JoinWords:
         # The trade named first is the shop's (「經營民宿 另外請兩個清潔阿姨」 is a 民宿).
         found = [(norm.find(w), -len(w), w, ex) for w, ex in self.trades if w in norm]
         trade = (min(found)[2], min(found)[3]) if found else None
-        industry = self.industry is not None and bool(self.industry.search(norm))
         named = next(((w, key) for w, key in self.named if w in norm), None)
+        # A scheme's name is not the shop's industry (the 產業 of 「雲世代產業數位轉型」).
+        bare = norm
+        for word, _ in self.named:
+            bare = bare.replace(word, "|")
+        industry = self.industry is not None and bool(self.industry.search(bare))
         prior = (named is not None and (named[1] in self.items or (
             self.agency_schemes is not None and bool(self.agency_schemes.search(norm))))) \
             or (self.prior is not None and bool(self.prior.search(norm)))
         facts = eligibility_facts(text)
         asks = self.asks is not None and bool(self.asks.search(norm))
-        named_shop = bool(trade or SHOP_WORD.search(norm))
+        named_shop = bool(trade or SHOP_WORD.search(bare))
         weak = self.weak is not None and bool(self.weak.search(norm)) and bool(named_shop or prior or facts)
         if not (asks or weak or (industry and named_shop)):
             return None
