@@ -832,3 +832,24 @@ def test_stop_36_readings_of_wants_plans_taiwanese_declines_and_the_day(app, cha
         reply = joined(chat.say(text))
         assert reply and "承辦同仁" not in reply, text
     _no_ticket_nor_alert(app, fake_line)
+
+
+def test_stop_37_readings_of_earlier_funding_last_sentences_and_unstated_counts(kb):
+    # An agency of the programme's note named with 補助/輔導 tells of earlier funding: the overlap
+    # rule answers, naming the agency; the agency named alone is still a question about it.
+    for text, agency in (("我們茶行去年有拿客委會的補助 會不會衝突", "客委會"),
+                         ("數發部今年也有輔導我們做網站 這樣還能報嗎", "數發部")):
+        result = kb.ask(text)
+        assert result.intent == "eligibility:prior", text
+        assert f"「{agency}」" in result.answer and "不得重複參加" in result.answer, text
+    assert kb.ask("商業司是什麼單位").intent != "eligibility:prior"
+    # A scheme's name is not the shop's industry: 「雲世代產業數位轉型」 does not make a join question.
+    assert not (kb.ask("雲世代產業數位轉型是什麼時候開始的").intent or "").startswith("eligibility")
+    # A story first, then one sentence whose condition and question are split by a comma: the
+    # sentence is the question.
+    story = "上次那家系統常常登不進去，店裡一整天不能結帳😫 這次的系統如果常當機，有什麼保障嗎？"
+    assert [c.joined for c in kb.classifier.classify(story).clauses][-2:] == [False, True]
+    assert kb.ask(story).entry_id == "gh-shop-stability-sla"
+    # A frequency of anything and a count of devices must be stated to be answered.
+    for text in ("雲端系統的資料多久會備份一次", "這套系統可以同時登入幾台手機"):
+        assert not kb.ask(text).matched, text
