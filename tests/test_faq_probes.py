@@ -85,7 +85,10 @@ PROBE_FLOORS = {"owner_probes.jsonl": (0.92, 0.96), "owner_probes2.jsonl": (0.93
                 "owner_probes92.jsonl": (0.88, 0.90), "owner_probes93.jsonl": (0.89, 0.96),
                 "owner_probes94.jsonl": (0.91, 0.83),
                 # p97 (suspicious owners), written later in stop 36: 120/140 on arrival, then read
-                "owner_probes97.jsonl": (0.89, 0.86)}
+                "owner_probes97.jsonl": (0.89, 0.86),
+                # written fresh at stop 37 to be read: p98 (owners before the final checkpoint) 122/140 on
+                # arrival, p100 (a story or complaint first) 118/140; p99 and p101 stay unseen
+                "owner_probes98.jsonl": (0.88, 0.96), "owner_probes100.jsonl": (0.86, 0.93)}
 
 
 def _rows(path: Path) -> list[dict]:
