@@ -91,6 +91,8 @@ JOIN_ENTRY_RESIDUAL = 1.5
 # (the rest is what was told) when that one is answered confidently by an entry already among the
 # whole message's LAST_ASK_TOP best: fresh dev sets p29-36 +29 right, off-topic -1 (stop 31).
 LAST_ASK_TOP = 3
+# The verbs of a bare ask (「這樣可以提嗎」「可以用嗎」): with nothing else, the question is about what was told.
+BARE_ASK_VERBS = frozenset({"提", "提案", "報", "申請", "用", "做", "弄"})
 # A message most of whose words the knowledge base never says (「收銀台的印表機一直卡紙 怎麼處理」) is
 # not a programme question whose last clause could be answered alone: the words told are the topic.
 LAST_ASK_MAX_UNKNOWN = 0.75
@@ -585,9 +587,9 @@ class KnowledgeBase:
         query = query or self.classifier.classify(question)
         split = ({"core": query.core_norm, "context": query.context_norm, "facts": query.facts_norm}
                  if query.context_norm or query.facts_norm or query.core_norm != norm else {})
-        if split and not index.content_words(index.analyze(query.core_norm)):
-            # Nothing but a bare ask is left (「我們雲端方案放自家機房私有雲 可以嗎」): what was
-            # told is what is asked about.
+        if split and not set(index.content_words(index.analyze(query.core_norm))) - BARE_ASK_VERBS:
+            # Nothing but a bare ask is left (「我們雲端方案放自家機房私有雲 可以嗎」「…這樣可以提
+            # 嗎」): what was told is what is asked about.
             split = {}
         analysis = index.analyze(question, **split)
         mention = self.detect_programs(norm)
