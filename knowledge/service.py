@@ -104,6 +104,8 @@ _QUANTITY = re.compile(r"多少|幾")  # a question asking for a number
 RELOAD_STAMP = ".reload"  # `flask kb reload` touches it; the watcher sees the change
 
 _YEAR = re.compile(r"(\d{2,4})年")
+# 「跟共好一樣」「和群聚的差不多」「像數位券那樣」: a programme named as the measure of a comparison.
+_COMPARED_WITH = re.compile(r"(跟|和|與|像|同)[^\s,，。?？!！|]{1,10}?(一樣|相同|差不多|類似|那樣)")
 _FOLLOWUP_START = ("那", "如果是", "若是", "換成", "改成", "還有", "那如果")
 
 
@@ -366,6 +368,32 @@ class KnowledgeBase:
         return self._state
 
     # ---- programme detection ---------------------------------------------
+    def asked_programs(self, norm: str, clauses: tuple[Clause, ...] = ()) -> ProgramMention:
+        """The programmes a question asks about: those it names (:meth:`detect_programs`), less
+        those it only compares with. A programme named as the measure (「跟共好一樣」「和群聚差不多」)
+        is not asked about; nor, when the question names several, one named only in a clause
+        before the last clause that names one and asks (「共好要上購世代 群聚也要嗎」 asks about 群聚;
+        in 「群聚的表格為什麼要問年齡 共好都沒問」 the remark at the end asks nothing)."""
+        mention = self.detect_programs(norm)
+        if not mention.programs:
+            return mention
+        own = self.detect_programs(_COMPARED_WITH.sub("|", norm))
+        if not own.programs:
+            # 「意向書跟數位券的申請表差不多吧」: only a comparison names a programme; the
+            # question is the campaign's.
+            return own
+        if own.programs < mention.programs:
+            return own
+        families = {self._analyzer.vocab.programs[p].get("family", p) for p in mention.programs}
+        if len(families) > 1:
+            for clause in reversed(clauses):
+                named = self.detect_programs(clause.norm)
+                if named.programs:
+                    if clause.asks and named.programs < mention.programs:
+                        return named
+                    break
+        return mention
+
     def detect_programs(self, norm: str) -> ProgramMention:
         programs: dict[str, dict] = self._analyzer.vocab.programs
         families: dict[str, set[str]] = {}
@@ -592,7 +620,7 @@ class KnowledgeBase:
             # 嗎」): what was told is what is asked about.
             split = {}
         analysis = index.analyze(question, **split)
-        mention = self.detect_programs(norm)
+        mention = self.asked_programs(norm, query.clauses)
         context_program = program_hint
         prev_i = index.by_id.get(previous_entry_id) if previous_entry_id else None
         previous = index.entries[prev_i] if prev_i is not None else None
