@@ -180,6 +180,7 @@ class JoinRules:
     sources: tuple[str, ...]
     industry_source: str
     target: str = ""   # whom the campaign is for (「針對數位能力較低…」), for an owner unsure of their skills
+    prior_rules: Mapping[str, str] = field(default_factory=dict)  # item key -> the rule in the seed's words
 
     @classmethod
     def from_program(cls, program: str, raw: Mapping[str, Any]) -> "JoinRules | None":
@@ -204,7 +205,8 @@ class JoinRules:
             direction=str(industries.get("direction", "")), examples=tuple(industries.get("examples") or ()),
             more_examples=tuple(industries.get("more_examples") or ()),
             sources=tuple(str(s) for s in summary.get("sources") or ()),
-            industry_source=str(industries.get("source", "")), target=str(summary.get("target", "")))
+            industry_source=str(industries.get("source", "")), target=str(summary.get("target", "")),
+            prior_rules={key: str(item["rule"]) for key, item in (funding.get("items") or {}).items() if item.get("rule")})
 
     # ---- the answer -------------------------------------------------------------------------
     def essentials(self) -> str:
@@ -225,13 +227,13 @@ class JoinRules:
             lines.append(self.essentials())
             return "\n".join(lines), [self.industry_source, *self.sources[:1]]
         if question.kind == "prior":
-            lines = [t("faq.join_prior", items="\n".join(f"・{label}" for _, label, _ in self.prior))]
+            # What the owner named comes first: it answers them; the whole rule follows.
+            named = self._named_prior(question)
+            lines = [named] if named else []
+            lines.append(t("faq.join_prior", items="\n".join(f"・{label}" for _, label, _ in self.prior)))
             agencies = next((a for key, _, a in self.prior if a), ())
             if agencies:
                 lines.append(t("faq.join_prior_agencies", agencies="、".join(agencies)))
-            named = self._named_prior(question)
-            if named:
-                lines.append(named)
             lines.append(self.essentials())
             return "\n".join(lines), list(self.sources[1:] or self.sources)
         lines = [self.essentials()]
@@ -263,6 +265,9 @@ class JoinRules:
             return ""
         word, key = question.prior
         for item_key, label, agencies in self.prior:
+            if key == item_key and self.prior_rules.get(key):
+                # 「今年有在參加群聚」: the same year's other programme is a rule of its own, not an overlap
+                return t("faq.join_prior_named_rule", word=word, rule=self.prior_rules[key])
             if key == item_key or key in agencies:
                 return t("faq.join_prior_named", word=word, label=label if key == item_key else key)
         return ""
