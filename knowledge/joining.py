@@ -88,7 +88,8 @@ class JoinWords:
     prior: re.Pattern | None
     trades: tuple[tuple[str, str], ...]   # (owner's word, example), longest word first
     named: tuple[tuple[str, str], ...]    # (owner's word, prior-funding item key or agency), longest first
-    items: frozenset[str] = frozenset()   # the item keys among ``named`` (an agency needs ``prior`` too)
+    items: frozenset[str] = frozenset()   # the words of ``named`` naming an item (an agency or a
+                                          # programme needs ``prior`` too)
     integration: re.Pattern | None = None
     low_digital: re.Pattern | None = None  # 「我完全不會用電腦」: the owner's digital skills, not a topic
     other: re.Pattern | None = None        # 「跨不同行業可以嗎」: a rule of the tracks, not whether the shop can join
@@ -101,13 +102,13 @@ class JoinWords:
             return [(normalize_text(str(w)), str(key)) for key, words in (mapping or {}).items() for w in words or ()]
 
         items = pairs(data.get("prior_items"))
-        named = items + pairs(data.get("agencies"))
+        named = items + pairs(data.get("agencies")) + pairs(data.get("prior_programmes"))
         return cls(asks=alternation(data.get("asks")), weak=alternation(data.get("weak")),
                    how=alternation(data.get("how")), filler=alternation(data.get("filler")),
                    industry=alternation(data.get("industry")), prior=alternation(data.get("prior")),
                    trades=tuple(sorted((x for x in pairs(data.get("trades")) if x[0]), key=lambda x: -len(x[0]))),
                    named=tuple(sorted((x for x in named if x[0]), key=lambda x: -len(x[0]))),
-                   items=frozenset(key for _, key in items), integration=alternation(data.get("integration")),
+                   items=frozenset(word for word, _ in items), integration=alternation(data.get("integration")),
                    low_digital=alternation(data.get("low_digital")), other=alternation(data.get("other")),
                    agency_schemes=alternation(data.get("agency_schemes")))
 
@@ -125,7 +126,7 @@ class JoinWords:
         for word, _ in self.named:
             bare = bare.replace(word, "|")
         industry = self.industry is not None and bool(self.industry.search(bare))
-        prior = (named is not None and (named[1] in self.items or (
+        prior = (named is not None and (named[0] in self.items or (
             self.agency_schemes is not None and bool(self.agency_schemes.search(norm))))) \
             or (self.prior is not None and bool(self.prior.search(norm)))
         facts = eligibility_facts(text)
