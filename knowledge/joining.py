@@ -94,6 +94,8 @@ class JoinWords:
     low_digital: re.Pattern | None = None  # 「我完全不會用電腦」: the owner's digital skills, not a topic
     other: re.Pattern | None = None        # 「跨不同行業可以嗎」: a rule of the tracks, not whether the shop can join
     agency_schemes: re.Pattern | None = None  # 補助/輔導: with an agency named, the owner tells of earlier funding
+    programmes: frozenset[str] = frozenset()  # words of ``named`` naming a programme ...
+    programme_prior: re.Pattern | None = None  # ... earlier funding only when taken part in this year
     @classmethod
     def load(cls, path: Path = INTENTS_FILE) -> "JoinWords":
         data = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("joining") or {}
@@ -102,7 +104,8 @@ class JoinWords:
             return [(normalize_text(str(w)), str(key)) for key, words in (mapping or {}).items() for w in words or ()]
 
         items = pairs(data.get("prior_items"))
-        named = items + pairs(data.get("agencies")) + pairs(data.get("prior_programmes"))
+        programmes = pairs(data.get("prior_programmes"))
+        named = items + pairs(data.get("agencies")) + programmes
         return cls(asks=alternation(data.get("asks")), weak=alternation(data.get("weak")),
                    how=alternation(data.get("how")), filler=alternation(data.get("filler")),
                    industry=alternation(data.get("industry")), prior=alternation(data.get("prior")),
@@ -110,7 +113,9 @@ class JoinWords:
                    named=tuple(sorted((x for x in named if x[0]), key=lambda x: -len(x[0]))),
                    items=frozenset(word for word, _ in items), integration=alternation(data.get("integration")),
                    low_digital=alternation(data.get("low_digital")), other=alternation(data.get("other")),
-                   agency_schemes=alternation(data.get("agency_schemes")))
+                   agency_schemes=alternation(data.get("agency_schemes")),
+                   programmes=frozenset(word for word, _ in programmes),
+                   programme_prior=alternation(data.get("programme_prior")))
 
     def classify(self, text: str, norm: str) -> JoinQuestion | None:
         """The join question ``text`` asks, or None when it asks something else (how or where to
@@ -126,9 +131,13 @@ class JoinWords:
         for word, _ in self.named:
             bare = bare.replace(word, "|")
         industry = self.industry is not None and bool(self.industry.search(bare))
-        prior = (named is not None and (named[0] in self.items or (
-            self.agency_schemes is not None and bool(self.agency_schemes.search(norm))))) \
-            or (self.prior is not None and bool(self.prior.search(norm)))
+        if named is not None and named[0] in self.programmes:
+            # 「今年有在參加數位群聚」, not 「去年被群聚輔導過 今年再進別的群聚」 (群聚's own rule)
+            prior = self.programme_prior is not None and bool(self.programme_prior.search(norm))
+        else:
+            prior = (named is not None and (named[0] in self.items or (
+                self.agency_schemes is not None and bool(self.agency_schemes.search(norm))))) \
+                or (self.prior is not None and bool(self.prior.search(norm)))
         facts = eligibility_facts(text)
         asks = self.asks is not None and bool(self.asks.search(norm))
         named_shop = bool(trade or SHOP_WORD.search(bare))

@@ -706,11 +706,15 @@ class KnowledgeBase:
     def _join_answer(self, index: SearchIndex, question: str, query: Query, found: "_Retrieval",
                      side: str) -> AskResult | None:
         rules = self.join_rules
-        if rules is None or (found.programs and not found.programs <= {rules.program, "general"}):
-            return None  # another programme named: its entries answer, or staff do
-        if found.context_program and found.context_program != rules.program:
+        if rules is None or (found.context_program and found.context_program != rules.program):
             return None
         asked = self.join_words.classify(question, query.norm)
+        if found.programs and not found.programs <= {rules.program, "general"}:
+            # Another programme named: its entries answer, or staff do; unless it is named only as the
+            # shop's earlier funding (「我們今年有參加數位群聚 還可以同時報這個嗎」).
+            told = query.norm.replace(asked.prior[0], "|", 1) if asked is not None and asked.prior else None
+            if told is None or not self.detect_programs(told).programs <= {rules.program, "general"}:
+                return None
         if asked is None and self.classifier.is_introduction(query):
             # 「我們是小吃店 有五個員工」: an owner introducing the shop with the facts the rules
             # depend on, and no question yet, hears what those facts mean for joining.

@@ -853,3 +853,20 @@ def test_stop_37_readings_of_earlier_funding_last_sentences_and_unstated_counts(
     # A frequency of anything and a count of devices must be stated to be answered.
     for text in ("雲端系統的資料多久會備份一次", "這套系統可以同時登入幾台手機"):
         assert not kb.ask(text).matched, text
+
+
+def test_the_programme_asked_about_is_not_the_one_compared_with(kb):
+    from knowledge.normalize import normalize_text
+    # A programme named as the measure (「跟數位券的…差不多」) is not asked about: the campaign's is.
+    assert kb.asked_programs(normalize_text("意向書跟數位券的申請單差不多吧")).programs == set()
+    # With two named, the one in the last clause that names one and asks is the question's ...
+    query = kb.classifier.classify("共好那邊要上購世代 那群聚也要上嗎")
+    assert kb.asked_programs(query.norm, query.clauses).programs == {"cluster-2022"}
+    # ... unless that clause only remarks (「共好都沒問」): then both stay.
+    query = kb.classifier.classify("群聚的表單為什麼要寫族群 共好都沒有")
+    assert kb.asked_programs(query.norm, query.clauses).programs >= {"cluster-2022", "gonghao-2023"}
+    # Taking part in the SMEA's other programme this year is its own rule, said first in the seed's words;
+    # comparing with it is not earlier funding.
+    answer = kb.ask("我們今年有參加數位群聚 還可以同時報這個嗎").answer
+    assert answer.startswith("您提到的是中企處的計畫") and "當年度不得同時接受" in answer
+    assert kb.ask("群聚好像都要觀光特色 我做水電修繕的 共好這行業可以參加嗎").intent == "eligibility:industry"
