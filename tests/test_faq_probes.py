@@ -88,7 +88,10 @@ PROBE_FLOORS = {"owner_probes.jsonl": (0.92, 0.96), "owner_probes2.jsonl": (0.93
                 "owner_probes97.jsonl": (0.89, 0.86),
                 # written fresh at stop 37 to be read: p98 (owners before the final checkpoint) 122/140 on
                 # arrival, p100 (a story or complaint first) 118/140; p99 and p101 stay unseen
-                "owner_probes98.jsonl": (0.88, 0.96), "owner_probes100.jsonl": (0.86, 0.93)}
+                "owner_probes98.jsonl": (0.88, 0.96), "owner_probes100.jsonl": (0.86, 0.93),
+                # later in stop 37: p102 (unit staff and advisors: 40 + 40 of 140) 127/140 on arrival,
+                # p104 (owners mixing up the programmes) 99/140; p103 stays unseen
+                "owner_probes102.jsonl": (0.91, 0.93), "owner_probes104.jsonl": (0.75, 0.90)}
 
 
 def _rows(path: Path) -> list[dict]:
