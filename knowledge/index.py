@@ -696,6 +696,16 @@ class SearchIndex:
                 weight = min(weight, phrase)
         return weight * kb_factor
 
+    def _compared_names(self, words: list[str]) -> set[str]:
+        """The programme names of a question naming programmes of two families or more (「共好跟群聚的
+        輔導是不是都到11月底」): an entry of either answers its part; the other's name is no miss (an
+        entry that speaks of both, 「群聚跟共好是同一個單位在管的嗎」, still gains by it)."""
+        programs = self.vocab.programs
+        named = [p for p in programs if self.vocab.program_names(p) & set(words)]
+        if len({programs[p].get("family", p) for p in named}) < 2:
+            return set()
+        return set().union(*(self.vocab.program_names(p) for p in named))
+
     def coverage(self, analysis: Analysis, index: int) -> tuple[float, float, float]:
         """idf-weighted share of the query's content words found in the entry's
         question fields and in the whole entry (synonyms count as found), and
@@ -706,6 +716,7 @@ class SearchIndex:
         implied = self.vocab.program_names(doc.entry.program)
         if all(w in implied for w in words):
             implied = set()  # "數位券是什麼": the name is the topic
+        compared = self._compared_names(words) if implied else set()
         total = cov_q = cov_all = 0.0
         worst_miss = 0.0
         for word in words:
@@ -714,6 +725,8 @@ class SearchIndex:
                 # handled by the programme weights and program_mismatch, so the
                 # name neither helps nor hurts topic coverage.
                 continue
+            if word in compared and word not in doc.all_norm:
+                continue  # the other programme of a comparison, which this entry does not speak of
             weight = self._word_weight(word) * self.query_weight(analysis, word)
             asks = is_interrogative(word)
             if not weight or (UNKNOWN_IN_COVERAGE < 1.0 and not asks and not self.known(word)):

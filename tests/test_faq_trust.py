@@ -870,3 +870,11 @@ def test_the_programme_asked_about_is_not_the_one_compared_with(kb):
     answer = kb.ask("我們今年有參加數位群聚 還可以同時報這個嗎").answer
     assert answer.startswith("您提到的是中企處的計畫") and "當年度不得同時接受" in answer
     assert kb.ask("群聚好像都要觀光特色 我做水電修繕的 共好這行業可以參加嗎").intent == "eligibility:industry"
+
+
+def test_a_question_about_two_programmes_is_answered_by_either(kb):
+    # Naming 共好 and 群聚 together (「是不是都…」) is no miss for an entry of one of them: the one
+    # that answers its part answers.
+    result = kb.ask("共好和群聚的顧問輔導是不是都做到11月底")
+    assert result.matched and result.entry_id in {"gh-coaching-period", "cl22-period"}
+    assert "11月30日" in result.answer
