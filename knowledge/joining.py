@@ -11,8 +11,9 @@ wording in bot/texts/faq.yaml (``join_*``); nothing about a programme year is wr
 Three kinds, by what the question is about:
 * ``industry``: a trade or the industry scope (「文化類的有在範圍嗎」「算你們要的行業嗎」): the direction
   and its examples, the example the owner's trade is closest to, then the essentials in one line;
-* ``prior``: earlier funding (「今年有參加工業局的計畫」「110年透過雲市集拿過補助」): the overlap rule with
-  the agencies that count, the one the owner named first;
+* ``prior``: earlier funding (「今年有參加工業局的計畫」「110年透過雲市集拿過補助」): what the owner named
+  first (the agency on the list; for the SMEA's other programmes this year, the same-year rule), then
+  the overlap rule with the agencies that count;
 * ``general``: the essentials, each with what the owner said (headcount within or over the limit,
   the registration accepted or not).
 
