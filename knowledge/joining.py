@@ -278,7 +278,7 @@ class JoinRules:
         for item_key, label, agencies in self.prior:
             if key == item_key and self.prior_rules.get(key):
                 # 「今年有在參加群聚」: the same year's other programme is a rule of its own, not an overlap
-                return t("faq.join_prior_named_rule", word=word, rule=self.prior_rules[key])
+                return t("faq.join_prior_named_rule", rule=self.prior_rules[key])
             if key == item_key or key in agencies:
                 return t("faq.join_prior_named", word=word, label=label if key == item_key else key)
         return ""
