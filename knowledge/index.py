@@ -418,6 +418,9 @@ class Analysis:
     # must sit next to (SearchIndex.states_asked).
     asked: tuple[tuple[str, "re.Pattern[str]"], ...] = ()
     topic_words: tuple[str, ...] = ()
+    # The programme names of a question comparing programmes (SearchIndex._compared_names), worked
+    # out once, by the first candidate's coverage, and kept for the others.
+    compared_names: frozenset[str] | None = None
 
 
 @dataclass
@@ -696,15 +699,15 @@ class SearchIndex:
                 weight = min(weight, phrase)
         return weight * kb_factor
 
-    def _compared_names(self, words: list[str]) -> set[str]:
+    def _compared_names(self, words: list[str]) -> frozenset[str]:
         """The programme names of a question naming programmes of two families or more (「共好跟群聚的
         輔導是不是都到11月底」): an entry of either answers its part; the other's name is no miss (an
         entry that speaks of both, 「群聚跟共好是同一個單位在管的嗎」, still gains by it)."""
-        programs = self.vocab.programs
-        named = [p for p in programs if self.vocab.program_names(p) & set(words)]
+        programs, said = self.vocab.programs, set(words)
+        named = [p for p in programs if self.vocab.program_names(p) & said]
         if len({programs[p].get("family", p) for p in named}) < 2:
-            return set()
-        return set().union(*(self.vocab.program_names(p) for p in named))
+            return frozenset()
+        return frozenset().union(*(self.vocab.program_names(p) for p in named))
 
     def coverage(self, analysis: Analysis, index: int) -> tuple[float, float, float]:
         """idf-weighted share of the query's content words found in the entry's
@@ -716,7 +719,11 @@ class SearchIndex:
         implied = self.vocab.program_names(doc.entry.program)
         if all(w in implied for w in words):
             implied = set()  # "數位券是什麼": the name is the topic
-        compared = self._compared_names(words) if implied else set()
+        compared = frozenset()
+        if implied:
+            if analysis.compared_names is None:
+                analysis.compared_names = self._compared_names(words)
+            compared = analysis.compared_names
         total = cov_q = cov_all = 0.0
         worst_miss = 0.0
         for word in words:

@@ -184,14 +184,13 @@ class JoinRules:
     over_exception: str
     registrations: tuple[tuple[str, str], ...]   # (value, label) accepted
     no_registration: str
-    prior: tuple[tuple[str, str, tuple[str, ...]], ...]  # (key, label, agencies)
+    prior: tuple[tuple[str, str, tuple[str, ...], str], ...]  # (key, label, agencies, rule in the seed's words or "")
     direction: str
     examples: tuple[str, ...]
     more_examples: tuple[str, ...]
     sources: tuple[str, ...]
     industry_source: str
     target: str = ""   # whom the campaign is for (「針對數位能力較低…」), for an owner unsure of their skills
-    prior_rules: Mapping[str, str] = field(default_factory=dict)  # item key -> the rule in the seed's words
 
     @classmethod
     def from_program(cls, program: str, raw: Mapping[str, Any]) -> "JoinRules | None":
@@ -211,13 +210,12 @@ class JoinRules:
             over_exception=str((limit.get("messages_by_outcome") or {}).get("needs_review", "")),
             registrations=tuple((v, str(choices.get(v, v))) for v in allowed.get("values") or ()),
             no_registration=str(allowed.get("message", "")),
-            prior=tuple((key, _years(str(item.get("label", key))), tuple(item.get("agencies") or ()))
-                        for key, item in (funding.get("items") or {}).items()),
+            prior=tuple((key, _years(str(item.get("label", key))), tuple(item.get("agencies") or ()),
+                         str(item.get("rule", ""))) for key, item in (funding.get("items") or {}).items()),
             direction=str(industries.get("direction", "")), examples=tuple(industries.get("examples") or ()),
             more_examples=tuple(industries.get("more_examples") or ()),
             sources=tuple(str(s) for s in summary.get("sources") or ()),
-            industry_source=str(industries.get("source", "")), target=str(summary.get("target", "")),
-            prior_rules={key: str(item["rule"]) for key, item in (funding.get("items") or {}).items() if item.get("rule")})
+            industry_source=str(industries.get("source", "")), target=str(summary.get("target", "")))
 
     # ---- the answer -------------------------------------------------------------------------
     def essentials(self) -> str:
@@ -226,7 +224,7 @@ class JoinRules:
         return t("faq.join_essentials", max=self.max_employees, registrations=registered)
 
     def prior_line(self) -> str:
-        return t("faq.join_prior_short", items="、".join(f"「{label}」" for _, label, _ in self.prior))
+        return t("faq.join_prior_short", items="、".join(f"「{label}」" for _, label, _, _ in self.prior))
 
     def answer(self, question: JoinQuestion) -> tuple[str, list[str]]:
         """(answer text, sources) for ``question``."""
@@ -241,8 +239,8 @@ class JoinRules:
             # What the owner named comes first: it answers them; the whole rule follows.
             named = self._named_prior(question)
             lines = [named] if named else []
-            lines.append(t("faq.join_prior", items="\n".join(f"・{label}" for _, label, _ in self.prior)))
-            agencies = next((a for key, _, a in self.prior if a), ())
+            lines.append(t("faq.join_prior", items="\n".join(f"・{label}" for _, label, _, _ in self.prior)))
+            agencies = next((a for _, _, a, _ in self.prior if a), ())
             if agencies:
                 lines.append(t("faq.join_prior_agencies", agencies="、".join(agencies)))
             lines.append(self.essentials())
@@ -275,10 +273,10 @@ class JoinRules:
         if not question.prior:
             return ""
         word, key = question.prior
-        for item_key, label, agencies in self.prior:
-            if key == item_key and self.prior_rules.get(key):
+        for item_key, label, agencies, rule in self.prior:
+            if key == item_key and rule:
                 # 「今年有在參加群聚」: the same year's other programme is a rule of its own, not an overlap
-                return t("faq.join_prior_named_rule", rule=self.prior_rules[key])
+                return t("faq.join_prior_named_rule", rule=rule)
             if key == item_key or key in agencies:
                 return t("faq.join_prior_named", word=word, label=label if key == item_key else key)
         return ""

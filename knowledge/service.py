@@ -377,7 +377,8 @@ class KnowledgeBase:
         mention = self.detect_programs(norm)
         if not mention.programs:
             return mention
-        own = self.detect_programs(_COMPARED_WITH.sub("|", norm))
+        without, compared = _COMPARED_WITH.subn("|", norm)
+        own = self.detect_programs(without) if compared else mention
         if not own.programs:
             # 「意向書跟數位券的申請表差不多吧」: only a comparison names a programme; the
             # question is the campaign's.

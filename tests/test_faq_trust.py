@@ -878,3 +878,17 @@ def test_a_question_about_two_programmes_is_answered_by_either(kb):
     result = kb.ask("共好和群聚的顧問輔導是不是都做到11月底")
     assert result.matched and result.entry_id in {"gh-coaching-period", "cl22-period"}
     assert "11月30日" in result.answer
+
+
+def test_stop_37_asks_that_are_not_join_questions_and_dates_an_entry_must_state(kb):
+    # 「可以報到多少錢」 asks an amount: the unit's budget answers, not the shop's eligibility.
+    result = kb.ask("我們共融案帶40家 這樣可以報到多少錢", role="staff")
+    assert result.matched and not (result.intent or "").startswith("eligibility")
+    # 「這樣可以提嗎」 after what was told asks about what was told (a machine room of one's own).
+    result = kb.ask("我們的方案放在自己公司的機房 這樣可以提嗎", role="staff")
+    assert result.matched and "不納入考量" in result.answer
+    # Last year's 群聚 stays 群聚's own rule; only taking part this year is the same-year rule.
+    result = kb.ask("我去年參加過數位群聚 今年還能再加入群聚嗎")
+    assert result.entry_id and result.entry_id.startswith("cl22-") and result.intent != "eligibility:prior"
+    # When applications open is a date the entry must state: how to apply does not answer it.
+    assert not kb.ask("數位券今年什麼時候開放申請").matched
