@@ -121,6 +121,7 @@ class Classifier:
     reported: re.Pattern | None = None  # 「顧問說…」 at a clause's start: who said what is asked about
     actors: re.Pattern | None = None    # a speaker of 「…說」 who is part of the question (「公司」「協會」)
     introduces: re.Pattern | None = None  # 「我是賣便當的」: who the person is (Classifier.is_introduction)
+    standing_facts: re.Pattern | None = None  # facts that weigh fully even beside a topic of the question's own
     # Literal small-talk units (no regex) of the classes a slipped key may hide (「謝射」「辛若了」).
     typo_units: tuple[tuple[str, str], ...] = ()
     # Toneless pinyin of every literal small-talk unit: any class may hide a homophone (the Zhuyin
@@ -156,6 +157,7 @@ class Classifier:
             reported=_anchored((data.get("context") or {}).get("reported")),
             actors=alternation((data.get("context") or {}).get("actors")),
             introduces=alternation((data.get("context") or {}).get("introduces")),
+            standing_facts=alternation((data.get("context") or {}).get("standing_facts")),
             flows={name: alternation(words) for name, words in (data.get("flows") or {}).items()},
             program_words=tuple(w for w in program_words if w),
             typo_units=tuple((name, _norm_pattern(u)) for name in TYPO_CLASSES for u in units.get(name) or ()
