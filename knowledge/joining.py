@@ -161,6 +161,15 @@ class JoinWords:
                 norm = pattern.sub("|", norm)
         return norm
 
+    def without_trades(self, told: str, *, asked: str) -> str:
+        """``told`` (what the owner said of the shop) without the trade words, unless ``asked`` is
+        about trades or industries: then the trade is what the question is about."""
+        if "業" in asked or (self.industry is not None and self.industry.search(asked)):
+            return told
+        for word, _ in self.trades:
+            told = told.replace(word, "")
+        return told
+
     def asks_in(self, norm: str) -> bool:
         """The clause asks to join, or sets the question's condition (「如果我不想給個資」)."""
         return any(p is not None and p.search(norm) for p in (self.asks, self.weak, self.industry)) \
