@@ -47,6 +47,7 @@ _VARIANTS: tuple[tuple[str, str], ...] = (
     ("補足款", "補助款"),
     ("意向事", "意向書"),
     ("因該", "應該"),
+    ("有云", "有雲"),   # OpenCC keeps 「詩有云」; owners mean 公有雲/私有雲 (a quote is no programme question)
     ("以經", "已經"),
     ("在問一下", "再問一下"),
     ("顧門", "顧問"),
@@ -235,7 +236,11 @@ def plain_register(text: str) -> str:
 
 
 _CHAR_VARIANTS = {src: dst for src, dst in _VARIANTS if len(src) == 1 and len(dst) == 1}
-_SIMPLIFIED_ONLY = _simplified_only()
+# Characters that are also Traditional but in an owner's message are nearly always the Simplified
+# form (几 for 幾 in 「几家」, 云 for 雲 in 「云工具」, 种 for 種, 后 for 後 in 「之后」): they too send
+# the text through OpenCC, whose phrases keep the Traditional words (茶几, 皇后).
+_SIMPLIFIED_USUALLY = frozenset("几云种后")
+_SIMPLIFIED_ONLY = _simplified_only() | _SIMPLIFIED_USUALLY
 
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "兩": 2, "三": 3, "四": 4,
               "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
