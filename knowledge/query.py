@@ -62,6 +62,10 @@ TYPO_MAX_CHARS = 4
 ASK_SPLIT_MIN = 4
 # What follows 「顧問說」 must be this long to be a claim the owner asks about (「他說好」 is not).
 REPORTED_MIN_REST = 4
+# A shop named at the start of a run-on clause (「我開早餐店顧問要來幾次」) is at most this long, and
+# what follows it at least RUN_ON_MIN_REST characters.
+RUN_ON_MAX_SHOP = 10
+RUN_ON_MIN_REST = 4
 
 
 @dataclass(frozen=True)
@@ -329,6 +333,18 @@ class Classifier:
             return i, found.end()
         return None
 
+    def _run_on_shop(self, norm: str) -> int:
+        """Where a self-description naming the shop ends in a clause that goes on to ask (「我開早餐店
+        顧問要來幾次」), or 0."""
+        if self.shop is None or self.introduces is None or self.question is None \
+                or not self.introduces.match(norm):
+            return 0
+        for end in range(3, min(len(norm) - RUN_ON_MIN_REST, RUN_ON_MAX_SHOP) + 1):
+            if self.shop.fullmatch(norm[:end]) and self.question.search(norm[end:]) \
+                    and not self.shop.fullmatch(norm[:end + 1]):
+                return end
+        return 0
+
     def _clauses(self, text: str) -> tuple[Clause, ...]:
         out = []
         text = _EMBEDDED_LATIN.sub(r"\1", text)
@@ -358,6 +374,11 @@ class Classifier:
                 continue
             if i in commas and split:
                 joined.add(len(split))
+            shop_end = self._run_on_shop(norm)
+            if shop_end:
+                # 「我開早餐店顧問要來幾次」 typed without a break: the shop named first is a clause.
+                split.append((norm[:shop_end], False, False))
+                norm = norm[shop_end:]
             said = self.reported.match(norm) if self.reported is not None else None
             if after_speaker:
                 # 「業務說 我們這案最少要30家 不然不成案 對嗎」: after a speaker alone, what they said is
