@@ -36,7 +36,7 @@ ROLE_SIDES = {"owner": "owner", "staff": "unit", "advisor": "advisor"}
 _CLAUSE_BREAK = re.compile(r"[\s,，.。!！?？~～、;；:：…⋯\-—()（）\[\]「」『』\"'“”‘’]+|"
                            r"[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+|"
                            r"(?<=[嗎呢啊])(?=因為|然後|可是|但是|不過|所以|還有|另外|畢竟)|"
-                           r"(?<=[嗎吗呢])(?=[\u4e00-\u9fff])(?!啡)")
+                           r"(?<=[嗎吗呢])(?=[\u4e00-\u9fff])(?!啡)|(?<=的話)(?=[\u4e00-\u9fff])")
 _QUESTION_END = re.compile(r"[?？]")
 # Only a comma keeps two clauses in one sentence (「這次的系統如果常當機，有什麼保障嗎」); a space, a full
 # stop or an emoji may end one.
