@@ -892,3 +892,40 @@ def test_stop_37_asks_that_are_not_join_questions_and_dates_an_entry_must_state(
     assert result.entry_id and result.entry_id.startswith("cl22-") and result.intent != "eligibility:prior"
     # When applications open is a date the entry must state: how to apply does not answer it.
     assert not kb.ask("數位券今年什麼時候開放申請").matched
+
+
+def test_stop_38_told_shop_details_do_not_drown_the_question(kb):
+    # Capital, insurance, years in business and 規模 describe the shop in a join question: the
+    # rules answer it with the headcount told.
+    for text, staff in (("我在台中開麵包坊 資本額150萬 正職三個 這樣有符合共好的資格嗎", "3 人"),
+                        ("我開髮廊快八年了 連我四個人 都有保勞健保 這種規模能參加共好嗎", "4 人")):
+        result = kb.ask(text)
+        assert (result.intent or "").startswith("eligibility") and staff in result.answer, text
+    # A headcount told before a question with its own topic describes the shop: the topic answers.
+    result = kb.ask("我們早餐店4個員工 顧問說期末前要拍系統截圖 要拍哪些畫面")
+    assert result.matched and "系統截圖" in result.answer
+    # The trade in a self-description does not pull a short question to the entries listing trades.
+    assert kb.ask("我開早餐店 計畫到幾月").entry_id == "gh-coaching-period"
+    # Asking for data after the end is the three-year follow-up, not whether the tool stays.
+    assert kb.ask("計畫十一月結束以後 隔年還會有人找我要資料嗎").entry_id == "gh-followup-3years"
+    # Sharing one platform is the 共融 track's common platform.
+    result = kb.ask("我們做共融的 聽說各店要共用一個平台 那是什麼")
+    assert result.matched and "共通平台" in result.answer
+
+
+def test_stop_38_run_on_messages_and_simplified_forms_that_are_also_traditional(kb):
+    from knowledge.normalize import normalize_text
+    # 几/云/种/后 are Traditional characters too, but an owner typing them means 幾/雲/種/後;
+    # OpenCC's phrases keep the Traditional words.
+    assert normalize_text("共好分哪几种") == "共好分哪幾種"
+    assert normalize_text("系统放在公有云上可以吗") == "系統放在公有雲上可以嗎"
+    assert normalize_text("之后再说") == "之後再說" and normalize_text("客廳的茶几") == "客廳的茶几"
+    # Typed without a break: the shop named first is a clause of its own; a question particle or a
+    # condition's 的話 ends a clause.
+    clauses = kb.classifier.classify("我開早餐店顧問要來幾次").clauses
+    assert [(c.norm, c.context) for c in clauses] == [("我開早餐店", True), ("顧問要來幾次", False)]
+    assert kb.ask("我開早餐店顧問要來幾次").entry_id == "gh-shop-advisor-visits"
+    assert [c.norm for c in kb.classifier.classify("可以用視訊嗎還是要來店裡").clauses] == ["可以用視訊嗎", "還是要來店裡"]
+    assert kb.ask("普及的話他們會幫我導幾個工具").matched
+    # A shop that only says 我們店 is no self-description to cut off.
+    assert len(kb.classifier.classify("我們店一定要去嗎").clauses) == 1
