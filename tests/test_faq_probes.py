@@ -91,7 +91,11 @@ PROBE_FLOORS = {"owner_probes.jsonl": (0.92, 0.96), "owner_probes2.jsonl": (0.93
                 "owner_probes98.jsonl": (0.88, 0.96), "owner_probes100.jsonl": (0.86, 0.93),
                 # later in stop 37: p102 (unit staff and advisors: 40 + 40 of 140) 127/140 on arrival,
                 # p104 (owners mixing up the programmes) 99/140; p103 stays unseen
-                "owner_probes102.jsonl": (0.91, 0.93), "owner_probes104.jsonl": (0.75, 0.90)}
+                "owner_probes102.jsonl": (0.91, 0.93), "owner_probes104.jsonl": (0.75, 0.90),
+                # written fresh at stop 38 to be read: p106 (owners months after signing) 122/140 on
+                # arrival, p108 (two or three questions, or many figures, in one message) 126/140;
+                # p105 and p107 stay unseen
+                "owner_probes106.jsonl": (0.87, 0.96), "owner_probes108.jsonl": (0.89, 0.83)}
 
 
 def _rows(path: Path) -> list[dict]:
