@@ -23,6 +23,8 @@ asked) are data in knowledge/intents.yaml ``joining:``. Pure functions; no index
 from __future__ import annotations
 
 import re
+
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -67,6 +69,9 @@ def eligibility_facts(text: str) -> dict:
                 break
     return facts
 
+
+# What follows a trade word to name the shop (早餐店, 雞排攤, 美甲工作室).
+_SHOP_NOUN = r"(店|攤|行|坊|館|社|工作室|室|廳|舖|鋪|院|廠|業者|業)?"
 
 @dataclass(frozen=True)
 class JoinQuestion:
@@ -167,7 +172,9 @@ class JoinWords:
         if "業" in asked or (self.industry is not None and self.industry.search(asked)):
             return told
         for word, _ in self.trades:
-            told = told.replace(word, "")
+            if word in told:
+                # the shop's noun goes with it: 「我開早餐店」 leaves 「我開」, not the word 開店
+                told = re.sub(re.escape(word) + _SHOP_NOUN, "", told)
         return told
 
     def asks_in(self, norm: str) -> bool:

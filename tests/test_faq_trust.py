@@ -160,9 +160,10 @@ def test_a_bare_trade_and_a_run_on_message_are_read_as_self_description():
     assert not classify("烘焙坊").clauses[0].context
     assert not classify("烘焙坊可以嗎").clauses[0].context
     # Typed without a break: before 「我想問」 is told (even with a 什麼 in it), after it is asked.
+    # (The shop named first is a clause of its own too: stop 38.)
     q = classify("我是開機車行的啦我老婆在幫忙顧問說要簽什麼意向書我想問簽了之後要做什麼")
-    assert [(c.context, c.norm) for c in q.clauses][1] == (False, "簽了之後要做什麼")
-    assert q.clauses[0].context and "意向書" in q.clauses[0].norm
+    assert [(c.context, c.norm) for c in q.clauses][-1] == (False, "簽了之後要做什麼")
+    assert all(c.context for c in q.clauses[:-1]) and any("意向書" in c.norm for c in q.clauses[:-1])
 
 
 
