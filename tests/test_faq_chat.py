@@ -258,6 +258,9 @@ def test_staff_adds_a_phrasing_in_chat(app, chat, kb_copy):
     owner.say(question)
     qid = _rows(app)[0].id
     staff = chat.as_user(STAFF)
+    # The staff alert about the owner's question is delivered first (under load it could otherwise
+    # arrive during one of the replies compared below).
+    staff.settle_outbox()
     assert "格式：/加入題庫" in joined(staff.say(f"/加入題庫 {qid}"))
     assert joined(staff.say(f"/加入題庫 {qid} no-such-entry")) == t("faq.staff_add_failed", reason=t("faq.staff_error_unknown_entry"))
     assert "無法使用" in joined(owner.say(f"/加入題庫 {qid} gh-consultant-visits"))  # not staff
