@@ -23,8 +23,6 @@ asked) are data in knowledge/intents.yaml ``joining:``. Pure functions; no index
 from __future__ import annotations
 
 import re
-
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping

@@ -32,7 +32,8 @@ ROLE_SIDES = {"owner": "owner", "staff": "unit", "advisor": "advisor"}
 # Raw-text clause boundaries: spaces, punctuation and emoji (normalize_text drops all of them,
 # so clauses are cut first).
 # A message dictated without punctuation (「…到底會來我店裡幾次啊因為我白天都一個人顧店…」) breaks
-# where a question's particle meets a new clause's opening word.
+# where a question's particle meets a new clause's opening word, and after 嗎/呢 or a condition's 的話
+# followed by more words (「會有課嗎大概幾堂」「普及的話會導幾個工具」; 嗎啡 is a word).
 _CLAUSE_BREAK = re.compile(r"[\s,，.。!！?？~～、;；:：…⋯\-—()（）\[\]「」『』\"'“”‘’]+|"
                            r"[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+|"
                            r"(?<=[嗎呢啊])(?=因為|然後|可是|但是|不過|所以|還有|另外|畢竟)|"
