@@ -100,6 +100,7 @@ class JoinWords:
     agency_schemes: re.Pattern | None = None  # 補助/輔導: with an agency named, the owner tells of earlier funding
     programmes: frozenset[str] = frozenset()  # words of ``named`` naming a programme ...
     programme_prior: re.Pattern | None = None  # ... earlier funding only when taken part in this year
+    trade_nouns: re.Pattern | None = None  # a trade word with the shop's noun after it (早餐店, 美甲工作室)
     @classmethod
     def load(cls, path: Path = INTENTS_FILE) -> "JoinWords":
         data = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("joining") or {}
@@ -109,11 +110,14 @@ class JoinWords:
 
         items = pairs(data.get("prior_items"))
         programmes = pairs(data.get("prior_programmes"))
+        trades = tuple(sorted((x for x in pairs(data.get("trades")) if x[0]), key=lambda x: -len(x[0])))
         named = items + pairs(data.get("agencies")) + programmes
         return cls(asks=alternation(data.get("asks")), weak=alternation(data.get("weak")),
                    how=alternation(data.get("how")), filler=alternation(data.get("filler")),
                    industry=alternation(data.get("industry")), prior=alternation(data.get("prior")),
-                   trades=tuple(sorted((x for x in pairs(data.get("trades")) if x[0]), key=lambda x: -len(x[0]))),
+                   trades=trades,
+                   trade_nouns=re.compile("(?:" + "|".join(re.escape(w) for w, _ in trades) + ")" + _SHOP_NOUN)
+                   if trades else None,
                    named=tuple(sorted((x for x in named if x[0]), key=lambda x: -len(x[0]))),
                    items=frozenset(word for word, _ in items), integration=alternation(data.get("integration")),
                    low_digital=alternation(data.get("low_digital")), other=alternation(data.get("other")),
@@ -167,13 +171,10 @@ class JoinWords:
     def without_trades(self, told: str, *, asked: str) -> str:
         """``told`` (what the owner said of the shop) without the trade words, unless ``asked`` is
         about trades or industries: then the trade is what the question is about."""
-        if "業" in asked or (self.industry is not None and self.industry.search(asked)):
+        if "業" in asked or (self.industry is not None and self.industry.search(asked)) or self.trade_nouns is None:
             return told
-        for word, _ in self.trades:
-            if word in told:
-                # the shop's noun goes with it: 「我開早餐店」 leaves 「我開」, not the word 開店
-                told = re.sub(re.escape(word) + _SHOP_NOUN, "", told)
-        return told
+        # the shop's noun goes with the trade: 「我開早餐店」 leaves 「我開」, not the word 開店
+        return self.trade_nouns.sub("", told)
 
     def asks_in(self, norm: str) -> bool:
         """The clause asks to join, or sets the question's condition (「如果我不想給個資」)."""

@@ -621,14 +621,15 @@ class KnowledgeBase:
         query = query or self.classifier.classify(question)
         split = ({"core": query.core_norm, "context": query.context_norm, "facts": query.facts_norm}
                  if query.context_norm or query.facts_norm or query.core_norm != norm else {})
+        core = index.analyze(query.core_norm) if split else None
+        if split.get("facts") and index.topic_mass(core) >= FIGURES_AS_CONTEXT_MASS:
+            split = {**split, **self._figures_as_context(query)}
         if split.get("context"):
             # 「我開早餐店 計畫到幾月」: the trade describes the asker; weighed even at the context's
-            # share it draws a short question to the entries that list trades (stop 38: +8, -2 on
+            # share it draws a short question to the entries that list trades (stop 38: +7, -2 on
             # 12,740 tuning and dev lines). A question about trades (「住宿業算在裡面嗎」) keeps it.
             split = {**split, "context": self.join_words.without_trades(split["context"], asked=query.core_norm)}
-        if split.get("facts") and index.topic_mass(index.analyze(query.core_norm)) >= FIGURES_AS_CONTEXT_MASS:
-            split = {**split, **self._figures_as_context(query)}
-        if split and not set(index.content_words(index.analyze(query.core_norm))) - BARE_ASK_VERBS:
+        if split and not set(index.content_words(core)) - BARE_ASK_VERBS:
             # Nothing but a bare ask is left (「我們雲端方案放自家機房私有雲 可以嗎」「…這樣可以提
             # 嗎」): what was told is what is asked about.
             split = {}
@@ -752,9 +753,11 @@ class KnowledgeBase:
         """The told facts split into the self-description (a headcount, a turnover) and the facts that
         stay part of the question (registration, earlier funding: intents.yaml standing_facts)."""
         standing = self.classifier.standing_facts
-        told = [c.norm for c in query.clauses if c.context and c.fact]
-        kept = [n for n in told if standing is not None and standing.search(n)]
-        return {"context": query.context_norm + "".join(n for n in told if n not in kept), "facts": "".join(kept)}
+        figures, kept = [], []
+        for clause in query.clauses:
+            if clause.context and clause.fact:
+                (kept if standing is not None and standing.search(clause.norm) else figures).append(clause.norm)
+        return {"context": query.context_norm + "".join(figures), "facts": "".join(kept)}
 
     def _last_ask(self, index: SearchIndex, question: str, query: Query, found: "_Retrieval", *,
                   program_hint: str | None, side: str) -> "_Retrieval | None":

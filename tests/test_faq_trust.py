@@ -930,3 +930,17 @@ def test_stop_38_run_on_messages_and_simplified_forms_that_are_also_traditional(
     assert kb.ask("普及的話他們會幫我導幾個工具").matched
     # A shop that only says 我們店 is no self-description to cut off.
     assert len(kb.classifier.classify("我們店一定要去嗎").clauses) == 1
+
+
+def test_trade_words_leave_the_self_description_with_their_noun_unless_trades_are_asked(kb):
+    words = kb.join_words
+    # The noun goes with the trade (「開店」 left behind would read as a topic word).
+    assert words.without_trades("我開早餐店5個員工", asked="顧問要來幾次") == "我開5個員工"
+    # A question about trades or industries keeps the trade: it is what is asked about.
+    assert words.without_trades("我開民宿", asked="住宿業算在裡面嗎") == "我開民宿"
+    assert kb.ask("我開民宿的 住宿業也算在裡面嗎").entry_id == "gh-target-industries"
+    # A headcount told beside the trade: both readings apply (the figures join the self-description,
+    # then the trade leaves it), so the question's own topic answers confidently.
+    assert kb.ask("我做美甲一個人顧店 成果展我非去不可嗎").score > 0.9
+    # 嗎啡 is a word, not a question particle followed by more words.
+    assert len(kb.classifier.classify("醫生開的嗎啡藥可以報嗎").clauses) == 1
