@@ -32,12 +32,15 @@ ROLE_SIDES = {"owner": "owner", "staff": "unit", "advisor": "advisor"}
 # Raw-text clause boundaries: spaces, punctuation and emoji (normalize_text drops all of them,
 # so clauses are cut first).
 # A message dictated without punctuation (「…到底會來我店裡幾次啊因為我白天都一個人顧店…」) breaks
-# where a question's particle meets a new clause's opening word, and after 嗎/呢 or a condition's 的話
-# followed by more words (「會有課嗎大概幾堂」「普及的話會導幾個工具」; 嗎啡 is a word).
+# where a question's particle meets a new clause's opening word, and after 嗎/呢, a spoken particle
+# (啊/啦/喔/齁: 「突擊檢查啊我禮拜一公休…」) or a condition's 的話 followed by more words
+# (「會有課嗎大概幾堂」「普及的話會導幾個工具」; 嗎啡 is a word; 耶/欸 also end a told clause:
+# 「我本來就在用一樣的方案耶顧問才發現…」 keeps it whole).
 _CLAUSE_BREAK = re.compile(r"[\s,，.。!！?？~～、;；:：…⋯\-—()（）\[\]「」『』\"'“”‘’]+|"
                            r"[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+|"
                            r"(?<=[嗎呢啊])(?=因為|然後|可是|但是|不過|所以|還有|另外|畢竟)|"
-                           r"(?<=[嗎吗呢])(?=[\u4e00-\u9fff])(?!啡)|(?<=的話)(?=[\u4e00-\u9fff])")
+                           r"(?<=[嗎吗呢])(?=[\u4e00-\u9fff])(?!啡)|(?<=的話)(?=[\u4e00-\u9fff])|"
+                           r"(?<=[啊啦喔齁])(?=[\u4e00-\u9fff])")
 _QUESTION_END = re.compile(r"[?？]")
 # Only a comma keeps two clauses in one sentence (「這次的系統如果常當機，有什麼保障嗎」); a space, a full
 # stop or an emoji may end one.
@@ -64,8 +67,8 @@ TYPO_MAX_CHARS = 4
 ASK_SPLIT_MIN = 4
 # What follows 「顧問說」 must be this long to be a claim the owner asks about (「他說好」 is not).
 REPORTED_MIN_REST = 4
-# A shop named at the start of a run-on clause (「我開早餐店顧問要來幾次」) is at most this long, and
-# what follows it at least RUN_ON_MIN_REST characters.
+# A shop named at the start of a run-on clause (「我開早餐店顧問要來幾次」「花店簽了之後…」) is at most
+# this long, and what follows it at least RUN_ON_MIN_REST characters.
 RUN_ON_MAX_SHOP = 10
 RUN_ON_MIN_REST = 4
 
@@ -128,6 +131,7 @@ class Classifier:
     actors: re.Pattern | None = None    # a speaker of 「…說」 who is part of the question (「公司」「協會」)
     introduces: re.Pattern | None = None  # 「我是賣便當的」: who the person is (Classifier.is_introduction)
     standing_facts: re.Pattern | None = None  # facts that weigh fully even beside a topic of the question's own
+    opens: re.Pattern | None = None   # 「花店簽了…」: what starts a new clause after a bare shop name
     # Literal small-talk units (no regex) of the classes a slipped key may hide (「謝射」「辛若了」).
     typo_units: tuple[tuple[str, str], ...] = ()
     # Toneless pinyin of every literal small-talk unit: any class may hide a homophone (the Zhuyin
@@ -164,6 +168,7 @@ class Classifier:
             actors=alternation((data.get("context") or {}).get("actors")),
             introduces=alternation((data.get("context") or {}).get("introduces")),
             standing_facts=alternation((data.get("context") or {}).get("standing_facts")),
+            opens=alternation((data.get("context") or {}).get("opens")),
             flows={name: alternation(words) for name, words in (data.get("flows") or {}).items()},
             program_words=tuple(w for w in program_words if w),
             typo_units=tuple((name, _norm_pattern(u)) for name in TYPO_CLASSES for u in units.get(name) or ()
@@ -335,15 +340,21 @@ class Classifier:
             return i, found.end()
         return None
 
-    def _run_on_shop(self, norm: str) -> int:
+    def _run_on_shop(self, norm: str, *, first: bool = False) -> int:
         """Where a self-description naming the shop ends in a clause that goes on to ask (「我開早餐店
-        顧問要來幾次」), or 0."""
-        if self.shop is None or self.introduces is None or self.question is None \
-                or not self.introduces.match(norm):
+        顧問要來幾次」), or 0. A message may also open on the bare shop name (「花店簽了之後…」
+        「烘焙坊我的個資…」, typed as 「花店 簽了之後…」 with a space): then what follows must open a
+        clause of its own (``opens``), since a shop word is often the subject asked about
+        (「在偏鄉開店會比較有機會嗎」)."""
+        if self.shop is None or self.introduces is None or self.question is None:
             return 0
-        for end in range(3, min(len(norm) - RUN_ON_MIN_REST, RUN_ON_MAX_SHOP) + 1):
+        introduced = bool(self.introduces.match(norm))
+        if not introduced and not (first and self.opens is not None):
+            return 0
+        for end in range(2, min(len(norm) - RUN_ON_MIN_REST, RUN_ON_MAX_SHOP) + 1):
             if self.shop.fullmatch(norm[:end]) and self.question.search(norm[end:]) \
-                    and not self.shop.fullmatch(norm[:end + 1]):
+                    and not self.shop.fullmatch(norm[:end + 1]) \
+                    and ((introduced and end >= 3) or (first and bool(self.opens.match(norm, end)))):
                 return end
         return 0
 
@@ -376,7 +387,7 @@ class Classifier:
                 continue
             if i in commas and split:
                 joined.add(len(split))
-            shop_end = self._run_on_shop(norm)
+            shop_end = self._run_on_shop(norm, first=not split)
             if shop_end:
                 # 「我開早餐店顧問要來幾次」 typed without a break: the shop named first is a clause.
                 split.append((norm[:shop_end], False, False))

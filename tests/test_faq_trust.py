@@ -944,3 +944,33 @@ def test_trade_words_leave_the_self_description_with_their_noun_unless_trades_ar
     assert kb.ask("我做美甲一個人顧店 成果展我非去不可嗎").score > 0.9
     # 嗎啡 is a word, not a question particle followed by more words.
     assert len(kb.classifier.classify("醫生開的嗎啡藥可以報嗎").clauses) == 1
+
+
+def test_stop_39_run_on_messages_break_after_a_bare_shop_and_spoken_particles(kb):
+    # A message that opens on the bare shop name reads as 「花店 簽了…」 with the space: the shop is
+    # a clause of its own when what follows opens a clause (the asker, the programme's people…).
+    clauses = kb.classifier.classify("麵包坊我的會員資料會被拿去做什麼").clauses
+    assert [(c.norm, c.context) for c in clauses][0] == ("麵包坊", True)
+    assert kb.ask("麵包坊我的會員資料會被拿去做什麼").matched
+    assert kb.ask("洗衣店顧問說要看我的使用紀錄 是看什麼").matched
+    # A shop word that is the subject asked about stays in the question.
+    assert len(kb.classifier.classify("在偏鄉開店會比較有機會嗎").clauses) == 1
+    # Spoken particles end a dictated clause: what follows 「…檢查啊」 is told, not asked.
+    assert [c.norm for c in kb.classifier.classify("會不會來突擊檢查啊我禮拜二公休").clauses] == \
+        ["會不會來突擊檢查啊", "我禮拜二公休"]
+    assert kb.ask("他們會不會沒講就跑來店裡突擊檢查啊我週二公休怕被當成沒營業").entry_id == "gh-shop-spot-check"
+    # 耶 after a told fact keeps it with the question (「…一模一樣的方案耶顧問才發現…」).
+    assert len(kb.classifier.classify("我本來就在用同一套耶顧問說會不會有問題").clauses) == 1
+    # 「真的假的」 asks: a self-description followed by it is a question, not an introduction.
+    result = kb.ask("我在山上開雜貨店很偏僻 聽說偏鄉的店有加分真的假的")
+    assert result.band != "small_talk" and result.entry_id == "gh-shop-rural-bonus"
+
+
+def test_stop_39_formal_questions_about_dates_and_quoted_terms(kb):
+    # 「起訖為何」 asks when the period starts and ends (not what it is); 起訖 alone is no topic word.
+    assert kb.ask("煩請告知輔導期間之起訖為何").entry_id == "gh-coaching-period"
+    assert kb.ask("輔導期間起迄").entry_id == "gh-coaching-period"
+    # Where a quoted term was read (規範中的「…」) is not the topic: the term is.
+    assert kb.ask("想請教簡章中的「資料自主權」指的是什麼").entry_id == "gh-data-sovereignty"
+    # 「以便…」 says why the writer asks, not what.
+    assert kb.ask("敬請提供貴會之電子郵件，以便本店日後寄送資料").entry_id == "gh-contact-email-fax"
