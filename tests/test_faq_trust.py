@@ -961,6 +961,14 @@ def test_stop_39_run_on_messages_break_after_a_bare_shop_and_spoken_particles(kb
     assert kb.ask("他們會不會沒講就跑來店裡突擊檢查啊我週二公休怕被當成沒營業").entry_id == "gh-shop-spot-check"
     # 耶 after a told fact keeps it with the question (「…一模一樣的方案耶顧問才發現…」).
     assert len(kb.classifier.classify("我本來就在用同一套耶顧問說會不會有問題").clauses) == 1
+    # A connective starts a clause anywhere; so does the owner describing themselves after asking.
+    assert [c.norm for c in kb.classifier.classify("工具最晚幾號前要裝好因為我下個月要出國").clauses] == \
+        ["工具最晚幾號前要裝好", "因為我下個月要出國"]
+    assert [c.norm for c in kb.classifier.classify("期末是不是要上台報告我很怕講話").clauses] == \
+        ["期末是不是要上台報告", "我很怕講話"]
+    assert kb.ask("簽完以後會不會常常收到你們的活動訊息我平常很怕被洗版").entry_id == "gh-privacy-purpose"
+    # 「要我每天…」: 我 is the object of 要, not a new clause.
+    assert len(kb.classifier.classify("為什麼顧問一直要我每天都打開系統").clauses) == 1
     # 「真的假的」 asks: a self-description followed by it is a question, not an introduction.
     result = kb.ask("我在山上開雜貨店很偏僻 聽說偏鄉的店有加分真的假的")
     assert result.band != "small_talk" and result.entry_id == "gh-shop-rural-bonus"
