@@ -95,7 +95,11 @@ PROBE_FLOORS = {"owner_probes.jsonl": (0.92, 0.96), "owner_probes2.jsonl": (0.93
                 # written fresh at stop 38 to be read: p106 (owners months after signing) 122/140 on
                 # arrival, p108 (two or three questions, or many figures, in one message) 126/140;
                 # p105 and p107 stay unseen
-                "owner_probes106.jsonl": (0.87, 0.96), "owner_probes108.jsonl": (0.89, 0.83)}
+                "owner_probes106.jsonl": (0.87, 0.96), "owner_probes108.jsonl": (0.89, 0.83),
+                # written fresh at stop 39 to be read: p110 (dictated run-on messages) 121/140 on
+                # arrival, p112 (formal letters and what a word in the papers means) 127/140;
+                # p109 and p111 stay unseen
+                "owner_probes110.jsonl": (0.88, 0.90), "owner_probes112.jsonl": (0.90, 0.80)}
 
 
 def _rows(path: Path) -> list[dict]:

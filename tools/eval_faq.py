@@ -67,7 +67,8 @@ FAQ_SETS = ("faq_dev.jsonl", "faq_roles_dev.jsonl", "owner_probes.jsonl", "owner
                "owner_probes77.jsonl", "owner_probes78.jsonl", "owner_probes83.jsonl", "owner_probes84.jsonl",
                "owner_probes86.jsonl", "owner_probes92.jsonl", "owner_probes93.jsonl", "owner_probes94.jsonl",
                "owner_probes97.jsonl", "owner_probes98.jsonl", "owner_probes100.jsonl", "owner_probes102.jsonl",
-               "owner_probes104.jsonl", "owner_probes106.jsonl", "owner_probes108.jsonl")
+               "owner_probes104.jsonl", "owner_probes106.jsonl", "owner_probes108.jsonl", "owner_probes110.jsonl",
+               "owner_probes112.jsonl")
 
 
 def facts_present(answer: str, expect: list[list[str]]) -> bool:
