@@ -37,13 +37,15 @@ ROLE_SIDES = {"owner": "owner", "staff": "unit", "advisor": "advisor"}
 # (「會有課嗎大概幾堂」「普及的話會導幾個工具」; 嗎啡 is a word; 耶/欸 also end a told clause:
 # 「我本來就在用一樣的方案耶顧問才發現…」 keeps it whole). A connective (因為, 結果…) starts a clause
 # anywhere, and so does the owner describing themselves after the question (「…要我上台報告我很怕講話」).
+# The spoken 「那個」 re-opens the topic after a told part (「…白天都在備料那個consultant要來幾次」).
 _CLAUSE_BREAK = re.compile(r"[\s,，.。!！?？~～、;；:：…⋯\-—()（）\[\]「」『』\"'“”‘’]+|"
                            r"[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+|"
                            r"(?<=[嗎呢啊])(?=因為|然後|可是|但是|不過|所以|還有|另外|畢竟)|"
                            r"(?<=[嗎吗呢])(?=[\u4e00-\u9fff])(?!啡)|(?<=的話)(?=[\u4e00-\u9fff])|"
                            r"(?<=[啊啦喔齁])(?=[\u4e00-\u9fff])|"
                            r"(?<=[\u4e00-\u9fff])(?=因為|可是|但是|不過|所以|結果|畢竟|不然)|"
-                           r"(?<=[\u4e00-\u9fff]{4})(?<![要叫讓請幫教給跟和對找問帶陪說等])(?<!因為|可是|但是|不過|所以|結果|畢竟|不然)(?=我(?:很|怕|每天|白天|晚上|今天|最近|平常|年紀|不太|不會|真的|上個月|本來|之前|以為))")
+                           r"(?<=[\u4e00-\u9fff]{4})(?<![要叫讓請幫教給跟和對找問帶陪說等])(?<!因為|可是|但是|不過|所以|結果|畢竟|不然)(?=我(?:很|怕|每天|白天|晚上|今天|最近|平常|年紀|不太|不會|真的|上個月|本來|之前|以為))|"
+                           r"(?<=[\u4e00-\u9fff]{4})(?=那個)")
 _QUESTION_END = re.compile(r"[?？]")
 # Only a comma keeps two clauses in one sentence (「這次的系統如果常當機，有什麼保障嗎」); a space, a full
 # stop or an emoji may end one.
