@@ -37,7 +37,8 @@ ROLE_SIDES = {"owner": "owner", "staff": "unit", "advisor": "advisor"}
 # (「會有課嗎大概幾堂」「普及的話會導幾個工具」; 嗎啡 is a word; 耶/欸 also end a told clause:
 # 「我本來就在用一樣的方案耶顧問才發現…」 keeps it whole). A connective (因為, 結果…) starts a clause
 # anywhere, and so does the owner describing themselves after the question (「…要我上台報告我很怕講話」).
-# The spoken 「那個」 re-opens the topic after a told part (「…白天都在備料那個consultant要來幾次」).
+# The spoken 「那個」 re-opens the topic after a told part (「…白天都在備料那個consultant要來幾次」),
+# and who said what starts the claim asked about (「我開小吃店業務說偏鄉會優先…」).
 _CLAUSE_BREAK = re.compile(r"[\s,，.。!！?？~～、;；:：…⋯\-—()（）\[\]「」『』\"'“”‘’]+|"
                            r"[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+|"
                            r"(?<=[嗎呢啊])(?=因為|然後|可是|但是|不過|所以|還有|另外|畢竟)|"
@@ -45,7 +46,8 @@ _CLAUSE_BREAK = re.compile(r"[\s,，.。!！?？~～、;；:：…⋯\-—()（�
                            r"(?<=[啊啦喔齁])(?=[\u4e00-\u9fff])|"
                            r"(?<=[\u4e00-\u9fff])(?=因為|可是|但是|不過|所以|結果|畢竟|不然)|"
                            r"(?<=[\u4e00-\u9fff]{4})(?<![要叫讓請幫教給跟和對找問帶陪說等])(?<!因為|可是|但是|不過|所以|結果|畢竟|不然)(?=我(?:很|怕|每天|白天|晚上|今天|最近|平常|年紀|不太|不會|真的|上個月|本來|之前|以為))|"
-                           r"(?<=[\u4e00-\u9fff]{4})(?=那個)")
+                           r"(?<=[\u4e00-\u9fff]{4})(?=那個)|"
+                           r"(?<=[\u4e00-\u9fff]{4})(?=(?:顧問|業務|廠商|朋友|隔壁|他們|提案單位|小姐|先生)(?:說|講|跟我說|跟我講))")
 _QUESTION_END = re.compile(r"[?？]")
 # Only a comma keeps two clauses in one sentence (「這次的系統如果常當機，有什麼保障嗎」); a space, a full
 # stop or an emoji may end one.
@@ -426,7 +428,7 @@ class Classifier:
         for i, (norm, marked, told) in enumerate(split):
             if not norm:
                 continue
-            is_context = i in speakers or i < told_before or (
+            is_context = i in speakers or i < told_before or (told and i not in claims and not marked) or (
                 i not in claims and not marked and (told or not (self.question and self.question.search(norm)))
                 and not (self.wants and self.wants.match(norm))
                 and ((self.context_starts is not None and bool(self.context_starts.match(norm)))

@@ -960,7 +960,7 @@ def test_stop_39_run_on_messages_break_after_a_bare_shop_and_spoken_particles(kb
         ["會不會來突擊檢查啊", "我禮拜二公休"]
     assert kb.ask("他們會不會沒講就跑來店裡突擊檢查啊我週二公休怕被當成沒營業").entry_id == "gh-shop-spot-check"
     # 耶 after a told fact keeps it with the question (「…一模一樣的方案耶顧問才發現…」).
-    assert len(kb.classifier.classify("我本來就在用同一套耶顧問說會不會有問題").clauses) == 1
+    assert len(kb.classifier.classify("我本來就在用同一套耶這樣會不會有問題").clauses) == 1
     # A connective starts a clause anywhere; so does the owner describing themselves after asking.
     assert [c.norm for c in kb.classifier.classify("工具最晚幾號前要裝好因為我下個月要出國").clauses] == \
         ["工具最晚幾號前要裝好", "因為我下個月要出國"]
@@ -973,6 +973,9 @@ def test_stop_39_run_on_messages_break_after_a_bare_shop_and_spoken_particles(kb
     assert [c.norm for c in kb.classifier.classify("我下午都在備料那個顧問到底要來幾次").clauses] == \
         ["我下午都在備料", "那個顧問到底要來幾次"]
     assert kb.ask("我賣滷味的下午都在備料那個顧問到底要來幾次").entry_id == "gh-shop-advisor-visits"
+    # Who said it starts the claim asked about.
+    assert [c.norm for c in kb.classifier.classify("我在花蓮開麵店業務說偏鄉會加分").clauses] == \
+        ["我在花蓮開麵店", "業務說", "偏鄉會加分"]
     # Being featured (「會上新聞嗎」) is about the showcase, not the news of the day.
     assert kb.ask("我們店如果做得好會上新聞嗎").band != "declined"
     assert kb.ask("今天有什麼新聞").band == "declined"
