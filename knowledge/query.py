@@ -49,6 +49,8 @@ _CLAUSE_BREAK = re.compile(r"[\s,，.。!！?？~～、;；:：…⋯\-—()（�
                            r"(?<=[\u4e00-\u9fff]{4})(?=那個)|"
                            r"(?<=[\u4e00-\u9fff]{4})(?=(?:顧問|業務|廠商|朋友|隔壁|他們|提案單位|小姐|先生)(?:說|講|跟我說|跟我講))")
 _QUESTION_END = re.compile(r"[?？]")
+# A statement ending in 吧 (「應該沒差吧」「不用再填了對吧」) asks to be confirmed.
+_CONFIRMING = re.compile(r"吧[啊呀喔]?$")
 # Only a comma keeps two clauses in one sentence (「這次的系統如果常當機，有什麼保障嗎」); a space, a full
 # stop or an emoji may end one.
 _COMMA = re.compile(r"\s*[,，、]\s*")
@@ -262,6 +264,9 @@ class Classifier:
                 return False
             if (self.introduces is not None and self.introduces.match(norm)) or \
                     (self.shop is not None and self.shop.fullmatch(norm)):
+                if _CONFIRMING.search(norm) and self._domain_words(norm):
+                    # 「我開咖啡廳去年參加過群聚…應該沒差吧」 typed in one breath: it asks for confirmation
+                    return False
                 told = True
             elif not (self.facts is not None and self.facts.search(norm)) or _NEGATED.search(norm):
                 # 「有5個員工」 beside the introduction is still telling; anything else is not, nor a fact

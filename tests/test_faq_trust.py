@@ -976,6 +976,10 @@ def test_stop_39_run_on_messages_break_after_a_bare_shop_and_spoken_particles(kb
     # Who said it starts the claim asked about.
     assert [c.norm for c in kb.classifier.classify("我在花蓮開麵店業務說偏鄉會加分").clauses] == \
         ["我在花蓮開麵店", "業務說", "偏鄉會加分"]
+    # A self-description that runs on into the programme and ends asking to be confirmed (…吧) is
+    # no introduction to greet.
+    assert kb.ask("我開花店去年參加過鎮上的數位群聚輔導今年換一個群聚應該沒差吧").band != "small_talk"
+    assert kb.ask("我開早餐店").band == "small_talk"
     # Being featured (「會上新聞嗎」) is about the showcase, not the news of the day.
     assert kb.ask("我們店如果做得好會上新聞嗎").band != "declined"
     assert kb.ask("今天有什麼新聞").band == "declined"
