@@ -969,6 +969,8 @@ def test_stop_39_run_on_messages_break_after_a_bare_shop_and_spoken_particles(kb
     assert kb.ask("簽完以後會不會常常收到你們的活動訊息我平常很怕被洗版").entry_id == "gh-privacy-purpose"
     # 「要我每天…」: 我 is the object of 要, not a new clause.
     assert len(kb.classifier.classify("為什麼顧問一直要我每天都打開系統").clauses) == 1
+    assert [c.norm for c in kb.classifier.classify("普及跟共融差在哪我看不懂我是開小吃店的").clauses] == \
+        ["普及跟共融差在哪", "我是開小吃店的"]  # 「我看不懂」 said in passing is dropped
     # The spoken 「那個」 re-opens the topic after what the owner told.
     assert [c.norm for c in kb.classifier.classify("我下午都在備料那個顧問到底要來幾次").clauses] == \
         ["我下午都在備料", "那個顧問到底要來幾次"]
