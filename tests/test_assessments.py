@@ -68,6 +68,7 @@ def test_links_answers_import_chases_and_checkpoint_figures(app, chat, fake_line
     with app.extensions["bot"].database.session() as session:
         session.get(Company, ids[4]).letter_status = "signed"
     tick(app, now=OPENS + timedelta(days=1))
+    chat.as_user(uid(4)).settle_outbox()  # the chat's pump may be sending the tick's push just now
     assert len(_texts(fake_line, uid(4), "數位能力評量前測")) == 1
     # The programme office's list: company 3, plus an unknown 統編, a bad one, a repeat, company 1 again.
     sheet = tmp_path / "pretest.csv"
