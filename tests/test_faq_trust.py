@@ -996,5 +996,7 @@ def test_stop_39_formal_questions_about_dates_and_quoted_terms(kb):
     assert kb.ask("輔導期間起迄").entry_id == "gh-coaching-period"
     # Where a quoted term was read (規範中的「…」) is not the topic: the term is.
     assert kb.ask("想請教簡章中的「資料自主權」指的是什麼").entry_id == "gh-data-sovereignty"
+    # Proof of use is the system's own log, not the advisor's visit photos.
+    assert kb.ask("拍照給顧問就能證明我們有在用系統了嗎").entry_id == "gh-shop-usage-records"
     # 「以便…」 says why the writer asks, not what.
     assert kb.ask("敬請提供貴會之電子郵件，以便本店日後寄送資料").entry_id == "gh-contact-email-fax"
