@@ -29,25 +29,33 @@ INTENTS_FILE = Path(__file__).resolve().parent / "intents.yaml"
 SIDES = ("advisor", "unit", "owner")
 # The asker's role -> the side an answer is written for (knowledge.loader.AUDIENCES).
 ROLE_SIDES = {"owner": "owner", "staff": "unit", "advisor": "advisor"}
-# Raw-text clause boundaries: spaces, punctuation and emoji (normalize_text drops all of them,
-# so clauses are cut first).
-# A message dictated without punctuation (「…到底會來我店裡幾次啊因為我白天都一個人顧店…」) breaks
-# where a question's particle meets a new clause's opening word, and after 嗎/呢, a spoken particle
-# (啊/啦/喔/齁: 「突擊檢查啊我禮拜一公休…」) or a condition's 的話 followed by more words
-# (「會有課嗎大概幾堂」「普及的話會導幾個工具」; 嗎啡 is a word; 耶/欸 also end a told clause:
-# 「我本來就在用一樣的方案耶顧問才發現…」 keeps it whole). A connective (因為, 結果…) starts a clause
-# anywhere, and so does the owner describing themselves after the question (「…要我上台報告我很怕講話」).
-# The spoken 「那個」 re-opens the topic after a told part (「…白天都在備料那個consultant要來幾次」),
-# and who said what starts the claim asked about (「我開小吃店業務說偏鄉會優先…」).
-_CLAUSE_BREAK = re.compile(r"[\s,，.。!！?？~～、;；:：…⋯\-—()（）\[\]「」『』\"'“”‘’]+|"
-                           r"[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+|"
-                           r"(?<=[嗎呢啊])(?=因為|然後|可是|但是|不過|所以|還有|另外|畢竟)|"
-                           r"(?<=[嗎吗呢])(?=[\u4e00-\u9fff])(?!啡)|(?<=的話)(?=[\u4e00-\u9fff])|"
-                           r"(?<=[啊啦喔齁])(?=[\u4e00-\u9fff])|"
-                           r"(?<=[\u4e00-\u9fff])(?=因為|可是|但是|不過|所以|結果|畢竟|不然)|"
-                           r"(?<=[\u4e00-\u9fff]{4})(?<![要叫讓請幫教給跟和對找問帶陪說等])(?<!因為|可是|但是|不過|所以|結果|畢竟|不然)(?=我(?:很|怕|每天|白天|晚上|今天|最近|平常|年紀|不太|不會|真的|上個月|本來|之前|以為|是|們是|開|看不懂|聽不懂|搞不懂|不懂))|"
-                           r"(?<=[\u4e00-\u9fff]{4})(?=那個)|"
-                           r"(?<=[\u4e00-\u9fff]{4})(?=(?:顧問|業務|廠商|朋友|隔壁|他們|提案單位|小姐|先生)(?:說|講|跟我說|跟我講))")
+# Raw-text clause boundaries (normalize_text drops spaces, punctuation and emoji, so clauses are cut
+# first). A message dictated without punctuation or spaces (「…到底會來我店裡幾次啊因為我白天都一個人
+# 顧店…」) breaks where a typist would have put one; each alternative says where.
+_CLAUSE_BREAKS = (
+    r"[\s,，.。!！?？~～、;；:：…⋯\-—()（）\[\]「」『』\"'“”‘’]+",  # spaces and punctuation
+    r"[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+",  # emoji
+    # a question's particle meeting a new clause's opening word
+    r"(?<=[嗎呢啊])(?=因為|然後|可是|但是|不過|所以|還有|另外|畢竟)",
+    # 嗎/呢 followed by more words (「會有課嗎大概幾堂」; 嗎啡 is a word) or a condition's 的話
+    # (「普及的話會導幾個工具」)
+    r"(?<=[嗎吗呢])(?=[\u4e00-\u9fff])(?!啡)", r"(?<=的話)(?=[\u4e00-\u9fff])",
+    # a spoken particle (「突擊檢查啊我禮拜一公休…」); not 耶/欸, which end a told clause that belongs to
+    # the question (「我本來就在用一樣的方案耶這樣會不會有問題」)
+    r"(?<=[啊啦喔齁])(?=[\u4e00-\u9fff])",
+    # a connective, anywhere
+    r"(?<=[\u4e00-\u9fff])(?=因為|可是|但是|不過|所以|結果|畢竟|不然)",
+    # the owner describing themselves after the question (「…上台報告我很怕講話」「…差在哪我是開小吃店
+    # 的」), not 我 as an object (「要我每天打開系統」) nor right after a connective
+    r"(?<=[\u4e00-\u9fff]{4})(?<![要叫讓請幫教給跟和對找問帶陪說等])(?<!因為|可是|但是|不過|所以|結果|畢竟|不然)"
+    r"(?=我(?:很|怕|每天|白天|晚上|今天|最近|平常|年紀|不太|不會|真的|上個月|本來|之前|以為|是|們是|開|看不懂|聽不懂"
+    r"|搞不懂|不懂))",
+    # the spoken 「那個」 re-opening the topic (「…白天都在備料那個consultant要來幾次」)
+    r"(?<=[\u4e00-\u9fff]{4})(?=那個)",
+    # who said it, starting the claim asked about (「我開小吃店業務說偏鄉會優先…」)
+    r"(?<=[\u4e00-\u9fff]{4})(?=(?:顧問|業務|廠商|朋友|隔壁|他們|提案單位|小姐|先生)(?:說|講|跟我說|跟我講))",
+)
+_CLAUSE_BREAK = re.compile("|".join(_CLAUSE_BREAKS))
 _QUESTION_END = re.compile(r"[?？]")
 # A statement ending in 吧 (「應該沒差吧」「不用再填了對吧」) asks to be confirmed.
 _CONFIRMING = re.compile(r"吧[啊呀喔]?$")
