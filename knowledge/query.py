@@ -441,8 +441,9 @@ class Classifier:
         for i, (norm, marked, told) in enumerate(split):
             if not norm:
                 continue
+            # What came before 「我想問」 is told, whatever it starts with (「…顧問說要簽什麼意向書我想問…」).
             is_context = i in speakers or i < told_before or (told and i not in claims and not marked) or (
-                i not in claims and not marked and (told or not (self.question and self.question.search(norm)))
+                i not in claims and not marked and not (self.question and self.question.search(norm))
                 and not (self.wants and self.wants.match(norm))
                 and ((self.context_starts is not None and bool(self.context_starts.match(norm)))
                      or (i == 0 and n > 1 and self.shop is not None and bool(self.shop.fullmatch(norm)))))
