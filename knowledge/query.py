@@ -29,14 +29,14 @@ INTENTS_FILE = Path(__file__).resolve().parent / "intents.yaml"
 SIDES = ("advisor", "unit", "owner")
 # The asker's role -> the side an answer is written for (knowledge.loader.AUDIENCES).
 ROLE_SIDES = {"owner": "owner", "staff": "unit", "advisor": "advisor"}
+# Connectives that open a clause of their own (「…幾號前要裝好因為我下個月要出國」).
+_CONNECTIVES = "因為|可是|但是|不過|所以|結果|畢竟|不然"
 # Raw-text clause boundaries (normalize_text drops spaces, punctuation and emoji, so clauses are cut
 # first). A message dictated without punctuation or spaces (「…到底會來我店裡幾次啊因為我白天都一個人
 # 顧店…」) breaks where a typist would have put one; each alternative says where.
 _CLAUSE_BREAKS = (
     r"[\s,，.。!！?？~～、;；:：…⋯\-—()（）\[\]「」『』\"'“”‘’]+",  # spaces and punctuation
     r"[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+",  # emoji
-    # a question's particle meeting a new clause's opening word
-    r"(?<=[嗎呢啊])(?=因為|然後|可是|但是|不過|所以|還有|另外|畢竟)",
     # 嗎/呢 followed by more words (「會有課嗎大概幾堂」; 嗎啡 is a word) or a condition's 的話
     # (「普及的話會導幾個工具」)
     r"(?<=[嗎吗呢])(?=[\u4e00-\u9fff])(?!啡)", r"(?<=的話)(?=[\u4e00-\u9fff])",
@@ -44,10 +44,10 @@ _CLAUSE_BREAKS = (
     # the question (「我本來就在用一樣的方案耶這樣會不會有問題」)
     r"(?<=[啊啦喔齁])(?=[\u4e00-\u9fff])",
     # a connective, anywhere
-    r"(?<=[\u4e00-\u9fff])(?=因為|可是|但是|不過|所以|結果|畢竟|不然)",
+    rf"(?<=[\u4e00-\u9fff])(?={_CONNECTIVES})",
     # the owner describing themselves after the question (「…上台報告我很怕講話」「…差在哪我是開小吃店
     # 的」), not 我 as an object (「要我每天打開系統」) nor right after a connective
-    r"(?<=[\u4e00-\u9fff]{4})(?<![要叫讓請幫教給跟和對找問帶陪說等])(?<!因為|可是|但是|不過|所以|結果|畢竟|不然)"
+    rf"(?<=[\u4e00-\u9fff]{{4}})(?<![要叫讓請幫教給跟和對找問帶陪說等])(?<!{_CONNECTIVES})"
     r"(?=我(?:很|怕|每天|白天|晚上|今天|最近|平常|年紀|不太|不會|真的|上個月|本來|之前|以為|是|們是|開|看不懂|聽不懂"
     r"|搞不懂|不懂))",
     # the spoken 「那個」 re-opening the topic (「…白天都在備料那個consultant要來幾次」)
@@ -369,12 +369,14 @@ class Classifier:
         if self.shop is None or self.introduces is None or self.question is None:
             return 0
         introduced = bool(self.introduces.match(norm))
-        if not introduced and not (first and self.opens is not None):
+        bare = first and self.opens is not None
+        if not (introduced or bare):
             return 0
         for end in range(2, min(len(norm) - RUN_ON_MIN_REST, RUN_ON_MAX_SHOP) + 1):
-            if self.shop.fullmatch(norm[:end]) and self.question.search(norm[end:]) \
-                    and not self.shop.fullmatch(norm[:end + 1]) \
-                    and ((introduced and end >= 3) or (first and bool(self.opens.match(norm, end)))):
+            # the cheap tests first: this runs on the first piece of every message
+            if self.shop.fullmatch(norm[:end]) and not self.shop.fullmatch(norm[:end + 1]) \
+                    and ((introduced and end >= 3) or (bare and bool(self.opens.match(norm, end)))) \
+                    and self.question.search(norm[end:]):
                 return end
         return 0
 

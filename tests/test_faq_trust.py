@@ -440,9 +440,11 @@ def _sample(name: str, every: int) -> list[dict]:
 
 # owner_probes41 is written by southern owners in Taiwanese characters (阮, 會當), 59 mixes English
 # words into Mandarin and 60 is in the letter register (敬請告知…之…為何): read by the normaliser the
-# chat shares with /api/ask.
+# chat shares with /api/ask. 110 is dictated (no punctuation, no spaces: the chat greets what reads as
+# an introduction) and 112 formal.
 @pytest.mark.parametrize("name,every", [("faq_dev.jsonl", 6), ("faq_roles_dev.jsonl", 5), ("owner_probes41.jsonl", 8),
-                                        ("owner_probes59.jsonl", 9), ("owner_probes60.jsonl", 9)])
+                                        ("owner_probes59.jsonl", 9), ("owner_probes60.jsonl", 9),
+                                        ("owner_probes110.jsonl", 7), ("owner_probes112.jsonl", 9)])
 def test_chat_carries_the_api_answer(app, chat, name, every):
     client = app.test_client()
     for index, row in enumerate(_sample(name, every)):
@@ -1000,3 +1002,13 @@ def test_stop_39_formal_questions_about_dates_and_quoted_terms(kb):
     assert kb.ask("拍照給顧問就能證明我們有在用系統了嗎").entry_id == "gh-shop-usage-records"
     # 「以便…」 says why the writer asks, not what.
     assert kb.ask("敬請提供貴會之電子郵件，以便本店日後寄送資料").entry_id == "gh-contact-email-fax"
+
+
+def test_a_dictated_self_description_that_asks_is_answered_in_chat_not_greeted(app, chat, fake_line, kb):
+    # In the chat an introduction gets a greeting; 「…真的假的」 at the end of a dictated
+    # self-description asks, so the owner gets the answer (and staff hear nothing).
+    _grant(app, STAFF)
+    said = "我在山上開雜貨店很偏僻聽說偏鄉的店有加分真的假的"
+    reply = joined(chat.say(said))
+    assert kb.entry("gh-shop-rural-bonus").answer.strip()[:30] in reply
+    _no_ticket_nor_alert(app, fake_line)
